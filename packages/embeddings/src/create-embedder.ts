@@ -1,0 +1,150 @@
+import { LRUCache } from 'lru-cache'
+import { EmbeddingError, EmbeddingErrorCode } from './errors.js'
+import type { ModelSpec } from './models/model-spec.js'
+import { type ProgressListener, terminalProgress } from './models/progress.js'
+import { resolveModel } from './models/resolve-model.js'
+import { type CreateEmbedderOptions, type ResolvedEmbedderOptions, resolveOptions } from './options.js'
+import { MicroBatcher } from './pool/micro-batcher.js'
+import { WorkerPool } from './pool/worker-pool.js'
+import { type Embedder, type EmbedderStats, type EmbedKind, type EmbedOptions, noopLogger } from './types.js'
+
+/**
+ * Creates the pooled local embedder: worker threads each owning one ONNX Runtime session,
+ * fed by a micro-batcher. With no options it runs the offline default model.
+ *
+ * @example
+ * const embedder = await createEmbedder()
+ * const [vector] = await embedder.embed(['I moved to Lisbon in May'])
+ * await embedder.close()
+ */
+export async function createEmbedder(options: CreateEmbedderOptions = {}): Promise<Embedder> {
+  const resolved = resolveOptions(options)
+  const bar = progressListener(resolved)
+  try {
+    const { folder, spec } = await resolveModel(resolved, bar)
+    const pool = await WorkerPool.start({ folder, spec, intraOpThreads: resolved.threadsPerWorker }, resolved.workers)
+    return new PooledEmbedder(spec, pool, resolved)
+  } finally {
+    bar?.stop?.()
+  }
+}
+
+function progressListener(options: ResolvedEmbedderOptions): (ProgressListener & { stop?(): void }) | undefined {
+  const { progress } = options
+  if (typeof progress === 'function') return progress
+  return (progress ?? process.stderr.isTTY) ? terminalProgress() : undefined
+}
+
+class PooledEmbedder implements Embedder {
+  readonly modelId: string
+  readonly dimensions: number
+  readonly #spec: ModelSpec
+  readonly #pool: WorkerPool
+  readonly #batcher: MicroBatcher<string, Float32Array>
+  readonly #cache: LRUCache<string, Float32Array> | undefined
+  readonly #options: ResolvedEmbedderOptions
+  #cacheHits = 0
+  #cacheMisses = 0
+  #closing: Promise<void> | undefined
+
+  constructor(spec: ModelSpec, pool: WorkerPool, options: ResolvedEmbedderOptions) {
+    this.modelId = spec.id
+    this.dimensions = spec.dimensions
+    this.#spec = spec
+    this.#pool = pool
+    this.#options = options
+    this.#cache = options.cacheSize > 0 ? new LRUCache({ max: options.cacheSize }) : undefined
+    const logger = options.logger ?? noopLogger
+    this.#batcher = new MicroBatcher({
+      lanes: pool.size,
+      maxBatchSize: options.maxBatchSize,
+      maxWaitMs: options.maxWaitMs,
+      maxQueue: options.maxQueue,
+      cost: (text) => text.length,
+      run: async (lane, texts) => {
+        const started = performance.now()
+        const vectors = await pool.run(lane, texts)
+        logger.debug('embed.batch', { lane, size: texts.length, runMs: performance.now() - started, queued: this.#batcher.queued })
+        return vectors
+      },
+      isRetryable: (error) => (error as { code?: unknown }).code === EmbeddingErrorCode.WorkerCrashed,
+    })
+  }
+
+  async embed(texts: readonly string[], options: EmbedOptions = {}): Promise<Float32Array[]> {
+    const kind = options.kind ?? 'passage'
+    this.#validate(texts, kind)
+    const prefix = kind === 'query' ? this.#spec.queryPrefix : this.#spec.passagePrefix
+    const inputs = texts.map((text) => prefix + text)
+    if (!this.#cache) return this.#batcher.submit(inputs, options.signal)
+
+    const cache = this.#cache
+    const results: (Float32Array | undefined)[] = inputs.map((input) => cache.get(`${kind}\u0000${input}`))
+    const missing = results.flatMap((vector, i) => (vector ? [] : [i]))
+    this.#cacheHits += texts.length - missing.length
+    this.#cacheMisses += missing.length
+    if (missing.length > 0) {
+      const fresh = await this.#batcher.submit(
+        missing.map((i) => inputs[i] as string),
+        options.signal,
+      )
+      missing.forEach((i, j) => {
+        const vector = fresh[j] as Float32Array
+        cache.set(`${kind}\u0000${inputs[i]}`, vector.slice())
+        results[i] = vector
+      })
+    }
+    // Copies of cached vectors, so a caller mutating one cannot corrupt the cache.
+    return results.map((vector, i) => (missing.includes(i) ? (vector as Float32Array) : (vector as Float32Array).slice()))
+  }
+
+  stats(): EmbedderStats {
+    return {
+      queued: this.#batcher.queued,
+      busyWorkers: this.#batcher.inFlight,
+      workers: this.#pool.size,
+      threadsPerWorker: this.#options.threadsPerWorker,
+      cacheHits: this.#cacheHits,
+      cacheMisses: this.#cacheMisses,
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#batcher.drain().then(() => this.#pool.close())
+    return this.#closing
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  /** @internal Tests only: the worker of `lane` dies on its next batch, as a crash would. */
+  simulateWorkerCrash(lane: number): void {
+    this.#pool.simulateCrash(lane)
+  }
+
+  #validate(texts: readonly string[], kind: EmbedKind): void {
+    if (!Array.isArray(texts)) throw new EmbeddingError(EmbeddingErrorCode.InvalidInput, 'texts must be an array of strings')
+    if (texts.length === 0) throw new EmbeddingError(EmbeddingErrorCode.EmptyInput, 'texts is empty: pass at least one text')
+    if (kind !== 'query' && kind !== 'passage') {
+      throw new EmbeddingError(EmbeddingErrorCode.InvalidInput, `kind must be "query" or "passage", got ${JSON.stringify(kind)}`)
+    }
+    texts.forEach((text, index) => {
+      if (typeof text !== 'string') {
+        throw new EmbeddingError(EmbeddingErrorCode.InvalidInput, `texts[${index}] is a ${typeof text}, not a string`, { details: { index } })
+      }
+      if (text.trim().length === 0) {
+        throw new EmbeddingError(EmbeddingErrorCode.EmptyInput, `texts[${index}] is empty`, { details: { index } })
+      }
+      if (text.length > this.#options.maxTextLength) {
+        throw new EmbeddingError(
+          EmbeddingErrorCode.InputTooLong,
+          `texts[${index}] has ${text.length} characters; the limit is ${this.#options.maxTextLength}`,
+          {
+            details: { index, length: text.length, limit: this.#options.maxTextLength },
+          },
+        )
+      }
+    })
+  }
+}

@@ -1,0 +1,18 @@
+/**
+ * @module @agentmem/embeddings: fast local text embeddings on ONNX Runtime, pooled across
+ * worker threads and micro-batched, without ever blocking the caller's event loop.
+ */
+export { createEmbedder } from './create-embedder.js'
+export type { EmbeddingErrorOptions } from './errors.js'
+export { EmbeddingError, EmbeddingErrorCode, isEmbeddingError, isEmbeddingErrorCode } from './errors.js'
+export { ModelRunner } from './inference/model-runner.js'
+export type { ModelSpec, ModelSpecInput } from './models/model-spec.js'
+export { modelSpecSchema, readModelSpec } from './models/model-spec.js'
+export type { ProgressEvent, ProgressListener } from './models/progress.js'
+export type { HubFile, KnownModel } from './models/registry.js'
+export { knownModels } from './models/registry.js'
+export { ensureStaticModel, STATIC_MODEL_ID } from './models/static-model.js'
+export type { CreateEmbedderOptions } from './options.js'
+export { createEmbedderOptionsSchema } from './options.js'
+export type { Embedder, EmbedderStats, EmbedKind, EmbedOptions, Logger } from './types.js'
+export { noopLogger } from './types.js'

@@ -1,0 +1,96 @@
+import { access } from 'node:fs/promises'
+import { join } from 'node:path'
+import { EmbeddingError, EmbeddingErrorCode } from '../errors.js'
+import type { ModelSpec } from '../models/model-spec.js'
+import { createSession, int64Tensor, type OrtSession, runSession } from '../onnx/session.js'
+import { normalizeRows, pool } from './pooling.js'
+import { TextTokenizer } from './text-tokenizer.js'
+
+export interface ModelRunnerOptions {
+  folder: string
+  spec: ModelSpec
+  intraOpThreads: number
+}
+
+/**
+ * Tokenise, run, pool, normalise: the whole pipeline for one model on the current thread.
+ * A worker owns one; benchmarks and parity tests use it directly as the "raw" baseline.
+ */
+export class ModelRunner {
+  readonly spec: ModelSpec
+  readonly #tokenizer: TextTokenizer
+  readonly #session: OrtSession
+  readonly #outputName: string
+
+  private constructor(spec: ModelSpec, tokenizer: TextTokenizer, session: OrtSession) {
+    this.spec = spec
+    this.#tokenizer = tokenizer
+    this.#session = session
+    const outputs = session.outputNames
+    this.#outputName =
+      spec.outputName ?? ['last_hidden_state', 'sentence_embedding', 'token_embeddings'].find((n) => outputs.includes(n)) ?? (outputs[0] as string)
+  }
+
+  static async load({ folder, spec, intraOpThreads }: ModelRunnerOptions): Promise<ModelRunner> {
+    const onnxPath = join(folder, spec.onnxFile)
+    for (const file of [join(folder, 'tokenizer.json'), onnxPath]) {
+      try {
+        await access(file)
+      } catch (cause) {
+        throw new EmbeddingError(EmbeddingErrorCode.ModelNotFound, `model file missing: ${file}`, {
+          cause,
+          details: { folder, file },
+        })
+      }
+    }
+    let tokenizer: TextTokenizer
+    let session: OrtSession
+    try {
+      tokenizer = await TextTokenizer.load(folder)
+      session = await createSession(onnxPath, { intraOpThreads })
+    } catch (cause) {
+      throw new EmbeddingError(EmbeddingErrorCode.ModelLoadFailed, `cannot load model ${spec.id} from ${folder}: ${(cause as Error).message}`, {
+        cause,
+        details: { folder },
+      })
+    }
+    return new ModelRunner(spec, tokenizer, session)
+  }
+
+  /** Embeds texts (prefixes already applied) into one `[texts.length, dimensions]` buffer. */
+  async embed(texts: readonly string[]): Promise<Float32Array> {
+    const { spec } = this
+    const encoded = this.#tokenizer.encodeBatch(texts, spec.maxLength)
+    const shape = [encoded.batch, encoded.seqLen]
+    const available = {
+      input_ids: int64Tensor(encoded.inputIds, shape),
+      attention_mask: int64Tensor(encoded.attentionMask, shape),
+      token_type_ids: int64Tensor(encoded.tokenTypeIds, shape),
+    }
+    const feeds = Object.fromEntries(
+      this.#session.inputNames.map((name) => {
+        const tensor = available[name as keyof typeof available]
+        if (!tensor) throw new EmbeddingError(EmbeddingErrorCode.ModelLoadFailed, `model input ${name} is not supported`)
+        return [name, tensor]
+      }),
+    )
+    const output = await runSession(this.#session, feeds, this.#outputName)
+    const dims = output.dims.at(-1) ?? 0
+    if (dims !== spec.dimensions) {
+      throw new EmbeddingError(
+        EmbeddingErrorCode.DimensionMismatch,
+        `model ${spec.id} produces ${dims}-dimensional vectors but its spec says ${spec.dimensions}`,
+        { details: { expected: spec.dimensions, actual: dims } },
+      )
+    }
+    const pooled =
+      output.dims.length === 3 && spec.pooling !== 'none'
+        ? pool({ hidden: output.data, batch: encoded.batch, seqLen: encoded.seqLen, dims, attentionMask: encoded.attentionMask }, spec.pooling)
+        : Float32Array.from(output.data)
+    return spec.normalize ? normalizeRows(pooled, dims) : pooled
+  }
+
+  async release(): Promise<void> {
+    await this.#session.release()
+  }
+}

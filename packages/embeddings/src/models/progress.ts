@@ -1,0 +1,32 @@
+import cliProgress from 'cli-progress'
+
+/** Progress of a long step (a download or the default model's first build). */
+export interface ProgressEvent {
+  task: string
+  done: number
+  total: number
+  unit: 'bytes' | 'steps'
+}
+export type ProgressListener = (event: ProgressEvent) => void
+
+/** A terminal progress bar on stderr, for interactive use only (callers check `isTTY`). */
+export function terminalProgress(): ProgressListener & { stop(): void } {
+  const bars = new Map<string, cliProgress.SingleBar>()
+  const multi = new cliProgress.MultiBar(
+    { format: ' {bar} {percentage}% | {task} | {value}/{total} {unit}', hideCursor: true, clearOnComplete: false, stream: process.stderr },
+    cliProgress.Presets.shades_classic,
+  )
+  const listener = (event: ProgressEvent) => {
+    const scale = event.unit === 'bytes' ? 1 / 1e6 : 1
+    const unit = event.unit === 'bytes' ? 'MB' : 'steps'
+    const round = (n: number) => Math.round(n * scale * 10) / 10
+    let bar = bars.get(event.task)
+    if (!bar) {
+      bar = multi.create(round(event.total), 0, { task: event.task, unit })
+      bars.set(event.task, bar)
+    }
+    bar.setTotal(round(event.total))
+    bar.update(round(event.done), { task: event.task, unit })
+  }
+  return Object.assign(listener, { stop: () => multi.stop() })
+}

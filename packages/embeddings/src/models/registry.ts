@@ -1,0 +1,70 @@
+import type { ModelSpecInput } from './model-spec.js'
+
+/** A file of a hub model; `sha256` and `size` are checked after download when known. */
+export interface HubFile {
+  path: string
+  sha256?: string
+  size?: number
+}
+
+export interface KnownModel {
+  spec: ModelSpecInput & { id: string }
+  /** Hugging Face repository and the commit it is pinned to (never a moving branch). */
+  hub: { repo: string; revision: string; files: HubFile[] }
+}
+
+const BGE_QUERY_PREFIX = 'Represent this sentence for searching relevant passages: '
+
+/**
+ * Models `createEmbedder({ model })` knows how to fetch and run. Revisions are commit ids
+ * so a download is reproducible; hashes are listed where they were known offline.
+ */
+export const knownModels: Record<string, KnownModel> = {
+  'all-MiniLM-L6-v2': {
+    spec: { id: 'all-MiniLM-L6-v2', dimensions: 384, maxLength: 256, pooling: 'mean' },
+    hub: {
+      repo: 'sentence-transformers/all-MiniLM-L6-v2',
+      revision: 'fa97f6e7cb1a59073dff9e6b13e2715cf7475ac9',
+      files: [
+        { path: 'config.json', sha256: '953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41' },
+        { path: 'tokenizer.json', sha256: 'be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037' },
+        {
+          path: 'onnx/model.onnx',
+          size: 90405214,
+          sha256: '6fd5d72fe4589f189f8ebc006442dbb529bb7ce38f8082112682524616046452',
+        },
+      ],
+    },
+  },
+  'bge-small-en-v1.5': {
+    spec: { id: 'bge-small-en-v1.5', dimensions: 384, maxLength: 512, pooling: 'cls', queryPrefix: BGE_QUERY_PREFIX },
+    hub: {
+      repo: 'BAAI/bge-small-en-v1.5',
+      revision: '5c38ec7c405ec4b44b94cc5a9bb96e735b38267a',
+      files: [{ path: 'config.json' }, { path: 'tokenizer.json' }, { path: 'onnx/model.onnx' }],
+    },
+  },
+  'bge-base-en-v1.5': {
+    spec: { id: 'bge-base-en-v1.5', dimensions: 768, maxLength: 512, pooling: 'cls', queryPrefix: BGE_QUERY_PREFIX },
+    hub: {
+      repo: 'BAAI/bge-base-en-v1.5',
+      revision: 'a5beb1e3e68b9ab74eb54cfd186867f64f240e1a',
+      files: [{ path: 'config.json' }, { path: 'tokenizer.json' }, { path: 'onnx/model.onnx' }],
+    },
+  },
+  'e5-small-v2': {
+    spec: {
+      id: 'e5-small-v2',
+      dimensions: 384,
+      maxLength: 512,
+      pooling: 'mean',
+      queryPrefix: 'query: ',
+      passagePrefix: 'passage: ',
+    },
+    hub: {
+      repo: 'intfloat/e5-small-v2',
+      revision: 'e8b23a92af33fd81c865283d505f8f058a570cc8',
+      files: [{ path: 'config.json' }, { path: 'tokenizer.json' }, { path: 'onnx/model.onnx' }],
+    },
+  },
+}

@@ -1,0 +1,68 @@
+import { availableParallelism } from 'node:os'
+import { z } from 'zod'
+import { EmbeddingError, EmbeddingErrorCode } from './errors.js'
+import { defaultCacheDir } from './models/cache-dir.js'
+import { modelSpecSchema } from './models/model-spec.js'
+import type { ProgressListener } from './models/progress.js'
+import type { Logger } from './types.js'
+
+/** Options of `createEmbedder`; every field is optional. */
+export const createEmbedderOptionsSchema = z.object({
+  /** A known model id (see `knownModels`), downloaded from the hub on first use. Default: the offline model. */
+  model: z.string().min(1).optional(),
+  /** A local model folder in the Hugging Face layout; with `model`, that model's spec is used for it. */
+  modelPath: z.string().min(1).optional(),
+  /** Overrides of the model spec (pooling, dimensions, maxLength, prefixes, onnxFile...). */
+  spec: modelSpecSchema.partial().optional(),
+  /** Cache root for downloads and the built default model. Default `$AGENTMEM_CACHE_DIR` or `~/.cache/agentmem`. */
+  cacheDir: z.string().min(1).optional(),
+  /** Hub base URL. Default `$HF_ENDPOINT` or `https://huggingface.co`. */
+  hubEndpoint: z.url().optional(),
+  /** Token for gated hub repositories. Default `$HF_TOKEN`. Secret: never logged. */
+  hubToken: z.string().min(1).optional(),
+  /** Worker threads. Default: the number of cores. */
+  workers: z.number().int().positive().max(64).optional(),
+  /** ONNX Runtime threads per worker. Default: cores / workers (at least 1), so no core is oversubscribed. */
+  threadsPerWorker: z.number().int().positive().max(64).optional(),
+  /** Most texts per model run. Default 32. */
+  maxBatchSize: z.number().int().positive().max(1024).default(32),
+  /** How long (ms) a free worker waits to fill a batch while others are busy. Default 2. */
+  maxWaitMs: z.number().nonnegative().max(1000).default(2),
+  /** Most texts waiting for a worker; beyond it calls fail with EMBEDDINGS_QUEUE_FULL. Default 10000. */
+  maxQueue: z.number().int().positive().default(10_000),
+  /** Longest accepted text in characters (tokens past the model's limit are truncated anyway). Default 100000. */
+  maxTextLength: z.number().int().positive().default(100_000),
+  /** Entries of the (kind, text) -> vector LRU cache; 0 turns it off. Default 0. */
+  cacheSize: z.number().int().nonnegative().default(0),
+  /** Progress of downloads and the first build: a listener, or true for a bar on stderr. Default: stderr is a TTY. */
+  progress: z.union([z.boolean(), z.custom<ProgressListener>((v) => typeof v === 'function')]).optional(),
+  logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null).optional(),
+})
+export type CreateEmbedderOptions = z.input<typeof createEmbedderOptionsSchema>
+
+export type ResolvedEmbedderOptions = z.output<typeof createEmbedderOptionsSchema> & {
+  cacheDir: string
+  hubEndpoint: string
+  workers: number
+  threadsPerWorker: number
+}
+
+/** Validates options and fills every default in one place. */
+export function resolveOptions(options: CreateEmbedderOptions, env: NodeJS.ProcessEnv = process.env): ResolvedEmbedderOptions {
+  const parsed = createEmbedderOptionsSchema.safeParse(options)
+  if (!parsed.success) {
+    throw new EmbeddingError(EmbeddingErrorCode.InvalidOptions, `invalid embedder options: ${z.prettifyError(parsed.error)}`, {
+      cause: parsed.error,
+    })
+  }
+  const cores = availableParallelism()
+  const workers = parsed.data.workers ?? cores
+  return {
+    ...parsed.data,
+    cacheDir: parsed.data.cacheDir ?? defaultCacheDir(env),
+    hubEndpoint: parsed.data.hubEndpoint ?? env['HF_ENDPOINT'] ?? 'https://huggingface.co',
+    hubToken: parsed.data.hubToken ?? env['HF_TOKEN'],
+    workers,
+    threadsPerWorker: parsed.data.threadsPerWorker ?? Math.max(1, Math.floor(cores / workers)),
+  }
+}

@@ -1,0 +1,40 @@
+/**
+ * @module Worker thread entry: owns one tokenizer and one ONNX Runtime session, so the
+ * synchronous `session.run()` blocks this thread, never the caller's event loop.
+ */
+import { parentPort, workerData } from 'node:worker_threads'
+import { ModelRunner } from '../inference/model-runner.js'
+import { type FromWorker, serializeError, type ToWorker, type WorkerInit } from './protocol.js'
+
+const port = parentPort
+if (!port) throw new Error('embed-worker must run in a worker thread')
+const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer)
+
+try {
+  const runner = await ModelRunner.load(workerData as WorkerInit)
+  // One warm-up run checks the output dimensions before any caller depends on them.
+  await runner.embed(['warm up'])
+  let crashNext = false
+  port.on('message', async (message: ToWorker) => {
+    switch (message.type) {
+      case 'close':
+        await runner.release()
+        process.exit(0)
+        break
+      case 'crash-next':
+        crashNext = true
+        break
+      case 'embed':
+        if (crashNext) throw new Error('simulated worker crash')
+        try {
+          const vectors = await runner.embed(message.texts)
+          post({ type: 'result', id: message.id, vectors }, [vectors.buffer as ArrayBuffer])
+        } catch (error) {
+          post({ type: 'error', id: message.id, error: serializeError(error) })
+        }
+    }
+  })
+  post({ type: 'ready' })
+} catch (error) {
+  post({ type: 'failed', error: serializeError(error) })
+}

@@ -1,0 +1,36 @@
+import type { ModelSpec } from '../models/model-spec.js'
+
+/** What the main thread and an embedding worker say to each other. */
+export interface WorkerInit {
+  folder: string
+  spec: ModelSpec
+  intraOpThreads: number
+}
+
+export interface SerializedError {
+  code?: string
+  message: string
+  details?: Record<string, unknown>
+}
+
+export type ToWorker =
+  | { type: 'embed'; id: number; texts: string[] }
+  /** Release the session and exit. Never `terminate()` a worker inside ORT: it aborts the process. */
+  | { type: 'close' }
+  /** @internal Tests only: die on the next batch, as a crashing worker would. */
+  | { type: 'crash-next' }
+
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'failed'; error: SerializedError }
+  | { type: 'result'; id: number; vectors: Float32Array }
+  | { type: 'error'; id: number; error: SerializedError }
+
+export function serializeError(error: unknown): SerializedError {
+  const e = error as { code?: unknown; message?: unknown; details?: unknown }
+  return {
+    code: typeof e?.code === 'string' ? e.code : undefined,
+    message: typeof e?.message === 'string' ? e.message : String(error),
+    details: typeof e?.details === 'object' && e.details !== null ? (e.details as Record<string, unknown>) : undefined,
+  }
+}

@@ -1,0 +1,154 @@
+import { Worker } from 'node:worker_threads'
+import { EmbeddingError, EmbeddingErrorCode, isEmbeddingErrorCode } from '../errors.js'
+import type { FromWorker, SerializedError, ToWorker, WorkerInit } from './protocol.js'
+
+// Built, the worker is plain JS. Run from TypeScript sources (tests, tsx scripts), it is a
+// .ts file: a one-line bootstrap registers tsx's loader inside the worker, then imports it.
+const fromSource = import.meta.url.endsWith('.ts')
+const workerUrl = new URL(fromSource ? './embed-worker.ts' : './embed-worker.js', import.meta.url)
+
+function startWorker(workerData: WorkerInit): Worker {
+  if (!fromSource) return new Worker(workerUrl, { workerData })
+  const tsxApi = import.meta.resolve('tsx/esm/api')
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}) })`
+  return new Worker(bootstrap, { eval: true, workerData })
+}
+
+interface Pending {
+  resolve(vectors: Float32Array): void
+  reject(error: unknown): void
+}
+
+interface Slot {
+  worker: Worker
+  ready: Promise<void>
+  /** Settles when the thread has ended; asks a live worker to exit cleanly first. */
+  readonly exited: Promise<void>
+  pending: Map<number, Pending>
+}
+
+/**
+ * A fixed set of embedding workers. A worker that dies is replaced; what it was running
+ * fails with EMBEDDINGS_WORKER_CRASHED (the batcher retries such items once).
+ */
+export class WorkerPool {
+  readonly #init: WorkerInit
+  readonly #slots: Slot[] = []
+  #nextId = 0
+  #closing = false
+
+  private constructor(init: WorkerInit) {
+    this.#init = init
+  }
+
+  static async start(init: WorkerInit, size: number): Promise<WorkerPool> {
+    const pool = new WorkerPool(init)
+    for (let i = 0; i < size; i++) pool.#slots.push(pool.#spawn(i))
+    const started = await Promise.allSettled(pool.#slots.map((slot) => slot.ready))
+    const failure = started.find((result) => result.status === 'rejected')
+    if (failure) {
+      await pool.close()
+      throw failure.reason
+    }
+    return pool
+  }
+
+  get size(): number {
+    return this.#slots.length
+  }
+
+  /** Embeds one batch on one worker; resolves to one vector per text. */
+  async run(lane: number, texts: string[]): Promise<Float32Array[]> {
+    let slot = this.#slots[lane] as Slot
+    try {
+      await slot.ready
+    } catch {
+      // The replacement failed to start earlier; try once more, now.
+      slot = this.#slots[lane] = this.#spawn(lane)
+      await slot.ready
+    }
+    const id = this.#nextId++
+    const flat = await new Promise<Float32Array>((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject })
+      slot.worker.postMessage({ type: 'embed', id, texts } satisfies ToWorker)
+    })
+    const dims = this.#init.spec.dimensions
+    return texts.map((_, i) => flat.subarray(i * dims, (i + 1) * dims))
+  }
+
+  /** @internal Tests only: the worker of `lane` dies on its next batch. */
+  simulateCrash(lane: number): void {
+    this.#slots[lane]?.worker.postMessage({ type: 'crash-next' } satisfies ToWorker)
+  }
+
+  /** Asks every worker to release its session and exit, and waits until they have. */
+  async close(): Promise<void> {
+    this.#closing = true
+    await Promise.all(this.#slots.map((slot) => slot.exited))
+  }
+
+  #spawn(lane: number): Slot {
+    const worker = startWorker(this.#init)
+    const pending = new Map<number, Pending>()
+    let markReady!: () => void
+    let markFailed!: (error: unknown) => void
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve
+      markFailed = reject
+    })
+    ready.catch(() => {}) // observed by run()/start(); never an unhandled rejection
+    let alive = true
+    const exit = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
+    const slot: Slot = {
+      worker,
+      ready,
+      pending,
+      get exited() {
+        // Wait for start-up to settle: a worker must not be stopped inside ORT's session creation.
+        if (alive)
+          void ready.then(
+            () => worker.postMessage({ type: 'close' } satisfies ToWorker),
+            () => {},
+          )
+        return exit
+      },
+    }
+
+    worker.on('message', (message: FromWorker) => {
+      switch (message.type) {
+        case 'ready':
+          markReady()
+          return
+        case 'failed':
+          markFailed(toEmbeddingError(message.error, EmbeddingErrorCode.ModelLoadFailed))
+          return
+        case 'result':
+          pending.get(message.id)?.resolve(message.vectors)
+          pending.delete(message.id)
+          return
+        case 'error':
+          pending.get(message.id)?.reject(toEmbeddingError(message.error, EmbeddingErrorCode.InferenceFailed))
+          pending.delete(message.id)
+      }
+    })
+    worker.on('error', (error) =>
+      markFailed(new EmbeddingError(EmbeddingErrorCode.ModelLoadFailed, `embedding worker failed: ${error.message}`, { cause: error })),
+    )
+    worker.on('exit', (exitCode) => {
+      alive = false
+      const crash = new EmbeddingError(EmbeddingErrorCode.WorkerCrashed, `embedding worker ${lane} exited unexpectedly (code ${exitCode})`, {
+        details: { lane, exitCode },
+      })
+      markFailed(crash)
+      for (const { reject } of pending.values()) reject(this.#closing ? new EmbeddingError(EmbeddingErrorCode.Closed, 'the embedder is closed') : crash)
+      pending.clear()
+      if (!this.#closing && this.#slots[lane] === slot) this.#slots[lane] = this.#spawn(lane)
+    })
+    return slot
+  }
+}
+
+function toEmbeddingError(error: SerializedError, fallback: EmbeddingErrorCode): EmbeddingError {
+  const code = isEmbeddingErrorCode(error.code) ? error.code : fallback
+  return new EmbeddingError(code, error.message, { details: error.details })
+}

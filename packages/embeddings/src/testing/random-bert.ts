@@ -1,0 +1,145 @@
+import { copyFile, mkdir, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { type ModelSpecInput, SPEC_FILE } from '../models/model-spec.js'
+import { GraphBuilder } from '../onnx/graph-builder.js'
+
+/** Shape of a BERT encoder. `miniLmShape` is all-MiniLM-L6-v2's (and bge-small's, with 12 layers). */
+export interface BertShape {
+  layers: number
+  hidden: number
+  heads: number
+  intermediate: number
+  vocabSize: number
+  maxPositions: number
+}
+
+export const miniLmShape: BertShape = { layers: 6, hidden: 384, heads: 12, intermediate: 1536, vocabSize: 30522, maxPositions: 512 }
+export const tinyBertShape: BertShape = { layers: 2, hidden: 32, heads: 4, intermediate: 64, vocabSize: 30522, maxPositions: 512 }
+
+export interface RandomBertOptions {
+  /** Folder to write: config.json, tokenizer files, onnx/model.onnx, agentmem.json. */
+  folder: string
+  /** Folder whose tokenizer.json (and tokenizer_config.json etc.) are copied, e.g. ../shared/models/all-MiniLM-L6-v2. */
+  tokenizerFrom: string
+  shape: BertShape
+  pooling: 'mean' | 'cls'
+  maxLength: number
+  seed?: number
+  id?: string
+}
+
+/**
+ * Writes a BERT-architecture ONNX model with seeded random weights: the exact compute of a
+ * real model of that shape (valid for speed and for parity between implementations), but
+ * meaningless vectors. Real weights cannot be obtained on these machines.
+ */
+export async function writeRandomBertModel(options: RandomBertOptions): Promise<string> {
+  const { folder, shape, seed = 42 } = options
+  await mkdir(join(folder, 'onnx'), { recursive: true })
+  for (const file of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) {
+    await copyFile(join(options.tokenizerFrom, file), join(folder, file)).catch(() => {})
+  }
+  await writeFile(
+    join(folder, 'config.json'),
+    JSON.stringify({
+      architectures: ['BertModel'],
+      model_type: 'bert',
+      hidden_size: shape.hidden,
+      num_hidden_layers: shape.layers,
+      num_attention_heads: shape.heads,
+      intermediate_size: shape.intermediate,
+      vocab_size: shape.vocabSize,
+      max_position_embeddings: shape.maxPositions,
+      type_vocab_size: 2,
+      hidden_act: 'gelu',
+      layer_norm_eps: 1e-12,
+      pad_token_id: 0,
+    }),
+  )
+  const spec: ModelSpecInput = {
+    id: options.id ?? `random-bert-${shape.layers}x${shape.hidden}`,
+    onnxFile: 'onnx/model.onnx',
+    dimensions: shape.hidden,
+    maxLength: options.maxLength,
+    pooling: options.pooling,
+  }
+  await writeFile(join(folder, SPEC_FILE), JSON.stringify(spec, null, 2))
+  await writeFile(join(folder, 'onnx', 'model.onnx'), buildBertGraph(shape, seed))
+  return folder
+}
+
+function buildBertGraph(shape: BertShape, seed: number): Uint8Array {
+  const { hidden: H, heads, intermediate: I } = shape
+  const headDim = H / heads
+  const random = gaussian(seed)
+  const g = new GraphBuilder()
+  let n = 0
+  const weight = (dims: number[], std = 0.02) =>
+    g.constant(
+      `w${n++}`,
+      dims,
+      Float32Array.from({ length: dims.reduce((a, b) => a * b) }, () => random() * std),
+    )
+  const fill = (length: number, value: number) => g.constant(`c${n++}`, [length], new Float32Array(length).fill(value))
+  const layerNorm = (x: string) => g.op('LayerNormalization', [x, fill(H, 1), fill(H, 0)], { axis: -1, epsilon: { float: 1e-12 } })
+  const dense = (x: string, inDim: number, outDim: number) => g.op('Add', [g.op('MatMul', [x, weight([inDim, outDim])]), weight([outDim], 0.01)])
+
+  const ids = g.input('input_ids', 'int64', ['batch', 'sequence'])
+  const mask = g.input('attention_mask', 'int64', ['batch', 'sequence'])
+  const types = g.input('token_type_ids', 'int64', ['batch', 'sequence'])
+
+  const seqLen = g.op('Gather', [g.op('Shape', [ids]), g.ints('one', [1])])
+  const positions = g.op('Range', [
+    g.constant('zero', [], BigInt64Array.from([0n])),
+    g.op('Squeeze', [seqLen]),
+    g.constant('step', [], BigInt64Array.from([1n])),
+  ])
+  const embeddings = g.op('Add', [
+    g.op('Add', [g.op('Gather', [weight([shape.vocabSize, H]), ids]), g.op('Gather', [weight([shape.maxPositions, H]), positions])]),
+    g.op('Gather', [weight([2, H]), types]),
+  ])
+  let x = layerNorm(embeddings)
+
+  // Additive attention bias: 0 where attended, -10000 on padding, shaped [batch, 1, 1, seq].
+  const maskFloat = g.op('Cast', [mask], { to: 1 })
+  const bias = g.op('Unsqueeze', [
+    g.op('Mul', [g.op('Sub', [g.constant('one_f', [], [1]), maskFloat]), g.constant('neg', [], [-10000])]),
+    g.ints('axes12', [1, 2]),
+  ])
+  const splitHeads = g.ints('split_heads', [0, 0, heads, headDim])
+  const mergeHeads = g.ints('merge_heads', [0, 0, H])
+  const scale = g.constant('scale', [], [1 / Math.sqrt(headDim)])
+
+  for (let layer = 0; layer < shape.layers; layer++) {
+    const project = (perm: number[]) => g.op('Transpose', [g.op('Reshape', [dense(x, H, H), splitHeads])], { perm })
+    const q = project([0, 2, 1, 3])
+    const k = project([0, 2, 3, 1])
+    const v = project([0, 2, 1, 3])
+    const scores = g.op('Add', [g.op('Mul', [g.op('MatMul', [q, k]), scale]), bias])
+    const context = g.op('MatMul', [g.op('Softmax', [scores], { axis: -1 }), v])
+    const merged = g.op('Reshape', [g.op('Transpose', [context], { perm: [0, 2, 1, 3] }), mergeHeads])
+    x = layerNorm(g.op('Add', [x, dense(merged, H, H)]))
+    const up = dense(x, H, I)
+    const gelu = g.op('Mul', [
+      g.op('Mul', [up, g.constant(`half${layer}`, [], [0.5])]),
+      g.op('Add', [g.op('Erf', [g.op('Div', [up, g.constant(`sqrt2_${layer}`, [], [Math.SQRT2])])]), g.constant(`one${layer}`, [], [1])]),
+    ])
+    x = layerNorm(g.op('Add', [x, dense(gelu, I, H)]))
+  }
+  g.op('Identity', [x], {}, 'last_hidden_state')
+  g.output('last_hidden_state', 'float32', ['batch', 'sequence', H])
+  return g.encode('random-bert')
+}
+
+/** Seeded standard normal samples (mulberry32 + Box-Muller), so a model is reproducible. */
+function gaussian(seed: number): () => number {
+  let state = seed >>> 0
+  const uniform = () => {
+    state = (state + 0x6d2b79f5) >>> 0
+    let t = state
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+  return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform())
+}

@@ -1,0 +1,13 @@
+import { defineConfig } from 'vitest/config'
+
+export default defineConfig({
+  test: {
+    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'apps/*/src/**/*.test.ts'],
+    // Model builds and worker pools take seconds, not milliseconds.
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    // Files share 2 cores with the worker pools they start; one file at a time keeps timing tests honest.
+    fileParallelism: false,
+    env: { LANCEDB_LOG: 'error' },
+  },
+})
