@@ -2,6 +2,7 @@
  * @module Worker thread entry: owns one tokenizer and one ONNX Runtime session, so the
  * synchronous `session.run()` blocks this thread, never the caller's event loop.
  */
+import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
 import { ModelRunner } from '../inference/model-runner.js'
 import { type FromWorker, serializeError, type ToWorker, type WorkerInit } from './protocol.js'
@@ -9,6 +10,15 @@ import { type FromWorker, serializeError, type ToWorker, type WorkerInit } from 
 const port = parentPort
 if (!port) throw new Error('embed-worker must run in a worker thread')
 const post = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer)
+
+// On Linux the nice value is per thread: lowering ours (and that of the ORT threads this
+// thread creates) lets the caller's event loop win the CPU whenever workers x threads =
+// cores. Idle cores still go to inference, so throughput is unchanged.
+try {
+  setPriority(10)
+} catch {
+  // Not permitted on this platform: scheduling stays as it was.
+}
 
 try {
   const runner = await ModelRunner.load(workerData as WorkerInit)

@@ -36,9 +36,19 @@ export interface RandomBertOptions {
 export async function writeRandomBertModel(options: RandomBertOptions): Promise<string> {
   const { folder, shape, seed = 42 } = options
   await mkdir(join(folder, 'onnx'), { recursive: true })
-  for (const file of ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt']) {
+  for (const file of ['tokenizer.json', 'special_tokens_map.json', 'vocab.txt']) {
     await copyFile(join(options.tokenizerFrom, file), join(folder, file)).catch(() => {})
   }
+  // Other libraries (transformers.js) truncate at model_max_length: make it this model's limit.
+  await writeFile(
+    join(folder, 'tokenizer_config.json'),
+    JSON.stringify({
+      tokenizer_class: 'BertTokenizer',
+      do_lower_case: true,
+      model_max_length: options.maxLength,
+      ...{ pad_token: '[PAD]', unk_token: '[UNK]', cls_token: '[CLS]', sep_token: '[SEP]', mask_token: '[MASK]' },
+    }),
+  )
   await writeFile(
     join(folder, 'config.json'),
     JSON.stringify({
