@@ -24,7 +24,10 @@ class FakeHub {
       this.requests.push({ path: req.url ?? '', range, auth: req.headers.authorization })
       const match = /^\/(.+?\/.+?)\/resolve\/([^/]+)\/(.+)$/.exec(req.url ?? '')
       const local = match && this.files[`${match[1]}@${match[2]}/${match[3]}`]
-      if (!local) return res.writeHead(404).end('Entry not found')
+      if (!local) {
+        res.writeHead(404).end('Entry not found')
+        return
+      }
       const size = (await stat(local)).size
       const start = range ? Number(/bytes=(\d+)-/.exec(range)?.[1]) : 0
       res.writeHead(range ? 206 : 200, { 'content-length': size - start, 'accept-ranges': 'bytes' })
