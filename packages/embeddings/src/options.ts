@@ -24,8 +24,11 @@ export const createEmbedderOptionsSchema = z.object({
   workers: z.number().int().positive().max(64).optional(),
   /** ONNX Runtime threads per worker. Default: cores / workers (at least 1), so no core is oversubscribed. */
   threadsPerWorker: z.number().int().positive().max(64).optional(),
-  /** Most texts per model run. Default 32. */
-  maxBatchSize: z.number().int().positive().max(1024).default(32),
+  /**
+   * Most texts per model run. Default 8: on CPU, transformer runs gain little from bigger
+   * batches while padding costs grow (measured in docs/benchmarks/embeddings.md).
+   */
+  maxBatchSize: z.number().int().positive().max(1024).default(8),
   /** How long (ms) a free worker waits to fill a batch while others are busy. Default 2. */
   maxWaitMs: z.number().nonnegative().max(1000).default(2),
   /** Most texts waiting for a worker; beyond it calls fail with EMBEDDINGS_QUEUE_FULL. Default 10000. */

@@ -1,0 +1,82 @@
+import { execSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { cpus, totalmem } from 'node:os'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number
+}
+
+export function median(values: number[]): number {
+  return percentile(
+    [...values].sort((a, b) => a - b),
+    50,
+  )
+}
+
+/** Watches the event loop and the process's RSS while a measured block runs. */
+export async function observe<T>(run: () => Promise<T>): Promise<{ result: T; loopP99Ms: number; loopMaxMs: number; peakRssMb: number; seconds: number }> {
+  const histogram = monitorEventLoopDelay({ resolution: 1 })
+  let peakRss = process.memoryUsage().rss
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss)
+  }, 50)
+  histogram.enable()
+  const started = performance.now()
+  try {
+    const result = await run()
+    const seconds = (performance.now() - started) / 1000
+    return {
+      result,
+      seconds,
+      loopP99Ms: histogram.percentile(99) / 1e6,
+      loopMaxMs: histogram.max / 1e6,
+      peakRssMb: Math.max(peakRss, process.memoryUsage().rss) / 2 ** 20,
+    }
+  } finally {
+    histogram.disable()
+    clearInterval(sampler)
+  }
+}
+
+/** The machine and versions every report starts with. */
+export function machineHeader(): Record<string, string | number> {
+  const pkg = (name: string) => {
+    try {
+      return (JSON.parse(readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8')) as { version: string }).version
+    } catch {
+      return 'n/a'
+    }
+  }
+  let commit = 'n/a'
+  try {
+    commit = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim()
+  } catch {}
+  return {
+    cpu: cpus()[0]?.model ?? 'unknown',
+    cores: cpus().length,
+    memoryGb: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    onnxruntimeNode: pkg('onnxruntime-node'),
+    transformersJs: pkg('@huggingface/transformers'),
+    commit,
+    date: new Date().toISOString(),
+  }
+}
+
+/** Short and medium sentences: LoCoMo dialogue turns (read at run time, never copied into the repo). */
+export function locomoTurns(count: number): string[] {
+  const path = new URL('../../../../shared/data/locomo/locomo10.json', import.meta.url)
+  const data = JSON.parse(readFileSync(path, 'utf8')) as { conversation: Record<string, unknown> }[]
+  const turns: string[] = []
+  for (const { conversation } of data) {
+    for (const [key, value] of Object.entries(conversation)) {
+      if (!/^session_\d+$/.test(key) || !Array.isArray(value)) continue
+      for (const turn of value as { speaker: string; text: string }[]) turns.push(`${turn.speaker}: ${turn.text}`)
+    }
+  }
+  return Array.from({ length: count }, (_, i) => turns[i % turns.length] as string)
+}

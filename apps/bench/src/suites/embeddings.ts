@@ -1,0 +1,225 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { availableParallelism, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createEmbedder, ensureStaticModel, ModelRunner, readModelSpec } from '@agentmem/embeddings'
+import { miniLmShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
+import { locomoTurns, median, observe, percentile } from '../harness.js'
+
+/** One way of embedding: single-text calls, a batch call, or both. */
+interface Contender {
+  embedOne?(text: string): Promise<unknown>
+  embedAll?(texts: string[]): Promise<unknown>
+  close(): Promise<void>
+}
+
+const cores = availableParallelism()
+export const CONCURRENCY = [1, 8, 64]
+
+/** A: one ORT session on the main thread fed batches of 32 (tokenisation included). B: the same session behind a mutex, one text per run. */
+async function rawSession(folder: string): Promise<ModelRunner> {
+  return ModelRunner.load({ folder, spec: await readModelSpec(folder), intraOpThreads: cores })
+}
+
+const contenders: Record<string, (folder: string) => Promise<Contender>> = {
+  'A raw session, batches of 32': async (folder) => {
+    const runner = await rawSession(folder)
+    return {
+      embedAll: async (texts) => {
+        for (let i = 0; i < texts.length; i += 32) await runner.embed(texts.slice(i, i + 32))
+      },
+      embedOne: (text) => runner.embed([text]), // only used at concurrency 1: the "single raw run"
+      close: () => runner.release(),
+    }
+  },
+  'B one session behind a lock': async (folder) => {
+    const runner = await rawSession(folder)
+    let lock: Promise<unknown> = Promise.resolve()
+    return {
+      embedOne: (text) => {
+        const run = lock.then(() => runner.embed([text]))
+        lock = run.catch(() => {})
+        return run
+      },
+      close: () => runner.release(),
+    }
+  },
+  // N = cores workers, each with all-core intra-op threads, one text per run. Dispatch is our
+  // least-loaded pick rather than round-robin, which can only help this contender.
+  'C pool of N sessions, one text per run': async (folder) => {
+    const embedder = await createEmbedder({ modelPath: folder, progress: false, workers: cores, threadsPerWorker: cores, maxBatchSize: 1, maxWaitMs: 0 })
+    return { embedOne: (text) => embedder.embed([text]), close: () => embedder.close() }
+  },
+  'D transformers.js pipeline': async (folder) => {
+    const { env, pipeline } = await import('@huggingface/transformers')
+    env.allowRemoteModels = false
+    env.localModelPath = join(folder, '..')
+    const extractor = await pipeline('feature-extraction', folder.split('/').at(-1) as string, { dtype: 'fp32' })
+    const run = (texts: string[]) => extractor(texts, { pooling: 'mean', normalize: true })
+    return {
+      embedOne: (text) => run([text]),
+      embedAll: async (texts) => {
+        for (let i = 0; i < texts.length; i += 32) await run(texts.slice(i, i + 32))
+      },
+      close: () => extractor.dispose(),
+    }
+  },
+  'E agentmem pooled embedder': async (folder) => {
+    const embedder = await createEmbedder({ modelPath: folder, progress: false })
+    return { embedOne: (text) => embedder.embed([text]), embedAll: (texts) => embedder.embed(texts), close: () => embedder.close() }
+  },
+  'E agentmem, offline default model': async () => {
+    const embedder = await createEmbedder({ progress: false })
+    return { embedOne: (text) => embedder.embed([text]), embedAll: (texts) => embedder.embed(texts), close: () => embedder.close() }
+  },
+}
+
+export interface ModeResult {
+  mode: string
+  texts: number
+  textsPerSecond: number
+  p50Ms?: number
+  p99Ms?: number
+  loopP99Ms: number
+  loopMaxMs: number
+  peakRssMb: number
+}
+
+/** Runs in a child process, one contender per process, so RSS and threads do not mix. */
+export async function runContender(name: string, folder: string, count: number): Promise<ModeResult[]> {
+  const make = contenders[name]
+  if (!make) throw new Error(`unknown contender ${name}`)
+  const contender = await make(folder)
+  const texts = locomoTurns(count)
+  const results: ModeResult[] = []
+  // Warm-up: first runs allocate ORT arenas and JIT the JS paths.
+  if (contender.embedOne) for (const text of texts.slice(0, 20)) await contender.embedOne(text)
+  if (contender.embedAll) await contender.embedAll(texts.slice(0, 64))
+
+  const embedOne = contender.embedOne
+  const levels = name.startsWith('A ') ? [1] : CONCURRENCY
+  for (const concurrency of embedOne ? levels : []) {
+    const latencies: number[] = []
+    let next = 0
+    const observed = await observe(() =>
+      Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (next < texts.length) {
+            const text = texts[next++] as string
+            const started = performance.now()
+            await embedOne(text)
+            latencies.push(performance.now() - started)
+          }
+        }),
+      ),
+    )
+    latencies.sort((a, b) => a - b)
+    results.push({
+      mode: `single c=${concurrency}`,
+      texts: texts.length,
+      textsPerSecond: texts.length / observed.seconds,
+      p50Ms: percentile(latencies, 50),
+      p99Ms: percentile(latencies, 99),
+      ...pick(observed),
+    })
+  }
+  if (contender.embedAll) {
+    const embedAll = contender.embedAll
+    const observed = await observe(() => embedAll(texts))
+    results.push({ mode: 'batch', texts: texts.length, textsPerSecond: texts.length / observed.seconds, ...pick(observed) })
+  }
+  await contender.close()
+  return results
+}
+
+function pick(o: { loopP99Ms: number; loopMaxMs: number; peakRssMb: number }) {
+  return { loopP99Ms: o.loopP99Ms, loopMaxMs: o.loopMaxMs, peakRssMb: o.peakRssMb }
+}
+
+/** Times the offline default model's first build (fresh cache) and its cached start. */
+async function offlineModelStartTimes(): Promise<{ firstBuildS: number; cachedStartS: number }> {
+  const cache = await mkdtemp(join(tmpdir(), 'agentmem-bench-static-'))
+  try {
+    let started = performance.now()
+    await ensureStaticModel(cache)
+    const firstBuildS = (performance.now() - started) / 1000
+    started = performance.now()
+    const embedder = await createEmbedder({ cacheDir: cache, progress: false })
+    const cachedStartS = (performance.now() - started) / 1000
+    await embedder.close()
+    return { firstBuildS, cachedStartS }
+  } finally {
+    await rm(cache, { recursive: true, force: true })
+  }
+}
+
+export interface EmbeddingsSuiteResult {
+  texts: number
+  repetitions: number
+  contenders: Record<string, ModeResult[]>
+  offlineModel: { firstBuildS: number; cachedStartS: number }
+}
+
+/** Orchestrates: writes the MiniLM-shaped model, runs each contender in its own process, interleaved over repetitions. */
+export async function runEmbeddingsSuite(options: { quick: boolean; onProgress(line: string): void }): Promise<EmbeddingsSuiteResult> {
+  const count = options.quick ? 200 : 1000
+  const repetitions = options.quick ? 1 : 3
+  const work = await mkdtemp(join(tmpdir(), 'agentmem-bench-'))
+  try {
+    const folder = await writeRandomBertModel({
+      folder: join(work, 'minilm-shaped'),
+      tokenizerFrom: new URL('../../../../../shared/models/all-MiniLM-L6-v2', import.meta.url).pathname,
+      shape: miniLmShape,
+      pooling: 'mean',
+      maxLength: 256,
+    })
+    const runs: Record<string, ModeResult[][]> = {}
+    for (let rep = 0; rep < repetitions; rep++) {
+      for (const name of Object.keys(contenders)) {
+        options.onProgress(`rep ${rep + 1}/${repetitions}: ${name}`)
+        const result = await inChildProcess(name, folder, count)
+        runs[name] = [...(runs[name] ?? []), result]
+      }
+    }
+    // Median over repetitions, mode by mode.
+    const merged = Object.fromEntries(
+      Object.entries(runs).map(([name, reps]) => [
+        name,
+        (reps[0] as ModeResult[]).map((first, m) => {
+          const all = reps.map((r) => r[m] as ModeResult)
+          const med = (key: keyof ModeResult) => median(all.map((r) => r[key] as number))
+          return {
+            ...first,
+            textsPerSecond: med('textsPerSecond'),
+            p50Ms: first.p50Ms === undefined ? undefined : med('p50Ms'),
+            p99Ms: first.p99Ms === undefined ? undefined : med('p99Ms'),
+            loopP99Ms: med('loopP99Ms'),
+            loopMaxMs: med('loopMaxMs'),
+            peakRssMb: med('peakRssMb'),
+          }
+        }),
+      ]),
+    )
+    options.onProgress('offline default model: first build and cached start')
+    return { texts: count, repetitions, contenders: merged, offlineModel: await offlineModelStartTimes() }
+  } finally {
+    await rm(work, { recursive: true, force: true })
+  }
+}
+
+function inChildProcess(name: string, folder: string, count: number): Promise<ModeResult[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, '--contender', name, folder, String(count)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    child.stdout.on('data', (chunk) => {
+      out += chunk
+    })
+    child.on('exit', (code) => {
+      const last = out.trim().split('\n').at(-1) ?? ''
+      if (code === 0) resolve(JSON.parse(last) as ModeResult[])
+      else reject(new Error(`contender ${name} exited with ${code}`))
+    })
+  })
+}
