@@ -95,7 +95,8 @@ class PooledEmbedder implements Embedder {
       })
     }
     // Copies of cached vectors, so a caller mutating one cannot corrupt the cache.
-    return results.map((vector, i) => (missing.includes(i) ? (vector as Float32Array) : (vector as Float32Array).slice()))
+    const computed = new Set(missing)
+    return results.map((vector, i) => (computed.has(i) ? (vector as Float32Array) : (vector as Float32Array).slice()))
   }
 
   stats(): EmbedderStats {

@@ -86,8 +86,7 @@ export class MicroBatcher<TInput, TOutput> {
     }
     return new Promise<TOutput[]>((resolve, reject) => {
       const onAbort = () => {
-        this.#fail(call, abortError(signal as AbortSignal))
-        this.#queue = this.#queue.filter((entry) => entry.call !== call)
+        this.#fail(call, abortError(signal as AbortSignal)) // also drops its queued entries
         this.#notifyIfIdle()
       }
       const call: Call<TOutput> = {
