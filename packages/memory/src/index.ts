@@ -1,0 +1,28 @@
+/** @module @agentmem/memory: long-term memory for AI agents on LanceDB and SQLite. */
+export { isMemoryError, isMemoryErrorCode, MemoryError, MemoryErrorCode } from './errors.js'
+export { type FilterNode, type Filters, filterOperators, parseFilters } from './filters.js'
+export { Memory } from './memory.js'
+export {
+  type AddBatchItem,
+  type AddOptions,
+  addBatchItemSchema,
+  addOptionsSchema,
+  type DeleteOptions,
+  deleteOptionsSchema,
+  type ListOptions,
+  listOptionsSchema,
+  type MemoryOpenOptions,
+  type Message,
+  maxListLimit,
+  maxTopK,
+  memoryOpenOptionsSchema,
+  messageSchema,
+  type ScopeIds,
+  type SearchMode,
+  type SearchOptions,
+  searchModes,
+  searchOptionsSchema,
+  type UpdateOptions,
+  updateOptionsSchema,
+} from './options.js'
+export type { AddResult, HistoryEntry, MemoryEvent, MemoryItem, Metadata, ReembedProgress, SearchExplanation, SearchResult } from './types.js'

@@ -1,0 +1,484 @@
+import { createHash } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { createEmbedder, type Embedder, type Logger, noopLogger } from '@agentmem/embeddings'
+import { uuidv7 } from 'uuidv7'
+import { z } from 'zod'
+import { MemoryError, MemoryErrorCode } from './errors.js'
+import { type FilterNode, parseFilters } from './filters.js'
+import { fuseHybrid } from './fusion.js'
+import {
+  type AddBatchItem,
+  type AddOptions,
+  addBatchItemSchema,
+  addOptionsSchema,
+  type DeleteOptions,
+  deleteOptionsSchema,
+  type ListOptions,
+  listOptionsSchema,
+  type MemoryConfig,
+  type MemoryOpenOptions,
+  type Message,
+  memoryIdSchema,
+  memoryOpenOptionsSchema,
+  messageSchema,
+  parseWith,
+  type ScopeIds,
+  type SearchOptions,
+  scopeSchema,
+  searchOptionsSchema,
+  tenantIdSchema,
+  type UpdateOptions,
+  updateOptionsSchema,
+} from './options.js'
+import { openLanceProvider } from './store/lancedb-vector-store.js'
+import { openSqliteMetadataStore } from './store/sqlite-metadata-store.js'
+import type { Manifest, MetadataStore, ScopeFilter, StoredMemory, VectorStore, VectorStoreProvider } from './store/types.js'
+import { dedupKey } from './text.js'
+import type { AddResult, HistoryEntry, MemoryItem, Metadata, ReembedProgress, SearchResult } from './types.js'
+import { type WriteOp, Writer } from './writer.js'
+
+const schemaVersion = 1
+/** Metadata keys that look like identity fields are refused: scope lives in columns, never in metadata. */
+const reservedMetadataKeys = new Set(['tenant_id', 'tenantId', 'user_id', 'userId', 'agent_id', 'agentId', 'run_id', 'runId'])
+const maxMetadataBytes = 64 * 1024
+
+/** What every tenant view of one store shares. */
+interface Engine {
+  config: MemoryConfig
+  logger: Logger
+  embedder: Embedder
+  ownsEmbedder: boolean
+  provider: VectorStoreProvider
+  vectors: VectorStore
+  metadata: MetadataStore
+  writer: Writer
+  closed: boolean
+}
+
+/**
+ * Long-term memory for agents: scoped add / search / list / update / delete / history.
+ * Text, vectors and scope columns live in LanceDB; history, the manifest and the write journal
+ * in SQLite. Every call is confined to this instance's tenant.
+ */
+export class Memory implements AsyncDisposable {
+  private constructor(
+    private readonly engine: Engine,
+    readonly tenantId: string,
+  ) {}
+
+  static async open(options: MemoryOpenOptions): Promise<Memory> {
+    const config = parseWith(memoryOpenOptionsSchema, options, 'Memory.open options')
+    const logger = config.logger ?? noopLogger
+    mkdirSync(config.path, { recursive: true })
+    const metadata = await openSqliteMetadataStore(join(config.path, 'metadata.db'), config.path)
+    const cleanup: Array<() => unknown> = [() => metadata.close()]
+    try {
+      const provider = await openLanceProvider(join(config.path, 'vectors'))
+      const embedder = config.embedder ?? (await createEmbedder({ logger }))
+      if (!config.embedder) cleanup.push(() => embedder.close())
+      const manifest = await loadManifest(metadata, embedder)
+      const vectors = await provider.open(manifest.vectorTable, manifest.dimensions)
+      cleanup.push(() => vectors.close())
+      await recover(metadata, vectors, logger)
+      // A re-embed that crashed before switching leaves its half-filled table behind.
+      for (const name of await provider.tableNames()) if (name !== manifest.vectorTable) await provider.drop(name)
+      const writer = new Writer(vectors, metadata, { maintenanceEveryRows: config.maintenanceEveryRows, annIndexThreshold: config.annIndexThreshold, logger })
+      const engine: Engine = { config, logger, embedder, ownsEmbedder: !config.embedder, provider, vectors, metadata, writer, closed: false }
+      return new Memory(engine, config.tenantId)
+    } catch (error) {
+      for (const close of cleanup.reverse()) await close()
+      throw error
+    }
+  }
+
+  /** The same store seen by another tenant; shares connections and the writer. */
+  withTenant(tenantId: string): Memory {
+    return new Memory(this.engine, parseWith(tenantIdSchema, tenantId, 'tenantId', MemoryErrorCode.InvalidInput))
+  }
+
+  get embedder(): Embedder {
+    return this.engine.embedder
+  }
+
+  /**
+   * Stores a text, or each message of a conversation, as memories. Exact duplicates within the
+   * same scope are not stored twice (event NONE with the existing id).
+   */
+  async add(input: string | Message[], options: AddOptions): Promise<{ results: AddResult[] }> {
+    this.checkOpen()
+    const parsed = parseWith(addOptionsSchema, options, 'add options')
+    const ops = await this.prepareAdds([{ ...parsed, messages: input }])
+    return { results: (await this.engine.writer.submit(ops)) as AddResult[] }
+  }
+
+  /** Adds many items in one group commit: all stored, or none. Results carry the item `index`. */
+  async addBatch(items: AddBatchItem[]): Promise<{ results: Array<AddResult & { index: number }> }> {
+    this.checkOpen()
+    const parsed = parseWith(z.array(addBatchItemSchema).min(1).max(this.engine.config.maxBatchItems), items, 'addBatch items')
+    const ops = await this.prepareAdds(parsed)
+    const indexes = ops.map((op) => (op as WriteOp & { index: number }).index)
+    const results = (await this.engine.writer.submit(ops)) as AddResult[]
+    return { results: results.map((r, i) => ({ ...r, index: indexes[i] as number })) }
+  }
+
+  async search(query: string, options: SearchOptions): Promise<{ results: SearchResult[] }> {
+    this.checkOpen()
+    const opts = parseWith(searchOptionsSchema, options, 'search options')
+    if (typeof query !== 'string' || query.trim().length === 0) throw invalidInput('query must be a non-empty string')
+    if (query.length > this.engine.config.maxTextLength) throw invalidInput(`query is longer than ${this.engine.config.maxTextLength} characters`)
+    const scope = this.requireScope(opts, 'search')
+    const filter = parseFilters(opts.filters)
+    const { vectors } = this.engine
+    const started = performance.now()
+    let results: SearchResult[]
+    if (opts.mode === 'keyword') {
+      const hits = await vectors.keywordSearch(query, scope, filter, opts.topK)
+      results = hits
+        .filter((h) => opts.threshold === undefined || h.score >= opts.threshold)
+        .map((h, i) =>
+          withScore(
+            h.memory,
+            h.score,
+            opts.explain ? { vector: { score: Number.NaN, rank: null }, keyword: { score: h.score, rank: i + 1 }, fused: h.score } : undefined,
+          ),
+        )
+    } else {
+      const [queryVector] = await this.engine.embedder.embed([query], { kind: 'query' })
+      const vector = queryVector as Float32Array
+      if (opts.mode === 'vector') {
+        const hits = await vectors.vectorSearch(vector, scope, filter, opts.topK)
+        results = hits
+          .filter((h) => opts.threshold === undefined || h.score >= opts.threshold)
+          .map((h, i) => withScore(h.memory, h.score, opts.explain ? { vector: { score: h.score, rank: i + 1 }, keyword: null, fused: h.score } : undefined))
+      } else {
+        // Fusion needs more candidates than it returns: a memory ranked low by one signal may top the other.
+        const depth = Math.min(Math.max(opts.topK * 3, 30), 1000)
+        const [vectorHits, keywordHits] = await Promise.all([
+          vectors.vectorSearch(vector, scope, filter, depth),
+          vectors.keywordSearch(query, scope, filter, depth),
+        ])
+        results = fuseHybrid(vector, vectorHits, keywordHits)
+          .filter((h) => opts.threshold === undefined || h.explain.vector.score >= opts.threshold)
+          .slice(0, opts.topK)
+          .map((h) => withScore(h.memory, h.explain.fused, opts.explain ? h.explain : undefined))
+      }
+    }
+    this.engine.logger.debug('memory.search', { mode: opts.mode, k: opts.topK, results: results.length, ms: Math.round(performance.now() - started) })
+    return { results }
+  }
+
+  /** One memory of this tenant, or null. */
+  async get(id: string): Promise<MemoryItem | null> {
+    this.checkOpen()
+    const [memory] = await this.engine.vectors.getByIds(this.tenantId, [parseId(id)])
+    return memory ? toItem(memory) : null
+  }
+
+  /** Lists a scope in creation order, `limit` at a time; pass `nextCursor` back for the next page until it is null. */
+  async getAll(options: ListOptions): Promise<{ results: MemoryItem[]; nextCursor: string | null }> {
+    this.checkOpen()
+    const opts = parseWith(listOptionsSchema, options, 'getAll options')
+    const scope = this.requireScope(opts, 'getAll')
+    const filter = parseFilters(opts.filters)
+    const afterId = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, scope, filter)
+    const page = await this.engine.vectors.list(scope, filter, afterId, opts.limit + 1)
+    const results = page.slice(0, opts.limit).map(toItem)
+    const last = results.at(-1)
+    return { results, nextCursor: page.length > opts.limit && last ? encodeCursor(last.id, scope, filter) : null }
+  }
+
+  async update(id: string, options: UpdateOptions): Promise<MemoryItem> {
+    this.checkOpen()
+    const memoryId = parseId(id)
+    const opts = parseWith(updateOptionsSchema, options, 'update options')
+    const metadata = opts.metadata === undefined ? undefined : checkMetadata(opts.metadata)
+    let text: { text: string; vector: Float32Array; dedupKey: string } | undefined
+    if (opts.text !== undefined) {
+      const clean = this.checkText(opts.text)
+      const [current] = await this.engine.vectors.getByIds(this.tenantId, [memoryId])
+      if (!current) throw notFound(memoryId)
+      const [vector] = await this.engine.embedder.embed([clean])
+      text = { text: clean, vector: vector as Float32Array, dedupKey: dedupKey(scopeOf(current), clean) }
+    }
+    const op: WriteOp = {
+      kind: 'update',
+      tenantId: this.tenantId,
+      id: memoryId,
+      actor: opts.actor ?? null,
+      ...(text && { text }),
+      ...(metadata && { metadata }),
+    }
+    const [result] = await this.engine.writer.submit([op])
+    if (result instanceof MemoryError) throw result
+    return toItem(result as StoredMemory)
+  }
+
+  /** Deletes a memory; history keeps the audit trail unless `purge` erases its texts too. */
+  async delete(id: string, options: DeleteOptions = {}): Promise<void> {
+    this.checkOpen()
+    const opts = parseWith(deleteOptionsSchema, options, 'delete options')
+    const [result] = await this.engine.writer.submit([
+      { kind: 'delete', tenantId: this.tenantId, id: parseId(id), purge: opts.purge, actor: opts.actor ?? null },
+    ])
+    if (result instanceof MemoryError) throw result
+  }
+
+  /** Deletes every memory of a user / agent / run (at least one is required). */
+  async deleteAll(options: ScopeIds & DeleteOptions): Promise<{ deleted: number }> {
+    this.checkOpen()
+    const { purge, actor, ...scopeIds } = options ?? {}
+    const opts = parseWith(deleteOptionsSchema, { purge, actor }, 'deleteAll options')
+    const scope = this.requireScope(parseWith(scopeSchema, scopeIds, 'deleteAll scope'), 'deleteAll')
+    const [result] = await this.engine.writer.submit([{ kind: 'deleteMatching', scope, purge: opts.purge, actor: opts.actor ?? null }])
+    return result as { deleted: number }
+  }
+
+  async history(id: string): Promise<HistoryEntry[]> {
+    this.checkOpen()
+    return this.engine.metadata.history(this.tenantId, parseId(id))
+  }
+
+  /** Erases every memory of this tenant and its history. Other tenants are untouched. */
+  async reset(): Promise<void> {
+    this.checkOpen()
+    await this.engine.writer.submit([{ kind: 'deleteMatching', scope: { tenantId: this.tenantId }, purge: true, actor: null }])
+    await this.engine.writer.exclusive(() => this.engine.metadata.deleteHistory(this.tenantId))
+  }
+
+  /**
+   * Moves every memory of every tenant to a new embedding model: fills a new table, then switches
+   * the manifest to it in one step. Writes wait meanwhile; a crash before the switch leaves the old
+   * table in use. The Memory keeps using `embedder` afterwards (and closes the old one if it owned it).
+   */
+  async reembed(embedder: Embedder, options: { onProgress?: (progress: ReembedProgress) => void; batchSize?: number } = {}): Promise<void> {
+    this.checkOpen()
+    const engine = this.engine
+    const batchSize = options.batchSize ?? 512
+    await engine.writer.exclusive(async () => {
+      const total = await engine.vectors.countRows()
+      const table = `memories_${Date.now().toString(36)}`
+      const next = await engine.provider.open(table, embedder.dimensions)
+      let done = 0
+      try {
+        options.onProgress?.({ done, total })
+        for await (const batch of engine.vectors.scan(batchSize)) {
+          const vectors = await embedder.embed(batch.map((m) => m.text))
+          await next.apply({ inserts: batch.map((m, i) => ({ ...m, vector: vectors[i] as Float32Array })), updates: [], deletes: [] })
+          done += batch.length
+          options.onProgress?.({ done, total })
+        }
+        if ((await next.countRows()) !== total) throw new MemoryError(MemoryErrorCode.StorageFailed, 'Re-embedding lost rows; the old table stays in use')
+        await next.maintain({ purge: false, annIndexThreshold: engine.config.annIndexThreshold })
+      } catch (error) {
+        next.close()
+        await engine.provider.drop(table)
+        throw error
+      }
+      const old = engine.vectors
+      await engine.metadata.setManifest({ schemaVersion, embeddingModel: embedder.modelId, dimensions: embedder.dimensions, vectorTable: table })
+      engine.vectors = next
+      engine.writer.replaceVectorStore(next)
+      old.close()
+      for (const name of await engine.provider.tableNames()) if (name !== table) await engine.provider.drop(name)
+      if (engine.ownsEmbedder) await engine.embedder.close()
+      engine.embedder = embedder
+      engine.ownsEmbedder = false
+      engine.logger.info('memory.reembedded', { model: embedder.modelId, dimensions: embedder.dimensions, rows: done })
+    })
+  }
+
+  /** Compacts and refreshes indexes now (it also happens on its own every `maintenanceEveryRows` writes). */
+  async optimize(): Promise<void> {
+    this.checkOpen()
+    await this.engine.writer.exclusive(() => this.engine.writer.maintain())
+  }
+
+  /** Finishes queued writes, then releases storage (and the embedder, if this Memory created it). */
+  async close(): Promise<void> {
+    const engine = this.engine
+    if (engine.closed) return
+    engine.closed = true
+    await engine.writer.exclusive(async () => {
+      engine.vectors.close()
+      engine.metadata.close()
+      if (engine.ownsEmbedder) await engine.embedder.close()
+    })
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close()
+  }
+
+  private checkOpen(): void {
+    if (this.engine.closed) throw new MemoryError(MemoryErrorCode.Closed, 'This Memory is closed')
+  }
+
+  private requireScope(ids: ScopeIds, operation: string): ScopeFilter {
+    if (ids.userId === undefined && ids.agentId === undefined && ids.runId === undefined) {
+      throw new MemoryError(MemoryErrorCode.ScopeRequired, `${operation} needs at least one of userId, agentId or runId`)
+    }
+    return { tenantId: this.tenantId, userId: ids.userId, agentId: ids.agentId, runId: ids.runId }
+  }
+
+  private checkText(text: unknown): string {
+    if (typeof text !== 'string') throw invalidInput(`memory text must be a string, got ${text === null ? 'null' : typeof text}`)
+    const trimmed = text.trim()
+    if (trimmed.length === 0) throw invalidInput('memory text is empty')
+    if (trimmed.length > this.engine.config.maxTextLength) {
+      throw invalidInput(`memory text is ${trimmed.length} characters; the limit is ${this.engine.config.maxTextLength}`)
+    }
+    return trimmed
+  }
+
+  /** Validates every item, embeds all texts in one call, and builds the add ops. Nothing is written here. */
+  private async prepareAdds(items: Array<z.output<typeof addBatchItemSchema>>): Promise<Array<WriteOp & { index: number }>> {
+    const drafts: Array<{ index: number; scope: ScopeFilter; text: string; role: string | null; metadata: Metadata; actor: string | null }> = []
+    items.forEach((item, index) => {
+      if (item.infer) {
+        throw new MemoryError(
+          MemoryErrorCode.InferenceNotConfigured,
+          'infer: true needs an LLM, and none is configured; pass infer: false to store the text as given',
+        )
+      }
+      const scope = this.requireScope(item, 'add')
+      const metadata = checkMetadata(item.metadata ?? {})
+      const messages = typeof item.messages === 'string' ? [{ role: null, content: item.messages }] : parseMessages(item.messages)
+      for (const message of messages) {
+        drafts.push({ index, scope, text: this.checkText(message.content), role: message.role, metadata, actor: item.actor ?? null })
+      }
+    })
+    if (drafts.length === 0) throw invalidInput('nothing to add: every message was a system message')
+    if (drafts.length > this.engine.config.maxBatchItems) throw invalidInput(`more than ${this.engine.config.maxBatchItems} texts in one call`)
+    const vectors = await this.engine.embedder.embed(drafts.map((d) => d.text))
+    const now = Date.now()
+    return drafts.map((d, i) => ({
+      kind: 'add',
+      index: d.index,
+      actor: d.actor,
+      memory: {
+        id: uuidv7(),
+        tenantId: d.scope.tenantId,
+        userId: d.scope.userId ?? null,
+        agentId: d.scope.agentId ?? null,
+        runId: d.scope.runId ?? null,
+        role: d.role,
+        text: d.text,
+        dedupKey: dedupKey(d.scope, d.text),
+        metadata: d.metadata,
+        createdAt: now,
+        updatedAt: now,
+        vector: vectors[i] as Float32Array,
+      },
+    }))
+  }
+}
+
+/** System messages steer the model; they are not facts about the user, so they are not stored. */
+function parseMessages(messages: Message[]): Array<{ role: string; content: string }> {
+  return parseWith(z.array(messageSchema), messages, 'messages', MemoryErrorCode.InvalidInput).filter((m) => m.role !== 'system')
+}
+
+function checkMetadata(metadata: Metadata): Metadata {
+  for (const key of Object.keys(metadata)) {
+    if (reservedMetadataKeys.has(key)) throw invalidInput(`metadata key '${key}' is reserved: scope is set by userId / agentId / runId, never by metadata`)
+  }
+  let json: string
+  try {
+    json = JSON.stringify(metadata)
+  } catch (cause) {
+    throw new MemoryError(MemoryErrorCode.InvalidInput, 'metadata must be JSON-serialisable', { cause })
+  }
+  if (Buffer.byteLength(json) > maxMetadataBytes) throw invalidInput(`metadata is larger than ${maxMetadataBytes} bytes as JSON`)
+  return JSON.parse(json) as Metadata
+}
+
+function invalidInput(message: string): MemoryError {
+  return new MemoryError(MemoryErrorCode.InvalidInput, message)
+}
+
+function notFound(id: string): MemoryError {
+  return new MemoryError(MemoryErrorCode.NotFound, `Memory ${id} not found`, { details: { id } })
+}
+
+function parseId(id: unknown): string {
+  return parseWith(memoryIdSchema, id, 'memory id', MemoryErrorCode.InvalidInput)
+}
+
+function scopeOf(memory: StoredMemory): ScopeFilter {
+  return { tenantId: memory.tenantId, userId: memory.userId ?? undefined, agentId: memory.agentId ?? undefined, runId: memory.runId ?? undefined }
+}
+
+function toItem(memory: StoredMemory): MemoryItem {
+  return {
+    id: memory.id,
+    memory: memory.text,
+    metadata: memory.metadata,
+    userId: memory.userId,
+    agentId: memory.agentId,
+    runId: memory.runId,
+    role: memory.role,
+    createdAt: new Date(memory.createdAt).toISOString(),
+    updatedAt: new Date(memory.updatedAt).toISOString(),
+  }
+}
+
+function withScore(memory: StoredMemory, score: number, explain: SearchResult['explain']): SearchResult {
+  return { ...toItem(memory), score, ...(explain && { explain }) }
+}
+
+/** Cursors are opaque and bound to the query they came from: reusing one with another scope or filter is an error. */
+function queryFingerprint(scope: ScopeFilter, filter: FilterNode | undefined): string {
+  const query = JSON.stringify([scope.tenantId, scope.userId ?? null, scope.agentId ?? null, scope.runId ?? null, filter ?? null])
+  return createHash('sha256').update(query).digest('base64url').slice(0, 16)
+}
+
+function encodeCursor(afterId: string, scope: ScopeFilter, filter: FilterNode | undefined): string {
+  const query = queryFingerprint(scope, filter)
+  return Buffer.from(JSON.stringify({ v: 1, after: afterId, q: query })).toString('base64url')
+}
+
+function decodeCursor(cursor: string, scope: ScopeFilter, filter: FilterNode | undefined): string {
+  const invalid = () => new MemoryError(MemoryErrorCode.InvalidCursor, 'cursor is not one returned by getAll for this scope and filter')
+  let decoded: unknown
+  try {
+    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
+  } catch {
+    throw invalid()
+  }
+  const parsed = z.object({ v: z.literal(1), after: z.uuid(), q: z.string() }).safeParse(decoded)
+  if (!parsed.success) throw invalid()
+  if (parsed.data.q !== queryFingerprint(scope, filter)) throw invalid()
+  return parsed.data.after
+}
+
+async function loadManifest(metadata: MetadataStore, embedder: Embedder): Promise<Manifest> {
+  const manifest = await metadata.getManifest()
+  if (!manifest) {
+    const fresh = { schemaVersion, embeddingModel: embedder.modelId, dimensions: embedder.dimensions, vectorTable: 'memories' }
+    await metadata.setManifest(fresh)
+    return fresh
+  }
+  if (manifest.embeddingModel !== embedder.modelId || manifest.dimensions !== embedder.dimensions) {
+    throw new MemoryError(
+      MemoryErrorCode.EmbedderMismatch,
+      `This store was built with ${manifest.embeddingModel} (${manifest.dimensions} dimensions) but was opened with ${embedder.modelId} (${embedder.dimensions} dimensions). Open it with the original model, then call memory.reembed(newEmbedder) to migrate.`,
+      {
+        details: {
+          stored: { model: manifest.embeddingModel, dimensions: manifest.dimensions },
+          given: { model: embedder.modelId, dimensions: embedder.dimensions },
+        },
+      },
+    )
+  }
+  return manifest
+}
+
+/** Replays journal entries a crash left between the SQLite commit and the LanceDB write. */
+async function recover(metadata: MetadataStore, vectors: VectorStore, logger: Logger): Promise<void> {
+  for (const { seq, change } of await metadata.pendingChanges()) {
+    await vectors.apply(change, { replay: true })
+    await metadata.endChange(seq)
+    logger.info('memory.recovered', { seq, inserts: change.inserts.length, updates: change.updates.length, deletes: change.deletes.length })
+  }
+}

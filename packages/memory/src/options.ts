@@ -1,0 +1,102 @@
+import type { Embedder, Logger } from '@agentmem/embeddings'
+import { z } from 'zod'
+import { MemoryError, MemoryErrorCode } from './errors.js'
+
+/** Identifiers: no control characters, bounded, so they are safe in keys, logs and predicates. */
+const identifier = z
+  .string()
+  .min(1)
+  .max(256)
+  .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters')
+
+export const metadataSchema = z.record(z.string().min(1).max(256), z.unknown())
+
+const scopeShape = {
+  userId: identifier.optional(),
+  agentId: identifier.optional(),
+  runId: identifier.optional(),
+}
+
+export const messageSchema = z.strictObject({
+  role: z.enum(['user', 'assistant', 'system', 'tool']),
+  content: z.string(),
+  name: z.string().max(256).optional(),
+})
+export type Message = z.infer<typeof messageSchema>
+
+export const addOptionsSchema = z.strictObject({
+  ...scopeShape,
+  metadata: metadataSchema.optional(),
+  infer: z.boolean().optional(),
+  actor: identifier.optional(),
+})
+export type AddOptions = z.input<typeof addOptionsSchema>
+
+export const addBatchItemSchema = addOptionsSchema.extend({ messages: z.union([z.string(), z.array(messageSchema).min(1)]) })
+export type AddBatchItem = z.input<typeof addBatchItemSchema>
+
+export const searchModes = ['hybrid', 'vector', 'keyword'] as const
+export type SearchMode = (typeof searchModes)[number]
+
+export const maxTopK = 1000
+export const searchOptionsSchema = z.strictObject({
+  ...scopeShape,
+  filters: z.record(z.string(), z.unknown()).optional(),
+  topK: z.number().int().min(1).max(maxTopK).default(10),
+  threshold: z.number().min(-1).optional(),
+  mode: z.enum(searchModes).default('hybrid'),
+  explain: z.boolean().default(false),
+})
+export type SearchOptions = z.input<typeof searchOptionsSchema>
+
+export const maxListLimit = 1000
+export const listOptionsSchema = z.strictObject({
+  ...scopeShape,
+  filters: z.record(z.string(), z.unknown()).optional(),
+  limit: z.number().int().min(1).max(maxListLimit).default(100),
+  cursor: z.string().max(1024).optional(),
+})
+export type ListOptions = z.input<typeof listOptionsSchema>
+
+export const scopeSchema = z.strictObject(scopeShape)
+export type ScopeIds = z.infer<typeof scopeSchema>
+
+export const updateOptionsSchema = z
+  .strictObject({ text: z.string().optional(), metadata: metadataSchema.optional(), actor: identifier.optional() })
+  .refine((o) => o.text !== undefined || o.metadata !== undefined, 'give text, metadata or both')
+export type UpdateOptions = z.input<typeof updateOptionsSchema>
+
+export const deleteOptionsSchema = z.strictObject({ purge: z.boolean().default(false), actor: identifier.optional() })
+export type DeleteOptions = z.input<typeof deleteOptionsSchema>
+
+export const memoryIdSchema = z.uuid()
+export const tenantIdSchema = identifier
+
+export const memoryOpenOptionsSchema = z.strictObject({
+  /** Folder holding the LanceDB tables and the SQLite file; created if missing. */
+  path: z.string().min(1),
+  /** Embedder to use. Default: the offline default model, owned (and closed) by this Memory. */
+  embedder: z.custom<Embedder>((e) => typeof e === 'object' && e !== null && typeof (e as Embedder).embed === 'function').optional(),
+  /** Tenant of every call made through this instance. */
+  tenantId: tenantIdSchema.default('default'),
+  logger: z.custom<Logger>((l) => typeof l === 'object' && l !== null).optional(),
+  /** Longest memory text accepted, in characters. */
+  maxTextLength: z.number().int().min(1).max(1_000_000).default(10_000),
+  /** Most items (texts or messages) in one add or addBatch call. */
+  maxBatchItems: z.number().int().min(1).max(1_000_000).default(10_000),
+  /** Rows at which an ANN index is built; below it search is exact. */
+  annIndexThreshold: z.number().int().min(256).default(100_000),
+  /** Rows written between two compactions / index refreshes. */
+  maintenanceEveryRows: z.number().int().min(1).default(5_000),
+})
+export type MemoryOpenOptions = z.input<typeof memoryOpenOptionsSchema>
+export type MemoryConfig = z.output<typeof memoryOpenOptionsSchema>
+
+/** Parses with a schema; failures become MEMORY_INVALID_OPTIONS (or `code`) listing each offending field. */
+export function parseWith<S extends z.ZodType>(schema: S, input: unknown, what: string, code: MemoryErrorCode = MemoryErrorCode.InvalidOptions): z.output<S> {
+  const result = schema.safeParse(input ?? {})
+  if (result.success) return result.data
+  const issues = result.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }))
+  const summary = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
+  throw new MemoryError(code, `Invalid ${what}: ${summary}`, { cause: result.error, details: { issues } })
+}

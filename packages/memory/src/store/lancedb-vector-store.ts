@@ -1,0 +1,236 @@
+import { createRequire } from 'node:module'
+import * as lancedb from '@lancedb/lancedb'
+import { storageFailed } from '../errors.js'
+import type { FilterNode } from '../filters.js'
+import { compileWhere, inList, literal } from './lancedb-predicate.js'
+import type { ScopeFilter, ScoredMemory, StoreChange, StoredMemory, VectorStore, VectorStoreProvider } from './types.js'
+
+// LanceDB is CommonJS and checks arrow classes with instanceof, so use the same (CommonJS) copy of
+// apache-arrow it loads; the ESM build would be a second, incompatible set of classes.
+const arrow = createRequire(import.meta.url)('apache-arrow') as typeof import('apache-arrow')
+
+/** The only module that imports LanceDB: memories live in one table per embedding model. */
+export async function openLanceProvider(uri: string): Promise<VectorStoreProvider> {
+  process.env['LANCEDB_LOG'] ??= 'error'
+  const db = await lancedb.connect(uri).catch((e: unknown) => Promise.reject(storageFailed('connect', e)))
+  return {
+    async open(name, dimensions) {
+      try {
+        const names = await db.tableNames()
+        const table = names.includes(name) ? await db.openTable(name) : await createTable(db, name, dimensions)
+        return new LanceVectorStore(table, dimensions)
+      } catch (e) {
+        throw storageFailed('open table', e)
+      }
+    },
+    async drop(name) {
+      if ((await db.tableNames()).includes(name)) await db.dropTable(name)
+    },
+    tableNames: () => db.tableNames(),
+  }
+}
+
+function tableSchema(dimensions: number): import('apache-arrow').Schema {
+  const { Field, Utf8, Int64, Float32, FixedSizeList, Schema } = arrow
+  const text = (name: string, nullable = false) => new Field(name, new Utf8(), nullable)
+  return new Schema([
+    text('id'),
+    text('tenant_id'),
+    text('user_id', true),
+    text('agent_id', true),
+    text('run_id', true),
+    text('role', true),
+    text('text'),
+    text('dedup_key'),
+    // Arrow's JSON extension: Lance stores it as JSONB, which the json_get_* filter functions read.
+    new Field('metadata', new Utf8(), false, new Map([['ARROW:extension:name', 'arrow.json']])),
+    new Field('created_at', new Int64(), false),
+    new Field('updated_at', new Int64(), false),
+    new Field('vector', new FixedSizeList(dimensions, new Field('item', new Float32(), true)), false),
+  ])
+}
+
+async function createTable(db: lancedb.Connection, name: string, dimensions: number): Promise<lancedb.Table> {
+  const table = await db.createEmptyTable(name, tableSchema(dimensions))
+  await table.createIndex('text', { config: lancedb.Index.fts({ stem: true, removeStopWords: true, asciiFolding: true }) })
+  await table.createIndex('tenant_id', { config: lancedb.Index.bitmap() })
+  for (const column of ['id', 'dedup_key', 'user_id', 'agent_id', 'run_id']) {
+    await table.createIndex(column, { config: lancedb.Index.btree() })
+  }
+  return table
+}
+
+const rowColumns = ['id', 'tenant_id', 'user_id', 'agent_id', 'run_id', 'role', 'text', 'dedup_key', 'metadata', 'created_at', 'updated_at', 'vector']
+
+type Row = Record<string, unknown> & { vector: { toArray(): Float32Array } | number[] }
+
+function fromRow(row: Row): StoredMemory {
+  const vector = row.vector
+  const metadata = row['metadata']
+  return {
+    id: row['id'] as string,
+    tenantId: row['tenant_id'] as string,
+    userId: (row['user_id'] as string | null) ?? null,
+    agentId: (row['agent_id'] as string | null) ?? null,
+    runId: (row['run_id'] as string | null) ?? null,
+    role: (row['role'] as string | null) ?? null,
+    text: row['text'] as string,
+    dedupKey: row['dedup_key'] as string,
+    metadata: typeof metadata === 'string' ? JSON.parse(metadata) : {},
+    createdAt: Number(row['created_at']),
+    updatedAt: Number(row['updated_at']),
+    vector: Array.isArray(vector) ? Float32Array.from(vector) : Float32Array.from(vector.toArray()),
+  }
+}
+
+class LanceVectorStore implements VectorStore {
+  private readonly schema: import('apache-arrow').Schema
+
+  constructor(
+    private readonly table: lancedb.Table,
+    readonly dimensions: number,
+  ) {
+    this.schema = tableSchema(dimensions)
+  }
+
+  private toArrow(memories: readonly StoredMemory[]): import('apache-arrow').Table {
+    const rows = memories.map((m) => ({
+      id: m.id,
+      tenant_id: m.tenantId,
+      user_id: m.userId,
+      agent_id: m.agentId,
+      run_id: m.runId,
+      role: m.role,
+      text: m.text,
+      dedup_key: m.dedupKey,
+      metadata: JSON.stringify(m.metadata),
+      created_at: BigInt(m.createdAt),
+      updated_at: BigInt(m.updatedAt),
+      vector: Array.from(m.vector),
+    }))
+    // makeArrowTable drops field metadata; re-attach the schema so the JSON extension survives.
+    const built = lancedb.makeArrowTable(rows, { schema: this.schema })
+    return new arrow.Table(built.batches.map((batch) => new arrow.RecordBatch(this.schema, batch.data)))
+  }
+
+  private async rows(where: string, limit?: number, order = false): Promise<StoredMemory[]> {
+    let query = this.table.query().where(where).select(rowColumns)
+    if (order) query = query.orderBy({ columnName: 'id', ascending: true })
+    if (limit !== undefined) query = query.limit(limit)
+    return ((await query.toArray()) as Row[]).map(fromRow)
+  }
+
+  async getByIds(tenantId: string, ids: readonly string[]): Promise<StoredMemory[]> {
+    if (ids.length === 0) return []
+    try {
+      return await this.rows(`${compileWhere({ tenantId }, undefined)} AND ${inList('id', ids)}`)
+    } catch (e) {
+      throw storageFailed('get', e)
+    }
+  }
+
+  async findByDedupKeys(tenantId: string, keys: readonly string[]): Promise<Array<{ id: string; dedupKey: string; text: string }>> {
+    if (keys.length === 0) return []
+    try {
+      const rows = await this.table
+        .query()
+        .where(`${compileWhere({ tenantId }, undefined)} AND ${inList('dedup_key', keys)}`)
+        .select(['id', 'dedup_key', 'text'])
+        .toArray()
+      return rows.map((r) => ({ id: r.id as string, dedupKey: r.dedup_key as string, text: r.text as string }))
+    } catch (e) {
+      throw storageFailed('duplicate check', e)
+    }
+  }
+
+  async list(scope: ScopeFilter, filter: FilterNode | undefined, afterId: string | undefined, limit: number | undefined): Promise<StoredMemory[]> {
+    const where = compileWhere(scope, filter) + (afterId === undefined ? '' : ` AND id > ${literal(afterId)}`)
+    try {
+      return await this.rows(where, limit, true)
+    } catch (e) {
+      throw storageFailed('list', e)
+    }
+  }
+
+  async vectorSearch(vector: Float32Array, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]> {
+    try {
+      const rows = (await this.table
+        .vectorSearch(Array.from(vector))
+        .distanceType('cosine')
+        .where(compileWhere(scope, filter))
+        .select(rowColumns)
+        .limit(k)
+        .toArray()) as Array<Row & { _distance: number }>
+      return rows.map((row) => ({ memory: fromRow(row), score: 1 - row._distance }))
+    } catch (e) {
+      throw storageFailed('vector search', e)
+    }
+  }
+
+  async keywordSearch(query: string, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]> {
+    try {
+      const rows = (await this.table
+        .query()
+        .fullTextSearch(query, { columns: ['text'] })
+        .where(compileWhere(scope, filter))
+        .select(rowColumns)
+        .limit(k)
+        .toArray()) as Array<Row & { _score: number }>
+      return rows.map((row) => ({ memory: fromRow(row), score: row._score }))
+    } catch (e) {
+      throw storageFailed('keyword search', e)
+    }
+  }
+
+  async apply(change: StoreChange, options: { replay?: boolean } = {}): Promise<void> {
+    try {
+      if (options.replay) {
+        // A replayed change may have partly landed: remove every row it touches, then write its final state.
+        const touched = [...change.inserts, ...change.updates].map((m) => m.id).concat(change.deletes)
+        if (touched.length > 0) await this.table.delete(inList('id', touched))
+        const rows = [...change.inserts, ...change.updates]
+        if (rows.length > 0) await this.table.add(this.toArrow(rows))
+        return
+      }
+      if (change.inserts.length > 0) await this.table.add(this.toArrow(change.inserts))
+      if (change.updates.length > 0) {
+        await this.table.mergeInsert('id').whenMatchedUpdateAll().whenNotMatchedInsertAll().execute(this.toArrow(change.updates))
+      }
+      if (change.deletes.length > 0) await this.table.delete(inList('id', change.deletes))
+    } catch (e) {
+      throw storageFailed('write', e)
+    }
+  }
+
+  async *scan(batchSize: number): AsyncIterable<StoredMemory[]> {
+    let afterId: string | undefined
+    for (;;) {
+      const where = afterId === undefined ? 'true' : `id > ${literal(afterId)}`
+      const batch = await this.rows(where, batchSize, true)
+      if (batch.length === 0) return
+      yield batch
+      afterId = batch.at(-1)?.id
+    }
+  }
+
+  countRows(): Promise<number> {
+    return this.table.countRows()
+  }
+
+  async maintain(options: { purge: boolean; annIndexThreshold: number }): Promise<void> {
+    try {
+      // Compaction merges small fragments and folds new rows into every index (FTS included).
+      await this.table.optimize(options.purge ? { cleanupOlderThan: new Date(), deleteUnverified: false } : {})
+      const indices = await this.table.listIndices()
+      if (!indices.some((i) => i.columns.includes('vector')) && (await this.table.countRows()) >= options.annIndexThreshold) {
+        await this.table.createIndex('vector', { config: lancedb.Index.ivfPq({ distanceType: 'cosine' }) })
+      }
+    } catch (e) {
+      throw storageFailed('maintenance', e)
+    }
+  }
+
+  close(): void {
+    this.table.close()
+  }
+}

@@ -1,0 +1,138 @@
+import { mkdirSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { createClient } from '@libsql/client'
+import { and, asc, eq, inArray } from 'drizzle-orm'
+import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql'
+import { migrate } from 'drizzle-orm/libsql/migrator'
+import { storageFailed } from '../errors.js'
+import type { HistoryEntry, Metadata } from '../types.js'
+import { history, journal, manifest } from './sqlite-schema.js'
+import type { HistoryRecord, Manifest, MetadataStore, PendingChange, StoreChange, StoredMemory } from './types.js'
+
+// The same relative path from src/store and dist/store.
+const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url))
+const insertChunk = 500
+
+/** The only module that touches SQLite: history, manifest and the write journal, through drizzle. */
+export async function openSqliteMetadataStore(file: string, directory: string): Promise<MetadataStore> {
+  mkdirSync(directory, { recursive: true })
+  // One connection, so the PRAGMAs below hold for every statement; the engine serialises writes anyway.
+  const client = createClient({ url: `file:${file}`, concurrency: 1 })
+  try {
+    // WAL lets readers run during a commit; FULL syncs every commit, so an acknowledged write survives a crash.
+    await client.execute('PRAGMA journal_mode = WAL')
+    await client.execute('PRAGMA synchronous = FULL')
+    await client.execute('PRAGMA busy_timeout = 5000')
+    // Purged texts are overwritten on disk, not just unlinked from the b-tree.
+    await client.execute('PRAGMA secure_delete = ON')
+    const db = drizzle(client)
+    await migrate(db, { migrationsFolder })
+    return new SqliteMetadataStore(db, () => client.close())
+  } catch (e) {
+    client.close()
+    throw storageFailed('open metadata', e)
+  }
+}
+
+type SerialisedMemory = Omit<StoredMemory, 'vector'>
+
+class SqliteMetadataStore implements MetadataStore {
+  constructor(
+    private readonly db: LibSQLDatabase,
+    readonly close: () => void,
+  ) {}
+
+  async getManifest(): Promise<Manifest | undefined> {
+    const [row] = await this.db.select().from(manifest).where(eq(manifest.id, 1))
+    return row && { schemaVersion: row.schemaVersion, embeddingModel: row.embeddingModel, dimensions: row.dimensions, vectorTable: row.vectorTable }
+  }
+
+  async setManifest(m: Manifest): Promise<void> {
+    const values = { ...m, updatedAt: Date.now() }
+    await this.db
+      .insert(manifest)
+      .values({ id: 1, ...values })
+      .onConflictDoUpdate({ target: manifest.id, set: values })
+  }
+
+  async beginChange(change: StoreChange, events: HistoryRecord[], purgedMemoryIds: readonly string[]): Promise<number> {
+    const rows = [...change.inserts, ...change.updates]
+    const dimensions = rows[0]?.vector.length ?? 0
+    const vectors = Buffer.alloc(rows.length * dimensions * 4)
+    rows.forEach((row, i) => {
+      vectors.set(new Uint8Array(row.vector.buffer, row.vector.byteOffset, dimensions * 4), i * dimensions * 4)
+    })
+    const strip = ({ vector: _, ...rest }: StoredMemory): SerialisedMemory => rest
+    const serialised = JSON.stringify({ inserts: change.inserts.map(strip), updates: change.updates.map(strip), deletes: change.deletes })
+    const db = this.db
+    const historyInserts = []
+    for (let i = 0; i < events.length; i += insertChunk) historyInserts.push(db.insert(history).values(events.slice(i, i + insertChunk)))
+    // Right to be forgotten: the audit trail keeps that events happened, not what the memory said.
+    const purgeUpdates = []
+    for (let i = 0; i < purgedMemoryIds.length; i += insertChunk) {
+      purgeUpdates.push(
+        db
+          .update(history)
+          .set({ previousText: null, newText: null, metadata: null, purged: true })
+          .where(inArray(history.memoryId, purgedMemoryIds.slice(i, i + insertChunk))),
+      )
+    }
+    try {
+      // One batch is one SQLite transaction: the journal entry and its history commit together or not at all.
+      const [inserted] = await db.batch([
+        db.insert(journal).values({ change: serialised, vectors, dimensions, createdAt: Date.now() }).returning({ seq: journal.seq }),
+        ...historyInserts,
+        ...purgeUpdates,
+      ])
+      const seq = inserted[0]?.seq
+      if (seq === undefined) throw new Error('journal insert returned no sequence number')
+      return seq
+    } catch (e) {
+      throw storageFailed('journal commit', e)
+    }
+  }
+
+  async endChange(seq: number): Promise<void> {
+    await this.db.delete(journal).where(eq(journal.seq, seq))
+  }
+
+  async pendingChanges(): Promise<PendingChange[]> {
+    const entries = await this.db.select().from(journal).orderBy(asc(journal.seq))
+    return entries.map((entry) => {
+      const parsed = JSON.parse(entry.change) as { inserts: SerialisedMemory[]; updates: SerialisedMemory[]; deletes: string[] }
+      const floats = new Float32Array(entry.vectors.buffer.slice(entry.vectors.byteOffset, entry.vectors.byteOffset + entry.vectors.byteLength))
+      let next = 0
+      const withVector = (m: SerialisedMemory): StoredMemory => {
+        const vector = floats.slice(next * entry.dimensions, (next + 1) * entry.dimensions)
+        next++
+        return { ...m, vector }
+      }
+      const inserts = parsed.inserts.map(withVector)
+      const updates = parsed.updates.map(withVector)
+      return { seq: entry.seq, change: { inserts, updates, deletes: parsed.deletes } }
+    })
+  }
+
+  async history(tenantId: string, memoryId: string): Promise<HistoryEntry[]> {
+    const rows = await this.db
+      .select()
+      .from(history)
+      .where(and(eq(history.tenantId, tenantId), eq(history.memoryId, memoryId)))
+      .orderBy(asc(history.id))
+    return rows.map((row) => ({
+      id: row.id,
+      memoryId: row.memoryId,
+      event: row.event,
+      previousMemory: row.previousText,
+      newMemory: row.newText,
+      metadata: (row.metadata as Metadata | null) ?? null,
+      actor: row.actor,
+      purged: row.purged,
+      createdAt: new Date(row.createdAt).toISOString(),
+    }))
+  }
+
+  async deleteHistory(tenantId: string): Promise<void> {
+    await this.db.delete(history).where(eq(history.tenantId, tenantId))
+  }
+}

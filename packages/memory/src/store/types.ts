@@ -1,0 +1,115 @@
+import type { FilterNode } from '../filters.js'
+import type { HistoryEntry, Metadata } from '../types.js'
+
+/**
+ * The storage seams. The engine (memory.ts) talks only to these interfaces; LanceDB and SQLite live
+ * behind them, so another vector store (LanceDB on object storage) or metadata store (PostgreSQL)
+ * is a new implementation, not an engine change.
+ */
+
+/** One memory row as stored: scope columns, text, metadata and its vector. Times are epoch ms. */
+export interface StoredMemory {
+  id: string
+  tenantId: string
+  userId: string | null
+  agentId: string | null
+  runId: string | null
+  role: string | null
+  text: string
+  /** Hash of tenant, scope and normalised text: the exact-duplicate key. */
+  dedupKey: string
+  metadata: Metadata
+  createdAt: number
+  updatedAt: number
+  vector: Float32Array
+}
+
+/** Which rows a read may see: always one tenant, optionally narrowed to a user, agent and/or run. */
+export interface ScopeFilter {
+  tenantId: string
+  userId?: string | undefined
+  agentId?: string | undefined
+  runId?: string | undefined
+}
+
+export interface ScoredMemory {
+  memory: StoredMemory
+  /** Vector search: cosine similarity. Keyword search: BM25. */
+  score: number
+}
+
+/** The net effect of one group commit. Applying it twice leaves the same state (journal replay). */
+export interface StoreChange {
+  inserts: StoredMemory[]
+  updates: StoredMemory[]
+  deletes: string[]
+}
+
+export interface VectorStore {
+  readonly dimensions: number
+  getByIds(tenantId: string, ids: readonly string[]): Promise<StoredMemory[]>
+  /** Ids of live rows with these duplicate keys. */
+  findByDedupKeys(tenantId: string, keys: readonly string[]): Promise<Array<{ id: string; dedupKey: string; text: string }>>
+  /** Rows in id order after `afterId`; `limit` undefined means all. */
+  list(scope: ScopeFilter, filter: FilterNode | undefined, afterId: string | undefined, limit: number | undefined): Promise<StoredMemory[]>
+  vectorSearch(vector: Float32Array, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]>
+  keywordSearch(query: string, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]>
+  /** Applies a change. `replay` makes it idempotent against a partly applied earlier attempt. */
+  apply(change: StoreChange, options?: { replay?: boolean }): Promise<void>
+  /** Every row of every tenant, in batches (for re-embedding). */
+  scan(batchSize: number): AsyncIterable<StoredMemory[]>
+  countRows(): Promise<number>
+  /** Compacts, refreshes indexes, builds the ANN index when due; `purge` also drops old versions now. */
+  maintain(options: { purge: boolean; annIndexThreshold: number }): Promise<void>
+  close(): void
+}
+
+/** Opens vector tables by name, so that a re-embed can fill a new table before switching to it. */
+export interface VectorStoreProvider {
+  open(table: string, dimensions: number): Promise<VectorStore>
+  drop(table: string): Promise<void>
+  tableNames(): Promise<string[]>
+}
+
+/** What the store was built with. Opening it with another embedder is refused. */
+export interface Manifest {
+  schemaVersion: number
+  embeddingModel: string
+  dimensions: number
+  vectorTable: string
+}
+
+export interface HistoryRecord {
+  tenantId: string
+  memoryId: string
+  event: 'ADD' | 'UPDATE' | 'DELETE'
+  previousText: string | null
+  newText: string | null
+  metadata: Metadata | null
+  actor: string | null
+  createdAt: number
+}
+
+export interface PendingChange {
+  seq: number
+  change: StoreChange
+}
+
+export interface MetadataStore {
+  getManifest(): Promise<Manifest | undefined>
+  setManifest(manifest: Manifest): Promise<void>
+  /**
+   * Makes a change durable before it touches the vector store: the journal entry and its history
+   * events commit in one transaction; the history texts of `purgedMemoryIds` are erased in it too.
+   * Returns the journal sequence number.
+   */
+  beginChange(change: StoreChange, events: HistoryRecord[], purgedMemoryIds: readonly string[]): Promise<number>
+  /** Marks a journal entry applied to the vector store. */
+  endChange(seq: number): Promise<void>
+  /** Journal entries that were committed but may not have reached the vector store (crash recovery). */
+  pendingChanges(): Promise<PendingChange[]>
+  history(tenantId: string, memoryId: string): Promise<HistoryEntry[]>
+  /** Erases a tenant's history (reset). */
+  deleteHistory(tenantId: string): Promise<void>
+  close(): void
+}

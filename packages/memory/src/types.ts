@@ -1,0 +1,53 @@
+export type MemoryEvent = 'ADD' | 'UPDATE' | 'DELETE' | 'NONE'
+export type Metadata = Record<string, unknown>
+
+/** A stored memory as callers see it. Times are ISO-8601 strings. */
+export interface MemoryItem {
+  id: string
+  memory: string
+  metadata: Metadata
+  userId: string | null
+  agentId: string | null
+  runId: string | null
+  role: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+export interface SearchExplanation {
+  /** Cosine similarity to the query, and the rank in the vector candidate list (null if not a candidate). */
+  vector: { score: number; rank: number | null }
+  /** BM25 score and rank in the keyword candidate list; null when the text did not match the query terms. */
+  keyword: { score: number; rank: number } | null
+  /** The fused score the result was ordered by. */
+  fused: number
+}
+
+export interface SearchResult extends MemoryItem {
+  score: number
+  explain?: SearchExplanation
+}
+
+export interface AddResult {
+  id: string
+  memory: string
+  event: MemoryEvent
+}
+
+export interface HistoryEntry {
+  id: number
+  memoryId: string
+  event: Exclude<MemoryEvent, 'NONE'>
+  previousMemory: string | null
+  newMemory: string | null
+  metadata: Metadata | null
+  actor: string | null
+  /** True once `delete(id, { purge: true })` erased the texts of this memory's history. */
+  purged: boolean
+  createdAt: string
+}
+
+export interface ReembedProgress {
+  done: number
+  total: number
+}

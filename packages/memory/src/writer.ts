@@ -1,0 +1,292 @@
+import type { Logger } from '@agentmem/embeddings'
+import { MemoryError, MemoryErrorCode, storageFailed } from './errors.js'
+import type { HistoryRecord, MetadataStore, ScopeFilter, StoreChange, StoredMemory, VectorStore } from './store/types.js'
+import type { AddResult } from './types.js'
+
+/** A write as the engine hands it to the writer; vectors are computed before (embedding is the slow part). */
+export type WriteOp =
+  | { kind: 'add'; memory: StoredMemory; actor: string | null }
+  | {
+      kind: 'update'
+      tenantId: string
+      id: string
+      text?: { text: string; vector: Float32Array; dedupKey: string }
+      metadata?: Record<string, unknown>
+      actor: string | null
+    }
+  | { kind: 'delete'; tenantId: string; id: string; purge: boolean; actor: string | null }
+  | { kind: 'deleteMatching'; scope: ScopeFilter; purge: boolean; actor: string | null }
+
+export type WriteResult = AddResult | StoredMemory | { deleted: number } | undefined
+
+interface Pending {
+  ops: WriteOp[]
+  resolve: (results: Array<WriteResult | MemoryError>) => void
+  reject: (error: unknown) => void
+}
+
+export interface WriterOptions {
+  maintenanceEveryRows: number
+  annIndexThreshold: number
+  logger: Logger
+}
+
+/** Ops per group commit; one submission (an addBatch) is never split. */
+const maxGroupOps = 20_000
+
+/**
+ * The one ordered writer of a store. LanceDB upserts race (concurrent mergeInserts on the same key
+ * duplicate rows), so every write goes through here, in order. Whatever queued while the previous
+ * group was committing becomes the next group: one journal transaction, one LanceDB write per kind
+ * (group commit), then maintenance when enough rows changed.
+ */
+export class Writer {
+  private queue: Pending[] = []
+  /** Every write group and exclusive task runs on this chain, one at a time. */
+  private chain: Promise<unknown> = Promise.resolve()
+  private drainScheduled = false
+  private rowsSinceMaintenance = 0
+  private purgePending = false
+  private failure: MemoryError | undefined
+
+  constructor(
+    private vectors: VectorStore,
+    private readonly metadata: MetadataStore,
+    private readonly options: WriterOptions,
+  ) {}
+
+  /** Commits `ops` atomically (in one group); resolves with one result or typed error per op. */
+  submit(ops: WriteOp[]): Promise<Array<WriteResult | MemoryError>> {
+    if (this.failure) return Promise.reject(this.failure)
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ops, resolve, reject })
+      if (!this.drainScheduled) {
+        this.drainScheduled = true
+        void this.serially(() => this.commitNextGroup())
+      }
+    })
+  }
+
+  /** Runs `task` alone, after every write queued before it (maintenance, re-embedding, close). */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    return this.serially(task)
+  }
+
+  private serially<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(task)
+    this.chain = run.catch(() => undefined)
+    return run
+  }
+
+  /** Switches to another vector store (after a re-embed); call inside `exclusive`. */
+  replaceVectorStore(vectors: VectorStore): void {
+    this.vectors = vectors
+  }
+
+  /** Compacts and refreshes indexes now; call inside `exclusive`. */
+  async maintain(): Promise<void> {
+    const started = performance.now()
+    await this.vectors.maintain({ purge: this.purgePending, annIndexThreshold: this.options.annIndexThreshold })
+    this.options.logger.debug('memory.maintain', { ms: Math.round(performance.now() - started), purge: this.purgePending })
+    this.rowsSinceMaintenance = 0
+    this.purgePending = false
+  }
+
+  /** Takes everything queued (up to maxGroupOps) as one group; writes arriving meanwhile schedule the next group. */
+  private async commitNextGroup(): Promise<void> {
+    this.drainScheduled = false
+    const group: Pending[] = []
+    let size = 0
+    while (this.queue.length > 0 && (group.length === 0 || size + (this.queue[0]?.ops.length ?? 0) <= maxGroupOps)) {
+      const next = this.queue.shift() as Pending
+      group.push(next)
+      size += next.ops.length
+    }
+    if (this.queue.length > 0 && !this.drainScheduled) {
+      this.drainScheduled = true
+      void this.serially(() => this.commitNextGroup())
+    }
+    if (group.length === 0) return
+    try {
+      if (this.failure) throw this.failure
+      const results = await this.commit(group.flatMap((p) => p.ops))
+      let offset = 0
+      for (const pending of group) {
+        pending.resolve(results.slice(offset, offset + pending.ops.length))
+        offset += pending.ops.length
+      }
+    } catch (error) {
+      for (const pending of group) pending.reject(error)
+    }
+    if (this.purgePending || this.rowsSinceMaintenance >= this.options.maintenanceEveryRows) {
+      await this.maintain().catch((e: unknown) => this.options.logger.warn('memory.maintain_failed', { error: String(e) }))
+    }
+  }
+
+  private async commit(ops: WriteOp[]): Promise<Array<WriteResult | MemoryError>> {
+    const now = Date.now()
+    const state = await this.load(ops)
+    const events: HistoryRecord[] = []
+    const purged: string[] = []
+    const results: Array<WriteResult | MemoryError> = []
+    const notFound = (id: string) => new MemoryError(MemoryErrorCode.NotFound, `Memory ${id} not found`, { details: { id } })
+
+    const record = (memory: StoredMemory, event: HistoryRecord['event'], previousText: string | null, newText: string | null, actor: string | null) =>
+      events.push({
+        tenantId: memory.tenantId,
+        memoryId: memory.id,
+        event,
+        previousText,
+        newText,
+        metadata: newText === null ? null : memory.metadata,
+        actor,
+        createdAt: now,
+      })
+    const remove = (memory: StoredMemory, purge: boolean, actor: string | null) => {
+      state.rows.set(memory.id, null)
+      record(memory, 'DELETE', memory.text, null, actor)
+      if (purge) purged.push(memory.id)
+    }
+
+    for (const op of ops) {
+      switch (op.kind) {
+        case 'add': {
+          const existingId = state.dedup.get(op.memory.dedupKey)
+          const existing = existingId === undefined ? null : state.rows.get(existingId)
+          if (existing) {
+            results.push({ id: existing.id, memory: existing.text, event: 'NONE' })
+            break
+          }
+          state.rows.set(op.memory.id, op.memory)
+          state.dedup.set(op.memory.dedupKey, op.memory.id)
+          record(op.memory, 'ADD', null, op.memory.text, op.actor)
+          results.push({ id: op.memory.id, memory: op.memory.text, event: 'ADD' })
+          break
+        }
+        case 'update': {
+          const current = state.rows.get(op.id)
+          if (!current || current.tenantId !== op.tenantId) {
+            results.push(notFound(op.id))
+            break
+          }
+          const next: StoredMemory = {
+            ...current,
+            ...(op.text && { text: op.text.text, vector: op.text.vector, dedupKey: op.text.dedupKey }),
+            metadata: op.metadata ?? current.metadata,
+            updatedAt: now,
+          }
+          state.rows.set(op.id, next)
+          state.dedup.set(next.dedupKey, next.id)
+          record(next, 'UPDATE', current.text, next.text, op.actor)
+          results.push(next)
+          break
+        }
+        case 'delete': {
+          const current = state.rows.get(op.id)
+          if (!current || current.tenantId !== op.tenantId) {
+            results.push(notFound(op.id))
+            break
+          }
+          remove(current, op.purge, op.actor)
+          results.push(undefined)
+          break
+        }
+        case 'deleteMatching': {
+          let deleted = 0
+          for (const memory of state.rows.values()) {
+            if (memory && inScope(memory, op.scope)) {
+              remove(memory, op.purge, op.actor)
+              deleted++
+            }
+          }
+          results.push({ deleted })
+          break
+        }
+      }
+    }
+
+    const change: StoreChange = { inserts: [], updates: [], deletes: [] }
+    for (const [id, memory] of state.rows) {
+      const stored = state.stored.has(id)
+      if (memory && !stored) change.inserts.push(memory)
+      else if (memory && stored && memory !== state.stored.get(id)) change.updates.push(memory)
+      else if (!memory && stored) change.deletes.push(id)
+    }
+    if (events.length === 0) return results
+
+    const seq = await this.metadata.beginChange(change, events, purged)
+    await this.applyJournaled(change, seq)
+    this.rowsSinceMaintenance += change.inserts.length + change.updates.length + change.deletes.length
+    if (purged.length > 0) this.purgePending = true
+    return results
+  }
+
+  /** Applies a journaled change; if the vector store fails even on a replay, writes stop until reopen. */
+  private async applyJournaled(change: StoreChange, seq: number): Promise<void> {
+    try {
+      await this.vectors.apply(change)
+    } catch (first) {
+      this.options.logger.warn('memory.apply_retry', { seq, error: String(first) })
+      try {
+        await this.vectors.apply(change, { replay: true })
+      } catch (second) {
+        this.failure = new MemoryError(
+          MemoryErrorCode.StorageFailed,
+          'The vector store rejected a write that is already journaled; reopen the store to replay it. Writes are refused until then.',
+          { cause: second, details: { journaled: true, seq } },
+        )
+        throw this.failure
+      }
+    }
+    await this.metadata.endChange(seq).catch((e: unknown) => {
+      // Harmless: a leftover entry is replayed (idempotently) on the next open.
+      this.options.logger.warn('memory.journal_end_failed', { seq, error: String(e) })
+    })
+  }
+
+  /** Reads the rows this group touches: by id, by duplicate key, and whole scopes for deleteMatching. */
+  private async load(ops: WriteOp[]) {
+    const rows = new Map<string, StoredMemory | null>()
+    const stored = new Map<string, StoredMemory>()
+    const dedup = new Map<string, string>()
+    const byTenant = new Map<string, { ids: Set<string>; keys: Set<string> }>()
+    const tenant = (id: string) => {
+      let wanted = byTenant.get(id)
+      if (!wanted) {
+        wanted = { ids: new Set(), keys: new Set() }
+        byTenant.set(id, wanted)
+      }
+      return wanted
+    }
+    for (const op of ops) {
+      if (op.kind === 'add') tenant(op.memory.tenantId).keys.add(op.memory.dedupKey)
+      else if (op.kind === 'update' || op.kind === 'delete') tenant(op.tenantId).ids.add(op.id)
+    }
+    try {
+      for (const [tenantId, wanted] of byTenant) {
+        for (const memory of await this.vectors.getByIds(tenantId, [...wanted.ids])) stored.set(memory.id, memory)
+        const duplicates = await this.vectors.findByDedupKeys(tenantId, [...wanted.keys])
+        const missing = duplicates.filter((d) => !stored.has(d.id)).map((d) => d.id)
+        for (const memory of await this.vectors.getByIds(tenantId, missing)) stored.set(memory.id, memory)
+        for (const d of duplicates) dedup.set(d.dedupKey, d.id)
+      }
+      for (const op of ops) {
+        if (op.kind !== 'deleteMatching') continue
+        for (const memory of await this.vectors.list(op.scope, undefined, undefined, undefined)) stored.set(memory.id, memory)
+      }
+    } catch (e) {
+      throw storageFailed('read before write', e)
+    }
+    for (const [id, memory] of stored) rows.set(id, memory)
+    return { rows, stored, dedup }
+  }
+}
+
+function inScope(memory: StoredMemory, scope: ScopeFilter): boolean {
+  return (
+    memory.tenantId === scope.tenantId &&
+    (scope.userId === undefined || memory.userId === scope.userId) &&
+    (scope.agentId === undefined || memory.agentId === scope.agentId) &&
+    (scope.runId === undefined || memory.runId === scope.runId)
+  )
+}
