@@ -193,13 +193,11 @@ export class Memory implements AsyncDisposable {
     const memoryId = parseId(id)
     const opts = parseWith(updateOptionsSchema, options, 'update options')
     const metadata = opts.metadata === undefined ? undefined : checkMetadata(opts.metadata)
-    let text: { text: string; vector: Float32Array; dedupKey: string } | undefined
+    let text: { text: string; vector: Float32Array } | undefined
     if (opts.text !== undefined) {
       const clean = this.checkText(opts.text)
-      const [current] = await this.engine.vectors.getByIds(this.tenantId, [memoryId])
-      if (!current) throw notFound(memoryId)
       const [vector] = await this.engine.embedder.embed([clean])
-      text = { text: clean, vector: vector as Float32Array, dedupKey: dedupKey(scopeOf(current), clean) }
+      text = { text: clean, vector: vector as Float32Array }
     }
     const op: WriteOp = {
       kind: 'update',
@@ -397,16 +395,8 @@ function invalidInput(message: string): MemoryError {
   return new MemoryError(MemoryErrorCode.InvalidInput, message)
 }
 
-function notFound(id: string): MemoryError {
-  return new MemoryError(MemoryErrorCode.NotFound, `Memory ${id} not found`, { details: { id } })
-}
-
 function parseId(id: unknown): string {
   return parseWith(memoryIdSchema, id, 'memory id', MemoryErrorCode.InvalidInput)
-}
-
-function scopeOf(memory: StoredMemory): ScopeFilter {
-  return { tenantId: memory.tenantId, userId: memory.userId ?? undefined, agentId: memory.agentId ?? undefined, runId: memory.runId ?? undefined }
 }
 
 function toItem(memory: StoredMemory): MemoryItem {

@@ -1,6 +1,7 @@
 import type { Logger } from '@agentmem/embeddings'
 import { MemoryError, MemoryErrorCode, storageFailed } from './errors.js'
 import type { HistoryRecord, MetadataStore, ScopeFilter, StoreChange, StoredMemory, VectorStore } from './store/types.js'
+import { dedupKey } from './text.js'
 import type { AddResult } from './types.js'
 
 /** A write as the engine hands it to the writer; vectors are computed before (embedding is the slow part). */
@@ -10,7 +11,7 @@ export type WriteOp =
       kind: 'update'
       tenantId: string
       id: string
-      text?: { text: string; vector: Float32Array; dedupKey: string }
+      text?: { text: string; vector: Float32Array }
       metadata?: Record<string, unknown>
       actor: string | null
     }
@@ -171,7 +172,7 @@ export class Writer {
           }
           const next: StoredMemory = {
             ...current,
-            ...(op.text && { text: op.text.text, vector: op.text.vector, dedupKey: op.text.dedupKey }),
+            ...(op.text && { text: op.text.text, vector: op.text.vector, dedupKey: dedupKey(scopeOf(current), op.text.text) }),
             metadata: op.metadata ?? current.metadata,
             updatedAt: now,
           }
@@ -289,4 +290,8 @@ function inScope(memory: StoredMemory, scope: ScopeFilter): boolean {
     (scope.agentId === undefined || memory.agentId === scope.agentId) &&
     (scope.runId === undefined || memory.runId === scope.runId)
   )
+}
+
+function scopeOf(memory: StoredMemory): ScopeFilter {
+  return { tenantId: memory.tenantId, userId: memory.userId ?? undefined, agentId: memory.agentId ?? undefined, runId: memory.runId ?? undefined }
 }

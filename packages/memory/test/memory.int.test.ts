@@ -1,0 +1,234 @@
+import type { Embedder } from '@agentmem/embeddings'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Memory, MemoryErrorCode } from '../src/index.js'
+import { createHashEmbedder } from '../src/testing/index.js'
+import { defaultEmbedder, openTemp, tempDir } from './helpers/fixtures.js'
+
+let embedder: Embedder
+beforeAll(async () => {
+  embedder = await defaultEmbedder()
+})
+afterAll(() => embedder.close())
+
+async function expectCode(promise: Promise<unknown>, code: string) {
+  await expect(promise).rejects.toMatchObject({ name: 'MemoryError', code })
+}
+
+describe('Memory (real LanceDB, SQLite and the default model)', () => {
+  it('adds, finds, lists, updates, deletes and keeps history', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    const added = await memory.add('I moved to Lisbon in May', { userId: 'u1', metadata: { topic: 'home' } })
+    expect(added.results).toEqual([{ id: expect.any(String), memory: 'I moved to Lisbon in May', event: 'ADD' }])
+    const id = added.results[0]?.id as string
+
+    // Exact duplicates in the same scope are not stored twice; another scope is another memory.
+    expect((await memory.add('  i moved to LISBON in may ', { userId: 'u1' })).results[0]).toMatchObject({ id, event: 'NONE' })
+    expect((await memory.add('I moved to Lisbon in May', { userId: 'u2' })).results[0]?.event).toBe('ADD')
+
+    const messages = await memory.add(
+      [
+        { role: 'system', content: 'You are helpful' },
+        { role: 'user', content: 'My dog is called Pepper' },
+        { role: 'assistant', content: 'Pepper is a lovely name for a dog' },
+      ],
+      { userId: 'u1', agentId: 'coach' },
+    )
+    expect(messages.results.map((r) => r.event)).toEqual(['ADD', 'ADD'])
+
+    const item = await memory.get(id)
+    expect(item).toMatchObject({ id, memory: 'I moved to Lisbon in May', userId: 'u1', agentId: null, runId: null, metadata: { topic: 'home' } })
+
+    for (const mode of ['hybrid', 'vector', 'keyword'] as const) {
+      const found = await memory.search('Pepper the dog', { userId: 'u1', mode, explain: true })
+      expect(found.results[0]?.memory, mode).toMatch(/Pepper/)
+      expect(found.results.every((r) => r.userId === 'u1')).toBe(true)
+      expect(found.results[0]?.explain).toBeDefined()
+    }
+    const hybrid = await memory.search('dog named Pepper', { userId: 'u1', explain: true })
+    expect(hybrid.results[0]?.explain?.keyword?.rank).toBe(1)
+    expect(hybrid.results[0]?.explain?.vector.score).toBeGreaterThan(0)
+    expect((await memory.search('dog', { userId: 'u1', topK: 1 })).results).toHaveLength(1)
+    expect((await memory.search('dog', { userId: 'u1', threshold: 0.999 })).results.every((r) => (r.explain?.vector.score ?? 1) >= 0.999)).toBe(true)
+    expect((await memory.search('dog', { userId: 'u1', agentId: 'coach' })).results.every((r) => r.agentId === 'coach')).toBe(true)
+
+    const updated = await memory.update(id, { text: 'I moved to Porto in June', metadata: { topic: 'home', year: 2024 } })
+    expect(updated).toMatchObject({ id, memory: 'I moved to Porto in June', metadata: { topic: 'home', year: 2024 } })
+    expect(Date.parse(updated.updatedAt)).toBeGreaterThanOrEqual(Date.parse(updated.createdAt))
+    expect((await memory.search('Porto', { userId: 'u1', mode: 'keyword' })).results[0]?.id).toBe(id)
+
+    await memory.delete(id)
+    expect(await memory.get(id)).toBeNull()
+    const history = await memory.history(id)
+    expect(history.map((h) => [h.event, h.previousMemory, h.newMemory])).toEqual([
+      ['ADD', null, 'I moved to Lisbon in May'],
+      ['UPDATE', 'I moved to Lisbon in May', 'I moved to Porto in June'],
+      ['DELETE', 'I moved to Porto in June', null],
+    ])
+    await expectCode(memory.delete(id), MemoryErrorCode.NotFound)
+    await expectCode(memory.update(id, { metadata: {} }), MemoryErrorCode.NotFound)
+  })
+
+  it('pages through every memory of a scope with a stable cursor, with no cap', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    const texts = Array.from({ length: 1234 }, (_, i) => `fact number ${i} about the user`)
+    await memory.addBatch(texts.map((messages) => ({ messages, userId: 'u1' })))
+    await memory.add('someone else', { userId: 'u2' })
+    const seen: string[] = []
+    let cursor: string | undefined
+    let pages = 0
+    do {
+      const page = await memory.getAll({ userId: 'u1', limit: 100, ...(cursor && { cursor }) })
+      seen.push(...page.results.map((r) => r.memory))
+      cursor = page.nextCursor ?? undefined
+      pages++
+      // A write between pages neither repeats nor skips what was already there.
+      if (pages === 3) await memory.add('added while paging', { userId: 'u1' })
+    } while (cursor)
+    expect(pages).toBe(13)
+    expect(new Set(seen).size).toBe(seen.length)
+    expect(seen.slice(0, 1234)).toEqual(texts)
+    expect(seen.at(-1)).toBe('added while paging')
+    const filtered = await memory.getAll({ userId: 'u1', filters: { created_at: { gte: 0 } }, limit: 5 })
+    await expectCode(memory.getAll({ userId: 'u2', cursor: filtered.nextCursor as string }), MemoryErrorCode.InvalidCursor)
+    await expectCode(memory.getAll({ userId: 'u1', cursor: 'not-a-cursor' }), MemoryErrorCode.InvalidCursor)
+  })
+
+  it('addBatch stores items in one commit and reports each with its index', async () => {
+    await using store = await openTemp(embedder)
+    const { results } = await store.memory.addBatch([
+      { messages: 'likes green tea', userId: 'u1', metadata: { source: 'chat' } },
+      { messages: [{ role: 'user', content: 'allergic to peanuts' }], userId: 'u1', runId: 'r1' },
+      { messages: 'likes green tea', userId: 'u1' },
+    ])
+    expect(results.map((r) => [r.index, r.event])).toEqual([
+      [0, 'ADD'],
+      [1, 'ADD'],
+      [2, 'NONE'],
+    ])
+    expect(results[2]?.id).toBe(results[0]?.id)
+  })
+
+  it('refuses bad input with typed errors and writes nothing', async () => {
+    await using store = await openTemp(embedder, { maxTextLength: 50 })
+    const { memory } = store
+    await expectCode(memory.add('no scope', {}), MemoryErrorCode.ScopeRequired)
+    await expectCode(memory.add('   ', { userId: 'u1' }), MemoryErrorCode.InvalidInput)
+    await expectCode(memory.add(42 as unknown as string, { userId: 'u1' }), MemoryErrorCode.InvalidInput)
+    await expectCode(memory.add([{ role: 'user', content: 5 }] as never, { userId: 'u1' }), MemoryErrorCode.InvalidInput)
+    await expectCode(memory.add('x'.repeat(51), { userId: 'u1' }), MemoryErrorCode.InvalidInput)
+    await expectCode(memory.add('hi', { userId: 'u1', metadata: { user_id: 'u2' } }), MemoryErrorCode.InvalidInput)
+    await expectCode(memory.add('hi', { userId: 'u1', colour: 'red' } as never), MemoryErrorCode.InvalidOptions)
+    await expectCode(memory.add('hi', { userId: 'u1', infer: true }), MemoryErrorCode.InferenceNotConfigured)
+    // One bad item fails the whole batch before anything is written.
+    await expectCode(
+      memory.addBatch([
+        { messages: 'fine', userId: 'u1' },
+        { messages: '', userId: 'u1' },
+      ]),
+      MemoryErrorCode.InvalidInput,
+    )
+    await expectCode(memory.get('not-a-uuid'), MemoryErrorCode.InvalidInput)
+    await expectCode(memory.search('q', { userId: 'u1', topK: 1001 }), MemoryErrorCode.InvalidOptions)
+    await expectCode(memory.search('q', { userId: 'u1', filters: { metadata: { a: { like: 'x' } } } }), MemoryErrorCode.InvalidFilter)
+    await expectCode(memory.search('', { userId: 'u1' }), MemoryErrorCode.InvalidInput)
+    await expectCode(memory.search('q', {}), MemoryErrorCode.ScopeRequired)
+    await expectCode(memory.getAll({}), MemoryErrorCode.ScopeRequired)
+    await expectCode(memory.deleteAll({}), MemoryErrorCode.ScopeRequired)
+    expect((await memory.getAll({ userId: 'u1' })).results).toEqual([])
+  })
+
+  it('never lets metadata change identity fields', async () => {
+    await using store = await openTemp(embedder)
+    const { results } = await store.memory.add('a fact', { userId: 'u1', metadata: { role: 'admin', owner: 'u2' } })
+    const id = results[0]?.id as string
+    await expectCode(store.memory.update(id, { metadata: { userId: 'u2' } }), MemoryErrorCode.InvalidInput)
+    await store.memory.update(id, { metadata: { owner: 'u3' } })
+    expect(await store.memory.get(id)).toMatchObject({ userId: 'u1', metadata: { owner: 'u3' } })
+    expect((await store.memory.getAll({ userId: 'u2' })).results).toEqual([])
+  })
+
+  it('purge erases the text from history; a plain delete keeps the audit trail', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    const [kept, purged] = (
+      await memory.addBatch([
+        { messages: 'my passport number is X123', userId: 'u1' },
+        { messages: 'my bank PIN is 0000', userId: 'u1' },
+      ])
+    ).results.map((r) => r.id) as [string, string]
+    await memory.delete(kept)
+    await memory.delete(purged, { purge: true, actor: 'dpo' })
+    expect((await memory.history(kept)).map((h) => h.previousMemory ?? h.newMemory)).toEqual(['my passport number is X123', 'my passport number is X123'])
+    const erased = await memory.history(purged)
+    expect(erased.map((h) => [h.event, h.previousMemory, h.newMemory, h.purged])).toEqual([
+      ['ADD', null, null, true],
+      ['DELETE', null, null, true],
+    ])
+    expect(erased[1]?.actor).toBe('dpo')
+    expect((await memory.search('PIN', { userId: 'u1', mode: 'keyword' })).results).toEqual([])
+  })
+
+  it('deleteAll and reset are confined to their scope and tenant', async () => {
+    await using store = await openTemp(embedder)
+    const acme = store.memory.withTenant('acme')
+    await store.memory.addBatch([
+      { messages: 'a1', userId: 'u1' },
+      { messages: 'a2', userId: 'u1', agentId: 'x' },
+      { messages: 'b1', userId: 'u2' },
+    ])
+    await acme.add('acme fact', { userId: 'u1' })
+    expect(await store.memory.deleteAll({ userId: 'u1' })).toEqual({ deleted: 2 })
+    expect((await store.memory.getAll({ userId: 'u2' })).results).toHaveLength(1)
+    expect((await acme.getAll({ userId: 'u1' })).results).toHaveLength(1)
+    await acme.reset()
+    expect((await acme.getAll({ userId: 'u1' })).results).toHaveLength(0)
+    expect((await store.memory.getAll({ userId: 'u2' })).results).toHaveLength(1)
+  })
+
+  it('refuses to open with another model and re-embeds without losing a memory', async () => {
+    await using dir = await tempDir('reembed')
+    const first = await Memory.open({ path: dir.path, embedder })
+    const texts = Array.from({ length: 700 }, (_, i) => `memory ${i}: the user likes item ${i}`)
+    await first.addBatch(texts.map((messages) => ({ messages, userId: 'u1' })))
+    const id = (await first.getAll({ userId: 'u1', limit: 1 })).results[0]?.id as string
+    await first.update(id, { metadata: { edited: true } })
+    await first.close()
+
+    const other = createHashEmbedder({ dimensions: 32 })
+    await expect(Memory.open({ path: dir.path, embedder: other })).rejects.toMatchObject({
+      code: MemoryErrorCode.EmbedderMismatch,
+      message: expect.stringMatching(new RegExp(`${embedder.modelId}.*${other.modelId}`)),
+    })
+
+    const reopened = await Memory.open({ path: dir.path, embedder })
+    const progress: number[] = []
+    await reopened.reembed(other, { onProgress: (p) => progress.push(p.done), batchSize: 200 })
+    expect(progress).toEqual([0, 200, 400, 600, 700])
+    expect(reopened.embedder.modelId).toBe(other.modelId)
+    expect((await reopened.search(texts[42] as string, { userId: 'u1', mode: 'vector', topK: 1 })).results[0]?.memory).toBe(texts[42])
+    expect(await reopened.get(id)).toMatchObject({ metadata: { edited: true } })
+    await reopened.close()
+    // The manifest now names the new model.
+    await expect(Memory.open({ path: dir.path, embedder })).rejects.toMatchObject({ code: MemoryErrorCode.EmbedderMismatch })
+    const after = await Memory.open({ path: dir.path, embedder: other })
+    let count = 0
+    for (let cursor: string | null | undefined; ; ) {
+      const page = await after.getAll({ userId: 'u1', limit: 1000, ...(cursor && { cursor }) })
+      count += page.results.length
+      cursor = page.nextCursor
+      if (!cursor) break
+    }
+    expect(count).toBe(700)
+    expect((await after.history(id)).map((h) => h.event)).toEqual(['ADD', 'UPDATE'])
+    await after.close()
+  })
+
+  it('rejects calls after close', async () => {
+    await using dir = await tempDir('closed')
+    const memory = await Memory.open({ path: dir.path, embedder })
+    await memory.close()
+    await expectCode(memory.add('late', { userId: 'u1' }), MemoryErrorCode.Closed)
+  })
+})
