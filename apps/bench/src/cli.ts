@@ -6,8 +6,9 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { machineHeader } from './harness.js'
-import { embeddingsReport } from './report.js'
+import { embeddingsReport, memoryReport, type ReportHeader } from './report.js'
 import { runContender, runEmbeddingsSuite } from './suites/embeddings.js'
+import { runMemorySuite } from './suites/memory.js'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -15,6 +16,8 @@ const { values, positionals } = parseArgs({
     quick: { type: 'boolean', default: false },
     out: { type: 'string', default: new URL('../../../docs/benchmarks', import.meta.url).pathname },
     contender: { type: 'string' },
+    /** memory suite: comma-separated store sizes instead of the defaults. */
+    sizes: { type: 'string' },
   },
 })
 
@@ -27,21 +30,28 @@ if (values.contender) {
 }
 
 const suite = positionals[0]
-const suites = ['embeddings']
-if (!suite || !suites.includes(suite)) {
-  process.stderr.write(`usage: pnpm bench <${suites.join('|')}> [--quick] [--out DIR]\n`)
+const suites: Record<string, (quick: boolean, onProgress: (line: string) => void) => Promise<{ result: object; report: (header: ReportHeader) => string }>> = {
+  embeddings: async (quick, onProgress) => {
+    const result = await runEmbeddingsSuite({ quick, onProgress })
+    return { result, report: (header) => embeddingsReport({ ...header, result }) }
+  },
+  memory: async (quick, onProgress) => {
+    const result = await runMemorySuite({ quick, onProgress, ...(values.sizes && { sizes: values.sizes.split(',').map(Number) }) })
+    return { result, report: (header) => memoryReport({ ...header, result }) }
+  },
+}
+const run = suite ? suites[suite] : undefined
+if (!suite || !run) {
+  process.stderr.write(`usage: pnpm bench <${Object.keys(suites).join('|')}> [--quick] [--out DIR]\n`)
   process.exit(2)
 }
 
 const machine = machineHeader()
 const started = performance.now()
-const result = await runEmbeddingsSuite({
-  quick: values.quick,
-  onProgress: (line) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${line}\n`),
-})
-const command = `pnpm bench embeddings${values.quick ? ' --quick' : ''}`
+const { result, report } = await run(values.quick, (line) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${line}\n`))
+const command = `pnpm bench ${suite}${values.quick ? ' --quick' : ''}${values.sizes ? ` --sizes ${values.sizes}` : ''}`
 await mkdir(values.out, { recursive: true })
-const name = values.quick ? 'embeddings-quick' : 'embeddings'
+const name = values.quick ? `${suite}-quick` : suite
 await writeFile(join(values.out, `${name}.json`), `${JSON.stringify({ machine, command, quick: values.quick, ...result }, null, 2)}\n`)
-await writeFile(join(values.out, `${name}.md`), embeddingsReport({ machine, command, quick: values.quick, result }))
+await writeFile(join(values.out, `${name}.md`), report({ machine, command, quick: values.quick }))
 process.stderr.write(`wrote ${join(values.out, `${name}.md`)}\n`)

@@ -299,7 +299,7 @@ export class Memory implements AsyncDisposable {
     engine.closed = true
     await engine.writer.exclusive(async () => {
       engine.vectors.close()
-      engine.metadata.close()
+      await engine.metadata.close()
       if (engine.ownsEmbedder) await engine.embedder.close()
     })
   }
@@ -468,7 +468,7 @@ async function loadManifest(metadata: MetadataStore, embedder: Embedder): Promis
 async function recover(metadata: MetadataStore, vectors: VectorStore, logger: Logger): Promise<void> {
   for (const { seq, change } of await metadata.pendingChanges()) {
     await vectors.apply(change, { replay: true })
-    await metadata.endChange(seq)
+    metadata.markApplied(seq)
     logger.info('memory.recovered', { seq, inserts: change.inserts.length, updates: change.updates.length, deletes: change.deletes.length })
   }
 }

@@ -126,7 +126,9 @@ export class Writer {
 
   private async commit(ops: WriteOp[]): Promise<Array<WriteResult | MemoryError>> {
     const now = Date.now()
+    const started = performance.now()
     const state = await this.load(ops)
+    const loaded = performance.now()
     const events: HistoryRecord[] = []
     const purged: string[] = []
     const results: Array<WriteResult | MemoryError> = []
@@ -215,8 +217,18 @@ export class Writer {
     }
     if (events.length === 0) return results
 
+    const planned = performance.now()
     const seq = await this.metadata.beginChange(change, events, purged)
+    const journaled = performance.now()
     await this.applyJournaled(change, seq)
+    const ms = (from: number, to: number) => Math.round(to - from)
+    this.options.logger.debug('memory.commit', {
+      ops: ops.length,
+      loadMs: ms(started, loaded),
+      planMs: ms(loaded, planned),
+      journalMs: ms(planned, journaled),
+      applyMs: ms(journaled, performance.now()),
+    })
     this.rowsSinceMaintenance += change.inserts.length + change.updates.length + change.deletes.length
     if (purged.length > 0) this.purgePending = true
     return results
@@ -239,10 +251,7 @@ export class Writer {
         throw this.failure
       }
     }
-    await this.metadata.endChange(seq).catch((e: unknown) => {
-      // Harmless: a leftover entry is replayed (idempotently) on the next open.
-      this.options.logger.warn('memory.journal_end_failed', { seq, error: String(e) })
-    })
+    this.metadata.markApplied(seq)
   }
 
   /** Reads the rows this group touches: by id, by duplicate key, and whole scopes for deleteMatching. */

@@ -11,7 +11,6 @@ const arrow = createRequire(import.meta.url)('apache-arrow') as typeof import('a
 
 /** The only module that imports LanceDB: memories live in one table per embedding model. */
 export async function openLanceProvider(uri: string): Promise<VectorStoreProvider> {
-  process.env['LANCEDB_LOG'] ??= 'error'
   const db = await lancedb.connect(uri).catch((e: unknown) => Promise.reject(storageFailed('connect', e)))
   return {
     async open(name, dimensions) {
@@ -93,24 +92,34 @@ class LanceVectorStore implements VectorStore {
     this.schema = tableSchema(dimensions)
   }
 
+  /** Builds Arrow columns directly: vectors go in as one Float32Array, never as boxed numbers. */
   private toArrow(memories: readonly StoredMemory[]): import('apache-arrow').Table {
-    const rows = memories.map((m) => ({
-      id: m.id,
-      tenant_id: m.tenantId,
-      user_id: m.userId,
-      agent_id: m.agentId,
-      run_id: m.runId,
-      role: m.role,
-      text: m.text,
-      dedup_key: m.dedupKey,
-      metadata: JSON.stringify(m.metadata),
-      created_at: BigInt(m.createdAt),
-      updated_at: BigInt(m.updatedAt),
-      vector: Array.from(m.vector),
-    }))
-    // makeArrowTable drops field metadata; re-attach the schema so the JSON extension survives.
-    const built = lancedb.makeArrowTable(rows, { schema: this.schema })
-    return new arrow.Table(built.batches.map((batch) => new arrow.RecordBatch(this.schema, batch.data)))
+    const { makeData, vectorFromArray, RecordBatch, Struct, Table, Float32 } = arrow
+    const fields = this.schema.fields
+    const strings = (pick: (m: StoredMemory) => string | null, index: number) => vectorFromArray(memories.map(pick), fields[index]?.type).data[0]
+    const times = (pick: (m: StoredMemory) => number) => makeData({ type: fields[9]?.type, data: BigInt64Array.from(memories, (m) => BigInt(pick(m))) })
+    const floats = new Float32Array(memories.length * this.dimensions)
+    memories.forEach((m, i) => {
+      floats.set(m.vector, i * this.dimensions)
+    })
+    const vectorType = fields[11]?.type
+    const vectors = makeData({ type: vectorType, length: memories.length, nullCount: 0, child: makeData({ type: new Float32(), data: floats }) })
+    const children = [
+      strings((m) => m.id, 0),
+      strings((m) => m.tenantId, 1),
+      strings((m) => m.userId, 2),
+      strings((m) => m.agentId, 3),
+      strings((m) => m.runId, 4),
+      strings((m) => m.role, 5),
+      strings((m) => m.text, 6),
+      strings((m) => m.dedupKey, 7),
+      strings((m) => JSON.stringify(m.metadata), 8),
+      times((m) => m.createdAt),
+      times((m) => m.updatedAt),
+      vectors,
+    ]
+    const data = makeData({ type: new Struct(fields), length: memories.length, nullCount: 0, children: children as never })
+    return new Table([new RecordBatch(this.schema, data)])
   }
 
   private async rows(where: string, limit?: number, order = false): Promise<StoredMemory[]> {
@@ -173,7 +182,7 @@ class LanceVectorStore implements VectorStore {
         .query()
         .fullTextSearch(query, { columns: ['text'] })
         .where(compileWhere(scope, filter))
-        .select(rowColumns)
+        .select([...rowColumns, '_score'])
         .limit(k)
         .toArray()) as Array<Row & { _score: number }>
       return rows.map((row) => ({ memory: fromRow(row), score: row._score }))

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { createClient } from '@libsql/client'
-import { and, asc, eq, inArray } from 'drizzle-orm'
+import { and, asc, eq, inArray, lte } from 'drizzle-orm'
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql'
 import { migrate } from 'drizzle-orm/libsql/migrator'
 import { storageFailed } from '../errors.js'
@@ -37,10 +37,34 @@ export async function openSqliteMetadataStore(file: string, directory: string): 
 type SerialisedMemory = Omit<StoredMemory, 'vector'>
 
 class SqliteMetadataStore implements MetadataStore {
+  /** Journal entries up to here reached the vector store; those after `deletedThrough` still need deleting. */
+  private appliedThrough = 0
+  private deletedThrough = 0
+
   constructor(
     private readonly db: LibSQLDatabase,
-    readonly close: () => void,
+    private readonly closeClient: () => void,
   ) {}
+
+  async close(): Promise<void> {
+    try {
+      await this.deleteApplied()
+    } finally {
+      this.closeClient()
+    }
+  }
+
+  private deleteAppliedQuery() {
+    const through = this.appliedThrough
+    return this.db.delete(journal).where(lte(journal.seq, through))
+  }
+
+  private async deleteApplied(): Promise<void> {
+    if (this.appliedThrough <= this.deletedThrough) return
+    const through = this.appliedThrough
+    await this.deleteAppliedQuery()
+    this.deletedThrough = through
+  }
 
   async getManifest(): Promise<Manifest | undefined> {
     const [row] = await this.db.select().from(manifest).where(eq(manifest.id, 1))
@@ -77,13 +101,17 @@ class SqliteMetadataStore implements MetadataStore {
           .where(inArray(history.memoryId, purgedMemoryIds.slice(i, i + insertChunk))),
       )
     }
+    const through = this.appliedThrough
+    const cleanup = through > this.deletedThrough ? [this.deleteAppliedQuery()] : []
     try {
       // One batch is one SQLite transaction: the journal entry and its history commit together or not at all.
       const [inserted] = await db.batch([
         db.insert(journal).values({ change: serialised, vectors, dimensions, createdAt: Date.now() }).returning({ seq: journal.seq }),
         ...historyInserts,
         ...purgeUpdates,
+        ...cleanup,
       ])
+      this.deletedThrough = Math.max(this.deletedThrough, through)
       const seq = inserted[0]?.seq
       if (seq === undefined) throw new Error('journal insert returned no sequence number')
       return seq
@@ -92,8 +120,8 @@ class SqliteMetadataStore implements MetadataStore {
     }
   }
 
-  async endChange(seq: number): Promise<void> {
-    await this.db.delete(journal).where(eq(journal.seq, seq))
+  markApplied(seq: number): void {
+    this.appliedThrough = Math.max(this.appliedThrough, seq)
   }
 
   async pendingChanges(): Promise<PendingChange[]> {

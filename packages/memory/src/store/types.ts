@@ -104,12 +104,15 @@ export interface MetadataStore {
    * Returns the journal sequence number.
    */
   beginChange(change: StoreChange, events: HistoryRecord[], purgedMemoryIds: readonly string[]): Promise<number>
-  /** Marks a journal entry applied to the vector store. */
-  endChange(seq: number): Promise<void>
+  /**
+   * Marks journal entries up to `seq` applied to the vector store. Their deletion rides along with
+   * the next beginChange (or close), saving a synced commit per write; replaying them is harmless.
+   */
+  markApplied(seq: number): void
   /** Journal entries that were committed but may not have reached the vector store (crash recovery). */
   pendingChanges(): Promise<PendingChange[]>
   history(tenantId: string, memoryId: string): Promise<HistoryEntry[]>
   /** Erases a tenant's history (reset). */
   deleteHistory(tenantId: string): Promise<void>
-  close(): void
+  close(): Promise<void>
 }
