@@ -83,7 +83,12 @@ export class Memory implements AsyncDisposable {
       await recover(metadata, vectors, logger)
       // A re-embed that crashed before switching leaves its half-filled table behind.
       for (const name of await provider.tableNames()) if (name !== manifest.vectorTable) await provider.drop(name)
-      const writer = new Writer(vectors, metadata, { maintenanceEveryRows: config.maintenanceEveryRows, annIndexThreshold: config.annIndexThreshold, logger })
+      const writer = new Writer(vectors, metadata, {
+        maintenanceEveryRows: config.maintenanceEveryRows,
+        maintenanceEveryCommits: config.maintenanceEveryCommits,
+        annIndexThreshold: config.annIndexThreshold,
+        logger,
+      })
       const engine: Engine = { config, logger, embedder, ownsEmbedder: !config.embedder, provider, vectors, metadata, writer, closed: false }
       return new Memory(engine, config.tenantId)
     } catch (error) {

@@ -88,6 +88,8 @@ export const memoryOpenOptionsSchema = z.strictObject({
   annIndexThreshold: z.number().int().min(256).default(100_000),
   /** Rows written between two compactions / index refreshes. */
   maintenanceEveryRows: z.number().int().min(1).default(5_000),
+  /** Write commits (each one a LanceDB fragment) between two compactions. */
+  maintenanceEveryCommits: z.number().int().min(1).default(32),
 })
 export type MemoryOpenOptions = z.input<typeof memoryOpenOptionsSchema>
 export type MemoryConfig = z.output<typeof memoryOpenOptionsSchema>

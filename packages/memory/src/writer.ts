@@ -28,6 +28,7 @@ interface Pending {
 
 export interface WriterOptions {
   maintenanceEveryRows: number
+  maintenanceEveryCommits: number
   annIndexThreshold: number
   logger: Logger
 }
@@ -47,6 +48,7 @@ export class Writer {
   private chain: Promise<unknown> = Promise.resolve()
   private drainScheduled = false
   private rowsSinceMaintenance = 0
+  private commitsSinceMaintenance = 0
   private purgePending = false
   private failure: MemoryError | undefined
 
@@ -90,6 +92,7 @@ export class Writer {
     await this.vectors.maintain({ purge: this.purgePending, annIndexThreshold: this.options.annIndexThreshold })
     this.options.logger.debug('memory.maintain', { ms: Math.round(performance.now() - started), purge: this.purgePending })
     this.rowsSinceMaintenance = 0
+    this.commitsSinceMaintenance = 0
     this.purgePending = false
   }
 
@@ -119,7 +122,10 @@ export class Writer {
     } catch (error) {
       for (const pending of group) pending.reject(error)
     }
-    if (this.purgePending || this.rowsSinceMaintenance >= this.options.maintenanceEveryRows) {
+    // Every commit adds a LanceDB fragment and version; many small ones slow every read and
+    // write, so compaction is due after enough commits as well as after enough rows.
+    const { maintenanceEveryRows, maintenanceEveryCommits } = this.options
+    if (this.purgePending || this.rowsSinceMaintenance >= maintenanceEveryRows || this.commitsSinceMaintenance >= maintenanceEveryCommits) {
       await this.maintain().catch((e: unknown) => this.options.logger.warn('memory.maintain_failed', { error: String(e) }))
     }
   }
@@ -230,6 +236,7 @@ export class Writer {
       applyMs: ms(journaled, performance.now()),
     })
     this.rowsSinceMaintenance += change.inserts.length + change.updates.length + change.deletes.length
+    this.commitsSinceMaintenance++
     if (purged.length > 0) this.purgePending = true
     return results
   }

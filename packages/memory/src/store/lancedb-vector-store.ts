@@ -59,6 +59,9 @@ async function createTable(db: lancedb.Connection, name: string, dimensions: num
   return table
 }
 
+/** How long superseded table versions are kept for reads still using them. */
+const versionRetentionMs = 60_000
+
 const rowColumns = ['id', 'tenant_id', 'user_id', 'agent_id', 'run_id', 'role', 'text', 'dedup_key', 'metadata', 'created_at', 'updated_at', 'vector']
 
 type Row = Record<string, unknown> & { vector: { toArray(): Float32Array } | number[] }
@@ -167,7 +170,7 @@ class LanceVectorStore implements VectorStore {
         .vectorSearch(Array.from(vector))
         .distanceType('cosine')
         .where(compileWhere(scope, filter))
-        .select(rowColumns)
+        .select([...rowColumns, '_distance'])
         .limit(k)
         .toArray()) as Array<Row & { _distance: number }>
       return rows.map((row) => ({ memory: fromRow(row), score: 1 - row._distance }))
@@ -229,7 +232,10 @@ class LanceVectorStore implements VectorStore {
   async maintain(options: { purge: boolean; annIndexThreshold: number }): Promise<void> {
     try {
       // Compaction merges small fragments and folds new rows into every index (FTS included).
-      await this.table.optimize(options.purge ? { cleanupOlderThan: new Date(), deleteUnverified: false } : {})
+      // Old versions are dropped after a minute (LanceDB's default keeps them a week, which grew
+      // a 100k-memory store to 10x its size); a purge drops them all at once.
+      const cleanupOlderThan = new Date(options.purge ? Date.now() : Date.now() - versionRetentionMs)
+      await this.table.optimize({ cleanupOlderThan, deleteUnverified: false })
       const indices = await this.table.listIndices()
       if (!indices.some((i) => i.columns.includes('vector')) && (await this.table.countRows()) >= options.annIndexThreshold) {
         await this.table.createIndex('vector', { config: lancedb.Index.ivfPq({ distanceType: 'cosine' }) })
