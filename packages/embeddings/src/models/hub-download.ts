@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { once } from 'node:events'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdir, rename, rm, stat } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
@@ -104,7 +105,14 @@ async function fetchInto(url: string, part: string, file: HubFile, options: HubD
     done += chunk.length
     options.onProgress?.({ task: `downloading ${file.path}`, done, total: Math.max(total, done), unit: 'bytes' })
   })
-  await pipeline(body, createWriteStream(part, { flags: resumed ? 'a' : 'w' }))
+  // Not pipeline(): on a broken connection it destroys the file stream and drops buffered
+  // chunks. Ending the stream instead keeps every received byte for the Range resume.
+  const out = createWriteStream(part, { flags: resumed ? 'a' : 'w' })
+  try {
+    for await (const chunk of body) if (!out.write(chunk)) await once(out, 'drain')
+  } finally {
+    await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())))
+  }
 }
 
 async function verify(part: string, file: HubFile, url: string): Promise<void> {
