@@ -2,6 +2,7 @@ import { execSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { miniLmShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN
@@ -79,4 +80,15 @@ export function locomoTurns(count: number): string[] {
     }
   }
   return Array.from({ length: count }, (_, i) => turns[i % turns.length] as string)
+}
+
+/** A BERT with all-MiniLM-L6-v2's exact shape and tokenizer but random weights (no weights exist here). */
+export function writeMiniLmShapedModel(folder: string): Promise<string> {
+  return writeRandomBertModel({
+    folder,
+    tokenizerFrom: new URL('../../../../shared/models/all-MiniLM-L6-v2', import.meta.url).pathname,
+    shape: miniLmShape,
+    pooling: 'mean',
+    maxLength: 256,
+  })
 }

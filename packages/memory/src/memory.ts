@@ -71,7 +71,7 @@ export class Memory implements AsyncDisposable {
     const config = parseWith(memoryOpenOptionsSchema, options, 'Memory.open options')
     const logger = config.logger ?? noopLogger
     mkdirSync(config.path, { recursive: true })
-    const metadata = await openSqliteMetadataStore(join(config.path, 'metadata.db'), config.path)
+    const metadata = await openSqliteMetadataStore(join(config.path, 'metadata.db'))
     const cleanup: Array<() => unknown> = [() => metadata.close()]
     try {
       const provider = await openLanceProvider(join(config.path, 'vectors'))

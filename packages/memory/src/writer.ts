@@ -281,11 +281,10 @@ export class Writer {
     }
     try {
       for (const [tenantId, wanted] of byTenant) {
-        for (const memory of await this.vectors.getByIds(tenantId, [...wanted.ids])) stored.set(memory.id, memory)
         const duplicates = await this.vectors.findByDedupKeys(tenantId, [...wanted.keys])
-        const missing = duplicates.filter((d) => !stored.has(d.id)).map((d) => d.id)
-        for (const memory of await this.vectors.getByIds(tenantId, missing)) stored.set(memory.id, memory)
         for (const d of duplicates) dedup.set(d.dedupKey, d.id)
+        const ids = new Set([...wanted.ids, ...duplicates.map((d) => d.id)])
+        for (const memory of await this.vectors.getByIds(tenantId, [...ids])) stored.set(memory.id, memory)
       }
       for (const op of ops) {
         if (op.kind !== 'deleteMatching') continue

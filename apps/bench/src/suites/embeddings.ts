@@ -3,8 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbedder, ensureStaticModel, ModelRunner, readModelSpec } from '@agentmem/embeddings'
-import { miniLmShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
-import { locomoTurns, median, observe, percentile } from '../harness.js'
+import { locomoTurns, median, observe, percentile, writeMiniLmShapedModel } from '../harness.js'
 
 /** One way of embedding: single-text calls, a batch call, or both. */
 interface Contender {
@@ -166,13 +165,7 @@ export async function runEmbeddingsSuite(options: { quick: boolean; onProgress(l
   const repetitions = options.quick ? 1 : 3
   const work = await mkdtemp(join(tmpdir(), 'agentmem-bench-'))
   try {
-    const folder = await writeRandomBertModel({
-      folder: join(work, 'minilm-shaped'),
-      tokenizerFrom: new URL('../../../../../shared/models/all-MiniLM-L6-v2', import.meta.url).pathname,
-      shape: miniLmShape,
-      pooling: 'mean',
-      maxLength: 256,
-    })
+    const folder = await writeMiniLmShapedModel(join(work, 'minilm-shaped'))
     const runs: Record<string, ModeResult[][]> = {}
     for (let rep = 0; rep < repetitions; rep++) {
       for (const name of Object.keys(contenders)) {

@@ -8,9 +8,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
-import { miniLmShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
 import { Memory } from '@agentmem/memory'
-import { locomoTurns, observe, percentile } from '../harness.js'
+import { locomoTurns, observe, percentile, writeMiniLmShapedModel } from '../harness.js'
 
 export interface LatencyStats {
   p50Ms: number
@@ -225,13 +224,7 @@ export async function runMemorySuite(options: { quick: boolean; sizes?: number[]
     } finally {
       await offline.close()
     }
-    const folder = await writeRandomBertModel({
-      folder: join(work, 'minilm-shaped'),
-      tokenizerFrom: new URL('../../../../../shared/models/all-MiniLM-L6-v2', import.meta.url).pathname,
-      shape: miniLmShape,
-      pooling: 'mean',
-      maxLength: 256,
-    })
+    const folder = await writeMiniLmShapedModel(join(work, 'minilm-shaped'))
     const minilm = await createEmbedder({ modelPath: folder })
     try {
       options.onProgress(`model ${minilm.modelId} (MiniLM-shaped, random weights)`)

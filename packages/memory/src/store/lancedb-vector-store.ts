@@ -141,15 +141,15 @@ class LanceVectorStore implements VectorStore {
     }
   }
 
-  async findByDedupKeys(tenantId: string, keys: readonly string[]): Promise<Array<{ id: string; dedupKey: string; text: string }>> {
+  async findByDedupKeys(tenantId: string, keys: readonly string[]): Promise<Array<{ id: string; dedupKey: string }>> {
     if (keys.length === 0) return []
     try {
       const rows = await this.table
         .query()
         .where(`${compileWhere({ tenantId }, undefined)} AND ${inList('dedup_key', keys)}`)
-        .select(['id', 'dedup_key', 'text'])
+        .select(['id', 'dedup_key'])
         .toArray()
-      return rows.map((r) => ({ id: r.id as string, dedupKey: r.dedup_key as string, text: r.text as string }))
+      return rows.map((r) => ({ id: r.id as string, dedupKey: r.dedup_key as string }))
     } catch (e) {
       throw storageFailed('duplicate check', e)
     }

@@ -1,4 +1,3 @@
-import { mkdirSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { createClient } from '@libsql/client'
 import { and, asc, eq, inArray, lte } from 'drizzle-orm'
@@ -14,8 +13,7 @@ const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url)
 const insertChunk = 500
 
 /** The only module that touches SQLite: history, manifest and the write journal, through drizzle. */
-export async function openSqliteMetadataStore(file: string, directory: string): Promise<MetadataStore> {
-  mkdirSync(directory, { recursive: true })
+export async function openSqliteMetadataStore(file: string): Promise<MetadataStore> {
   // One connection, so the PRAGMAs below hold for every statement; the engine serialises writes anyway.
   const client = createClient({ url: `file:${file}`, concurrency: 1 })
   try {
@@ -54,15 +52,14 @@ class SqliteMetadataStore implements MetadataStore {
     }
   }
 
-  private deleteAppliedQuery() {
-    const through = this.appliedThrough
+  private deleteAppliedQuery(through: number) {
     return this.db.delete(journal).where(lte(journal.seq, through))
   }
 
   private async deleteApplied(): Promise<void> {
     if (this.appliedThrough <= this.deletedThrough) return
     const through = this.appliedThrough
-    await this.deleteAppliedQuery()
+    await this.deleteAppliedQuery(through)
     this.deletedThrough = through
   }
 
@@ -102,7 +99,7 @@ class SqliteMetadataStore implements MetadataStore {
       )
     }
     const through = this.appliedThrough
-    const cleanup = through > this.deletedThrough ? [this.deleteAppliedQuery()] : []
+    const cleanup = through > this.deletedThrough ? [this.deleteAppliedQuery(through)] : []
     try {
       // One batch is one SQLite transaction: the journal entry and its history commit together or not at all.
       const [inserted] = await db.batch([

@@ -49,7 +49,7 @@ export interface VectorStore {
   readonly dimensions: number
   getByIds(tenantId: string, ids: readonly string[]): Promise<StoredMemory[]>
   /** Ids of live rows with these duplicate keys. */
-  findByDedupKeys(tenantId: string, keys: readonly string[]): Promise<Array<{ id: string; dedupKey: string; text: string }>>
+  findByDedupKeys(tenantId: string, keys: readonly string[]): Promise<Array<{ id: string; dedupKey: string }>>
   /** Rows in id order after `afterId`; `limit` undefined means all. */
   list(scope: ScopeFilter, filter: FilterNode | undefined, afterId: string | undefined, limit: number | undefined): Promise<StoredMemory[]>
   vectorSearch(vector: Float32Array, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]>
