@@ -57,13 +57,13 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
     expect(Date.parse(updated.updatedAt)).toBeGreaterThanOrEqual(Date.parse(updated.createdAt))
     expect((await memory.search('Porto', { userId: 'u1', mode: 'keyword' })).results[0]?.id).toBe(id)
 
-    await memory.delete(id)
+    await memory.delete(id, { actor: 'agent-7' })
     expect(await memory.get(id)).toBeNull()
     const history = await memory.history(id)
-    expect(history.map((h) => [h.event, h.previousMemory, h.newMemory])).toEqual([
-      ['ADD', null, 'I moved to Lisbon in May'],
-      ['UPDATE', 'I moved to Lisbon in May', 'I moved to Porto in June'],
-      ['DELETE', 'I moved to Porto in June', null],
+    expect(history.map((h) => [h.event, h.previousMemory, h.newMemory, h.metadata, h.actor])).toEqual([
+      ['ADD', null, 'I moved to Lisbon in May', { topic: 'home' }, null],
+      ['UPDATE', 'I moved to Lisbon in May', 'I moved to Porto in June', { topic: 'home', year: 2024 }, null],
+      ['DELETE', 'I moved to Porto in June', null, null, 'agent-7'],
     ])
     await expectCode(memory.delete(id), MemoryErrorCode.NotFound)
     await expectCode(memory.update(id, { metadata: {} }), MemoryErrorCode.NotFound)

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { createClient } from '@libsql/client'
-import { and, asc, eq, inArray, lte } from 'drizzle-orm'
+import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm'
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql'
 import { migrate } from 'drizzle-orm/libsql/migrator'
 import { storageFailed } from '../errors.js'
@@ -10,7 +10,7 @@ import type { HistoryRecord, Manifest, MetadataStore, PendingChange, StoreChange
 
 // The same relative path from src/store and dist/store.
 const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url))
-const insertChunk = 500
+const purgeChunk = 500
 
 /** The only module that touches SQLite: history, manifest and the write journal, through drizzle. */
 export async function openSqliteMetadataStore(file: string): Promise<MetadataStore> {
@@ -30,6 +30,35 @@ export async function openSqliteMetadataStore(file: string): Promise<MetadataSto
     client.close()
     throw storageFailed('open metadata', e)
   }
+}
+
+const historyColumns = [
+  history.tenantId,
+  history.memoryId,
+  history.event,
+  history.previousText,
+  history.newText,
+  history.metadata,
+  history.actor,
+  history.createdAt,
+] as const
+
+/**
+ * All events as one statement over a JSON array: drizzle's multi-row insert builder costs ~25 ms of
+ * CPU per 1,000 rows, SQLite's json_each a fraction of that, and one parameter has no variable limit.
+ */
+function insertHistory(db: LibSQLDatabase, events: HistoryRecord[]) {
+  const rows = JSON.stringify(events.map((e) => [e.tenantId, e.memoryId, e.event, e.previousText, e.newText, e.metadata, e.actor, e.createdAt]))
+  const names = sql.join(
+    historyColumns.map((c) => sql.identifier(c.name)),
+    sql`, `,
+  )
+  // `value ->> i` is element i as SQL text/integer (an object comes back as its JSON text, as drizzle's json mode stores it).
+  const values = sql.join(
+    historyColumns.map((_, i) => sql.raw(`value ->> ${i}`)),
+    sql`, `,
+  )
+  return db.run(sql`INSERT INTO ${history} (${names}) SELECT ${values} FROM json_each(${rows})`)
 }
 
 type SerialisedMemory = Omit<StoredMemory, 'vector'>
@@ -86,16 +115,14 @@ class SqliteMetadataStore implements MetadataStore {
     const strip = ({ vector: _, ...rest }: StoredMemory): SerialisedMemory => rest
     const serialised = JSON.stringify({ inserts: change.inserts.map(strip), updates: change.updates.map(strip), deletes: change.deletes })
     const db = this.db
-    const historyInserts = []
-    for (let i = 0; i < events.length; i += insertChunk) historyInserts.push(db.insert(history).values(events.slice(i, i + insertChunk)))
     // Right to be forgotten: the audit trail keeps that events happened, not what the memory said.
     const purgeUpdates = []
-    for (let i = 0; i < purgedMemoryIds.length; i += insertChunk) {
+    for (let i = 0; i < purgedMemoryIds.length; i += purgeChunk) {
       purgeUpdates.push(
         db
           .update(history)
           .set({ previousText: null, newText: null, metadata: null, purged: true })
-          .where(inArray(history.memoryId, purgedMemoryIds.slice(i, i + insertChunk))),
+          .where(inArray(history.memoryId, purgedMemoryIds.slice(i, i + purgeChunk))),
       )
     }
     const through = this.appliedThrough
@@ -104,7 +131,7 @@ class SqliteMetadataStore implements MetadataStore {
       // One batch is one SQLite transaction: the journal entry and its history commit together or not at all.
       const [inserted] = await db.batch([
         db.insert(journal).values({ change: serialised, vectors, dimensions, createdAt: Date.now() }).returning({ seq: journal.seq }),
-        ...historyInserts,
+        ...(events.length > 0 ? [insertHistory(db, events)] : []),
         ...purgeUpdates,
         ...cleanup,
       ])
