@@ -10,6 +10,7 @@ export const MemoryErrorCode = {
   InferenceNotConfigured: 'MEMORY_INFERENCE_NOT_CONFIGURED',
   StorageFailed: 'MEMORY_STORAGE_FAILED',
   Closed: 'MEMORY_CLOSED',
+  Locked: 'MEMORY_LOCKED',
 } as const
 export type MemoryErrorCode = (typeof MemoryErrorCode)[keyof typeof MemoryErrorCode]
 

@@ -66,6 +66,10 @@ describe('parseFilters', () => {
     expectInvalid({ AND: [] }, /non-empty array/)
     expectInvalid({ metadata: { a: Number.NaN } }, /finite number/)
     expectInvalid({ metadata: { a: 'x\u0000y' } }, /NUL/)
+    // Text columns take strings only: a number would be a type error inside the store (found by the server fuzz test).
+    expectInvalid({ run_id: 557528038 }, /run_id: expected a string, got number/)
+    expectInvalid({ role: false }, /expected a string, got boolean/)
+    expectInvalid({ user_id: { in: ['a', 1] } }, /expected a string/)
     expectInvalid([], /expected an object/)
     let deep: Record<string, unknown> = { metadata: { a: 1 } }
     for (let i = 0; i < 20; i++) deep = { NOT: deep }

@@ -118,14 +118,15 @@ function parseCondition(field: FilterField, value: unknown, path: string, counte
 function condition(field: FilterField, op: string, operand: unknown, path: string, counter: Counter): FilterNode {
   if (++counter.conditions > maxConditions) throw invalid(`more than ${maxConditions} conditions`, path)
   if (!(filterOperators as readonly string[]).includes(op)) throw invalid(`unknown operator '${op}'. Operators: ${filterOperators.join(', ')}`, path)
-  const isTime = field.kind === 'column' && timeColumns.has(field.column)
+  const type: ValueType = field.kind === 'metadata' ? 'any' : timeColumns.has(field.column) ? 'time' : 'text'
+  const isTime = type === 'time'
   switch (op as FilterOperator) {
     case 'in':
     case 'nin': {
       if (!Array.isArray(operand) || operand.length === 0 || operand.length > maxListLength) {
         throw invalid(`${op} takes an array of 1-${maxListLength} values`, path)
       }
-      return { kind: 'in', negated: op === 'nin', field, values: operand.map((v, i) => scalar(v, `${path}[${i}]`, isTime)) }
+      return { kind: 'in', negated: op === 'nin', field, values: operand.map((v, i) => scalar(v, `${path}[${i}]`, type)) }
     }
     case 'contains':
     case 'icontains': {
@@ -134,7 +135,7 @@ function condition(field: FilterField, op: string, operand: unknown, path: strin
       return { kind: 'contains', caseInsensitive: op === 'icontains', field, value: checkString(operand, path) }
     }
     default:
-      return { kind: 'compare', op: op as ComparisonOperator, field, value: scalar(operand, path, isTime) }
+      return { kind: 'compare', op: op as ComparisonOperator, field, value: scalar(operand, path, type) }
   }
 }
 
@@ -143,9 +144,13 @@ function checkString(value: string, path: string): string {
   return value
 }
 
-function scalar(value: unknown, path: string, isTime: boolean): Scalar {
-  if (isTime) return timeValue(value, path)
+/** What a field holds: scope columns and role are text (a number there would be a type error in the store), metadata anything. */
+type ValueType = 'time' | 'text' | 'any'
+
+function scalar(value: unknown, path: string, type: ValueType): Scalar {
+  if (type === 'time') return timeValue(value, path)
   if (typeof value === 'string') return checkString(value, path)
+  if (type === 'text') throw invalid(`expected a string, got ${value === null ? 'null' : typeof value}`, path)
   if (typeof value === 'boolean') return value
   if (typeof value === 'number' && Number.isFinite(value)) return value
   throw invalid(`expected a string, a finite number or a boolean, got ${value === null ? 'null' : typeof value}`, path)

@@ -12,8 +12,12 @@ import {
   type AddOptions,
   addBatchItemSchema,
   addOptionsSchema,
+  type CountOptions,
+  countOptionsSchema,
   type DeleteOptions,
   deleteOptionsSchema,
+  type ImportItem,
+  importItemSchema,
   type ListOptions,
   listOptionsSchema,
   type MemoryConfig,
@@ -31,6 +35,7 @@ import {
   type UpdateOptions,
   updateOptionsSchema,
 } from './options.js'
+import { lockFolder } from './store/folder-lock.js'
 import { openLanceProvider } from './store/lancedb-vector-store.js'
 import { openSqliteMetadataStore } from './store/sqlite-metadata-store.js'
 import type { Manifest, MetadataStore, ScopeFilter, StoredMemory, VectorStore, VectorStoreProvider } from './store/types.js'
@@ -53,6 +58,7 @@ interface Engine {
   vectors: VectorStore
   metadata: MetadataStore
   writer: Writer
+  unlock: () => void
   closed: boolean
 }
 
@@ -71,9 +77,11 @@ export class Memory implements AsyncDisposable {
     const config = parseWith(memoryOpenOptionsSchema, options, 'Memory.open options')
     const logger = config.logger ?? noopLogger
     mkdirSync(config.path, { recursive: true })
-    const metadata = await openSqliteMetadataStore(join(config.path, 'metadata.db'))
-    const cleanup: Array<() => unknown> = [() => metadata.close()]
+    const unlock = lockFolder(join(config.path, 'LOCK'))
+    const cleanup: Array<() => unknown> = [unlock]
     try {
+      const metadata = await openSqliteMetadataStore(join(config.path, 'metadata.db'))
+      cleanup.push(() => metadata.close())
       const provider = await openLanceProvider(join(config.path, 'vectors'))
       const embedder = config.embedder ?? (await createEmbedder({ logger }))
       if (!config.embedder) cleanup.push(() => embedder.close())
@@ -89,7 +97,7 @@ export class Memory implements AsyncDisposable {
         annIndexThreshold: config.annIndexThreshold,
         logger,
       })
-      const engine: Engine = { config, logger, embedder, ownsEmbedder: !config.embedder, provider, vectors, metadata, writer, closed: false }
+      const engine: Engine = { config, logger, embedder, ownsEmbedder: !config.embedder, provider, vectors, metadata, writer, unlock, closed: false }
       return new Memory(engine, config.tenantId)
     } catch (error) {
       for (const close of cleanup.reverse()) await close()
@@ -191,6 +199,60 @@ export class Memory implements AsyncDisposable {
     const results = page.slice(0, opts.limit).map(toItem)
     const last = results.at(-1)
     return { results, nextCursor: page.length > opts.limit && last ? encodeCursor(last.id, scope, filter) : null }
+  }
+
+  /** How many memories a scope (and filter) holds. */
+  async count(options: CountOptions): Promise<number> {
+    this.checkOpen()
+    const opts = parseWith(countOptionsSchema, options, 'count options')
+    return this.engine.vectors.count(this.requireScope(opts, 'count'), parseFilters(opts.filters))
+  }
+
+  /** Memories in the whole store, every tenant (for metrics). */
+  async size(): Promise<number> {
+    this.checkOpen()
+    return this.engine.vectors.countRows()
+  }
+
+  /** Every user, agent and run id of this tenant with its number of memories. */
+  async entities(): Promise<Array<{ type: 'user' | 'agent' | 'run'; id: string; count: number }>> {
+    this.checkOpen()
+    return this.engine.vectors.scopeCounts(this.tenantId)
+  }
+
+  /** Every memory of this tenant in creation order, `batchSize` at a time; `after` resumes after that id. */
+  async *exportAll(options: { after?: string; batchSize?: number } = {}): AsyncIterable<MemoryItem[]> {
+    this.checkOpen()
+    let afterId = options.after === undefined ? undefined : parseId(options.after)
+    const batchSize = options.batchSize ?? 1000
+    for (;;) {
+      const batch = await this.engine.vectors.list({ tenantId: this.tenantId }, undefined, afterId, batchSize)
+      if (batch.length === 0) return
+      yield batch.map(toItem)
+      afterId = batch.at(-1)?.id
+    }
+  }
+
+  /**
+   * Adds exported memories keeping their ids and times, in one group commit. Idempotent: an id
+   * already in this tenant, or the same text in the same scope, is NONE.
+   */
+  async import(items: ImportItem[]): Promise<{ results: AddResult[] }> {
+    this.checkOpen()
+    const parsed = parseWith(z.array(importItemSchema).min(1).max(this.engine.config.maxBatchItems), items, 'import items', MemoryErrorCode.InvalidInput)
+    const drafts = parsed.map((item, index) => ({
+      index,
+      scope: this.requireScope(item, 'import'),
+      text: this.checkText(item.memory),
+      role: item.role ?? null,
+      metadata: checkMetadata(item.metadata ?? {}),
+      actor: null,
+      ...(item.id !== undefined && { id: item.id }),
+      ...(item.createdAt !== undefined && { createdAt: Date.parse(item.createdAt) }),
+      ...(item.updatedAt !== undefined && { updatedAt: Date.parse(item.updatedAt) }),
+    }))
+    const ops = (await this.buildAdds(drafts)).map((op) => ({ ...op, keepId: true }))
+    return { results: (await this.engine.writer.submit(ops)) as AddResult[] }
   }
 
   async update(id: string, options: UpdateOptions): Promise<MemoryItem> {
@@ -306,6 +368,7 @@ export class Memory implements AsyncDisposable {
       engine.vectors.close()
       await engine.metadata.close()
       if (engine.ownsEmbedder) await engine.embedder.close()
+      engine.unlock()
     })
   }
 
@@ -336,7 +399,7 @@ export class Memory implements AsyncDisposable {
 
   /** Validates every item, embeds all texts in one call, and builds the add ops. Nothing is written here. */
   private async prepareAdds(items: Array<z.output<typeof addBatchItemSchema>>): Promise<Array<WriteOp & { index: number }>> {
-    const drafts: Array<{ index: number; scope: ScopeFilter; text: string; role: string | null; metadata: Metadata; actor: string | null }> = []
+    const drafts: Draft[] = []
     items.forEach((item, index) => {
       if (item.infer) {
         throw new MemoryError(
@@ -353,6 +416,10 @@ export class Memory implements AsyncDisposable {
     })
     if (drafts.length === 0) throw invalidInput('nothing to add: every message was a system message')
     if (drafts.length > this.engine.config.maxBatchItems) throw invalidInput(`more than ${this.engine.config.maxBatchItems} texts in one call`)
+    return this.buildAdds(drafts)
+  }
+
+  private async buildAdds(drafts: Draft[]): Promise<Array<WriteOp & { kind: 'add'; index: number }>> {
     const vectors = await this.engine.embedder.embed(drafts.map((d) => d.text))
     const now = Date.now()
     return drafts.map((d, i) => ({
@@ -360,7 +427,7 @@ export class Memory implements AsyncDisposable {
       index: d.index,
       actor: d.actor,
       memory: {
-        id: uuidv7(),
+        id: d.id ?? uuidv7(),
         tenantId: d.scope.tenantId,
         userId: d.scope.userId ?? null,
         agentId: d.scope.agentId ?? null,
@@ -369,12 +436,25 @@ export class Memory implements AsyncDisposable {
         text: d.text,
         dedupKey: dedupKey(d.scope, d.text),
         metadata: d.metadata,
-        createdAt: now,
-        updatedAt: now,
+        createdAt: d.createdAt ?? now,
+        updatedAt: d.updatedAt ?? d.createdAt ?? now,
         vector: vectors[i] as Float32Array,
       },
     }))
   }
+}
+
+/** One text to store, validated, before embedding. */
+interface Draft {
+  index: number
+  scope: ScopeFilter
+  text: string
+  role: string | null
+  metadata: Metadata
+  actor: string | null
+  id?: string
+  createdAt?: number
+  updatedAt?: number
 }
 
 /** System messages steer the model; they are not facts about the user, so they are not stored. */

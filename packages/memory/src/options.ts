@@ -58,6 +58,21 @@ export const listOptionsSchema = z.strictObject({
 })
 export type ListOptions = z.input<typeof listOptionsSchema>
 
+export const countOptionsSchema = z.strictObject({ ...scopeShape, filters: z.record(z.string(), z.unknown()).optional() })
+export type CountOptions = z.input<typeof countOptionsSchema>
+
+/** A memory as `exportAll` yields it; `id` and times are kept on import when given. */
+export const importItemSchema = z.strictObject({
+  ...scopeShape,
+  id: z.uuid().optional(),
+  memory: z.string(),
+  metadata: metadataSchema.optional(),
+  role: z.enum(['user', 'assistant', 'tool']).nullable().optional(),
+  createdAt: z.iso.datetime({ offset: true }).optional(),
+  updatedAt: z.iso.datetime({ offset: true }).optional(),
+})
+export type ImportItem = z.input<typeof importItemSchema>
+
 export const scopeSchema = z.strictObject(scopeShape)
 export type ScopeIds = z.infer<typeof scopeSchema>
 

@@ -1,3 +1,5 @@
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { Embedder } from '@agentmem/embeddings'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Memory, MemoryErrorCode } from '../src/index.js'
@@ -230,5 +232,66 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
     const memory = await Memory.open({ path: dir.path, embedder })
     await memory.close()
     await expectCode(memory.add('late', { userId: 'u1' }), MemoryErrorCode.Closed)
+  })
+
+  it('counts, lists entities, exports a tenant and imports it back keeping ids, idempotently', async () => {
+    await using source = await openTemp(embedder)
+    const a = source.memory.withTenant('a')
+    await a.addBatch([
+      { messages: 'I moved to Lisbon in May', userId: 'u1', metadata: { topic: 'home' } },
+      { messages: 'My sister is called Ana', userId: 'u1', agentId: 'bot' },
+      { messages: 'I play chess', agentId: 'bot', runId: 'r1' },
+    ])
+    await source.memory.withTenant('b').add('tenant b fact', { userId: 'u1' })
+    expect(await a.count({ userId: 'u1' })).toBe(2)
+    expect(await a.count({ agentId: 'bot', filters: { run_id: 'r1' } })).toBe(1)
+    expect(await source.memory.size()).toBe(4)
+    expect((await a.entities()).sort((x, y) => `${x.type}${x.id}`.localeCompare(`${y.type}${y.id}`))).toEqual([
+      { type: 'agent', id: 'bot', count: 2 },
+      { type: 'run', id: 'r1', count: 1 },
+      { type: 'user', id: 'u1', count: 2 },
+    ])
+    const exported = []
+    for await (const batch of a.exportAll({ batchSize: 2 })) exported.push(...batch)
+    expect(exported.map((m) => m.memory)).toEqual(['I moved to Lisbon in May', 'My sister is called Ana', 'I play chess'])
+    const resumed = []
+    for await (const batch of a.exportAll({ after: exported[0]?.id as string })) resumed.push(...batch)
+    expect(resumed.map((m) => m.id)).toEqual(exported.slice(1).map((m) => m.id))
+
+    await using target = await openTemp(embedder)
+    const items = exported.map(({ id, memory, metadata, userId, agentId, runId, createdAt, updatedAt }) => ({
+      id,
+      memory,
+      metadata,
+      createdAt,
+      updatedAt,
+      ...(userId && { userId }),
+      ...(agentId && { agentId }),
+      ...(runId && { runId }),
+    }))
+    expect((await target.memory.withTenant('c').import(items)).results.map((r) => r.event)).toEqual(['ADD', 'ADD', 'ADD'])
+    expect((await target.memory.withTenant('c').import(items)).results.map((r) => r.event)).toEqual(['NONE', 'NONE', 'NONE'])
+    const copy = await target.memory.withTenant('c').get(exported[0]?.id as string)
+    expect(copy).toEqual(exported[0])
+    // An id another tenant already holds is never shared: the import gets a fresh id.
+    const [other] = (await target.memory.withTenant('d').import([items[0] as (typeof items)[number]])).results
+    expect(other?.event).toBe('ADD')
+    expect(other?.id).not.toBe(exported[0]?.id)
+    expect((await target.memory.withTenant('c').get(exported[0]?.id as string))?.memory).toBe('I moved to Lisbon in May')
+    await expectCode(target.memory.import([{ memory: 'no scope' }]), MemoryErrorCode.ScopeRequired)
+    await expectCode(target.memory.import([{ memory: 'x', userId: 'u', id: 'not-a-uuid' }]), MemoryErrorCode.InvalidInput)
+  })
+
+  it('locks the store folder to one process at a time', async () => {
+    await using dir = await tempDir('lock')
+    const memory = await Memory.open({ path: dir.path, embedder })
+    await expectCode(Memory.open({ path: dir.path, embedder }), MemoryErrorCode.Locked)
+    await memory.close()
+    const again = await Memory.open({ path: dir.path, embedder })
+    await again.close()
+    // A lock left by a process that died (here: a pid that cannot exist) is taken over.
+    writeFileSync(join(dir.path, 'LOCK'), '2147483646')
+    const afterCrash = await Memory.open({ path: dir.path, embedder })
+    await afterCrash.close()
   })
 })

@@ -3,7 +3,7 @@ import * as lancedb from '@lancedb/lancedb'
 import { storageFailed } from '../errors.js'
 import type { FilterNode } from '../filters.js'
 import { compileWhere, inList, literal } from './lancedb-predicate.js'
-import type { ScopeFilter, ScoredMemory, StoreChange, StoredMemory, VectorStore, VectorStoreProvider } from './types.js'
+import type { ScopeCount, ScopeFilter, ScoredMemory, StoreChange, StoredMemory, VectorStore, VectorStoreProvider } from './types.js'
 
 // LanceDB is CommonJS and checks arrow classes with instanceof, so use the same (CommonJS) copy of
 // apache-arrow it loads; the ESM build would be a second, incompatible set of classes.
@@ -141,6 +141,16 @@ class LanceVectorStore implements VectorStore {
     }
   }
 
+  async ownersOf(ids: readonly string[]): Promise<Map<string, string>> {
+    if (ids.length === 0) return new Map()
+    try {
+      const rows = await this.table.query().where(inList('id', ids)).select(['id', 'tenant_id']).toArray()
+      return new Map(rows.map((r) => [r.id as string, r.tenant_id as string]))
+    } catch (e) {
+      throw storageFailed('id lookup', e)
+    }
+  }
+
   async findByDedupKeys(tenantId: string, keys: readonly string[]): Promise<Array<{ id: string; dedupKey: string }>> {
     if (keys.length === 0) return []
     try {
@@ -162,6 +172,40 @@ class LanceVectorStore implements VectorStore {
     } catch (e) {
       throw storageFailed('list', e)
     }
+  }
+
+  async count(scope: ScopeFilter, filter: FilterNode | undefined): Promise<number> {
+    try {
+      return await this.table.countRows(compileWhere(scope, filter))
+    } catch (e) {
+      throw storageFailed('count', e)
+    }
+  }
+
+  async scopeCounts(tenantId: string): Promise<ScopeCount[]> {
+    const counts = new Map<string, ScopeCount>()
+    const bump = (type: ScopeCount['type'], id: unknown) => {
+      if (typeof id !== 'string') return
+      const key = `${type}\u0000${id}`
+      const entry = counts.get(key)
+      if (entry) entry.count++
+      else counts.set(key, { type, id, count: 1 })
+    }
+    try {
+      // Only the three scope columns are read; Lance is columnar, so this stays cheap per row.
+      for await (const batch of this.table.query().where(compileWhere({ tenantId }, undefined)).select(['user_id', 'agent_id', 'run_id'])) {
+        for (const [type, column] of [
+          ['user', 'user_id'],
+          ['agent', 'agent_id'],
+          ['run', 'run_id'],
+        ] as const) {
+          for (const id of batch.getChild(column) ?? []) bump(type, id)
+        }
+      }
+    } catch (e) {
+      throw storageFailed('scope counts', e)
+    }
+    return [...counts.values()]
   }
 
   async vectorSearch(vector: Float32Array, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]> {

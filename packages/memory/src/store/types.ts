@@ -45,15 +45,27 @@ export interface StoreChange {
   deletes: string[]
 }
 
+export interface ScopeCount {
+  type: 'user' | 'agent' | 'run'
+  id: string
+  count: number
+}
+
 export interface VectorStore {
   readonly dimensions: number
   getByIds(tenantId: string, ids: readonly string[]): Promise<StoredMemory[]>
+  /** The tenant of each of these ids that exists, whatever the tenant (ids are unique store-wide). */
+  ownersOf(ids: readonly string[]): Promise<Map<string, string>>
   /** Ids of live rows with these duplicate keys. */
   findByDedupKeys(tenantId: string, keys: readonly string[]): Promise<Array<{ id: string; dedupKey: string }>>
   /** Rows in id order after `afterId`; `limit` undefined means all. */
   list(scope: ScopeFilter, filter: FilterNode | undefined, afterId: string | undefined, limit: number | undefined): Promise<StoredMemory[]>
   vectorSearch(vector: Float32Array, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]>
   keywordSearch(query: string, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]>
+  /** Live rows matching a scope and filter. */
+  count(scope: ScopeFilter, filter: FilterNode | undefined): Promise<number>
+  /** How many rows each user / agent / run id of a tenant has. */
+  scopeCounts(tenantId: string): Promise<ScopeCount[]>
   /** Applies a change. `replay` makes it idempotent against a partly applied earlier attempt. */
   apply(change: StoreChange, options?: { replay?: boolean }): Promise<void>
   /** Every row of every tenant, in batches (for re-embedding). */
