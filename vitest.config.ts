@@ -11,6 +11,7 @@ export default defineConfig({
     hookTimeout: 180_000,
     // Files share 2 cores with the worker pools they start; one file at a time keeps timing tests honest.
     fileParallelism: false,
-    env: { LANCEDB_LOG: 'error' },
+    // MEM0_TELEMETRY: the mem0ai client used in compatibility tests would otherwise post to its analytics host.
+    env: { LANCEDB_LOG: 'error', MEM0_TELEMETRY: 'false' },
   },
 })

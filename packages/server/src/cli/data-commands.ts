@@ -1,0 +1,239 @@
+import { createHash } from 'node:crypto'
+import {
+  closeSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { createEmbedder } from '@agentmem/embeddings'
+import { type ImportItem, Memory } from '@agentmem/memory'
+import { SingleBar } from 'cli-progress'
+import type { ServerConfig } from '../config.js'
+import { toMemoryJson } from '../http/schemas.js'
+import { dataPaths } from '../serve.js'
+
+interface ScopeFlags {
+  user?: string
+  agent?: string
+  run?: string
+  tenant: string
+}
+
+/** Opens the store directly (the server must not be running on the same folder: the store is locked to one process). */
+async function withMemory<T>(config: ServerConfig, tenant: string, run: (memory: Memory) => Promise<T>): Promise<T> {
+  const embedder = await createEmbedder({
+    ...(config.model !== undefined && { model: config.model }),
+    ...(config.modelPath !== undefined && { modelPath: config.modelPath }),
+    ...(config.embeddingWorkers !== undefined && { workers: config.embeddingWorkers }),
+  })
+  try {
+    const memory = await Memory.open({ path: dataPaths(config.data).memory, embedder, tenantId: tenant, maxTextLength: config.maxTextLength })
+    try {
+      return await run(memory)
+    } finally {
+      await memory.close()
+    }
+  } finally {
+    await embedder.close()
+  }
+}
+
+const scope = (o: ScopeFlags) => ({
+  ...(o.user !== undefined && { userId: o.user }),
+  ...(o.agent !== undefined && { agentId: o.agent }),
+  ...(o.run !== undefined && { runId: o.run }),
+})
+
+function json(text: string | undefined, flag: string): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined
+  try {
+    const value: unknown = JSON.parse(text)
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>
+  } catch {}
+  throw new Error(`${flag} must be a JSON object`)
+}
+
+const print = (value: unknown): void => {
+  process.stdout.write(`${JSON.stringify(value)}\n`)
+}
+
+const bar = (unit: string) =>
+  new SingleBar({
+    format: `{bar} {percentage}% | {value}/{total} ${unit} | {eta_formatted} left`,
+    stream: process.stderr,
+    hideCursor: true,
+    noTTYOutput: false,
+  })
+
+export function addCommand(config: ServerConfig, text: string, o: ScopeFlags & { metadata?: string }) {
+  const metadata = json(o.metadata, '--metadata')
+  return withMemory(config, o.tenant, async (memory) => print(await memory.add(text, { ...scope(o), ...(metadata && { metadata }) })))
+}
+
+export function searchCommand(config: ServerConfig, query: string, o: ScopeFlags & { topK: string; mode: string; filters?: string }) {
+  const filters = json(o.filters, '--filters')
+  return withMemory(config, o.tenant, async (memory) => {
+    const { results } = await memory.search(query, { ...scope(o), topK: Number(o.topK), mode: o.mode as 'hybrid', ...(filters && { filters }) })
+    for (const hit of results) print({ score: hit.score, ...toMemoryJson(hit) })
+  })
+}
+
+export function listCommand(config: ServerConfig, o: ScopeFlags & { filters?: string; limit?: string }) {
+  const filters = json(o.filters, '--filters')
+  const most = o.limit === undefined ? Number.POSITIVE_INFINITY : Number(o.limit)
+  return withMemory(config, o.tenant, async (memory) => {
+    let printed = 0
+    let cursor: string | undefined
+    do {
+      const page = await memory.getAll({ ...scope(o), limit: 1000, ...(filters && { filters }), ...(cursor !== undefined && { cursor }) })
+      for (const item of page.results) {
+        if (printed++ >= most) return
+        print(toMemoryJson(item))
+      }
+      cursor = page.nextCursor ?? undefined
+    } while (cursor !== undefined)
+  })
+}
+
+/** The id on the last complete line of an export file; a torn last line (a crash mid-write) is cut off. */
+function resumePoint(file: string): string | undefined {
+  const size = statSync(file).size
+  if (size === 0) return undefined
+  const fd = openSync(file, 'r')
+  try {
+    const chunk = Buffer.alloc(Math.min(size, 1 << 20))
+    readSync(fd, chunk, 0, chunk.length, size - chunk.length)
+    const text = chunk.toString('utf8')
+    const end = text.lastIndexOf('\n')
+    if (end < 0) throw new Error(`${file} does not look like an export (no complete line in its last MiB)`)
+    if (end < text.length - 1) truncateSync(file, size - Buffer.byteLength(text.slice(end + 1)))
+    const start = text.lastIndexOf('\n', end - 1) + 1
+    return (JSON.parse(text.slice(start, end)) as { id: string }).id
+  } finally {
+    closeSync(fd)
+  }
+}
+
+export function exportCommand(config: ServerConfig, o: { tenant: string; out?: string }) {
+  return withMemory(config, o.tenant, async (memory) => {
+    const after = o.out !== undefined && existsSync(o.out) ? resumePoint(o.out) : undefined
+    const out = o.out === undefined ? process.stdout : createWriteStream(o.out, { flags: 'a' })
+    const progress = o.out === undefined ? undefined : bar('memories')
+    progress?.start(0, 0)
+    let written = 0
+    for await (const batch of memory.exportAll(after === undefined ? {} : { after })) {
+      const ok = out.write(batch.map((item) => `${JSON.stringify(toMemoryJson(item))}\n`).join(''))
+      if (!ok) await new Promise<void>((r) => out.once('drain', () => r()))
+      written += batch.length
+      progress?.setTotal(written)
+      progress?.update(written)
+    }
+    progress?.stop()
+    if (out !== process.stdout) await new Promise<void>((r, j) => out.end((e?: Error | null) => (e ? j(e) : r())))
+    process.stderr.write(`exported ${written} memories${after ? ` (resumed after ${after})` : ''}\n`)
+  })
+}
+
+export function importCommand(config: ServerConfig, file: string, o: { tenant: string; batch: string }) {
+  const batchSize = Number(o.batch)
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new Error('--batch must be an integer from 1 to 10000')
+  // The checkpoint lives in the data folder, keyed by file and tenant: a re-run resumes after the last written batch.
+  const checkpoint = join(
+    config.data,
+    'server',
+    'imports',
+    `${createHash('sha256')
+      .update(`${resolve(file)}\u0000${o.tenant}`)
+      .digest('hex')
+      .slice(0, 24)}.json`,
+  )
+  const done = existsSync(checkpoint) ? (JSON.parse(readFileSync(checkpoint, 'utf8')) as { lines: number; bytes: number }) : { lines: 0, bytes: 0 }
+  return withMemory(config, o.tenant, async (memory) => {
+    const progress = bar('bytes')
+    progress.start(statSync(file).size, done.bytes)
+    const counts = { ADD: 0, NONE: 0 }
+    let line = 0
+    let bytes = 0
+    let batch: ImportItem[] = []
+    const flush = async () => {
+      if (batch.length === 0) return
+      for (const r of (await memory.import(batch)).results) counts[r.event === 'ADD' ? 'ADD' : 'NONE']++
+      batch = []
+      mkdirSync(dirname(checkpoint), { recursive: true })
+      writeFileSync(checkpoint, JSON.stringify({ lines: line, bytes }))
+      progress.update(bytes)
+    }
+    for await (const text of createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY })) {
+      line++
+      bytes += Buffer.byteLength(text) + 1
+      if (line <= done.lines || text.trim() === '') continue
+      batch.push(toImportItem(text, line))
+      if (batch.length >= batchSize) await flush()
+    }
+    await flush()
+    progress.stop()
+    rmSync(checkpoint, { force: true })
+    process.stderr.write(`imported ${counts.ADD} new, ${counts.NONE} already present${done.lines ? ` (resumed after line ${done.lines})` : ''}\n`)
+  })
+}
+
+function toImportItem(text: string, line: number): ImportItem {
+  let row: Record<string, unknown>
+  try {
+    row = JSON.parse(text) as Record<string, unknown>
+  } catch {
+    throw new Error(`line ${line} is not JSON`)
+  }
+  const optional = (key: string) => (typeof row[key] === 'string' ? (row[key] as string) : undefined)
+  const item: ImportItem = { memory: row['memory'] as string }
+  const fields: Array<[keyof ImportItem, string]> = [
+    ['id', 'id'],
+    ['userId', 'user_id'],
+    ['agentId', 'agent_id'],
+    ['runId', 'run_id'],
+    ['createdAt', 'created_at'],
+    ['updatedAt', 'updated_at'],
+  ]
+  for (const [to, from] of fields) {
+    const value = optional(from)
+    if (value !== undefined) (item as Record<string, unknown>)[to] = value
+  }
+  if (row['metadata'] && typeof row['metadata'] === 'object') item.metadata = row['metadata'] as Record<string, unknown>
+  if (typeof row['role'] === 'string') item.role = row['role'] as ImportItem['role']
+  return item
+}
+
+export async function reembedCommand(config: ServerConfig, o: { model?: string; modelPath?: string }) {
+  if (o.model === undefined && o.modelPath === undefined) throw new Error('give --model or --model-path for the new model')
+  const next = await createEmbedder({
+    ...(o.model !== undefined && { model: o.model }),
+    ...(o.modelPath !== undefined && { modelPath: o.modelPath }),
+    progress: true,
+  })
+  try {
+    await withMemory(config, 'default', async (memory) => {
+      const progress = bar('memories')
+      progress.start(0, 0)
+      await memory.reembed(next, {
+        onProgress: ({ done, total }) => {
+          progress.setTotal(total)
+          progress.update(done)
+        },
+      })
+      progress.stop()
+      process.stderr.write(`re-embedded with ${next.modelId}; start the server with the same model from now on\n`)
+    })
+  } finally {
+    await next.close()
+  }
+}

@@ -1,0 +1,34 @@
+import type { ServerConfig } from '../config.js'
+import { KeyStore } from '../keys/key-store.js'
+import { dataPaths } from '../serve.js'
+
+async function withKeys<T>(config: ServerConfig, run: (keys: KeyStore) => Promise<T>): Promise<T> {
+  const keys = await KeyStore.open(dataPaths(config.data).keys)
+  try {
+    return await run(keys)
+  } finally {
+    keys.close()
+  }
+}
+
+/** Prints only the key on stdout, so scripts can capture it; the rest goes to stderr. */
+export function keysCreate(config: ServerConfig, o: { tenant: string; name?: string; admin?: boolean }): Promise<void> {
+  return withKeys(config, async (keys) => {
+    const { key, info } = await keys.create({ tenantId: o.tenant, role: o.admin ? 'admin' : 'tenant', ...(o.name !== undefined && { name: o.name }) })
+    process.stdout.write(`${key}\n`)
+    process.stderr.write(`created ${info.role} key ${info.id} for tenant ${info.tenantId}; it is not shown again\n`)
+  })
+}
+
+export function keysList(config: ServerConfig, o: { tenant?: string }): Promise<void> {
+  return withKeys(config, async (keys) => {
+    for (const info of await keys.list(o.tenant === undefined ? {} : { tenantId: o.tenant })) process.stdout.write(`${JSON.stringify(info)}\n`)
+  })
+}
+
+export function keysRevoke(config: ServerConfig, id: string): Promise<void> {
+  return withKeys(config, async (keys) => {
+    if (!(await keys.revoke(id))) throw new Error(`no active key ${id}`)
+    process.stderr.write(`revoked ${id}\n`)
+  })
+}

@@ -1,0 +1,43 @@
+import type { ServerConfig } from '../config.js'
+import { KeyStore } from '../keys/key-store.js'
+import { createLogger } from '../logger.js'
+import { dataPaths, startServer } from '../serve.js'
+
+/** Serves until SIGTERM/SIGINT, then shuts down gracefully within `shutdownTimeoutMs`. */
+export async function serveCommand(config: ServerConfig): Promise<void> {
+  const logger = createLogger(config.logLevel)
+  const server = await startServer(config, { logger })
+  const keys = await KeyStore.open(dataPaths(config.data).keys)
+  const keyCount = await keys.activeCount().finally(() => keys.close())
+  // One write, so a reader sees the whole banner at once.
+  const banner = [
+    `AgentMem listening on ${server.url}`,
+    `  API docs:  ${server.url}/docs  (OpenAPI: ${server.url}/openapi.json)`,
+    `  data:      ${config.data}`,
+    keyCount === 0
+      ? '  auth:      no API keys yet, so only clients on this machine are served, without a key.\n             Create one with: pnpm agentmem keys create --tenant NAME   (then send Authorization: Bearer <key>)'
+      : `  auth:      ${keyCount} API key(s); send Authorization: Bearer <key>. New keys: pnpm agentmem keys create --tenant NAME`,
+  ]
+  process.stderr.write(`${banner.join('\n')}\n`)
+
+  let stopping = false
+  const stop = (signal: string) => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'server.signal')
+    const deadline = setTimeout(() => {
+      logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'server.shutdown_deadline')
+      process.exit(1)
+    }, config.shutdownTimeoutMs)
+    deadline.unref()
+    server.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'server.shutdown_failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', () => stop('SIGTERM'))
+  process.on('SIGINT', () => stop('SIGINT'))
+}

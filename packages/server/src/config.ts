@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs'
+import { z } from 'zod'
+import { ServerError, ServerErrorCode } from './errors.js'
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().int().min(min).max(max)
+
+/**
+ * Every setting of the server, with its default. Sources, later ones winning: the JSON file named
+ * by AGENTMEM_CONFIG, AGENTMEM_* environment variables, command-line flags. Parsed once at start.
+ */
+export const serverConfigSchema = z.strictObject({
+  /** Data folder: memories (LanceDB + SQLite) and API keys. */
+  data: z.string().min(1).default('.agentmem'),
+  /** Address to listen on. Anything but loopback needs at least one API key. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** Port to listen on (0 picks a free one). */
+  port: int(0, 65535).default(8787),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Embedding model id downloaded from the Hugging Face hub on first use; default: the offline model. */
+  model: z.string().min(1).optional(),
+  /** A local model folder (Hugging Face layout) instead of a download. */
+  modelPath: z.string().min(1).optional(),
+  /** Embedding worker threads; default: one per core. */
+  embeddingWorkers: int(1, 64).optional(),
+  /** Largest request body, in bytes. */
+  bodyLimitBytes: int(1024).default(1_048_576),
+  /** Most items in one batch request. */
+  maxBatchItems: int(1, 100_000).default(1000),
+  /** Longest memory text or query, in characters. */
+  maxTextLength: int(1, 1_000_000).default(10_000),
+  /** Largest top_k a search may ask for. */
+  maxTopK: int(1, 1000).default(100),
+  /** Requests per minute per API key (per client address without keys); 0 turns the limit off. */
+  rateLimitPerMinute: int(0).default(600),
+  /** A request running longer is answered 504 (a write in flight still completes atomically). */
+  requestTimeoutMs: int(100).default(30_000),
+  /** On SIGTERM/SIGINT, how long in-flight requests and queued writes may take before the process exits anyway. */
+  shutdownTimeoutMs: int(100).default(10_000),
+})
+export type ServerConfig = z.output<typeof serverConfigSchema>
+export type ServerConfigInput = z.input<typeof serverConfigSchema>
+
+/** AGENTMEM_LOG_LEVEL for logLevel, and so on. */
+export function envName(key: string): string {
+  return `AGENTMEM_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`
+}
+
+export const configFileEnv = 'AGENTMEM_CONFIG'
+
+/** Reads file, environment and flags into one validated config; a bad value names its source. */
+export function loadConfig(options: { env?: NodeJS.ProcessEnv; flags?: ServerConfigInput } = {}): ServerConfig {
+  const env = options.env ?? process.env
+  let file: Record<string, unknown> = {}
+  const fileName = env[configFileEnv]
+  if (fileName) {
+    try {
+      file = JSON.parse(readFileSync(fileName, 'utf8')) as Record<string, unknown>
+    } catch (cause) {
+      throw new ServerError(ServerErrorCode.InvalidConfig, `Cannot read the config file ${fileName} (${configFileEnv}): ${String(cause)}`, { cause })
+    }
+  }
+  const fromEnv: Record<string, string> = {}
+  for (const key of Object.keys(serverConfigSchema.shape)) {
+    const value = env[envName(key)]
+    if (value !== undefined && value !== '') fromEnv[key] = value
+  }
+  const flags = Object.fromEntries(Object.entries(options.flags ?? {}).filter(([, v]) => v !== undefined))
+  const merged = { ...file, ...fromEnv, ...flags }
+  const parsed = serverConfigSchema.safeParse(merged)
+  if (parsed.success) return parsed.data
+  const problems = parsed.error.issues.map((issue) => {
+    const key = String(issue.path[0] ?? '')
+    const source = key in flags ? `--${key}` : key in fromEnv ? envName(key) : fileName && key in file ? `${key} in ${fileName}` : key || 'config'
+    return `${source}: ${issue.message}`
+  })
+  throw new ServerError(ServerErrorCode.InvalidConfig, `Invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } })
+}
+
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '::ffff:127.0.0.1' || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./.test(host)
+}

@@ -1,0 +1,99 @@
+import type { EmbeddingErrorCode } from '@agentmem/embeddings'
+import type { MemoryErrorCode } from '@agentmem/memory'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+
+/** Codes only the server reports. */
+export const ServerErrorCode = {
+  ValidationFailed: 'REQUEST_VALIDATION_FAILED',
+  RouteNotFound: 'ROUTE_NOT_FOUND',
+  Unauthorized: 'UNAUTHORIZED',
+  Forbidden: 'FORBIDDEN',
+  RateLimited: 'RATE_LIMITED',
+  PayloadTooLarge: 'PAYLOAD_TOO_LARGE',
+  HeadersTooLarge: 'REQUEST_HEADERS_TOO_LARGE',
+  RequestTimeout: 'REQUEST_TIMEOUT',
+  NotImplemented: 'NOT_IMPLEMENTED',
+  ShuttingDown: 'SHUTTING_DOWN',
+  Internal: 'INTERNAL',
+  InvalidConfig: 'SERVER_INVALID_CONFIG',
+} as const
+export type ServerErrorCode = (typeof ServerErrorCode)[keyof typeof ServerErrorCode]
+
+export type ErrorCode = ServerErrorCode | MemoryErrorCode | EmbeddingErrorCode
+
+/** The one place codes become HTTP statuses; `satisfies` fails the build when a code is missing. */
+export const statusByCode = {
+  REQUEST_VALIDATION_FAILED: 400,
+  ROUTE_NOT_FOUND: 404,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  RATE_LIMITED: 429,
+  PAYLOAD_TOO_LARGE: 413,
+  REQUEST_HEADERS_TOO_LARGE: 431,
+  REQUEST_TIMEOUT: 504,
+  NOT_IMPLEMENTED: 501,
+  SHUTTING_DOWN: 503,
+  INTERNAL: 500,
+  SERVER_INVALID_CONFIG: 500,
+  MEMORY_INVALID_OPTIONS: 400,
+  MEMORY_INVALID_INPUT: 400,
+  MEMORY_SCOPE_REQUIRED: 400,
+  MEMORY_INVALID_FILTER: 400,
+  MEMORY_INVALID_CURSOR: 400,
+  MEMORY_NOT_FOUND: 404,
+  MEMORY_EMBEDDER_MISMATCH: 409,
+  MEMORY_INFERENCE_NOT_CONFIGURED: 501,
+  MEMORY_STORAGE_FAILED: 500,
+  MEMORY_CLOSED: 503,
+  MEMORY_LOCKED: 409,
+  EMBEDDINGS_INVALID_OPTIONS: 500,
+  EMBEDDINGS_INVALID_INPUT: 400,
+  EMBEDDINGS_EMPTY_INPUT: 400,
+  EMBEDDINGS_INPUT_TOO_LONG: 413,
+  EMBEDDINGS_UNKNOWN_MODEL: 500,
+  EMBEDDINGS_MODEL_NOT_FOUND: 500,
+  EMBEDDINGS_MODEL_LOAD_FAILED: 500,
+  EMBEDDINGS_DOWNLOAD_FAILED: 502,
+  EMBEDDINGS_CHECKSUM_MISMATCH: 502,
+  EMBEDDINGS_DIMENSION_MISMATCH: 500,
+  EMBEDDINGS_QUEUE_FULL: 503,
+  EMBEDDINGS_ABORTED: 503,
+  EMBEDDINGS_CLOSED: 503,
+  EMBEDDINGS_WORKER_CRASHED: 500,
+  EMBEDDINGS_INFERENCE_FAILED: 500,
+} satisfies Record<ErrorCode, ContentfulStatusCode>
+
+/** Seconds a client should wait before retrying, for statuses that mean "not now". */
+export const retryAfterByCode: Partial<Record<ErrorCode, number>> = {
+  EMBEDDINGS_QUEUE_FULL: 1,
+  EMBEDDINGS_ABORTED: 1,
+  SHUTTING_DOWN: 5,
+  MEMORY_CLOSED: 5,
+}
+
+export class ServerError extends Error {
+  readonly code: ServerErrorCode
+  readonly details: Record<string, unknown> | undefined
+  /** Extra response headers (Retry-After, WWW-Authenticate). */
+  readonly headers: Record<string, string>
+
+  constructor(code: ServerErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown>; headers?: Record<string, string> } = {}) {
+    super(message, { cause: options.cause })
+    this.name = 'ServerError'
+    this.code = code
+    this.details = options.details
+    this.headers = options.headers ?? {}
+  }
+}
+
+/** Any package's typed error, recognised by shape (duplicate installs break instanceof). */
+export function isCodedError(error: unknown): error is Error & { code: ErrorCode; details?: Record<string, unknown>; headers?: Record<string, string> } {
+  return error instanceof Error && 'code' in error && typeof error.code === 'string' && Object.hasOwn(statusByCode, error.code)
+}
+
+/** Lists each invalid field as `{ path, message }`, like the memory package's own errors. */
+export function validationFailed(issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }>, where: string): ServerError {
+  const list = issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }))
+  const summary = list.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
+  return new ServerError(ServerErrorCode.ValidationFailed, `Invalid ${where}: ${summary}`, { details: { issues: list } })
+}

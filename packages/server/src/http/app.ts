@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto'
+import { OpenAPIHono } from '@hono/zod-openapi'
+import type { Context } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { HTTPException } from 'hono/http-exception'
+import { timeout } from 'hono/timeout'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import { isLoopback } from '../config.js'
+import { type ErrorCode, isCodedError, retryAfterByCode, ServerError, ServerErrorCode, statusByCode, validationFailed } from '../errors.js'
+import type { AppDeps, AppEnv } from './context.js'
+import { createMetrics } from './metrics.js'
+import { RateLimiter } from './rate-limit.js'
+import { registerAdminRoutes } from './routes/admin.js'
+import { registerDocsRoutes } from './routes/docs.js'
+import { registerMem0Routes } from './routes/mem0.js'
+import { registerMemoryRoutes } from './routes/memories.js'
+
+/** Routes anyone may call: probes, metrics (no tenant data), and the API's own description. */
+const publicPaths = new Set(['/health', '/ready', '/metrics', '/openapi.json', '/docs'])
+
+/**
+ * Builds the HTTP app on already-open dependencies; it owns no process state, so tests can call
+ * `app.request()` or serve it on a port. See `startServer` for the process around it.
+ */
+export function createApp(deps: AppDeps) {
+  const { config, keys, memory, logger } = deps
+  const lifecycle = deps.lifecycle ?? { shuttingDown: false }
+  const metrics = createMetrics(memory, deps.embedder ?? memory.embedder)
+  const limiter = config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined
+  const app = new OpenAPIHono<AppEnv>({
+    defaultHook: (result) => {
+      if (!result.success) throw validationFailed(result.error.issues, `request ${result.target}`)
+    },
+  })
+
+  app.onError((error, c) => errorResponse(error, c))
+  app.notFound((c) => errorResponse(new ServerError(ServerErrorCode.RouteNotFound, `No route ${c.req.method} ${c.req.path}`), c))
+
+  app.use(async (c, next) => {
+    const requestId = c.req.header('x-request-id')?.slice(0, 128) || randomUUID()
+    const log = logger.child({ requestId })
+    c.set('requestId', requestId)
+    c.set('log', log)
+    c.set('metrics', metrics)
+    c.header('x-request-id', requestId)
+    const started = performance.now()
+    await next()
+    // While shutting down, keep-alive clients are told to reconnect elsewhere, or their
+    // connections would never go idle and the server could not close.
+    if (lifecycle.shuttingDown) c.header('connection', 'close')
+    const ms = performance.now() - started
+    // The route pattern, never the raw path: ids in paths would explode the label set.
+    const route = c.req.routePath === '/*' ? 'unmatched' : c.req.routePath
+    metrics.requestSeconds.observe({ method: c.req.method, route, status: String(c.res.status) }, ms / 1000)
+    log.info({ method: c.req.method, route, status: c.res.status, ms: Math.round(ms) }, 'http.request')
+  })
+
+  app.get('/health', (c) => c.json({ status: 'ok' }))
+  app.get('/ready', async (c) => {
+    if (lifecycle.shuttingDown) return c.json({ status: 'shutting_down' }, 503)
+    try {
+      await memory.size()
+      return c.json({ status: 'ready' })
+    } catch {
+      return c.json({ status: 'unavailable' }, 503)
+    }
+  })
+  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }))
+  registerDocsRoutes(app)
+
+  app.use(async (c, next) => {
+    if (publicPaths.has(c.req.path) || c.req.path.startsWith('/docs/')) return next()
+    if (lifecycle.shuttingDown) throw new ServerError(ServerErrorCode.ShuttingDown, 'The server is shutting down', { headers: { 'retry-after': '5' } })
+    const principal = await authenticate(c)
+    c.set('principal', principal)
+    c.set('memory', memory.withTenant(principal.tenantId))
+    if (limiter) {
+      const verdict = limiter.take(principal.keyId ?? `addr:${remoteAddress(c)}`)
+      if (!verdict.ok) {
+        throw new ServerError(ServerErrorCode.RateLimited, `More than ${config.rateLimitPerMinute} requests a minute`, {
+          headers: { 'retry-after': String(verdict.retryAfterSeconds) },
+          details: { limit_per_minute: config.rateLimitPerMinute },
+        })
+      }
+    }
+    return next()
+  })
+  app.use(
+    bodyLimit({
+      maxSize: config.bodyLimitBytes,
+      onError: () => {
+        throw new ServerError(ServerErrorCode.PayloadTooLarge, `The body is larger than ${config.bodyLimitBytes} bytes`, {
+          details: { limit_bytes: config.bodyLimitBytes },
+        })
+      },
+    }),
+  )
+  app.use(timeout(config.requestTimeoutMs, () => new HTTPException(504)))
+
+  registerMemoryRoutes(app, config)
+  registerAdminRoutes(app, keys)
+  registerMem0Routes(app, config)
+
+  /** `Bearer <key>` (native) or `Token <key>` (Mem0 clients). Without any key in the store, loopback clients act as the default tenant's admin. */
+  async function authenticate(c: Context<AppEnv>) {
+    const header = c.req.header('authorization')
+    const challenge = { 'www-authenticate': 'Bearer' }
+    if (header !== undefined) {
+      const match = /^(?:bearer|token)\s+(\S+)$/i.exec(header.trim())
+      const principal = match?.[1] ? await keys.verify(match[1]) : null
+      if (!principal) throw new ServerError(ServerErrorCode.Unauthorized, 'The API key is invalid or revoked', { headers: challenge })
+      return principal
+    }
+    if ((await keys.activeCount()) > 0)
+      throw new ServerError(ServerErrorCode.Unauthorized, 'An API key is required: Authorization: Bearer <key>', { headers: challenge })
+    if (!isLoopback(remoteAddress(c))) {
+      throw new ServerError(ServerErrorCode.Unauthorized, 'No API keys exist yet, so only this machine is served; create one with `agentmem keys create`', {
+        headers: challenge,
+      })
+    }
+    return { tenantId: 'default', role: 'admin' as const, keyId: null }
+  }
+
+  function errorResponse(error: unknown, c: Context<AppEnv>): Response {
+    const requestId = c.get('requestId') ?? 'unknown'
+    let code: ErrorCode
+    let message: string
+    let details: Record<string, unknown> | undefined
+    let headers: Record<string, string> = {}
+    if (isCodedError(error)) {
+      code = error.code
+      message = error.message
+      details = error.details
+      headers = error.headers ?? {}
+    } else if (error instanceof HTTPException && error.status < 500 && error.status !== 413) {
+      // hono's own 4xx, e.g. malformed JSON in a validated body.
+      code = ServerErrorCode.ValidationFailed
+      message = error.message || 'Invalid request'
+    } else if (error instanceof HTTPException && error.status === 413) {
+      code = ServerErrorCode.PayloadTooLarge
+      message = 'The body is too large'
+    } else if (error instanceof HTTPException && error.status === 504) {
+      code = ServerErrorCode.RequestTimeout
+      message = `The request took longer than ${config.requestTimeoutMs} ms`
+    } else {
+      code = ServerErrorCode.Internal
+      message = 'Internal error; the request id identifies it in the server log'
+    }
+    const status: ContentfulStatusCode = statusByCode[code]
+    if (status >= 500) (c.get('log') ?? logger).error({ err: error, code }, 'http.error')
+    const retryAfter = retryAfterByCode[code]
+    if (retryAfter !== undefined && !headers['retry-after']) headers['retry-after'] = String(retryAfter)
+    return c.json({ error: { code, message, request_id: requestId, ...(details && { details }) } }, status, headers)
+  }
+
+  return app
+}
+
+function remoteAddress(c: Context<AppEnv>): string {
+  return c.env?.incoming?.socket?.remoteAddress ?? 'unknown'
+}
+
+export type App = ReturnType<typeof createApp>

@@ -1,0 +1,32 @@
+import type { Embedder } from '@agentmem/embeddings'
+import type { Memory } from '@agentmem/memory'
+import type { HttpBindings } from '@hono/node-server'
+import type { Logger } from 'pino'
+import type { ServerConfig } from '../config.js'
+import type { KeyStore, Principal } from '../keys/key-store.js'
+import type { Metrics } from './metrics.js'
+
+/** What the app is built from; the CLI wires real ones, tests may wire their own. */
+export interface AppDeps {
+  /** The store, opened for any tenant; requests get `memory.withTenant(key's tenant)`. */
+  memory: Memory
+  keys: KeyStore
+  config: ServerConfig
+  logger: Logger
+  /** For queue-depth metrics; default: `memory.embedder`. */
+  embedder?: Embedder
+  /** Set when shutdown begins: /ready turns 503 and new requests are refused. */
+  lifecycle?: { shuttingDown: boolean }
+}
+
+export interface AppEnv {
+  Bindings: Partial<HttpBindings>
+  Variables: {
+    requestId: string
+    log: Logger
+    principal: Principal
+    /** The store seen as the principal's tenant. */
+    memory: Memory
+    metrics: Metrics
+  }
+}

@@ -1,0 +1,42 @@
+import type { Embedder } from '@agentmem/embeddings'
+import type { Memory } from '@agentmem/memory'
+import { Gauge, Histogram, Registry } from 'prom-client'
+
+export type Metrics = ReturnType<typeof createMetrics>
+
+/** Prometheus metrics of one app (its own registry, so several apps can live in one process). */
+export function createMetrics(memory: Memory, embedder: Embedder) {
+  const registry = new Registry()
+  const requestSeconds = new Histogram({
+    name: 'agentmem_http_request_duration_seconds',
+    help: 'HTTP request latency by method, route pattern and status.',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [registry],
+  })
+  new Gauge({
+    name: 'agentmem_embedding_queue_depth',
+    help: 'Texts waiting for an embedding worker.',
+    registers: [registry],
+    collect() {
+      this.set(embedder.stats().queued)
+    },
+  })
+  new Gauge({
+    name: 'agentmem_embedding_busy_workers',
+    help: 'Embedding workers running a batch.',
+    registers: [registry],
+    collect() {
+      this.set(embedder.stats().busyWorkers)
+    },
+  })
+  new Gauge({
+    name: 'agentmem_memories',
+    help: 'Memories stored, all tenants.',
+    registers: [registry],
+    async collect() {
+      this.set(await memory.size())
+    },
+  })
+  return { registry, requestSeconds }
+}

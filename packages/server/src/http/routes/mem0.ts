@@ -1,0 +1,316 @@
+import type { Memory, MemoryItem, SearchResult } from '@agentmem/memory'
+import type { Context, Hono } from 'hono'
+import { z } from 'zod'
+import { ServerError, ServerErrorCode, validationFailed } from '../../errors.js'
+import type { AppEnv } from '../context.js'
+import { memoryNotFound } from './memories.js'
+
+/**
+ * The routes the official `mem0ai` MemoryClient calls (hosted-platform API), so that
+ * `new MemoryClient({ apiKey, host })` works against a self-hosted AgentMem. Shapes follow the
+ * client's types; platform-only features answer 501 with a JSON error, never a silent no-op.
+ */
+
+const id = z.string().min(1).max(256)
+const scopeFields = { user_id: id.optional(), agent_id: id.optional(), run_id: id.optional() }
+const filters = z.record(z.string(), z.unknown())
+const message = z.object({ role: z.enum(['user', 'assistant', 'system', 'tool']), content: z.string() })
+
+/** Options of the platform that change results and have no self-hosted meaning yet. */
+const platformOnly = [
+  'app_id',
+  'custom_categories',
+  'custom_instructions',
+  'agent_custom_instructions',
+  'expiration_date',
+  'structured_data_schema',
+  'categories',
+  'includes',
+  'excludes',
+]
+
+const addBody = z.strictObject({
+  messages: z.union([z.string(), z.array(message).min(1)]),
+  ...scopeFields,
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  infer: z.boolean().optional(),
+  timestamp: z.number().optional(),
+  async_mode: z.boolean().optional(),
+  output_format: z.string().optional(),
+  version: z.string().optional(),
+  source: z.string().optional(),
+})
+const searchBody = z.strictObject({
+  query: z.string().min(1),
+  filters: filters.optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  top_k: z.number().int().min(1).max(1000).optional(),
+  threshold: z.number().min(-1).max(1).optional(),
+  rerank: z.literal(false).optional(),
+  keyword_search: z.boolean().optional(),
+  latest_only: z.boolean().optional(),
+  show_expired: z.literal(false).optional(),
+  fields: z.array(z.string()).optional(),
+  output_format: z.string().optional(),
+  version: z.string().optional(),
+  source: z.string().optional(),
+})
+const listBody = z.strictObject({
+  filters: filters.optional(),
+  latest_only: z.boolean().optional(),
+  show_expired: z.literal(false).optional(),
+})
+const updateBody = z.strictObject({ text: z.string().optional(), metadata: z.record(z.string(), z.unknown()).optional() })
+const batchUpdateBody = z.strictObject({
+  memories: z
+    .array(z.strictObject({ memory_id: z.uuid(), text: z.string() }))
+    .min(1)
+    .max(1000),
+})
+const batchDeleteBody = z.strictObject({
+  memories: z
+    .array(z.strictObject({ memory_id: z.uuid() }))
+    .min(1)
+    .max(1000),
+})
+
+export function registerMem0Routes(app: Hono<AppEnv>, limits: { maxTopK: number }): void {
+  const memory = (c: Context<AppEnv>) => c.get('memory')
+  const actor = (c: Context<AppEnv>) => c.get('principal').keyId ?? undefined
+
+  app.get('/v1/ping/', (c) => c.json({ status: 'ok', message: 'AgentMem', org_id: null, project_id: null, user_email: null }))
+
+  app.post('/v3/memories/add/', async (c) => {
+    const body = await parseBody(c, addBody, 'add request')
+    const result = await memory(c).add(body.messages, {
+      ...scopeOf(body),
+      ...(body.metadata && { metadata: body.metadata }),
+      ...(body.infer !== undefined && { infer: body.infer }),
+      actor: actor(c),
+    })
+    return c.json(result.results.map((r) => ({ id: r.id, memory: r.memory, data: { memory: r.memory }, event: r.event === 'NONE' ? 'NOOP' : r.event })))
+  })
+
+  app.post('/v3/memories/search/', async (c) => {
+    const body = await parseBody(c, searchBody, 'search request')
+    const topK = body.top_k ?? 10
+    if (topK > limits.maxTopK) throw tooLarge('top_k', limits.maxTopK)
+    const combined = combineFilters(body.filters, body.metadata)
+    const { results } = await memory(c).search(body.query, {
+      ...scopeFromFilters(body.filters),
+      ...(combined && { filters: combined }),
+      topK,
+      ...(body.threshold !== undefined && { threshold: body.threshold }),
+    })
+    return c.json({ results: results.map(toMem0) })
+  })
+
+  app.post('/v3/memories/', async (c) => {
+    const body = await parseBody(c, listBody, 'list request')
+    const query = z
+      .strictObject({ page: z.coerce.number().int().min(1).max(100_000).default(1), page_size: z.coerce.number().int().min(1).max(1000).default(100) })
+      .safeParse(c.req.query())
+    if (!query.success) throw validationFailed(query.error.issues, 'query')
+    const { page, page_size: pageSize } = query.data
+    const options = { ...scopeFromFilters(body.filters), ...(body.filters && { filters: body.filters }) }
+    const count = await memory(c).count(options)
+    // The engine pages by cursor; page N is reached by walking N - 1 cursors (cheap: keyset reads).
+    let cursor: string | undefined
+    let results: MemoryItem[] = []
+    for (let p = 1; p <= page; p++) {
+      const next = await memory(c).getAll({ ...options, limit: pageSize, ...(cursor !== undefined && { cursor }) })
+      results = p === page ? next.results : []
+      if (next.nextCursor === null) {
+        if (p < page) results = []
+        break
+      }
+      cursor = next.nextCursor
+    }
+    const url = (p: number) => {
+      const u = new URL(c.req.url)
+      u.searchParams.set('page', String(p))
+      u.searchParams.set('page_size', String(pageSize))
+      return u.toString()
+    }
+    return c.json({
+      count,
+      next: page * pageSize < count ? url(page + 1) : null,
+      previous: page > 1 ? url(page - 1) : null,
+      results: results.map(toMem0),
+    })
+  })
+
+  app.get('/v1/memories/:id/', async (c) => {
+    const item = await memory(c).get(c.req.param('id'))
+    if (!item) throw memoryNotFound(c.req.param('id'))
+    return c.json(toMem0(item))
+  })
+
+  app.put('/v1/memories/:id/', async (c) => {
+    const body = await parseBody(c, updateBody, 'update request')
+    const item = await memory(c).update(c.req.param('id'), {
+      ...(body.text !== undefined && { text: body.text }),
+      ...(body.metadata !== undefined && { metadata: body.metadata }),
+      actor: actor(c),
+    })
+    return c.json(toMem0(item))
+  })
+
+  app.delete('/v1/memories/:id/', async (c) => {
+    // delete_linked (the platform's superseded chain) has nothing to act on here: nothing is linked.
+    await memory(c).delete(c.req.param('id'), { actor: actor(c) })
+    return c.json({ message: 'Memory deleted successfully!' })
+  })
+
+  app.delete('/v1/memories/', async (c) => {
+    const query = z.strictObject({ ...scopeFields, app_id: id.optional() }).safeParse(c.req.query())
+    if (!query.success) throw validationFailed(query.error.issues, 'query')
+    if (query.data.app_id !== undefined) throw platformFeature('app_id')
+    const { deleted } = await memory(c).deleteAll({ ...scopeOf(query.data), actor: actor(c) })
+    return c.json({ message: `Memories deleted successfully! (${deleted})` })
+  })
+
+  app.get('/v1/memories/:id/history/', async (c) => {
+    const memoryId = c.req.param('id')
+    const [events, current] = await Promise.all([memory(c).history(memoryId), memory(c).get(memoryId)])
+    return c.json(
+      events.map((e) => ({
+        id: String(e.id),
+        memory_id: e.memoryId,
+        input: [],
+        old_memory: e.previousMemory,
+        new_memory: e.newMemory,
+        user_id: current?.userId ?? null,
+        categories: [],
+        event: e.event,
+        metadata: e.metadata,
+        created_at: e.createdAt,
+        updated_at: e.createdAt,
+      })),
+    )
+  })
+
+  app.get('/v1/entities/', async (c) => {
+    const entities = await memory(c).entities()
+    return c.json({
+      count: entities.length,
+      next: null,
+      previous: null,
+      results: entities.map((e) => ({ id: e.id, name: e.id, type: e.type, total_memories: e.count, owner: null, created_at: null, updated_at: null })),
+    })
+  })
+
+  const deleteEntity = async (c: Context<AppEnv>) => {
+    const type = c.req.param('type')
+    const name = c.req.param('name') as string
+    const scope = type === 'user' ? { userId: name } : type === 'agent' ? { agentId: name } : type === 'run' ? { runId: name } : undefined
+    if (!scope) throw type === 'app' ? platformFeature('app entities') : new ServerError(ServerErrorCode.ValidationFailed, `unknown entity type ${type}`)
+    const { deleted } = await memory(c).deleteAll({ ...scope, actor: actor(c) })
+    return c.json({ message: `Entity deleted successfully. (${deleted} memories)` })
+  }
+  app.delete('/v2/entities/:type/:name/', deleteEntity)
+  app.delete('/v1/entities/:type/:name/', deleteEntity)
+
+  app.put('/v1/batch/', async (c) => {
+    const body = await parseBody(c, batchUpdateBody, 'batch update')
+    await requireAll(memory(c), body.memories)
+    for (const m of body.memories) await memory(c).update(m.memory_id, { text: m.text, actor: actor(c) })
+    return c.json({ message: `Successfully updated ${body.memories.length} memories` })
+  })
+
+  app.delete('/v1/batch/', async (c) => {
+    const body = await parseBody(c, batchDeleteBody, 'batch delete')
+    await requireAll(memory(c), body.memories)
+    for (const m of body.memories) await memory(c).delete(m.memory_id, { actor: actor(c) })
+    return c.json({ message: `Successfully deleted ${body.memories.length} memories` })
+  })
+
+  for (const path of ['/api/v1/*', '/v1/feedback/*', '/v1/exports/*', '/v1/event/*', '/v1/webhooks/*', '/v2/profiles/*', '/v2/entities/user/:name/profile/']) {
+    app.all(path, (c) => {
+      throw platformFeature(new URL(c.req.url).pathname)
+    })
+  }
+}
+
+/** Batch calls check every id first, so a missing one fails the call before anything changes. */
+async function requireAll(memory: Memory, items: Array<{ memory_id: string }>): Promise<void> {
+  for (const item of items) if (!(await memory.get(item.memory_id))) throw memoryNotFound(item.memory_id)
+}
+
+async function parseBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S, what: string): Promise<z.output<S>> {
+  let raw: unknown
+  try {
+    raw = await c.req.json()
+  } catch {
+    throw new ServerError(ServerErrorCode.ValidationFailed, `Invalid ${what}: the body is not JSON`, {
+      details: { issues: [{ path: '', message: 'not JSON' }] },
+    })
+  }
+  if (typeof raw === 'object' && raw !== null) {
+    const used = platformOnly.filter((k) => k in raw && (raw as Record<string, unknown>)[k] != null)
+    if (used.length > 0) throw platformFeature(used.join(', '))
+  }
+  const parsed = schema.safeParse(raw)
+  if (!parsed.success) throw validationFailed(parsed.error.issues, what)
+  return parsed.data
+}
+
+function platformFeature(what: string): ServerError {
+  return new ServerError(ServerErrorCode.NotImplemented, `${what}: a Mem0 platform feature that AgentMem does not provide self-hosted`, {
+    details: { feature: what },
+  })
+}
+
+function tooLarge(field: string, limit: number): ServerError {
+  return new ServerError(ServerErrorCode.ValidationFailed, `${field} is larger than this server's limit of ${limit}`, {
+    details: { issues: [{ path: field, message: `at most ${limit}` }] },
+  })
+}
+
+function scopeOf(body: { user_id?: string | undefined; agent_id?: string | undefined; run_id?: string | undefined }) {
+  return {
+    ...(body.user_id !== undefined && { userId: body.user_id }),
+    ...(body.agent_id !== undefined && { agentId: body.agent_id }),
+    ...(body.run_id !== undefined && { runId: body.run_id }),
+  }
+}
+
+/**
+ * The platform scopes searches by filters (`{ user_id }` or `{ AND: [{ user_id }, ...] }`); the engine
+ * wants the scope ids as options. They stay in the filters too, where they are redundant but exact.
+ */
+function scopeFromFilters(filters: Record<string, unknown> | undefined) {
+  const ids: Record<string, unknown> = {}
+  const take = (node: unknown) => {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return
+    for (const key of ['user_id', 'agent_id', 'run_id']) {
+      const value = (node as Record<string, unknown>)[key]
+      if (typeof value === 'string') ids[key] = value
+    }
+  }
+  take(filters)
+  const and = filters?.['AND']
+  if (Array.isArray(and)) for (const child of and) take(child)
+  return scopeOf(ids as { user_id?: string; agent_id?: string; run_id?: string })
+}
+
+function combineFilters(filters: Record<string, unknown> | undefined, metadata: Record<string, unknown> | undefined) {
+  if (!metadata || Object.keys(metadata).length === 0) return filters
+  return filters ? { AND: [filters, { metadata }] } : { metadata }
+}
+
+function toMem0(item: MemoryItem | SearchResult) {
+  return {
+    id: item.id,
+    memory: item.memory,
+    user_id: item.userId,
+    agent_id: item.agentId,
+    run_id: item.runId,
+    app_id: null,
+    metadata: item.metadata,
+    categories: [],
+    created_at: item.createdAt,
+    updated_at: item.updatedAt,
+    ...('score' in item && { score: item.score }),
+  }
+}

@@ -1,0 +1,239 @@
+import { MemoryError, MemoryErrorCode } from '@agentmem/memory'
+import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
+import type { ServerConfig } from '../../config.js'
+import { ServerError, ServerErrorCode } from '../../errors.js'
+import type { AppEnv } from '../context.js'
+import {
+  addResult,
+  errorBody,
+  historyItem,
+  memoryIdParam,
+  memoryItem,
+  requestSchemas,
+  scopeOf,
+  searchHit,
+  toHistoryJson,
+  toMemoryJson,
+  toSearchHitJson,
+} from '../schemas.js'
+
+const errors = Object.fromEntries(
+  [
+    [400, 'Invalid request (`REQUEST_VALIDATION_FAILED`, `MEMORY_*`)'],
+    [401, 'Missing, invalid or revoked API key'],
+    [413, 'Body larger than the limit'],
+    [429, 'Rate limit exceeded; see Retry-After'],
+  ].map(([status, description]) => [status, { description, content: { 'application/json': { schema: errorBody } } }]),
+)
+const notFound = { 404: { description: 'No such memory in this tenant', content: { 'application/json': { schema: errorBody } } } }
+const json = <T extends z.ZodType>(schema: T, description: string) => ({ 200: { description, content: { 'application/json': { schema } } } })
+const security = [{ bearer: [] }]
+
+/** The native API: /v1/memories and friends, every call confined to the key's tenant. */
+export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerConfig): void {
+  const s = requestSchemas(config)
+  const actor = (c: { get(key: 'principal'): { keyId: string | null } }) => c.get('principal').keyId ?? undefined
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/memories',
+      summary: 'Add memories from a text or from messages',
+      description: 'Each non-system message becomes a memory. The same text twice in one scope is stored once (event NONE).',
+      security,
+      request: { body: { content: { 'application/json': { schema: s.addBody } }, required: true } },
+      responses: { ...json(z.object({ results: z.array(addResult) }), 'One result per stored text'), ...errors },
+    }),
+    async (c) => {
+      const body = c.req.valid('json')
+      const result = await c.get('memory').add(body.messages, {
+        ...scopeOf(body),
+        ...(body.metadata && { metadata: body.metadata }),
+        ...(body.infer !== undefined && { infer: body.infer }),
+        actor: actor(c),
+      })
+      return c.json(result, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/memories/batch',
+      summary: 'Add many items atomically (all stored or none)',
+      security,
+      request: { body: { content: { 'application/json': { schema: s.batchBody } }, required: true } },
+      responses: { ...json(z.object({ results: z.array(addResult.extend({ index: z.number() })) }), 'Results with the index of their item'), ...errors },
+    }),
+    async (c) => {
+      const { items } = c.req.valid('json')
+      const result = await c.get('memory').addBatch(
+        items.map((item) => ({
+          messages: item.messages,
+          ...scopeOf(item),
+          ...(item.metadata && { metadata: item.metadata }),
+          ...(item.infer !== undefined && { infer: item.infer }),
+          actor: actor(c),
+        })),
+      )
+      return c.json(result, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'post',
+      path: '/v1/memories/search',
+      summary: 'Search a scope: hybrid (default), vector or keyword',
+      security,
+      request: { body: { content: { 'application/json': { schema: s.searchBody } }, required: true } },
+      responses: { ...json(z.object({ results: z.array(searchHit) }), 'Best first'), ...errors },
+    }),
+    async (c) => {
+      const body = c.req.valid('json')
+      const { results } = await c.get('memory').search(body.query, {
+        ...scopeOf(body),
+        ...(body.filters && { filters: body.filters }),
+        topK: body.top_k,
+        ...(body.threshold !== undefined && { threshold: body.threshold }),
+        mode: body.mode,
+        explain: body.explain,
+      })
+      return c.json({ results: results.map(toSearchHitJson) }, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/memories',
+      summary: 'List a scope in creation order, with a cursor',
+      security,
+      request: { query: s.listQuery },
+      responses: {
+        ...json(z.object({ results: z.array(memoryItem), next_cursor: z.string().nullable() }), 'One page; pass next_cursor back until it is null'),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const query = c.req.valid('query')
+      const page = await c.get('memory').getAll({
+        ...scopeOf(query),
+        limit: query.limit,
+        ...(query.cursor !== undefined && { cursor: query.cursor }),
+        ...(query.filters !== undefined && { filters: parseJsonParam(query.filters, 'filters') }),
+      })
+      return c.json({ results: page.results.map(toMemoryJson), next_cursor: page.nextCursor }, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/memories/{id}',
+      summary: 'Get one memory',
+      security,
+      request: { params: memoryIdParam },
+      responses: { ...json(memoryItem, 'The memory'), ...errors, ...notFound },
+    }),
+    async (c) => {
+      const item = await c.get('memory').get(c.req.valid('param').id)
+      if (!item) throw memoryNotFound(c.req.valid('param').id)
+      return c.json(toMemoryJson(item), 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'patch',
+      path: '/v1/memories/{id}',
+      summary: 'Change the text and/or metadata of a memory',
+      security,
+      request: { params: memoryIdParam, body: { content: { 'application/json': { schema: s.updateBody } }, required: true } },
+      responses: { ...json(memoryItem, 'The updated memory'), ...errors, ...notFound },
+    }),
+    async (c) => {
+      const body = c.req.valid('json')
+      const item = await c.get('memory').update(c.req.valid('param').id, {
+        ...(body.text !== undefined && { text: body.text }),
+        ...(body.metadata !== undefined && { metadata: body.metadata }),
+        actor: actor(c),
+      })
+      return c.json(toMemoryJson(item), 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/memories/{id}',
+      summary: 'Delete a memory; purge=true also erases its texts from history',
+      security,
+      request: { params: memoryIdParam, query: s.deleteQuery },
+      responses: { ...json(z.object({ deleted: z.literal(true) }), 'Deleted'), ...errors, ...notFound },
+    }),
+    async (c) => {
+      await c.get('memory').delete(c.req.valid('param').id, { purge: c.req.valid('query').purge === 'true', actor: actor(c) })
+      return c.json({ deleted: true as const }, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'delete',
+      path: '/v1/memories',
+      summary: 'Delete every memory of a user / agent / run',
+      security,
+      request: { query: s.deleteAllQuery },
+      responses: { ...json(z.object({ deleted: z.number() }), 'How many were deleted'), ...errors },
+    }),
+    async (c) => {
+      const query = c.req.valid('query')
+      const result = await c.get('memory').deleteAll({ ...scopeOf(query), purge: query.purge === 'true', actor: actor(c) })
+      return c.json(result, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/memories/{id}/history',
+      summary: 'ADD / UPDATE / DELETE events of a memory, oldest first',
+      security,
+      request: { params: memoryIdParam },
+      responses: { ...json(z.object({ results: z.array(historyItem) }), 'Events'), ...errors },
+    }),
+    async (c) => {
+      const events = await c.get('memory').history(c.req.valid('param').id)
+      return c.json({ results: events.map(toHistoryJson) }, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/entities',
+      summary: 'Users, agents and runs of this tenant with their memory counts',
+      security,
+      responses: {
+        ...json(z.object({ results: z.array(z.object({ type: z.enum(['user', 'agent', 'run']), id: z.string(), count: z.number() })) }), 'Entities'),
+        ...errors,
+      },
+    }),
+    async (c) => c.json({ results: await c.get('memory').entities() }, 200),
+  )
+}
+
+export function memoryNotFound(id: string): MemoryError {
+  return new MemoryError(MemoryErrorCode.NotFound, `Memory ${id} not found`, { details: { id } })
+}
+
+function parseJsonParam(text: string, name: string): Record<string, unknown> {
+  try {
+    const value: unknown = JSON.parse(text)
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>
+  } catch {}
+  throw new ServerError(ServerErrorCode.ValidationFailed, `${name} must be a JSON object`, {
+    details: { issues: [{ path: name, message: 'not a JSON object' }] },
+  })
+}

@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto'
+import { type Server, STATUS_CODES } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { createEmbedder } from '@agentmem/embeddings'
+import { Memory } from '@agentmem/memory'
+import { serve } from '@hono/node-server'
+import type { Logger } from 'pino'
+import { isLoopback, type ServerConfig } from './config.js'
+import { ServerError, ServerErrorCode, statusByCode } from './errors.js'
+import { type App, createApp } from './http/app.js'
+import { KeyStore } from './keys/key-store.js'
+import { createLogger, packageLogger } from './logger.js'
+
+export interface RunningServer {
+  url: string
+  /** Stops accepting, finishes in-flight requests and queued writes, closes the store and the embedding pool. */
+  close(): Promise<void>
+}
+
+/** The server's files inside the data folder. */
+export function dataPaths(data: string) {
+  return { memory: join(data, 'memory'), keys: join(data, 'server', 'keys.db') }
+}
+
+/**
+ * Serves an app on a port. Requests Node's HTTP parser rejects before the app sees them (headers
+ * over 16 KiB, malformed HTTP) get the same JSON error envelope as everything else.
+ */
+export function listen(app: App, options: { hostname: string; port: number }): Promise<Server> {
+  return new Promise<Server>((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, ...options }, () => resolve(server as Server)) as Server
+    server.once('error', reject)
+    server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
+      if (!socket.writable || error.code === 'ECONNRESET') {
+        socket.destroy()
+        return
+      }
+      const code = error.code === 'HPE_HEADER_OVERFLOW' ? ServerErrorCode.HeadersTooLarge : ServerErrorCode.ValidationFailed
+      const body = JSON.stringify({
+        error: {
+          code,
+          message: code === ServerErrorCode.HeadersTooLarge ? 'The request line and headers exceed 16 KiB' : 'Malformed HTTP request',
+          request_id: randomUUID(),
+        },
+      })
+      socket.end(
+        `HTTP/1.1 ${statusByCode[code]} ${STATUS_CODES[statusByCode[code]]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      )
+    })
+  })
+}
+
+/** Opens the store and the key store under `config.data`, and serves the app on `config.host:port`. */
+export async function startServer(config: ServerConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.logLevel)
+  const paths = dataPaths(config.data)
+  const keys = await KeyStore.open(paths.keys)
+  let memory: Memory | undefined
+  try {
+    const keyCount = await keys.activeCount()
+    if (keyCount === 0 && !isLoopback(config.host)) {
+      throw new ServerError(
+        ServerErrorCode.InvalidConfig,
+        `Refusing to listen on ${config.host} without API keys: anyone who can reach it could read every memory. Create a key with \`agentmem keys create --tenant NAME\`, or listen on 127.0.0.1.`,
+      )
+    }
+    const embedder = await createEmbedder({
+      logger: packageLogger(logger.child({ component: 'embeddings' })),
+      ...(config.model !== undefined && { model: config.model }),
+      ...(config.modelPath !== undefined && { modelPath: config.modelPath }),
+      ...(config.embeddingWorkers !== undefined && { workers: config.embeddingWorkers }),
+    })
+    memory = await Memory.open({
+      path: paths.memory,
+      embedder,
+      logger: packageLogger(logger.child({ component: 'memory' })),
+      maxTextLength: config.maxTextLength,
+      maxBatchItems: config.maxBatchItems,
+    }).catch(async (error: unknown) => {
+      await embedder.close()
+      throw error
+    })
+    const openMemory = memory
+    const lifecycle = { shuttingDown: false }
+    const app = createApp({ memory: openMemory, keys, config, logger, embedder, lifecycle })
+    const server = await listen(app, { hostname: config.host, port: config.port })
+    const address = server.address() as AddressInfo
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+    const url = `http://${host}:${address.port}`
+    logger.info({ url, docs: `${url}/docs`, keys: keyCount, data: config.data }, 'server.listening')
+
+    let closing: Promise<void> | undefined
+    const close = () => {
+      closing ??= (async () => {
+        lifecycle.shuttingDown = true
+        logger.info({}, 'server.shutting_down')
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve())
+          // Idle keep-alive connections would hold close() open; busy ones finish their request first.
+          server.closeIdleConnections()
+        })
+        await openMemory.close()
+        await embedder.close()
+        keys.close()
+        logger.info({}, 'server.stopped')
+      })()
+      return closing
+    }
+    return { url, close }
+  } catch (error) {
+    await memory?.close()
+    keys.close()
+    throw error
+  }
+}

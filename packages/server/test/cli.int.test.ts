@@ -1,0 +1,141 @@
+import { spawn } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { runCli, startServeProcess } from './helpers/cli.js'
+
+let root: string
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'agentmem-cli-'))
+})
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true })
+})
+
+const lines = (text: string) =>
+  text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+
+it('adds, searches and lists; exports and imports JSON lines, resumably and idempotently', async () => {
+  const data = join(root, 'a')
+  for (const text of ['I moved to Lisbon in May', 'My sister is called Ana', 'I play the cello']) {
+    const added = await runCli(['add', text, '--user', 'u1', '--tenant', 't1', '--data', data, '--metadata', '{"source":"cli"}'])
+    expect(added.code).toBe(0)
+    expect(JSON.parse(added.stdout).results[0]).toMatchObject({ memory: text, event: 'ADD' })
+  }
+  const search = await runCli(['search', 'which instrument?', '--user', 'u1', '--tenant', 't1', '--data', data, '--top-k', '1'])
+  expect(lines(search.stdout).map((r) => r['memory'])).toEqual(['I play the cello'])
+  const listed = lines((await runCli(['list', '--user', 'u1', '--tenant', 't1', '--data', data])).stdout)
+  expect(listed.map((r) => r['memory'])).toEqual(['I moved to Lisbon in May', 'My sister is called Ana', 'I play the cello'])
+  // Another tenant sees nothing.
+  expect((await runCli(['list', '--user', 'u1', '--tenant', 't2', '--data', data])).stdout).toBe('')
+
+  // An export cut off mid-line resumes after its last complete line, without duplicates.
+  const file = join(root, 'export.jsonl')
+  expect((await runCli(['export', '--tenant', 't1', '--data', data, '--out', file])).code).toBe(0)
+  const full = readFileSync(file, 'utf8')
+  const [first, second] = full.split('\n')
+  writeFileSync(file, `${first}\n${second?.slice(0, 20)}`)
+  const resumed = await runCli(['export', '--tenant', 't1', '--data', data, '--out', file])
+  expect(resumed.stderr).toMatch(/exported 2 memories \(resumed after/)
+  expect(readFileSync(file, 'utf8')).toBe(full)
+
+  // Import keeps ids, times and metadata; a re-run adds nothing.
+  const target = join(root, 'b')
+  const imported = await runCli(['import', file, '--tenant', 't9', '--data', target])
+  expect(imported.stderr).toMatch(/imported 3 new, 0 already present/)
+  expect((await runCli(['import', file, '--tenant', 't9', '--data', target])).stderr).toMatch(/imported 0 new, 3 already present/)
+  const copy = lines((await runCli(['list', '--user', 'u1', '--tenant', 't9', '--data', target])).stdout)
+  expect(copy).toEqual(listed)
+
+  // A bad line stops the import; fixing it and re-running resumes after the last written batch.
+  const broken = join(root, 'broken.jsonl')
+  const rows = [
+    { memory: 'fact one', user_id: 'u2' },
+    { memory: 'fact two', user_id: 'u2' },
+  ]
+  writeFileSync(broken, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n{"memory": oops\n`)
+  const failed = await runCli(['import', broken, '--tenant', 't9', '--data', target, '--batch', '1'])
+  expect([failed.code, failed.stderr]).toEqual([1, expect.stringMatching(/line 3 is not JSON/)])
+  writeFileSync(broken, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n${JSON.stringify({ memory: 'fact three', user_id: 'u2' })}\n`)
+  const rerun = await runCli(['import', broken, '--tenant', 't9', '--data', target, '--batch', '1'])
+  expect(rerun.stderr).toMatch(/imported 1 new, 0 already present \(resumed after line 2\)/)
+  expect(lines((await runCli(['list', '--user', 'u2', '--tenant', 't9', '--data', target])).stdout).map((r) => r['memory'])).toEqual([
+    'fact one',
+    'fact two',
+    'fact three',
+  ])
+})
+
+it('serves loopback clients without a key until the first key exists; the data folder is locked while serving', async () => {
+  const data = join(root, 'c')
+  const { proc, url, stderr } = await startServeProcess(['--data', data])
+  try {
+    expect(stderr()).toMatch(/no API keys yet/)
+    const open = await fetch(`${url}/v1/memories`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: 'hello', user_id: 'u' }),
+    })
+    expect(open.status).toBe(200)
+    const locked = await runCli(['list', '--user', 'u', '--data', data])
+    expect([locked.code, locked.stderr]).toEqual([1, expect.stringMatching(/MEMORY_LOCKED/)])
+
+    const key = (await runCli(['keys', 'create', '--tenant', 'default', '--data', data])).stdout.trim()
+    expect((await fetch(`${url}/v1/memories?user_id=u`)).status).toBe(401)
+    const withKey = await fetch(`${url}/v1/memories?user_id=u`, { headers: { authorization: `Bearer ${key}` } })
+    expect(((await withKey.json()) as { results: Array<{ memory: string }> }).results.map((m) => m.memory)).toEqual(['hello'])
+    const listedKeys = lines((await runCli(['keys', 'list', '--data', data])).stdout)
+    expect(listedKeys).toHaveLength(1)
+    expect(JSON.stringify(listedKeys)).not.toContain(key)
+  } finally {
+    proc.kill('SIGTERM')
+    await new Promise((r) => proc.on('exit', r))
+  }
+})
+
+it('README quick start: `pnpm start` serves the embedded default with no configuration', async () => {
+  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
+  expect(readme).toContain('npm i -g pnpm@12.21.0 && pnpm install --frozen-lockfile && pnpm start\n')
+  const repo = fileURLToPath(new URL('../../..', import.meta.url))
+  // Own process group, so the signal reaches the server under pnpm and tsx.
+  const proc = spawn('pnpm', ['start'], {
+    cwd: repo,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, AGENTMEM_PORT: '0', AGENTMEM_DATA: join(root, 'readme') },
+  })
+  try {
+    let stderr = ''
+    const url = await new Promise<string>((resolve, reject) => {
+      proc.stderr?.on('data', (d: Buffer) => {
+        stderr += d.toString()
+        const match = /listening on (http:\/\/\S+)[\s\S]*agentmem keys create --tenant NAME.*\n/.exec(stderr)
+        if (match?.[1]) resolve(match[1])
+      })
+      proc.on('exit', (code) => reject(new Error(`pnpm start exited with ${code}: ${stderr}`)))
+    })
+    expect(stderr).toMatch(/API docs: +http:\/\/127\.0\.0\.1:\d+\/docs/)
+    expect(stderr).toMatch(/agentmem keys create --tenant NAME/)
+    const added = await fetch(`${url}/v1/memories`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: 'I moved to Lisbon in May', user_id: 'alice' }),
+    })
+    expect(added.status).toBe(200)
+    const found = await fetch(`${url}/v1/memories/search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'where does alice live?', user_id: 'alice' }),
+    })
+    expect(((await found.json()) as { results: Array<{ memory: string }> }).results[0]?.memory).toBe('I moved to Lisbon in May')
+  } finally {
+    process.kill(-(proc.pid as number), 'SIGTERM')
+    await new Promise((r) => proc.on('exit', r))
+  }
+})
