@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * @module `agentmem-embed`: embeds texts from the command line and prints how similar they
- * are. `--demo` embeds a few built-in sentences (the root `pnpm start` until the server lands).
+ * are. `--demo` embeds a few built-in sentences.
  */
 import { parseArgs } from 'node:util'
 import { createEmbedder } from './create-embedder.js'
