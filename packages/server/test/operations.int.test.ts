@@ -1,0 +1,70 @@
+import { Writable } from 'node:stream'
+import type { Embedder } from '@agentmem/embeddings'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { loadConfig } from '../src/config.js'
+import { createApp } from '../src/http/app.js'
+import { KeyStore } from '../src/keys/key-store.js'
+import { createLogger } from '../src/logger.js'
+import { dataPaths } from '../src/serve.js'
+import { defaultEmbedder, openTestApp } from './helpers/server.js'
+
+let embedder: Embedder
+beforeAll(async () => {
+  embedder = await defaultEmbedder()
+})
+afterAll(async () => {
+  await embedder.close()
+})
+
+it('answers 504 past the request timeout, and the write in flight still lands whole', async () => {
+  // The real model, made slow: the timeout must fire while the add is embedding.
+  const slow: Embedder = Object.create(embedder, {
+    embed: { value: async (texts: string[], options?: object) => (await new Promise((r) => setTimeout(r, 400)), embedder.embed(texts, options)) },
+  })
+  await using t = await openTestApp(slow, { requestTimeoutMs: 100 })
+  const res = await t.call('POST', '/v1/memories/batch', {
+    body: {
+      items: [
+        { messages: 'first', user_id: 'u' },
+        { messages: 'second', user_id: 'u' },
+      ],
+    },
+  })
+  expect([res.status, res.body.error.code]).toEqual([504, 'REQUEST_TIMEOUT'])
+  await new Promise((r) => setTimeout(r, 800))
+  const listed = await t.memory.withTenant('a').getAll({ userId: 'u' })
+  expect(listed.results.map((m) => m.memory)).toEqual(['first', 'second'])
+})
+
+it('logs one JSON line per request with its id, never an API key, and 500s with their cause', async () => {
+  await using t = await openTestApp(embedder)
+  const lines: string[] = []
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...chunk.toString().trim().split('\n'))
+      done()
+    },
+  })
+  const config = loadConfig({ env: {}, flags: { data: t.data, rateLimitPerMinute: 0 } })
+  const app = createApp({ memory: t.memory, keys: t.keys, config, logger: createLogger('info', sink) })
+  const headers = { authorization: `Bearer ${t.keyA}`, 'content-type': 'application/json', 'x-request-id': 'req-123' }
+  await app.request('/v1/memories', { method: 'POST', headers, body: JSON.stringify({ messages: 'hello', user_id: 'u' }) })
+  await app.request('/v1/memories?user_id=u', { headers: { authorization: 'Bearer am_not-a-real-key' } })
+
+  // An unexpected failure: the key store is closed under the app's feet.
+  const closedKeys = await KeyStore.open(dataPaths(t.data).keys)
+  closedKeys.close()
+  const broken = createApp({ memory: t.memory, keys: closedKeys, config, logger: createLogger('info', sink) })
+  const res = await broken.request('/v1/memories?user_id=u', { headers })
+  expect(res.status).toBe(500)
+  const body = (await res.json()) as { error: { code: string; message: string; request_id: string } }
+  expect(body.error).toMatchObject({ code: 'INTERNAL', request_id: 'req-123' })
+  expect(body.error.message).not.toMatch(/sqlite|libsql|closed/i)
+
+  const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+  expect(parsed.find((l) => l['msg'] === 'http.request' && l['requestId'] === 'req-123')).toMatchObject({ method: 'POST', route: '/v1/memories', status: 200 })
+  expect(parsed.find((l) => l['msg'] === 'http.error')).toMatchObject({ code: 'INTERNAL', requestId: 'req-123', err: { message: expect.any(String) } })
+  const all = lines.join('\n')
+  expect(all).not.toContain(t.keyA)
+  expect(all).not.toContain('am_not-a-real-key')
+})
