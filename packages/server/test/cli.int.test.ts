@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { tinyBertShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { runCli, startServeProcess } from './helpers/cli.js'
 
@@ -138,4 +139,23 @@ it('README quick start: `pnpm start` serves the embedded default with no configu
     process.kill(-(proc.pid as number), 'SIGTERM')
     await new Promise((r) => proc.on('exit', r))
   }
+})
+
+it('re-embeds a store with another model; afterwards it opens only with that model', async () => {
+  const data = join(root, 'reembed')
+  await runCli(['add', 'I moved to Lisbon in May', '--user', 'u', '--data', data])
+  await runCli(['add', 'My sister is called Ana', '--user', 'u', '--data', data])
+  const model = await writeRandomBertModel({
+    folder: join(root, 'tiny-bert'),
+    tokenizerFrom: fileURLToPath(new URL('../../../../shared/models/all-MiniLM-L6-v2', import.meta.url)),
+    shape: tinyBertShape,
+    pooling: 'mean',
+    maxLength: 128,
+  })
+  const reembedded = await runCli(['reembed', '--model-path', model, '--data', data])
+  expect([reembedded.code, reembedded.stderr]).toEqual([0, expect.stringMatching(/re-embedded with/)])
+  const withDefault = await runCli(['list', '--user', 'u', '--data', data])
+  expect([withDefault.code, withDefault.stderr]).toEqual([1, expect.stringMatching(/MEMORY_EMBEDDER_MISMATCH/)])
+  const withNew = await runCli(['list', '--user', 'u', '--data', data], { AGENTMEM_MODEL_PATH: model })
+  expect(lines(withNew.stdout).map((r) => r['memory'])).toEqual(['I moved to Lisbon in May', 'My sister is called Ana'])
 })
