@@ -56,7 +56,8 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
   const logger = options.logger ?? createLogger(config.logLevel)
   const paths = dataPaths(config.data)
   const keys = await KeyStore.open(paths.keys)
-  let memory: Memory | undefined
+  // Opened resources, closed in reverse order if a later step fails.
+  const opened: Array<() => unknown> = [() => keys.close()]
   try {
     const keyCount = await keys.activeCount()
     if (keyCount === 0 && !isLoopback(config.host)) {
@@ -71,19 +72,17 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       ...(config.modelPath !== undefined && { modelPath: config.modelPath }),
       ...(config.embeddingWorkers !== undefined && { workers: config.embeddingWorkers }),
     })
-    memory = await Memory.open({
+    opened.push(() => embedder.close())
+    const memory = await Memory.open({
       path: paths.memory,
       embedder,
       logger: packageLogger(logger.child({ component: 'memory' })),
       maxTextLength: config.maxTextLength,
       maxBatchItems: config.maxBatchItems,
-    }).catch(async (error: unknown) => {
-      await embedder.close()
-      throw error
     })
-    const openMemory = memory
+    opened.push(() => memory.close())
     const lifecycle = { shuttingDown: false }
-    const app = createApp({ memory: openMemory, keys, config, logger, embedder, lifecycle })
+    const app = createApp({ memory, keys, config, logger, embedder, lifecycle })
     const server = await listen(app, { hostname: config.host, port: config.port })
     const address = server.address() as AddressInfo
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
@@ -100,7 +99,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
           // Idle keep-alive connections would hold close() open; busy ones finish their request first.
           server.closeIdleConnections()
         })
-        await openMemory.close()
+        await memory.close()
         await embedder.close()
         keys.close()
         logger.info({}, 'server.stopped')
@@ -109,8 +108,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     }
     return { url, close }
   } catch (error) {
-    await memory?.close()
-    keys.close()
+    for (const close of opened.reverse()) await close()
     throw error
   }
 }

@@ -3,6 +3,7 @@ import type { Context, Hono } from 'hono'
 import { z } from 'zod'
 import { ServerError, ServerErrorCode, validationFailed } from '../../errors.js'
 import type { AppEnv } from '../context.js'
+import { scopeOf } from '../schemas.js'
 import { memoryNotFound } from './memories.js'
 
 /**
@@ -265,14 +266,6 @@ function tooLarge(field: string, limit: number): ServerError {
   return new ServerError(ServerErrorCode.ValidationFailed, `${field} is larger than this server's limit of ${limit}`, {
     details: { issues: [{ path: field, message: `at most ${limit}` }] },
   })
-}
-
-function scopeOf(body: { user_id?: string | undefined; agent_id?: string | undefined; run_id?: string | undefined }) {
-  return {
-    ...(body.user_id !== undefined && { userId: body.user_id }),
-    ...(body.agent_id !== undefined && { agentId: body.agent_id }),
-    ...(body.run_id !== undefined && { runId: body.run_id }),
-  }
 }
 
 /**
