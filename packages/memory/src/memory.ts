@@ -97,6 +97,9 @@ export class Memory implements AsyncDisposable {
         annIndexThreshold: config.annIndexThreshold,
         logger,
       })
+      // The writer's duplicate lookups trust the index for every row it did not write itself:
+      // rows left unindexed by an earlier process (or a replay) are indexed before any write.
+      if ((await vectors.unindexedRows()) > 0) await writer.maintain()
       const engine: Engine = { config, logger, embedder, ownsEmbedder: !config.embedder, provider, vectors, metadata, writer, unlock, closed: false }
       return new Memory(engine, config.tenantId)
     } catch (error) {

@@ -62,6 +62,14 @@ export class Writer {
   /** performance.now() before which routine maintenance waits (see maintenanceBudget). */
   private maintenanceNotBefore = 0
   private failure: MemoryError | undefined
+  /**
+   * Duplicate keys of rows this writer wrote since the last index refresh (key -> id). Duplicate
+   * lookups read the index only (fast) plus this map, instead of scanning the unindexed rows. The
+   * store lock makes this writer the only one, and open refreshes the index if anything is
+   * unindexed, so the map covers every unindexed row. Entries may be stale (the row was deleted
+   * or its text changed); lookups check the row itself.
+   */
+  private readonly unindexed = new Map<string, string>()
 
   constructor(
     private vectors: VectorStore,
@@ -95,12 +103,14 @@ export class Writer {
   /** Switches to another vector store (after a re-embed); call inside `exclusive`. */
   replaceVectorStore(vectors: VectorStore): void {
     this.vectors = vectors
+    this.unindexed.clear()
   }
 
   /** Compacts and refreshes indexes now; call inside `exclusive`. */
   async maintain(): Promise<void> {
     const started = performance.now()
     await this.vectors.maintain({ purge: this.purgePending, annIndexThreshold: this.options.annIndexThreshold })
+    this.unindexed.clear()
     this.options.logger.debug('memory.maintain', { ms: Math.round(performance.now() - started), purge: this.purgePending })
     this.rowsSinceMaintenance = 0
     this.commitsSinceMaintenance = 0
@@ -178,7 +188,8 @@ export class Writer {
       switch (op.kind) {
         case 'add': {
           const existingId = op.keepId && state.rows.get(op.memory.id) ? op.memory.id : state.dedup.get(op.memory.dedupKey)
-          const existing = existingId === undefined ? null : state.rows.get(existingId)
+          const found = existingId === undefined ? null : state.rows.get(existingId)
+          const existing = found && (found.id === op.memory.id || found.dedupKey === op.memory.dedupKey) ? found : null
           if (existing) {
             results.push({ id: existing.id, memory: existing.text, event: 'NONE' })
             break
@@ -278,6 +289,7 @@ export class Writer {
       }
     }
     this.metadata.markApplied(seq)
+    for (const memory of [...change.inserts, ...change.updates]) this.unindexed.set(memory.dedupKey, memory.id)
   }
 
   /** Reads the rows this group touches: by id, by duplicate key, and whole scopes for deleteMatching. */
@@ -308,7 +320,14 @@ export class Writer {
     try {
       owners = await this.vectors.ownersOf(keptIds)
       for (const [tenantId, wanted] of byTenant) {
-        const duplicates = await this.vectors.findByDedupKeys(tenantId, [...wanted.keys])
+        const duplicates = await this.vectors.findByDedupKeys(tenantId, [...wanted.keys], { indexedOnly: true })
+        // An indexed hit is live (deletions apply to indexed rows too); otherwise the key may
+        // belong to a row written since the last refresh.
+        const indexed = new Set(duplicates.map((d) => d.dedupKey))
+        for (const key of wanted.keys) {
+          const id = this.unindexed.get(key)
+          if (id !== undefined && !indexed.has(key)) duplicates.push({ id, dedupKey: key })
+        }
         for (const d of duplicates) dedup.set(d.dedupKey, d.id)
         const ids = new Set([...wanted.ids, ...duplicates.map((d) => d.id)])
         for (const memory of await this.vectors.getByIds(tenantId, [...ids])) stored.set(memory.id, memory)

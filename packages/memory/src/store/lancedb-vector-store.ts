@@ -151,14 +151,16 @@ class LanceVectorStore implements VectorStore {
     }
   }
 
-  async findByDedupKeys(tenantId: string, keys: readonly string[]): Promise<Array<{ id: string; dedupKey: string }>> {
+  async findByDedupKeys(tenantId: string, keys: readonly string[], options: { indexedOnly?: boolean } = {}): Promise<Array<{ id: string; dedupKey: string }>> {
     if (keys.length === 0) return []
     try {
-      const rows = await this.table
+      let query = this.table
         .query()
         .where(`${compileWhere({ tenantId }, undefined)} AND ${inList('dedup_key', keys)}`)
         .select(['id', 'dedup_key'])
-        .toArray()
+      // fastSearch skips fragments no index covers: 4 ms instead of a scan that grows with them.
+      if (options.indexedOnly) query = query.fastSearch()
+      const rows = await query.toArray()
       return rows.map((r) => ({ id: r.id as string, dedupKey: r.dedup_key as string }))
     } catch (e) {
       throw storageFailed('duplicate check', e)
@@ -266,6 +268,15 @@ class LanceVectorStore implements VectorStore {
       if (batch.length === 0) return
       yield batch
       afterId = batch.at(-1)?.id
+    }
+  }
+
+  async unindexedRows(): Promise<number> {
+    try {
+      const stats = await this.table.indexStats('dedup_key_idx')
+      return stats?.numUnindexedRows ?? (await this.table.countRows())
+    } catch (e) {
+      throw storageFailed('index stats', e)
     }
   }
 

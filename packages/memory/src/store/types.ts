@@ -56,8 +56,13 @@ export interface VectorStore {
   getByIds(tenantId: string, ids: readonly string[]): Promise<StoredMemory[]>
   /** The tenant of each of these ids that exists, whatever the tenant (ids are unique store-wide). */
   ownersOf(ids: readonly string[]): Promise<Map<string, string>>
-  /** Ids of live rows with these duplicate keys. */
-  findByDedupKeys(tenantId: string, keys: readonly string[]): Promise<Array<{ id: string; dedupKey: string }>>
+  /**
+   * Ids of live rows with these duplicate keys. `indexedOnly` reads only rows the dedup index
+   * covers (no scan of rows written since the last index refresh; the writer tracks those).
+   */
+  findByDedupKeys(tenantId: string, keys: readonly string[], options?: { indexedOnly?: boolean }): Promise<Array<{ id: string; dedupKey: string }>>
+  /** Rows the dedup index does not cover yet (written since the last index refresh). */
+  unindexedRows(): Promise<number>
   /** Rows in id order after `afterId`; `limit` undefined means all. */
   list(scope: ScopeFilter, filter: FilterNode | undefined, afterId: string | undefined, limit: number | undefined): Promise<StoredMemory[]>
   vectorSearch(vector: Float32Array, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]>
