@@ -65,6 +65,9 @@ it('confines every route to the key tenant, even with the same user ids', async 
       { type: 'agent', id: 'bot', count: 1 },
     ]),
   )
+  expect((await t.call('GET', '/v1/entities/', { key: t.keyA })).body.results).toEqual(
+    expect.arrayContaining([expect.objectContaining({ name: 'shared', type: 'user', total_memories: 1 })]),
+  )
   expect((await t.call('DELETE', '/v1/memories?user_id=shared', { key: t.keyA })).body).toEqual({ deleted: 1 })
   expect((await t.call('DELETE', '/v2/entities/user/shared/', { key: t.keyA })).status).toBe(200)
   expect((await t.call('GET', `/v1/memories/${idB}`, { key: t.keyB })).body.memory).toBe('tenant B secret: the vault is in Oslo')

@@ -241,4 +241,47 @@ describe('native API', () => {
     expect(html).not.toMatch(/https?:\/\//)
     expect((await t.app.request('/docs/swagger-ui-bundle.js')).status).toBe(200)
   })
+
+  it('answers the Mem0 routes with the same envelopes: validation, limits, unknown ids, auth, platform-only features', async () => {
+    await using t = await openTestApp(embedder, { maxTopK: 20 })
+    const token = (key: string) => ({ key: null, headers: { authorization: `Token ${key}` } })
+    const added = await t.call('POST', '/v3/memories/add/', {
+      ...token(t.keyA),
+      body: { messages: [{ role: 'user', content: 'I like tea' }], user_id: 'u', infer: false },
+    })
+    expect(added.body).toEqual([{ id: expect.any(String), memory: 'I like tea', data: { memory: 'I like tea' }, event: 'ADD' }])
+    const again = await t.call('POST', '/v3/memories/add/', { ...token(t.keyA), body: { messages: 'I like tea', user_id: 'u' } })
+    expect(again.body[0].event).toBe('NOOP')
+
+    const cases: Array<[string, string, unknown, number, string]> = [
+      ['POST', '/v3/memories/add/', { messages: [], user_id: 'u' }, 400, 'REQUEST_VALIDATION_FAILED'],
+      ['POST', '/v3/memories/add/', { messages: 'x' }, 400, 'MEMORY_SCOPE_REQUIRED'],
+      ['POST', '/v3/memories/add/', { messages: 'x', user_id: 'u', app_id: 'shop' }, 501, 'NOT_IMPLEMENTED'],
+      ['POST', '/v3/memories/add/', { messages: 'x', user_id: 'u', custom_categories: [{ food: 'food' }] }, 501, 'NOT_IMPLEMENTED'],
+      ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, top_k: 21 }, 400, 'REQUEST_VALIDATION_FAILED'],
+      ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, rerank: true }, 400, 'REQUEST_VALIDATION_FAILED'],
+      ['POST', '/v3/memories/search/', { query: 'tea' }, 400, 'MEMORY_SCOPE_REQUIRED'],
+      ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u', colour: 'red' } }, 400, 'MEMORY_INVALID_FILTER'],
+      ['POST', '/v3/memories/?page=0', { filters: { user_id: 'u' } }, 400, 'REQUEST_VALIDATION_FAILED'],
+      ['GET', '/v1/memories/01900000-0000-7000-8000-000000000000/', undefined, 404, 'MEMORY_NOT_FOUND'],
+      ['PUT', '/v1/memories/01900000-0000-7000-8000-000000000000/', { text: 'x' }, 404, 'MEMORY_NOT_FOUND'],
+      ['DELETE', '/v1/memories/', undefined, 400, 'MEMORY_SCOPE_REQUIRED'],
+      ['PUT', '/v1/batch/', { memories: [{ memory_id: 'nope', text: 'x' }] }, 400, 'REQUEST_VALIDATION_FAILED'],
+      ['DELETE', '/v2/entities/app/shop/', undefined, 501, 'NOT_IMPLEMENTED'],
+      ['POST', '/v1/feedback/', { memory_id: 'x', feedback: 'POSITIVE' }, 501, 'NOT_IMPLEMENTED'],
+      ['GET', '/api/v1/orgs/organizations/o/projects/p/', undefined, 501, 'NOT_IMPLEMENTED'],
+    ]
+    for (const [method, path, body, status, code] of cases) {
+      const res = await t.call(method, path, { ...token(t.keyA), body })
+      expect([method, path, res.status, res.body.error?.code]).toEqual([method, path, status, code])
+    }
+    const unauthorized = await t.call('POST', '/v3/memories/search/', {
+      key: null,
+      headers: { authorization: 'Token wrong' },
+      body: { query: 'tea', filters: { user_id: 'u' } },
+    })
+    expect([unauthorized.status, unauthorized.body.error.code]).toEqual([401, 'UNAUTHORIZED'])
+    // Nothing above wrote anything.
+    expect((await t.call('GET', '/v1/memories?user_id=u')).body.results.map((m: { memory: string }) => m.memory)).toEqual(['I like tea'])
+  })
 })
