@@ -139,7 +139,7 @@ export class Memory implements AsyncDisposable {
   }
 
   async search(query: string, options: SearchOptions): Promise<{ results: SearchResult[] }> {
-    this.checkOpen()
+    await this.readable()
     const opts = parseWith(searchOptionsSchema, options, 'search options')
     if (typeof query !== 'string' || query.trim().length === 0) throw invalidInput('query must be a non-empty string')
     if (query.length > this.engine.config.maxTextLength) throw invalidInput(`query is longer than ${this.engine.config.maxTextLength} characters`)
@@ -186,14 +186,14 @@ export class Memory implements AsyncDisposable {
 
   /** One memory of this tenant, or null. */
   async get(id: string): Promise<MemoryItem | null> {
-    this.checkOpen()
+    await this.readable()
     const [memory] = await this.engine.vectors.getByIds(this.tenantId, [parseId(id)])
     return memory ? toItem(memory) : null
   }
 
   /** Lists a scope in creation order, `limit` at a time; pass `nextCursor` back for the next page until it is null. */
   async getAll(options: ListOptions): Promise<{ results: MemoryItem[]; nextCursor: string | null }> {
-    this.checkOpen()
+    await this.readable()
     const opts = parseWith(listOptionsSchema, options, 'getAll options')
     const scope = this.requireScope(opts, 'getAll')
     const filter = parseFilters(opts.filters)
@@ -206,26 +206,26 @@ export class Memory implements AsyncDisposable {
 
   /** How many memories a scope (and filter) holds. */
   async count(options: CountOptions): Promise<number> {
-    this.checkOpen()
+    await this.readable()
     const opts = parseWith(countOptionsSchema, options, 'count options')
     return this.engine.vectors.count(this.requireScope(opts, 'count'), parseFilters(opts.filters))
   }
 
   /** Memories in the whole store, every tenant (for metrics). */
   async size(): Promise<number> {
-    this.checkOpen()
+    await this.readable()
     return this.engine.vectors.countRows()
   }
 
   /** Every user, agent and run id of this tenant with its number of memories. */
   async entities(): Promise<Array<{ type: 'user' | 'agent' | 'run'; id: string; count: number }>> {
-    this.checkOpen()
+    await this.readable()
     return this.engine.vectors.scopeCounts(this.tenantId)
   }
 
   /** Every memory of this tenant in creation order, `batchSize` at a time; `after` resumes after that id. */
   async *exportAll(options: { after?: string; batchSize?: number } = {}): AsyncIterable<MemoryItem[]> {
-    this.checkOpen()
+    await this.readable()
     let afterId = options.after === undefined ? undefined : parseId(options.after)
     const batchSize = options.batchSize ?? 1000
     for (;;) {
@@ -377,6 +377,12 @@ export class Memory implements AsyncDisposable {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
+  }
+
+  /** Reads see every acknowledged write: they wait for its LanceDB apply if it is still running. */
+  private async readable(): Promise<void> {
+    this.checkOpen()
+    await this.engine.writer.settled()
   }
 
   private checkOpen(): void {

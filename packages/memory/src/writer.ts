@@ -70,6 +70,8 @@ export class Writer {
    * or its text changed); lookups check the row itself.
    */
   private readonly unindexed = new Map<string, string>()
+  /** The LanceDB write of the last acknowledged group, while it runs (never rejects). */
+  private applying: Promise<unknown> = Promise.resolve()
 
   constructor(
     private vectors: VectorStore,
@@ -87,6 +89,15 @@ export class Writer {
         void this.serially(() => this.commitNextGroup())
       }
     })
+  }
+
+  /**
+   * Resolves once every acknowledged write is visible to reads; rejects if one could not be
+   * applied (it is journaled: reopening the store replays it).
+   */
+  async settled(): Promise<void> {
+    await this.applying
+    if (this.failure) throw this.failure
   }
 
   /** Runs `task` alone, after every write queued before it (maintenance, re-embedding, close). */
@@ -134,9 +145,17 @@ export class Writer {
       void this.serially(() => this.commitNextGroup())
     }
     if (group.length === 0) return
+    let applying: Promise<void> | undefined
     try {
       if (this.failure) throw this.failure
-      const results = await this.commit(group.flatMap((p) => p.ops))
+      const { results, apply } = await this.commit(group.flatMap((p) => p.ops))
+      // The group is durable once journaled, so its callers hear back now and the LanceDB write
+      // overlaps with whatever they do next (validating and embedding the next batch). Reads wait
+      // for it first (settled), so a caller always sees its own acknowledged writes.
+      if (apply) {
+        applying = apply()
+        this.applying = applying.catch(() => undefined)
+      }
       let offset = 0
       for (const pending of group) {
         pending.resolve(results.slice(offset, offset + pending.ops.length))
@@ -145,6 +164,8 @@ export class Writer {
     } catch (error) {
       for (const pending of group) pending.reject(error)
     }
+    // A failed apply has set `failure`: the change stays journaled and replays on the next open.
+    await applying?.catch((e: unknown) => this.options.logger.error('memory.apply_failed', { error: String(e) }))
     // Every commit adds a LanceDB fragment and version; many small ones slow every read and
     // write, so compaction is due after enough commits as well as after enough rows.
     // Compaction also rewrites every index, which costs time in proportion to the table; the budget
@@ -157,7 +178,8 @@ export class Writer {
     }
   }
 
-  private async commit(ops: WriteOp[]): Promise<Array<WriteResult | MemoryError>> {
+  /** Plans and journals a group; the returned `apply` writes it to the vector store. */
+  private async commit(ops: WriteOp[]): Promise<{ results: Array<WriteResult | MemoryError>; apply?: () => Promise<void> }> {
     const now = Date.now()
     const started = performance.now()
     const state = await this.load(ops)
@@ -251,24 +273,26 @@ export class Writer {
       else if (memory && stored && memory !== state.stored.get(id)) change.updates.push(memory)
       else if (!memory && stored) change.deletes.push(id)
     }
-    if (events.length === 0) return results
+    if (events.length === 0) return { results }
 
     const planned = performance.now()
     const seq = await this.metadata.beginChange(change, events, purged)
     const journaled = performance.now()
-    await this.applyJournaled(change, seq)
-    const ms = (from: number, to: number) => Math.round(to - from)
-    this.options.logger.debug('memory.commit', {
-      ops: ops.length,
-      loadMs: ms(started, loaded),
-      planMs: ms(loaded, planned),
-      journalMs: ms(planned, journaled),
-      applyMs: ms(journaled, performance.now()),
-    })
-    this.rowsSinceMaintenance += change.inserts.length + change.updates.length + change.deletes.length
-    this.commitsSinceMaintenance++
-    if (purged.length > 0) this.purgePending = true
-    return results
+    const apply = async () => {
+      await this.applyJournaled(change, seq)
+      const ms = (from: number, to: number) => Math.round(to - from)
+      this.options.logger.debug('memory.commit', {
+        ops: ops.length,
+        loadMs: ms(started, loaded),
+        planMs: ms(loaded, planned),
+        journalMs: ms(planned, journaled),
+        applyMs: ms(journaled, performance.now()),
+      })
+      this.rowsSinceMaintenance += change.inserts.length + change.updates.length + change.deletes.length
+      this.commitsSinceMaintenance++
+      if (purged.length > 0) this.purgePending = true
+    }
+    return { results, apply }
   }
 
   /** Applies a journaled change; if the vector store fails even on a replay, writes stop until reopen. */
