@@ -57,7 +57,7 @@ class PooledEmbedder implements Embedder {
     const logger = options.logger ?? noopLogger
     this.#batcher = new MicroBatcher({
       lanes: pool.size,
-      maxBatchSize: options.maxBatchSize,
+      maxBatchSize: options.maxBatchSize ?? spec.batchSize ?? 8,
       maxWaitMs: options.maxWaitMs,
       maxQueue: options.maxQueue,
       cost: (text) => text.length,

@@ -25,10 +25,11 @@ export const createEmbedderOptionsSchema = z.object({
   /** ONNX Runtime threads per worker. Default: cores / workers (at least 1), so no core is oversubscribed. */
   threadsPerWorker: z.number().int().positive().max(64).optional(),
   /**
-   * Most texts per model run. Default 8: on CPU, transformer runs gain little from bigger
-   * batches while padding costs grow (measured in docs/benchmarks/embeddings.md).
+   * Most texts per model run. Default: the model spec's `batchSize`, else 8: on CPU,
+   * transformer runs gain little from bigger batches while padding costs grow (measured in
+   * docs/benchmarks/embeddings.md).
    */
-  maxBatchSize: z.number().int().positive().max(1024).default(8),
+  maxBatchSize: z.number().int().positive().max(1024).optional(),
   /** How long (ms) a free worker waits to fill a batch while others are busy. Default 2. */
   maxWaitMs: z.number().nonnegative().max(1000).default(2),
   /** Most texts waiting for a worker; beyond it calls fail with EMBEDDINGS_QUEUE_FULL. Default 10000. */

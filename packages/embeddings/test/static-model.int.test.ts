@@ -78,6 +78,23 @@ describe('the offline default model', () => {
     expect((await stat(join(staticModelFolder(cache.path), 'model.onnx'))).mtimeMs).toBe(before)
   })
 
+  it("runs batches of its spec's batchSize (32) unless maxBatchSize says otherwise", async () => {
+    const sizes = async (options: { maxBatchSize?: number }) => {
+      const batches: number[] = []
+      const logger = {
+        debug: (event: string, fields?: Record<string, unknown>) => event === 'embed.batch' && batches.push(fields?.['size'] as number),
+        info() {},
+        warn() {},
+        error() {},
+      }
+      await using e = await createEmbedder({ cacheDir: cache.path, workers: 1, logger, ...options })
+      await e.embed(Array.from({ length: 100 }, (_, i) => `sentence number ${i}`))
+      return Math.max(...batches)
+    }
+    expect(await sizes({})).toBe(32)
+    expect(await sizes({ maxBatchSize: 8 })).toBe(8)
+  })
+
   it('embeds unknown words and numbers to a zero vector instead of failing', async () => {
     const [vector] = await embedder.embed(['1234 zzqxv'])
     expect(Array.from(vector as Float32Array).every((x) => x === 0)).toBe(true)

@@ -24,6 +24,8 @@ export const modelSpecSchema = z.object({
   passagePrefix: z.string().default(''),
   /** Graph output to read; by default `last_hidden_state`, else `sentence_embedding`, else the first. */
   outputName: z.string().optional(),
+  /** Texts per model run this model does best with (createEmbedder's `maxBatchSize` overrides it). Default 8. */
+  batchSize: z.number().int().positive().max(1024).optional(),
 })
 export type ModelSpec = z.infer<typeof modelSpecSchema>
 export type ModelSpecInput = z.input<typeof modelSpecSchema>
