@@ -2,13 +2,15 @@
  * @module `pnpm bench <suite> [--quick] [--out DIR]`: comparative benchmarks. Each suite runs
  * its contenders side by side in one run and writes JSON plus a markdown report.
  */
+import { execFileSync } from 'node:child_process'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { machineHeader } from './harness.js'
-import { embeddingsReport, memoryReport, type ReportHeader } from './report.js'
+import { embeddingsReport, memoryReport, type ReportHeader, rssChart, serverReport } from './report.js'
 import { runContender, runEmbeddingsSuite } from './suites/embeddings.js'
 import { runMemorySuite } from './suites/memory.js'
+import { runServerSuite } from './suites/server.js'
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -30,7 +32,10 @@ if (values.contender) {
 }
 
 const suite = positionals[0]
-const suites: Record<string, (quick: boolean, onProgress: (line: string) => void) => Promise<{ result: object; report: (header: ReportHeader) => string }>> = {
+const suites: Record<
+  string,
+  (quick: boolean, onProgress: (line: string) => void) => Promise<{ result: object; report: (header: ReportHeader) => string; files?: Record<string, string> }>
+> = {
   embeddings: async (quick, onProgress) => {
     const result = await runEmbeddingsSuite({ quick, onProgress })
     return { result, report: (header) => embeddingsReport({ ...header, result }) }
@@ -38,6 +43,14 @@ const suites: Record<string, (quick: boolean, onProgress: (line: string) => void
   memory: async (quick, onProgress) => {
     const result = await runMemorySuite({ quick, onProgress, ...(values.sizes && { sizes: values.sizes.split(',').map(Number) }) })
     return { result, report: (header) => memoryReport({ ...header, result }) }
+  },
+  server: async (quick, onProgress) => {
+    const result = await runServerSuite({ quick, onProgress })
+    return {
+      result,
+      report: (header) => serverReport({ ...header, result }),
+      files: { [`server${quick ? '-quick' : ''}-rss.svg`]: rssChart(result.rssSamples) },
+    }
   },
 }
 const run = suite ? suites[suite] : undefined
@@ -48,10 +61,17 @@ if (!suite || !run) {
 
 const machine = machineHeader()
 const started = performance.now()
-const { result, report } = await run(values.quick, (line) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${line}\n`))
+const { result, report, files } = await run(values.quick, (line) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${line}\n`))
 const command = `pnpm bench ${suite}${values.quick ? ' --quick' : ''}${values.sizes ? ` --sizes ${values.sizes}` : ''}`
 await mkdir(values.out, { recursive: true })
 const name = values.quick ? `${suite}-quick` : suite
 await writeFile(join(values.out, `${name}.json`), `${JSON.stringify({ machine, command, quick: values.quick, ...result }, null, 2)}\n`)
 await writeFile(join(values.out, `${name}.md`), report({ machine, command, quick: values.quick }))
+for (const [file, content] of Object.entries(files ?? {})) await writeFile(join(values.out, file), content)
+// Reports are committed, and `pnpm lint` checks markdown formatting: format them as Biome would.
+try {
+  execFileSync('pnpm', ['exec', 'biome', 'format', '--write', join(values.out, `${name}.md`), join(values.out, `${name}.json`)], { stdio: 'ignore' })
+} catch {
+  process.stderr.write('biome format failed; run pnpm format before committing the report\n')
+}
 process.stderr.write(`wrote ${join(values.out, `${name}.md`)}\n`)

@@ -1,0 +1,159 @@
+/**
+ * Suite `server`: HTTP load against a real `agentmem serve` child process on 127.0.0.1. A mix of
+ * one add to four searches, at 1, 16 and 64 connections, through the native API and through the
+ * Mem0 MemoryClient routes; requests/s, latency, errors and the server's RSS over time.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { dataPaths, KeyStore } from '@agentmem/server'
+import autocannon from 'autocannon'
+import { locomoTurns } from '../harness.js'
+
+export interface LoadResult {
+  api: 'native' | 'mem0'
+  connections: number
+  seconds: number
+  requestsPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  requests: number
+  errors: number
+  timeouts: number
+  non2xx: number
+  rssStartMb: number
+  rssPeakMb: number
+  rssEndMb: number
+}
+export interface ServerSuiteResult {
+  preloaded: number
+  users: number
+  runs: LoadResult[]
+  rssSamples: Array<{ t: number; mb: number }>
+}
+
+const users = 100
+const main = fileURLToPath(new URL('../../../../packages/server/src/cli/main.ts', import.meta.url))
+const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024
+}
+
+async function startServer(data: string): Promise<{ proc: ChildProcess; url: string }> {
+  // Logs at info to /dev/null: the serialisation cost of a real deployment, without the disk.
+  // No rate limit: the load generator is one client.
+  const proc = spawn(process.execPath, ['--conditions=source', '--import', tsx, main, 'serve', '--port', '0', '--data', data], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, AGENTMEM_RATE_LIMIT_PER_MINUTE: '0', AGENTMEM_LOG_LEVEL: 'info', AGENTMEM_MAX_BATCH_ITEMS: '1000' },
+  })
+  let stderr = ''
+  const url = await new Promise<string>((resolve, reject) => {
+    proc.stderr?.on('data', (d: Buffer) => {
+      stderr += d.toString()
+      const match = /listening on (http:\/\/\S+)/.exec(stderr)
+      if (match?.[1]) resolve(match[1])
+    })
+    proc.on('exit', (code) => reject(new Error(`agentmem serve exited with ${code}: ${stderr}`)))
+  })
+  return { proc, url }
+}
+
+export async function runServerSuite(options: { quick: boolean; onProgress: (line: string) => void }): Promise<ServerSuiteResult> {
+  const data = await mkdtemp(join(tmpdir(), 'agentmem-bench-server-'))
+  const keys = await KeyStore.open(dataPaths(data).keys)
+  const { key } = await keys.create({ tenantId: 'bench' })
+  keys.close()
+  const { proc, url } = await startServer(data)
+  const pid = proc.pid as number
+  const started = performance.now()
+  const rssSamples: Array<{ t: number; mb: number }> = []
+  const sampler = setInterval(() => rssSamples.push({ t: (performance.now() - started) / 1000, mb: rssMb(pid) }), 250)
+  try {
+    const turns = locomoTurns(6000)
+    const preload = options.quick ? 2000 : 10_000
+    for (let i = 0; i < preload; i += 1000) {
+      const items = Array.from({ length: 1000 }, (_, j) => ({ messages: `${turns[(i + j) % turns.length]} #${i + j}`, user_id: `user-${(i + j) % users}` }))
+      const res = await fetch(`${url}/v1/memories/batch`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ items }),
+      })
+      if (!res.ok) throw new Error(`preload failed: ${res.status} ${await res.text()}`)
+    }
+    options.onProgress(`preloaded ${preload} memories for ${users} users`)
+
+    const seconds = options.quick ? 3 : 30
+    const runs: LoadResult[] = []
+    let n = 0
+    const user = () => `user-${Math.floor(Math.random() * users)}`
+    const query = () => turns[Math.floor(Math.random() * turns.length)] as string
+    const mixes = {
+      native: {
+        auth: `Bearer ${key}`,
+        add: '/v1/memories',
+        search: '/v1/memories/search',
+        addBody: () => ({ messages: `${query()} load ${n++}`, user_id: user() }),
+        searchBody: () => ({ query: query(), user_id: user() }),
+      },
+      mem0: {
+        auth: `Token ${key}`,
+        add: '/v3/memories/add/',
+        search: '/v3/memories/search/',
+        addBody: () => ({ messages: [{ role: 'user', content: `${query()} load ${n++}` }], user_id: user(), infer: false }),
+        searchBody: () => ({ query: query(), filters: { user_id: user() } }),
+      },
+    }
+    for (const api of ['native', 'mem0'] as const) {
+      const mix = mixes[api]
+      for (const connections of options.quick ? [1, 16] : [1, 16, 64]) {
+        const rssStartMb = rssMb(pid)
+        const from = rssSamples.length
+        const request = (path: string, body: () => object) => ({
+          method: 'POST' as const,
+          path,
+          setupRequest: (req: { body?: string }) => ({ ...req, body: JSON.stringify(body()) }),
+        })
+        const result = await autocannon({
+          url,
+          connections,
+          duration: seconds,
+          headers: { authorization: mix.auth, 'content-type': 'application/json' },
+          // One add, then four searches, per connection, in a loop.
+          requests: [request(mix.add, mix.addBody), ...Array.from({ length: 4 }, () => request(mix.search, mix.searchBody))],
+        })
+        const window = rssSamples.slice(from).map((s) => s.mb)
+        const run: LoadResult = {
+          api,
+          connections,
+          seconds,
+          requestsPerSecond: result.requests.average,
+          p50Ms: result.latency.p50,
+          p99Ms: result.latency.p99,
+          requests: result.requests.total,
+          errors: result.errors,
+          timeouts: result.timeouts,
+          non2xx: result.non2xx,
+          rssStartMb,
+          rssPeakMb: Math.max(rssStartMb, ...window),
+          rssEndMb: rssMb(pid),
+        }
+        options.onProgress(
+          `  ${api} c=${connections}: ${run.requestsPerSecond.toFixed(0)} req/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, errors ${run.errors + run.timeouts}, non-2xx ${run.non2xx}`,
+        )
+        runs.push(run)
+      }
+    }
+    return { preloaded: preload, users, runs, rssSamples }
+  } finally {
+    clearInterval(sampler)
+    proc.kill('SIGTERM')
+    await new Promise((resolve) => proc.once('exit', resolve))
+    await rm(data, { recursive: true, force: true })
+  }
+}
