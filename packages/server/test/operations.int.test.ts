@@ -19,7 +19,12 @@ afterAll(async () => {
 it('answers 504 past the request timeout, and the write in flight still lands whole', async () => {
   // The real model, made slow: the timeout must fire while the add is embedding.
   const slow: Embedder = Object.create(embedder, {
-    embed: { value: async (texts: string[], options?: object) => (await new Promise((r) => setTimeout(r, 400)), embedder.embed(texts, options)) },
+    embed: {
+      value: async (texts: string[], options?: object) => {
+        await new Promise((r) => setTimeout(r, 400))
+        return embedder.embed(texts, options)
+      },
+    },
   })
   await using t = await openTestApp(slow, { requestTimeoutMs: 100 })
   const res = await t.call('POST', '/v1/memories/batch', {
