@@ -368,6 +368,7 @@ export class Memory implements AsyncDisposable {
     if (engine.closed) return
     engine.closed = true
     await engine.writer.exclusive(async () => {
+      engine.writer.stop()
       engine.vectors.close()
       await engine.metadata.close()
       if (engine.ownsEmbedder) await engine.embedder.close()

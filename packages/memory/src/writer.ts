@@ -61,6 +61,9 @@ export class Writer {
   private purgePending = false
   /** performance.now() before which routine maintenance waits (see maintenanceBudget). */
   private maintenanceNotBefore = 0
+  /** Timer of a maintenance the budget postponed. */
+  private deferred: NodeJS.Timeout | undefined
+  private stopped = false
   private failure: MemoryError | undefined
   /**
    * Duplicate keys of rows this writer wrote since the last index refresh (key -> id). Duplicate
@@ -171,11 +174,42 @@ export class Writer {
     // Compaction also rewrites every index, which costs time in proportion to the table; the budget
     // keeps it to a fixed share of the writer's time as the table grows. A purge never waits: old
     // versions still hold the purged text until maintenance drops them.
+    if (this.purgePending || (this.maintenanceDue() && performance.now() >= this.maintenanceNotBefore)) await this.maintainQuietly()
+    else if (this.maintenanceDue()) this.scheduleMaintenance()
+  }
+
+  private maintenanceDue(): boolean {
     const { maintenanceEveryRows, maintenanceEveryCommits } = this.options
-    const due = this.rowsSinceMaintenance >= maintenanceEveryRows || this.commitsSinceMaintenance >= maintenanceEveryCommits
-    if (this.purgePending || (due && performance.now() >= this.maintenanceNotBefore)) {
-      await this.maintain().catch((e: unknown) => this.options.logger.warn('memory.maintain_failed', { error: String(e) }))
-    }
+    return this.rowsSinceMaintenance >= maintenanceEveryRows || this.commitsSinceMaintenance >= maintenanceEveryCommits
+  }
+
+  private async maintainQuietly(): Promise<void> {
+    await this.maintain().catch((e: unknown) => this.options.logger.warn('memory.maintain_failed', { error: String(e) }))
+  }
+
+  /**
+   * Maintenance the budget postponed runs when the budget allows, writes or not: otherwise a
+   * store that goes quiet after a bulk load would keep its unindexed rows (slower searches) until
+   * the next write.
+   */
+  private scheduleMaintenance(): void {
+    if (this.deferred || this.stopped) return
+    this.deferred = setTimeout(
+      () => {
+        this.deferred = undefined
+        void this.serially(async () => {
+          if (!this.stopped && this.maintenanceDue()) await this.maintainQuietly()
+        })
+      },
+      Math.max(0, this.maintenanceNotBefore - performance.now()),
+    )
+    this.deferred.unref()
+  }
+
+  /** No maintenance after this (the store is closing); call inside `exclusive`. */
+  stop(): void {
+    this.stopped = true
+    clearTimeout(this.deferred)
   }
 
   /** Plans and journals a group; the returned `apply` writes it to the vector store. */

@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Embedder } from '@agentmem/embeddings'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { Memory, MemoryErrorCode } from '../src/index.js'
 import { createHashEmbedder } from '../src/testing/index.js'
 import { defaultEmbedder, openTemp, tempDir } from './helpers/fixtures.js'
@@ -319,5 +319,22 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
     expect(await add(second, 'I like coffee')).toMatchObject({ id: tea?.id, event: 'NONE' })
     expect(await second.count({ userId: 'u' })).toBe(52)
     await second.close()
+  })
+
+  it('runs maintenance the time budget postponed once the store goes quiet', async () => {
+    await using dir = await tempDir('deferred')
+    const maintained: number[] = []
+    const logger = { debug: (event: string) => event === 'memory.maintain' && maintained.push(Date.now()), info() {}, warn() {}, error() {} }
+    const memory = await Memory.open({ path: dir.path, embedder, logger, maintenanceEveryRows: 10 })
+    try {
+      await memory.addBatch(Array.from({ length: 20 }, (_, i) => ({ messages: `fact ${i}`, userId: 'u' })))
+      await vi.waitFor(() => expect(maintained).toHaveLength(1), { timeout: 20_000, interval: 20 })
+      // Due again at once, but within the budget's wait: postponed, not dropped.
+      await memory.addBatch(Array.from({ length: 20 }, (_, i) => ({ messages: `more ${i}`, userId: 'u' })))
+      expect(maintained).toHaveLength(1)
+      await vi.waitFor(() => expect(maintained).toHaveLength(2), { timeout: 20_000, interval: 100 })
+    } finally {
+      await memory.close()
+    }
   })
 })
