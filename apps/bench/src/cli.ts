@@ -7,8 +7,9 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { machineHeader } from './harness.js'
-import { embeddingsReport, memoryReport, type ReportHeader, rssChart, serverReport } from './report.js'
+import { embeddingsReport, mem0Report, memoryReport, type ReportHeader, rssChart, serverReport } from './report.js'
 import { runContender, runEmbeddingsSuite } from './suites/embeddings.js'
+import { runMem0Suite } from './suites/mem0.js'
 import { runMemorySuite } from './suites/memory.js'
 import { runServerSuite } from './suites/server.js'
 
@@ -43,6 +44,10 @@ const suites: Record<
   memory: async (quick, onProgress) => {
     const result = await runMemorySuite({ quick, onProgress, ...(values.sizes && { sizes: values.sizes.split(',').map(Number) }) })
     return { result, report: (header) => memoryReport({ ...header, result }) }
+  },
+  mem0: async (quick, onProgress) => {
+    const result = await runMem0Suite({ quick, onProgress })
+    return { result, report: (header) => mem0Report({ ...header, result }) }
   },
   server: async (quick, onProgress) => {
     const result = await runServerSuite({ quick, onProgress })

@@ -2,6 +2,7 @@ import { execSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import type { Embedder } from '@agentmem/embeddings'
 import { miniLmShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
 
 export function percentile(sorted: number[], p: number): number {
@@ -91,4 +92,32 @@ export function writeMiniLmShapedModel(folder: string): Promise<string> {
     pooling: 'mean',
     maxLength: 256,
   })
+}
+
+/**
+ * Filling a store with a slow model would measure the model, not the store. This wrapper serves
+ * vectors for the base LoCoMo turns computed once by the real model (the ` #n` suffix that makes
+ * texts unique is ignored); everything else, queries included, goes to the real model.
+ */
+export async function precomputed(embedder: Embedder, turns: string[]): Promise<Embedder> {
+  const unique = [...new Set(turns)]
+  const vectors = new Map<string, Float32Array>()
+  for (let i = 0; i < unique.length; i += 256) {
+    const chunk = unique.slice(i, i + 256)
+    const out = await embedder.embed(chunk)
+    for (const [j, t] of chunk.entries()) vectors.set(t, out[j] as Float32Array)
+  }
+  return {
+    modelId: embedder.modelId,
+    dimensions: embedder.dimensions,
+    async embed(texts, options) {
+      const missing = texts.filter((t) => !vectors.has(t.replace(/ #\d+$/, '')))
+      const computed = missing.length > 0 ? await embedder.embed(missing, options) : []
+      let next = 0
+      return texts.map((t) => vectors.get(t.replace(/ #\d+$/, '')) ?? (computed[next++] as Float32Array))
+    },
+    stats: () => embedder.stats(),
+    close: () => Promise.resolve(),
+    [Symbol.asyncDispose]: () => Promise.resolve(),
+  }
 }
