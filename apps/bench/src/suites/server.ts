@@ -114,10 +114,10 @@ export async function runServerSuite(options: { quick: boolean; onProgress: (lin
       for (const connections of options.quick ? [1, 16] : [1, 16, 64]) {
         const rssStartMb = rssMb(pid)
         const from = rssSamples.length
-        const request = (path: string, body: () => object) => ({
-          method: 'POST' as const,
+        const request = (path: string, body: () => object): autocannon.Request => ({
+          method: 'POST',
           path,
-          setupRequest: (req: { body?: string }) => ({ ...req, body: JSON.stringify(body()) }),
+          setupRequest: (req) => ({ ...req, body: JSON.stringify(body()) }),
         })
         const result = await autocannon({
           url,
