@@ -1,0 +1,37 @@
+import { execFile } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+
+/**
+ * CI smoke: each suite's `--quick` run finishes and writes its report. It checks that the
+ * harness works, never how fast anything is (2 shared cores are no place for speed targets).
+ */
+let out: string
+beforeAll(async () => {
+  out = await mkdtemp(join(tmpdir(), 'agentmem-bench-smoke-'))
+})
+afterAll(async () => {
+  await rm(out, { recursive: true, force: true })
+})
+
+const bench = fileURLToPath(new URL('..', import.meta.url))
+
+for (const [suite, heading] of [
+  ['embeddings', '| contender | mode | texts/s |'],
+  ['memory', '## By store size'],
+  ['mem0', '## By store size'],
+  ['server', '| routes | connections |'],
+] as const) {
+  it(`pnpm bench ${suite} --quick writes its report`, async () => {
+    await promisify(execFile)('pnpm', ['bench', suite, '--quick', '--out', out], { cwd: bench, env: { ...process.env, LANCEDB_LOG: 'error' } })
+    const report = readFileSync(join(out, `${suite}-quick.md`), 'utf8')
+    expect(report).toContain('quick smoke run')
+    expect(report.replace(/ +/g, ' ')).toContain(heading.replace(/ +/g, ' '))
+    expect(existsSync(join(out, `${suite}-quick.json`))).toBe(true)
+  })
+}
