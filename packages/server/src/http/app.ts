@@ -41,7 +41,6 @@ export function createApp(deps: AppDeps) {
     const log = logger.child({ requestId })
     c.set('requestId', requestId)
     c.set('log', log)
-    c.set('metrics', metrics)
     c.header('x-request-id', requestId)
     const started = performance.now()
     await next()

@@ -4,7 +4,6 @@ import type { HttpBindings } from '@hono/node-server'
 import type { Logger } from 'pino'
 import type { ServerConfig } from '../config.js'
 import type { KeyStore, Principal } from '../keys/key-store.js'
-import type { Metrics } from './metrics.js'
 
 /** What the app is built from; the CLI wires real ones, tests may wire their own. */
 export interface AppDeps {
@@ -27,6 +26,5 @@ export interface AppEnv {
     principal: Principal
     /** The store seen as the principal's tenant. */
     memory: Memory
-    metrics: Metrics
   }
 }
