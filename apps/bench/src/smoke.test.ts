@@ -27,7 +27,8 @@ for (const [suite, heading] of [
   ['mem0', '## By store size'],
   ['server', '| routes | connections |'],
 ] as const) {
-  it(`pnpm bench ${suite} --quick writes its report`, async () => {
+  // Minutes, not seconds: mem0's first run also builds better-sqlite3 (about a minute).
+  it(`pnpm bench ${suite} --quick writes its report`, { timeout: 600_000 }, async () => {
     await promisify(execFile)('pnpm', ['bench', suite, '--quick', '--out', out], { cwd: bench, env: { ...process.env, LANCEDB_LOG: 'error' } })
     const report = readFileSync(join(out, `${suite}-quick.md`), 'utf8')
     expect(report).toContain('quick smoke run')
