@@ -10,6 +10,26 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] as number
 }
 
+/** p50 / p95 / p99 of per-call latencies, in ms. */
+export interface LatencyStats {
+  p50Ms: number
+  p95Ms: number
+  p99Ms: number
+}
+
+export function latencyStats(samples: number[]): LatencyStats {
+  const sorted = [...samples].sort((a, b) => a - b)
+  return { p50Ms: percentile(sorted, 50), p95Ms: percentile(sorted, 95), p99Ms: percentile(sorted, 99) }
+}
+
+/** Runs `run`, appending its duration (ms) to `samples`. */
+export async function timed<T>(samples: number[], run: () => Promise<T>): Promise<T> {
+  const started = performance.now()
+  const result = await run()
+  samples.push(performance.now() - started)
+  return result
+}
+
 export function median(values: number[]): number {
   return percentile(
     [...values].sort((a, b) => a - b),

@@ -14,6 +14,8 @@ import { createLogger, packageLogger } from './logger.js'
 
 export interface RunningServer {
   url: string
+  /** Active API keys at start; with none, only loopback clients are served. */
+  keyCount: number
   /** Stops accepting, finishes in-flight requests and queued writes, closes the store and the embedding pool. */
   close(): Promise<void>
 }
@@ -106,7 +108,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       })()
       return closing
     }
-    return { url, close }
+    return { url, keyCount, close }
   } catch (error) {
     for (const close of opened.reverse()) await close()
     throw error

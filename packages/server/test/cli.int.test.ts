@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tinyBertShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { runCli, startServeProcess } from './helpers/cli.js'
+import { runCli, startServeProcess, waitForBanner } from './helpers/cli.js'
 
 let root: string
 beforeAll(async () => {
@@ -112,15 +112,8 @@ it('README quick start: `pnpm start` serves the embedded default with no configu
     env: { ...process.env, AGENTMEM_PORT: '0', AGENTMEM_DATA: join(root, 'readme') },
   })
   try {
-    let stderr = ''
-    const url = await new Promise<string>((resolve, reject) => {
-      proc.stderr?.on('data', (d: Buffer) => {
-        stderr += d.toString()
-        const match = /listening on (http:\/\/\S+)[\s\S]*agentmem keys create --tenant NAME.*\n/.exec(stderr)
-        if (match?.[1]) resolve(match[1])
-      })
-      proc.on('exit', (code) => reject(new Error(`pnpm start exited with ${code}: ${stderr}`)))
-    })
+    const { url, stderr: banner } = await waitForBanner(proc)
+    const stderr = banner()
     expect(stderr).toMatch(/API docs: +http:\/\/127\.0\.0\.1:\d+\/docs/)
     expect(stderr).toMatch(/agentmem keys create --tenant NAME/)
     const added = await fetch(`${url}/v1/memories`, {

@@ -7,45 +7,30 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
-import { locomoTurns, observe, percentile, precomputed } from '../harness.js'
+import { type LatencyStats, latencyStats, locomoTurns, observe, precomputed, timed } from '../harness.js'
 import { type ContenderName, openContender } from './mem0-contenders.js'
 
-export interface Stats {
-  p50Ms: number
-  p95Ms: number
-  p99Ms: number
-}
 export interface Mem0SizeResult {
   size: number
   /** Memories stored when the fill budget ran out; equals `size` when it did not. */
   reached: number
   fillPerSecond: number
-  search?: Stats & { meanResults: number }
-  list?: Stats
-  update?: Stats
-  delete?: Stats
+  search?: LatencyStats & { meanResults: number }
+  list?: LatencyStats
+  update?: LatencyStats
+  delete?: LatencyStats
   peakRssMb: number
 }
 export interface Mem0ChildResult {
   contender: ContenderName
   model: string
   addSequentialPerSecond: number
-  addSequential: Stats
+  addSequential: LatencyStats
   addConcurrent32PerSecond: number
   sizes: Mem0SizeResult[]
 }
 
 const users = 1000
-const stats = (samples: number[]): Stats => {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return { p50Ms: percentile(sorted, 50), p95Ms: percentile(sorted, 95), p99Ms: percentile(sorted, 99) }
-}
-const timed = async <T>(samples: number[], run: () => Promise<T>) => {
-  const started = performance.now()
-  const result = await run()
-  samples.push(performance.now() - started)
-  return result
-}
 
 async function measureAdds(name: ContenderName, embedder: Embedder, work: string, quick: boolean) {
   const store = await openContender(name, join(work, 'adds'), embedder)
@@ -66,7 +51,7 @@ async function measureAdds(name: ContenderName, embedder: Embedder, work: string
         while (issued < concurrent) await store.add(text(), `user-${issued++ % users}`)
       }),
     )
-    return { addSequentialPerSecond, addSequential: stats(sequential), addConcurrent32PerSecond: concurrent / ((performance.now() - concStart) / 1000) }
+    return { addSequentialPerSecond, addSequential: latencyStats(sequential), addConcurrent32PerSecond: concurrent / ((performance.now() - concStart) / 1000) }
   } finally {
     await store.close()
   }
@@ -113,10 +98,10 @@ async function measureSizes(name: ContenderName, embedder: Embedder, work: strin
           size,
           reached: stored,
           fillPerSecond,
-          search: { ...stats(search), meanResults: returned / count },
-          list: stats(list),
-          update: stats(updates),
-          delete: stats(deletes),
+          search: { ...latencyStats(search), meanResults: returned / count },
+          list: latencyStats(list),
+          update: latencyStats(updates),
+          delete: latencyStats(deletes),
         }
       })
       results.push({ ...outcome.result, peakRssMb: outcome.peakRssMb })

@@ -9,13 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
 import { Memory } from '@agentmem/memory'
-import { locomoTurns, observe, percentile, precomputed, writeMiniLmShapedModel } from '../harness.js'
+import { type LatencyStats, latencyStats, locomoTurns, observe, precomputed, timed, writeMiniLmShapedModel } from '../harness.js'
 
-export interface LatencyStats {
-  p50Ms: number
-  p95Ms: number
-  p99Ms: number
-}
 export interface SizeResult {
   size: number
   /** Memories/s while filling the store with addBatch calls of 5,000. */
@@ -42,18 +37,6 @@ export interface MemorySuiteResult {
 }
 
 const users = 1000
-
-function stats(samples: number[]): LatencyStats {
-  const sorted = [...samples].sort((a, b) => a - b)
-  return { p50Ms: percentile(sorted, 50), p95Ms: percentile(sorted, 95), p99Ms: percentile(sorted, 99) }
-}
-
-async function timed<T>(samples: number[], run: () => Promise<T>): Promise<T> {
-  const started = performance.now()
-  const result = await run()
-  samples.push(performance.now() - started)
-  return result
-}
 
 function diskMb(path: string): number {
   return (
@@ -102,7 +85,7 @@ async function measureAdds(embedder: Embedder, work: string, quick: boolean, log
     for (let r = 0; r < batchCount; r++) await batch()
     const addBatch1000PerSecond = (batchCount * 1000) / ((performance.now() - batchStart) / 1000)
     log(`  ${embedder.modelId}: addBatch(1000) ${addBatch1000PerSecond.toFixed(0)}/s (${batchCount} consecutive calls)`)
-    return { addSequentialPerSecond, addSequential: stats(sequential), addConcurrent32PerSecond, addBatch1000PerSecond }
+    return { addSequentialPerSecond, addSequential: latencyStats(sequential), addConcurrent32PerSecond, addBatch1000PerSecond }
   } finally {
     await memory.close()
     await rm(path, { recursive: true, force: true })
@@ -144,7 +127,7 @@ async function measureSizes(embedder: Embedder, sizes: number[], work: string, q
             const { results } = await timed(samples, () => memory.search(queries[i % queries.length] as string, { userId: `user-${(i * 37) % users}`, mode }))
             returned += results.length
           }
-          search[mode] = { ...stats(samples), meanResults: returned / count }
+          search[mode] = { ...latencyStats(samples), meanResults: returned / count }
         }
         const list: number[] = []
         for (let i = 0; i < (quick ? 20 : 100); i++) await timed(list, () => memory.getAll({ userId: `user-${(i * 13) % users}`, limit: 100 }))
@@ -153,7 +136,7 @@ async function measureSizes(embedder: Embedder, sizes: number[], work: string, q
           const victim = (await memory.getAll({ userId: `user-${(i * 7) % users}`, limit: 1 })).results[0]
           if (victim) await timed(deletes, () => memory.delete(victim.id))
         }
-        return { list: stats(list), deletes: stats(deletes) }
+        return { list: latencyStats(list), deletes: latencyStats(deletes) }
       })
       const result: SizeResult = {
         size,

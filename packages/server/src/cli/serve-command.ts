@@ -1,14 +1,12 @@
 import type { ServerConfig } from '../config.js'
-import { KeyStore } from '../keys/key-store.js'
 import { createLogger } from '../logger.js'
-import { dataPaths, startServer } from '../serve.js'
+import { startServer } from '../serve.js'
 
 /** Serves until SIGTERM/SIGINT, then shuts down gracefully within `shutdownTimeoutMs`. */
 export async function serveCommand(config: ServerConfig): Promise<void> {
   const logger = createLogger(config.logLevel)
   const server = await startServer(config, { logger })
-  const keys = await KeyStore.open(dataPaths(config.data).keys)
-  const keyCount = await keys.activeCount().finally(() => keys.close())
+  const { keyCount } = server
   // One write, so a reader sees the whole banner at once.
   const banner = [
     `AgentMem listening on ${server.url}`,

@@ -27,17 +27,22 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ c
   return new Promise((resolve) => proc.on('close', (code) => resolve({ code, stdout, stderr })))
 }
 
-/** Starts `agentmem serve` and resolves with its URL once it listens and has printed its banner (which ends with the auth line). */
-export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: ChildProcess; url: string; stderr: () => string }> {
-  const proc = spawnCli(['serve', '--port', '0', ...args], env)
+/** Resolves with the URL once `agentmem serve` (however started) has printed its whole banner. */
+export function waitForBanner(proc: ChildProcess): Promise<{ url: string; stderr: () => string }> {
   let stderr = ''
-  const url = await new Promise<string>((resolve, reject) => {
+  return new Promise((resolve, reject) => {
     proc.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString()
+      // The banner is one write and ends with the line on how to create keys.
       const match = /listening on (http:\/\/\S+)[\s\S]*agentmem keys create --tenant NAME.*\n/.exec(stderr)
-      if (match?.[1]) resolve(match[1])
+      if (match?.[1]) resolve({ url: match[1], stderr: () => stderr })
     })
     proc.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)))
   })
-  return { proc, url, stderr: () => stderr }
+}
+
+/** Starts `agentmem serve` on a free port and resolves once it listens. */
+export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: ChildProcess; url: string; stderr: () => string }> {
+  const proc = spawnCli(['serve', '--port', '0', ...args], env)
+  return { proc, ...(await waitForBanner(proc)) }
 }
