@@ -71,6 +71,25 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
     await expectCode(memory.update(id, { metadata: {} }), MemoryErrorCode.NotFound)
   })
 
+  it('ranks keyword matches by score, also among rows written since the last index refresh', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    // One write group: no maintenance runs, so every row is outside the full-text index.
+    const filler = Array.from({ length: 40 }, (_, i) => ({ messages: `note ${i} about the garden`, userId: 'u1' }))
+    await memory.addBatch([...filler, { messages: 'Garden garden garden: the garden plan', userId: 'u1' }])
+    const ranked = async () => (await memory.search('garden plan', { userId: 'u1', mode: 'keyword', topK: 3 })).results
+    const before = await ranked()
+    expect(before[0]?.memory).toBe('Garden garden garden: the garden plan')
+    expect(before.map((r) => r.score)).toEqual([...before.map((r) => r.score)].sort((a, b) => b - a))
+    // Once indexed, the same ranking (the fillers tie, so compare scores, not which filler).
+    await memory.optimize()
+    const after = await ranked()
+    expect(after[0]?.id).toBe(before[0]?.id)
+    after.forEach((r, i) => expect(r.score).toBeCloseTo(before[i]?.score as number, 4))
+    const hybrid = await memory.search('garden plan', { userId: 'u1', topK: 1 })
+    expect(hybrid.results[0]?.memory).toBe('Garden garden garden: the garden plan')
+  })
+
   it('pages through every memory of a scope with a stable cursor, with no cap', async () => {
     await using store = await openTemp(embedder)
     const { memory } = store

@@ -17,7 +17,9 @@ export async function openLanceProvider(uri: string): Promise<VectorStoreProvide
       try {
         const names = await db.tableNames()
         const table = names.includes(name) ? await db.openTable(name) : await createTable(db, name, dimensions)
-        return new LanceVectorStore(table, dimensions)
+        const store = new LanceVectorStore(table, dimensions)
+        await store.countUnindexed()
+        return store
       } catch (e) {
         throw storageFailed('open table', e)
       }
@@ -87,6 +89,8 @@ function fromRow(row: Row): StoredMemory {
 
 class LanceVectorStore implements VectorStore {
   private readonly schema: import('apache-arrow').Schema
+  /** Rows written since the last index refresh (an upper bound: see keywordSearch). */
+  private unindexed = 0
 
   constructor(
     private readonly table: lancedb.Table,
@@ -227,20 +231,25 @@ class LanceVectorStore implements VectorStore {
 
   async keywordSearch(query: string, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]> {
     try {
+      // LanceDB scans rows that are not in the full-text index yet and stops at the limit in row
+      // order, before ranking: with limit k, the first k matches won, not the best k. So ask for
+      // every unindexed row on top of the index's best k, and rank here.
       const rows = (await this.table
         .query()
         .fullTextSearch(query, { columns: ['text'] })
         .where(compileWhere(scope, filter))
         .select([...rowColumns, '_score'])
-        .limit(k)
+        .limit(k + this.unindexed)
         .toArray()) as Array<Row & { _score: number }>
-      return rows.map((row) => ({ memory: fromRow(row), score: row._score }))
+      rows.sort((a, b) => b._score - a._score)
+      return rows.slice(0, k).map((row) => ({ memory: fromRow(row), score: row._score }))
     } catch (e) {
       throw storageFailed('keyword search', e)
     }
   }
 
   async apply(change: StoreChange, options: { replay?: boolean } = {}): Promise<void> {
+    this.unindexed += change.inserts.length + change.updates.length
     try {
       if (options.replay) {
         // A replayed change may have partly landed: remove every row it touches, then write its final state.
@@ -280,6 +289,10 @@ class LanceVectorStore implements VectorStore {
     }
   }
 
+  async countUnindexed(): Promise<void> {
+    this.unindexed = await this.unindexedRows()
+  }
+
   countRows(): Promise<number> {
     return this.table.countRows()
   }
@@ -291,6 +304,7 @@ class LanceVectorStore implements VectorStore {
       // a 100k-memory store to 10x its size); a purge drops them all at once.
       const cleanupOlderThan = new Date(options.purge ? Date.now() : Date.now() - versionRetentionMs)
       await this.table.optimize({ cleanupOlderThan, deleteUnverified: false })
+      this.unindexed = 0
       const indices = await this.table.listIndices()
       if (!indices.some((i) => i.columns.includes('vector')) && (await this.table.countRows()) >= options.annIndexThreshold) {
         await this.table.createIndex('vector', { config: lancedb.Index.ivfPq({ distanceType: 'cosine' }) })
