@@ -7,8 +7,9 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { machineHeader } from './harness.js'
-import { embeddingsReport, mem0Report, memoryReport, type ReportHeader, rssChart, serverReport } from './report.js'
+import { embeddingsReport, locomoCharts, locomoReport, mem0Report, memoryReport, type ReportHeader, rssChart, serverReport } from './report.js'
 import { runContender, runEmbeddingsSuite } from './suites/embeddings.js'
+import { runLocomoSuite } from './suites/locomo.js'
 import { runMem0Suite } from './suites/mem0.js'
 import { runMemorySuite } from './suites/memory.js'
 import { runServerSuite } from './suites/server.js'
@@ -21,6 +22,8 @@ const { values, positionals } = parseArgs({
     contender: { type: 'string' },
     /** memory suite: comma-separated store sizes instead of the defaults. */
     sizes: { type: 'string' },
+    /** locomo suite: a model folder to run besides the offline default (repeatable). */
+    model: { type: 'string', multiple: true, default: [] },
   },
 })
 
@@ -49,6 +52,10 @@ const suites: Record<
     const result = await runMem0Suite({ quick, onProgress })
     return { result, report: (header) => mem0Report({ ...header, result }) }
   },
+  locomo: async (quick, onProgress) => {
+    const result = await runLocomoSuite({ quick, modelFolders: values.model, onProgress })
+    return { result, report: (header) => locomoReport({ ...header, result }), files: locomoCharts(result, quick) }
+  },
   server: async (quick, onProgress) => {
     const result = await runServerSuite({ quick, onProgress })
     return {
@@ -58,25 +65,34 @@ const suites: Record<
     }
   },
 }
-const run = suite ? suites[suite] : undefined
-if (!suite || !run) {
-  process.stderr.write(`usage: pnpm bench <${Object.keys(suites).join('|')}> [--quick] [--out DIR]\n`)
+const chosen = suite === 'all' ? Object.keys(suites) : suite && suites[suite] ? [suite] : []
+if (chosen.length === 0) {
+  process.stderr.write(`usage: pnpm bench <${[...Object.keys(suites), 'all'].join('|')}> [--quick] [--out DIR]\n`)
   process.exit(2)
 }
 
-const machine = machineHeader()
-const started = performance.now()
-const { result, report, files } = await run(values.quick, (line) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${line}\n`))
-const command = `pnpm bench ${suite}${values.quick ? ' --quick' : ''}${values.sizes ? ` --sizes ${values.sizes}` : ''}`
-await mkdir(values.out, { recursive: true })
-const name = values.quick ? `${suite}-quick` : suite
-await writeFile(join(values.out, `${name}.json`), `${JSON.stringify({ machine, command, quick: values.quick, ...result }, null, 2)}\n`)
-await writeFile(join(values.out, `${name}.md`), report({ machine, command, quick: values.quick }))
-for (const [file, content] of Object.entries(files ?? {})) await writeFile(join(values.out, file), content)
-// Reports are committed, and `pnpm lint` checks markdown formatting: format them as Biome would.
-try {
-  execFileSync('pnpm', ['exec', 'biome', 'format', '--write', join(values.out, `${name}.md`), join(values.out, `${name}.json`)], { stdio: 'ignore' })
-} catch {
-  process.stderr.write('biome format failed; run pnpm format before committing the report\n')
+/** Runs one suite and writes `<suite>[-quick].{json,md}` (plus its files) to --out. */
+async function runSuite(name: string): Promise<void> {
+  const run = suites[name] as (typeof suites)[string]
+  const machine = machineHeader()
+  const started = performance.now()
+  const { result, report, files } = await run(values.quick, (line) =>
+    process.stderr.write(`[${name} ${((performance.now() - started) / 1000).toFixed(0)}s] ${line}\n`),
+  )
+  const command = `pnpm bench ${name}${values.quick ? ' --quick' : ''}${values.sizes ? ` --sizes ${values.sizes}` : ''}${values.model.map((m) => ` --model ${m}`).join('')}`
+  await mkdir(values.out, { recursive: true })
+  const base = values.quick ? `${name}-quick` : name
+  await writeFile(join(values.out, `${base}.json`), `${JSON.stringify({ machine, command, quick: values.quick, ...result }, null, 2)}\n`)
+  await writeFile(join(values.out, `${base}.md`), report({ machine, command, quick: values.quick }))
+  for (const [file, content] of Object.entries(files ?? {})) await writeFile(join(values.out, file), content)
+  // Reports are committed, and `pnpm lint` checks markdown formatting: format them as Biome would.
+  try {
+    execFileSync('pnpm', ['exec', 'biome', 'format', '--write', join(values.out, `${base}.md`), join(values.out, `${base}.json`)], { stdio: 'ignore' })
+  } catch {
+    process.stderr.write('biome format failed; run pnpm format before committing the report\n')
+  }
+  process.stderr.write(`wrote ${join(values.out, `${base}.md`)}\n`)
 }
-process.stderr.write(`wrote ${join(values.out, `${name}.md`)}\n`)
+
+// `all` runs the suites one after another: each measures alone on the machine.
+for (const name of chosen) await runSuite(name)

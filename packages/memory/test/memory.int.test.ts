@@ -85,7 +85,7 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
     await memory.optimize()
     const after = await ranked()
     expect(after[0]?.id).toBe(before[0]?.id)
-    after.forEach((r, i) => expect(r.score).toBeCloseTo(before[i]?.score as number, 4))
+    for (const [i, r] of after.entries()) expect(r.score).toBeCloseTo(before[i]?.score as number, 4)
     const hybrid = await memory.search('garden plan', { userId: 'u1', topK: 1 })
     expect(hybrid.results[0]?.memory).toBe('Garden garden garden: the garden plan')
   })

@@ -83,7 +83,7 @@ async function measureSizes(name: ContenderName, embedder: Embedder, work: strin
         const count = quick ? 30 : 200
         for (let i = 0; i < 10; i++) await store.search(queries[i] as string, `user-${i}`, 10)
         for (let i = 0; i < count; i++)
-          returned += await timed(search, () => store.search(queries[i % queries.length] as string, `user-${(i * 37) % users}`, 10))
+          returned += (await timed(search, () => store.search(queries[i % queries.length] as string, `user-${(i * 37) % users}`, 10))).length
         const list: number[] = []
         for (let i = 0; i < (quick ? 10 : 50); i++) await timed(list, () => store.list(`user-${(i * 13) % users}`))
         const updates: number[] = []

@@ -10,11 +10,18 @@ import { dirname, join } from 'node:path'
 import type { Embedder } from '@agentmem/embeddings'
 import { Memory } from '@agentmem/memory'
 
+export interface FillItem {
+  text: string
+  userId: string
+  metadata?: Record<string, string>
+}
+
 export interface ContenderStore {
   add(text: string, userId: string): Promise<void>
-  /** Fills with many texts; contenders without a batch API add them concurrently. */
-  fill(items: Array<{ text: string; userId: string }>): Promise<void>
-  search(query: string, userId: string, k: number): Promise<number>
+  /** Fills with many texts and returns their memory ids in order; contenders without a batch API add them concurrently. */
+  fill(items: FillItem[]): Promise<string[]>
+  /** The ids of the top `k` memories. `mode` picks AgentMem's search (hybrid by default); Mem0 has one. */
+  search(query: string, userId: string, k: number, mode?: SearchMode): Promise<string[]>
   list(userId: string): Promise<Array<{ id: string }>>
   update(id: string, text: string): Promise<void>
   delete(id: string): Promise<void>
@@ -22,6 +29,7 @@ export interface ContenderStore {
 }
 
 export type ContenderName = 'agentmem' | 'mem0'
+export type SearchMode = 'vector' | 'keyword' | 'hybrid'
 
 export async function openContender(name: ContenderName, folder: string, embedder: Embedder): Promise<ContenderStore> {
   return name === 'agentmem' ? openAgentMem(folder, embedder) : openMem0(folder, embedder)
@@ -34,9 +42,14 @@ async function openAgentMem(folder: string, embedder: Embedder): Promise<Contend
       await memory.add(text, { userId })
     },
     fill: async (items) => {
-      for (let i = 0; i < items.length; i += 1000) await memory.addBatch(items.slice(i, i + 1000).map((it) => ({ messages: it.text, userId: it.userId })))
+      const ids: string[] = []
+      for (let i = 0; i < items.length; i += 1000) {
+        const { results } = await memory.addBatch(items.slice(i, i + 1000).map((it) => ({ messages: it.text, userId: it.userId, metadata: it.metadata })))
+        ids.push(...results.map((r) => r.id))
+      }
+      return ids
     },
-    search: async (query, userId, k) => (await memory.search(query, { userId, topK: k })).results.length,
+    search: async (query, userId, k, mode = 'hybrid') => (await memory.search(query, { userId, topK: k, mode })).results.map((r) => r.id),
     list: async (userId) => (await memory.getAll({ userId, limit: 100 })).results,
     update: async (id, text) => {
       await memory.update(id, { text })
@@ -75,23 +88,31 @@ async function openMem0(folder: string, embedder: Embedder): Promise<ContenderSt
     llm: { provider: 'openai', config: { apiKey: 'unused', model: 'unused' } },
     historyDbPath: join(folder, 'history.db'),
   } as never)
-  const add = async (text: string, userId: string) => {
-    await memory.add(text, { userId, infer: false })
+  const add = async (text: string, userId: string, metadata?: Record<string, string>) => {
+    const { results } = (await memory.add(text, { userId, infer: false, ...(metadata && { metadata }) })) as { results: Array<{ id: string }> }
+    return results[0]?.id as string
   }
   return {
-    add,
+    add: async (text, userId) => {
+      await add(text, userId)
+    },
     fill: async (items) => {
+      const ids: string[] = []
       let next = 0
       await Promise.all(
         Array.from({ length: 32 }, async () => {
           while (next < items.length) {
-            const item = items[next++] as { text: string; userId: string }
-            await add(item.text, item.userId)
+            const at = next++
+            const item = items[at] as FillItem
+            ids[at] = await add(item.text, item.userId, item.metadata)
           }
         }),
       )
+      return ids
     },
-    search: async (query, userId, k) => ((await memory.search(query, { filters: { user_id: userId }, topK: k })) as { results: unknown[] }).results.length,
+    // threshold 0: rank every candidate, as AgentMem does (Mem0's default 0.1 would cut some).
+    search: async (query, userId, k) =>
+      ((await memory.search(query, { filters: { user_id: userId }, topK: k, threshold: 0 })) as { results: Array<{ id: string }> }).results.map((r) => r.id),
     list: async (userId) => ((await memory.getAll({ filters: { user_id: userId }, topK: 100 })) as { results: Array<{ id: string }> }).results,
     update: async (id, text) => {
       await memory.update(id, { text })
