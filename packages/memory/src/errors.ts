@@ -8,6 +8,7 @@ export const MemoryErrorCode = {
   NotFound: 'MEMORY_NOT_FOUND',
   EmbedderMismatch: 'MEMORY_EMBEDDER_MISMATCH',
   InferenceNotConfigured: 'MEMORY_INFERENCE_NOT_CONFIGURED',
+  InferenceFailed: 'MEMORY_INFERENCE_FAILED',
   StorageFailed: 'MEMORY_STORAGE_FAILED',
   Closed: 'MEMORY_CLOSED',
   Locked: 'MEMORY_LOCKED',

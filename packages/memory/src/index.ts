@@ -1,6 +1,8 @@
 /** @module @agentmem/memory: long-term memory for AI agents on LanceDB and SQLite. */
 export { isMemoryError, isMemoryErrorCode, MemoryError, MemoryErrorCode } from './errors.js'
 export { type FilterNode, type Filters, filterOperators, parseFilters } from './filters.js'
+export type { InferenceJob, InferResult, RejectedDecision } from './inference/inference.js'
+export { LlmClient, type LlmOptions, type LlmUsage, llmOptionsSchema } from './inference/llm-client.js'
 export { Memory } from './memory.js'
 export {
   type AddBatchItem,

@@ -7,6 +7,8 @@ import { z } from 'zod'
 import { MemoryError, MemoryErrorCode } from './errors.js'
 import { type FilterNode, parseFilters } from './filters.js'
 import { fuseHybrid } from './fusion.js'
+import { Inference, type InferenceJob, type InferResult } from './inference/inference.js'
+import { LlmClient } from './inference/llm-client.js'
 import {
   type AddBatchItem,
   type AddOptions,
@@ -58,6 +60,8 @@ interface Engine {
   vectors: VectorStore
   metadata: MetadataStore
   writer: Writer
+  /** Present when an LLM is configured. */
+  inference: Inference | undefined
   unlock: () => void
   closed: boolean
 }
@@ -100,7 +104,33 @@ export class Memory implements AsyncDisposable {
       // The writer's duplicate lookups trust the index for every row it did not write itself:
       // rows left unindexed by an earlier process (or a replay) are indexed before any write.
       if ((await vectors.unindexedRows()) > 0) await writer.maintain()
-      const engine: Engine = { config, logger, embedder, ownsEmbedder: !config.embedder, provider, vectors, metadata, writer, unlock, closed: false }
+      const engine: Engine = {
+        config,
+        logger,
+        embedder,
+        ownsEmbedder: !config.embedder,
+        provider,
+        vectors,
+        metadata,
+        writer,
+        inference: undefined,
+        unlock,
+        closed: false,
+      }
+      if (config.llm) {
+        engine.inference = new Inference({
+          llm: config.llm instanceof LlmClient ? config.llm : new LlmClient(config.llm),
+          embedder: () => engine.embedder,
+          vectors: () => engine.vectors,
+          metadata,
+          writer,
+          logger,
+          settled: () => writer.settled(),
+          config: config.inference,
+        })
+        // Jobs an earlier process left queued or pending resume now.
+        engine.inference.start()
+      }
       return new Memory(engine, config.tenantId)
     } catch (error) {
       for (const close of cleanup.reverse()) await close()
@@ -117,15 +147,33 @@ export class Memory implements AsyncDisposable {
     return this.engine.embedder
   }
 
+  /** True when an LLM is configured, so `add(..., { infer: true })` works. */
+  get inferenceEnabled(): boolean {
+    return this.engine.inference !== undefined
+  }
+
   /**
    * Stores a text, or each message of a conversation, as memories. Exact duplicates within the
    * same scope are not stored twice (event NONE with the existing id).
+   *
+   * With `infer: true` an LLM extracts facts and reconciles them with the scope's memories (ADD,
+   * UPDATE, SUPERSEDE of a contradicted memory, NONE), applied as one write. `job` says how it
+   * went: `done`; `pending` when the LLM failed (the input is stored raw, in `results`, and
+   * retried in the background); `queued` with `async: true`. Follow it with `inferenceJob(id)`.
    */
-  async add(input: string | Message[], options: AddOptions): Promise<{ results: AddResult[] }> {
+  async add(input: string | Message[], options: AddOptions): Promise<{ results: InferResult[]; job?: InferenceJob }> {
     this.checkOpen()
     const parsed = parseWith(addOptionsSchema, options, 'add options')
-    const ops = await this.prepareAdds([{ ...parsed, messages: input }])
+    if (parsed.infer) return this.inferAdd(input, parsed)
+    const { async: _async, timestamp: _timestamp, instructions: _instructions, memoryType: _memoryType, infer: _infer, ...plain } = parsed
+    const ops = await this.prepareAdds([{ ...plain, messages: input }])
     return { results: (await this.engine.writer.submit(ops)) as AddResult[] }
+  }
+
+  /** An inference job of this tenant (from `add(..., { infer: true })`), or null. */
+  async inferenceJob(id: string): Promise<InferenceJob | null> {
+    this.checkOpen()
+    return (await this.engine.inference?.job(this.tenantId, parseId(id))) ?? null
   }
 
   /** Adds many items in one group commit: all stored, or none. Results carry the item `index`. */
@@ -143,7 +191,7 @@ export class Memory implements AsyncDisposable {
     const opts = parseWith(searchOptionsSchema, options, 'search options')
     if (typeof query !== 'string' || query.trim().length === 0) throw invalidInput('query must be a non-empty string')
     if (query.length > this.engine.config.maxTextLength) throw invalidInput(`query is longer than ${this.engine.config.maxTextLength} characters`)
-    const scope = this.requireScope(opts, 'search')
+    const scope = { ...this.requireScope(opts, 'search'), currentOnly: !opts.includeSuperseded }
     const filter = parseFilters(opts.filters)
     const { vectors } = this.engine
     const started = performance.now()
@@ -195,7 +243,7 @@ export class Memory implements AsyncDisposable {
   async getAll(options: ListOptions): Promise<{ results: MemoryItem[]; nextCursor: string | null }> {
     await this.readable()
     const opts = parseWith(listOptionsSchema, options, 'getAll options')
-    const scope = this.requireScope(opts, 'getAll')
+    const scope = { ...this.requireScope(opts, 'getAll'), currentOnly: !opts.includeSuperseded }
     const filter = parseFilters(opts.filters)
     const afterId = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, scope, filter)
     const page = await this.engine.vectors.list(scope, filter, afterId, opts.limit + 1)
@@ -208,7 +256,7 @@ export class Memory implements AsyncDisposable {
   async count(options: CountOptions): Promise<number> {
     await this.readable()
     const opts = parseWith(countOptionsSchema, options, 'count options')
-    return this.engine.vectors.count(this.requireScope(opts, 'count'), parseFilters(opts.filters))
+    return this.engine.vectors.count({ ...this.requireScope(opts, 'count'), currentOnly: !opts.includeSuperseded }, parseFilters(opts.filters))
   }
 
   /** Memories in the whole store, every tenant (for metrics). */
@@ -367,6 +415,7 @@ export class Memory implements AsyncDisposable {
     const engine = this.engine
     if (engine.closed) return
     engine.closed = true
+    await engine.inference?.stop()
     await engine.writer.exclusive(async () => {
       engine.writer.stop()
       engine.vectors.close()
@@ -407,16 +456,42 @@ export class Memory implements AsyncDisposable {
     return trimmed
   }
 
+  private async inferAdd(input: string | Message[], options: z.output<typeof addOptionsSchema>): Promise<{ results: InferResult[]; job: InferenceJob }> {
+    const inference = this.engine.inference
+    if (!inference) {
+      throw new MemoryError(
+        MemoryErrorCode.InferenceNotConfigured,
+        'infer: true needs an LLM, and none is configured; pass infer: false to store the text as given',
+      )
+    }
+    const scope = this.requireScope(options, 'add')
+    if (options.memoryType === 'procedural' && options.agentId === undefined) throw invalidInput("memoryType 'procedural' needs an agentId")
+    const messages = (typeof input === 'string' ? [{ role: 'user', content: input }] : parseMessages(input)).map((m) => ({
+      role: m.role,
+      content: this.checkText(m.content),
+    }))
+    if (messages.length === 0) throw invalidInput('nothing to add: every message was a system message')
+    const instructions = [this.engine.config.inference.instructions, options.instructions].filter(Boolean).join('\n') || undefined
+    const timestamp = options.timestamp === undefined ? Date.now() : typeof options.timestamp === 'number' ? options.timestamp : Date.parse(options.timestamp)
+    return inference.add(
+      this.tenantId,
+      {
+        scope,
+        messages,
+        metadata: checkMetadata(options.metadata ?? {}),
+        actor: options.actor ?? null,
+        timestamp,
+        instructions,
+        memoryType: options.memoryType,
+      },
+      { background: options.async },
+    )
+  }
+
   /** Validates every item, embeds all texts in one call, and builds the add ops. Nothing is written here. */
   private async prepareAdds(items: Array<z.output<typeof addBatchItemSchema>>): Promise<Array<WriteOp & { index: number }>> {
     const drafts: Draft[] = []
     items.forEach((item, index) => {
-      if (item.infer) {
-        throw new MemoryError(
-          MemoryErrorCode.InferenceNotConfigured,
-          'infer: true needs an LLM, and none is configured; pass infer: false to store the text as given',
-        )
-      }
       const scope = this.requireScope(item, 'add')
       const metadata = checkMetadata(item.metadata ?? {})
       const messages = typeof item.messages === 'string' ? [{ role: null, content: item.messages }] : parseMessages(item.messages)
@@ -448,6 +523,7 @@ export class Memory implements AsyncDisposable {
         metadata: d.metadata,
         createdAt: d.createdAt ?? now,
         updatedAt: d.updatedAt ?? d.createdAt ?? now,
+        validTo: null,
         vector: vectors[i] as Float32Array,
       },
     }))
@@ -505,6 +581,7 @@ function toItem(memory: StoredMemory): MemoryItem {
     role: memory.role,
     createdAt: new Date(memory.createdAt).toISOString(),
     updatedAt: new Date(memory.updatedAt).toISOString(),
+    validTo: memory.validTo === null ? null : new Date(memory.validTo).toISOString(),
   }
 }
 
@@ -514,7 +591,7 @@ function withScore(memory: StoredMemory, score: number, explain: SearchResult['e
 
 /** Cursors are opaque and bound to the query they came from: reusing one with another scope or filter is an error. */
 function queryFingerprint(scope: ScopeFilter, filter: FilterNode | undefined): string {
-  const query = JSON.stringify([scope.tenantId, scope.userId ?? null, scope.agentId ?? null, scope.runId ?? null, filter ?? null])
+  const query = JSON.stringify([scope.tenantId, scope.userId ?? null, scope.agentId ?? null, scope.runId ?? null, filter ?? null, scope.currentOnly ?? false])
   return createHash('sha256').update(query).digest('base64url').slice(0, 16)
 }
 

@@ -1,6 +1,7 @@
 import type { Embedder, Logger } from '@agentmem/embeddings'
 import { z } from 'zod'
 import { MemoryError, MemoryErrorCode } from './errors.js'
+import { LlmClient, llmOptionsSchema } from './inference/llm-client.js'
 
 /** Identifiers: no control characters, bounded, so they are safe in keys, logs and predicates. */
 const identifier = z
@@ -24,15 +25,33 @@ export const messageSchema = z.strictObject({
 })
 export type Message = z.infer<typeof messageSchema>
 
-export const addOptionsSchema = z.strictObject({
+const plainAddShape = {
   ...scopeShape,
   metadata: metadataSchema.optional(),
-  infer: z.boolean().optional(),
   actor: identifier.optional(),
+}
+
+export const addOptionsSchema = z.strictObject({
+  ...plainAddShape,
+  /** Extract facts with the LLM and reconcile them with the scope's memories (needs `llm`). */
+  infer: z.boolean().optional(),
+  /** With infer: return once the input is durable; extraction runs in the background (see inferenceJob). */
+  async: z.boolean().default(false),
+  /** With infer: when the messages were said (ISO date-time or epoch ms); relative dates resolve against it. Default: now. */
+  timestamp: z.union([z.iso.datetime({ offset: true }), z.number().int().min(0)]).optional(),
+  /** With infer: extra instructions for the extraction prompt (added to the store's own). */
+  instructions: z.string().max(4000).optional(),
+  /** With infer: `procedural` summarises an agent's run into one procedure memory (needs agentId). */
+  memoryType: z.enum(['semantic', 'procedural']).default('semantic'),
 })
 export type AddOptions = z.input<typeof addOptionsSchema>
 
-export const addBatchItemSchema = addOptionsSchema.extend({ messages: z.union([z.string(), z.array(messageSchema).min(1)]) })
+export const addBatchItemSchema = z.strictObject({
+  ...plainAddShape,
+  /** Only false: inference is one `add` call at a time. */
+  infer: z.literal(false).optional(),
+  messages: z.union([z.string(), z.array(messageSchema).min(1)]),
+})
 export type AddBatchItem = z.input<typeof addBatchItemSchema>
 
 export const searchModes = ['hybrid', 'vector', 'keyword'] as const
@@ -46,6 +65,8 @@ export const searchOptionsSchema = z.strictObject({
   threshold: z.number().min(-1).optional(),
   mode: z.enum(searchModes).default('hybrid'),
   explain: z.boolean().default(false),
+  /** Also memories a newer fact superseded (they carry validTo). */
+  includeSuperseded: z.boolean().default(false),
 })
 export type SearchOptions = z.input<typeof searchOptionsSchema>
 
@@ -55,10 +76,16 @@ export const listOptionsSchema = z.strictObject({
   filters: z.record(z.string(), z.unknown()).optional(),
   limit: z.number().int().min(1).max(maxListLimit).default(100),
   cursor: z.string().max(1024).optional(),
+  /** Also memories a newer fact superseded (they carry validTo). */
+  includeSuperseded: z.boolean().default(false),
 })
 export type ListOptions = z.input<typeof listOptionsSchema>
 
-export const countOptionsSchema = z.strictObject({ ...scopeShape, filters: z.record(z.string(), z.unknown()).optional() })
+export const countOptionsSchema = z.strictObject({
+  ...scopeShape,
+  filters: z.record(z.string(), z.unknown()).optional(),
+  includeSuperseded: z.boolean().default(false),
+})
 export type CountOptions = z.input<typeof countOptionsSchema>
 
 /** A memory as `exportAll` yields it; `id` and times are kept on import when given. */
@@ -105,6 +132,20 @@ export const memoryOpenOptionsSchema = z.strictObject({
   maintenanceEveryRows: z.number().int().min(1).default(5_000),
   /** Write commits (each one a LanceDB fragment) between two compactions. */
   maintenanceEveryCommits: z.number().int().min(1).default(32),
+  /** The LLM for `add(..., { infer: true })`: any OpenAI-compatible endpoint, or a client to share. */
+  llm: z.union([z.instanceof(LlmClient), llmOptionsSchema]).optional(),
+  inference: z
+    .strictObject({
+      /** Added to every extraction prompt (a per-add `instructions` comes after it). */
+      instructions: z.string().max(4000).optional(),
+      /** Existing memories retrieved per new fact for the decision call. */
+      similarMemories: z.number().int().min(1).max(50).default(5),
+      /** Attempts per job before it is marked failed (its input stays stored raw). */
+      maxAttempts: z.number().int().min(1).max(100).default(8),
+      /** Background retry backoff: doubles per attempt, capped at an hour. */
+      retryBaseMs: z.number().int().min(0).default(5_000),
+    })
+    .prefault({}),
 })
 export type MemoryOpenOptions = z.input<typeof memoryOpenOptionsSchema>
 export type MemoryConfig = z.output<typeof memoryOpenOptionsSchema>

@@ -1,4 +1,5 @@
-export type MemoryEvent = 'ADD' | 'UPDATE' | 'DELETE' | 'NONE'
+/** SUPERSEDE: a newer, contradicting fact replaced this memory (it keeps its text and gets validTo). */
+export type MemoryEvent = 'ADD' | 'UPDATE' | 'DELETE' | 'SUPERSEDE' | 'NONE'
 export type Metadata = Record<string, unknown>
 
 /** A stored memory as callers see it. Times are ISO-8601 strings. */
@@ -12,6 +13,8 @@ export interface MemoryItem {
   role: string | null
   createdAt: string
   updatedAt: string
+  /** When a newer fact superseded this memory (inference); null while it is current. */
+  validTo: string | null
 }
 
 export interface SearchExplanation {

@@ -18,6 +18,8 @@ export type WriteOp =
       actor: string | null
     }
   | { kind: 'delete'; tenantId: string; id: string; purge: boolean; actor: string | null }
+  /** A newer fact contradicts this memory: it stays (history, `includeSuperseded`) with validTo set. */
+  | { kind: 'supersede'; tenantId: string; id: string; actor: string | null }
   | { kind: 'deleteMatching'; scope: ScopeFilter; purge: boolean; actor: string | null }
 
 export type WriteResult = AddResult | StoredMemory | { deleted: number } | undefined
@@ -246,6 +248,14 @@ export class Writer {
           const existingId = op.keepId && state.rows.get(op.memory.id) ? op.memory.id : state.dedup.get(op.memory.dedupKey)
           const found = existingId === undefined ? null : state.rows.get(existingId)
           const existing = found && (found.id === op.memory.id || found.dedupKey === op.memory.dedupKey) ? found : null
+          if (existing && existing.validTo !== null && !op.keepId) {
+            // Said again after a newer fact superseded it: current again, under its own id.
+            const revived = { ...existing, validTo: null, updatedAt: now }
+            state.rows.set(existing.id, revived)
+            record(revived, 'ADD', null, revived.text, op.actor)
+            results.push({ id: existing.id, memory: existing.text, event: 'ADD' })
+            break
+          }
           if (existing) {
             results.push({ id: existing.id, memory: existing.text, event: 'NONE' })
             break
@@ -284,6 +294,19 @@ export class Writer {
           }
           remove(current, op.purge, op.actor)
           results.push(undefined)
+          break
+        }
+        case 'supersede': {
+          const current = state.rows.get(op.id)
+          if (!current || current.tenantId !== op.tenantId) {
+            results.push(notFound(op.id))
+            break
+          }
+          if (current.validTo === null) {
+            state.rows.set(op.id, { ...current, validTo: now, updatedAt: now })
+            record(current, 'SUPERSEDE', current.text, null, op.actor)
+          }
+          results.push({ id: current.id, memory: current.text, event: 'SUPERSEDE' })
           break
         }
         case 'deleteMatching': {
@@ -372,7 +395,7 @@ export class Writer {
           tenant(op.memory.tenantId).ids.add(op.memory.id)
           keptIds.push(op.memory.id)
         }
-      } else if (op.kind === 'update' || op.kind === 'delete') tenant(op.tenantId).ids.add(op.id)
+      } else if (op.kind === 'update' || op.kind === 'delete' || op.kind === 'supersede') tenant(op.tenantId).ids.add(op.id)
     }
     let owners = new Map<string, string>()
     try {

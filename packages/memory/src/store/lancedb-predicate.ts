@@ -75,6 +75,7 @@ export function compileScope(scope: ScopeFilter): string {
   if (scope.userId !== undefined) parts.push(`user_id = ${literal(scope.userId)}`)
   if (scope.agentId !== undefined) parts.push(`agent_id = ${literal(scope.agentId)}`)
   if (scope.runId !== undefined) parts.push(`run_id = ${literal(scope.runId)}`)
+  if (scope.currentOnly) parts.push('valid_to IS NULL')
   return parts.join(' AND ')
 }
 

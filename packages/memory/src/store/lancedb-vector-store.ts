@@ -17,6 +17,7 @@ export async function openLanceProvider(uri: string): Promise<VectorStoreProvide
       try {
         const names = await db.tableNames()
         const table = names.includes(name) ? await db.openTable(name) : await createTable(db, name, dimensions)
+        await addMissingColumns(table)
         const store = new LanceVectorStore(table, dimensions)
         await store.countUnindexed()
         return store
@@ -48,6 +49,8 @@ function tableSchema(dimensions: number): import('apache-arrow').Schema {
     new Field('created_at', new Int64(), false),
     new Field('updated_at', new Int64(), false),
     new Field('vector', new FixedSizeList(dimensions, new Field('item', new Float32(), true)), false),
+    // Set when a newer fact superseded this memory (inference); null while it is current.
+    new Field('valid_to', new Int64(), true),
   ])
 }
 
@@ -61,10 +64,30 @@ async function createTable(db: lancedb.Connection, name: string, dimensions: num
   return table
 }
 
+/** Tables created before `valid_to` existed get it, null for every row (nothing was superseded then). */
+async function addMissingColumns(table: lancedb.Table): Promise<void> {
+  const schema = await table.schema()
+  if (!schema.fields.some((f) => f.name === 'valid_to')) await table.addColumns([{ name: 'valid_to', valueSql: 'CAST(NULL AS BIGINT)' }])
+}
+
 /** How long superseded table versions are kept for reads still using them. */
 const versionRetentionMs = 60_000
 
-const rowColumns = ['id', 'tenant_id', 'user_id', 'agent_id', 'run_id', 'role', 'text', 'dedup_key', 'metadata', 'created_at', 'updated_at', 'vector']
+const rowColumns = [
+  'id',
+  'tenant_id',
+  'user_id',
+  'agent_id',
+  'run_id',
+  'role',
+  'text',
+  'dedup_key',
+  'metadata',
+  'created_at',
+  'updated_at',
+  'vector',
+  'valid_to',
+]
 
 type Row = Record<string, unknown> & { vector: { toArray(): Float32Array } | number[] }
 
@@ -83,6 +106,7 @@ function fromRow(row: Row): StoredMemory {
     metadata: typeof metadata === 'string' ? JSON.parse(metadata) : {},
     createdAt: Number(row['created_at']),
     updatedAt: Number(row['updated_at']),
+    validTo: row['valid_to'] === null || row['valid_to'] === undefined ? null : Number(row['valid_to']),
     vector: Array.isArray(vector) ? Float32Array.from(vector) : Float32Array.from(vector.toArray()),
   }
 }
@@ -105,6 +129,10 @@ class LanceVectorStore implements VectorStore {
     const fields = this.schema.fields
     const strings = (pick: (m: StoredMemory) => string | null, index: number) => vectorFromArray(memories.map(pick), fields[index]?.type).data[0]
     const times = (pick: (m: StoredMemory) => number) => makeData({ type: fields[9]?.type, data: BigInt64Array.from(memories, (m) => BigInt(pick(m))) })
+    const validTo = vectorFromArray(
+      memories.map((m) => (typeof m.validTo === 'number' ? BigInt(m.validTo) : null)),
+      fields[12]?.type,
+    ).data[0]
     const floats = new Float32Array(memories.length * this.dimensions)
     memories.forEach((m, i) => {
       floats.set(m.vector, i * this.dimensions)
@@ -124,6 +152,7 @@ class LanceVectorStore implements VectorStore {
       times((m) => m.createdAt),
       times((m) => m.updatedAt),
       vectors,
+      validTo,
     ]
     const data = makeData({ type: new Struct(fields), length: memories.length, nullCount: 0, children: children as never })
     return new Table([new RecordBatch(this.schema, data)])

@@ -1,12 +1,12 @@
 import { fileURLToPath } from 'node:url'
 import { createClient } from '@libsql/client'
-import { and, asc, eq, inArray, lte, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, lte, min, sql } from 'drizzle-orm'
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql'
 import { migrate } from 'drizzle-orm/libsql/migrator'
 import { storageFailed } from '../errors.js'
 import type { HistoryEntry, Metadata } from '../types.js'
-import { history, journal, manifest } from './sqlite-schema.js'
-import type { HistoryRecord, Manifest, MetadataStore, PendingChange, StoreChange, StoredMemory } from './types.js'
+import { history, inferenceJobs, journal, manifest } from './sqlite-schema.js'
+import type { HistoryRecord, InferenceJobRecord, Manifest, MetadataStore, PendingChange, StoreChange, StoredMemory } from './types.js'
 
 // The same relative path from src/store and dist/store.
 const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url))
@@ -95,6 +95,43 @@ class SqliteMetadataStore implements MetadataStore {
   async getManifest(): Promise<Manifest | undefined> {
     const [row] = await this.db.select().from(manifest).where(eq(manifest.id, 1))
     return row && { schemaVersion: row.schemaVersion, embeddingModel: row.embeddingModel, dimensions: row.dimensions, vectorTable: row.vectorTable }
+  }
+
+  async createJob(job: InferenceJobRecord): Promise<void> {
+    await this.db.insert(inferenceJobs).values(job)
+  }
+
+  async updateJob(id: string, change: Partial<Omit<InferenceJobRecord, 'id' | 'tenantId' | 'createdAt'>>): Promise<void> {
+    await this.db
+      .update(inferenceJobs)
+      .set({ ...change, updatedAt: Date.now() })
+      .where(eq(inferenceJobs.id, id))
+  }
+
+  async getJob(tenantId: string, id: string): Promise<InferenceJobRecord | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(inferenceJobs)
+      .where(and(eq(inferenceJobs.tenantId, tenantId), eq(inferenceJobs.id, id)))
+    return row as InferenceJobRecord | undefined
+  }
+
+  async dueJobs(now: number, limit: number): Promise<InferenceJobRecord[]> {
+    const rows = await this.db
+      .select()
+      .from(inferenceJobs)
+      .where(and(inArray(inferenceJobs.status, ['queued', 'pending']), lte(inferenceJobs.nextAttemptAt, now)))
+      .orderBy(asc(inferenceJobs.nextAttemptAt))
+      .limit(limit)
+    return rows as InferenceJobRecord[]
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    const [row] = await this.db
+      .select({ at: min(inferenceJobs.nextAttemptAt) })
+      .from(inferenceJobs)
+      .where(inArray(inferenceJobs.status, ['queued', 'pending']))
+    return row?.at ?? undefined
   }
 
   async setManifest(m: Manifest): Promise<void> {
@@ -186,5 +223,6 @@ class SqliteMetadataStore implements MetadataStore {
 
   async deleteHistory(tenantId: string): Promise<void> {
     await this.db.delete(history).where(eq(history.tenantId, tenantId))
+    await this.db.delete(inferenceJobs).where(eq(inferenceJobs.tenantId, tenantId))
   }
 }

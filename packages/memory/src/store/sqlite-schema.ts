@@ -12,14 +12,14 @@ export const manifest = sqliteTable('manifest', {
   updatedAt: integer('updated_at').notNull(),
 })
 
-/** The audit trail: one row per ADD / UPDATE / DELETE, kept after a plain delete. */
+/** The audit trail: one row per ADD / UPDATE / DELETE / SUPERSEDE, kept after a plain delete. */
 export const history = sqliteTable(
   'history',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     tenantId: text('tenant_id').notNull(),
     memoryId: text('memory_id').notNull(),
-    event: text('event', { enum: ['ADD', 'UPDATE', 'DELETE'] }).notNull(),
+    event: text('event', { enum: ['ADD', 'UPDATE', 'DELETE', 'SUPERSEDE'] }).notNull(),
     previousText: text('previous_text'),
     newText: text('new_text'),
     metadata: text('metadata', { mode: 'json' }),
@@ -43,3 +43,27 @@ export const journal = sqliteTable('journal', {
   dimensions: integer('dimensions').notNull(),
   createdAt: integer('created_at').notNull(),
 })
+
+/**
+ * Inference jobs: the input of every `add(..., { infer: true })`, durable before any LLM call, so
+ * a failed or crashed extraction is retried instead of lost. `rawMemoryIds`: the input stored
+ * as is while extraction is pending (superseded once it succeeds).
+ */
+export const inferenceJobs = sqliteTable(
+  'inference_jobs',
+  {
+    id: text('id').primaryKey(),
+    tenantId: text('tenant_id').notNull(),
+    status: text('status', { enum: ['queued', 'pending', 'done', 'failed'] }).notNull(),
+    /** Scope, messages and options of the add, as JSON. */
+    input: text('input', { mode: 'json' }).notNull(),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: integer('next_attempt_at').notNull(),
+    rawMemoryIds: text('raw_memory_ids', { mode: 'json' }),
+    result: text('result', { mode: 'json' }),
+    lastError: text('last_error', { mode: 'json' }),
+    createdAt: integer('created_at').notNull(),
+    updatedAt: integer('updated_at').notNull(),
+  },
+  (t) => [index('inference_jobs_due_idx').on(t.status, t.nextAttemptAt)],
+)

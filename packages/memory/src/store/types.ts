@@ -21,6 +21,8 @@ export interface StoredMemory {
   metadata: Metadata
   createdAt: number
   updatedAt: number
+  /** When a newer fact superseded this memory; null while it is current. */
+  validTo: number | null
   vector: Float32Array
 }
 
@@ -30,6 +32,8 @@ export interface ScopeFilter {
   userId?: string | undefined
   agentId?: string | undefined
   runId?: string | undefined
+  /** Only memories no newer fact superseded (searches and listings, unless asked otherwise). */
+  currentOnly?: boolean | undefined
 }
 
 export interface ScoredMemory {
@@ -99,7 +103,7 @@ export interface Manifest {
 export interface HistoryRecord {
   tenantId: string
   memoryId: string
-  event: 'ADD' | 'UPDATE' | 'DELETE'
+  event: 'ADD' | 'UPDATE' | 'DELETE' | 'SUPERSEDE'
   previousText: string | null
   newText: string | null
   metadata: Metadata | null
@@ -110,6 +114,23 @@ export interface HistoryRecord {
 export interface PendingChange {
   seq: number
   change: StoreChange
+}
+
+export type InferenceJobStatus = 'queued' | 'pending' | 'done' | 'failed'
+
+/** A durable inference job (see sqlite-schema.ts inferenceJobs); `input` and `result` are JSON. */
+export interface InferenceJobRecord {
+  id: string
+  tenantId: string
+  status: InferenceJobStatus
+  input: unknown
+  attempts: number
+  nextAttemptAt: number
+  rawMemoryIds: string[] | null
+  result: unknown
+  lastError: unknown
+  createdAt: number
+  updatedAt: number
 }
 
 export interface MetadataStore {
@@ -129,7 +150,14 @@ export interface MetadataStore {
   /** Journal entries that were committed but may not have reached the vector store (crash recovery). */
   pendingChanges(): Promise<PendingChange[]>
   history(tenantId: string, memoryId: string): Promise<HistoryEntry[]>
-  /** Erases a tenant's history (reset). */
+  /** Erases a tenant's history (reset), inference jobs included. */
   deleteHistory(tenantId: string): Promise<void>
+  createJob(job: InferenceJobRecord): Promise<void>
+  updateJob(id: string, change: Partial<Omit<InferenceJobRecord, 'id' | 'tenantId' | 'createdAt'>>): Promise<void>
+  getJob(tenantId: string, id: string): Promise<InferenceJobRecord | undefined>
+  /** Queued or pending jobs whose next attempt is due by `now`, oldest first. */
+  dueJobs(now: number, limit: number): Promise<InferenceJobRecord[]>
+  /** When the next queued or pending job is due, if any. */
+  nextDueAt(): Promise<number | undefined>
   close(): Promise<void>
 }
