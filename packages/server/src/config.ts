@@ -8,35 +8,58 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().in
  * Every setting of the server, with its default. Sources, later ones winning: the JSON file named
  * by AGENTMEM_CONFIG, AGENTMEM_* environment variables, command-line flags. Parsed once at start.
  */
-export const serverConfigSchema = z.strictObject({
-  /** Data folder: memories (LanceDB + SQLite) and API keys. */
-  data: z.string().min(1).default('.agentmem'),
-  /** Address to listen on. Anything but loopback needs at least one API key. */
-  host: z.string().min(1).default('127.0.0.1'),
-  /** Port to listen on (0 picks a free one). */
-  port: int(0, 65535).default(8787),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  /** Embedding model id downloaded from the Hugging Face hub on first use; default: the offline model. */
-  model: z.string().min(1).optional(),
-  /** A local model folder (Hugging Face layout) instead of a download. */
-  modelPath: z.string().min(1).optional(),
-  /** Embedding worker threads; default: one per core. */
-  embeddingWorkers: int(1, 64).optional(),
-  /** Largest request body, in bytes. */
-  bodyLimitBytes: int(1024).default(1_048_576),
-  /** Most items in one batch request. */
-  maxBatchItems: int(1, 100_000).default(1000),
-  /** Longest memory text or query, in characters. */
-  maxTextLength: int(1, 1_000_000).default(10_000),
-  /** Largest top_k a search may ask for. */
-  maxTopK: int(1, 1000).default(100),
-  /** Requests per minute per API key (per client address without keys); 0 turns the limit off. */
-  rateLimitPerMinute: int(0).default(600),
-  /** A request running longer is answered 504 (a write in flight still completes atomically). */
-  requestTimeoutMs: int(100).default(30_000),
-  /** On SIGTERM/SIGINT, how long in-flight requests and queued writes may take before the process exits anyway. */
-  shutdownTimeoutMs: int(100).default(10_000),
-})
+export const serverConfigSchema = z
+  .strictObject({
+    /** Data folder: memories (LanceDB + SQLite) and API keys. */
+    data: z.string().min(1).default('.agentmem'),
+    /** Address to listen on. Anything but loopback needs at least one API key. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** Port to listen on (0 picks a free one). */
+    port: int(0, 65535).default(8787),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    /** Embedding model id downloaded from the Hugging Face hub on first use; default: the offline model. */
+    model: z.string().min(1).optional(),
+    /** A local model folder (Hugging Face layout) instead of a download. */
+    modelPath: z.string().min(1).optional(),
+    /** Embedding worker threads; default: one per core. */
+    embeddingWorkers: int(1, 64).optional(),
+    /** Largest request body, in bytes. */
+    bodyLimitBytes: int(1024).default(1_048_576),
+    /** Most items in one batch request. */
+    maxBatchItems: int(1, 100_000).default(1000),
+    /** Longest memory text or query, in characters. */
+    maxTextLength: int(1, 1_000_000).default(10_000),
+    /** Largest top_k a search may ask for. */
+    maxTopK: int(1, 1000).default(100),
+    /** Requests per minute per API key (per client address without keys); 0 turns the limit off. */
+    rateLimitPerMinute: int(0).default(600),
+    /** A request running longer is answered 504 (a write in flight still completes atomically). */
+    requestTimeoutMs: int(100).default(30_000),
+    /** On SIGTERM/SIGINT, how long in-flight requests and queued writes may take before the process exits anyway. */
+    shutdownTimeoutMs: int(100).default(10_000),
+    /** OpenAI-compatible endpoint for `infer` (e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1); unset: no inference. */
+    llmBaseUrl: z.url().optional(),
+    /** Model name sent to the LLM endpoint; required with llmBaseUrl. */
+    llmModel: z.string().min(1).optional(),
+    /** Bearer token for the LLM endpoint; never logged. */
+    llmApiKey: z.string().min(1).optional(),
+    /** `json_schema` (structured outputs) or `json_object` (JSON mode, for servers without schemas). */
+    llmResponseFormat: z.enum(['json_schema', 'json_object']).default('json_schema'),
+    /** Per LLM attempt. */
+    llmTimeoutMs: int(1).default(60_000),
+    /** LLM retries after the first attempt (429, 5xx, timeouts, unusable output). */
+    llmMaxRetries: int(0, 10).default(3),
+    /** LLM requests in flight at once. */
+    llmConcurrency: int(1, 256).default(4),
+    /** Added to every extraction prompt. */
+    inferenceInstructions: z.string().max(4000).optional(),
+    /**
+     * `infer` when a Mem0 client does not send it. Mem0's clients default to true; so does this when
+     * an LLM is configured. Without one, adds from Mem0 clients store the text as given.
+     */
+    mem0InferDefault: z.enum(['auto', 'true', 'false']).default('auto'),
+  })
+  .refine((c) => (c.llmBaseUrl === undefined) === (c.llmModel === undefined), { message: 'llmBaseUrl and llmModel go together', path: ['llmModel'] })
 export type ServerConfig = z.output<typeof serverConfigSchema>
 export type ServerConfigInput = z.input<typeof serverConfigSchema>
 

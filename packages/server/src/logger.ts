@@ -13,6 +13,8 @@ const redact = [
   '*.apiKey',
   'hubToken',
   '*.hubToken',
+  'llmApiKey',
+  '*.llmApiKey',
   'token',
   '*.token',
 ]

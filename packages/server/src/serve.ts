@@ -3,7 +3,7 @@ import { type Server, STATUS_CODES } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createEmbedder } from '@agentmem/embeddings'
-import { Memory } from '@agentmem/memory'
+import { Memory, type MemoryOpenOptions } from '@agentmem/memory'
 import { serve } from '@hono/node-server'
 import type { Logger } from 'pino'
 import { isLoopback, type ServerConfig } from './config.js'
@@ -79,8 +79,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       path: paths.memory,
       embedder,
       logger: packageLogger(logger.child({ component: 'memory' })),
-      maxTextLength: config.maxTextLength,
-      maxBatchItems: config.maxBatchItems,
+      ...memoryOptions(config),
     })
     opened.push(() => memory.close())
     const lifecycle = { shuttingDown: false }
@@ -89,7 +88,10 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     const address = server.address() as AddressInfo
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
     const url = `http://${host}:${address.port}`
-    logger.info({ url, docs: `${url}/docs`, keys: keyCount, data: config.data }, 'server.listening')
+    logger.info(
+      { url, docs: `${url}/docs`, keys: keyCount, data: config.data, llm: config.llmBaseUrl ? { url: config.llmBaseUrl, model: config.llmModel } : null },
+      'server.listening',
+    )
 
     let closing: Promise<void> | undefined
     const close = () => {
@@ -112,5 +114,26 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
   } catch (error) {
     for (const close of opened.reverse()) await close()
     throw error
+  }
+}
+
+/** The Memory settings a server config carries: limits, and the LLM for `infer` when one is configured. */
+export function memoryOptions(config: ServerConfig): Partial<MemoryOpenOptions> {
+  return {
+    maxTextLength: config.maxTextLength,
+    maxBatchItems: config.maxBatchItems,
+    ...(config.llmBaseUrl &&
+      config.llmModel && {
+        llm: {
+          baseUrl: config.llmBaseUrl,
+          model: config.llmModel,
+          ...(config.llmApiKey && { apiKey: config.llmApiKey }),
+          responseFormat: config.llmResponseFormat,
+          timeoutMs: config.llmTimeoutMs,
+          maxRetries: config.llmMaxRetries,
+          concurrency: config.llmConcurrency,
+        },
+      }),
+    inference: { ...(config.inferenceInstructions && { instructions: config.inferenceInstructions }) },
   }
 }

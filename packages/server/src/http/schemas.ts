@@ -1,4 +1,4 @@
-import type { HistoryEntry, MemoryItem, SearchResult } from '@agentmem/memory'
+import type { HistoryEntry, InferenceJob, InferResult, MemoryItem, SearchResult } from '@agentmem/memory'
 import { searchModes } from '@agentmem/memory'
 import { z } from '@hono/zod-openapi'
 import type { ServerConfig } from '../config.js'
@@ -36,6 +36,7 @@ export const memoryItem = z
     role: z.string().nullable(),
     created_at: z.string(),
     updated_at: z.string(),
+    valid_to: z.string().nullable().openapi({ description: 'When a newer, contradicting fact superseded this memory; null while it is current.' }),
   })
   .openapi('Memory')
 
@@ -52,13 +53,38 @@ export const searchHit = memoryItem
   })
   .openapi('SearchHit')
 
-export const addResult = z.object({ id: z.string(), memory: z.string(), event: z.enum(['ADD', 'UPDATE', 'DELETE', 'NONE']) }).openapi('AddResult')
+export const addResult = z
+  .object({
+    id: z.string(),
+    memory: z.string(),
+    event: z.enum(['ADD', 'UPDATE', 'DELETE', 'SUPERSEDE', 'NONE']),
+    previous_memory: z.string().optional(),
+  })
+  .openapi('AddResult')
+
+export const inferenceJob = z
+  .object({
+    id: z.string(),
+    status: z.enum(['queued', 'pending', 'done', 'failed']).openapi({
+      description:
+        'queued: not tried yet; pending: the LLM failed, the input is stored raw and retried; done; failed: retries exhausted, the input stays stored raw.',
+    }),
+    attempts: z.number(),
+    facts: z.number().optional(),
+    results: z.array(addResult).optional(),
+    rejected: z.array(z.object({ fact: z.number(), reason: z.string() })).optional(),
+    error: z.object({ code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }).optional(),
+    next_attempt_at: z.string().optional(),
+    created_at: z.string(),
+    updated_at: z.string(),
+  })
+  .openapi('InferenceJob')
 
 export const historyItem = z
   .object({
     id: z.number(),
     memory_id: z.string(),
-    event: z.enum(['ADD', 'UPDATE', 'DELETE']),
+    event: z.enum(['ADD', 'UPDATE', 'DELETE', 'SUPERSEDE']),
     previous_memory: z.string().nullable(),
     new_memory: z.string().nullable(),
     metadata: z.record(z.string(), z.unknown()).nullable(),
@@ -82,23 +108,42 @@ export const errorBody = z
 /** Schemas whose limits come from the config. */
 export function requestSchemas(config: ServerConfig) {
   const text = z.string().max(config.maxTextLength)
-  const addBody = z
-    .strictObject({
-      messages: z.union([
-        text,
-        z
-          .array(message.extend({ content: text }))
+  const addBody = z.strictObject({
+    messages: z.union([
+      text,
+      z
+        .array(message.extend({ content: text }))
+        .min(1)
+        .max(config.maxBatchItems),
+    ]),
+    ...scope,
+    metadata: metadata.optional(),
+  })
+  const includeSuperseded = z.boolean().default(false).openapi({ description: 'Also memories a newer fact superseded (they carry valid_to).' })
+  return {
+    addBody: addBody
+      .extend({
+        infer: z.boolean().default(false).openapi({ description: 'Extract facts with the configured LLM and reconcile them with the scope.' }),
+        async: z.boolean().default(false).openapi({ description: 'With infer: answer once the input is durable; follow GET /v1/jobs/{id}.' }),
+        timestamp: z.iso
+          .datetime({ offset: true })
+          .optional()
+          .openapi({ description: 'With infer: when the messages were said; relative dates resolve against it.' }),
+        instructions: z.string().max(4000).optional().openapi({ description: 'With infer: extra extraction instructions.' }),
+        memory_type: z
+          .enum(['semantic', 'procedural'])
+          .default('semantic')
+          .openapi({ description: "With infer: 'procedural' summarises an agent run (needs agent_id)." }),
+      })
+      .openapi('AddRequest'),
+    batchBody: z
+      .strictObject({
+        items: z
+          .array(addBody.extend({ infer: z.literal(false).optional() }))
           .min(1)
           .max(config.maxBatchItems),
-      ]),
-      ...scope,
-      metadata: metadata.optional(),
-      infer: z.boolean().optional(),
-    })
-    .openapi('AddRequest')
-  return {
-    addBody,
-    batchBody: z.strictObject({ items: z.array(addBody).min(1).max(config.maxBatchItems) }).openapi('BatchAddRequest'),
+      })
+      .openapi('BatchAddRequest'),
     searchBody: z
       .strictObject({
         query: text.min(1),
@@ -108,6 +153,7 @@ export function requestSchemas(config: ServerConfig) {
         threshold: z.number().min(-1).max(1).optional(),
         mode: z.enum(searchModes).default('hybrid'),
         explain: z.boolean().default(false),
+        include_superseded: includeSuperseded,
       })
       .openapi('SearchRequest'),
     listQuery: z.strictObject({
@@ -115,6 +161,7 @@ export function requestSchemas(config: ServerConfig) {
       limit: z.coerce.number().int().min(1).max(1000).default(100),
       cursor: z.string().max(1024).optional(),
       filters: z.string().max(16_384).optional().openapi({ description: 'Filters as JSON text.' }),
+      include_superseded: z.enum(['true', 'false']).default('false'),
     }),
     updateBody: z
       .strictObject({ text: text.optional(), metadata: metadata.optional() })
@@ -136,6 +183,26 @@ export function toMemoryJson(item: MemoryItem): z.infer<typeof memoryItem> {
     role: item.role,
     created_at: item.createdAt,
     updated_at: item.updatedAt,
+    valid_to: item.validTo,
+  }
+}
+
+export function toAddResultJson(result: InferResult): z.infer<typeof addResult> {
+  return { id: result.id, memory: result.memory, event: result.event, ...(result.previousMemory !== undefined && { previous_memory: result.previousMemory }) }
+}
+
+export function toJobJson(job: InferenceJob): z.infer<typeof inferenceJob> {
+  return {
+    id: job.id,
+    status: job.status,
+    attempts: job.attempts,
+    ...(job.facts !== undefined && { facts: job.facts }),
+    ...(job.results && { results: job.results.map(toAddResultJson) }),
+    ...(job.rejected && { rejected: job.rejected }),
+    ...(job.error && { error: job.error }),
+    ...(job.nextAttemptAt && { next_attempt_at: job.nextAttemptAt }),
+    created_at: job.createdAt,
+    updated_at: job.updatedAt,
   }
 }
 

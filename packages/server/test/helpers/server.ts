@@ -8,7 +8,7 @@ import pino from 'pino'
 import { loadConfig, type ServerConfigInput } from '../../src/config.js'
 import { createApp } from '../../src/http/app.js'
 import { KeyStore } from '../../src/keys/key-store.js'
-import { dataPaths, listen as listenOn } from '../../src/serve.js'
+import { dataPaths, listen as listenOn, memoryOptions } from '../../src/serve.js'
 
 /** The real offline default model, one pool per test file. */
 export function defaultEmbedder(): Promise<Embedder> {
@@ -42,7 +42,7 @@ export async function openTestApp(embedder: Embedder, flags: ServerConfigInput =
   const data = await mkdtemp(join(tmpdir(), 'agentmem-server-'))
   const config = loadConfig({ env: {}, flags: { data, rateLimitPerMinute: 0, ...flags } })
   const keys = await KeyStore.open(dataPaths(data).keys)
-  const memory = await Memory.open({ path: dataPaths(data).memory, embedder, maxTextLength: config.maxTextLength, maxBatchItems: config.maxBatchItems })
+  const memory = await Memory.open({ path: dataPaths(data).memory, embedder, ...memoryOptions(config) })
   const app = createApp({ memory, keys, config, logger: pino({ level: 'silent' }) })
   const keyA = (await keys.create({ tenantId: 'a' })).key
   const keyB = (await keys.create({ tenantId: 'b' })).key

@@ -75,7 +75,7 @@ const batchDeleteBody = z.strictObject({
     .max(1000),
 })
 
-export function registerMem0Routes(app: Hono<AppEnv>, limits: { maxTopK: number }): void {
+export function registerMem0Routes(app: Hono<AppEnv>, limits: { maxTopK: number; mem0InferDefault: 'auto' | 'true' | 'false' }): void {
   const memory = (c: Context<AppEnv>) => c.get('memory')
   const actor = (c: Context<AppEnv>) => c.get('principal').keyId ?? undefined
 
@@ -83,13 +83,27 @@ export function registerMem0Routes(app: Hono<AppEnv>, limits: { maxTopK: number 
 
   app.post('/v3/memories/add/', async (c) => {
     const body = await parseBody(c, addBody, 'add request')
+    // Mem0's clients expect inference unless they say infer: false.
+    const infer = body.infer ?? (limits.mem0InferDefault === 'auto' ? memory(c).inferenceEnabled : limits.mem0InferDefault === 'true')
     const result = await memory(c).add(body.messages, {
       ...scopeOf(body),
       ...(body.metadata && { metadata: body.metadata }),
-      ...(body.infer !== undefined && { infer: body.infer }),
       actor: actor(c),
+      // Mem0 timestamps are Unix seconds. async_mode is honoured only when asked for: results come back otherwise.
+      ...(infer && { infer, async: body.async_mode === true, ...(body.timestamp !== undefined && { timestamp: Math.round(body.timestamp * 1000) }) }),
     })
-    return c.json(result.results.map((r) => ({ id: r.id, memory: r.memory, data: { memory: r.memory }, event: r.event === 'NONE' ? 'NOOP' : r.event })))
+    if (result.job?.status === 'queued')
+      return c.json([{ message: 'Memory processing has been queued for background execution', status: 'PENDING', event_id: result.job.id }])
+    const mem0Event = { NONE: 'NOOP', SUPERSEDE: 'DELETE' } as Record<string, string>
+    return c.json(
+      result.results.map((r) => ({
+        id: r.id,
+        memory: r.memory,
+        data: { memory: r.memory },
+        event: mem0Event[r.event] ?? r.event,
+        ...(result.job && { job_id: result.job.id, status: result.job.status.toUpperCase() }),
+      })),
+    )
   })
 
   app.post('/v3/memories/search/', async (c) => {

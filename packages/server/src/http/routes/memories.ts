@@ -7,12 +7,15 @@ import {
   addResult,
   errorBody,
   historyItem,
+  inferenceJob,
   memoryIdParam,
   memoryItem,
   requestSchemas,
   scopeOf,
   searchHit,
+  toAddResultJson,
   toHistoryJson,
+  toJobJson,
   toMemoryJson,
   toSearchHitJson,
 } from '../schemas.js'
@@ -39,20 +42,55 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
       method: 'post',
       path: '/v1/memories',
       summary: 'Add memories from a text or from messages',
-      description: 'Each non-system message becomes a memory. The same text twice in one scope is stored once (event NONE).',
+      description: [
+        'Each non-system message becomes a memory. The same text twice in one scope is stored once (event NONE).',
+        'With `infer: true` the configured LLM extracts facts and reconciles them with the scope (ADD, UPDATE, SUPERSEDE, NONE) in one atomic write; `job` says how it went.',
+        'If the LLM fails, the messages are stored as given (in `results`), `job.status` is `pending`, and extraction is retried in the background.',
+      ].join(' '),
       security,
       request: { body: { content: { 'application/json': { schema: s.addBody } }, required: true } },
-      responses: { ...json(z.object({ results: z.array(addResult) }), 'One result per stored text'), ...errors },
+      responses: {
+        ...json(z.object({ results: z.array(addResult), job: inferenceJob.optional() }), 'One result per stored text or decided fact'),
+        ...errors,
+        501: { description: '`infer: true` without an LLM configured', content: { 'application/json': { schema: errorBody } } },
+      },
     }),
     async (c) => {
       const body = c.req.valid('json')
       const result = await c.get('memory').add(body.messages, {
         ...scopeOf(body),
         ...(body.metadata && { metadata: body.metadata }),
-        ...(body.infer !== undefined && { infer: body.infer }),
         actor: actor(c),
+        ...(body.infer && {
+          infer: true,
+          async: body.async,
+          memoryType: body.memory_type,
+          ...(body.timestamp && { timestamp: body.timestamp }),
+          ...(body.instructions && { instructions: body.instructions }),
+        }),
       })
-      return c.json(result, 200)
+      return c.json({ results: result.results.map(toAddResultJson), ...(result.job && { job: toJobJson(result.job) }) }, 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/jobs/{id}',
+      summary: 'The state of an inference job (from an add with infer)',
+      security,
+      request: { params: memoryIdParam },
+      responses: {
+        ...json(inferenceJob, 'The job'),
+        ...errors,
+        404: { description: 'No such job in this tenant', content: { 'application/json': { schema: errorBody } } },
+      },
+    }),
+    async (c) => {
+      const { id } = c.req.valid('param')
+      const job = await c.get('memory').inferenceJob(id)
+      if (!job) throw new MemoryError(MemoryErrorCode.NotFound, `Job ${id} not found`, { details: { id } })
+      return c.json(toJobJson(job), 200)
     },
   )
 
@@ -72,7 +110,6 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
           messages: item.messages,
           ...scopeOf(item),
           ...(item.metadata && { metadata: item.metadata }),
-          ...(item.infer !== undefined && { infer: item.infer }),
           actor: actor(c),
         })),
       )
@@ -98,6 +135,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
         ...(body.threshold !== undefined && { threshold: body.threshold }),
         mode: body.mode,
         explain: body.explain,
+        includeSuperseded: body.include_superseded,
       })
       return c.json({ results: results.map(toSearchHitJson) }, 200)
     },
@@ -122,6 +160,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
         limit: query.limit,
         ...(query.cursor !== undefined && { cursor: query.cursor }),
         ...(query.filters !== undefined && { filters: parseJsonParam(query.filters, 'filters') }),
+        includeSuperseded: query.include_superseded === 'true',
       })
       return c.json({ results: page.results.map(toMemoryJson), next_cursor: page.nextCursor }, 200)
     },

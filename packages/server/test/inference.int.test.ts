@@ -1,0 +1,108 @@
+import type { Embedder } from '@agentmem/embeddings'
+import { type LlmReply, type ScriptedLlm, startScriptedLlm } from '@agentmem/memory/testing'
+import { MemoryClient } from 'mem0ai'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { defaultEmbedder, listen, openTestApp } from './helpers/server.js'
+
+/** `infer` over HTTP, with a real local server speaking the OpenAI protocol as the LLM. */
+let embedder: Embedder
+let llm: ScriptedLlm
+beforeAll(async () => {
+  embedder = await defaultEmbedder()
+  llm = await startScriptedLlm()
+})
+afterAll(async () => {
+  await llm.close()
+  await embedder.close()
+})
+afterEach(() => {
+  llm.calls.length = 0
+  llm.fallback = () => ({ status: 500 })
+})
+
+const facts = (...texts: string[]): LlmReply => ({ json: { facts: texts.map((text) => ({ text, sources: [0] })) } })
+const llmFlags = () => ({ llmBaseUrl: llm.baseUrl, llmModel: 'scripted', llmApiKey: 'sk-test-secret', llmMaxRetries: 0 })
+
+describe('native API', () => {
+  it('infers, supersedes a contradiction, and shows the job; another tenant sees none of it', async () => {
+    await using t = await openTestApp(embedder, llmFlags())
+    llm.enqueue(facts('Loves cilantro'))
+    const first = await t.call('POST', '/v1/memories', { body: { messages: 'I love cilantro', user_id: 'u1', infer: true } })
+    expect(first.status).toBe(200)
+    expect(first.body.job).toMatchObject({ status: 'done', attempts: 1, facts: 1 })
+    expect(llm.calls[0]?.authorization).toBe('Bearer sk-test-secret')
+
+    llm.enqueue(facts('Hates cilantro'), { json: { decisions: [{ fact: 0, event: 'DELETE', memory: 0, text: null }] } })
+    const second = await t.call('POST', '/v1/memories', { body: { messages: [{ role: 'user', content: 'Now I hate cilantro' }], user_id: 'u1', infer: true } })
+    expect(second.body.results.map((r: { event: string }) => r.event).sort()).toEqual(['ADD', 'SUPERSEDE'])
+
+    const current = await t.call('POST', '/v1/memories/search', { body: { query: 'cilantro', user_id: 'u1' } })
+    expect(current.body.results.map((r: { memory: string }) => r.memory)).toEqual(['Hates cilantro'])
+    const all = await t.call('POST', '/v1/memories/search', { body: { query: 'cilantro', user_id: 'u1', include_superseded: true } })
+    const old = all.body.results.find((r: { memory: string }) => r.memory === 'Loves cilantro')
+    expect(old.valid_to).toEqual(expect.any(String))
+    expect((await t.call('GET', '/v1/memories?user_id=u1&include_superseded=true')).body.results).toHaveLength(2)
+    expect((await t.call('GET', `/v1/memories/${old.id}/history`)).body.results.map((h: { event: string }) => h.event)).toEqual(['ADD', 'SUPERSEDE'])
+
+    const job = await t.call('GET', `/v1/jobs/${second.body.job.id}`)
+    expect(job.body).toMatchObject({ id: second.body.job.id, status: 'done', facts: 1 })
+    expect((await t.call('GET', `/v1/jobs/${second.body.job.id}`, { key: t.keyB })).status).toBe(404)
+  })
+
+  it('an LLM outage is a 200 with the input stored raw and a pending job, never a 5xx; async answers at once', async () => {
+    await using t = await openTestApp(embedder, llmFlags())
+    const down = await t.call('POST', '/v1/memories', { body: { messages: 'My flight is on Friday', user_id: 'u1', infer: true } })
+    expect(down.status).toBe(200)
+    expect(down.body.job).toMatchObject({ status: 'pending', error: { code: 'MEMORY_INFERENCE_FAILED' } })
+    expect(down.body.results).toEqual([{ id: expect.any(String), memory: 'My flight is on Friday', event: 'ADD' }])
+
+    llm.enqueue({ delayMs: 200, reply: facts('Drinks tea') })
+    const queued = await t.call('POST', '/v1/memories', { body: { messages: 'I drink tea', user_id: 'u2', infer: true, async: true } })
+    expect(queued.body).toEqual({ results: [], job: expect.objectContaining({ status: 'queued' }) })
+    for (let i = 0; i < 100; i++) {
+      if ((await t.call('GET', `/v1/jobs/${queued.body.job.id}`)).body.status === 'done') break
+      await new Promise((resolve) => setTimeout(resolve, 25))
+    }
+    expect((await t.call('GET', `/v1/jobs/${queued.body.job.id}`)).body.results).toEqual([{ id: expect.any(String), memory: 'Drinks tea', event: 'ADD' }])
+  })
+
+  it('validates the inference options', async () => {
+    await using t = await openTestApp(embedder, llmFlags())
+    const procedural = await t.call('POST', '/v1/memories', { body: { messages: 'run log', user_id: 'u1', infer: true, memory_type: 'procedural' } })
+    expect(procedural).toMatchObject({ status: 400, body: { error: { code: 'MEMORY_INVALID_INPUT' } } })
+    const batch = await t.call('POST', '/v1/memories/batch', { body: { items: [{ messages: 'x', user_id: 'u1', infer: true }] } })
+    expect(batch).toMatchObject({ status: 400, body: { error: { code: 'REQUEST_VALIDATION_FAILED' } } })
+    expect((await t.call('POST', '/v1/memories', { body: { messages: 'x', user_id: 'u1', infer: true, timestamp: 'yesterday' } })).status).toBe(400)
+    expect(llm.calls).toHaveLength(0)
+  })
+
+  it('without an LLM, infer: true is 501 and nothing is stored', async () => {
+    await using t = await openTestApp(embedder)
+    const res = await t.call('POST', '/v1/memories', { body: { messages: 'x', user_id: 'u1', infer: true } })
+    expect(res).toMatchObject({ status: 501, body: { error: { code: 'MEMORY_INFERENCE_NOT_CONFIGURED' } } })
+    expect((await t.call('GET', '/v1/memories?user_id=u1')).body.results).toEqual([])
+  })
+})
+
+describe('Mem0 MemoryClient', () => {
+  it('infers by default, as the client expects, when an LLM is configured', async () => {
+    await using t = await openTestApp(embedder, llmFlags())
+    await using server = await listen(t.app)
+    const client = new MemoryClient({ apiKey: t.keyA, host: server.url })
+    llm.enqueue(facts('Is allergic to peanuts'))
+    const added = await client.add([{ role: 'user', content: "I'm allergic to peanuts, by the way" }], { userId: 'alice' })
+    expect(added.map((m) => [m.memory, m.event])).toEqual([['Is allergic to peanuts', 'ADD']])
+    expect(llm.calls.map((c) => c.schema)).toEqual(['facts'])
+    // infer: false still stores the text as given.
+    const raw = await client.add([{ role: 'user', content: 'Call me Al' }], { userId: 'alice', infer: false })
+    expect(raw.map((m) => m.memory)).toEqual(['Call me Al'])
+    expect(llm.calls).toHaveLength(1)
+  })
+
+  it('stores as given by default when no LLM is configured', async () => {
+    await using t = await openTestApp(embedder)
+    await using server = await listen(t.app)
+    const added = await new MemoryClient({ apiKey: t.keyA, host: server.url }).add([{ role: 'user', content: 'I live in Oslo' }], { userId: 'bob' })
+    expect(added.map((m) => m.memory)).toEqual(['I live in Oslo'])
+  })
+})
