@@ -301,6 +301,7 @@ export class Memory implements AsyncDisposable {
       ...(item.id !== undefined && { id: item.id }),
       ...(item.createdAt !== undefined && { createdAt: Date.parse(item.createdAt) }),
       ...(item.updatedAt !== undefined && { updatedAt: Date.parse(item.updatedAt) }),
+      ...(item.validTo && { validTo: Date.parse(item.validTo) }),
     }))
     const ops = (await this.buildAdds(drafts)).map((op) => ({ ...op, keepId: true }))
     return { results: (await this.engine.writer.submit(ops)) as AddResult[] }
@@ -523,7 +524,7 @@ export class Memory implements AsyncDisposable {
         metadata: d.metadata,
         createdAt: d.createdAt ?? now,
         updatedAt: d.updatedAt ?? d.createdAt ?? now,
-        validTo: null,
+        validTo: d.validTo ?? null,
         vector: vectors[i] as Float32Array,
       },
     }))
@@ -541,6 +542,7 @@ interface Draft {
   id?: string
   createdAt?: number
   updatedAt?: number
+  validTo?: number
 }
 
 /** System messages steer the model; they are not facts about the user, so they are not stored. */

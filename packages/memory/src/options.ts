@@ -97,6 +97,8 @@ export const importItemSchema = z.strictObject({
   role: z.enum(['user', 'assistant', 'tool']).nullable().optional(),
   createdAt: z.iso.datetime({ offset: true }).optional(),
   updatedAt: z.iso.datetime({ offset: true }).optional(),
+  /** Set on superseded memories: they stay superseded. */
+  validTo: z.iso.datetime({ offset: true }).nullable().optional(),
 })
 export type ImportItem = z.input<typeof importItemSchema>
 

@@ -126,6 +126,20 @@ describe('add with infer: true', () => {
     expect(await memory.get(love?.id as string)).toBeNull()
   })
 
+  it('export and import keep a superseded memory superseded', async () => {
+    await using source = await openTemp(embedder, { llm: llmOptions() })
+    llm.enqueue(facts('Loves cilantro'))
+    await source.memory.add('I love cilantro', { userId: 'u1', infer: true })
+    llm.enqueue(facts('Hates cilantro'), decisions({ fact: 0, event: 'DELETE', memory: 0 }))
+    await source.memory.add('I hate cilantro', { userId: 'u1', infer: true })
+    const exported = []
+    for await (const batch of source.memory.exportAll()) exported.push(...batch)
+    await using target = await openTemp(embedder)
+    await target.memory.import(exported.map(({ id, memory, userId, validTo }) => ({ id, memory, userId: userId as string, validTo })))
+    expect((await target.memory.getAll({ userId: 'u1' })).results.map((r) => r.memory)).toEqual(['Hates cilantro'])
+    expect(await target.memory.count({ userId: 'u1', includeSuperseded: true })).toBe(2)
+  })
+
   it('rejects and reports invented or out-of-range ids; the fact is added, never lost, and no other memory is touched', async () => {
     await using store = await openTemp(embedder, { llm: llmOptions() })
     const { memory } = store

@@ -203,6 +203,7 @@ function toImportItem(text: string, line: number): ImportItem {
     ['runId', 'run_id'],
     ['createdAt', 'created_at'],
     ['updatedAt', 'updated_at'],
+    ['validTo', 'valid_to'],
   ]
   for (const [to, from] of fields) {
     const value = optional(from)
