@@ -7,8 +7,9 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { machineHeader } from './harness.js'
-import { embeddingsReport, locomoCharts, locomoReport, mem0Report, memoryReport, type ReportHeader, rssChart, serverReport } from './report.js'
+import { embeddingsReport, inferReport, locomoCharts, locomoReport, mem0Report, memoryReport, type ReportHeader, rssChart, serverReport } from './report.js'
 import { runContender, runEmbeddingsSuite } from './suites/embeddings.js'
+import { runInferSuite } from './suites/infer.js'
 import { runLocomoSuite } from './suites/locomo.js'
 import { runMem0Suite } from './suites/mem0.js'
 import { runMemorySuite } from './suites/memory.js'
@@ -55,6 +56,10 @@ const suites: Record<
   locomo: async (quick, onProgress) => {
     const result = await runLocomoSuite({ quick, modelFolders: values.model, onProgress })
     return { result, report: (header) => locomoReport({ ...header, result }), files: locomoCharts(result, quick) }
+  },
+  infer: async (quick, onProgress) => {
+    const result = await runInferSuite({ quick, onProgress })
+    return { result, report: (header) => inferReport({ ...header, result }) }
   },
   server: async (quick, onProgress) => {
     const result = await runServerSuite({ quick, onProgress })

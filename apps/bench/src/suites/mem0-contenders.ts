@@ -18,6 +18,8 @@ export interface FillItem {
 
 export interface ContenderStore {
   add(text: string, userId: string): Promise<void>
+  /** An add with inference (needs `llmBaseUrl` at open); resolves with the number of memories it reported. */
+  addInfer(messages: Array<{ role: 'user' | 'assistant'; content: string }>, userId: string): Promise<number>
   /** Fills with many texts and returns their memory ids in order; contenders without a batch API add them concurrently. */
   fill(items: FillItem[]): Promise<string[]>
   /** The ids of the top `k` memories. `mode` picks AgentMem's search (hybrid by default); Mem0 has one. */
@@ -31,16 +33,18 @@ export interface ContenderStore {
 export type ContenderName = 'agentmem' | 'mem0'
 export type SearchMode = 'vector' | 'keyword' | 'hybrid'
 
-export async function openContender(name: ContenderName, folder: string, embedder: Embedder): Promise<ContenderStore> {
-  return name === 'agentmem' ? openAgentMem(folder, embedder) : openMem0(folder, embedder)
+/** `llmBaseUrl`: an OpenAI-compatible endpoint both contenders use for inference (the bench's scripted one). */
+export async function openContender(name: ContenderName, folder: string, embedder: Embedder, options: { llmBaseUrl?: string } = {}): Promise<ContenderStore> {
+  return name === 'agentmem' ? openAgentMem(folder, embedder, options.llmBaseUrl) : openMem0(folder, embedder, options.llmBaseUrl)
 }
 
-async function openAgentMem(folder: string, embedder: Embedder): Promise<ContenderStore> {
-  const memory = await Memory.open({ path: folder, embedder })
+async function openAgentMem(folder: string, embedder: Embedder, llmBaseUrl: string | undefined): Promise<ContenderStore> {
+  const memory = await Memory.open({ path: folder, embedder, ...(llmBaseUrl && { llm: { baseUrl: llmBaseUrl, model: 'scripted', maxRetries: 0 } }) })
   return {
     add: async (text, userId) => {
       await memory.add(text, { userId })
     },
+    addInfer: async (messages, userId) => (await memory.add(messages, { userId, infer: true })).results.length,
     fill: async (items) => {
       const ids: string[] = []
       for (let i = 0; i < items.length; i += 1000) {
@@ -73,7 +77,7 @@ export function ensureBetterSqlite3(log: (line: string) => void): void {
   })
 }
 
-async function openMem0(folder: string, embedder: Embedder): Promise<ContenderStore> {
+async function openMem0(folder: string, embedder: Embedder, llmBaseUrl: string | undefined): Promise<ContenderStore> {
   process.env['MEM0_TELEMETRY'] = 'false'
   process.env['MEM0_DIR'] = join(folder, 'mem0-home')
   const { Memory: Mem0Memory } = await import('mem0ai/oss')
@@ -84,8 +88,8 @@ async function openMem0(folder: string, embedder: Embedder): Promise<ContenderSt
   const memory = new Mem0Memory({
     embedder: { provider: 'langchain', config: { model: langchainEmbedder } },
     vectorStore: { provider: 'memory', config: { collectionName: 'bench', dimension: embedder.dimensions, dbPath: join(folder, 'vectors.db') } },
-    // Never called with infer: false; Mem0 requires an LLM in its config.
-    llm: { provider: 'openai', config: { apiKey: 'unused', model: 'unused' } },
+    // Called only with infer (Mem0 requires an LLM in its config either way).
+    llm: { provider: 'openai', config: { apiKey: 'unused', model: 'scripted', ...(llmBaseUrl && { baseURL: llmBaseUrl }), timeout: 60_000 } },
     historyDbPath: join(folder, 'history.db'),
   } as never)
   const add = async (text: string, userId: string, metadata?: Record<string, string>) => {
@@ -95,6 +99,10 @@ async function openMem0(folder: string, embedder: Embedder): Promise<ContenderSt
   return {
     add: async (text, userId) => {
       await add(text, userId)
+    },
+    addInfer: async (messages, userId) => {
+      const added = (await memory.add(messages, { userId, infer: true })) as { results?: unknown[] } | unknown[]
+      return Array.isArray(added) ? added.length : (added.results?.length ?? 0)
     },
     fill: async (items) => {
       const ids: string[] = []

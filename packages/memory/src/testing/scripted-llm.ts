@@ -9,6 +9,9 @@ export interface LlmCall {
   system: string
   user: string
   authorization: string | undefined
+  /** Usage as answered (characters / 4); 0 for failures. */
+  promptTokens: number
+  completionTokens: number
 }
 
 /** What to answer: a JSON content, raw content (malformed output), an HTTP error, or an answer after a delay. */
@@ -59,6 +62,8 @@ export async function startScriptedLlm(fallback: (call: LlmCall) => LlmReply = (
       system: request.messages.find((m) => m.role === 'system')?.content ?? '',
       user: request.messages.find((m) => m.role === 'user')?.content ?? '',
       authorization: req.headers.authorization,
+      promptTokens: 0,
+      completionTokens: 0,
     }
     calls.push(call)
     let reply = queue.shift() ?? llm.fallback(call)
@@ -78,6 +83,8 @@ export async function startScriptedLlm(fallback: (call: LlmCall) => LlmReply = (
     }
     const content = 'json' in reply ? JSON.stringify(reply.json) : reply.content
     const promptTokens = Math.ceil((call.system.length + call.user.length) / 4)
+    call.promptTokens = promptTokens
+    call.completionTokens = Math.ceil(content.length / 4)
     res.writeHead(200, { 'content-type': 'application/json' })
     res.end(
       JSON.stringify({
