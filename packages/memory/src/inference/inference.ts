@@ -117,8 +117,10 @@ export class Inference {
       this.schedule(0)
       return { results: [], job: toJob(record) }
     }
-    // Marked running before it is visible, so the background queue never takes it too.
-    const done = this.attempt(record, async () => this.deps.metadata.createJob(record))
+    // A synchronous add is written once, when it is done or has failed: until it answers, the
+    // caller holds the input (a crash before then is an unacknowledged add), which saves a synced
+    // write per add.
+    const done = this.attempt(record, false)
     this.running.set(record.id, done)
     try {
       const after = await done
@@ -145,21 +147,24 @@ export class Inference {
     await Promise.allSettled(this.running.values())
   }
 
-  /** One attempt of a job; an LLM failure stores the input raw (once) and plans the next attempt. */
-  private async attempt(record: InferenceJobRecord, before?: () => Promise<void>): Promise<InferenceJobRecord & { raw?: AddResult[] }> {
-    await before?.()
+  /**
+   * One attempt of a job; an LLM failure stores the input raw (once) and plans the next attempt.
+   * `persisted`: the job row exists (background jobs); otherwise the outcome creates it.
+   */
+  private async attempt(record: InferenceJobRecord, persisted = true): Promise<InferenceJobRecord & { raw?: AddResult[] }> {
+    const save = (change: Partial<InferenceJobRecord>) =>
+      persisted ? this.deps.metadata.updateJob(record.id, change) : this.deps.metadata.createJob({ ...record, ...change, updatedAt: Date.now() })
     const attempts = record.attempts + 1
     try {
       const result = await this.run(record)
       const done = { ...record, status: 'done' as const, attempts, result, lastError: null, updatedAt: Date.now() }
-      await this.deps.metadata.updateJob(record.id, { status: 'done', attempts, result, lastError: null })
+      await save({ status: 'done', attempts, result, lastError: null })
       return done
     } catch (error) {
       // Closing: the job stays as it was and resumes on the next open.
       if (this.stopped) throw error
       if (!isMemoryError(error) || error.code !== MemoryErrorCode.InferenceFailed) {
-        const lastError = describe(error)
-        await this.deps.metadata.updateJob(record.id, { status: 'failed', attempts, lastError })
+        if (persisted) await this.deps.metadata.updateJob(record.id, { status: 'failed', attempts, lastError: describe(error) })
         throw error
       }
       let raw: AddResult[] | undefined
@@ -171,7 +176,7 @@ export class Inference {
       const giveUp = attempts >= this.deps.config.maxAttempts
       const nextAttemptAt = Date.now() + Math.min(maxJobBackoffMs, this.deps.config.retryBaseMs * 2 ** (attempts - 1))
       const change = { status: giveUp ? ('failed' as const) : ('pending' as const), attempts, nextAttemptAt, rawMemoryIds, lastError: describe(error) }
-      await this.deps.metadata.updateJob(record.id, change)
+      await save(change)
       this.deps.logger.warn('memory.inference_retry', { job: record.id, attempts, giveUp, error: error.message })
       if (!giveUp) this.schedule(nextAttemptAt - Date.now())
       return { ...record, ...change, updatedAt: Date.now(), ...(raw && { raw }) }
@@ -309,12 +314,14 @@ export class Inference {
     await this.deps.settled()
     const skip = new Set(exclude)
     const best = new Map<string, { memory: StoredMemory; score: number }>()
-    for (const vector of vectors) {
-      for (const hit of await this.deps.vectors().vectorSearch(vector, { ...scope, currentOnly: true }, undefined, this.deps.config.similarMemories)) {
-        if (skip.has(hit.memory.id)) continue
-        const seen = best.get(hit.memory.id)
-        if (!seen || seen.score < hit.score) best.set(hit.memory.id, hit)
-      }
+    const store = this.deps.vectors()
+    const found = await Promise.all(
+      vectors.map((vector) => store.vectorSearch(vector, { ...scope, currentOnly: true }, undefined, this.deps.config.similarMemories)),
+    )
+    for (const hit of found.flat()) {
+      if (skip.has(hit.memory.id)) continue
+      const seen = best.get(hit.memory.id)
+      if (!seen || seen.score < hit.score) best.set(hit.memory.id, hit)
     }
     return [...best.values()].sort((a, b) => b.score - a.score).map((h) => h.memory)
   }
