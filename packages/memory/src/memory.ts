@@ -8,7 +8,7 @@ import { MemoryError, MemoryErrorCode } from './errors.js'
 import { type FilterNode, parseFilters } from './filters.js'
 import { fuseHybrid } from './fusion.js'
 import { Inference, type InferenceJob, type InferResult } from './inference/inference.js'
-import { LlmClient } from './inference/llm-client.js'
+import { LlmClient, type LlmUsage } from './inference/llm-client.js'
 import {
   type AddBatchItem,
   type AddOptions,
@@ -150,6 +150,11 @@ export class Memory implements AsyncDisposable {
   /** True when an LLM is configured, so `add(..., { infer: true })` works. */
   get inferenceEnabled(): boolean {
     return this.engine.inference !== undefined
+  }
+
+  /** Running totals of LLM calls, retries, failures and tokens (undefined without an LLM). */
+  get llmUsage(): LlmUsage | undefined {
+    return this.engine.inference?.usage
   }
 
   /**

@@ -44,6 +44,10 @@ describe('native API', () => {
     expect((await t.call('GET', '/v1/memories?user_id=u1&include_superseded=true')).body.results).toHaveLength(2)
     expect((await t.call('GET', `/v1/memories/${old.id}/history`)).body.results.map((h: { event: string }) => h.event)).toEqual(['ADD', 'SUPERSEDE'])
 
+    const metrics = await t.call('GET', '/metrics')
+    expect(metrics.body).toMatch(/agentmem_llm_calls_total 3/)
+    expect(metrics.body).toMatch(/agentmem_llm_prompt_tokens_total [1-9]\d*/)
+
     const job = await t.call('GET', `/v1/jobs/${second.body.job.id}`)
     expect(job.body).toMatchObject({ id: second.body.job.id, status: 'done', facts: 1 })
     expect((await t.call('GET', `/v1/jobs/${second.body.job.id}`, { key: t.keyB })).status).toBe(404)

@@ -5,7 +5,7 @@ import type { InferenceJobRecord, MetadataStore, ScopeFilter, StoredMemory, Vect
 import { dedupKey } from '../text.js'
 import type { AddResult, Metadata } from '../types.js'
 import type { WriteOp, WriteResult, Writer } from '../writer.js'
-import type { LlmClient } from './llm-client.js'
+import type { LlmClient, LlmUsage } from './llm-client.js'
 import {
   type Decisions,
   decisionPrompt,
@@ -128,6 +128,10 @@ export class Inference {
     } finally {
       this.running.delete(record.id)
     }
+  }
+
+  get usage(): LlmUsage {
+    return this.deps.llm.usage
   }
 
   async job(tenantId: string, id: string): Promise<InferenceJob | null> {

@@ -21,6 +21,8 @@ export interface ScriptedLlm {
   /** `http://127.0.0.1:<port>/v1`. */
   baseUrl: string
   calls: LlmCall[]
+  /** Most requests the server was answering at once. */
+  maxConcurrent: number
   /** Replies for the next calls, in order; once used up, `fallback` answers. */
   enqueue(...replies: LlmReply[]): void
   fallback: (call: LlmCall) => LlmReply
@@ -38,6 +40,7 @@ export async function startScriptedLlm(fallback: (call: LlmCall) => LlmReply = (
   const llm: ScriptedLlm = {
     baseUrl: '',
     calls,
+    maxConcurrent: 0,
     enqueue: (...replies) => queue.push(...replies),
     fallback,
     close: async () => {
@@ -46,7 +49,11 @@ export async function startScriptedLlm(fallback: (call: LlmCall) => LlmReply = (
       await once(server, 'close')
     },
   }
+  let inFlight = 0
   const server = createServer(async (req, res) => {
+    inFlight++
+    llm.maxConcurrent = Math.max(llm.maxConcurrent, inFlight)
+    res.on('close', () => inFlight--)
     let body = ''
     for await (const chunk of req) body += chunk
     if (req.method !== 'POST' || req.url !== '/v1/chat/completions') {

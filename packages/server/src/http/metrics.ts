@@ -1,6 +1,6 @@
 import type { Embedder } from '@agentmem/embeddings'
 import type { Memory } from '@agentmem/memory'
-import { Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 
 export type Metrics = ReturnType<typeof createMetrics>
 
@@ -38,5 +38,23 @@ export function createMetrics(memory: Memory, embedder: Embedder) {
       this.set(await memory.size())
     },
   })
+  // LLM usage of inference mode: the client keeps running totals; each scrape copies them.
+  for (const [key, name, help] of [
+    ['calls', 'agentmem_llm_calls_total', 'LLM requests sent, retries included.'],
+    ['retries', 'agentmem_llm_retries_total', 'LLM requests that were retries.'],
+    ['failures', 'agentmem_llm_failures_total', 'LLM calls that failed after their retries.'],
+    ['promptTokens', 'agentmem_llm_prompt_tokens_total', 'Prompt tokens the LLM reported.'],
+    ['completionTokens', 'agentmem_llm_completion_tokens_total', 'Completion tokens the LLM reported.'],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset()
+        this.inc(memory.llmUsage?.[key] ?? 0)
+      },
+    })
+  }
   return { registry, requestSeconds }
 }
