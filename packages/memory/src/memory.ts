@@ -170,8 +170,10 @@ export class Memory implements AsyncDisposable {
     this.checkOpen()
     const parsed = parseWith(addOptionsSchema, options, 'add options')
     if (parsed.infer) return this.inferAdd(input, parsed)
-    const { async: _async, timestamp: _timestamp, instructions: _instructions, memoryType: _memoryType, infer: _infer, ...plain } = parsed
-    const ops = await this.prepareAdds([{ ...plain, messages: input }])
+    if (parsed.async || parsed.timestamp !== undefined || parsed.instructions !== undefined || parsed.memoryType !== 'semantic') {
+      throw invalidInput('async, timestamp, instructions and memoryType apply only with infer: true')
+    }
+    const ops = await this.prepareAdds([{ ...parsed, infer: false, messages: input }])
     return { results: (await this.engine.writer.submit(ops)) as AddResult[] }
   }
 

@@ -126,6 +126,20 @@ describe('add with infer: true', () => {
     expect(await memory.get(love?.id as string)).toBeNull()
   })
 
+  it('an UPDATE whose memory is deleted while the model decides adds the fact instead', async () => {
+    await using store = await openTemp(embedder, { llm: llmOptions() })
+    const { memory } = store
+    llm.enqueue(facts('Owns a bike'))
+    const bike = (await memory.add('I own a bike', { userId: 'u1', infer: true })).results[0]
+    llm.enqueue(facts('Owns a red bike'), { delayMs: 300, reply: decisions({ fact: 0, event: 'UPDATE', memory: 0, text: 'Owns a red bike' }) })
+    const pending = memory.add('My bike is red', { userId: 'u1', infer: true })
+    await waitFor(async () => (llm.calls.some((c) => c.schema === 'decisions') ? true : undefined), 'the decision call')
+    await memory.delete(bike?.id as string)
+    const added = await pending
+    expect(added.results).toEqual([{ id: expect.any(String), memory: 'Owns a red bike', event: 'ADD' }])
+    expect(added.job?.rejected).toEqual([{ fact: 0, reason: 'its memory was deleted meanwhile; added as new' }])
+  })
+
   it('export and import keep a superseded memory superseded', async () => {
     await using source = await openTemp(embedder, { llm: llmOptions() })
     llm.enqueue(facts('Loves cilantro'))

@@ -77,6 +77,9 @@ describe('native API', () => {
     const batch = await t.call('POST', '/v1/memories/batch', { body: { items: [{ messages: 'x', user_id: 'u1', infer: true }] } })
     expect(batch).toMatchObject({ status: 400, body: { error: { code: 'REQUEST_VALIDATION_FAILED' } } })
     expect((await t.call('POST', '/v1/memories', { body: { messages: 'x', user_id: 'u1', infer: true, timestamp: 'yesterday' } })).status).toBe(400)
+    const asyncWithoutInfer = await t.call('POST', '/v1/memories', { body: { messages: 'x', user_id: 'u1', async: true } })
+    expect(asyncWithoutInfer).toMatchObject({ status: 400, body: { error: { code: 'MEMORY_INVALID_INPUT' } } })
+    expect((await t.call('GET', '/v1/memories?user_id=u1')).body.results).toEqual([])
     expect(llm.calls).toHaveLength(0)
   })
 

@@ -211,7 +211,7 @@ export class Inference {
       const [vector] = await this.deps.embedder().embed([procedure])
       const metadata = { ...input.metadata, memory_type: 'procedural', source: { job: record.id } }
       const op: WriteOp = { kind: 'add', actor: input.actor, memory: memoryOf(input.scope, procedure, vector as Float32Array, metadata, null, Date.now()) }
-      return this.inScope(input.scope, async () => this.apply(record, [op], [], []))
+      return this.inScope(input.scope, async () => this.apply(record, { ops: [op], opFact: [0], nones: [], rejected: [], existing: [], facts: 1 }))
     }
     const date = new Date(input.timestamp).toLocaleDateString('en-GB', { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric', timeZone: 'UTC' })
     const extraction = await llm.json(
@@ -244,73 +244,59 @@ export class Inference {
       const updateVectors = new Map<string, Float32Array>()
       if (updateTexts.length > 0) for (const [i, v] of (await this.deps.embedder().embed(updateTexts)).entries()) updateVectors.set(updateTexts[i] as string, v)
       const now = Date.now()
-      const ops: WriteOp[] = []
-      const opFact: number[] = []
-      const add = (fact: number) => {
+      const addFact = (fact: number): WriteOp => {
         const f = facts[fact] as { text: string; sources: number[] }
         const metadata = { ...input.metadata, source: { job: record.id, messages: f.sources } }
-        ops.push({ kind: 'add', actor: input.actor, memory: memoryOf(input.scope, f.text, factVectors[fact] as Float32Array, metadata, null, now) })
-        opFact.push(fact)
+        return { kind: 'add', actor: input.actor, memory: memoryOf(input.scope, f.text, factVectors[fact] as Float32Array, metadata, null, now) }
       }
-      const nones: InferResult[] = []
+      const planned: Planned = { ops: [], opFact: [], nones: [], rejected: plan.rejected, existing, facts: facts.length, addFact }
+      const push = (op: WriteOp, fact: number) => {
+        planned.ops.push(op)
+        planned.opFact.push(fact)
+      }
       for (const step of plan.steps) {
         const target = step.memory === null ? undefined : existing[step.memory]
-        if (step.event === 'ADD' || !target) add(step.fact)
-        else if (step.event === 'NONE') nones.push({ id: target.id, memory: target.text, event: 'NONE' })
+        if (step.event === 'ADD' || !target) push(addFact(step.fact), step.fact)
+        else if (step.event === 'NONE') planned.nones.push({ id: target.id, memory: target.text, event: 'NONE' })
         else if (step.event === 'UPDATE') {
           const text = step.text ?? (facts[step.fact] as { text: string }).text
           const vector = updateVectors.get(text) ?? (factVectors[step.fact] as Float32Array)
-          ops.push({ kind: 'update', tenantId: input.scope.tenantId, id: target.id, text: { text, vector }, actor: input.actor })
-          opFact.push(step.fact)
+          push({ kind: 'update', tenantId: input.scope.tenantId, id: target.id, text: { text, vector }, actor: input.actor }, step.fact)
         } else {
-          ops.push({ kind: 'supersede', tenantId: input.scope.tenantId, id: target.id, actor: input.actor })
-          opFact.push(step.fact)
-          add(step.fact)
+          push({ kind: 'supersede', tenantId: input.scope.tenantId, id: target.id, actor: input.actor }, step.fact)
+          push(addFact(step.fact), step.fact)
         }
       }
-      return this.apply(record, ops, nones, plan.rejected, existing, facts.length, opFact, (fact) => add(fact))
+      return this.apply(record, planned)
     })
   }
 
   /**
    * Applies one job's ops as one write group, with the job's raw memories superseded in it. An
-   * UPDATE or DELETE whose memory vanished meanwhile (a direct delete) becomes an ADD.
+   * UPDATE whose memory vanished meanwhile (a direct delete) is retried as an ADD of its fact.
    */
-  private async apply(
-    record: InferenceJobRecord,
-    ops: WriteOp[],
-    nones: InferResult[],
-    rejected: RejectedDecision[],
-    existing: StoredMemory[] = [],
-    facts = ops.length,
-    opFact: number[] = [],
-    readd?: (fact: number) => void,
-  ): Promise<JobResult> {
-    const tenantId = (record.input as InferInput).scope.tenantId
-    const raw: WriteOp[] = (record.rawMemoryIds ?? []).map((id) => ({ kind: 'supersede', tenantId, id, actor: (record.input as InferInput).actor }))
-    const written = await this.deps.writer.submit([...ops, ...raw])
-    const results: InferResult[] = [...nones]
-    const retry: number[] = []
-    written.forEach((result, i) => {
-      if (result instanceof MemoryError) {
-        if (i < ops.length && opFact[i] !== undefined) retry.push(opFact[i] as number)
-        return
+  private async apply(record: InferenceJobRecord, plan: Planned): Promise<JobResult> {
+    const input = record.input as InferInput
+    const raw: WriteOp[] = (record.rawMemoryIds ?? []).map((id) => ({ kind: 'supersede', tenantId: input.scope.tenantId, id, actor: input.actor }))
+    const ops = [...plan.ops, ...raw]
+    const results: InferResult[] = [...plan.nones]
+    const readds: WriteOp[] = []
+    for (const [i, result] of (await this.deps.writer.submit(ops)).entries()) {
+      const op = ops[i] as WriteOp
+      if (!(result instanceof MemoryError)) results.push(toResult(op, result, plan.existing))
+      else if (op.kind === 'update' && plan.addFact) {
+        const fact = plan.opFact[i] as number
+        readds.push(plan.addFact(fact))
+        plan.rejected.push({ fact, reason: 'its memory was deleted meanwhile; added as new' })
       }
-      results.push(toResult(ops[i] ?? raw[i - ops.length], result, existing))
-    })
-    if (retry.length > 0 && readd) {
-      const before = ops.length
-      for (const fact of retry) {
-        readd(fact)
-        rejected.push({ fact, reason: 'its memory was deleted meanwhile; added as new' })
-      }
-      const again = await this.deps.writer.submit(ops.slice(before))
-      again.forEach((result, i) => {
-        if (!(result instanceof MemoryError)) results.push(toResult(ops[before + i], result, existing))
-      })
     }
-    if (rejected.length > 0) this.deps.logger.warn('memory.inference_rejected', { job: record.id, rejected })
-    return { facts, results, rejected }
+    if (readds.length > 0) {
+      for (const [i, result] of (await this.deps.writer.submit(readds)).entries()) {
+        if (!(result instanceof MemoryError)) results.push(toResult(readds[i], result, plan.existing))
+      }
+    }
+    if (plan.rejected.length > 0) this.deps.logger.warn('memory.inference_rejected', { job: record.id, rejected: plan.rejected })
+    return { facts: plan.facts, results, rejected: plan.rejected }
   }
 
   /** Current memories of the scope closest to any of the facts (the job's own raw memories excluded). */
@@ -368,6 +354,17 @@ export class Inference {
       this.schedule(this.deps.config.retryBaseMs)
     }
   }
+}
+
+/** A job's write group before it is applied; `opFact[i]` is the fact behind `ops[i]`. */
+interface Planned {
+  ops: WriteOp[]
+  opFact: number[]
+  nones: InferResult[]
+  rejected: RejectedDecision[]
+  existing: StoredMemory[]
+  facts: number
+  addFact?: (fact: number) => WriteOp
 }
 
 interface Step {

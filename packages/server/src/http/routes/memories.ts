@@ -61,13 +61,11 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
         ...scopeOf(body),
         ...(body.metadata && { metadata: body.metadata }),
         actor: actor(c),
-        ...(body.infer && {
-          infer: true,
-          async: body.async,
-          memoryType: body.memory_type,
-          ...(body.timestamp && { timestamp: body.timestamp }),
-          ...(body.instructions && { instructions: body.instructions }),
-        }),
+        infer: body.infer,
+        async: body.async,
+        memoryType: body.memory_type,
+        ...(body.timestamp !== undefined && { timestamp: body.timestamp }),
+        ...(body.instructions !== undefined && { instructions: body.instructions }),
       })
       return c.json({ results: result.results.map(toAddResultJson), ...(result.job && { job: toJobJson(result.job) }) }, 200)
     },
