@@ -90,6 +90,7 @@ export class Inference {
   /** Per scope: retrieve, decide and apply run one job at a time, so two jobs never decide on stale memories. */
   private readonly scopeLocks = new Map<string, Promise<unknown>>()
   private timer: NodeJS.Timeout | undefined
+  private timerAt = 0
   private stopped = false
   /** Aborts LLM calls in flight on stop: their jobs stay queued or pending and resume on the next open. */
   private readonly closing = new AbortController()
@@ -124,7 +125,7 @@ export class Inference {
     this.running.set(record.id, done)
     try {
       const after = await done
-      return { results: (after.result as JobResult | null)?.results ?? rawResults(after), job: toJob(after) }
+      return { results: (after.result as JobResult | null)?.results ?? after.raw ?? [], job: toJob(after) }
     } finally {
       this.running.delete(record.id)
     }
@@ -329,9 +330,15 @@ export class Inference {
 
   /** Runs due jobs after `delayMs`; one timer at a time, never keeping the process alive. */
   private schedule(delayMs: number): void {
-    if (this.stopped) return
+    const at = Date.now() + Math.max(0, delayMs)
+    // An earlier timer stays: the drain it starts reschedules for whatever is due next.
+    if (this.stopped || (this.timer && this.timerAt <= at)) return
     clearTimeout(this.timer)
-    this.timer = setTimeout(() => void this.drain(), Math.max(0, delayMs))
+    this.timerAt = at
+    this.timer = setTimeout(() => {
+      this.timer = undefined
+      void this.drain()
+    }, at - Date.now())
     this.timer.unref()
   }
 
@@ -447,10 +454,6 @@ function toResult(op: WriteOp | undefined, result: WriteResult, existing: Stored
     return { id: memory.id, memory: memory.text, event: 'UPDATE', ...(previous && { previousMemory: previous.text }) }
   }
   return result as AddResult
-}
-
-function rawResults(record: InferenceJobRecord & { raw?: AddResult[] }): InferResult[] {
-  return record.raw ?? []
 }
 
 function describe(error: unknown): InferenceJob['error'] {
