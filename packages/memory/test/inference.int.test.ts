@@ -1,6 +1,6 @@
 import type { Embedder } from '@agentmem/embeddings'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { type LlmCall, type LlmReply, type ScriptedLlm, startScriptedLlm } from '../src/testing/index.js'
+import { decisionsReply as decisions, factsReply as facts, type LlmCall, type ScriptedLlm, startScriptedLlm } from '../src/testing/index.js'
 import { defaultEmbedder, openTemp } from './helpers/fixtures.js'
 
 /**
@@ -17,15 +17,8 @@ afterAll(async () => {
   await llm.close()
   await embedder.close()
 })
-afterEach(() => {
-  llm.calls.length = 0
-  llm.fallback = () => ({ status: 500 })
-})
+afterEach(() => llm.reset())
 
-const facts = (...texts: string[]): LlmReply => ({ json: { facts: texts.map((text) => ({ text, sources: [0] })) } })
-const decisions = (...d: Array<{ fact: number; event: string; memory?: number | null; text?: string | null }>): LlmReply => ({
-  json: { decisions: d.map((x) => ({ memory: null, text: null, ...x })) },
-})
 const llmOptions = () => ({ baseUrl: llm.baseUrl, model: 'scripted', retryBaseMs: 1, maxRetries: 2, timeoutMs: 2_000 })
 
 async function waitFor<T>(probe: () => Promise<T | undefined>, what: string): Promise<T> {

@@ -9,11 +9,7 @@ beforeAll(async () => {
   llm = await startScriptedLlm()
 })
 afterAll(() => llm.close())
-afterEach(() => {
-  llm.calls.length = 0
-  llm.maxConcurrent = 0
-  llm.fallback = () => ({ status: 500 })
-})
+afterEach(() => llm.reset())
 
 const answer = z.object({ ok: z.boolean() })
 const request = { name: 'answer', system: 'Say ok.', user: 'ok?', schema: answer }

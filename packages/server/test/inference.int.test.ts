@@ -1,5 +1,5 @@
 import type { Embedder } from '@agentmem/embeddings'
-import { type LlmReply, type ScriptedLlm, startScriptedLlm } from '@agentmem/memory/testing'
+import { decisionsReply as decisions, factsReply as facts, type ScriptedLlm, startScriptedLlm } from '@agentmem/memory/testing'
 import { MemoryClient } from 'mem0ai'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { defaultEmbedder, listen, openTestApp } from './helpers/server.js'
@@ -15,12 +15,8 @@ afterAll(async () => {
   await llm.close()
   await embedder.close()
 })
-afterEach(() => {
-  llm.calls.length = 0
-  llm.fallback = () => ({ status: 500 })
-})
+afterEach(() => llm.reset())
 
-const facts = (...texts: string[]): LlmReply => ({ json: { facts: texts.map((text) => ({ text, sources: [0] })) } })
 const llmFlags = () => ({ llmBaseUrl: llm.baseUrl, llmModel: 'scripted', llmApiKey: 'sk-test-secret', llmMaxRetries: 0 })
 
 describe('native API', () => {
@@ -32,7 +28,7 @@ describe('native API', () => {
     expect(first.body.job).toMatchObject({ status: 'done', attempts: 1, facts: 1 })
     expect(llm.calls[0]?.authorization).toBe('Bearer sk-test-secret')
 
-    llm.enqueue(facts('Hates cilantro'), { json: { decisions: [{ fact: 0, event: 'DELETE', memory: 0, text: null }] } })
+    llm.enqueue(facts('Hates cilantro'), decisions({ fact: 0, event: 'DELETE', memory: 0 }))
     const second = await t.call('POST', '/v1/memories', { body: { messages: [{ role: 'user', content: 'Now I hate cilantro' }], user_id: 'u1', infer: true } })
     expect(second.body.results.map((r: { event: string }) => r.event).sort()).toEqual(['ADD', 'SUPERSEDE'])
 

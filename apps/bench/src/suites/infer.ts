@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbedder } from '@agentmem/embeddings'
-import { type LlmCall, type LlmReply, startScriptedLlm } from '@agentmem/memory/testing'
+import { decisionsReply, factsReply, type LlmCall, type LlmReply, startScriptedLlm } from '@agentmem/memory/testing'
 import { type LatencyStats, latencyStats, median } from '../harness.js'
 import { loadLocomo } from './locomo-data.js'
 import { type ContenderName, type ContenderStore, ensureBetterSqlite3, openContender } from './mem0-contenders.js'
@@ -43,11 +43,12 @@ type Turn = { role: 'user' | 'assistant'; content: string }
 function turnPairs(count: number): Array<{ userId: string; messages: Turn[] }> {
   const pairs: Array<{ userId: string; messages: Turn[] }> = []
   for (const conversation of loadLocomo()) {
-    const first = conversation.turns[0]?.text.split(':')[0]
+    const first = conversation.turns[0]?.speaker
     for (let i = 0; i + 1 < conversation.turns.length && pairs.length < count; i += 2) {
       const messages = [conversation.turns[i], conversation.turns[i + 1]].map((t) => ({
-        role: t?.text.startsWith(`${first}:`) ? ('user' as const) : ('assistant' as const),
-        content: (t?.text ?? '').replace(/^[^:]+: /, ''),
+        role: t?.speaker === first ? ('user' as const) : ('assistant' as const),
+        // The caption stays: `text` without its `speaker: ` prefix.
+        content: t ? t.text.slice(t.speaker.length + 2) : '',
       }))
       pairs.push({ userId: conversation.id, messages })
     }
@@ -63,10 +64,10 @@ function turnPairs(count: number): Array<{ userId: string; messages: Turn[] }> {
 function scriptedModel(current: () => string[]): (call: LlmCall) => LlmReply {
   return (call) => {
     if (call.system.includes('Memory Extractor')) return { json: { memory: current().map((text) => ({ text })) } }
-    if (call.schema === 'facts') return { json: { facts: current().map((text) => ({ text, sources: [0] })) } }
+    if (call.schema === 'facts') return factsReply(...current())
     if (call.schema === 'decisions') {
       const count = (call.user.split('New facts:')[1]?.match(/^\[\d+\]/gm) ?? []).length
-      return { json: { decisions: Array.from({ length: count }, (_, fact) => ({ fact, event: 'ADD', memory: null, text: null })) } }
+      return decisionsReply(...Array.from({ length: count }, (_, fact) => ({ fact, event: 'ADD' })))
     }
     return { status: 500 }
   }

@@ -1,3 +1,3 @@
 /** @module @agentmem/memory/testing: helpers for tests and benchmarks, not for production. */
 export { createHashEmbedder } from './hash-embedder.js'
-export { type LlmCall, type LlmReply, type ScriptedLlm, startScriptedLlm } from './scripted-llm.js'
+export { decisionsReply, factsReply, type LlmCall, type LlmReply, type ScriptedLlm, startScriptedLlm } from './scripted-llm.js'

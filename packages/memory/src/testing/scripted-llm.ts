@@ -26,15 +26,29 @@ export interface ScriptedLlm {
   /** Replies for the next calls, in order; once used up, `fallback` answers. */
   enqueue(...replies: LlmReply[]): void
   fallback: (call: LlmCall) => LlmReply
+  /** Forgets calls and queued replies, and answers 500 again by default (between tests). */
+  reset(): void
   close(): Promise<void>
 }
+
+/** AgentMem's extraction answer: these facts, each from message 0. */
+export function factsReply(...texts: string[]): LlmReply {
+  return { json: { facts: texts.map((text) => ({ text, sources: [0] })) } }
+}
+
+/** AgentMem's decision answer; `memory` and `text` default to null. */
+export function decisionsReply(...decisions: Array<{ fact: number; event: string; memory?: number | null; text?: string | null }>): LlmReply {
+  return { json: { decisions: decisions.map((d) => ({ memory: null, text: null, ...d })) } }
+}
+
+const failing = (): LlmReply => ({ status: 500 })
 
 /**
  * A real HTTP server on 127.0.0.1 that speaks the OpenAI chat-completions protocol and answers from
  * a script: for tests and benchmarks of inference mode without a model. Usage is counted as
  * characters / 4, so token numbers are deterministic.
  */
-export async function startScriptedLlm(fallback: (call: LlmCall) => LlmReply = () => ({ status: 500 })): Promise<ScriptedLlm> {
+export async function startScriptedLlm(fallback: (call: LlmCall) => LlmReply = failing): Promise<ScriptedLlm> {
   const queue: LlmReply[] = []
   const calls: LlmCall[] = []
   const llm: ScriptedLlm = {
@@ -43,6 +57,12 @@ export async function startScriptedLlm(fallback: (call: LlmCall) => LlmReply = (
     maxConcurrent: 0,
     enqueue: (...replies) => queue.push(...replies),
     fallback,
+    reset: () => {
+      calls.length = 0
+      queue.length = 0
+      llm.maxConcurrent = 0
+      llm.fallback = failing
+    },
     close: async () => {
       server.closeAllConnections()
       server.close()
