@@ -2,6 +2,8 @@
  * Retrieval metrics for one question (binary relevance against the evidence turns) and bootstrap
  * confidence intervals over questions.
  */
+import { seededRandom } from '@agentmem/memory/testing'
+
 export const metrics = ['recall1', 'recall5', 'recall10', 'recall20', 'hit10', 'ndcg10', 'mrr'] as const
 export type Metric = (typeof metrics)[number]
 export type QuestionScores = Record<Metric, number>
@@ -42,18 +44,6 @@ export interface Estimate {
   mean: number
   lo: number
   hi: number
-}
-
-/** Deterministic (mulberry32), so a report's intervals are reproducible. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
 }
 
 function interval(means: number[], mean: number): Estimate {

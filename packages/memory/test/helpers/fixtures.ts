@@ -4,6 +4,8 @@ import { join } from 'node:path'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
 import { Memory, type MemoryOpenOptions } from '../../src/index.js'
 
+export { seededRandom } from '../../src/testing/index.js'
+
 export async function tempDir(prefix: string): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), `agentmem-${prefix}-`))
   return { path, [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }) }
@@ -25,17 +27,5 @@ export async function openTemp(embedder: Embedder, options: Partial<MemoryOpenOp
       await memory.close()
       await dir[Symbol.asyncDispose]()
     },
-  }
-}
-
-/** A small deterministic random generator, so property-style tests replay exactly from their seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
 }
