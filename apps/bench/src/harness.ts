@@ -4,6 +4,7 @@ import { cpus, totalmem } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Embedder } from '@agentmem/embeddings'
 import { miniLmShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
+import { loadLocomo } from './suites/locomo-data.js'
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN
@@ -89,17 +90,9 @@ export function machineHeader(): Record<string, string | number> {
   }
 }
 
-/** Short and medium sentences: LoCoMo dialogue turns (read at run time, never copied into the repo). */
+/** Short and medium sentences: LoCoMo dialogue turns as `speaker: text` (read at run time, never copied into the repo). */
 export function locomoTurns(count: number): string[] {
-  const path = new URL('../../../../shared/data/locomo/locomo10.json', import.meta.url)
-  const data = JSON.parse(readFileSync(path, 'utf8')) as { conversation: Record<string, unknown> }[]
-  const turns: string[] = []
-  for (const { conversation } of data) {
-    for (const [key, value] of Object.entries(conversation)) {
-      if (!/^session_\d+$/.test(key) || !Array.isArray(value)) continue
-      for (const turn of value as { speaker: string; text: string }[]) turns.push(`${turn.speaker}: ${turn.text}`)
-    }
-  }
+  const turns = loadLocomo().flatMap((c) => c.turns.map((t) => `${t.speaker}: ${t.said}`))
   return Array.from({ length: count }, (_, i) => turns[i % turns.length] as string)
 }
 

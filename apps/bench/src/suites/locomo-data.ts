@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs'
 
 export interface LocomoTurn {
   diaId: string
+  speaker: string
+  /** What the speaker said, without the caption. */
+  said: string
   /** `speaker: text`, plus `[image: caption]` for image turns (some answers are only in the caption). */
   text: string
   sessionDate: string
@@ -53,7 +56,7 @@ export function loadLocomo(): LocomoConversation[] {
       const sessionDate = String(sample.conversation[`${key}_date_time`] ?? '')
       for (const turn of value as Array<{ speaker: string; dia_id: string; text: string; blip_caption?: string }>) {
         const caption = turn.blip_caption ? ` [image: ${turn.blip_caption}]` : ''
-        turns.push({ diaId: turn.dia_id, text: `${turn.speaker}: ${turn.text}${caption}`, sessionDate })
+        turns.push({ diaId: turn.dia_id, speaker: turn.speaker, said: turn.text, text: `${turn.speaker}: ${turn.text}${caption}`, sessionDate })
       }
     }
     const known = new Set(turns.map((t) => t.diaId))
