@@ -1,6 +1,7 @@
 import type { Embedder, Logger } from '@agentmem/embeddings'
 import { uuidv7 } from 'uuidv7'
 import { isMemoryError, MemoryError, MemoryErrorCode } from '../errors.js'
+import type { MemoryConfig } from '../options.js'
 import type { InferenceJobRecord, MetadataStore, ScopeFilter, StoredMemory, VectorStore } from '../store/types.js'
 import { dedupKey } from '../text.js'
 import type { AddResult, Metadata } from '../types.js'
@@ -51,15 +52,6 @@ export interface InferenceJob {
   updatedAt: string
 }
 
-export interface InferenceConfig {
-  /** Existing memories retrieved per new fact for the decision call. */
-  similarMemories: number
-  /** Attempts of a job (the first included) before it is marked failed; its input stays stored raw. */
-  maxAttempts: number
-  /** Backoff of the background queue between attempts of a job: doubles, capped at an hour. */
-  retryBaseMs: number
-}
-
 interface Deps {
   llm: LlmClient
   embedder: () => Embedder
@@ -69,7 +61,8 @@ interface Deps {
   logger: Logger
   /** Resolves when every acknowledged write is readable. */
   settled: () => Promise<void>
-  config: InferenceConfig
+  /** The store's `inference` options (documented in options.ts). */
+  config: MemoryConfig['inference']
 }
 
 interface JobResult {

@@ -18,9 +18,7 @@ export async function openLanceProvider(uri: string): Promise<VectorStoreProvide
         const names = await db.tableNames()
         const table = names.includes(name) ? await db.openTable(name) : await createTable(db, name, dimensions)
         await addMissingColumns(table)
-        const store = new LanceVectorStore(table, dimensions)
-        await store.countUnindexed()
-        return store
+        return new LanceVectorStore(table, dimensions)
       } catch (e) {
         throw storageFailed('open table', e)
       }
@@ -113,7 +111,11 @@ function fromRow(row: Row): StoredMemory {
 
 class LanceVectorStore implements VectorStore {
   private readonly schema: import('apache-arrow').Schema
-  /** Rows written since the last index refresh (an upper bound: see keywordSearch). */
+  /**
+   * Rows written since the last index refresh (an upper bound: see keywordSearch). It starts at 0
+   * because Memory.open refreshes the index when anything is unindexed, as the writer's duplicate
+   * lookups also require.
+   */
   private unindexed = 0
 
   constructor(
@@ -316,10 +318,6 @@ class LanceVectorStore implements VectorStore {
     } catch (e) {
       throw storageFailed('index stats', e)
     }
-  }
-
-  async countUnindexed(): Promise<void> {
-    this.unindexed = await this.unindexedRows()
   }
 
   countRows(): Promise<number> {
