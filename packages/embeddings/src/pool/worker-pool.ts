@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads'
 import { EmbeddingError, EmbeddingErrorCode, isEmbeddingErrorCode } from '../errors.js'
+import { workerExecArgv } from './exec-argv.js'
 import type { FromWorker, SerializedError, ToWorker, WorkerInit } from './protocol.js'
 
 // Built, the worker is plain JS. Run from TypeScript sources (tests, tsx scripts), it is a
@@ -8,10 +9,11 @@ const fromSource = import.meta.url.endsWith('.ts')
 const workerUrl = new URL(fromSource ? './embed-worker.ts' : './embed-worker.js', import.meta.url)
 
 function startWorker(workerData: WorkerInit): Worker {
-  if (!fromSource) return new Worker(workerUrl, { workerData })
+  const execArgv = workerExecArgv(process.execArgv)
+  if (!fromSource) return new Worker(workerUrl, { workerData, execArgv })
   const tsxApi = import.meta.resolve('tsx/esm/api')
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}) })`
-  return new Worker(bootstrap, { eval: true, workerData })
+  return new Worker(bootstrap, { eval: true, workerData, execArgv })
 }
 
 interface Pending {
