@@ -1,11 +1,16 @@
 import { defineConfig } from 'vitest/config'
 
+// One config for every package. `turbo run test` runs it from each package folder (each package's
+// `test` script passes --config), and `pnpm vitest run path/to/file.test.ts` runs it from the root.
 export default defineConfig({
   // Workspace packages resolve to their TypeScript sources (the "source" export condition): no build before tests.
   resolve: { conditions: ['source'] },
   ssr: { resolve: { conditions: ['source'] } },
   test: {
-    include: ['packages/*/src/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'apps/*/src/**/*.test.ts'],
+    include: ['{src,test}/**/*.test.ts', '{packages,apps,tests}/*/{src,test}/**/*.test.ts'],
+    // Each run leaves its counts in test-results.json beside it; .ci/run adds them up.
+    reporters: ['default', 'json'],
+    outputFile: { json: 'test-results.json' },
     // Model builds and worker pools take seconds, not milliseconds.
     testTimeout: 120_000,
     hookTimeout: 180_000,
