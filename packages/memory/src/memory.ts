@@ -338,7 +338,11 @@ export class Memory implements AsyncDisposable {
     return toItem(result as StoredMemory)
   }
 
-  /** Deletes a memory; history keeps the audit trail unless `purge` erases its texts too. */
+  /**
+   * Deletes a memory; history keeps the audit trail. `purge` also erases its texts and metadata
+   * from history, and works on a memory deleted or superseded earlier too; it returns once no file
+   * of the store holds them any more.
+   */
   async delete(id: string, options: DeleteOptions = {}): Promise<void> {
     this.checkOpen()
     const opts = parseWith(deleteOptionsSchema, options, 'delete options')
@@ -346,15 +350,20 @@ export class Memory implements AsyncDisposable {
       { kind: 'delete', tenantId: this.tenantId, id: parseId(id), purge: opts.purge, actor: opts.actor ?? null },
     ])
     if (result instanceof MemoryError) throw result
+    if (opts.purge) await this.erase()
   }
 
-  /** Deletes every memory of a user / agent / run (at least one is required). */
+  /**
+   * Deletes every memory of a user / agent / run (at least one is required). `purge` also erases
+   * the texts of every memory of that scope from history, those deleted earlier included.
+   */
   async deleteAll(options: ScopeIds & DeleteOptions): Promise<{ deleted: number }> {
     this.checkOpen()
     const { purge, actor, ...scopeIds } = options ?? {}
     const opts = parseWith(deleteOptionsSchema, { purge, actor }, 'deleteAll options')
     const scope = this.requireScope(parseWith(scopeSchema, scopeIds, 'deleteAll scope'), 'deleteAll')
     const [result] = await this.engine.writer.submit([{ kind: 'deleteMatching', scope, purge: opts.purge, actor: opts.actor ?? null }])
+    if (opts.purge) await this.erase()
     return result as { deleted: number }
   }
 
@@ -368,6 +377,7 @@ export class Memory implements AsyncDisposable {
     this.checkOpen()
     await this.engine.writer.submit([{ kind: 'deleteMatching', scope: { tenantId: this.tenantId }, purge: true, actor: null }])
     await this.engine.writer.exclusive(() => this.engine.metadata.deleteHistory(this.tenantId))
+    await this.erase()
   }
 
   /**
@@ -435,6 +445,14 @@ export class Memory implements AsyncDisposable {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
+  }
+
+  /**
+   * The physical side of a purge: deleted rows leave the vector store's files and the SQLite WAL
+   * is emptied. The purge's caller waits for it, so "purged" means gone from disk.
+   */
+  private erase(): Promise<void> {
+    return this.engine.writer.exclusive(() => this.engine.writer.maintain({ purge: true }))
   }
 
   /** Reads see every acknowledged write: they wait for its LanceDB apply if it is still running. */

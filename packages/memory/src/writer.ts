@@ -1,7 +1,7 @@
 import type { Logger } from '@agentmem/embeddings'
 import { uuidv7 } from 'uuidv7'
 import { MemoryError, MemoryErrorCode, storageFailed } from './errors.js'
-import type { HistoryRecord, MetadataStore, ScopeFilter, StoreChange, StoredMemory, VectorStore } from './store/types.js'
+import type { HistoryPurge, HistoryRecord, MetadataStore, ScopeFilter, StoreChange, StoredMemory, VectorStore } from './store/types.js'
 import { dedupKey } from './text.js'
 import type { AddResult } from './types.js'
 
@@ -17,6 +17,7 @@ export type WriteOp =
       metadata?: Record<string, unknown>
       actor: string | null
     }
+  /** `purge` also erases the history texts; it works on a memory deleted or superseded earlier too. */
   | { kind: 'delete'; tenantId: string; id: string; purge: boolean; actor: string | null }
   /** A newer fact contradicts this memory: it stays (history, `includeSuperseded`) with validTo set. */
   | { kind: 'supersede'; tenantId: string; id: string; actor: string | null }
@@ -60,7 +61,6 @@ export class Writer {
   private drainScheduled = false
   private rowsSinceMaintenance = 0
   private commitsSinceMaintenance = 0
-  private purgePending = false
   /** performance.now() before which routine maintenance waits (see maintenanceBudget). */
   private maintenanceNotBefore = 0
   /** Timer of a maintenance the budget postponed. */
@@ -122,15 +122,19 @@ export class Writer {
     this.unindexed.clear()
   }
 
-  /** Compacts and refreshes indexes now; call inside `exclusive`. */
-  async maintain(): Promise<void> {
+  /**
+   * Compacts and refreshes indexes now; call inside `exclusive`. `purge` (after a purging write)
+   * also leaves no deleted text in any file: vector-store rewrite, then an emptied SQLite WAL.
+   */
+  async maintain(options: { purge?: boolean } = {}): Promise<void> {
     const started = performance.now()
-    await this.vectors.maintain({ purge: this.purgePending, annIndexThreshold: this.options.annIndexThreshold })
+    const purge = options.purge ?? false
+    await this.vectors.maintain({ purge, annIndexThreshold: this.options.annIndexThreshold })
+    if (purge) await this.metadata.checkpoint()
     this.unindexed.clear()
-    this.options.logger.debug('memory.maintain', { ms: Math.round(performance.now() - started), purge: this.purgePending })
+    this.options.logger.debug('memory.maintain', { ms: Math.round(performance.now() - started), purge })
     this.rowsSinceMaintenance = 0
     this.commitsSinceMaintenance = 0
-    this.purgePending = false
     const ms = performance.now() - started
     this.maintenanceNotBefore = performance.now() + (ms * (1 - maintenanceBudget)) / maintenanceBudget
   }
@@ -174,9 +178,9 @@ export class Writer {
     // Every commit adds a LanceDB fragment and version; many small ones slow every read and
     // write, so compaction is due after enough commits as well as after enough rows.
     // Compaction also rewrites every index, which costs time in proportion to the table; the budget
-    // keeps it to a fixed share of the writer's time as the table grows. A purge never waits: old
-    // versions still hold the purged text until maintenance drops them.
-    if (this.purgePending || (this.maintenanceDue() && performance.now() >= this.maintenanceNotBefore)) await this.maintainQuietly()
+    // keeps it to a fixed share of the writer's time as the table grows. (A purge runs its own
+    // maintenance, asked for by the caller, which waits for it.)
+    if (this.maintenanceDue() && performance.now() >= this.maintenanceNotBefore) await this.maintainQuietly()
     else if (this.maintenanceDue()) this.scheduleMaintenance()
   }
 
@@ -221,7 +225,7 @@ export class Writer {
     const state = await this.load(ops)
     const loaded = performance.now()
     const events: HistoryRecord[] = []
-    const purged: string[] = []
+    const purge: HistoryPurge = { memories: [], scopes: [] }
     const results: Array<WriteResult | MemoryError> = []
     const notFound = (id: string) => new MemoryError(MemoryErrorCode.NotFound, `Memory ${id} not found`, { details: { id } })
 
@@ -229,6 +233,9 @@ export class Writer {
       events.push({
         tenantId: memory.tenantId,
         memoryId: memory.id,
+        userId: memory.userId,
+        agentId: memory.agentId,
+        runId: memory.runId,
         event,
         previousText,
         newText,
@@ -236,10 +243,11 @@ export class Writer {
         actor,
         createdAt: now,
       })
-    const remove = (memory: StoredMemory, purge: boolean, actor: string | null) => {
+    const remove = (memory: StoredMemory, purging: boolean, actor: string | null) => {
       state.rows.set(memory.id, null)
-      record(memory, 'DELETE', memory.text, null, actor)
-      if (purge) purged.push(memory.id)
+      // A purging delete never writes the text it erases, not even into this transaction.
+      record(memory, 'DELETE', purging ? null : memory.text, null, actor)
+      if (purging) purge.memories.push({ tenantId: memory.tenantId, id: memory.id })
     }
 
     for (const op of ops) {
@@ -289,7 +297,11 @@ export class Writer {
         case 'delete': {
           const current = state.rows.get(op.id)
           if (!current || current.tenantId !== op.tenantId) {
-            results.push(notFound(op.id))
+            // Deleted earlier, it is still purgeable: its history holds the text.
+            if (op.purge && state.history.has(historyKey(op.tenantId, op.id))) {
+              purge.memories.push({ tenantId: op.tenantId, id: op.id })
+              results.push(undefined)
+            } else results.push(notFound(op.id))
             break
           }
           remove(current, op.purge, op.actor)
@@ -317,6 +329,8 @@ export class Writer {
               deleted++
             }
           }
+          // Memories of the scope deleted earlier live on in history only.
+          if (op.purge) purge.scopes.push(op.scope)
           results.push({ deleted })
           break
         }
@@ -330,10 +344,10 @@ export class Writer {
       else if (memory && stored && memory !== state.stored.get(id)) change.updates.push(memory)
       else if (!memory && stored) change.deletes.push(id)
     }
-    if (events.length === 0) return { results }
+    if (events.length === 0 && purge.memories.length === 0 && purge.scopes.length === 0) return { results }
 
     const planned = performance.now()
-    const seq = await this.metadata.beginChange(change, events, purged)
+    const seq = await this.metadata.beginChange(change, events, purge)
     const journaled = performance.now()
     const apply = async () => {
       await this.applyJournaled(change, seq)
@@ -347,7 +361,6 @@ export class Writer {
       })
       this.rowsSinceMaintenance += change.inserts.length + change.updates.length + change.deletes.length
       this.commitsSinceMaintenance++
-      if (purged.length > 0) this.purgePending = true
     }
     return { results, apply }
   }
@@ -388,6 +401,8 @@ export class Writer {
       return wanted
     }
     const keptIds: string[] = []
+    /** Memories (tenant and id) that are not live but have history: a purge still applies. */
+    const history = new Set<string>()
     for (const op of ops) {
       if (op.kind === 'add') {
         tenant(op.memory.tenantId).keys.add(op.memory.dedupKey)
@@ -417,11 +432,15 @@ export class Writer {
         if (op.kind !== 'deleteMatching') continue
         for (const memory of await this.vectors.list(op.scope, undefined, undefined, undefined)) stored.set(memory.id, memory)
       }
+      for (const op of ops) {
+        if (op.kind !== 'delete' || !op.purge || stored.get(op.id)?.tenantId === op.tenantId) continue
+        if (await this.metadata.hasHistory(op.tenantId, op.id)) history.add(historyKey(op.tenantId, op.id))
+      }
     } catch (e) {
       throw storageFailed('read before write', e)
     }
     for (const [id, memory] of stored) rows.set(id, memory)
-    return { rows, stored, dedup, owners }
+    return { rows, stored, dedup, owners, history }
   }
 }
 
@@ -432,6 +451,10 @@ function inScope(memory: StoredMemory, scope: ScopeFilter): boolean {
     (scope.agentId === undefined || memory.agentId === scope.agentId) &&
     (scope.runId === undefined || memory.runId === scope.runId)
   )
+}
+
+function historyKey(tenantId: string, id: string): string {
+  return `${tenantId}\u0000${id}`
 }
 
 function scopeOf(memory: StoredMemory): ScopeFilter {

@@ -54,12 +54,16 @@ function tableSchema(dimensions: number): import('apache-arrow').Schema {
 
 async function createTable(db: lancedb.Connection, name: string, dimensions: number): Promise<lancedb.Table> {
   const table = await db.createEmptyTable(name, tableSchema(dimensions))
-  await table.createIndex('text', { config: lancedb.Index.fts({ stem: true, removeStopWords: true, asciiFolding: true }) })
+  await table.createIndex('text', { config: ftsIndex() })
   await table.createIndex('tenant_id', { config: lancedb.Index.bitmap() })
   for (const column of ['id', 'dedup_key', 'user_id', 'agent_id', 'run_id']) {
     await table.createIndex(column, { config: lancedb.Index.btree() })
   }
   return table
+}
+
+function ftsIndex(): lancedb.Index {
+  return lancedb.Index.fts({ stem: true, removeStopWords: true, asciiFolding: true })
 }
 
 /** Tables created before `valid_to` existed get it, null for every row (nothing was superseded then). */
@@ -70,6 +74,8 @@ async function addMissingColumns(table: lancedb.Table): Promise<void> {
 
 /** How long superseded table versions are kept for reads still using them. */
 const versionRetentionMs = 60_000
+/** Rows per commit when a purge rewrites the table. */
+const purgeBatchRows = 10_000
 
 const rowColumns = [
   'id',
@@ -329,6 +335,7 @@ class LanceVectorStore implements VectorStore {
       // Compaction merges small fragments and folds new rows into every index (FTS included).
       // Old versions are dropped after a minute (LanceDB's default keeps them a week, which grew
       // a 100k-memory store to 10x its size); a purge drops them all at once.
+      if (options.purge) await this.rewriteAll()
       const cleanupOlderThan = new Date(options.purge ? Date.now() : Date.now() - versionRetentionMs)
       await this.table.optimize({ cleanupOlderThan, deleteUnverified: false })
       this.unindexed = 0
@@ -339,6 +346,19 @@ class LanceVectorStore implements VectorStore {
     } catch (e) {
       throw storageFailed('maintenance', e)
     }
+  }
+
+  /**
+   * Compaction leaves a fragment whose deleted share is small as it is, deleted rows' bytes
+   * included, and the full-text index keeps their tokens. So a purge rewrites every row (an update
+   * by id, one commit per batch: a crash midway loses nothing), which leaves the old fragments
+   * wholly deleted, and rebuilds the full-text index; the cleanup after it removes the old files.
+   */
+  private async rewriteAll(): Promise<void> {
+    for await (const batch of this.scan(purgeBatchRows)) {
+      await this.table.mergeInsert('id').whenMatchedUpdateAll().execute(this.toArrow(batch))
+    }
+    await this.table.createIndex('text', { config: ftsIndex(), replace: true })
   }
 
   close(): void {

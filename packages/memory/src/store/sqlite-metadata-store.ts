@@ -1,12 +1,22 @@
 import { fileURLToPath } from 'node:url'
 import { createClient } from '@libsql/client'
-import { and, asc, eq, inArray, lte, min, sql } from 'drizzle-orm'
+import { and, asc, eq, inArray, lte, min, type SQL, sql } from 'drizzle-orm'
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql'
 import { migrate } from 'drizzle-orm/libsql/migrator'
 import { storageFailed } from '../errors.js'
 import type { HistoryEntry, Metadata } from '../types.js'
 import { history, inferenceJobs, journal, manifest } from './sqlite-schema.js'
-import type { HistoryRecord, InferenceJobRecord, Manifest, MetadataStore, PendingChange, StoreChange, StoredMemory } from './types.js'
+import type {
+  HistoryPurge,
+  HistoryRecord,
+  InferenceJobRecord,
+  Manifest,
+  MetadataStore,
+  PendingChange,
+  ScopeFilter,
+  StoreChange,
+  StoredMemory,
+} from './types.js'
 
 // The same relative path from src/store and dist/store.
 const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url))
@@ -35,6 +45,9 @@ export async function openSqliteMetadataStore(file: string): Promise<MetadataSto
 const historyColumns = [
   history.tenantId,
   history.memoryId,
+  history.userId,
+  history.agentId,
+  history.runId,
   history.event,
   history.previousText,
   history.newText,
@@ -48,7 +61,9 @@ const historyColumns = [
  * CPU per 1,000 rows, SQLite's json_each a fraction of that, and one parameter has no variable limit.
  */
 function insertHistory(db: LibSQLDatabase, events: HistoryRecord[]) {
-  const rows = JSON.stringify(events.map((e) => [e.tenantId, e.memoryId, e.event, e.previousText, e.newText, e.metadata, e.actor, e.createdAt]))
+  const rows = JSON.stringify(
+    events.map((e) => [e.tenantId, e.memoryId, e.userId, e.agentId, e.runId, e.event, e.previousText, e.newText, e.metadata, e.actor, e.createdAt]),
+  )
   const names = sql.join(
     historyColumns.map((c) => sql.identifier(c.name)),
     sql`, `,
@@ -142,7 +157,7 @@ class SqliteMetadataStore implements MetadataStore {
       .onConflictDoUpdate({ target: manifest.id, set: values })
   }
 
-  async beginChange(change: StoreChange, events: HistoryRecord[], purgedMemoryIds: readonly string[]): Promise<number> {
+  async beginChange(change: StoreChange, events: HistoryRecord[], purge: HistoryPurge): Promise<number> {
     const rows = [...change.inserts, ...change.updates]
     const dimensions = rows[0]?.vector.length ?? 0
     const vectors = Buffer.alloc(rows.length * dimensions * 4)
@@ -153,14 +168,18 @@ class SqliteMetadataStore implements MetadataStore {
     const serialised = JSON.stringify({ inserts: change.inserts.map(strip), updates: change.updates.map(strip), deletes: change.deletes })
     const db = this.db
     // Right to be forgotten: the audit trail keeps that events happened, not what the memory said.
-    const purgeUpdates = []
-    for (let i = 0; i < purgedMemoryIds.length; i += purgeChunk) {
-      purgeUpdates.push(
-        db
-          .update(history)
-          .set({ previousText: null, newText: null, metadata: null, purged: true })
-          .where(inArray(history.memoryId, purgedMemoryIds.slice(i, i + purgeChunk))),
-      )
+    const erase = (where: SQL | undefined) => db.update(history).set({ previousText: null, newText: null, metadata: null, purged: true }).where(where)
+    const purgeUpdates = purge.scopes.map((scope) => erase(historyScope(scope)))
+    const byTenant = new Map<string, string[]>()
+    for (const { tenantId, id } of purge.memories) {
+      const ids = byTenant.get(tenantId)
+      if (ids) ids.push(id)
+      else byTenant.set(tenantId, [id])
+    }
+    for (const [tenantId, ids] of byTenant) {
+      for (let i = 0; i < ids.length; i += purgeChunk) {
+        purgeUpdates.push(erase(and(eq(history.tenantId, tenantId), inArray(history.memoryId, ids.slice(i, i + purgeChunk)))))
+      }
     }
     const through = this.appliedThrough
     const cleanup = through > this.deletedThrough ? [this.deleteAppliedQuery(through)] : []
@@ -221,8 +240,35 @@ class SqliteMetadataStore implements MetadataStore {
     }))
   }
 
+  async hasHistory(tenantId: string, memoryId: string): Promise<boolean> {
+    const [row] = await this.db
+      .select({ id: history.id })
+      .from(history)
+      .where(and(eq(history.tenantId, tenantId), eq(history.memoryId, memoryId)))
+      .limit(1)
+    return row !== undefined
+  }
+
+  async checkpoint(): Promise<void> {
+    try {
+      await this.db.run(sql`PRAGMA wal_checkpoint(TRUNCATE)`)
+    } catch (e) {
+      throw storageFailed('checkpoint', e)
+    }
+  }
+
   async deleteHistory(tenantId: string): Promise<void> {
     await this.db.delete(history).where(eq(history.tenantId, tenantId))
     await this.db.delete(inferenceJobs).where(eq(inferenceJobs.tenantId, tenantId))
   }
+}
+
+/** History rows of a scope: its tenant, narrowed by each scope id given. */
+function historyScope(scope: ScopeFilter): SQL | undefined {
+  return and(
+    eq(history.tenantId, scope.tenantId),
+    scope.userId === undefined ? undefined : eq(history.userId, scope.userId),
+    scope.agentId === undefined ? undefined : eq(history.agentId, scope.agentId),
+    scope.runId === undefined ? undefined : eq(history.runId, scope.runId),
+  )
 }

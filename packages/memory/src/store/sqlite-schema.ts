@@ -12,13 +12,20 @@ export const manifest = sqliteTable('manifest', {
   updatedAt: integer('updated_at').notNull(),
 })
 
-/** The audit trail: one row per ADD / UPDATE / DELETE / SUPERSEDE, kept after a plain delete. */
+/**
+ * The audit trail: one row per ADD / UPDATE / DELETE / SUPERSEDE, kept after a plain delete. The
+ * scope columns let a scope purge (`deleteAll` with purge) reach memories deleted earlier; rows
+ * written before they existed are null there.
+ */
 export const history = sqliteTable(
   'history',
   {
     id: integer('id').primaryKey({ autoIncrement: true }),
     tenantId: text('tenant_id').notNull(),
     memoryId: text('memory_id').notNull(),
+    userId: text('user_id'),
+    agentId: text('agent_id'),
+    runId: text('run_id'),
     event: text('event', { enum: ['ADD', 'UPDATE', 'DELETE', 'SUPERSEDE'] }).notNull(),
     previousText: text('previous_text'),
     newText: text('new_text'),

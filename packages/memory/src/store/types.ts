@@ -80,7 +80,10 @@ export interface VectorStore {
   /** Every row of every tenant, in batches (for re-embedding). */
   scan(batchSize: number): AsyncIterable<StoredMemory[]>
   countRows(): Promise<number>
-  /** Compacts, refreshes indexes, builds the ANN index when due; `purge` also drops old versions now. */
+  /**
+   * Compacts, refreshes indexes, builds the ANN index when due. `purge` leaves no deleted row's
+   * bytes in any file: deleted rows are physically removed, text indexes rebuilt, old versions dropped now.
+   */
   maintain(options: { purge: boolean; annIndexThreshold: number }): Promise<void>
   close(): void
 }
@@ -103,12 +106,22 @@ export interface Manifest {
 export interface HistoryRecord {
   tenantId: string
   memoryId: string
+  /** The memory's scope, so that a scope purge also reaches memories deleted before it. */
+  userId: string | null
+  agentId: string | null
+  runId: string | null
   event: 'ADD' | 'UPDATE' | 'DELETE' | 'SUPERSEDE'
   previousText: string | null
   newText: string | null
   metadata: Metadata | null
   actor: string | null
   createdAt: number
+}
+
+/** History a purge erases the texts and metadata of: these memories, and every memory of these scopes. */
+export interface HistoryPurge {
+  memories: Array<{ tenantId: string; id: string }>
+  scopes: ScopeFilter[]
 }
 
 export interface PendingChange {
@@ -138,10 +151,17 @@ export interface MetadataStore {
   setManifest(manifest: Manifest): Promise<void>
   /**
    * Makes a change durable before it touches the vector store: the journal entry and its history
-   * events commit in one transaction; the history texts of `purgedMemoryIds` are erased in it too.
+   * events commit in one transaction; the history texts `purge` names are erased in it too.
    * Returns the journal sequence number.
    */
-  beginChange(change: StoreChange, events: HistoryRecord[], purgedMemoryIds: readonly string[]): Promise<number>
+  beginChange(change: StoreChange, events: HistoryRecord[], purge: HistoryPurge): Promise<number>
+  /** Whether this tenant has history for the memory id (a deleted memory is still purgeable). */
+  hasHistory(tenantId: string, memoryId: string): Promise<boolean>
+  /**
+   * Copies every committed page into the database file and empties the write-ahead log, whose old
+   * frames would otherwise still hold purged texts.
+   */
+  checkpoint(): Promise<void>
   /**
    * Marks journal entries up to `seq` applied to the vector store. Their deletion rides along with
    * the next beginChange (or close), saving a synced commit per write; replaying them is harmless.
