@@ -159,7 +159,8 @@ export class Memory implements AsyncDisposable {
 
   /**
    * Stores a text, or each message of a conversation, as memories. Exact duplicates within the
-   * same scope are not stored twice (event NONE with the existing id).
+   * same scope are not stored twice: the existing memory answers, with event UPDATE when the add
+   * brings metadata keys or values it lacked (merged into its metadata), NONE otherwise.
    *
    * With `infer: true` an LLM extracts facts and reconciles them with the scope's memories (ADD,
    * UPDATE, SUPERSEDE of a contradicted memory, NONE), applied as one write. `job` says how it

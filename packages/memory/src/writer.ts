@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util'
 import type { Logger } from '@agentmem/embeddings'
 import { uuidv7 } from 'uuidv7'
 import { MemoryError, MemoryErrorCode, storageFailed } from './errors.js'
@@ -256,15 +257,24 @@ export class Writer {
           const existingId = op.keepId && state.rows.get(op.memory.id) ? op.memory.id : state.dedup.get(op.memory.dedupKey)
           const found = existingId === undefined ? null : state.rows.get(existingId)
           const existing = found && (found.id === op.memory.id || found.dedupKey === op.memory.dedupKey) ? found : null
-          if (existing && existing.validTo !== null && !op.keepId) {
-            // Said again after a newer fact superseded it: current again, under its own id.
-            const revived = { ...existing, validTo: null, updatedAt: now }
-            state.rows.set(existing.id, revived)
-            record(revived, 'ADD', null, revived.text, op.actor)
-            results.push({ id: existing.id, memory: existing.text, event: 'ADD' })
+          if (existing && !op.keepId) {
+            // Said again: its new metadata keys are merged in (UPDATE); nothing new is NONE. Said
+            // again after a newer fact superseded it: current again, under its own id (ADD).
+            const metadata = { ...existing.metadata, ...op.memory.metadata }
+            const revive = existing.validTo !== null
+            const changed = !isDeepStrictEqual(metadata, existing.metadata)
+            if (!revive && !changed) {
+              results.push({ id: existing.id, memory: existing.text, event: 'NONE' })
+              break
+            }
+            const next = { ...existing, metadata, validTo: null, updatedAt: now }
+            state.rows.set(existing.id, next)
+            record(next, revive ? 'ADD' : 'UPDATE', revive ? null : next.text, next.text, op.actor)
+            results.push({ id: existing.id, memory: existing.text, event: revive ? 'ADD' : 'UPDATE' })
             break
           }
           if (existing) {
+            // Import restores: an id or text already here is left as it is.
             results.push({ id: existing.id, memory: existing.text, event: 'NONE' })
             break
           }

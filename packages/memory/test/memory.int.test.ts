@@ -160,6 +160,30 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
     expect((await memory.getAll({ userId: 'u1' })).results).toEqual([])
   })
 
+  it('issue 17: re-adding a text merges its new metadata (UPDATE); nothing new is NONE', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    const id = (await memory.add('I like green tea', { userId: 'u1', metadata: { source: 'chat', mood: 'calm' } })).results[0]?.id as string
+    const merged = await memory.add('i like green TEA', { userId: 'u1', metadata: { mood: 'happy', topic: 'drinks' } })
+    expect(merged.results).toEqual([{ id, memory: 'I like green tea', event: 'UPDATE' }])
+    expect((await memory.get(id))?.metadata).toEqual({ source: 'chat', mood: 'happy', topic: 'drinks' })
+    // Nothing new: no metadata, or the same values in another key order.
+    expect((await memory.add('I like green tea', { userId: 'u1' })).results[0]?.event).toBe('NONE')
+    expect((await memory.add('I like green tea', { userId: 'u1', metadata: { topic: 'drinks', mood: 'happy' } })).results[0]?.event).toBe('NONE')
+    expect((await memory.history(id)).map((h) => [h.event, h.previousMemory, h.newMemory, h.metadata])).toEqual([
+      ['ADD', null, 'I like green tea', { source: 'chat', mood: 'calm' }],
+      ['UPDATE', 'I like green tea', 'I like green tea', { source: 'chat', mood: 'happy', topic: 'drinks' }],
+    ])
+    // Within one batch too: the second item's metadata lands on the first's new memory.
+    const batch = await memory.addBatch([
+      { messages: 'I play chess', userId: 'u1', metadata: { a: 1 } },
+      { messages: 'I play chess', userId: 'u1', metadata: { b: 2 } },
+    ])
+    expect(batch.results.map((r) => r.event)).toEqual(['ADD', 'UPDATE'])
+    expect((await memory.get(batch.results[0]?.id as string))?.metadata).toEqual({ a: 1, b: 2 })
+    expect(await memory.count({ userId: 'u1' })).toBe(2)
+  })
+
   it('never lets metadata change identity fields', async () => {
     await using store = await openTemp(embedder)
     const { results } = await store.memory.add('a fact', { userId: 'u1', metadata: { role: 'admin', owner: 'u2' } })
