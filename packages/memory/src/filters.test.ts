@@ -23,16 +23,32 @@ describe('parseFilters', () => {
   })
 
   it('parses every operator on metadata and columns', () => {
-    expect(compile({ metadata: { city: 'Lisbon' } })).toBe(`(json_get_string(metadata, 'city') = 'Lisbon')`)
-    expect(compile({ 'metadata.n': { gt: 1, lte: 9.5 } })).toBe(`((json_get_float(metadata, 'n') > 1) AND (json_get_float(metadata, 'n') <= 9.5))`)
-    expect(compile({ metadata: { ok: { ne: true } } })).toBe(`(json_get_bool(metadata, 'ok') IS NULL OR json_get_bool(metadata, 'ok') <> true)`)
-    expect(compile({ metadata: { n: { gte: 2, lt: 3 } } })).toContain(`>= 2`)
-    expect(compile({ user_id: { in: ['a', 'b'] } })).toBe(`(user_id IN ('a', 'b'))`)
-    expect(compile({ metadata: { tag: { nin: ['x', 1] } } })).toBe(
-      `((json_get_string(metadata, 'tag') IS NULL AND json_get_float(metadata, 'tag') IS NULL) OR NOT coalesce(json_get_string(metadata, 'tag') IN ('x') OR json_get_float(metadata, 'tag') IN (1), false))`,
+    const text = `json_extract(json_get(metadata, 'city'), '$')`
+    expect(compile({ metadata: { city: 'Lisbon' } })).toBe(`(${text} = '"Lisbon"' OR json_array_contains(json_get(metadata, 'city'), '$', '"Lisbon"'))`)
+    expect(compile({ 'metadata.n': { gt: 1, lte: 9.5 } })).toBe(
+      `((json_exists(json_get(metadata, 'n'), '$ ? (@ > .1e1)') AND json_extract(json_get(metadata, 'n'), '$') NOT LIKE '[%') AND ` +
+        `(json_exists(json_get(metadata, 'n'), '$ ? (@ <= .95e1)') AND json_extract(json_get(metadata, 'n'), '$') NOT LIKE '[%'))`,
     )
-    expect(compile({ metadata: { note: { contains: 'a' } } })).toBe(`(json_get_string(metadata, 'note') LIKE '%a%' ESCAPE '\\')`)
-    expect(compile({ metadata: { note: { icontains: 'AbC' } } })).toBe(`(lower(json_get_string(metadata, 'note')) LIKE '%abc%' ESCAPE '\\')`)
+    expect(compile({ metadata: { ok: { ne: true } } })).toMatch(/^\(NOT coalesce\(.*'\$ \? \(@ == true\)'.*, false\)\)$/)
+    expect(compile({ user_id: { in: ['a', 'b'] } })).toBe(`(user_id IN ('a', 'b'))`)
+    expect(compile({ user_id: { nin: ['a'] } })).toBe(`(user_id IS NULL OR NOT (user_id IN ('a')))`)
+    expect(compile({ metadata: { note: { contains: 'a' } } })).toBe(
+      `(regexp_like(json_extract(json_get(metadata, 'note'), '$'), '^"(?:[^"\\\\]|\\\\u[0-9a-fA-F]{4}|\\\\[^u])*a') OR json_array_contains(json_get(metadata, 'note'), '$', '"a"'))`,
+    )
+    expect(compile({ metadata: { note: { icontains: 'AbC' } } })).toMatch(
+      /^\(regexp_like\(lower\(json_extract\(json_get\(metadata, 'note'\), '\$'\)\), '.*abc'\)\)$/,
+    )
+    // The typed json_get_* functions fail on lists and objects, and convert "3" to 3: never used.
+    for (const op of ['eq', 'ne', 'gt', 'gte', 'lt', 'lte', 'contains', 'icontains']) {
+      expect(compile({ metadata: { x: { [op]: 'v' } } })).not.toMatch(/json_get_(string|float|bool)/)
+    }
+  })
+
+  it('writes numbers as JSONPath reads them and empty strings without JSONPath', () => {
+    const path = (value: number) => /'\$ \? \(@ > (.*?)\)'/.exec(compile({ metadata: { n: { gt: value } } }))?.[1]
+    expect([0, -0, 3, -2.5, 1e-7, 1e21, 2 ** 53 + 2].map(path)).toEqual(['.0e0', '.0e0', '.3e1', '-.25e1', '.1e-6', '.1e22', '.9007199254740994e16'])
+    expect(compile({ metadata: { s: { gt: '' } } })).not.toContain('json_exists')
+    expect(compile({ metadata: { s: { lt: '' } } })).toBe('(false)')
   })
 
   it('converts times to epoch milliseconds', () => {
@@ -40,18 +56,20 @@ describe('parseFilters', () => {
   })
 
   it('nests AND, OR and NOT', () => {
-    const sql = compile({ OR: [{ AND: [{ metadata: { a: 1 } }, { metadata: { b: 2 } }] }, { NOT: { agent_id: 'x' } }], run_id: 'r' })
-    expect(sql).toBe(
-      `((((json_get_float(metadata, 'a') = 1) AND (json_get_float(metadata, 'b') = 2)) OR (NOT coalesce((agent_id = 'x'), false))) AND (run_id = 'r'))`,
-    )
+    const sql = compile({ OR: [{ AND: [{ role: 'a' }, { role: 'b' }] }, { NOT: { agent_id: 'x' } }], run_id: 'r' })
+    expect(sql).toBe(`((((role = 'a') AND (role = 'b')) OR (NOT coalesce((agent_id = 'x'), false))) AND (run_id = 'r'))`)
     expect(compile({ NOT: [{ metadata: { a: 1 } }, { metadata: { b: 2 } }] })).toMatch(/^\(NOT coalesce\(\(.* AND .*\), false\)\)$/)
   })
 
   it('escapes hostile values and keys as data', () => {
     expect(compile({ metadata: { "k'ey": "it's'); DROP TABLE memories; --" } })).toBe(
-      `(json_get_string(metadata, 'k''ey') = 'it''s''); DROP TABLE memories; --')`,
+      `(json_extract(json_get(metadata, 'k''ey'), '$') = '"it''s''); DROP TABLE memories; --"' OR json_array_contains(json_get(metadata, 'k''ey'), '$', '"it''s''); DROP TABLE memories; --"'))`,
     )
-    expect(compile({ metadata: { note: { contains: '50%_off\\' } } })).toBe(`(json_get_string(metadata, 'note') LIKE '%50\\%\\_off\\\\%' ESCAPE '\\')`)
+    // Regex syntax in a contains value is escaped; a quote or backslash is JSON-escaped first.
+    expect(compile({ metadata: { note: { contains: 'a.b*"\\' } } })).toContain(`*a\\.b\\*\\\\"\\\\\\\\')`)
+    expect(compile({ metadata: { n: { ne: 'x' } } })).toMatch(/^\(NOT coalesce\(/)
+    expect(compile({ metadata: { "it's": { in: ["o'k", 1] } } })).toContain(`'$ ? (@ == .1e1)'`)
+    expect(compile({ metadata: { note: { lt: 'x"y' } } })).toContain(`'$ ? (@ < "x\\"y")'`)
   })
 
   it('rejects unknown operators, unknown fields and bad values with a typed error', () => {

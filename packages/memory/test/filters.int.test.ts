@@ -31,18 +31,29 @@ beforeAll(async () => {
   ]
   await memory.addBatch(rows.map((r) => ({ ...r, userId: 'u1' })))
   await memory.add('other user alpha', { userId: 'u2', metadata: { kind: 'a', n: 1 } })
+  // Issue 17: list-valued and mixed-type metadata under one key, in a scope of their own.
+  await memory.addBatch(
+    [
+      { messages: 'list sport', metadata: { tags: ['sport', 'music'], v: 'x' } },
+      { messages: 'list numbers', metadata: { tags: [1, 2.5], v: 3 } },
+      { messages: 'list mixed', metadata: { tags: ['1', true, null, { sport: 1 }, ['sport']], v: true } },
+      { messages: 'string tag', metadata: { tags: 'sports day', v: '3' } },
+      { messages: 'number tag', metadata: { tags: 1, v: null } },
+      { messages: 'object tag', metadata: { tags: { sport: 'sport' }, v: ['x', 3] } },
+      { messages: 'empty list', metadata: { tags: [], v: '' } },
+      { messages: 'no tag', metadata: {} },
+    ].map((r) => ({ ...r, userId: 'mixed' })),
+  )
 })
 afterAll(async () => {
   await store[Symbol.asyncDispose]()
   await embedder.close()
 })
 
-async function matching(filters: Record<string, unknown>): Promise<string[]> {
-  const listed = (await memory.getAll({ userId: 'u1', filters })).results.map((r) => r.memory).sort()
+async function matching(filters: Record<string, unknown>, userId = 'u1'): Promise<string[]> {
+  const listed = (await memory.getAll({ userId, filters })).results.map((r) => r.memory).sort()
   // Search applies the same compiled predicate: both paths must agree.
-  const searched = (await memory.search('alpha beta gamma delta hostile', { userId: 'u1', filters, topK: 100, mode: 'vector' })).results
-    .map((r) => r.memory)
-    .sort()
+  const searched = (await memory.search('alpha beta gamma delta hostile', { userId, filters, topK: 100, mode: 'vector' })).results.map((r) => r.memory).sort()
   expect(searched).toEqual(listed)
   return listed
 }
@@ -88,5 +99,37 @@ describe('filters on real LanceDB', () => {
     // LIKE wildcards in a contains value match literally.
     expect(await matching({ metadata: { kind: { contains: '%' } } })).toEqual([`hostile ${hostile.indexOf('50%_off')}`])
     expect(await matching({ metadata: { kind: { contains: '_' } } })).toEqual([`hostile ${hostile.indexOf('50%_off')}`])
+  })
+})
+
+describe('issue 17: list-valued and mixed-type metadata', () => {
+  const mixed = (filters: Record<string, unknown>) => matching(filters, 'mixed')
+  const everything = ['empty list', 'list mixed', 'list numbers', 'list sport', 'no tag', 'number tag', 'object tag', 'string tag']
+  const except = (...names: string[]) => everything.filter((n) => !names.includes(n))
+
+  it('contains, eq, in and nin test list membership; contains on a string stays a substring match', async () => {
+    expect(await mixed({ 'metadata.tags': { contains: 'sport' } })).toEqual(['list sport', 'string tag'])
+    expect(await mixed({ metadata: { tags: 'sport' } })).toEqual(['list sport'])
+    expect(await mixed({ metadata: { tags: { in: ['music', 2.5] } } })).toEqual(['list numbers', 'list sport'])
+    expect(await mixed({ metadata: { tags: { in: [1] } } })).toEqual(['list numbers', 'number tag'])
+    expect(await mixed({ metadata: { tags: { eq: '1' } } })).toEqual(['list mixed'])
+    expect(await mixed({ metadata: { tags: true } })).toEqual(['list mixed'])
+    expect(await mixed({ metadata: { tags: { nin: ['sport', 1] } } })).toEqual(except('list sport', 'list numbers', 'number tag'))
+    expect(await mixed({ metadata: { tags: { ne: 'music' } } })).toEqual(except('list sport'))
+    expect(await mixed({ NOT: { metadata: { tags: { contains: 'sport' } } } })).toEqual(except('list sport', 'string tag'))
+  })
+
+  it('a comparison never matches a value of another type, a list or an object', async () => {
+    expect(await mixed({ metadata: { v: { gt: 2 } } })).toEqual(['list numbers'])
+    expect(await mixed({ metadata: { v: { lte: 'x' } } })).toEqual(['empty list', 'list sport', 'string tag'])
+    expect(await mixed({ metadata: { v: { gt: '' } } })).toEqual(['list sport', 'string tag'])
+    expect(await mixed({ metadata: { v: { lt: '' } } })).toEqual([])
+    expect(await mixed({ metadata: { v: '' } })).toEqual(['empty list'])
+    expect(await mixed({ metadata: { v: 3 } })).toEqual(['list numbers', 'object tag'])
+    expect(await mixed({ metadata: { v: { gte: false } } })).toEqual(['list mixed'])
+    expect(await mixed({ metadata: { tags: { gt: 0 } } })).toEqual(['number tag'])
+    expect(await mixed({ metadata: { v: { icontains: 'X' } } })).toEqual(['list sport'])
+    expect(await mixed({ metadata: { v: { contains: '3' } } })).toEqual(['string tag'])
+    expect(await mixed({ metadata: { v: { ne: 3 } } })).toEqual(except('list numbers', 'object tag'))
   })
 })

@@ -1,10 +1,15 @@
-import type { FilterField, FilterNode, Scalar } from '../filters.js'
+import type { ComparisonOperator, FilterColumn, FilterNode, Scalar } from '../filters.js'
 import type { ScopeFilter } from './types.js'
 
 /**
  * Compiles scopes and parsed filters to LanceDB (DataFusion SQL) predicates. Every value goes
- * through `literal()`: a quote in a value is data, never SQL. Metadata lives in a Lance JSON
- * column and is read with the typed json_get_* functions.
+ * through `literal()`: a quote in a value is data, never SQL.
+ *
+ * Metadata lives in a Lance JSON column (JSONB). The typed json_get_string/float/bool functions
+ * fail the whole query on a value they cannot convert (a list, an object), and convert others
+ * silently ("3" is 3), so metadata conditions never use them: a value is read as JSONB
+ * (`json_get`), and tested with typed JSONPath predicates or on its JSON text. A value of another
+ * type simply does not match. Semantics: docs/http-api.md#filters.
  */
 
 /** A SQL string literal: single quotes doubled. DataFusion treats backslashes in '...' literally. */
@@ -12,24 +17,132 @@ export function literal(value: string): string {
   return `'${value.replaceAll("'", "''")}'`
 }
 
-function scalarLiteral(value: Scalar): string {
-  if (typeof value === 'string') return literal(value)
-  if (typeof value === 'boolean') return value ? 'true' : 'false'
-  return String(value)
-}
-
-/** The column expression for a field, typed by the value it is compared with. */
-function fieldExpression(field: FilterField, value: Scalar): string {
-  if (field.kind === 'column') return field.column
-  const key = literal(field.key)
-  if (typeof value === 'number') return `json_get_float(metadata, ${key})`
-  if (typeof value === 'boolean') return `json_get_bool(metadata, ${key})`
-  return `json_get_string(metadata, ${key})`
+function columnLiteral(value: Scalar): string {
+  return typeof value === 'string' ? literal(value) : String(value)
 }
 
 /** LIKE pattern for a substring match: %, _ and the escape character itself are escaped. */
 function containsPattern(value: string): string {
   return literal(`%${value.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)
+}
+
+const sqlOperators: Record<ComparisonOperator, string> = { eq: '=', ne: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' }
+const pathOperators = { eq: '==', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const
+type PathOperator = keyof typeof pathOperators
+/** A condition on one field (not AND / OR / NOT). */
+type Condition = Exclude<FilterNode, { kind: 'and' | 'or' | 'not' }>
+
+/** A condition is NULL when its key is missing: negations coalesce it so NOT stays total. */
+const not = (predicate: string) => `(NOT coalesce(${predicate}, false))`
+
+/** The metadata value under `key` as JSONB, NULL when the key is missing. */
+const jsonb = (key: string) => `json_get(metadata, ${literal(key)})`
+/** Its JSON text, which Lance writes as JSON.stringify does: strings quoted and escaped, lists as [...]. */
+const jsonText = (key: string) => `json_extract(${jsonb(key)}, '$')`
+
+/**
+ * A JSONPath literal. Numbers are written `.25e1`: the path parser reads a leading integer part as
+ * an integer and then fails on the fraction ("2.5"). Empty strings have no JSONPath literal.
+ */
+function pathLiteral(value: number | boolean | string): string {
+  if (typeof value === 'string') return JSON.stringify(value)
+  if (typeof value === 'boolean') return String(value)
+  if (value === 0) return '.0e0'
+  const [mantissa = '', exponent = '0'] = Math.abs(value).toExponential().split('e')
+  return `${value < 0 ? '-' : ''}.${mantissa.replace('.', '')}e${Number(exponent) + 1}`
+}
+
+/**
+ * A typed JSONPath test, for scalars only: on a list, this JSONPath engine's lax mode compares
+ * elements until the first one of another type, so lists are matched on their JSON text instead.
+ */
+function pathTest(key: string, op: PathOperator, value: number | boolean | string): string {
+  return `(json_exists(${jsonb(key)}, ${literal(`$ ? (@ ${pathOperators[op]} ${pathLiteral(value)})`)}) AND ${jsonText(key)} NOT LIKE '[%')`
+}
+
+/** The JSON text with every string replaced by "", so that text inside strings cannot match. */
+const withoutStrings = (key: string) => `regexp_replace(${jsonText(key)}, '"(?:[^"\\\\]|\\\\.)*"', '""', 'g')`
+
+/** Escapes Rust regex syntax. */
+const regexLiteral = (text: string) => text.replace(/[\\.+*?()|[\]{}^$#&\-~]/g, '\\$&')
+
+/**
+ * The value equals `value`, or is a list with an element equal to it; types must agree (1 and
+ * 1.0 are equal, 1 and "1" are not). Lists are matched on their top-level elements.
+ */
+function metadataEquals(key: string, value: Scalar): string {
+  const list = jsonb(key)
+  const text = JSON.stringify(value)
+  if (typeof value === 'string') {
+    // Strings compare as JSON text, which is exact, and also covers "" (JSONPath cannot write it).
+    // json_array_contains compares each element's JSON text; no element's text is `"` + text + `"`.
+    return `(${jsonText(key)} = ${literal(text)} OR json_array_contains(${list}, '$', ${literal(text)}))`
+  }
+  // json_array_contains also takes the string "3" for 3; the text without strings cannot hold
+  // "3", but holds 3 for [[3]]. Together they are exact unless a list holds both "3" and [3].
+  const element = `(json_array_contains(${list}, '$', ${literal(text)}) AND regexp_like(${withoutStrings(key)}, ${literal(`[\\[,]${regexLiteral(text)}[,\\]]`)}))`
+  return `(${pathTest(key, 'eq', value)} OR ${element})`
+}
+
+/** gt / gte / lt / lte: a scalar of the value's type only, never a list's elements. */
+function metadataOrder(key: string, op: Exclude<PathOperator, 'eq'>, value: Scalar): string {
+  const text = jsonText(key)
+  if (value === '') {
+    // JSONPath cannot write "", the least string: every other string is greater.
+    const isString = `${text} LIKE '"%'`
+    return { gt: `(${isString} AND ${text} <> '""')`, gte: `(${isString})`, lt: '(false)', lte: `(${text} = '""')` }[op]
+  }
+  return pathTest(key, op, value)
+}
+
+/** A whole character of JSON string text: a plain character or one escape sequence. */
+const jsonCharacter = String.raw`(?:[^"\\]|\\u[0-9a-fA-F]{4}|\\[^u])`
+
+/**
+ * `text` (JSON text) is a string holding `value`. Matching escaped text against escaped text is
+ * exact only from a character boundary (a newline is `\n`, which holds an `n`), so the pattern
+ * walks whole characters from the opening quote.
+ */
+function jsonStringContains(text: string, value: string): string {
+  const escaped = JSON.stringify(value).slice(1, -1)
+  const pattern = `^"${jsonCharacter}*${regexLiteral(escaped)}`
+  return `regexp_like(${text}, ${literal(pattern)})`
+}
+
+function compileMetadata(node: Condition, key: string): string {
+  switch (node.kind) {
+    case 'compare':
+      if (node.op === 'eq') return metadataEquals(key, node.value)
+      if (node.op === 'ne') return not(metadataEquals(key, node.value))
+      return metadataOrder(key, node.op, node.value)
+    case 'in': {
+      const anyOf = `(${node.values.map((value) => metadataEquals(key, value)).join(' OR ')})`
+      return node.negated ? not(anyOf) : anyOf
+    }
+    case 'contains':
+      // A string holds the text; a list holds the element. icontains reads strings only.
+      return node.caseInsensitive
+        ? `(${jsonStringContains(`lower(${jsonText(key)})`, node.value.toLowerCase())})`
+        : `(${jsonStringContains(jsonText(key), node.value)} OR json_array_contains(${jsonb(key)}, '$', ${literal(JSON.stringify(node.value))}))`
+  }
+}
+
+function compileColumn(node: Condition, column: FilterColumn): string {
+  switch (node.kind) {
+    case 'compare': {
+      const value = columnLiteral(node.value)
+      if (node.op === 'ne') return `(${column} IS NULL OR ${column} <> ${value})`
+      return `(${column} ${sqlOperators[node.op]} ${value})`
+    }
+    case 'in': {
+      const list = `${column} IN (${node.values.map(columnLiteral).join(', ')})`
+      return node.negated ? `(${column} IS NULL OR NOT (${list}))` : `(${list})`
+    }
+    case 'contains':
+      return node.caseInsensitive
+        ? `(lower(${column}) LIKE ${containsPattern(node.value.toLowerCase())} ESCAPE '\\')`
+        : `(${column} LIKE ${containsPattern(node.value)} ESCAPE '\\')`
+  }
 }
 
 export function compileFilter(node: FilterNode): string {
@@ -39,33 +152,9 @@ export function compileFilter(node: FilterNode): string {
     case 'or':
       return `(${node.children.map(compileFilter).join(' OR ')})`
     case 'not':
-      // A missing field makes the inner predicate NULL; NOT NULL is NULL, so coalesce to keep NOT total.
-      return `(NOT coalesce(${compileFilter(node.child)}, false))`
-    case 'compare': {
-      const expr = fieldExpression(node.field, node.value)
-      const value = scalarLiteral(node.value)
-      if (node.op === 'ne') return `(${expr} IS NULL OR ${expr} <> ${value})`
-      const sqlOp = { eq: '=', gt: '>', gte: '>=', lt: '<', lte: '<=' }[node.op]
-      return `(${expr} ${sqlOp} ${value})`
-    }
-    case 'in': {
-      // Values of different types are compared through different json_get_* functions.
-      const groups = new Map<string, Scalar[]>()
-      for (const value of node.values) {
-        const expr = fieldExpression(node.field, value)
-        groups.set(expr, [...(groups.get(expr) ?? []), value])
-      }
-      const parts = [...groups].map(([expr, values]) => `${expr} IN (${values.map(scalarLiteral).join(', ')})`)
-      if (!node.negated) return `(${parts.join(' OR ')})`
-      const exprs = [...groups.keys()]
-      return `((${exprs.map((e) => `${e} IS NULL`).join(' AND ')}) OR NOT coalesce(${parts.join(' OR ')}, false))`
-    }
-    case 'contains': {
-      const expr = fieldExpression(node.field, node.value)
-      return node.caseInsensitive
-        ? `(lower(${expr}) LIKE ${containsPattern(node.value.toLowerCase())} ESCAPE '\\')`
-        : `(${expr} LIKE ${containsPattern(node.value)} ESCAPE '\\')`
-    }
+      return not(compileFilter(node.child))
+    default:
+      return node.field.kind === 'metadata' ? compileMetadata(node, node.field.key) : compileColumn(node, node.field.column)
   }
 }
 
