@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { type Server, STATUS_CODES } from 'node:http'
+import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { createEmbedder } from '@agentmem/embeddings'
@@ -31,8 +31,11 @@ export function dataPaths(data: string) {
  */
 export function listen(app: App, options: { hostname: string; port: number }): Promise<Server> {
   return new Promise<Server>((resolve, reject) => {
-    const server = serve({ fetch: app.fetch, ...options }, () => resolve(server as Server)) as Server
+    // node-server's own clean-up destroys a socket whose body is still arriving 500 ms after the
+    // answer; under load that reset the connection before clients read their 413 or 401.
+    const server = serve({ fetch: app.fetch, autoCleanupIncoming: false, ...options }, () => resolve(server as Server)) as Server
     server.once('error', reject)
+    server.on('request', (request: IncomingMessage, response: ServerResponse) => response.once('finish', () => discardUnreadBody(request)))
     server.on('clientError', (error: NodeJS.ErrnoException, socket) => {
       if (!socket.writable || error.code === 'ECONNRESET') {
         socket.destroy()
@@ -51,6 +54,27 @@ export function listen(app: App, options: { hostname: string; port: number }): P
       )
     })
   })
+}
+
+/** Bytes of an unread body read and dropped after the answer; a client sending more is disconnected. */
+const maxDiscardBytes = 64 * 1024 * 1024
+
+/**
+ * A request answered before its body was read (413, 401, 404...) still has body bytes on the wire.
+ * Closing the socket over unread bytes sends a TCP reset, which can destroy the answer before the
+ * client reads it; so the rest of the body is read and dropped, and the connection stays usable.
+ * Node's idle and request timeouts still bound a client that stops sending.
+ */
+function discardUnreadBody(request: IncomingMessage): void {
+  if (request.readableEnded || request.destroyed) return
+  // The app's body stream, if it opened one, is abandoned once the answer is sent.
+  request.removeAllListeners('data')
+  let bytes = 0
+  request.on('data', (chunk: Buffer) => {
+    bytes += chunk.length
+    if (bytes > maxDiscardBytes) request.socket.destroy()
+  })
+  request.resume()
 }
 
 /** Opens the store and the key store under `config.data`, and serves the app on `config.host:port`. */
