@@ -1,7 +1,9 @@
 /**
  * What someone who installs the published tarballs gets: each package is packed (`pnpm pack`,
  * which builds it), installed with npm into a project outside the workspace (only the registry
- * is reached), and used from plain `node`, with no tsx and no source condition.
+ * is reached), and used from plain `node`, with no tsx and no source condition. One project
+ * grows package by package (embeddings alone, then memory, then server), so each step checks
+ * what a user of just those packages has, and npm unpacks the heavy native dependencies once.
  */
 import { execFile, spawn } from 'node:child_process'
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises'
@@ -17,6 +19,7 @@ const packages = ['embeddings', 'memory', 'server'] as const
 type PackageName = (typeof packages)[number]
 
 let root: string
+let project: string
 const tarballs = {} as Record<PackageName, string>
 
 beforeAll(async () => {
@@ -32,24 +35,23 @@ beforeAll(async () => {
     tarballs[name] = join(packs, file)
     console.log(`${file}: ${((await stat(tarballs[name])).size / 1024).toFixed(0)} KiB`)
   }
+  project = join(root, 'project')
+  await mkdir(project)
+  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'standalone', private: true, type: 'module' }))
 })
 
 afterAll(async () => {
   if (root) await rm(root, { recursive: true, force: true })
 })
 
-/** A fresh npm project outside the workspace with exactly these tarballs installed. */
-async function project(name: string, installs: PackageName[]): Promise<string> {
-  const dir = join(root, name)
-  await mkdir(dir)
-  await writeFile(join(dir, 'package.json'), JSON.stringify({ name, private: true, type: 'module' }))
-  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', ...installs.map((p) => tarballs[p])], {
-    cwd: dir,
+/** Installs one more tarball into the project, as `npm install <tarball>` would for a user. */
+async function install(name: PackageName): Promise<void> {
+  await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarballs[name]], {
+    cwd: project,
     // onnxruntime-node's postinstall only fetches optional CUDA files (the CPU binaries ship in the tarball).
     env: { ...process.env, ONNXRUNTIME_NODE_INSTALL: 'skip' },
     maxBuffer: 16 * 1024 * 1024,
   })
-  return dir
 }
 
 /** Runs plain node (no loader, no conditions) in `dir` and parses the JSON line it prints last. */
@@ -69,35 +71,35 @@ console.log(JSON.stringify({ model: embedder.modelId, count: vectors.length, dim
 
 describe('the published packages, outside the workspace', () => {
   it('@agentmem/embeddings alone: createEmbedder + embed from a file and from `node --input-type=module -e`', async () => {
-    const dir = await project('embeddings-only', ['embeddings'])
-    await writeFile(join(dir, 'embed.mjs'), embedScript)
+    await install('embeddings')
+    await writeFile(join(project, 'embed.mjs'), embedScript)
     for (const args of [['embed.mjs'], ['--input-type=module', '-e', embedScript]]) {
-      const out = await node(dir, args)
+      const out = await node(project, args)
       expect(out).toMatchObject({ count: 2, dims: 100 })
       expect(out['norm']).toBeCloseTo(1, 5)
     }
     // Only what was asked for is installed: the engine and server are not dependencies of embeddings.
-    await expect(stat(join(dir, 'node_modules/@agentmem/memory'))).rejects.toThrow()
+    await expect(stat(join(project, 'node_modules/@agentmem/memory'))).rejects.toThrow()
   })
 
   it('@agentmem/memory + embeddings: Memory.open, add and search', async () => {
-    const dir = await project('memory', ['embeddings', 'memory'])
+    await install('memory')
     const script = `
 import { Memory } from '@agentmem/memory'
 const memory = await Memory.open({ path: './data' })
 await memory.add('I moved to Lisbon in May', { userId: 'alice' })
 await memory.add('My dog is called Pepper', { userId: 'alice' })
-const { results } = await memory.search('where does alice live?', { userId: 'alice', topK: 1 })
+const { results } = await memory.search('which city did alice move to?', { userId: 'alice', topK: 1 })
 await memory.close()
 console.log(JSON.stringify({ top: results[0]?.memory }))
 `
-    expect(await node(dir, ['--input-type=module', '-e', script])).toEqual({ top: 'I moved to Lisbon in May' })
+    expect(await node(project, ['--input-type=module', '-e', script])).toEqual({ top: 'I moved to Lisbon in May' })
   })
 
   it('@agentmem/server: the installed agentmem bin serves /health with plain node', async () => {
-    const dir = await project('server', ['embeddings', 'memory', 'server'])
-    const bin = join(dir, 'node_modules/.bin/agentmem')
-    const child = spawn(bin, ['serve', '--port', '0', '--data', join(dir, 'data')], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '' } })
+    await install('server')
+    const bin = join(project, 'node_modules/.bin/agentmem')
+    const child = spawn(bin, ['serve', '--port', '0', '--data', join(project, 'server-data')], { cwd: project, env: { ...process.env, NODE_OPTIONS: '' } })
     try {
       const url = await new Promise<string>((resolve, reject) => {
         let stderr = ''
