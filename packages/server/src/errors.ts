@@ -72,6 +72,19 @@ export const retryAfterByCode: Partial<Record<ErrorCode, number>> = {
   MEMORY_CLOSED: 5,
 }
 
+/**
+ * What a 5xx body says when the error comes from a library (storage, embeddings, LLM): its own
+ * message can carry paths and internals, so it goes to the log under the request id instead.
+ */
+export function publicMessage(code: ErrorCode): string {
+  if (code === 'MEMORY_INFERENCE_NOT_CONFIGURED') return 'infer: true needs an LLM, and this server has none configured'
+  const status = statusByCode[code]
+  if (status === 501) return 'Not implemented by this server'
+  if (status === 502) return 'An upstream service (LLM or model hub) failed; the request id identifies it in the server log'
+  if (status === 503) return 'Temporarily unavailable; retry after Retry-After seconds'
+  return 'Internal error; the request id identifies it in the server log'
+}
+
 export class ServerError extends Error {
   readonly code: ServerErrorCode
   readonly details: Record<string, unknown> | undefined

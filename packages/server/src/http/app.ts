@@ -6,7 +6,7 @@ import { HTTPException } from 'hono/http-exception'
 import { timeout } from 'hono/timeout'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { isLoopback } from '../config.js'
-import { type ErrorCode, isCodedError, retryAfterByCode, ServerError, ServerErrorCode, statusByCode, validationFailed } from '../errors.js'
+import { type ErrorCode, isCodedError, publicMessage, retryAfterByCode, ServerError, ServerErrorCode, statusByCode, validationFailed } from '../errors.js'
 import type { AppDeps, AppEnv } from './context.js'
 import { createMetrics } from './metrics.js'
 import { RateLimiter } from './rate-limit.js'
@@ -128,9 +128,11 @@ export function createApp(deps: AppDeps) {
     let headers: Record<string, string> = {}
     if (isCodedError(error)) {
       code = error.code
-      message = error.message
-      details = error.details
       headers = error.headers ?? {}
+      // A library's 5xx message can carry paths and internals: it goes to the log only.
+      const forClients = error instanceof ServerError || statusByCode[code] < 500
+      message = forClients ? error.message : publicMessage(code)
+      details = forClients ? error.details : undefined
     } else if (error instanceof HTTPException && error.status < 500 && error.status !== 413) {
       // hono's own 4xx, e.g. malformed JSON in a validated body.
       code = ServerErrorCode.ValidationFailed
@@ -143,7 +145,7 @@ export function createApp(deps: AppDeps) {
       message = `The request took longer than ${config.requestTimeoutMs} ms`
     } else {
       code = ServerErrorCode.Internal
-      message = 'Internal error; the request id identifies it in the server log'
+      message = publicMessage(code)
     }
     const status: ContentfulStatusCode = statusByCode[code]
     if (status >= 500) (c.get('log') ?? logger).error({ err: error, code }, 'http.error')
