@@ -294,9 +294,11 @@ export class Memory implements AsyncDisposable {
 
   /**
    * Adds exported memories keeping their ids and times, in one group commit. Idempotent: an id
-   * already in this tenant, or the same text in the same scope, is NONE.
+   * already in this tenant, or the same text in the same scope, is NONE. Ids are unique across the
+   * store, so an id another tenant holds gets a new one; `remapped` lists every item whose id is not
+   * the id it has now (that, or its text was already stored under another id).
    */
-  async import(items: ImportItem[]): Promise<{ results: AddResult[] }> {
+  async import(items: ImportItem[]): Promise<{ results: AddResult[]; remapped: Array<{ from: string; to: string }> }> {
     this.checkOpen()
     const parsed = parseWith(z.array(importItemSchema).min(1).max(this.engine.config.maxBatchItems), items, 'import items', MemoryErrorCode.InvalidInput)
     const drafts = parsed.map((item, index) => ({
@@ -312,7 +314,12 @@ export class Memory implements AsyncDisposable {
       ...(item.validTo && { validTo: Date.parse(item.validTo) }),
     }))
     const ops = (await this.buildAdds(drafts)).map((op) => ({ ...op, keepId: true }))
-    return { results: (await this.engine.writer.submit(ops)) as AddResult[] }
+    const results = (await this.engine.writer.submit(ops)) as AddResult[]
+    const remapped = results.flatMap(({ id }, i) => {
+      const from = parsed[i]?.id
+      return from !== undefined && from !== id ? [{ from, to: id }] : []
+    })
+    return { results, remapped }
   }
 
   async update(id: string, options: UpdateOptions): Promise<MemoryItem> {

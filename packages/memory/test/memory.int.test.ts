@@ -325,6 +325,34 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
     await expectCode(target.memory.import([{ memory: 'x', userId: 'u', id: 'not-a-uuid' }]), MemoryErrorCode.InvalidInput)
   })
 
+  it('issue 17: import keeps ids no other tenant holds and reports every remap', async () => {
+    await using store = await openTemp(embedder)
+    const a = store.memory.withTenant('a')
+    await a.addBatch([
+      { messages: 'I moved to Lisbon in May', userId: 'u1' },
+      { messages: 'My sister is called Ana', userId: 'u1' },
+    ])
+    const exported = (await a.getAll({ userId: 'u1' })).results
+    const items = exported.map(({ id, memory, userId }) => ({ id, memory, userId: userId as string }))
+
+    // Another tenant of the same store: every id is held by tenant a, so each gets a new one, reported.
+    const b = store.memory.withTenant('b')
+    const first = await b.import(items)
+    expect(first.results.map((r) => r.event)).toEqual(['ADD', 'ADD'])
+    expect(first.remapped).toEqual(exported.map((m, i) => ({ from: m.id, to: first.results[i]?.id })))
+    expect(first.remapped.every(({ from, to }) => from !== to)).toBe(true)
+    // A re-run adds nothing and reports the same mapping.
+    const again = await b.import(items)
+    expect(again.results.map((r) => r.event)).toEqual(['NONE', 'NONE'])
+    expect(again.remapped).toEqual(first.remapped)
+
+    // Another store: no tenant holds the ids, so they are kept and nothing is remapped.
+    await using fresh = await openTemp(embedder)
+    const kept = await fresh.memory.withTenant('b').import(items)
+    expect(kept.results.map((r) => r.id)).toEqual(exported.map((m) => m.id))
+    expect(kept.remapped).toEqual([])
+  })
+
   it('locks the store folder to one process at a time', async () => {
     await using dir = await tempDir('lock')
     const memory = await Memory.open({ path: dir.path, embedder })
