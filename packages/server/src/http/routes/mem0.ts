@@ -14,6 +14,8 @@ import { memoryNotFound } from './memories.js'
 
 const id = z.string().min(1).max(256)
 const scopeFields = { user_id: id.optional(), agent_id: id.optional(), run_id: id.optional() }
+/** AgentMem's `purge` on Mem0's delete routes: also erase the texts from history (the client passes unknown options through). */
+const purgeFlag = z.enum(['true', 'false']).default('false')
 const filters = z.record(z.string(), z.unknown())
 const message = z.object({ role: z.enum(['user', 'assistant', 'system', 'tool']), content: z.string() })
 
@@ -173,15 +175,18 @@ export function registerMem0Routes(app: Hono<AppEnv>, limits: { maxTopK: number;
 
   app.delete('/v1/memories/:id/', async (c) => {
     // delete_linked (the platform's superseded chain) has nothing to act on here: nothing is linked.
-    await memory(c).delete(c.req.param('id'), { actor: actor(c) })
+    // purge is ours: client.delete(id, { purge: true }) sends it.
+    const query = z.strictObject({ delete_linked: z.enum(['true', 'false']).optional(), purge: purgeFlag }).safeParse(c.req.query())
+    if (!query.success) throw validationFailed(query.error.issues, 'query')
+    await memory(c).delete(c.req.param('id'), { purge: query.data.purge === 'true', actor: actor(c) })
     return c.json({ message: 'Memory deleted successfully!' })
   })
 
   app.delete('/v1/memories/', async (c) => {
-    const query = z.strictObject({ ...scopeFields, app_id: id.optional() }).safeParse(c.req.query())
+    const query = z.strictObject({ ...scopeFields, app_id: id.optional(), purge: purgeFlag }).safeParse(c.req.query())
     if (!query.success) throw validationFailed(query.error.issues, 'query')
     if (query.data.app_id !== undefined) throw platformFeature('app_id')
-    const { deleted } = await memory(c).deleteAll({ ...scopeOf(query.data), actor: actor(c) })
+    const { deleted } = await memory(c).deleteAll({ ...scopeOf(query.data), purge: query.data.purge === 'true', actor: actor(c) })
     return c.json({ message: `Memories deleted successfully! (${deleted})` })
   })
 
@@ -220,7 +225,9 @@ export function registerMem0Routes(app: Hono<AppEnv>, limits: { maxTopK: number;
     const name = c.req.param('name') as string
     const scope = type === 'user' ? { userId: name } : type === 'agent' ? { agentId: name } : type === 'run' ? { runId: name } : undefined
     if (!scope) throw type === 'app' ? platformFeature('app entities') : new ServerError(ServerErrorCode.ValidationFailed, `unknown entity type ${type}`)
-    const { deleted } = await memory(c).deleteAll({ ...scope, actor: actor(c) })
+    const query = z.strictObject({ purge: purgeFlag }).safeParse(c.req.query())
+    if (!query.success) throw validationFailed(query.error.issues, 'query')
+    const { deleted } = await memory(c).deleteAll({ ...scope, purge: query.data.purge === 'true', actor: actor(c) })
     return c.json({ message: `Entity deleted successfully. (${deleted} memories)` })
   }
   app.delete('/v2/entities/:type/:name/', deleteEntity)
