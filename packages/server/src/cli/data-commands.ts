@@ -161,13 +161,17 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
   return withMemory(config, o.tenant, async (memory) => {
     const progress = bar('bytes')
     progress.start(statSync(file).size, done.bytes)
-    const counts = { ADD: 0, NONE: 0 }
+    const counts = { ADD: 0, NONE: 0, remapped: 0 }
     let line = 0
     let bytes = 0
     let batch: ImportItem[] = []
     const flush = async () => {
       if (batch.length === 0) return
-      for (const r of (await memory.import(batch)).results) counts[r.event === 'ADD' ? 'ADD' : 'NONE']++
+      const { results, remapped } = await memory.import(batch)
+      for (const r of results) counts[r.event === 'ADD' ? 'ADD' : 'NONE']++
+      // Ids another tenant of this store holds cannot be kept: every new id goes to stdout, so references can follow.
+      for (const { from, to } of remapped) print({ from, to })
+      counts.remapped += remapped.length
       batch = []
       mkdirSync(dirname(checkpoint), { recursive: true })
       writeFileSync(checkpoint, JSON.stringify({ lines: line, bytes }))
@@ -183,7 +187,8 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
     await flush()
     progress.stop()
     rmSync(checkpoint, { force: true })
-    process.stderr.write(`imported ${counts.ADD} new, ${counts.NONE} already present${done.lines ? ` (resumed after line ${done.lines})` : ''}\n`)
+    const remaps = counts.remapped ? `, ${counts.remapped} under new ids (listed on stdout as {"from","to"})` : ''
+    process.stderr.write(`imported ${counts.ADD} new, ${counts.NONE} already present${remaps}${done.lines ? ` (resumed after line ${done.lines})` : ''}\n`)
   })
 }
 

@@ -66,7 +66,9 @@ program
   .action(async (o: { tenant: string; data?: string; out?: string }) => exportCommand(config({ data: o.data }), o))
 program
   .command('import <file>')
-  .description('read JSON lines written by export; resumable and idempotent (ids and duplicates are skipped)')
+  .description(
+    'read JSON lines written by export, keeping ids, times and metadata; an id another tenant of this store holds gets a new id, printed as {"from","to"} on stdout; resumable and idempotent (ids and duplicates are skipped)',
+  )
   .addOption(tenantOption())
   .addOption(dataOption())
   .option('--batch <n>', 'memories per write', '500')
