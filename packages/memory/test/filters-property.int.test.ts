@@ -36,7 +36,11 @@ const strings = [
   '[1]',
   '.*',
 ]
-const numbers = fc.oneof(fc.constantFrom(0, -0, 1, -1, 2.5, 3, 1e-7, 1e21, 2 ** 53 + 2), fc.integer(), fc.double({ noNaN: true, noDefaultInfinity: true }))
+const numbers = fc.oneof(
+  fc.constantFrom(0, -0, 1, -1, 2.5, 3, 1e-7, 1e-6, 5e-6, 1e21, 2 ** 53 + 2, 2 ** 64, -(2 ** 63) - 4096),
+  fc.integer(),
+  fc.double({ noNaN: true, noDefaultInfinity: true }),
+)
 const scalar: fc.Arbitrary<Scalar> = fc.oneof(fc.constantFrom(...strings), numbers, fc.boolean())
 const element: fc.Arbitrary<Json> = fc.oneof({ weight: 6, arbitrary: scalar }, fc.constant(null), fc.record({ a: scalar }), fc.array(scalar, { maxLength: 2 }))
 const value: fc.Arbitrary<Json> = fc.oneof(

@@ -42,6 +42,8 @@ beforeAll(async () => {
       { messages: 'object tag', metadata: { tags: { sport: 'sport' }, v: ['x', 3] } },
       { messages: 'empty list', metadata: { tags: [], v: '' } },
       { messages: 'no tag', metadata: {} },
+      // Lance writes these numbers as 1.8446744073709552e+19 and 1e-6, JSON.stringify in full.
+      { messages: 'odd numbers', metadata: { tags: [2 ** 64, 1e-6, -(2 ** 63) - 4096] } },
     ].map((r) => ({ ...r, userId: 'mixed' })),
   )
 })
@@ -104,7 +106,7 @@ describe('filters on real LanceDB', () => {
 
 describe('issue 17: list-valued and mixed-type metadata', () => {
   const mixed = (filters: Record<string, unknown>) => matching(filters, 'mixed')
-  const everything = ['empty list', 'list mixed', 'list numbers', 'list sport', 'no tag', 'number tag', 'object tag', 'string tag']
+  const everything = ['empty list', 'list mixed', 'list numbers', 'list sport', 'no tag', 'number tag', 'object tag', 'odd numbers', 'string tag']
   const except = (...names: string[]) => everything.filter((n) => !names.includes(n))
 
   it('contains, eq, in and nin test list membership; contains on a string stays a substring match', async () => {
@@ -113,6 +115,7 @@ describe('issue 17: list-valued and mixed-type metadata', () => {
     expect(await mixed({ metadata: { tags: { in: ['music', 2.5] } } })).toEqual(['list numbers', 'list sport'])
     expect(await mixed({ metadata: { tags: { in: [1] } } })).toEqual(['list numbers', 'number tag'])
     expect(await mixed({ metadata: { tags: { eq: '1' } } })).toEqual(['list mixed'])
+    for (const n of [2 ** 64, 1e-6, -(2 ** 63) - 4096]) expect(await mixed({ metadata: { tags: n } }), String(n)).toEqual(['odd numbers'])
     expect(await mixed({ metadata: { tags: true } })).toEqual(['list mixed'])
     expect(await mixed({ metadata: { tags: { nin: ['sport', 1] } } })).toEqual(except('list sport', 'list numbers', 'number tag'))
     expect(await mixed({ metadata: { tags: { ne: 'music' } } })).toEqual(except('list sport'))

@@ -78,9 +78,13 @@ function metadataEquals(key: string, value: Scalar): string {
     // json_array_contains compares each element's JSON text; no element's text is `"` + text + `"`.
     return `(${jsonText(key)} = ${literal(text)} OR json_array_contains(${list}, '$', ${literal(text)}))`
   }
-  // json_array_contains also takes the string "3" for 3; the text without strings cannot hold
-  // "3", but holds 3 for [[3]]. Together they are exact unless a list holds both "3" and [3].
-  const element = `(json_array_contains(${list}, '$', ${literal(text)}) AND regexp_like(${withoutStrings(key)}, ${literal(`[\\[,]${regexLiteral(text)}[,\\]]`)}))`
+  // Lance writes a number as JSON.stringify does or, when it holds it as a float, in exponent form
+  // (2 ** 64 is 1.8446744073709552e+19, 1e-6 is 1e-6): an element may be either. json_array_contains
+  // also takes the string "3" for 3; the text with strings blanked cannot hold "3", but holds 3 for
+  // [[3]]. Together they are exact unless a list holds both "3" and [3].
+  const texts = [...new Set([text, typeof value === 'number' ? value.toExponential() : text])]
+  const contains = texts.map((t) => `json_array_contains(${list}, '$', ${literal(t)})`).join(' OR ')
+  const element = `((${contains}) AND regexp_like(${withoutStrings(key)}, ${literal(`[\\[,](?:${texts.map(regexLiteral).join('|')})[,\\]]`)}))`
   return `(${pathTest(key, 'eq', value)} OR ${element})`
 }
 
