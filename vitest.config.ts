@@ -3,9 +3,10 @@ import { defineConfig } from 'vitest/config'
 // One config for every package. `turbo run test` runs it from each package folder (each package's
 // `test` script passes --config), and `pnpm vitest run path/to/file.test.ts` runs it from the root.
 export default defineConfig({
-  // Workspace packages resolve to their TypeScript sources (the "source" export condition): no build before tests.
-  resolve: { conditions: ['source'] },
-  ssr: { resolve: { conditions: ['source'] } },
+  // Workspace packages resolve to their TypeScript sources (the "agentmem-source" export condition): no
+  // build before tests. Not plain "source": some dependencies (eventsource-parser) point it at .ts files.
+  resolve: { conditions: ['agentmem-source'] },
+  ssr: { resolve: { conditions: ['agentmem-source'] } },
   test: {
     include: ['{src,test}/**/*.test.ts', '{packages,apps,tests}/*/{src,test}/**/*.test.ts'],
     // Each run leaves its counts in test-results.json beside it; .ci/run adds them up.

@@ -15,7 +15,7 @@ const trials = 20
 /** Runs the child until it is ready, lets it write for `ms`, SIGKILLs it; returns what it acknowledged. */
 function runAndKill(path: string, prefix: string, ms: number): Promise<Map<string, string>> {
   return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, ['--conditions=source', '--import', tsx, child, path, prefix], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const proc = spawn(process.execPath, ['--conditions=agentmem-source', '--import', tsx, child, path, prefix], { stdio: ['ignore', 'pipe', 'pipe'] })
     const acked = new Map<string, string>()
     let buffered = ''
     let stderr = ''

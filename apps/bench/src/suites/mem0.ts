@@ -22,7 +22,7 @@ const child = fileURLToPath(new URL('./mem0-child.ts', import.meta.url))
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href
 
 function runChild(args: string[], onProgress: (line: string) => void): Promise<Mem0ChildResult> {
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', tsx, child, ...args], {
+  const proc = spawn(process.execPath, ['--conditions=agentmem-source', '--import', tsx, child, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, LANCEDB_LOG: 'error' },
   })

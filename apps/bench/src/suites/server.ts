@@ -48,7 +48,7 @@ function rssMb(pid: number): number {
 async function startServer(data: string): Promise<{ proc: ChildProcess; url: string }> {
   // Logs at info to /dev/null: the serialisation cost of a real deployment, without the disk.
   // No rate limit: the load generator is one client.
-  const proc = spawn(process.execPath, ['--conditions=source', '--import', tsx, main, 'serve', '--port', '0', '--data', data], {
+  const proc = spawn(process.execPath, ['--conditions=agentmem-source', '--import', tsx, main, 'serve', '--port', '0', '--data', data], {
     stdio: ['ignore', 'ignore', 'pipe'],
     env: { ...process.env, AGENTMEM_RATE_LIMIT_PER_MINUTE: '0', AGENTMEM_LOG_LEVEL: 'info', AGENTMEM_MAX_BATCH_ITEMS: '1000' },
   })

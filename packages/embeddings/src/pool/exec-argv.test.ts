@@ -9,7 +9,7 @@ describe('workerExecArgv', () => {
   })
 
   it('keeps what the worker needs: memory limits, conditions, preloads', () => {
-    const kept = ['--max-old-space-size=200', '--conditions=source', '--import', 'tsx', '-r', './setup.cjs', '--enable-source-maps']
+    const kept = ['--max-old-space-size=200', '--conditions=agentmem-source', '--import', 'tsx', '-r', './setup.cjs', '--enable-source-maps']
     expect(workerExecArgv(['--input-type=module', ...kept, '-e', 'code'])).toEqual(kept)
   })
 })

@@ -7,7 +7,7 @@ const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 
 /** Starts the real `agentmem` CLI from source in a child process. */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ['--conditions=source', '--import', tsx, main, ...args], {
+  return spawn(process.execPath, ['--conditions=agentmem-source', '--import', tsx, main, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, AGENTMEM_LOG_LEVEL: 'warn', ...env },
   })
