@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import { getAbsoluteFSPath } from 'swagger-ui-dist'
+import { serverVersion } from '../../version.js'
 import type { AppEnv } from '../context.js'
 
 const assets: Record<string, string> = {
@@ -25,7 +26,7 @@ export function registerDocsRoutes(app: OpenAPIHono<AppEnv>): void {
     openapi: '3.1.0',
     info: {
       title: 'AgentMem API',
-      version: '0.0.0',
+      version: serverVersion,
       description:
         'Long-term memory for AI agents. Every call is confined to the tenant of its API key. Mem0 MemoryClient routes (/v1/ping/, /v3/memories/...) are served too; see docs/http-api.md.',
     },

@@ -1,0 +1,37 @@
+import type { OpenAPIHono } from '@hono/zod-openapi'
+import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
+import { z } from 'zod'
+import { validationFailed } from '../errors.js'
+import type { AppEnv } from '../http/context.js'
+import { serverVersion } from '../version.js'
+import { createMcpServer } from './tools.js'
+
+const id = z.string().min(1).max(256)
+/** `/mcp?user_id=alice`: the scope a connection's tool calls default to. */
+const defaultScopeQuery = z.strictObject({ user_id: id.optional(), agent_id: id.optional(), run_id: id.optional() })
+
+/**
+ * MCP over Streamable HTTP at /mcp, behind the same API-key auth as every route: the key's tenant
+ * confines every tool. Stateless (no session ids): each POST gets its own server and transport,
+ * so any replica can answer any request and nothing is kept between calls.
+ */
+export function registerMcpRoute(app: OpenAPIHono<AppEnv>): void {
+  app.all('/mcp', async (c) => {
+    const query = defaultScopeQuery.safeParse(c.req.query())
+    if (!query.success) throw validationFailed(query.error.issues, 'query')
+    const server = createMcpServer({
+      memory: c.get('memory'),
+      defaults: query.data,
+      actor: c.get('principal').keyId ?? undefined,
+      logger: c.get('log'),
+      version: serverVersion,
+    })
+    const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true })
+    await server.connect(transport)
+    try {
+      return await transport.handleRequest(c.req.raw)
+    } finally {
+      await server.close()
+    }
+  })
+}

@@ -1,0 +1,230 @@
+import type { Memory } from '@agentmem/memory'
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import type { Logger } from 'pino'
+import { z } from 'zod'
+import { apiNames, type ErrorCode, isCodedError, publicMessage, ServerError, ServerErrorCode, statusByCode } from '../errors.js'
+import { readFilters } from '../http/filters.js'
+import { memoryNotFound } from '../http/routes/memories.js'
+import { messageRoles, messagesError, toAddResultJson, toHistoryJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
+
+/** The scope a connection works in when a tool call names none (e.g. the user the agent serves). */
+export interface DefaultScope {
+  user_id?: string | undefined
+  agent_id?: string | undefined
+  run_id?: string | undefined
+}
+
+export interface McpToolsContext {
+  /** The store as the caller's tenant: every tool is confined to it, like every HTTP route. */
+  memory: Memory
+  defaults: DefaultScope
+  /** The API key id, recorded as the actor of history events. */
+  actor?: string | undefined
+  logger: Logger
+  version: string
+}
+
+const id = z.string().min(1).max(256)
+const scope = {
+  user_id: id.optional().describe('The user the memories are about. Defaults to the connection’s user, if it has one.'),
+  agent_id: id.optional().describe('The agent the memories belong to. Defaults to the connection’s agent, if it has one.'),
+  run_id: id.optional().describe('One conversation or session. Defaults to the connection’s run, if it has one.'),
+}
+const filters = z
+  .record(z.string(), z.unknown())
+  .optional()
+  .describe(
+    'Mem0-style filters: {"metadata.topic": "home"}, {"created_at": {"gte": "2026-01-01"}}, operators eq ne gt gte lt lte in nin contains icontains, combined with AND / OR / NOT.',
+  )
+const memoryId = z.uuid().describe('A memory id, as returned by add_memory, search_memories or list_memories.')
+
+/**
+ * The memory tools an agent gets over MCP, for one connection: the same engine calls, validation
+ * and JSON shapes as the native HTTP API (`/v1`), so a memory looks the same on every surface.
+ */
+export function createMcpServer(ctx: McpToolsContext): McpServer {
+  const { memory, defaults, actor } = ctx
+  const server = new McpServer({ name: 'agentmem', version: ctx.version })
+  /** The call's scope ids, or the connection's where the call names none at all. */
+  const scopeIds = (args: DefaultScope) => {
+    const given = args.user_id !== undefined || args.agent_id !== undefined || args.run_id !== undefined
+    const ids = given ? args : defaults
+    return {
+      ...(ids.user_id !== undefined && { userId: ids.user_id }),
+      ...(ids.agent_id !== undefined && { agentId: ids.agent_id }),
+      ...(ids.run_id !== undefined && { runId: ids.run_id }),
+    }
+  }
+  const tool = <Shape extends z.ZodRawShape>(
+    name: string,
+    description: string,
+    inputSchema: Shape,
+    annotations: { readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean },
+    run: (args: z.infer<z.ZodObject<Shape>>) => Promise<unknown>,
+  ) =>
+    server.registerTool(name, { description, inputSchema, annotations }, (async (args: z.infer<z.ZodObject<Shape>>) => {
+      try {
+        return reply(await run(args))
+      } catch (error) {
+        return toolError(error, ctx.logger, name)
+      }
+    }) as never)
+
+  tool(
+    'add_memory',
+    'Remember something about the user: a fact, a preference, an event. Pass the text, or the conversation messages to remember. The same text twice in a scope is stored once. With infer: true (when the server has an LLM) facts are extracted from the messages and reconciled with what is already remembered.',
+    {
+      messages: z
+        .union([z.string().min(1), z.array(z.strictObject({ role: z.enum(messageRoles), content: z.string() })).min(1)], { error: messagesError })
+        .describe('The text to remember, or messages [{role, content}] to remember.'),
+      ...scope,
+      metadata: z.record(z.string(), z.unknown()).optional().describe('Any JSON object to store with the memory, usable in filters.'),
+      infer: z.boolean().default(false).describe('Extract and reconcile facts with the configured LLM.'),
+    },
+    {},
+    async (args) => {
+      const result = await memory.add(args.messages, {
+        ...scopeIds(args),
+        ...(args.metadata && { metadata: args.metadata }),
+        infer: args.infer,
+        actor,
+      })
+      return { results: result.results.map(toAddResultJson), ...(result.job && { job: { id: result.job.id, status: result.job.status } }) }
+    },
+  )
+
+  tool(
+    'search_memories',
+    'Find what is remembered about a question, best match first. Use before answering anything that may depend on what the user said earlier.',
+    {
+      query: z.string().min(1).describe('What to look for, in natural language or keywords.'),
+      ...scope,
+      filters,
+      top_k: z.number().int().min(1).max(100).default(10).describe('How many memories to return.'),
+      mode: z.enum(['hybrid', 'vector', 'keyword']).default('hybrid').describe('hybrid (default) combines meaning and keywords.'),
+    },
+    { readOnlyHint: true },
+    async (args) => {
+      const { scope: filterScope, filters: parsed } = readFilters(args.filters)
+      const { results } = await memory.search(args.query, {
+        ...filterScope,
+        ...scopeIds(args),
+        ...(parsed && { filters: parsed }),
+        topK: args.top_k,
+        mode: args.mode,
+      })
+      return { results: results.map((hit) => toSearchHitJson(hit, false)) }
+    },
+  )
+
+  tool(
+    'list_memories',
+    'List the memories of a scope, oldest first, a page at a time. Pass next_cursor back as cursor for the next page.',
+    {
+      ...scope,
+      filters,
+      limit: z.number().int().min(1).max(100).default(50),
+      cursor: z.string().max(1024).optional().describe('next_cursor from the previous page.'),
+      include_superseded: z.boolean().default(false).describe('Also memories that a newer fact replaced.'),
+    },
+    { readOnlyHint: true },
+    async (args) => {
+      const { scope: filterScope, filters: parsed } = readFilters(args.filters)
+      const page = await memory.getAll({
+        ...filterScope,
+        ...scopeIds(args),
+        ...(parsed && { filters: parsed }),
+        limit: args.limit,
+        ...(args.cursor !== undefined && { cursor: args.cursor }),
+        includeSuperseded: args.include_superseded,
+      })
+      return { results: page.results.map(toMemoryJson), next_cursor: page.nextCursor }
+    },
+  )
+
+  tool('get_memory', 'Read one memory by id.', { memory_id: memoryId }, { readOnlyHint: true }, async (args) => {
+    const item = await memory.get(args.memory_id)
+    if (!item) throw memoryNotFound(args.memory_id)
+    return toMemoryJson(item)
+  })
+
+  tool(
+    'update_memory',
+    'Correct a memory: new text, new metadata, or both. The previous version stays in its history.',
+    { memory_id: memoryId, text: z.string().min(1).optional(), metadata: z.record(z.string(), z.unknown()).optional() },
+    { idempotentHint: true },
+    async (args) => {
+      if (args.text === undefined && args.metadata === undefined) throw invalid('give text, metadata or both')
+      const item = await memory.update(args.memory_id, {
+        ...(args.text !== undefined && { text: args.text }),
+        ...(args.metadata !== undefined && { metadata: args.metadata }),
+        actor,
+      })
+      return toMemoryJson(item)
+    },
+  )
+
+  tool(
+    'delete_memory',
+    'Forget one memory. Its history keeps the text unless purge is true, which erases it everywhere.',
+    { memory_id: memoryId, purge: z.boolean().default(false).describe('Also erase the text from the history (cannot be undone).') },
+    { destructiveHint: true, idempotentHint: true },
+    async (args) => {
+      await memory.delete(args.memory_id, { purge: args.purge, actor })
+      return { deleted: args.memory_id, purged: args.purge }
+    },
+  )
+
+  tool(
+    'delete_all_memories',
+    'Forget every memory of a scope (a user, agent or run). Needs a scope; purge also erases their texts from the history.',
+    { ...scope, purge: z.boolean().default(false) },
+    { destructiveHint: true, idempotentHint: true },
+    async (args) => {
+      const ids = scopeIds(args)
+      if (Object.keys(ids).length === 0) throw invalid('name a user_id, agent_id or run_id: delete_all_memories never deletes a whole tenant')
+      return await memory.deleteAll({ ...ids, purge: args.purge, actor })
+    },
+  )
+
+  tool(
+    'memory_history',
+    'How a memory changed over time: added, updated, superseded, deleted.',
+    { memory_id: memoryId },
+    { readOnlyHint: true },
+    async (args) => {
+      const entries = await memory.history(args.memory_id)
+      if (entries.length === 0) throw memoryNotFound(args.memory_id)
+      return { results: entries.map(toHistoryJson) }
+    },
+  )
+
+  tool('list_entities', 'The users, agents and runs that have memories, with how many each.', {}, { readOnlyHint: true }, async () => ({
+    results: await memory.entities(),
+  }))
+
+  return server
+}
+
+function reply(value: unknown): CallToolResult {
+  return { content: [{ type: 'text', text: JSON.stringify(value) }] }
+}
+
+/**
+ * A tool error the model can read: our stable code, and the message of a client error in the API's
+ * words. A server fault's own message can carry internals: it goes to the log, as over HTTP.
+ */
+function toolError(error: unknown, logger: Logger, tool: string): CallToolResult {
+  const code: ErrorCode = isCodedError(error) ? error.code : ServerErrorCode.Internal
+  const clientError = isCodedError(error) && statusByCode[code] < 500
+  if (!clientError) logger.error({ err: error, tool, code }, 'mcp.tool_failed')
+  const body = clientError
+    ? { code, message: apiNames(error.message), ...(error.details && { details: error.details }) }
+    : { code, message: publicMessage(code) }
+  return { isError: true, content: [{ type: 'text', text: JSON.stringify({ error: body }) }] }
+}
+
+function invalid(message: string): ServerError {
+  return new ServerError(ServerErrorCode.ValidationFailed, message)
+}

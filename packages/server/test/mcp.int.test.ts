@@ -1,0 +1,179 @@
+import type { Embedder } from '@agentmem/embeddings'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defaultEmbedder, type Json, listen, openTestApp, type TestApp } from './helpers/server.js'
+
+let embedder: Embedder
+beforeAll(async () => {
+  embedder = await defaultEmbedder()
+})
+afterAll(async () => {
+  await embedder.close()
+})
+
+/** The official SDK client over Streamable HTTP, authenticated with an API key. */
+async function connect(url: string, key: string | null, query = ''): Promise<Client & AsyncDisposable> {
+  const client = new Client({ name: 'agentmem-test', version: '1.0.0' })
+  const transport = new StreamableHTTPClientTransport(new URL(`${url}/mcp${query}`), {
+    requestInit: { headers: key === null ? {} : { authorization: `Bearer ${key}` } },
+  })
+  await client.connect(transport)
+  return Object.assign(client, { [Symbol.asyncDispose]: () => client.close() })
+}
+
+/** Calls a tool and parses its JSON text; `isError` results come back as `{ error }`. */
+async function call(client: Client, name: string, args: Record<string, unknown> = {}): Promise<{ isError: boolean; body: Json }> {
+  const result = await client.callTool({ name, arguments: args })
+  const content = result.content as Array<{ type: string; text: string }>
+  return { isError: result.isError === true, body: JSON.parse(content[0]?.text as string) }
+}
+
+describe('MCP over Streamable HTTP (/mcp)', () => {
+  let t: TestApp
+  let server: { url: string; [Symbol.asyncDispose](): Promise<void> }
+  beforeAll(async () => {
+    t = await openTestApp(embedder)
+    server = await listen(t.app)
+  })
+  afterAll(async () => {
+    await server[Symbol.asyncDispose]()
+    await t[Symbol.asyncDispose]()
+  })
+
+  it('lists the memory tools, each with a description and an input schema', async () => {
+    await using client = await connect(server.url, t.keyA)
+    const { tools } = await client.listTools()
+    expect(tools.map((tool) => tool.name).sort()).toEqual([
+      'add_memory',
+      'delete_all_memories',
+      'delete_memory',
+      'get_memory',
+      'list_entities',
+      'list_memories',
+      'memory_history',
+      'search_memories',
+      'update_memory',
+    ])
+    for (const tool of tools) {
+      expect(tool.description?.length).toBeGreaterThan(20)
+      expect(tool.inputSchema.type).toBe('object')
+    }
+    expect(tools.find((tool) => tool.name === 'search_memories')?.annotations?.readOnlyHint).toBe(true)
+  })
+
+  it('adds, searches, lists with a cursor, updates, keeps history, deletes and purges', async () => {
+    await using client = await connect(server.url, t.keyA, '?user_id=mcp-alice')
+    const added = await call(client, 'add_memory', { messages: 'I moved to Lisbon in May', metadata: { topic: 'home' } })
+    expect(added.isError).toBe(false)
+    const id = added.body.results[0].id as string
+    expect(added.body.results[0]).toMatchObject({ event: 'ADD', memory: 'I moved to Lisbon in May' })
+    for (const text of ['My dog is called Pepper', 'I drink green tea every morning']) await call(client, 'add_memory', { messages: text })
+    await call(client, 'add_memory', { messages: [{ role: 'user', content: 'I work as a nurse' }], user_id: 'mcp-bob' })
+
+    // The connection's default scope applies when a call names none; an explicit scope wins.
+    const found = await call(client, 'search_memories', { query: 'which city did I move to', top_k: 1 })
+    expect(found.body.results.map((r: Json) => r.memory)).toEqual(['I moved to Lisbon in May'])
+    expect((await call(client, 'search_memories', { query: 'nurse', user_id: 'mcp-bob' })).body.results[0].memory).toBe('I work as a nurse')
+    const filtered = await call(client, 'search_memories', { query: 'Lisbon dog tea', filters: { 'metadata.topic': 'home' } })
+    expect(filtered.body.results.map((r: Json) => r.id)).toEqual([id])
+
+    const seen: string[] = []
+    let cursor: string | undefined
+    do {
+      const page = await call(client, 'list_memories', { limit: 2, ...(cursor && { cursor }) })
+      seen.push(...page.body.results.map((r: Json) => r.memory))
+      cursor = page.body.next_cursor ?? undefined
+    } while (cursor)
+    expect(seen).toEqual(['I moved to Lisbon in May', 'My dog is called Pepper', 'I drink green tea every morning'])
+
+    expect((await call(client, 'update_memory', { memory_id: id, text: 'I moved to Porto in June' })).body.memory).toBe('I moved to Porto in June')
+    expect((await call(client, 'get_memory', { memory_id: id })).body).toMatchObject({ id, memory: 'I moved to Porto in June', user_id: 'mcp-alice' })
+    const history = await call(client, 'memory_history', { memory_id: id })
+    expect(history.body.results.map((h: Json) => h.event)).toEqual(['ADD', 'UPDATE'])
+
+    const entities = await call(client, 'list_entities')
+    expect(entities.body.results).toEqual(expect.arrayContaining([{ type: 'user', id: 'mcp-alice', count: 3 }]))
+
+    expect((await call(client, 'delete_memory', { memory_id: id, purge: true })).isError).toBe(false)
+    expect((await call(client, 'get_memory', { memory_id: id })).body.error.code).toBe('MEMORY_NOT_FOUND')
+    const afterPurge = await t.memory.withTenant('a').history(id)
+    expect(afterPurge.every((entry) => entry.purged && entry.newMemory === null && entry.previousMemory === null)).toBe(true)
+
+    expect((await call(client, 'delete_all_memories', {})).body).toEqual({ deleted: 2 })
+    expect((await call(client, 'list_memories')).body.results).toEqual([])
+    expect((await call(client, 'list_memories', { user_id: 'mcp-bob' })).body.results).toHaveLength(1)
+  })
+
+  it('confines every tool to the key’s tenant', async () => {
+    await using a = await connect(server.url, t.keyA, '?user_id=shared')
+    await using b = await connect(server.url, t.keyB, '?user_id=shared')
+    const id = (await call(a, 'add_memory', { messages: 'tenant A secret: the launch code is 1234' })).body.results[0].id
+    await call(b, 'add_memory', { messages: 'tenant B note: the vault is in Oslo' })
+
+    expect((await call(b, 'search_memories', { query: 'launch code secret' })).body.results.map((r: Json) => r.memory)).toEqual([
+      'tenant B note: the vault is in Oslo',
+    ])
+    expect((await call(b, 'list_memories')).body.results.map((r: Json) => r.memory)).toEqual(['tenant B note: the vault is in Oslo'])
+    for (const [tool, args] of [
+      ['get_memory', { memory_id: id }],
+      ['memory_history', { memory_id: id }],
+      ['update_memory', { memory_id: id, text: 'overwritten by B' }],
+      ['delete_memory', { memory_id: id, purge: true }],
+    ] as const) {
+      const result = await call(b, tool, args)
+      expect(result.isError, tool).toBe(true)
+      expect(result.body.error.code, tool).toBe('MEMORY_NOT_FOUND')
+    }
+    expect((await call(a, 'get_memory', { memory_id: id })).body.memory).toBe('tenant A secret: the launch code is 1234')
+    expect((await call(b, 'list_entities')).body.results).toEqual([{ type: 'user', id: 'shared', count: 1 }])
+  })
+
+  it('answers bad arguments with tool errors, never a crash, and refuses requests without a key', async () => {
+    await using client = await connect(server.url, t.keyA)
+    const cases: Array<[string, Record<string, unknown>]> = [
+      ['add_memory', { messages: 'no scope anywhere' }],
+      ['add_memory', { messages: [{ role: 'robot', content: 'x' }], user_id: 'u' }],
+      ['search_memories', { query: '', user_id: 'u' }],
+      ['search_memories', { query: 'x', user_id: 'u', top_k: 0 }],
+      ['search_memories', { query: 'x', user_id: 'u', filters: { unknown_field: 1 } }],
+      ['list_memories', { user_id: 'u', cursor: 'not-a-cursor' }],
+      ['get_memory', { memory_id: 'not-a-uuid' }],
+      ['update_memory', { memory_id: '0190a5b0-0000-7000-8000-000000000000' }],
+      ['delete_all_memories', {}],
+      ['no_such_tool', {}],
+    ]
+    for (const [tool, args] of cases) {
+      const result = await client.callTool({ name: tool, arguments: args })
+      expect(result.isError, `${tool} ${JSON.stringify(args)}`).toBe(true)
+      const text = (result.content as Array<{ text: string }>)[0]?.text ?? ''
+      expect(text, tool).not.toMatch(/node_modules|\/src\/|at \w+ \(/)
+    }
+    const scopeError = await call(client, 'add_memory', { messages: 'no scope anywhere' })
+    expect(scopeError.body.error.code).toBe('MEMORY_SCOPE_REQUIRED')
+    expect(scopeError.body.error.message).toMatch(/user_id/)
+    // The server still serves after all of that.
+    expect((await call(client, 'list_entities')).isError).toBe(false)
+
+    await expect(connect(server.url, null)).rejects.toThrow(/401|UNAUTHORIZED/)
+    await expect(connect(server.url, 'am_wrong_key')).rejects.toThrow(/401|UNAUTHORIZED/)
+    const badScope = await fetch(`${server.url}/mcp?tenant=b`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.keyA}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+    })
+    expect(badScope.status).toBe(400)
+  })
+
+  it('serves concurrent sessions, each in its own default scope', async () => {
+    const users = Array.from({ length: 8 }, (_, i) => `concurrent-${i}`)
+    await Promise.all(
+      users.map(async (user) => {
+        await using client = await connect(server.url, t.keyA, `?user_id=${user}`)
+        await Promise.all([1, 2, 3].map((n) => call(client, 'add_memory', { messages: `${user} fact number ${n}` })))
+        const listed = await call(client, 'list_memories')
+        expect(listed.body.results.map((r: Json) => r.memory).sort()).toEqual([1, 2, 3].map((n) => `${user} fact number ${n}`))
+      }),
+    )
+  })
+})
