@@ -6,6 +6,8 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 export const ServerErrorCode = {
   ValidationFailed: 'REQUEST_VALIDATION_FAILED',
   RouteNotFound: 'ROUTE_NOT_FOUND',
+  MethodNotAllowed: 'METHOD_NOT_ALLOWED',
+  UnsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
   Unauthorized: 'UNAUTHORIZED',
   Forbidden: 'FORBIDDEN',
   RateLimited: 'RATE_LIMITED',
@@ -25,6 +27,8 @@ export type ErrorCode = ServerErrorCode | MemoryErrorCode | EmbeddingErrorCode
 export const statusByCode = {
   REQUEST_VALIDATION_FAILED: 400,
   ROUTE_NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  UNSUPPORTED_MEDIA_TYPE: 415,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   RATE_LIMITED: 429,
@@ -83,6 +87,25 @@ export function publicMessage(code: ErrorCode): string {
   if (status === 502) return 'An upstream service (LLM or model hub) failed; the request id identifies it in the server log'
   if (status === 503) return 'Temporarily unavailable; retry after Retry-After seconds'
   return 'Internal error; the request id identifies it in the server log'
+}
+
+/** The engine's option names, as the HTTP API spells them. */
+const apiNameOf: Record<string, string> = {
+  userId: 'user_id',
+  agentId: 'agent_id',
+  runId: 'run_id',
+  topK: 'top_k',
+  memoryType: 'memory_type',
+  includeSuperseded: 'include_superseded',
+  getAll: 'list',
+  deleteAll: 'delete all',
+  addBatch: 'batch add',
+}
+const engineName = new RegExp(`(?<!['"\\w])(${Object.keys(apiNameOf).join('|')})(?!['"\\w])`, 'g')
+
+/** A library's client-error message in the HTTP API's words (`user_id`, not `userId`); quoted text is the client's own and stays. */
+export function apiNames(message: string): string {
+  return message.replace(engineName, (name) => apiNameOf[name] ?? name)
 }
 
 export class ServerError extends Error {

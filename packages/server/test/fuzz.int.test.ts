@@ -161,7 +161,7 @@ it('answers 2,000 random and malformed requests without a single 5xx while a cor
     }
   })()
 
-  const statuses = new Map<number, number>()
+  let reachedStore = 0
   const failures: string[] = []
   for (let i = 0; i < 2000; i++) {
     const [method, path] = routes()
@@ -170,7 +170,16 @@ it('answers 2,000 random and malformed requests without a single 5xx while a cor
     const auth = r.next()
     if (auth < 0.85) headers['authorization'] = `${r.pick(['Bearer', 'Token', 'bearer'])} ${t.keyA}`
     else if (auth < 0.95) headers['authorization'] = r.pick(['Bearer ', 'Token x', `Bearer ${t.keyA.slice(0, -1)}`, 'Basic Zm9vOmJhcg=='])
-    if (payload !== undefined) headers['content-type'] = r.pick(['application/json', 'application/json', 'text/plain', 'application/x-www-form-urlencoded'])
+    // Mostly JSON: any other type is refused (415) before the routes the fuzzer is after.
+    if (payload !== undefined)
+      headers['content-type'] = r.pick([
+        'application/json',
+        'application/json',
+        'application/json',
+        'application/json',
+        'text/plain',
+        'application/x-www-form-urlencoded',
+      ])
     let res: Response
     try {
       res = await fetch(`${server.url}${path}`, { method, headers, ...(payload !== undefined && { body: payload }) })
@@ -179,13 +188,14 @@ it('answers 2,000 random and malformed requests without a single 5xx while a cor
       continue
     }
     const text = await res.text()
-    statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1)
+    if (res.status === 200) reachedStore++
     if (res.status >= 500 && res.status !== 501) failures.push(`${method} ${path.slice(0, 120)} -> ${res.status} ${text.slice(0, 200)}`)
     if (res.status >= 400) {
       let code: unknown
       try {
         code = JSON.parse(text).error.code
       } catch {}
+      if (code === 'MEMORY_NOT_FOUND') reachedStore++
       if (typeof code !== 'string') failures.push(`${method} ${path.slice(0, 120)} -> ${res.status} without the error envelope: ${text.slice(0, 200)}`)
     }
   }
@@ -193,8 +203,8 @@ it('answers 2,000 random and malformed requests without a single 5xx while a cor
   await steady
 
   expect(failures).toEqual([])
-  // Most requests must get past auth and validation sometimes, or the fuzzer tests nothing.
-  expect(statuses.get(200) ?? 0).toBeGreaterThan(100)
+  // Many requests must get past auth and validation to the store (200, or 404 for an id it lacks), or the fuzzer tests nothing.
+  expect(reachedStore).toBeGreaterThan(100)
   const stored = await t.memory.withTenant('b').getAll({ userId: 'steady', limit: 1000 })
   expect(new Set(stored.results.map((m) => m.id))).toEqual(new Set(acknowledged))
 })

@@ -6,7 +6,18 @@ import { HTTPException } from 'hono/http-exception'
 import { timeout } from 'hono/timeout'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { isLoopback } from '../config.js'
-import { type ErrorCode, isCodedError, publicMessage, retryAfterByCode, ServerError, ServerErrorCode, statusByCode, validationFailed } from '../errors.js'
+import {
+  apiNames,
+  type ErrorCode,
+  isCodedError,
+  publicMessage,
+  retryAfterByCode,
+  ServerError,
+  ServerErrorCode,
+  statusByCode,
+  validationFailed,
+} from '../errors.js'
+import { registerMcpRoute } from '../mcp/http.js'
 import type { AppDeps, AppEnv } from './context.js'
 import { createMetrics } from './metrics.js'
 import { RateLimiter } from './rate-limit.js'
@@ -29,7 +40,7 @@ export function createApp(deps: AppDeps) {
   const limiter = config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
-      if (!result.success) throw validationFailed(result.error.issues, `request ${result.target}`)
+      if (!result.success) throw validationFailed(result.error.issues, `request ${result.target === 'json' ? 'body' : result.target}`)
     },
   })
 
@@ -94,11 +105,31 @@ export function createApp(deps: AppDeps) {
       },
     }),
   )
+  app.use(async (c, next) => {
+    // Every body this API reads is JSON; a form or text body would otherwise fail as "invalid JSON".
+    const type = c.req.header('content-type')
+    const length = c.req.header('content-length')
+    const hasBody = length === undefined ? c.req.raw.body !== null : length !== '0'
+    if (hasBody && type !== undefined && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
+      throw new ServerError(ServerErrorCode.UnsupportedMediaType, `Bodies are JSON: send Content-Type: application/json, not ${type.slice(0, 100)}`)
+    }
+    return next()
+  })
   app.use(timeout(config.requestTimeoutMs, () => new HTTPException(504)))
+
+  // Without these, GET /v1/memories/search would reach GET /v1/memories/{id} and read as a bad id.
+  for (const path of ['/v1/memories/search', '/v1/memories/batch', '/v3/memories/search/', '/v3/memories/add/']) {
+    app.on(['GET', 'PUT', 'PATCH', 'DELETE'], path, (c) => {
+      throw new ServerError(ServerErrorCode.MethodNotAllowed, `${c.req.method} ${path} does not exist: use POST ${path} with a JSON body`, {
+        headers: { allow: 'POST' },
+      })
+    })
+  }
 
   registerMemoryRoutes(app, config)
   registerAdminRoutes(app, keys)
   registerMem0Routes(app, config)
+  registerMcpRoute(app)
 
   /** `Bearer <key>` (native) or `Token <key>` (Mem0 clients). Without any key in the store, loopback clients act as the default tenant's admin. */
   async function authenticate(c: Context<AppEnv>) {
@@ -129,10 +160,16 @@ export function createApp(deps: AppDeps) {
     if (isCodedError(error)) {
       code = error.code
       headers = error.headers ?? {}
-      // A library's 5xx message can carry paths and internals: it goes to the log only.
-      const forClients = error instanceof ServerError || statusByCode[code] < 500
-      message = forClients ? error.message : publicMessage(code)
-      details = forClients ? error.details : undefined
+      if (error instanceof ServerError) {
+        message = error.message
+        details = error.details
+      } else if (statusByCode[code] < 500) {
+        message = apiNames(error.message)
+        details = error.details
+      } else {
+        // A library's 5xx message can carry paths and internals: it goes to the log only.
+        message = publicMessage(code)
+      }
     } else if (error instanceof HTTPException && error.status < 500 && error.status !== 413) {
       // hono's own 4xx, e.g. malformed JSON in a validated body.
       code = ServerErrorCode.ValidationFailed

@@ -17,11 +17,14 @@ const filters = z.record(z.string(), z.unknown()).openapi({
     'Mem0-style filters: `{ field: value }`, operators eq ne gt gte lt lte in nin contains icontains, AND / OR / NOT; fields user_id agent_id run_id role created_at updated_at or `metadata.<key>`.',
   example: { AND: [{ 'metadata.topic': 'home' }, { created_at: { gte: '2026-01-01T00:00:00Z' } }] },
 })
+export const messageRoles = ['user', 'assistant', 'system', 'tool'] as const
 export const message = z.strictObject({
-  role: z.enum(['user', 'assistant', 'system', 'tool']),
+  role: z.enum(messageRoles),
   content: z.string(),
   name: z.string().max(256).optional(),
 })
+/** zod's message for a failed union is "Invalid input"; this one says what would do. */
+export const messagesError = `must be a string or an array of { role, content } with role one of ${messageRoles.join(', ')}`
 
 export const memoryIdParam = z.object({ id: z.uuid().openapi({ param: { name: 'id', in: 'path' } }) })
 
@@ -42,7 +45,13 @@ export const memoryItem = z
 
 export const searchHit = memoryItem
   .extend({
-    score: z.number(),
+    score: z.number().openapi({
+      description:
+        'What results are ordered by: in hybrid mode 0.7 · BM25 / best BM25 + 0.3 · similarity; in vector mode the similarity; in keyword mode BM25.',
+    }),
+    similarity: z.number().nullable().openapi({
+      description: 'Cosine similarity of the query and the memory, -1 to 1; what `threshold` compares in vector and hybrid modes. Null in keyword mode.',
+    }),
     explain: z
       .object({
         vector: z.object({ score: z.number(), rank: z.number().nullable() }),
@@ -109,13 +118,16 @@ export const errorBody = z
 export function requestSchemas(config: ServerConfig) {
   const text = z.string().max(config.maxTextLength)
   const addBody = z.strictObject({
-    messages: z.union([
-      text,
-      z
-        .array(message.extend({ content: text }))
-        .min(1)
-        .max(config.maxBatchItems),
-    ]),
+    messages: z.union(
+      [
+        text,
+        z
+          .array(message.extend({ content: text }))
+          .min(1)
+          .max(config.maxBatchItems),
+      ],
+      { error: (issue) => (issue.code === 'invalid_union' ? messagesError : undefined) },
+    ),
     ...scope,
     metadata: metadata.optional(),
   })
@@ -150,7 +162,9 @@ export function requestSchemas(config: ServerConfig) {
         ...scope,
         filters: filters.optional(),
         top_k: z.number().int().min(1).max(config.maxTopK).default(10),
-        threshold: z.number().min(-1).max(1).optional(),
+        threshold: z.number().min(-1).max(1).optional().openapi({
+          description: 'Minimum `similarity` of a result in vector and hybrid modes; minimum `score` (BM25) in keyword mode.',
+        }),
         mode: z.enum(searchModes).default('hybrid'),
         explain: z.boolean().default(false),
         include_superseded: includeSuperseded,
@@ -206,8 +220,16 @@ export function toJobJson(job: InferenceJob): z.infer<typeof inferenceJob> {
   }
 }
 
-export function toSearchHitJson(hit: SearchResult): z.infer<typeof searchHit> {
-  return { ...toMemoryJson(hit), score: hit.score, ...(hit.explain && { explain: hit.explain }) }
+/** `similarity` comes from the hit's explain, so search with `explain: true`; `explain` says whether to show the rest of it. */
+export function toSearchHitJson(hit: SearchResult, explain = false): z.infer<typeof searchHit> {
+  const similarity = hit.explain?.vector.score
+  return {
+    ...toMemoryJson(hit),
+    score: hit.score,
+    // NaN in keyword mode: no embedding is compared there.
+    similarity: similarity === undefined || Number.isNaN(similarity) ? null : similarity,
+    ...(explain && hit.explain && { explain: hit.explain }),
+  }
 }
 
 export function toHistoryJson(entry: HistoryEntry): z.infer<typeof historyItem> {

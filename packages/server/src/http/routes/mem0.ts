@@ -3,7 +3,8 @@ import type { Context, Hono } from 'hono'
 import { z } from 'zod'
 import { ServerError, ServerErrorCode, validationFailed } from '../../errors.js'
 import type { AppEnv } from '../context.js'
-import { scopeOf } from '../schemas.js'
+import { readFilters } from '../filters.js'
+import { messageRoles, messagesError, scopeOf } from '../schemas.js'
 import { memoryNotFound } from './memories.js'
 
 /**
@@ -17,23 +18,31 @@ const scopeFields = { user_id: id.optional(), agent_id: id.optional(), run_id: i
 /** AgentMem's `purge` on Mem0's delete routes: also erase the texts from history (the client passes unknown options through). */
 const purgeFlag = z.enum(['true', 'false']).default('false')
 const filters = z.record(z.string(), z.unknown())
-const message = z.object({ role: z.enum(['user', 'assistant', 'system', 'tool']), content: z.string() })
+const message = z.object({ role: z.enum(messageRoles), content: z.string() })
 
-/** Options of the platform that change results and have no self-hosted meaning yet. */
-const platformOnly = [
-  'app_id',
-  'custom_categories',
-  'custom_instructions',
-  'agent_custom_instructions',
-  'expiration_date',
-  'structured_data_schema',
-  'categories',
-  'includes',
-  'excludes',
-]
+/**
+ * Options the Mem0 client may send that change results and that AgentMem does not provide (yet):
+ * any value but null, or only the values listed. They answer 501, never a 400 that reads like a client bug.
+ */
+const unsupported: Record<string, readonly unknown[] | 'any'> = {
+  app_id: 'any',
+  custom_categories: 'any',
+  custom_instructions: 'any',
+  agent_custom_instructions: 'any',
+  expiration_date: 'any',
+  structured_data_schema: 'any',
+  categories: 'any',
+  includes: 'any',
+  excludes: 'any',
+  reference_date: 'any',
+  start_date: 'any',
+  end_date: 'any',
+  rerank: [true],
+  show_expired: [true],
+}
 
 const addBody = z.strictObject({
-  messages: z.union([z.string(), z.array(message).min(1)]),
+  messages: z.union([z.string(), z.array(message).min(1)], { error: (issue) => (issue.code === 'invalid_union' ? messagesError : undefined) }),
   ...scopeFields,
   metadata: z.record(z.string(), z.unknown()).optional(),
   infer: z.boolean().optional(),
@@ -49,10 +58,10 @@ const searchBody = z.strictObject({
   metadata: z.record(z.string(), z.unknown()).optional(),
   top_k: z.number().int().min(1).max(1000).optional(),
   threshold: z.number().min(-1).max(1).optional(),
-  rerank: z.literal(false).optional(),
+  rerank: z.boolean().optional(),
   keyword_search: z.boolean().optional(),
   latest_only: z.boolean().optional(),
-  show_expired: z.literal(false).optional(),
+  show_expired: z.boolean().optional(),
   fields: z.array(z.string()).optional(),
   output_format: z.string().optional(),
   version: z.string().optional(),
@@ -61,9 +70,14 @@ const searchBody = z.strictObject({
 const listBody = z.strictObject({
   filters: filters.optional(),
   latest_only: z.boolean().optional(),
-  show_expired: z.literal(false).optional(),
+  show_expired: z.boolean().optional(),
 })
-const updateBody = z.strictObject({ text: z.string().optional(), metadata: z.record(z.string(), z.unknown()).optional() })
+const updateBody = z.strictObject({
+  text: z.string().optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+  // The platform re-dates a memory; the engine keeps its own times.
+  timestamp: z.unknown().optional(),
+})
 const batchUpdateBody = z.strictObject({
   memories: z
     .array(z.strictObject({ memory_id: z.uuid(), text: z.string() }))
@@ -112,12 +126,15 @@ export function registerMem0Routes(app: Hono<AppEnv>, limits: { maxTopK: number;
     const body = await parseBody(c, searchBody, 'search request')
     const topK = body.top_k ?? 10
     if (topK > limits.maxTopK) throw tooLarge('top_k', limits.maxTopK)
-    const combined = combineFilters(body.filters, body.metadata)
+    const { scope, filters } = readFilters(body.filters)
+    const combined = combineFilters(filters, body.metadata)
     const { results } = await memory(c).search(body.query, {
-      ...scopeFromFilters(body.filters),
+      ...scope,
       ...(combined && { filters: combined }),
       topK,
       ...(body.threshold !== undefined && { threshold: body.threshold }),
+      // For `similarity`, what threshold compares.
+      explain: true,
     })
     return c.json({ results: results.map(toMem0) })
   })
@@ -129,7 +146,8 @@ export function registerMem0Routes(app: Hono<AppEnv>, limits: { maxTopK: number;
       .safeParse(c.req.query())
     if (!query.success) throw validationFailed(query.error.issues, 'query')
     const { page, page_size: pageSize } = query.data
-    const options = { ...scopeFromFilters(body.filters), ...(body.filters && { filters: body.filters }) }
+    const { scope, filters } = readFilters(body.filters)
+    const options = { ...scope, ...(filters && { filters }) }
     const count = await memory(c).count(options)
     // The engine pages by cursor; page N is reached by walking N - 1 cursors (cheap: keyset reads).
     let cursor: string | undefined
@@ -165,6 +183,7 @@ export function registerMem0Routes(app: Hono<AppEnv>, limits: { maxTopK: number;
 
   app.put('/v1/memories/:id/', async (c) => {
     const body = await parseBody(c, updateBody, 'update request')
+    if (body.timestamp != null) throw platformFeature('timestamp on update')
     const item = await memory(c).update(c.req.param('id'), {
       ...(body.text !== undefined && { text: body.text }),
       ...(body.metadata !== undefined && { metadata: body.metadata }),
@@ -193,6 +212,7 @@ export function registerMem0Routes(app: Hono<AppEnv>, limits: { maxTopK: number;
   app.get('/v1/memories/:id/history/', async (c) => {
     const memoryId = c.req.param('id')
     const [events, current] = await Promise.all([memory(c).history(memoryId), memory(c).get(memoryId)])
+    if (events.length === 0) throw memoryNotFound(memoryId)
     return c.json(
       events.map((e) => ({
         id: String(e.id),
@@ -269,7 +289,10 @@ async function parseBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S, wha
     })
   }
   if (typeof raw === 'object' && raw !== null) {
-    const used = platformOnly.filter((k) => k in raw && (raw as Record<string, unknown>)[k] != null)
+    const body = raw as Record<string, unknown>
+    const used = Object.entries(unsupported)
+      .filter(([key, values]) => body[key] != null && (values === 'any' || values.includes(body[key])))
+      .map(([key, values]) => (values === 'any' ? key : `${key}: ${JSON.stringify(body[key])}`))
     if (used.length > 0) throw platformFeature(used.join(', '))
   }
   const parsed = schema.safeParse(raw)
@@ -289,25 +312,6 @@ function tooLarge(field: string, limit: number): ServerError {
   })
 }
 
-/**
- * The platform scopes searches by filters (`{ user_id }` or `{ AND: [{ user_id }, ...] }`); the engine
- * wants the scope ids as options. They stay in the filters too, where they are redundant but exact.
- */
-function scopeFromFilters(filters: Record<string, unknown> | undefined) {
-  const ids: Record<string, unknown> = {}
-  const take = (node: unknown) => {
-    if (typeof node !== 'object' || node === null || Array.isArray(node)) return
-    for (const key of ['user_id', 'agent_id', 'run_id']) {
-      const value = (node as Record<string, unknown>)[key]
-      if (typeof value === 'string') ids[key] = value
-    }
-  }
-  take(filters)
-  const and = filters?.['AND']
-  if (Array.isArray(and)) for (const child of and) take(child)
-  return scopeOf(ids as { user_id?: string; agent_id?: string; run_id?: string })
-}
-
 function combineFilters(filters: Record<string, unknown> | undefined, metadata: Record<string, unknown> | undefined) {
   if (!metadata || Object.keys(metadata).length === 0) return filters
   return filters ? { AND: [filters, { metadata }] } : { metadata }
@@ -325,6 +329,6 @@ function toMem0(item: MemoryItem | SearchResult) {
     categories: [],
     created_at: item.createdAt,
     updated_at: item.updatedAt,
-    ...('score' in item && { score: item.score }),
+    ...('score' in item && { score: item.score, similarity: item.explain?.vector.score ?? null }),
   }
 }

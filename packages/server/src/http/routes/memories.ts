@@ -3,6 +3,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { ServerConfig } from '../../config.js'
 import { ServerError, ServerErrorCode } from '../../errors.js'
 import type { AppEnv } from '../context.js'
+import { readFilters } from '../filters.js'
 import {
   addResult,
   errorBody,
@@ -103,6 +104,13 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
     }),
     async (c) => {
       const { items } = c.req.valid('json')
+      // Checked here so that the error names the item; the engine checks again.
+      const unscoped = items.findIndex((item) => Object.keys(scopeOf(item)).length === 0)
+      if (unscoped >= 0) {
+        throw new MemoryError(MemoryErrorCode.ScopeRequired, `items[${unscoped}] needs at least one of user_id, agent_id or run_id`, {
+          details: { index: unscoped },
+        })
+      }
       const result = await c.get('memory').addBatch(
         items.map((item) => ({
           messages: item.messages,
@@ -126,16 +134,19 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
     }),
     async (c) => {
       const body = c.req.valid('json')
+      const { scope, filters } = readFilters(body.filters)
       const { results } = await c.get('memory').search(body.query, {
+        ...scope,
         ...scopeOf(body),
-        ...(body.filters && { filters: body.filters }),
+        ...(filters && { filters }),
         topK: body.top_k,
         ...(body.threshold !== undefined && { threshold: body.threshold }),
         mode: body.mode,
-        explain: body.explain,
+        // Always asked for: `similarity`, what threshold compares, comes from it.
+        explain: true,
         includeSuperseded: body.include_superseded,
       })
-      return c.json({ results: results.map(toSearchHitJson) }, 200)
+      return c.json({ results: results.map((hit) => toSearchHitJson(hit, body.explain)) }, 200)
     },
   )
 
@@ -153,11 +164,13 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
     }),
     async (c) => {
       const query = c.req.valid('query')
+      const { scope, filters } = readFilters(query.filters === undefined ? undefined : parseJsonParam(query.filters, 'filters'))
       const page = await c.get('memory').getAll({
+        ...scope,
         ...scopeOf(query),
         limit: query.limit,
         ...(query.cursor !== undefined && { cursor: query.cursor }),
-        ...(query.filters !== undefined && { filters: parseJsonParam(query.filters, 'filters') }),
+        ...(filters && { filters }),
         includeSuperseded: query.include_superseded === 'true',
       })
       return c.json({ results: page.results.map(toMemoryJson), next_cursor: page.nextCursor }, 200)
@@ -238,10 +251,13 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
       summary: 'ADD / UPDATE / DELETE events of a memory, oldest first',
       security,
       request: { params: memoryIdParam },
-      responses: { ...json(z.object({ results: z.array(historyItem) }), 'Events'), ...errors },
+      responses: { ...json(z.object({ results: z.array(historyItem) }), 'Events'), ...errors, ...notFound },
     }),
     async (c) => {
-      const events = await c.get('memory').history(c.req.valid('param').id)
+      const { id } = c.req.valid('param')
+      const events = await c.get('memory').history(id)
+      // Every memory has its ADD event, deleted ones too: no events means no such memory here.
+      if (events.length === 0) throw memoryNotFound(id)
       return c.json({ results: events.map(toHistoryJson) }, 200)
     },
   )

@@ -1,0 +1,180 @@
+import type { Embedder } from '@agentmem/embeddings'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { defaultEmbedder, openTestApp, type TestApp } from './helpers/server.js'
+
+let embedder: Embedder
+beforeAll(async () => {
+  embedder = await defaultEmbedder()
+})
+afterAll(async () => {
+  await embedder.close()
+})
+
+const missingId = '01900000-0000-7000-8000-000000000000'
+const mem0 = (t: TestApp) => ({ key: null, headers: { authorization: `Token ${t.keyA}` } })
+const texts = (results: Array<{ memory: string }>) => results.map((m) => m.memory).sort()
+
+async function seed(t: TestApp) {
+  await t.call('POST', '/v1/memories', { body: { messages: 'I like green tea', user_id: 'u', agent_id: 'barista', metadata: { topic: 'drinks' } } })
+  await t.call('POST', '/v1/memories', { body: { messages: 'I like black coffee', user_id: 'u' } })
+  await t.call('POST', '/v1/memories', { body: { messages: 'I like mint tea', user_id: 'other', agent_id: 'barista' } })
+}
+
+describe('issue 17, item 5: the scope inside filters, and the * wildcard', () => {
+  it('native search and list take the scope from filters, at the top level or under AND', async () => {
+    await using t = await openTestApp(embedder)
+    await seed(t)
+    const top = await t.call('POST', '/v1/memories/search', { body: { query: 'tea', filters: { user_id: 'u' } } })
+    expect([top.status, texts(top.body.results)]).toEqual([200, ['I like black coffee', 'I like green tea']])
+    const under = await t.call('POST', '/v1/memories/search', { body: { query: 'tea', filters: { AND: [{ user_id: 'u' }, { 'metadata.topic': 'drinks' }] } } })
+    expect([under.status, texts(under.body.results)]).toEqual([200, ['I like green tea']])
+    const list = await t.call('GET', `/v1/memories?filters=${encodeURIComponent(JSON.stringify({ AND: [{ agent_id: 'barista' }] }))}`)
+    expect([list.status, texts(list.body.results)]).toEqual([200, ['I like green tea', 'I like mint tea']])
+    // A scope given both ways must hold both ways: the filter still applies.
+    const both = await t.call('POST', '/v1/memories/search', { body: { query: 'tea', user_id: 'u', filters: { user_id: 'other' } } })
+    expect(both.body.results).toEqual([])
+  })
+
+  it("'*' means the field is present, on the native and the Mem0 routes; where that cannot be said it is a typed 400", async () => {
+    await using t = await openTestApp(embedder)
+    await seed(t)
+    const anyAgent = { AND: [{ user_id: 'u' }, { agent_id: '*' }] }
+    const search = await t.call('POST', '/v1/memories/search', { body: { query: 'tea', filters: anyAgent } })
+    expect([search.status, texts(search.body.results)]).toEqual([200, ['I like green tea']])
+    const list = await t.call('GET', `/v1/memories?filters=${encodeURIComponent(JSON.stringify(anyAgent))}`)
+    expect([list.status, texts(list.body.results)]).toEqual([200, ['I like green tea']])
+    const mem0Search = await t.call('POST', '/v3/memories/search/', { ...mem0(t), body: { query: 'tea', filters: anyAgent } })
+    expect([mem0Search.status, texts(mem0Search.body.results)]).toEqual([200, ['I like green tea']])
+    const mem0List = await t.call('POST', '/v3/memories/', { ...mem0(t), body: { filters: { user_id: 'u', agent_id: '*' } } })
+    expect([mem0List.status, texts(mem0List.body.results)]).toEqual([200, ['I like green tea']])
+    // '*' is never a scope id.
+    const onlyWildcard = await t.call('POST', '/v1/memories/search', { body: { query: 'tea', filters: { user_id: '*' } } })
+    expect([onlyWildcard.status, onlyWildcard.body.error.code, onlyWildcard.body.error.message]).toEqual([
+      400,
+      'MEMORY_SCOPE_REQUIRED',
+      'search needs at least one of user_id, agent_id or run_id',
+    ])
+    for (const filters of [{ user_id: 'u', 'metadata.topic': '*' }, { AND: [{ user_id: 'u' }, { metadata: { topic: '*' } }] }]) {
+      const res = await t.call('POST', '/v1/memories/search', { body: { query: 'tea', filters } })
+      expect([res.status, res.body.error.code]).toEqual([400, 'MEMORY_INVALID_FILTER'])
+    }
+  })
+})
+
+describe('issue 17, item 6: threshold filters on a score the response shows', () => {
+  it('every hit carries its similarity, threshold keeps exactly the hits at or above it, and the OpenAPI document says so', async () => {
+    await using t = await openTestApp(embedder)
+    await seed(t)
+    await t.call('POST', '/v1/memories', { body: { messages: 'The cat sleeps on the sofa', user_id: 'u' } })
+    const all = await t.call('POST', '/v1/memories/search', { body: { query: 'green tea', user_id: 'u' } })
+    const similarities = all.body.results.map((r: { similarity: number }) => r.similarity) as number[]
+    expect(similarities.every((s) => typeof s === 'number')).toBe(true)
+    const sorted = [...new Set(similarities)].sort((a, b) => a - b)
+    expect(sorted.length).toBeGreaterThan(1)
+    const threshold = ((sorted[0] as number) + (sorted[1] as number)) / 2
+    const kept = await t.call('POST', '/v1/memories/search', { body: { query: 'green tea', user_id: 'u', threshold } })
+    expect(texts(kept.body.results)).toEqual(texts(all.body.results.filter((r: { similarity: number }) => r.similarity >= threshold)))
+
+    const keyword = await t.call('POST', '/v1/memories/search', { body: { query: 'tea', user_id: 'u', mode: 'keyword' } })
+    expect(keyword.body.results[0].similarity).toBeNull()
+    const mem0Search = await t.call('POST', '/v3/memories/search/', { ...mem0(t), body: { query: 'green tea', filters: { user_id: 'u' } } })
+    expect(typeof mem0Search.body.results[0].similarity).toBe('number')
+
+    const openapi = (await t.call('GET', '/openapi.json', { key: null })).body
+    expect(openapi.components.schemas.SearchRequest.properties.threshold.description).toMatch(/similarity/)
+    expect(openapi.components.schemas.SearchHit.allOf[1].properties.similarity.description).toMatch(/threshold/)
+  })
+})
+
+describe('issue 17, item 7: validation speaks the HTTP API', () => {
+  it('names API fields, says what messages must be, names the failing batch item', async () => {
+    await using t = await openTestApp(embedder)
+    const noScope = await t.call('POST', '/v1/memories', { body: { messages: 'x' } })
+    expect(noScope.body.error.message).toBe('add needs at least one of user_id, agent_id or run_id')
+    const list = await t.call('GET', '/v1/memories')
+    expect(list.body.error.message).toBe('list needs at least one of user_id, agent_id or run_id')
+    const reserved = await t.call('POST', '/v1/memories', { body: { messages: 'x', user_id: 'u', metadata: { userId: 'v' } } })
+    expect(reserved.body.error.message).toBe("metadata key 'userId' is reserved: scope is set by user_id / agent_id / run_id, never by metadata")
+
+    for (const messages of [[{ role: 'boss', content: 'x' }], [{ role: 'user' }], 42]) {
+      const res = await t.call('POST', '/v1/memories', { body: { messages, user_id: 'u' } })
+      expect(res.body.error.details.issues).toEqual([
+        { path: 'messages', message: 'must be a string or an array of { role, content } with role one of user, assistant, system, tool' },
+      ])
+    }
+    const mem0Add = await t.call('POST', '/v3/memories/add/', { ...mem0(t), body: { messages: [{ role: 'boss', content: 'x' }], user_id: 'u' } })
+    expect(mem0Add.body.error.message).toMatch(/messages: must be a string or an array of \{ role, content \}/)
+
+    const batch = await t.call('POST', '/v1/memories/batch', { body: { items: [{ messages: 'a', user_id: 'u' }, { messages: 'b' }] } })
+    expect([batch.status, batch.body.error.code, batch.body.error.details]).toEqual([400, 'MEMORY_SCOPE_REQUIRED', { index: 1 }])
+    expect(batch.body.error.message).toMatch(/^items\[1\] /)
+    const badItem = await t.call('POST', '/v1/memories/batch', {
+      body: {
+        items: [
+          { messages: 'a', user_id: 'u' },
+          { messages: [{ role: 'x', content: 'b' }], user_id: 'u' },
+        ],
+      },
+    })
+    expect(badItem.body.error.details.issues[0].path).toBe('items.1.messages')
+    expect((await t.call('GET', '/v1/memories?user_id=u')).body.results).toEqual([])
+  })
+
+  it('answers 415 to a body that is not JSON, 404 to the history of an unknown id, 405 to GET on a POST route', async () => {
+    await using t = await openTestApp(embedder)
+    for (const [path, key] of [
+      ['/v1/memories', undefined],
+      ['/v3/memories/add/', null],
+    ] as const) {
+      const res = await t.call('POST', path, {
+        ...(key === null ? mem0(t) : {}),
+        body: JSON.stringify({ messages: 'x', user_id: 'u' }),
+        headers: { 'content-type': 'text/plain', ...(key === null && { authorization: `Token ${t.keyA}` }) },
+      })
+      expect([path, res.status, res.body.error.code]).toEqual([path, 415, 'UNSUPPORTED_MEDIA_TYPE'])
+    }
+    expect((await t.call('GET', '/v1/memories?user_id=u')).body.results).toEqual([])
+    const charset = await t.call('POST', '/v1/memories', {
+      body: { messages: 'x', user_id: 'u' },
+      headers: { 'content-type': 'application/json; charset=utf-8' },
+    })
+    expect(charset.status).toBe(200)
+
+    for (const path of [`/v1/memories/${missingId}/history`, `/v1/memories/${missingId}/history/`]) {
+      const res = await t.call('GET', path, path.endsWith('/') ? mem0(t) : {})
+      expect([path, res.status, res.body.error?.code]).toEqual([path, 404, 'MEMORY_NOT_FOUND'])
+    }
+    // A deleted memory still has its history.
+    const id = charset.body.results[0].id
+    await t.call('DELETE', `/v1/memories/${id}`)
+    expect((await t.call('GET', `/v1/memories/${id}/history`)).body.results.map((e: { event: string }) => e.event)).toEqual(['ADD', 'DELETE'])
+
+    const get = await t.call('GET', '/v1/memories/search?query=x&user_id=u')
+    expect([get.status, get.body.error.code, get.headers.get('allow')]).toEqual([405, 'METHOD_NOT_ALLOWED', 'POST'])
+    expect(get.body.error.message).toMatch(/use POST \/v1\/memories\/search/)
+  })
+})
+
+describe('issue 17, item 8: Mem0 client flags AgentMem does not support answer 501', () => {
+  it('answers 501 NOT_IMPLEMENTED naming the flag, and accepts the same flags when they ask for nothing', async () => {
+    await using t = await openTestApp(embedder)
+    await t.call('POST', '/v1/memories', { body: { messages: 'I like tea', user_id: 'u' } })
+    const cases: Array<[string, string, unknown]> = [
+      ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, rerank: true }],
+      ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, show_expired: true }],
+      ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, reference_date: '2026-01-01' }],
+      ['POST', '/v3/memories/', { filters: { user_id: 'u' }, start_date: '2026-01-01' }],
+      ['POST', '/v3/memories/', { filters: { user_id: 'u' }, show_expired: true }],
+      ['PUT', `/v1/memories/${missingId}/`, { text: 'x', timestamp: 1_700_000_000 }],
+    ]
+    for (const [method, path, body] of cases) {
+      const res = await t.call(method, path, { ...mem0(t), body })
+      expect([path, body, res.status, res.body.error?.code]).toEqual([path, body, 501, 'NOT_IMPLEMENTED'])
+    }
+    const plain = await t.call('POST', '/v3/memories/search/', {
+      ...mem0(t),
+      body: { query: 'tea', filters: { user_id: 'u' }, rerank: false, show_expired: false },
+    })
+    expect([plain.status, texts(plain.body.results)]).toEqual([200, ['I like tea']])
+  })
+})
