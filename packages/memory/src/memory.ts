@@ -358,7 +358,7 @@ export class Memory implements AsyncDisposable {
       { kind: 'delete', tenantId: this.tenantId, id: parseId(id), purge: opts.purge, actor: opts.actor ?? null },
     ])
     if (result instanceof MemoryError) throw result
-    if (opts.purge) await this.erase()
+    if (opts.purge) await this.engine.writer.erase()
   }
 
   /**
@@ -371,7 +371,7 @@ export class Memory implements AsyncDisposable {
     const opts = parseWith(deleteOptionsSchema, { purge, actor }, 'deleteAll options')
     const scope = this.requireScope(parseWith(scopeSchema, scopeIds, 'deleteAll scope'), 'deleteAll')
     const [result] = await this.engine.writer.submit([{ kind: 'deleteMatching', scope, purge: opts.purge, actor: opts.actor ?? null }])
-    if (opts.purge) await this.erase()
+    if (opts.purge) await this.engine.writer.erase()
     return result as { deleted: number }
   }
 
@@ -385,7 +385,7 @@ export class Memory implements AsyncDisposable {
     this.checkOpen()
     await this.engine.writer.submit([{ kind: 'deleteMatching', scope: { tenantId: this.tenantId }, purge: true, actor: null }])
     await this.engine.writer.exclusive(() => this.engine.metadata.deleteHistory(this.tenantId))
-    await this.erase()
+    await this.engine.writer.erase()
   }
 
   /**
@@ -453,14 +453,6 @@ export class Memory implements AsyncDisposable {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
-  }
-
-  /**
-   * The physical side of a purge: deleted rows leave the vector store's files and the SQLite WAL
-   * is emptied. The purge's caller waits for it, so "purged" means gone from disk.
-   */
-  private erase(): Promise<void> {
-    return this.engine.writer.exclusive(() => this.engine.writer.maintain({ purge: true }))
   }
 
   /** Reads see every acknowledged write: they wait for its LanceDB apply if it is still running. */

@@ -76,6 +76,8 @@ export class Writer {
    * or its text changed); lookups check the row itself.
    */
   private readonly unindexed = new Map<string, string>()
+  /** An erase queued but not started yet, which a purge committed now can join. */
+  private pendingErase: Promise<void> | undefined
   /** The LanceDB write of the last acknowledged group, while it runs (never rejects). */
   private applying: Promise<unknown> = Promise.resolve()
 
@@ -138,6 +140,19 @@ export class Writer {
     this.commitsSinceMaintenance = 0
     const ms = performance.now() - started
     this.maintenanceNotBefore = performance.now() + (ms * (1 - maintenanceBudget)) / maintenanceBudget
+  }
+
+  /**
+   * The physical side of a purge (maintenance with `purge`), run after every write queued before
+   * it. A full rewrite covers every purge committed before it starts, so purges arriving while one
+   * waits its turn share it: a burst of purges costs one rewrite, not one each.
+   */
+  erase(): Promise<void> {
+    this.pendingErase ??= this.serially(async () => {
+      this.pendingErase = undefined
+      await this.maintain({ purge: true })
+    })
+    return this.pendingErase
   }
 
   /** Takes everything queued (up to maxGroupOps) as one group; writes arriving meanwhile schedule the next group. */

@@ -138,4 +138,21 @@ describe('issue 17: purge leaves the text in no file of the store', () => {
     expect((await otherTenant.getAll({ userId: 'u2' })).results.map((m) => m.memory)).toEqual(['tenant two Brambleworth'])
     expect(await memory.count({ userId: 'u1' })).toBe(30)
   })
+
+  it('a burst of purges shares one rewrite of the store', async () => {
+    let rewrites = 0
+    const logger = {
+      info() {},
+      warn() {},
+      error() {},
+      debug: (event: string, fields?: Record<string, unknown>) => void (event === 'memory.maintain' && fields?.['purge'] && rewrites++),
+    }
+    await using store = await openTemp(embedder, { logger })
+    const { memory } = store
+    await addFiller(memory)
+    const ids = (await memory.getAll({ userId: 'u1', limit: 5 })).results.map((m) => m.id)
+    await Promise.all(ids.map((id) => memory.delete(id, { purge: true })))
+    expect(rewrites).toBe(1)
+    expect(await memory.count({ userId: 'u1' })).toBe(25)
+  })
 })
