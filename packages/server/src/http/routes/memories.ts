@@ -217,7 +217,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
     createRoute({
       method: 'delete',
       path: '/v1/memories/{id}',
-      summary: 'Delete a memory; purge=true also erases its texts from history',
+      summary: 'Delete a memory; purge=true also erases its texts from history and disk, also after a plain delete',
       security,
       request: { params: memoryIdParam, query: s.deleteQuery },
       responses: { ...json(z.object({ deleted: z.literal(true) }), 'Deleted'), ...errors, ...notFound },
@@ -232,7 +232,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
     createRoute({
       method: 'delete',
       path: '/v1/memories',
-      summary: 'Delete every memory of a user / agent / run',
+      summary: 'Delete every memory of a user / agent / run; purge=true also erases their texts, those deleted earlier included',
       security,
       request: { query: s.deleteAllQuery },
       responses: { ...json(z.object({ deleted: z.number() }), 'How many were deleted'), ...errors },
