@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache'
 import { EmbeddingError, EmbeddingErrorCode } from './errors.js'
 import type { ModelSpec } from './models/model-spec.js'
-import { type ProgressListener, terminalProgress } from './models/progress.js'
+import { logProgress, type ProgressListener, terminalProgress } from './models/progress.js'
 import { resolveModel } from './models/resolve-model.js'
 import { type CreateEmbedderOptions, type ResolvedEmbedderOptions, resolveOptions } from './options.js'
 import { MicroBatcher } from './pool/micro-batcher.js'
@@ -30,9 +30,11 @@ export async function createEmbedder(options: CreateEmbedderOptions = {}): Promi
 }
 
 function progressListener(options: ResolvedEmbedderOptions): (ProgressListener & { stop?(): void }) | undefined {
-  const { progress } = options
+  const { progress, logger } = options
   if (typeof progress === 'function') return progress
-  return (progress ?? process.stderr.isTTY) ? terminalProgress() : undefined
+  if (progress === false) return undefined
+  if (progress === true || process.stderr.isTTY) return terminalProgress()
+  return logger ? logProgress(logger) : undefined
 }
 
 class PooledEmbedder implements Embedder {

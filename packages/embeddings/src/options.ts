@@ -38,7 +38,7 @@ export const createEmbedderOptionsSchema = z.object({
   maxTextLength: z.number().int().positive().default(100_000),
   /** Entries of the (kind, text) -> vector LRU cache; 0 turns it off. Default 0. */
   cacheSize: z.number().int().nonnegative().default(0),
-  /** Progress of downloads and the first build: a listener, or true for a bar on stderr. Default: stderr is a TTY. */
+  /** Progress of downloads and the first build: a listener, true for a bar on stderr, false for none. Default: a bar when stderr is a TTY, else `model.progress` events to `logger`. */
   progress: z.union([z.boolean(), z.custom<ProgressListener>((v) => typeof v === 'function')]).optional(),
   logger: z.custom<Logger>((v) => typeof v === 'object' && v !== null).optional(),
 })

@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress'
+import type { Logger } from '../types.js'
 
 /** Progress of a long step (a download or the default model's first build). */
 export interface ProgressEvent {
@@ -29,4 +30,20 @@ export function terminalProgress(): ProgressListener & { stop(): void } {
     bar.update(round(event.done), { task: event.task, unit })
   }
   return Object.assign(listener, { stop: () => multi.stop() })
+}
+
+/**
+ * Progress as `model.progress` log events, for when stderr is not a terminal (a log file would
+ * otherwise see seconds of silence): one event per tenth of each task, so a long download logs
+ * ten lines, not thousands.
+ */
+export function logProgress(logger: Logger): ProgressListener {
+  const lastTenth = new Map<string, number>()
+  return (event) => {
+    const fraction = event.total > 0 ? Math.min(event.done / event.total, 1) : 0
+    const tenth = Math.floor(fraction * 10)
+    if (lastTenth.get(event.task) === tenth) return
+    lastTenth.set(event.task, tenth)
+    logger.info('model.progress', { task: event.task, done: event.done, total: event.total, unit: event.unit, percent: Math.floor(fraction * 100) })
+  }
 }
