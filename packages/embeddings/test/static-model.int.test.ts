@@ -1,7 +1,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEmbedder, type Embedder, STATIC_MODEL_ID } from '../src/index.js'
+import { createEmbedder, describeModel, type Embedder, STATIC_MODEL_ID } from '../src/index.js'
 import { buildFolderAtomically } from '../src/models/cache-dir.js'
 import { staticModelFolder } from '../src/models/static-model.js'
 import { sharedDir, tempDir } from './helpers/fixtures.js'
@@ -93,6 +93,14 @@ describe('the offline default model', () => {
     }
     expect(await sizes({})).toBe(32)
     expect(await sizes({ maxBatchSize: 8 })).toBe(8)
+  })
+
+  it('is named by describeModel without building, downloading or loading anything', async () => {
+    await using empty = await tempDir('describe')
+    expect(await describeModel({ cacheDir: empty.path })).toEqual({ modelId: embedder.modelId, dimensions: embedder.dimensions })
+    expect(await describeModel({ cacheDir: empty.path, model: 'all-MiniLM-L6-v2' })).toEqual({ modelId: 'all-MiniLM-L6-v2', dimensions: 384 })
+    expect(await readdir(empty.path)).toEqual([])
+    await expect(describeModel({ model: 'no-such-model' })).rejects.toMatchObject({ code: 'EMBEDDINGS_UNKNOWN_MODEL' })
   })
 
   it('embeds unknown words and numbers to a zero vector instead of failing', async () => {
