@@ -56,7 +56,12 @@ const metadataShape = fc.dictionary(fc.constantFrom(...keys), value, { maxKeys: 
 
 /** The reference: what each operator means, in plain JS. */
 const same = (a: Json | undefined, b: Scalar) => typeof a === typeof b && a === b
-const equals = (v: Json | undefined, x: Scalar) => (Array.isArray(v) ? v.some((e) => same(e, x)) : same(v, x))
+const isObject = (v: Json | undefined): v is { [key: string]: Json } => typeof v === 'object' && v !== null && !Array.isArray(v)
+/** A list's elements, and those of every list inside it (also inside its objects). */
+const elements = (list: Json[]): Json[] => list.flatMap((e) => (Array.isArray(e) ? elements(e) : isObject(e) ? listsIn(e) : [e]))
+const listsIn = (object: { [key: string]: Json }): Json[] =>
+  Object.values(object).flatMap((v) => (Array.isArray(v) ? elements(v) : isObject(v) ? listsIn(v) : []))
+const equals = (v: Json | undefined, x: Scalar) => (Array.isArray(v) ? elements(v).some((e) => same(e, x)) : same(v, x))
 
 /** Ordering applies to two scalars of one type, never to a list or an object. */
 function order(v: Json | undefined, x: Scalar): number | undefined {
@@ -77,7 +82,7 @@ function holds(v: Json | undefined, op: string, x: unknown): boolean {
     case 'nin':
       return !(x as Scalar[]).some((y) => equals(v, y))
     case 'contains':
-      return typeof v === 'string' ? v.includes(x as string) : Array.isArray(v) && v.includes(x as string)
+      return typeof v === 'string' ? v.includes(x as string) : equals(v, x as string)
     case 'icontains':
       return typeof v === 'string' && v.toLowerCase().includes((x as string).toLowerCase())
     case 'gt':

@@ -27,7 +27,7 @@ function containsPattern(value: string): string {
 }
 
 const sqlOperators: Record<ComparisonOperator, string> = { eq: '=', ne: '<>', gt: '>', gte: '>=', lt: '<', lte: '<=' }
-const pathOperators = { eq: '==', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const
+const pathOperators = { gt: '>', gte: '>=', lt: '<', lte: '<=' } as const
 type PathOperator = keyof typeof pathOperators
 /** A condition on one field (not AND / OR / NOT). */
 type Condition = Exclude<FilterNode, { kind: 'and' | 'or' | 'not' }>
@@ -53,8 +53,8 @@ function pathLiteral(value: number | boolean | string): string {
 }
 
 /**
- * A typed JSONPath test, for scalars only: on a list, this JSONPath engine's lax mode compares
- * elements until the first one of another type, so lists are matched on their JSON text instead.
+ * A typed JSONPath test, for scalars only (this engine's lax mode compares a list's elements only
+ * up to the first one of another type, and lists never take part in an ordering anyway).
  */
 function pathTest(key: string, op: PathOperator, value: number | boolean | string): string {
   return `(json_exists(${jsonb(key)}, ${literal(`$ ? (@ ${pathOperators[op]} ${pathLiteral(value)})`)}) AND ${jsonText(key)} NOT LIKE '[%')`
@@ -66,30 +66,28 @@ const withoutStrings = (key: string) => `regexp_replace(${jsonText(key)}, '"(?:[
 /** Escapes Rust regex syntax. */
 const regexLiteral = (text: string) => text.replace(/[\\.+*?()|[\]{}^$#&\-~]/g, '\\$&')
 
+/** How Lance may write a value: numbers it holds as floats come in exponent form (2 ** 64 is 1.8446744073709552e+19, 1e-6 is 1e-6). */
+const jsonTexts = (value: Scalar) => (typeof value === 'number' ? [JSON.stringify(value), value.toExponential()] : [JSON.stringify(value)])
+
 /**
- * The value equals `value`, or is a list with an element equal to it; types must agree (1 and
- * 1.0 are equal, 1 and "1" are not). Lists are matched on their top-level elements.
+ * `eq` / `in`: a scalar equal to one of the values (same type: 1 and 1.0 are equal, 1 and "1" are
+ * not), or a list that holds one, itself or in a list inside it. One pass per row, whatever the
+ * number of values: in compact JSON text an array element is a whole token right after `[` or `,`
+ * and right before `,` or `]` (an object's keys and values sit after `{` or `:`). Strings are
+ * matched on the text as is (inside a string a quote is always escaped, so `,"` starts a token);
+ * other values on the text with its strings blanked, so that "3" cannot pass for 3.
  */
-function metadataEquals(key: string, value: Scalar): string {
-  const list = jsonb(key)
-  const text = JSON.stringify(value)
-  if (typeof value === 'string') {
-    // Strings compare as JSON text, which is exact, and also covers "" (JSONPath cannot write it).
-    // json_array_contains compares each element's JSON text; no element's text is `"` + text + `"`.
-    return `(${jsonText(key)} = ${literal(text)} OR json_array_contains(${list}, '$', ${literal(text)}))`
-  }
-  // Lance writes a number as JSON.stringify does or, when it holds it as a float, in exponent form
-  // (2 ** 64 is 1.8446744073709552e+19, 1e-6 is 1e-6): an element may be either. json_array_contains
-  // also takes the string "3" for 3; the text with strings blanked cannot hold "3", but holds 3 for
-  // [[3]]. Together they are exact unless a list holds both "3" and [3].
-  const texts = [...new Set([text, typeof value === 'number' ? value.toExponential() : text])]
-  const contains = texts.map((t) => `json_array_contains(${list}, '$', ${literal(t)})`).join(' OR ')
-  const element = `((${contains}) AND regexp_like(${withoutStrings(key)}, ${literal(`[\\[,](?:${texts.map(regexLiteral).join('|')})[,\\]]`)}))`
-  return `(${pathTest(key, 'eq', value)} OR ${element})`
+function metadataIn(key: string, values: readonly Scalar[]): string {
+  const text = jsonText(key)
+  const strings = [...new Set(values.filter((v) => typeof v === 'string').map((v) => JSON.stringify(v)))]
+  const others = [...new Set(values.filter((v) => typeof v !== 'string').flatMap(jsonTexts))]
+  const element = (subject: string, texts: string[]) => `regexp_like(${subject}, ${literal(`[\\[,](?:${texts.map(regexLiteral).join('|')})[,\\]]`)})`
+  const inLists = [strings.length > 0 ? element(text, strings) : '', others.length > 0 ? element(withoutStrings(key), others) : ''].filter(Boolean)
+  return `(${text} IN (${[...strings, ...others].map(literal).join(', ')}) OR (${text} LIKE '[%' AND (${inLists.join(' OR ')})))`
 }
 
 /** gt / gte / lt / lte: a scalar of the value's type only, never a list's elements. */
-function metadataOrder(key: string, op: Exclude<PathOperator, 'eq'>, value: Scalar): string {
+function metadataOrder(key: string, op: PathOperator, value: Scalar): string {
   const text = jsonText(key)
   if (value === '') {
     // JSONPath cannot write "", the least string: every other string is greater.
@@ -116,18 +114,16 @@ function jsonStringContains(text: string, value: string): string {
 function compileMetadata(node: Condition, key: string): string {
   switch (node.kind) {
     case 'compare':
-      if (node.op === 'eq') return metadataEquals(key, node.value)
-      if (node.op === 'ne') return not(metadataEquals(key, node.value))
+      if (node.op === 'eq') return metadataIn(key, [node.value])
+      if (node.op === 'ne') return not(metadataIn(key, [node.value]))
       return metadataOrder(key, node.op, node.value)
-    case 'in': {
-      const anyOf = `(${node.values.map((value) => metadataEquals(key, value)).join(' OR ')})`
-      return node.negated ? not(anyOf) : anyOf
-    }
+    case 'in':
+      return node.negated ? not(metadataIn(key, node.values)) : metadataIn(key, node.values)
     case 'contains':
       // A string holds the text; a list holds the element. icontains reads strings only.
       return node.caseInsensitive
         ? `(${jsonStringContains(`lower(${jsonText(key)})`, node.value.toLowerCase())})`
-        : `(${jsonStringContains(jsonText(key), node.value)} OR json_array_contains(${jsonb(key)}, '$', ${literal(JSON.stringify(node.value))}))`
+        : `(${jsonStringContains(jsonText(key), node.value)} OR ${metadataIn(key, [node.value])})`
   }
 }
 
