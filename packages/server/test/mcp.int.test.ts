@@ -74,6 +74,7 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
     // The connection's default scope applies when a call names none; an explicit scope wins.
     const found = await call(client, 'search_memories', { query: 'which city did I move to', top_k: 1 })
     expect(found.body.results.map((r: Json) => r.memory)).toEqual(['I moved to Lisbon in May'])
+    expect(found.body.results[0].similarity).toEqual(expect.any(Number))
     expect((await call(client, 'search_memories', { query: 'nurse', user_id: 'mcp-bob' })).body.results[0].memory).toBe('I work as a nurse')
     const filtered = await call(client, 'search_memories', { query: 'Lisbon dog tea', filters: { 'metadata.topic': 'home' } })
     expect(filtered.body.results.map((r: Json) => r.id)).toEqual([id])

@@ -113,8 +113,9 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
         ...(parsed && { filters: parsed }),
         topK: args.top_k,
         mode: args.mode,
+        explain: true, // for each hit's `similarity`, as over HTTP
       })
-      return { results: results.map((hit) => toSearchHitJson(hit, false)) }
+      return { results: results.map((hit) => toSearchHitJson(hit)) }
     },
   )
 
