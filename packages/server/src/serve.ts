@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto'
+import { rmSync, writeFileSync } from 'node:fs'
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { join } from 'node:path'
 import { createEmbedder } from '@agentmem/embeddings'
 import { Memory, type MemoryOpenOptions } from '@agentmem/memory'
 import { serve } from '@hono/node-server'
 import type { Logger } from 'pino'
 import { isLoopback, type ServerConfig } from './config.js'
+import { dataPaths, type ServerInfo } from './data-paths.js'
 import { ServerError, ServerErrorCode, statusByCode } from './errors.js'
 import { type App, createApp } from './http/app.js'
 import { KeyStore } from './keys/key-store.js'
@@ -16,14 +17,13 @@ export interface RunningServer {
   url: string
   /** Active API keys at start; with none, only loopback clients are served. */
   keyCount: number
+  /** The embedding model's id. */
+  model: string
   /** Stops accepting, finishes in-flight requests and queued writes, closes the store and the embedding pool. */
   close(): Promise<void>
 }
 
-/** The server's files inside the data folder. */
-export function dataPaths(data: string) {
-  return { memory: join(data, 'memory'), keys: join(data, 'server', 'keys.db') }
-}
+export { dataPaths, type ServerInfo }
 
 /**
  * Serves an app on a port. Requests Node's HTTP parser rejects before the app sees them (headers
@@ -116,12 +116,14 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       { url, docs: `${url}/docs`, keys: keyCount, data: config.data, llm: config.llmBaseUrl ? { url: config.llmBaseUrl, model: config.llmModel } : null },
       'server.listening',
     )
+    writeFileSync(paths.serverInfo, JSON.stringify({ url, pid: process.pid } satisfies ServerInfo))
 
     let closing: Promise<void> | undefined
     const close = () => {
       closing ??= (async () => {
         lifecycle.shuttingDown = true
         logger.info({}, 'server.shutting_down')
+        rmSync(paths.serverInfo, { force: true })
         await new Promise<void>((resolve) => {
           server.close(() => resolve())
           // Idle keep-alive connections would hold close() open; busy ones finish their request first.
@@ -134,7 +136,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       })()
       return closing
     }
-    return { url, keyCount, close }
+    return { url, keyCount, model: embedder.modelId, close }
   } catch (error) {
     for (const close of opened.reverse()) await close()
     throw error

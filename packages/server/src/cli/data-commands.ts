@@ -19,19 +19,19 @@ import { createEmbedder } from '@agentmem/embeddings'
 import { type ImportItem, Memory } from '@agentmem/memory'
 import { SingleBar } from 'cli-progress'
 import type { ServerConfig } from '../config.js'
-import { toMemoryJson } from '../http/schemas.js'
-import { dataPaths } from '../serve.js'
+import { dataPaths } from '../data-paths.js'
+import { toAddResultJson, toJobJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
+import { lazyEmbedder } from './lazy-embedder.js'
+import { type ListFlags, print, printPages, type ScopeFlags, type SearchFlags } from './output.js'
 
-interface ScopeFlags {
-  user?: string
-  agent?: string
-  run?: string
-  tenant: string
-}
+type StoreScope = ScopeFlags & { tenant: string }
 
-/** Opens the store directly (the server must not be running on the same folder: the store is locked to one process). */
+/**
+ * Opens the store directly (the server must not be running on the same folder: the store is locked
+ * to one process). The model starts only if the command embeds something.
+ */
 async function withMemory<T>(config: ServerConfig, tenant: string, run: (memory: Memory) => Promise<T>): Promise<T> {
-  const embedder = await createEmbedder({
+  const embedder = await lazyEmbedder({
     ...(config.model !== undefined && { model: config.model }),
     ...(config.modelPath !== undefined && { modelPath: config.modelPath }),
     ...(config.embeddingWorkers !== undefined && { workers: config.embeddingWorkers }),
@@ -54,19 +54,6 @@ const scope = (o: ScopeFlags) => ({
   ...(o.run !== undefined && { runId: o.run }),
 })
 
-function json(text: string | undefined, flag: string): Record<string, unknown> | undefined {
-  if (text === undefined) return undefined
-  try {
-    const value: unknown = JSON.parse(text)
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>
-  } catch {}
-  throw new Error(`${flag} must be a JSON object`)
-}
-
-const print = (value: unknown): void => {
-  process.stdout.write(`${JSON.stringify(value)}\n`)
-}
-
 const bar = (unit: string) =>
   new SingleBar({
     format: `{bar} {percentage}% | {value}/{total} ${unit} | {eta_formatted} left`,
@@ -75,34 +62,30 @@ const bar = (unit: string) =>
     noTTYOutput: false,
   })
 
-export function addCommand(config: ServerConfig, text: string, o: ScopeFlags & { metadata?: string }) {
-  const metadata = json(o.metadata, '--metadata')
-  return withMemory(config, o.tenant, async (memory) => print(await memory.add(text, { ...scope(o), ...(metadata && { metadata }) })))
-}
-
-export function searchCommand(config: ServerConfig, query: string, o: ScopeFlags & { topK: string; mode: string; filters?: string }) {
-  const filters = json(o.filters, '--filters')
-  return withMemory(config, o.tenant, async (memory) => {
-    const { results } = await memory.search(query, { ...scope(o), topK: Number(o.topK), mode: o.mode as 'hybrid', ...(filters && { filters }) })
-    for (const hit of results) print({ score: hit.score, ...toMemoryJson(hit) })
+/** Prints what `POST /v1/memories` would answer. */
+export async function addCommand(config: ServerConfig, text: string, o: StoreScope & { metadata?: Record<string, unknown> }) {
+  await withMemory(config, o.tenant, async (memory) => {
+    const result = await memory.add(text, { ...scope(o), ...(o.metadata && { metadata: o.metadata }) })
+    print({ results: result.results.map(toAddResultJson), ...(result.job && { job: toJobJson(result.job) }) })
   })
 }
 
-export function listCommand(config: ServerConfig, o: ScopeFlags & { filters?: string; limit?: string }) {
-  const filters = json(o.filters, '--filters')
-  const most = o.limit === undefined ? Number.POSITIVE_INFINITY : Number(o.limit)
-  return withMemory(config, o.tenant, async (memory) => {
-    let printed = 0
-    let cursor: string | undefined
-    do {
-      const page = await memory.getAll({ ...scope(o), limit: 1000, ...(filters && { filters }), ...(cursor !== undefined && { cursor }) })
-      for (const item of page.results) {
-        if (printed++ >= most) return
-        print(toMemoryJson(item))
-      }
-      cursor = page.nextCursor ?? undefined
-    } while (cursor !== undefined)
+/** Prints the hits `POST /v1/memories/search` would answer, one per line, best first. */
+export async function searchCommand(config: ServerConfig, query: string, o: StoreScope & SearchFlags) {
+  await withMemory(config, o.tenant, async (memory) => {
+    const { results } = await memory.search(query, { ...scope(o), topK: o.topK, mode: o.mode, ...(o.filters && { filters: o.filters }) })
+    for (const hit of results) print(toSearchHitJson(hit))
   })
+}
+
+/** Prints a scope as `GET /v1/memories` lists it, oldest first. */
+export async function listCommand(config: ServerConfig, o: StoreScope & ListFlags) {
+  await withMemory(config, o.tenant, (memory) =>
+    printPages(o.limit, async (size, cursor) => {
+      const page = await memory.getAll({ ...scope(o), limit: size, ...(o.filters && { filters: o.filters }), ...(cursor !== undefined && { cursor }) })
+      return { results: page.results.map(toMemoryJson), next: page.nextCursor }
+    }),
+  )
 }
 
 /** The id on the last complete line of an export file; a torn last line (a crash mid-write) is cut off. */

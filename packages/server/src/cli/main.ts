@@ -1,20 +1,59 @@
 #!/usr/bin/env node
 /** @module agentmem: the command-line interface (serve, keys, add, search, list, export, import, reembed). */
-import { Command, Option } from 'commander'
+import { Command, InvalidArgumentError, Option } from 'commander'
 import { loadConfig, type ServerConfigInput } from '../config.js'
-import { isCodedError } from '../errors.js'
-import { addCommand, exportCommand, importCommand, listCommand, reembedCommand, searchCommand } from './data-commands.js'
-import { keysCreate, keysList, keysRevoke } from './keys-commands.js'
-import { serveCommand } from './serve-command.js'
+import type { ListFlags, ScopeFlags, SearchFlags } from './output.js'
+import { type ServerTarget, serverTarget } from './server-client.js'
+
+// Commands import what they need when they run: `--help`, `keys` and calls over HTTP never load the store or a model.
 
 const program = new Command('agentmem').description('Long-term memory for AI agents').showHelpAfterError()
 
+/** `--limit abc` is an error naming the flag, never NaN passed on. */
+const integer = (min: number, max?: number) => (value: string) => {
+  const n = Number(value)
+  if (!/^\d+$/.test(value) || n < min || n > (max ?? Number.MAX_SAFE_INTEGER)) {
+    throw new InvalidArgumentError(max === undefined ? `expected an integer of at least ${min}.` : `expected an integer from ${min} to ${max}.`)
+  }
+  return n
+}
+const jsonObject = (value: string): Record<string, unknown> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(value)
+  } catch {
+    throw new InvalidArgumentError('expected a JSON object (not valid JSON).')
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError('expected a JSON object.')
+  return parsed as Record<string, unknown>
+}
+const httpUrl = (value: string): string => {
+  const url = URL.canParse(value) ? new URL(value) : undefined
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new InvalidArgumentError('expected an http:// or https:// URL.')
+  return value
+}
+
 const dataOption = () => new Option('--data <dir>', 'data folder (env AGENTMEM_DATA, default .agentmem)')
 const tenantOption = () => new Option('--tenant <name>', 'tenant to act as').default('default')
-const scopeOptions = (c: Command) =>
-  c.option('--user <id>', 'user id').option('--agent <id>', 'agent id').option('--run <id>', 'run id').addOption(tenantOption()).addOption(dataOption())
+/** add, search, list: on the store, or over HTTP with --url or when a server runs on the data folder. */
+const dataCommand = (c: Command) =>
+  c
+    .option('--user <id>', 'user id')
+    .option('--agent <id>', 'agent id')
+    .option('--run <id>', 'run id')
+    .addOption(new Option('--tenant <name>', 'tenant to act as on the local store (default: default); over HTTP the key decides'))
+    .addOption(dataOption())
+    .addOption(new Option('--url <url>', 'talk to this server instead of opening the store').env('AGENTMEM_URL').argParser(httpUrl))
+    .addOption(new Option('--key <key>', 'API key for --url (none needed on loopback before the first key exists)').env('AGENTMEM_API_KEY'))
 /** Flags override the environment, which overrides the config file. */
 const config = (flags: ServerConfigInput) => loadConfig({ flags })
+
+type DataFlags = ScopeFlags & { tenant?: string; data?: string; url?: string; key?: string }
+/** Runs a data command over HTTP when there is a server to talk to, else on the store (tenant `default` unless given). */
+async function route(o: DataFlags, http: (server: ServerTarget) => Promise<void>, store: (tenant: string) => Promise<void>): Promise<void> {
+  const server = serverTarget(config({ data: o.data }).data, o)
+  await (server ? http(server) : store(o.tenant ?? 'default'))
+}
 
 program
   .command('serve')
@@ -22,72 +61,113 @@ program
   .addOption(dataOption())
   .option('--host <address>', 'address to listen on (env AGENTMEM_HOST)')
   .option('--port <number>', 'port (env AGENTMEM_PORT)')
-  .action(async (o: { data?: string; host?: string; port?: string }) => serveCommand(config({ data: o.data, host: o.host, port: o.port })))
+  .option('--model <id>', 'embedding model, e.g. all-MiniLM-L6-v2 (downloaded once; env AGENTMEM_MODEL; default: the offline model)')
+  .option('--model-path <dir>', 'a local model folder in the Hugging Face layout (env AGENTMEM_MODEL_PATH)')
+  .action(async (o: { data?: string; host?: string; port?: string; model?: string; modelPath?: string }) => {
+    const { serveCommand } = await import('./serve-command.js')
+    await serveCommand(config(o))
+  })
 
 const keys = program.command('keys').description('API keys: each belongs to one tenant')
 keys
   .command('create')
   .description('create a key; prints only the key, which is never shown again')
-  .requiredOption('--tenant <name>', 'tenant the key can act on')
+  .requiredOption('--tenant <name>', 'tenant the key can act on (memories stored before the first key are in tenant default)')
   .option('--name <label>', 'a label for listings')
   .option('--admin', 'may manage keys and reset tenants')
   .addOption(dataOption())
-  .action(async (o: { tenant: string; name?: string; admin?: boolean; data?: string }) => keysCreate(config({ data: o.data }), o))
+  .action(async (o: { tenant: string; name?: string; admin?: boolean; data?: string }) => {
+    const { keysCreate } = await import('./keys-commands.js')
+    await keysCreate(config({ data: o.data }), o)
+  })
 keys
   .command('list')
   .description('list keys (never the keys themselves)')
   .option('--tenant <name>', 'only this tenant')
   .addOption(dataOption())
-  .action(async (o: { tenant?: string; data?: string }) => keysList(config({ data: o.data }), o))
+  .action(async (o: { tenant?: string; data?: string }) => {
+    const { keysList } = await import('./keys-commands.js')
+    await keysList(config({ data: o.data }), o)
+  })
 keys
   .command('revoke <id>')
   .description('revoke a key by id')
   .addOption(dataOption())
-  .action(async (id: string, o: { data?: string }) => keysRevoke(config({ data: o.data }), id))
+  .action(async (id: string, o: { data?: string }) => {
+    const { keysRevoke } = await import('./keys-commands.js')
+    await keysRevoke(config({ data: o.data }), id)
+  })
 
-scopeOptions(program.command('add <text>').description('add a memory'))
-  .option('--metadata <json>', 'metadata as a JSON object')
-  .action(async (text: string, o) => addCommand(config({ data: o.data }), text, o))
-scopeOptions(program.command('search <query>').description('search a scope'))
-  .option('--top-k <n>', 'results', '10')
-  .option('--mode <mode>', 'hybrid, vector or keyword', 'hybrid')
-  .option('--filters <json>', 'Mem0-style filters as JSON')
-  .action(async (query: string, o) => searchCommand(config({ data: o.data }), query, o))
-scopeOptions(program.command('list').description('list a scope as JSON lines, oldest first'))
-  .option('--filters <json>', 'Mem0-style filters as JSON')
-  .option('--limit <n>', 'most memories to print (default: all)')
-  .action(async (o) => listCommand(config({ data: o.data }), o))
+dataCommand(program.command('add <text>').description('add a memory; prints what POST /v1/memories answers'))
+  .option('--metadata <json>', 'metadata as a JSON object', jsonObject)
+  .action(async (text: string, o: DataFlags & { metadata?: Record<string, unknown> }) =>
+    route(
+      o,
+      async (server) => (await import('./http-commands.js')).addOverHttp(server, text, o),
+      async (tenant) => (await import('./data-commands.js')).addCommand(config({ data: o.data }), text, { ...o, tenant }),
+    ),
+  )
+dataCommand(program.command('search <query>').description('search a scope; one hit per line, best first'))
+  .option('--top-k <n>', 'results (1-1000)', integer(1, 1000), 10)
+  .addOption(new Option('--mode <mode>', 'search mode').choices(['hybrid', 'vector', 'keyword']).default('hybrid'))
+  .option('--filters <json>', 'Mem0-style filters as a JSON object', jsonObject)
+  .action(async (query: string, o: DataFlags & SearchFlags) =>
+    route(
+      o,
+      async (server) => (await import('./http-commands.js')).searchOverHttp(server, query, o),
+      async (tenant) => (await import('./data-commands.js')).searchCommand(config({ data: o.data }), query, { ...o, tenant }),
+    ),
+  )
+dataCommand(program.command('list').description('list a scope as JSON lines, oldest first'))
+  .option('--filters <json>', 'Mem0-style filters as a JSON object', jsonObject)
+  .option('--limit <n>', 'most memories to print (default: all)', integer(1))
+  .action(async (o: DataFlags & ListFlags) =>
+    route(
+      o,
+      async (server) => (await import('./http-commands.js')).listOverHttp(server, o),
+      async (tenant) => (await import('./data-commands.js')).listCommand(config({ data: o.data }), { ...o, tenant }),
+    ),
+  )
 program
   .command('export')
-  .description("write a tenant's memories as JSON lines; re-running with the same --out resumes")
+  .description("write a tenant's memories as JSON lines; re-running with the same --out resumes (needs the store: stop the server first)")
   .addOption(tenantOption())
   .addOption(dataOption())
   .option('--out <file>', 'output file (default: stdout)')
-  .action(async (o: { tenant: string; data?: string; out?: string }) => exportCommand(config({ data: o.data }), o))
+  .action(async (o: { tenant: string; data?: string; out?: string }) => {
+    const { exportCommand } = await import('./data-commands.js')
+    await exportCommand(config({ data: o.data }), o)
+  })
 program
   .command('import <file>')
   .description(
-    'read JSON lines written by export, keeping ids, times and metadata; an id another tenant of this store holds gets a new id, printed as {"from","to"} on stdout; resumable and idempotent (ids and duplicates are skipped)',
+    'read JSON lines written by export, keeping ids, times and metadata; an id another tenant of this store holds gets a new id, printed as {"from","to"} on stdout; resumable and idempotent (ids and duplicates are skipped; needs the store: stop the server first)',
   )
   .addOption(tenantOption())
   .addOption(dataOption())
   .option('--batch <n>', 'memories per write', '500')
-  .action(async (file: string, o: { tenant: string; data?: string; batch: string }) => importCommand(config({ data: o.data }), file, o))
+  .action(async (file: string, o: { tenant: string; data?: string; batch: string }) => {
+    const { importCommand } = await import('./data-commands.js')
+    await importCommand(config({ data: o.data }), file, o)
+  })
 program
   .command('reembed')
-  .description('move every memory to another embedding model')
+  .description('move every memory to another embedding model (needs the store: stop the server first)')
   .addOption(dataOption())
   .option('--from-model <id>', 'the model the store was built with, if not the default')
   .option('--from-model-path <dir>', 'local folder of that model')
   .option('--model <id>', 'new model id (downloaded from the Hugging Face hub)')
   .option('--model-path <dir>', 'new model from a local folder')
-  .action(async (o: { data?: string; fromModel?: string; fromModelPath?: string; model?: string; modelPath?: string }) =>
-    reembedCommand(config({ data: o.data, model: o.fromModel, modelPath: o.fromModelPath }), o),
-  )
+  .action(async (o: { data?: string; fromModel?: string; fromModelPath?: string; model?: string; modelPath?: string }) => {
+    const { reembedCommand } = await import('./data-commands.js')
+    await reembedCommand(config({ data: o.data, model: o.fromModel, modelPath: o.fromModelPath }), o)
+  })
 
 try {
   await program.parseAsync()
 } catch (error) {
-  process.stderr.write(`agentmem: ${isCodedError(error) ? `${error.message} (${error.code})` : error instanceof Error ? error.message : String(error)}\n`)
+  const code = (error as { code?: unknown }).code
+  const message = error instanceof Error ? error.message : String(error)
+  process.stderr.write(`agentmem: ${typeof code === 'string' ? `${message} (${code})` : message}\n`)
   process.exitCode = 1
 }
