@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process'
-import { readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tinyBertShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { runCli, startServeProcess, waitForBanner } from './helpers/cli.js'
+import { runCli, spawnCli, startServeProcess, waitForBanner } from './helpers/cli.js'
 
 let root: string
 beforeAll(async () => {
@@ -16,89 +16,192 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true })
 })
 
+/** Each CLI run is a process start (tsx, LanceDB, maybe a model): on a loaded 2-core machine a dozen of them outlast the default. */
+const cliTimeout = 300_000
+
 const lines = (text: string) =>
   text
     .split('\n')
     .filter((l) => l.trim() !== '')
     .map((l) => JSON.parse(l) as Record<string, unknown>)
 
-it('adds, searches and lists; exports and imports JSON lines, resumably and idempotently', async () => {
-  const data = join(root, 'a')
-  for (const text of ['I moved to Lisbon in May', 'My sister is called Ana', 'I play the cello']) {
-    const added = await runCli(['add', text, '--user', 'u1', '--tenant', 't1', '--data', data, '--metadata', '{"source":"cli"}'])
-    expect(added.code).toBe(0)
-    expect(JSON.parse(added.stdout).results[0]).toMatchObject({ memory: text, event: 'ADD' })
-  }
-  const search = await runCli(['search', 'which instrument?', '--user', 'u1', '--tenant', 't1', '--data', data, '--top-k', '1'])
-  expect(lines(search.stdout).map((r) => r['memory'])).toEqual(['I play the cello'])
-  const listed = lines((await runCli(['list', '--user', 'u1', '--tenant', 't1', '--data', data])).stdout)
-  expect(listed.map((r) => r['memory'])).toEqual(['I moved to Lisbon in May', 'My sister is called Ana', 'I play the cello'])
-  // Another tenant sees nothing.
-  expect((await runCli(['list', '--user', 'u1', '--tenant', 't2', '--data', data])).stdout).toBe('')
+it(
+  'adds, searches and lists; exports and imports JSON lines, resumably and idempotently',
+  async () => {
+    const data = join(root, 'a')
+    for (const text of ['I moved to Lisbon in May', 'My sister is called Ana', 'I play the cello']) {
+      const added = await runCli(['add', text, '--user', 'u1', '--tenant', 't1', '--data', data, '--metadata', '{"source":"cli"}'])
+      expect(added.code).toBe(0)
+      expect(JSON.parse(added.stdout).results[0]).toMatchObject({ memory: text, event: 'ADD' })
+    }
+    const search = await runCli(['search', 'which instrument?', '--user', 'u1', '--tenant', 't1', '--data', data, '--top-k', '1'])
+    expect(lines(search.stdout).map((r) => r['memory'])).toEqual(['I play the cello'])
+    const listed = lines((await runCli(['list', '--user', 'u1', '--tenant', 't1', '--data', data])).stdout)
+    expect(listed.map((r) => r['memory'])).toEqual(['I moved to Lisbon in May', 'My sister is called Ana', 'I play the cello'])
+    // Another tenant sees nothing.
+    expect((await runCli(['list', '--user', 'u1', '--tenant', 't2', '--data', data])).stdout).toBe('')
 
-  // An export cut off mid-line resumes after its last complete line, without duplicates.
-  const file = join(root, 'export.jsonl')
-  expect((await runCli(['export', '--tenant', 't1', '--data', data, '--out', file])).code).toBe(0)
-  const full = readFileSync(file, 'utf8')
-  const [first, second] = full.split('\n')
-  writeFileSync(file, `${first}\n${second?.slice(0, 20)}`)
-  const resumed = await runCli(['export', '--tenant', 't1', '--data', data, '--out', file])
-  expect(resumed.stderr).toMatch(/exported 2 memories \(resumed after/)
-  expect(readFileSync(file, 'utf8')).toBe(full)
+    // An export cut off mid-line resumes after its last complete line, without duplicates.
+    const file = join(root, 'export.jsonl')
+    expect((await runCli(['export', '--tenant', 't1', '--data', data, '--out', file])).code).toBe(0)
+    const full = readFileSync(file, 'utf8')
+    const [first, second] = full.split('\n')
+    writeFileSync(file, `${first}\n${second?.slice(0, 20)}`)
+    const resumed = await runCli(['export', '--tenant', 't1', '--data', data, '--out', file])
+    expect(resumed.stderr).toMatch(/exported 2 memories \(resumed after/)
+    expect(readFileSync(file, 'utf8')).toBe(full)
 
-  // Import keeps ids, times and metadata; a re-run adds nothing.
-  const target = join(root, 'b')
-  const imported = await runCli(['import', file, '--tenant', 't9', '--data', target])
-  expect(imported.stderr).toMatch(/imported 3 new, 0 already present/)
-  expect((await runCli(['import', file, '--tenant', 't9', '--data', target])).stderr).toMatch(/imported 0 new, 3 already present/)
-  const copy = lines((await runCli(['list', '--user', 'u1', '--tenant', 't9', '--data', target])).stdout)
-  expect(copy).toEqual(listed)
+    // Import keeps ids, times and metadata; a re-run adds nothing.
+    const target = join(root, 'b')
+    const imported = await runCli(['import', file, '--tenant', 't9', '--data', target])
+    expect(imported.stderr).toMatch(/imported 3 new, 0 already present/)
+    expect((await runCli(['import', file, '--tenant', 't9', '--data', target])).stderr).toMatch(/imported 0 new, 3 already present/)
+    const copy = lines((await runCli(['list', '--user', 'u1', '--tenant', 't9', '--data', target])).stdout)
+    expect(copy).toEqual(listed)
 
-  // A bad line stops the import; fixing it and re-running resumes after the last written batch.
-  const broken = join(root, 'broken.jsonl')
-  const rows = [
-    { memory: 'fact one', user_id: 'u2' },
-    { memory: 'fact two', user_id: 'u2' },
-  ]
-  writeFileSync(broken, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n{"memory": oops\n`)
-  const failed = await runCli(['import', broken, '--tenant', 't9', '--data', target, '--batch', '1'])
-  expect([failed.code, failed.stderr]).toEqual([1, expect.stringMatching(/line 3 is not JSON/)])
-  writeFileSync(broken, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n${JSON.stringify({ memory: 'fact three', user_id: 'u2' })}\n`)
-  const rerun = await runCli(['import', broken, '--tenant', 't9', '--data', target, '--batch', '1'])
-  expect(rerun.stderr).toMatch(/imported 1 new, 0 already present \(resumed after line 2\)/)
-  expect(lines((await runCli(['list', '--user', 'u2', '--tenant', 't9', '--data', target])).stdout).map((r) => r['memory'])).toEqual([
-    'fact one',
-    'fact two',
-    'fact three',
-  ])
-})
+    // A bad line stops the import; fixing it and re-running resumes after the last written batch.
+    const broken = join(root, 'broken.jsonl')
+    const rows = [
+      { memory: 'fact one', user_id: 'u2' },
+      { memory: 'fact two', user_id: 'u2' },
+    ]
+    writeFileSync(broken, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n{"memory": oops\n`)
+    const failed = await runCli(['import', broken, '--tenant', 't9', '--data', target, '--batch', '1'])
+    expect([failed.code, failed.stderr]).toEqual([1, expect.stringMatching(/line 3 is not JSON/)])
+    writeFileSync(broken, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n${JSON.stringify({ memory: 'fact three', user_id: 'u2' })}\n`)
+    const rerun = await runCli(['import', broken, '--tenant', 't9', '--data', target, '--batch', '1'])
+    expect(rerun.stderr).toMatch(/imported 1 new, 0 already present \(resumed after line 2\)/)
+    expect(lines((await runCli(['list', '--user', 'u2', '--tenant', 't9', '--data', target])).stdout).map((r) => r['memory'])).toEqual([
+      'fact one',
+      'fact two',
+      'fact three',
+    ])
+  },
+  cliTimeout,
+)
 
-it('serves loopback clients without a key until the first key exists; the data folder is locked while serving', async () => {
-  const data = join(root, 'c')
-  const { proc, url, stderr } = await startServeProcess(['--data', data])
-  try {
-    expect(stderr()).toMatch(/no API keys yet/)
-    const open = await fetch(`${url}/v1/memories`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ messages: 'hello', user_id: 'u' }),
+it(
+  'serves loopback clients without a key until the first key exists; data commands talk to the running server',
+  async () => {
+    const data = join(root, 'c')
+    const overHttp = { list: '', search: '' }
+    const { proc, url, stderr } = await startServeProcess(['--data', data])
+    try {
+      expect(stderr()).toMatch(/no API keys yet.*as tenant default/)
+      const open = await fetch(`${url}/v1/memories`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ messages: 'hello', user_id: 'u' }),
+      })
+      expect(open.status).toBe(200)
+      // The store is locked by the server: the CLI finds it through the data folder and says so.
+      const added = await runCli(['add', 'I play the cello', '--user', 'u', '--data', data, '--metadata', '{"via":"cli"}'])
+      expect([added.code, added.stderr]).toEqual([0, `talking to the server at ${url} (pid ${proc.pid})\n`])
+      expect(JSON.parse(added.stdout)).toEqual({ results: [{ id: expect.any(String), memory: 'I play the cello', event: 'ADD' }] })
+      const listed = await runCli(['list', '--user', 'u', '--data', data])
+      expect(lines(listed.stdout).map((r) => [r['memory'], r['metadata']])).toEqual([
+        ['hello', {}],
+        ['I play the cello', { via: 'cli' }],
+      ])
+      const found = await runCli(['search', 'cello', '--user', 'u', '--top-k', '1', '--url', url])
+      expect([found.stderr, lines(found.stdout).map((r) => r['memory'])]).toEqual(['', ['I play the cello']])
+      overHttp.list = listed.stdout
+      overHttp.search = found.stdout
+      // Over HTTP the key decides the tenant; a --tenant that could not be honoured is refused.
+      const tenant = await runCli(['list', '--user', 'u', '--tenant', 't1', '--data', data])
+      expect([tenant.code, tenant.stderr]).toEqual([1, expect.stringMatching(/--tenant applies to the local store only/)])
+
+      // The first key, for another tenant, says where the keyless data is.
+      const created = await runCli(['keys', 'create', '--tenant', 'acme', '--data', data])
+      expect(created.stderr).toMatch(/memories stored before this first key belong to tenant default.*agentmem keys create --tenant default/)
+      const key = (await runCli(['keys', 'create', '--tenant', 'default', '--data', data])).stdout.trim()
+      expect((await runCli(['keys', 'create', '--tenant', 'other', '--data', data])).stderr).not.toMatch(/note:/)
+      expect((await fetch(`${url}/v1/memories?user_id=u`)).status).toBe(401)
+      const withKey = await fetch(`${url}/v1/memories?user_id=u`, { headers: { authorization: `Bearer ${key}` } })
+      expect(((await withKey.json()) as { results: Array<{ memory: string }> }).results.map((m) => m.memory)).toEqual(['hello', 'I play the cello'])
+      const keyless = await runCli(['list', '--user', 'u', '--data', data])
+      expect([keyless.code, keyless.stderr]).toEqual([1, expect.stringMatching(/pass --key or set AGENTMEM_API_KEY.*\(UNAUTHORIZED\)/)])
+      const keyed = await runCli(['list', '--user', 'u', '--data', data], { AGENTMEM_API_KEY: key })
+      expect(lines(keyed.stdout)).toEqual(lines(listed.stdout))
+      const listedKeys = lines((await runCli(['keys', 'list', '--data', data])).stdout)
+      expect(listedKeys).toHaveLength(3)
+      expect(JSON.stringify(listedKeys)).not.toContain(key)
+    } finally {
+      proc.kill('SIGTERM')
+      await new Promise((r) => proc.on('exit', r))
+    }
+    // Stopped: the CLI opens the store itself, and prints the same fields as the HTTP API did.
+    const direct = await runCli(['list', '--user', 'u', '--data', data])
+    expect([direct.code, direct.stderr]).toEqual([0, ''])
+    const keysOf = (text: string) => lines(text).map((r) => Object.keys(r).sort())
+    expect(keysOf(direct.stdout)).toEqual(keysOf(overHttp.list))
+    const directHit = await runCli(['search', 'cello', '--user', 'u', '--top-k', '1', '--data', data])
+    expect(keysOf(directHit.stdout)).toEqual(keysOf(overHttp.search))
+  },
+  cliTimeout,
+)
+
+it(
+  'refuses invalid flag values, naming the flag',
+  async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['list', '--user', 'u', '--limit', 'abc'], /option '--limit <n>' argument 'abc' is invalid/],
+      [['list', '--user', 'u', '--limit', '0'], /option '--limit <n>' argument '0' is invalid/],
+      [['search', 'q', '--user', 'u', '--top-k', '2.5'], /option '--top-k <n>' argument '2.5' is invalid/],
+      [['search', 'q', '--user', 'u', '--mode', 'fuzzy'], /option '--mode <mode>' argument 'fuzzy' is invalid/],
+      [['add', 'x', '--user', 'u', '--metadata', '[1]'], /option '--metadata <json>' argument '\[1\]' is invalid. expected a JSON object/],
+      [['list', '--user', 'u', '--url', 'ftp://example.com'], /option '--url <url>' argument 'ftp:\/\/example.com' is invalid/],
+    ]
+    for (const [args, message] of cases) {
+      const run = await runCli([...args, '--data', join(root, 'never-created')])
+      expect([args, run.code, run.stderr]).toEqual([args, 1, expect.stringMatching(message)])
+    }
+  },
+  cliTimeout,
+)
+
+it(
+  'list and export never load the model: an empty model cache stays empty',
+  async () => {
+    const data = join(root, 'no-model')
+    expect((await runCli(['add', 'I moved to Lisbon in May', '--user', 'u', '--data', data])).code).toBe(0)
+    const cache = join(root, 'empty-cache')
+    mkdirSync(cache)
+    const env = { AGENTMEM_CACHE_DIR: cache }
+    const listed = await runCli(['list', '--user', 'u', '--data', data], env)
+    expect(lines(listed.stdout).map((r) => r['memory'])).toEqual(['I moved to Lisbon in May'])
+    const exported = await runCli(['export', '--data', data], env)
+    expect(lines(exported.stdout).map((r) => r['memory'])).toEqual(['I moved to Lisbon in May'])
+    expect(readdirSync(cache)).toEqual([])
+  },
+  cliTimeout,
+)
+
+it(
+  'the first start with an empty model cache logs build progress; the banner names the model and how to switch it',
+  async () => {
+    const cache = join(root, 'first-run-cache')
+    const proc = spawnCli(['serve', '--port', '0', '--data', join(root, 'first-run')], { AGENTMEM_CACHE_DIR: cache, AGENTMEM_LOG_LEVEL: 'info' })
+    let stdout = ''
+    proc.stdout?.on('data', (d: Buffer) => {
+      stdout += d.toString()
     })
-    expect(open.status).toBe(200)
-    const locked = await runCli(['list', '--user', 'u', '--data', data])
-    expect([locked.code, locked.stderr]).toEqual([1, expect.stringMatching(/MEMORY_LOCKED/)])
-
-    const key = (await runCli(['keys', 'create', '--tenant', 'default', '--data', data])).stdout.trim()
-    expect((await fetch(`${url}/v1/memories?user_id=u`)).status).toBe(401)
-    const withKey = await fetch(`${url}/v1/memories?user_id=u`, { headers: { authorization: `Bearer ${key}` } })
-    expect(((await withKey.json()) as { results: Array<{ memory: string }> }).results.map((m) => m.memory)).toEqual(['hello'])
-    const listedKeys = lines((await runCli(['keys', 'list', '--data', data])).stdout)
-    expect(listedKeys).toHaveLength(1)
-    expect(JSON.stringify(listedKeys)).not.toContain(key)
-  } finally {
-    proc.kill('SIGTERM')
-    await new Promise((r) => proc.on('exit', r))
-  }
-})
+    try {
+      const { stderr } = await waitForBanner(proc)
+      const logged = lines(stdout)
+      const progress = logged.filter((l) => l['msg'] === 'model.progress').map((l) => l['percent'])
+      expect(progress).toEqual([0, 25, 50, 75, 100])
+      expect(logged.findIndex((l) => l['msg'] === 'model.progress')).toBeLessThan(logged.findIndex((l) => l['msg'] === 'server.listening'))
+      expect(stderr()).toMatch(
+        /model: +glove-100d-sif \(offline default: strong on keywords, weak on meaning; --model all-MiniLM-L6-v2 switches to a transformer model, downloaded once\)/,
+      )
+    } finally {
+      proc.kill('SIGTERM')
+      await new Promise((r) => proc.on('exit', r))
+    }
+  },
+  cliTimeout,
+)
 
 it('README quick start: `pnpm start` serves the embedded default with no configuration', async () => {
   const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')

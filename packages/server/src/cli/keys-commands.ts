@@ -1,6 +1,7 @@
+import { existsSync } from 'node:fs'
 import type { ServerConfig } from '../config.js'
+import { dataPaths } from '../data-paths.js'
 import { KeyStore } from '../keys/key-store.js'
-import { dataPaths } from '../serve.js'
 
 async function withKeys<T>(config: ServerConfig, run: (keys: KeyStore) => Promise<T>): Promise<T> {
   const keys = await KeyStore.open(dataPaths(config.data).keys)
@@ -14,9 +15,16 @@ async function withKeys<T>(config: ServerConfig, run: (keys: KeyStore) => Promis
 /** Prints only the key on stdout, so scripts can capture it; the rest goes to stderr. */
 export function keysCreate(config: ServerConfig, o: { tenant: string; name?: string; admin?: boolean }): Promise<void> {
   return withKeys(config, async (keys) => {
+    const first = (await keys.activeCount()) === 0
     const { key, info } = await keys.create({ tenantId: o.tenant, role: o.admin ? 'admin' : 'tenant', ...(o.name !== undefined && { name: o.name }) })
     process.stdout.write(`${key}\n`)
     process.stderr.write(`created ${info.role} key ${info.id} for tenant ${info.tenantId}; it is not shown again\n`)
+    // Before the first key, loopback clients act as tenant `default`: their memories would look lost behind a key for another tenant.
+    if (first && info.tenantId !== 'default' && existsSync(dataPaths(config.data).memory)) {
+      process.stderr.write(
+        'note: memories stored before this first key belong to tenant default, which this key does not see; to reach them, create a key for it too: agentmem keys create --tenant default\n',
+      )
+    }
   })
 }
 

@@ -1,3 +1,4 @@
+import { STATIC_MODEL_ID } from '@agentmem/embeddings'
 import type { ServerConfig } from '../config.js'
 import { createLogger } from '../logger.js'
 import { startServer } from '../serve.js'
@@ -11,9 +12,12 @@ export async function serveCommand(config: ServerConfig): Promise<void> {
   const banner = [
     `AgentMem listening on ${server.url}`,
     `  API docs:  ${server.url}/docs  (OpenAPI: ${server.url}/openapi.json)`,
-    `  data:      ${config.data}`,
+    `  data:      ${config.data}   (memories stored without a key are in tenant default)`,
+    server.model === STATIC_MODEL_ID
+      ? `  model:     ${server.model} (offline default: strong on keywords, weak on meaning; --model all-MiniLM-L6-v2 switches to a transformer model, downloaded once)`
+      : `  model:     ${server.model}`,
     keyCount === 0
-      ? '  auth:      no API keys yet, so only clients on this machine are served, without a key.\n             Create one with: pnpm agentmem keys create --tenant NAME   (then send Authorization: Bearer <key>)'
+      ? '  auth:      no API keys yet, so only clients on this machine are served, without a key, as tenant default.\n             Create one with: pnpm agentmem keys create --tenant NAME   (then send Authorization: Bearer <key>; --tenant default keeps what is stored so far)'
       : `  auth:      ${keyCount} API key(s); send Authorization: Bearer <key>. New keys: pnpm agentmem keys create --tenant NAME`,
   ]
   process.stderr.write(`${banner.join('\n')}\n`)
