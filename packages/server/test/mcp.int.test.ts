@@ -1,7 +1,12 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Embedder } from '@agentmem/embeddings'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cliCommand, runCli, startServeProcess } from './helpers/cli.js'
 import { defaultEmbedder, type Json, listen, openTestApp, type TestApp } from './helpers/server.js'
 
 let embedder: Embedder
@@ -176,5 +181,72 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
         expect(listed.body.results.map((r: Json) => r.memory).sort()).toEqual([1, 2, 3].map((n) => `${user} fact number ${n}`))
       }),
     )
+  })
+})
+
+/** `agentmem mcp ...` as a desktop MCP client starts it: a child process speaking JSON-RPC on stdio. */
+async function connectStdio(args: string[]): Promise<Client & AsyncDisposable> {
+  const client = new Client({ name: 'agentmem-test', version: '1.0.0' })
+  const transport = new StdioClientTransport({
+    ...cliCommand(['mcp', ...args]),
+    env: { ...(process.env as Record<string, string>), AGENTMEM_LOG_LEVEL: 'warn' },
+    stderr: 'pipe',
+  })
+  await client.connect(transport)
+  return Object.assign(client, { [Symbol.asyncDispose]: () => client.close() })
+}
+
+describe('MCP over stdio (agentmem mcp)', () => {
+  let data: string
+  beforeAll(async () => {
+    data = await mkdtemp(join(tmpdir(), 'agentmem-mcp-'))
+  })
+  afterAll(async () => {
+    await rm(data, { recursive: true, force: true })
+  })
+
+  it('serves the tools on the store, in the default scope it was started with', async () => {
+    const store = join(data, 'store')
+    {
+      await using client = await connectStdio(['--data', store, '--user', 'alice'])
+      expect((await client.listTools()).tools).toHaveLength(9)
+      const id = (await call(client, 'add_memory', { messages: 'I am allergic to peanuts' })).body.results[0].id
+      await call(client, 'add_memory', { messages: 'Noted!' })
+      expect((await call(client, 'search_memories', { query: 'peanuts allergy', top_k: 1 })).body.results[0].id).toBe(id)
+      expect((await call(client, 'update_memory', { memory_id: id, text: 'I am allergic to peanuts and cashews' })).isError).toBe(false)
+      expect((await call(client, 'memory_history', { memory_id: id })).body.results.map((h: Json) => h.event)).toEqual(['ADD', 'UPDATE'])
+      // Arguments that fail a tool's schema are the SDK's own tool error (-32602), naming the field.
+      const bad = await client.callTool({ name: 'search_memories', arguments: { query: 'x', top_k: 'ten' } })
+      expect(bad.isError).toBe(true)
+      expect((bad.content as Array<{ text: string }>)[0]?.text).toMatch(/top_k/)
+      expect((await call(client, 'delete_memory', { memory_id: id, purge: true })).isError).toBe(false)
+      expect((await call(client, 'list_memories')).body.results.map((r: Json) => r.memory)).toEqual(['Noted!'])
+    }
+    // The client closed stdin: the process released the store, so the CLI can open it again.
+    const listed = await runCli(['list', '--data', store, '--user', 'alice'])
+    expect(listed.code).toBe(0)
+    expect(listed.stdout).toContain('Noted!')
+  })
+
+  it('relays to a running server with --url and a key, confined to the key’s tenant', async () => {
+    const store = join(data, 'served')
+    const keyOf = async (tenant: string) => (await runCli(['keys', 'create', '--tenant', tenant, '--data', store])).stdout.trim()
+    const keyA = await keyOf('a')
+    const keyB = await keyOf('b')
+    const { proc, url } = await startServeProcess(['--data', store])
+    try {
+      {
+        await using a = await connectStdio(['--url', url, '--key', keyA, '--user', 'shared'])
+        expect((await call(a, 'add_memory', { messages: 'tenant A: the launch code is 1234' })).isError).toBe(false)
+        expect((await call(a, 'search_memories', { query: 'launch code' })).body.results[0].memory).toBe('tenant A: the launch code is 1234')
+      }
+      {
+        await using b = await connectStdio(['--url', url, '--key', keyB, '--user', 'shared'])
+        expect((await call(b, 'search_memories', { query: 'launch code' })).body.results).toEqual([])
+      }
+      await expect(connectStdio(['--url', url, '--key', 'am_wrong', '--user', 'shared'])).rejects.toThrow()
+    } finally {
+      proc.kill('SIGTERM')
+    }
   })
 })

@@ -30,7 +30,7 @@ type StoreScope = ScopeFlags & { tenant: string }
  * Opens the store directly (the server must not be running on the same folder: the store is locked
  * to one process). The model starts only if the command embeds something.
  */
-async function withMemory<T>(config: ServerConfig, tenant: string, run: (memory: Memory) => Promise<T>): Promise<T> {
+export async function withMemory<T>(config: ServerConfig, tenant: string, run: (memory: Memory) => Promise<T>): Promise<T> {
   const embedder = await lazyEmbedder({
     ...(config.model !== undefined && { model: config.model }),
     ...(config.modelPath !== undefined && { modelPath: config.modelPath }),

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** @module agentmem: the command-line interface (serve, keys, add, search, list, export, import, reembed). */
+/** @module agentmem: the command-line interface (serve, keys, add, search, list, mcp, export, import, reembed). */
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { loadConfig, type ServerConfigInput } from '../config.js'
 import type { ListFlags, ScopeFlags, SearchFlags } from './output.js'
@@ -128,6 +128,21 @@ dataCommand(program.command('list').description('list a scope as JSON lines, old
       async (tenant) => (await import('./data-commands.js')).listCommand(config({ data: o.data }), { ...o, tenant }),
     ),
   )
+dataCommand(
+  program
+    .command('mcp')
+    .description(
+      'serve the memory tools to an MCP client over stdio; --user/--agent/--run set the scope a tool call without one uses. On the store, or relayed to a running server (--url, or the one on the data folder)',
+    ),
+).action(async (o: DataFlags) => {
+  const { mcpOnStore, mcpOverHttp } = await import('./mcp-command.js')
+  const defaults = { user_id: o.user, agent_id: o.agent, run_id: o.run }
+  await route(
+    o,
+    (server) => mcpOverHttp(config({ data: o.data }), server, defaults),
+    (tenant) => mcpOnStore(config({ data: o.data }), tenant, defaults),
+  )
+})
 program
   .command('export')
   .description("write a tenant's memories as JSON lines; re-running with the same --out resumes (needs the store: stop the server first)")

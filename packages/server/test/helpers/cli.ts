@@ -5,9 +5,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href
 const main = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url))
 
+/** The command line that runs the real `agentmem` CLI from source (for spawners other than spawnCli, e.g. an MCP stdio client). */
+export function cliCommand(args: string[]): { command: string; args: string[] } {
+  return { command: process.execPath, args: ['--conditions=agentmem-source', '--import', tsx, main, ...args] }
+}
+
 /** Starts the real `agentmem` CLI from source in a child process. */
 export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  return spawn(process.execPath, ['--conditions=agentmem-source', '--import', tsx, main, ...args], {
+  const { command, args: argv } = cliCommand(args)
+  return spawn(command, argv, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, AGENTMEM_LOG_LEVEL: 'warn', ...env },
   })

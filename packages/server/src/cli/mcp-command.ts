@@ -1,0 +1,67 @@
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
+import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+import pino from 'pino'
+import type { ServerConfig } from '../config.js'
+import { createLogger } from '../logger.js'
+import { createMcpServer, type DefaultScope } from '../mcp/tools.js'
+import { serverVersion } from '../version.js'
+import { withMemory } from './data-commands.js'
+import type { ServerTarget } from './server-client.js'
+
+/** stdout carries the protocol: every log line goes to stderr. */
+const stderrLogger = (config: ServerConfig) => createLogger(config.logLevel, pino.destination(2))
+
+/** Serves the memory tools over stdio on the store itself, as `tenant`, until the client closes stdin. */
+export async function mcpOnStore(config: ServerConfig, tenant: string, defaults: DefaultScope): Promise<void> {
+  await withMemory(config, tenant, async (memory) => {
+    const server = createMcpServer({ memory, defaults, logger: stderrLogger(config), version: serverVersion })
+    const transport = new StdioServerTransport()
+    const closed = new Promise<void>((resolve) => {
+      transport.onclose = resolve
+      process.stdin.once('end', resolve)
+    })
+    await server.connect(transport)
+    await closed
+    await server.close()
+  })
+}
+
+/**
+ * Relays stdio to a running server's /mcp: a local MCP client reaches a shared server (and its
+ * tenant, through the key) without opening the store. Messages pass through unchanged.
+ */
+export async function mcpOverHttp(config: ServerConfig, target: ServerTarget, defaults: DefaultScope): Promise<void> {
+  const url = new URL(`${target.url.replace(/\/+$/, '')}/mcp`)
+  for (const [name, value] of Object.entries(defaults)) if (value !== undefined) url.searchParams.set(name, value)
+  const remote = new StreamableHTTPClientTransport(url, {
+    requestInit: { headers: target.key === undefined ? {} : { authorization: `Bearer ${target.key}` } },
+  })
+  const local = new StdioServerTransport()
+  const logger = stderrLogger(config)
+  relay(local, remote, (message, error) => {
+    logger.error({ err: error, url: url.origin }, 'mcp.relay_failed')
+    // A request that cannot reach the server still gets its answer, as a JSON-RPC error.
+    if ('id' in message && 'method' in message) {
+      void local.send({ jsonrpc: '2.0', id: message.id, error: { code: -32000, message: `cannot reach ${url.origin}: ${(error as Error).message}` } })
+    }
+  })
+  const closed = new Promise<void>((resolve) => {
+    local.onclose = resolve
+    process.stdin.once('end', resolve)
+  })
+  await remote.start()
+  await local.start()
+  await closed
+  await remote.close()
+}
+
+function relay(local: Transport, remote: Transport, onSendFailed: (message: JSONRPCMessage, error: unknown) => void): void {
+  local.onmessage = (message) => {
+    remote.send(message).catch((error: unknown) => onSendFailed(message, error))
+  }
+  remote.onmessage = (message) => {
+    void local.send(message)
+  }
+}
