@@ -188,7 +188,7 @@ export class Memory implements AsyncDisposable {
   async addBatch(items: AddBatchItem[]): Promise<{ results: Array<AddResult & { index: number }> }> {
     this.checkOpen()
     const parsed = parseWith(z.array(addBatchItemSchema).min(1).max(this.engine.config.maxBatchItems), items, 'addBatch items')
-    const ops = await this.prepareAdds(parsed)
+    const ops = await this.prepareAdds(parsed, true)
     const indexes = ops.map((op) => (op as WriteOp & { index: number }).index)
     const results = (await this.engine.writer.submit(ops)) as AddResult[]
     return { results: results.map((r, i) => ({ ...r, index: indexes[i] as number })) }
@@ -515,14 +515,20 @@ export class Memory implements AsyncDisposable {
   }
 
   /** Validates every item, embeds all texts in one call, and builds the add ops. Nothing is written here. */
-  private async prepareAdds(items: Array<z.output<typeof addBatchItemSchema>>): Promise<Array<WriteOp & { index: number }>> {
+  /** `batch`: an item's error names the item (`items[i]: ...`, `details.index`), so a caller can find it. */
+  private async prepareAdds(items: Array<z.output<typeof addBatchItemSchema>>, batch = false): Promise<Array<WriteOp & { index: number }>> {
     const drafts: Draft[] = []
     items.forEach((item, index) => {
-      const scope = this.requireScope(item, 'add')
-      const metadata = checkMetadata(item.metadata ?? {})
-      const messages = typeof item.messages === 'string' ? [{ role: null, content: item.messages }] : parseMessages(item.messages)
-      for (const message of messages) {
-        drafts.push({ index, scope, text: this.checkText(message.content), role: message.role, metadata, actor: item.actor ?? null })
+      try {
+        const scope = this.requireScope(item, 'add')
+        const metadata = checkMetadata(item.metadata ?? {})
+        const messages = typeof item.messages === 'string' ? [{ role: null, content: item.messages }] : parseMessages(item.messages)
+        for (const message of messages) {
+          drafts.push({ index, scope, text: this.checkText(message.content), role: message.role, metadata, actor: item.actor ?? null })
+        }
+      } catch (error) {
+        if (!batch || !(error instanceof MemoryError)) throw error
+        throw new MemoryError(error.code, `items[${index}]: ${error.message}`, { cause: error.cause, details: { ...error.details, index } })
       }
     })
     if (drafts.length === 0) throw invalidInput('nothing to add: every message was a system message')

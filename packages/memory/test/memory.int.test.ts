@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Embedder } from '@agentmem/embeddings'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { Memory, MemoryErrorCode } from '../src/index.js'
+import { type AddBatchItem, Memory, MemoryError, MemoryErrorCode } from '../src/index.js'
 import { createHashEmbedder } from '../src/testing/index.js'
 import { defaultEmbedder, openTemp, tempDir } from './helpers/fixtures.js'
 
@@ -129,6 +129,23 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
       [2, 'NONE'],
     ])
     expect(results[2]?.id).toBe(results[0]?.id)
+  })
+
+  it('a batch error names the item that failed, by index', async () => {
+    await using store = await openTemp(embedder, { maxTextLength: 50 })
+    const cases: Array<[AddBatchItem, RegExp]> = [
+      [{ messages: 'fine', metadata: { user_id: 'u2' }, userId: 'u1' }, /user_id/],
+      [{ messages: 'x'.repeat(51), userId: 'u1' }, /51 characters/],
+      [{ messages: 'no scope' }, /user_id|userId/],
+    ]
+    for (const [bad, reason] of cases) {
+      const error = await store.memory.addBatch([{ messages: 'fine', userId: 'u1' }, bad]).catch((e: unknown) => e)
+      expect(error, JSON.stringify(bad)).toBeInstanceOf(MemoryError)
+      expect((error as MemoryError).details?.['index'], JSON.stringify(bad)).toBe(1)
+      expect((error as MemoryError).message).toMatch(/^items\[1\]: /)
+      expect((error as MemoryError).message).toMatch(reason)
+    }
+    expect((await store.memory.getAll({ userId: 'u1' })).results).toEqual([])
   })
 
   it('refuses bad input with typed errors and writes nothing', async () => {

@@ -107,7 +107,7 @@ describe('issue 17, item 7: validation speaks the HTTP API', () => {
 
     const batch = await t.call('POST', '/v1/memories/batch', { body: { items: [{ messages: 'a', user_id: 'u' }, { messages: 'b' }] } })
     expect([batch.status, batch.body.error.code, batch.body.error.details]).toEqual([400, 'MEMORY_SCOPE_REQUIRED', { index: 1 }])
-    expect(batch.body.error.message).toMatch(/^items\[1\] /)
+    expect(batch.body.error.message).toMatch(/^items\[1\]: .*user_id/)
     const badItem = await t.call('POST', '/v1/memories/batch', {
       body: {
         items: [

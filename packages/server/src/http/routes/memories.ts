@@ -104,13 +104,6 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
     }),
     async (c) => {
       const { items } = c.req.valid('json')
-      // Checked here so that the error names the item; the engine checks again.
-      const unscoped = items.findIndex((item) => Object.keys(scopeOf(item)).length === 0)
-      if (unscoped >= 0) {
-        throw new MemoryError(MemoryErrorCode.ScopeRequired, `items[${unscoped}] needs at least one of user_id, agent_id or run_id`, {
-          details: { index: unscoped },
-        })
-      }
       const result = await c.get('memory').addBatch(
         items.map((item) => ({
           messages: item.messages,
