@@ -38,6 +38,8 @@ it('answers a storage failure with the code, a generic message and the request i
     const headers = { authorization: `Bearer ${(await keys.create({ tenantId: 'a' })).key}`, 'content-type': 'application/json' }
     const added = await app.request('/v1/memories', { method: 'POST', headers, body: JSON.stringify({ messages: 'a fact', user_id: 'u' }) })
     expect(added.status).toBe(200)
+    // A read waits for the acknowledged add's LanceDB write, which would otherwise race the rm below.
+    expect((await app.request('/v1/memories?user_id=u', { headers })).status).toBe(200)
     // The vector tables vanish under the running store: LanceDB's error names the files it missed.
     await rm(join(dataPaths(data).memory, 'vectors'), { recursive: true, force: true })
 
