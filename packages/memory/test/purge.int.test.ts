@@ -18,7 +18,14 @@ function filesContaining(folder: string, needle: string): string[] {
   for (const entry of readdirSync(folder, { recursive: true, withFileTypes: true })) {
     if (!entry.isFile()) continue
     const file = join(entry.parentPath, entry.name)
-    const bytes = readFileSync(file)
+    let bytes: Buffer
+    try {
+      bytes = readFileSync(file)
+    } catch (error) {
+      // LanceDB's background work may remove a temporary file between the listing and the read.
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue
+      throw error
+    }
     if (forms.some((form) => bytes.includes(form))) hits.push(file.slice(folder.length + 1))
   }
   return hits
