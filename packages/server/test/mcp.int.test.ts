@@ -106,7 +106,10 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
     const afterPurge = await t.memory.withTenant('a').history(id)
     expect(afterPurge.every((entry) => entry.purged && entry.newMemory === null && entry.previousMemory === null)).toBe(true)
 
-    expect((await call(client, 'delete_all_memories', {})).body).toEqual({ deleted: 2 })
+    // A bare call never falls back to the connection's default scope: it must name what it wipes.
+    expect((await call(client, 'delete_all_memories', {})).body.error.code).toBe('REQUEST_VALIDATION_FAILED')
+    expect((await call(client, 'list_memories')).body.results).toHaveLength(2)
+    expect((await call(client, 'delete_all_memories', { user_id: 'mcp-alice' })).body).toEqual({ deleted: 2 })
     expect((await call(client, 'list_memories')).body.results).toEqual([])
     expect((await call(client, 'list_memories', { user_id: 'mcp-bob' })).body.results).toHaveLength(1)
   })
@@ -147,6 +150,7 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
       ['get_memory', { memory_id: 'not-a-uuid' }],
       ['update_memory', { memory_id: '0190a5b0-0000-7000-8000-000000000000' }],
       ['delete_all_memories', {}],
+      ['add_memory', { messages: 'x', user_id: 'u', bogus: 1 }],
       ['no_such_tool', {}],
     ]
     for (const [tool, args] of cases) {

@@ -42,9 +42,10 @@ export async function mcpOverHttp(config: ServerConfig, target: ServerTarget, de
   const logger = stderrLogger(config)
   relay(local, remote, (message, error) => {
     logger.error({ err: error, url: url.origin }, 'mcp.relay_failed')
-    // A request that cannot reach the server still gets its answer, as a JSON-RPC error.
+    // A request the server refused or never got still gets its answer, as a JSON-RPC error.
     if ('id' in message && 'method' in message) {
-      void local.send({ jsonrpc: '2.0', id: message.id, error: { code: -32000, message: `cannot reach ${url.origin}: ${(error as Error).message}` } })
+      const hint = /\b401\b|UNAUTHORIZED/.test(String(error)) ? ' (pass --key or set AGENTMEM_API_KEY)' : ''
+      void local.send({ jsonrpc: '2.0', id: message.id, error: { code: -32000, message: `${url.origin}/mcp: ${(error as Error).message}${hint}` } })
     }
   })
   const closed = new Promise<void>((resolve) => {

@@ -6,7 +6,7 @@ import { z } from 'zod'
 import { apiNames, type ErrorCode, isCodedError, publicMessage, ServerError, ServerErrorCode, statusByCode } from '../errors.js'
 import { readFilters } from '../http/filters.js'
 import { memoryNotFound } from '../http/routes/memories.js'
-import { messageRoles, messagesError, toAddResultJson, toHistoryJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
+import { messageRoles, messagesError, scopeOf, toAddResultJson, toHistoryJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
 
 /** The scope a connection works in when a tool call names none (e.g. the user the agent serves). */
 export interface DefaultScope {
@@ -48,13 +48,8 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
   const server = new McpServer({ name: 'agentmem', version: ctx.version })
   /** The call's scope ids, or the connection's where the call names none at all. */
   const scopeIds = (args: DefaultScope) => {
-    const given = args.user_id !== undefined || args.agent_id !== undefined || args.run_id !== undefined
-    const ids = given ? args : defaults
-    return {
-      ...(ids.user_id !== undefined && { userId: ids.user_id }),
-      ...(ids.agent_id !== undefined && { agentId: ids.agent_id }),
-      ...(ids.run_id !== undefined && { runId: ids.run_id }),
-    }
+    const named = args.user_id !== undefined || args.agent_id !== undefined || args.run_id !== undefined
+    return scopeOf(named ? args : defaults)
   }
   const tool = <Shape extends z.ZodRawShape>(
     name: string,
@@ -63,7 +58,8 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
     annotations: { readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean },
     run: (args: z.infer<z.ZodObject<Shape>>) => Promise<unknown>,
   ) =>
-    server.registerTool(name, { description, inputSchema, annotations }, (async (args: z.infer<z.ZodObject<Shape>>) => {
+    // Strict, as the HTTP API's bodies: an argument the tool does not know is an error, never ignored.
+    server.registerTool(name, { description, inputSchema: z.strictObject(inputSchema), annotations }, (async (args: z.infer<z.ZodObject<Shape>>) => {
       try {
         return reply(await run(args))
       } catch (error) {
@@ -173,18 +169,24 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
     { destructiveHint: true, idempotentHint: true },
     async (args) => {
       await memory.delete(args.memory_id, { purge: args.purge, actor })
-      return { deleted: args.memory_id, purged: args.purge }
+      return { deleted: true, purged: args.purge }
     },
   )
 
   tool(
     'delete_all_memories',
-    'Forget every memory of a scope (a user, agent or run). Needs a scope; purge also erases their texts from the history.',
-    { ...scope, purge: z.boolean().default(false) },
+    'Forget every memory of a scope (a user, agent or run), named in the call: the connection’s default scope never applies here. Purge also erases their texts from the history.',
+    {
+      user_id: id.optional().describe('Delete every memory of this user.'),
+      agent_id: id.optional().describe('Delete every memory of this agent.'),
+      run_id: id.optional().describe('Delete every memory of this run.'),
+      purge: z.boolean().default(false),
+    },
     { destructiveHint: true, idempotentHint: true },
     async (args) => {
-      const ids = scopeIds(args)
-      if (Object.keys(ids).length === 0) throw invalid('name a user_id, agent_id or run_id: delete_all_memories never deletes a whole tenant')
+      // Only what the call names: a bare call must not wipe the connection's default user.
+      const ids = scopeOf(args)
+      if (Object.keys(ids).length === 0) throw invalid('name a user_id, agent_id or run_id in the call: delete_all_memories never uses the default scope')
       return await memory.deleteAll({ ...ids, purge: args.purge, actor })
     },
   )
