@@ -3,12 +3,16 @@ import { z } from 'zod'
 import { MemoryError, MemoryErrorCode } from './errors.js'
 import { LlmClient, llmOptionsSchema } from './inference/llm-client.js'
 
-/** Identifiers: no control characters, bounded, so they are safe in keys, logs and predicates. */
+/**
+ * Identifiers: no control characters, bounded, so they are safe in keys, logs and predicates; never
+ * `*`, which filters read as Mem0's "any value" (a user named `*` could not be told from it).
+ */
 const identifier = z
   .string()
   .min(1)
   .max(256)
   .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters')
+  .refine((s) => s !== '*', '\'*\' is the filter wildcard (any value), not an id: use filters, e.g. { "agent_id": "*" }')
 
 export const metadataSchema = z.record(z.string().min(1).max(256), z.unknown())
 

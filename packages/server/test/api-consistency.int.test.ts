@@ -54,6 +54,20 @@ describe('issue 17, item 5: the scope inside filters, and the * wildcard', () =>
       'MEMORY_SCOPE_REQUIRED',
       'search needs at least one of user_id, agent_id or run_id',
     ])
+    // Nor an id given as one: every surface refuses it instead of storing or matching a literal '*'.
+    for (const [method, path, body] of [
+      ['POST', '/v1/memories', { messages: 'x', user_id: '*' }],
+      ['POST', '/v1/memories/search', { query: 'tea', agent_id: '*', user_id: 'u' }],
+      ['GET', '/v1/memories?agent_id=*', undefined],
+    ] as const) {
+      const res = await t.call(method, path, { body })
+      expect([res.status, res.body.error.message], path).toEqual([400, expect.stringContaining("'*' is the filter wildcard")])
+    }
+    // A filter nested far deeper than the engine allows is its typed 400, not a stack overflow (500).
+    let deep: Record<string, unknown> = { user_id: 'u' }
+    for (let i = 0; i < 2000; i++) deep = { NOT: deep }
+    const tooDeep = await t.call('POST', '/v1/memories/search', { body: { query: 'tea', user_id: 'u', filters: deep } })
+    expect([tooDeep.status, tooDeep.body.error.code]).toEqual([400, 'MEMORY_INVALID_FILTER'])
     for (const filters of [{ user_id: 'u', 'metadata.topic': '*' }, { AND: [{ user_id: 'u' }, { metadata: { topic: '*' } }] }]) {
       const res = await t.call('POST', '/v1/memories/search', { body: { query: 'tea', filters } })
       expect([res.status, res.body.error.code]).toEqual([400, 'MEMORY_INVALID_FILTER'])

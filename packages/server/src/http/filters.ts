@@ -1,4 +1,4 @@
-import { MemoryError, MemoryErrorCode } from '@agentmem/memory'
+import { MemoryError, MemoryErrorCode, parseFilters } from '@agentmem/memory'
 import { scopeOf } from './schemas.js'
 
 type Filters = Record<string, unknown>
@@ -13,6 +13,9 @@ const wildcardColumns = new Set(['user_id', 'userId', 'agent_id', 'agentId', 'ru
  */
 export function readFilters(filters: Filters | undefined): { scope: ReturnType<typeof scopeOf>; filters: Filters | undefined } {
   if (filters === undefined) return { scope: {}, filters: undefined }
+  // The engine's own check first (operators, nesting depth): the walk below recurses, and a filter
+  // nested thousands deep would overflow the stack (a 500) instead of answering 400.
+  parseFilters(filters)
   const ids: Record<string, string> = {}
   const take = (node: unknown) => {
     if (!isObject(node)) return
