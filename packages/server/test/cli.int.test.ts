@@ -36,6 +36,8 @@ it(
     }
     const search = await runCli(['search', 'which instrument?', '--user', 'u1', '--tenant', 't1', '--data', data, '--top-k', '1'])
     expect(lines(search.stdout).map((r) => r['memory'])).toEqual(['I play the cello'])
+    // The cosine `threshold` compares, as over HTTP (it was null on the store: no explain asked).
+    expect(lines(search.stdout)[0]?.['similarity']).toEqual(expect.any(Number))
     const listed = lines((await runCli(['list', '--user', 'u1', '--tenant', 't1', '--data', data])).stdout)
     expect(listed.map((r) => r['memory'])).toEqual(['I moved to Lisbon in May', 'My sister is called Ana', 'I play the cello'])
     // Another tenant sees nothing.

@@ -73,7 +73,7 @@ export async function addCommand(config: ServerConfig, text: string, o: StoreSco
 /** Prints the hits `POST /v1/memories/search` would answer, one per line, best first. */
 export async function searchCommand(config: ServerConfig, query: string, o: StoreScope & SearchFlags) {
   await withMemory(config, o.tenant, async (memory) => {
-    const { results } = await memory.search(query, { ...scope(o), topK: o.topK, mode: o.mode, ...(o.filters && { filters: o.filters }) })
+    const { results } = await memory.search(query, { ...scope(o), topK: o.topK, mode: o.mode, ...(o.filters && { filters: o.filters }), explain: true })
     for (const hit of results) print(toSearchHitJson(hit))
   })
 }
