@@ -17,6 +17,10 @@ function expectInvalid(filters: unknown, message: RegExp) {
 }
 
 describe('parseFilters', () => {
+  it('names each filterable field once when a field is unknown', () => {
+    expectInvalid({ colour: 'red' }, /Filterable fields: user_id, agent_id, run_id, role, created_at, updated_at;/)
+  })
+
   it('treats no filter and an empty object as no filter', () => {
     expect(parseFilters(undefined)).toBeUndefined()
     expect(parseFilters({})).toBeUndefined()

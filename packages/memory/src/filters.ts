@@ -42,6 +42,8 @@ const columnAliases: Record<string, FilterColumn> = {
   updated_at: 'updated_at',
   updatedAt: 'updated_at',
 }
+/** Each column once, by its column name (camelCase spellings are aliases of the same fields). */
+const filterableFields = [...new Set(Object.values(columnAliases))].join(', ')
 const timeColumns = new Set<FilterColumn>(['created_at', 'updated_at'])
 const maxDepth = 16
 const maxConditions = 256
@@ -95,10 +97,7 @@ function resolveField(key: string, path: string, metadataOnly: true | undefined)
   if (key.startsWith('metadata.')) return metadataField(key.slice('metadata.'.length), path)
   const column = columnAliases[key]
   if (column) return { kind: 'column', column }
-  throw invalid(
-    `unknown field '${key}'. Filterable fields: ${Object.keys(columnAliases).join(', ')}; metadata keys go under { metadata: { '${key}': ... } }`,
-    path,
-  )
+  throw invalid(`unknown field '${key}'. Filterable fields: ${filterableFields}; metadata keys go under { metadata: { '${key}': ... } }`, path)
 }
 
 function metadataField(key: string, path: string): FilterField {
