@@ -127,6 +127,8 @@ it(
       expect(lines(keyed.stdout)).toEqual(lines(listed.stdout))
       const listedKeys = lines((await runCli(['keys', 'list', '--data', data])).stdout)
       expect(listedKeys).toHaveLength(3)
+      // The admin API's field names (GET /v1/admin/keys), not the store's.
+      expect(Object.keys(listedKeys[0] ?? {}).sort()).toEqual(['created_at', 'id', 'name', 'prefix', 'revoked_at', 'role', 'tenant'])
       expect(JSON.stringify(listedKeys)).not.toContain(key)
     } finally {
       proc.kill('SIGTERM')

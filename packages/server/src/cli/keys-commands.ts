@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs'
 import type { ServerConfig } from '../config.js'
 import { dataPaths } from '../data-paths.js'
-import { KeyStore } from '../keys/key-store.js'
+import { KeyStore, toKeyJson } from '../keys/key-store.js'
 
 async function withKeys<T>(config: ServerConfig, run: (keys: KeyStore) => Promise<T>): Promise<T> {
   const keys = await KeyStore.open(dataPaths(config.data).keys)
@@ -30,7 +30,7 @@ export function keysCreate(config: ServerConfig, o: { tenant: string; name?: str
 
 export function keysList(config: ServerConfig, o: { tenant?: string }): Promise<void> {
   return withKeys(config, async (keys) => {
-    for (const info of await keys.list(o.tenant === undefined ? {} : { tenantId: o.tenant })) process.stdout.write(`${JSON.stringify(info)}\n`)
+    for (const info of await keys.list(o.tenant === undefined ? {} : { tenantId: o.tenant })) process.stdout.write(`${JSON.stringify(toKeyJson(info))}\n`)
   })
 }
 

@@ -31,6 +31,11 @@ export interface ApiKeyInfo {
 }
 
 /** API keys in their own SQLite file (safe to use from the CLI while the server runs). */
+/** A key's public JSON (never the key itself), as the admin API and `agentmem keys list` print it. */
+export function toKeyJson(info: ApiKeyInfo) {
+  return { id: info.id, tenant: info.tenantId, name: info.name, role: info.role, prefix: info.prefix, created_at: info.createdAt, revoked_at: info.revokedAt }
+}
+
 export class KeyStore {
   private constructor(
     private readonly db: LibSQLDatabase,

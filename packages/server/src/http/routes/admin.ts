@@ -1,6 +1,6 @@
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { ServerError, ServerErrorCode } from '../../errors.js'
-import type { ApiKeyInfo, KeyStore } from '../../keys/key-store.js'
+import { type KeyStore, toKeyJson } from '../../keys/key-store.js'
 import type { AppEnv } from '../context.js'
 import { errorBody } from '../schemas.js'
 
@@ -105,8 +105,4 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, keys: KeyStore): v
       return c.json({ reset: true as const }, 200)
     },
   )
-}
-
-function toKeyJson(info: ApiKeyInfo) {
-  return { id: info.id, tenant: info.tenantId, name: info.name, role: info.role, prefix: info.prefix, created_at: info.createdAt, revoked_at: info.revokedAt }
 }
