@@ -187,11 +187,17 @@ it(
     const cache = join(root, 'first-run-cache')
     const proc = spawnCli(['serve', '--port', '0', '--data', join(root, 'first-run')], { AGENTMEM_CACHE_DIR: cache, AGENTMEM_LOG_LEVEL: 'info' })
     let stdout = ''
-    proc.stdout?.on('data', (d: Buffer) => {
-      stdout += d.toString()
+    // stdout (the log) and stderr (the banner) are separate pipes: the log lines written before the
+    // banner may still be in flight when it arrives, so wait for the listening line itself.
+    const listening = new Promise<void>((resolve) => {
+      proc.stdout?.on('data', (d: Buffer) => {
+        stdout += d.toString()
+        if (stdout.includes('"msg":"server.listening"')) resolve()
+      })
     })
     try {
       const { stderr } = await waitForBanner(proc)
+      await listening
       const logged = lines(stdout)
       const progress = logged.filter((l) => l['msg'] === 'model.progress').map((l) => l['percent'])
       expect(progress).toEqual([0, 25, 50, 75, 100])
