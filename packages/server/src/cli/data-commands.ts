@@ -20,7 +20,7 @@ import { type ImportItem, Memory } from '@agentmem/memory'
 import { SingleBar } from 'cli-progress'
 import type { ServerConfig } from '../config.js'
 import { dataPaths } from '../data-paths.js'
-import { toAddResultJson, toJobJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
+import { toAddResponseJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
 import { lazyEmbedder } from './lazy-embedder.js'
 import { type ListFlags, print, printPages, type ScopeFlags, type SearchFlags } from './output.js'
 
@@ -66,7 +66,7 @@ const bar = (unit: string) =>
 export async function addCommand(config: ServerConfig, text: string, o: StoreScope & { metadata?: Record<string, unknown> }) {
   await withMemory(config, o.tenant, async (memory) => {
     const result = await memory.add(text, { ...scope(o), ...(o.metadata && { metadata: o.metadata }) })
-    print({ results: result.results.map(toAddResultJson), ...(result.job && { job: toJobJson(result.job) }) })
+    print(toAddResponseJson(result))
   })
 }
 

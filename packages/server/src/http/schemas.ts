@@ -201,8 +201,13 @@ export function toMemoryJson(item: MemoryItem): z.infer<typeof memoryItem> {
   }
 }
 
-export function toAddResultJson(result: InferResult): z.infer<typeof addResult> {
+function toAddResultJson(result: InferResult): z.infer<typeof addResult> {
   return { id: result.id, memory: result.memory, event: result.event, ...(result.previousMemory !== undefined && { previous_memory: result.previousMemory }) }
+}
+
+/** What an add answers: one result per stored text or decided fact, and the inference job if there was one. */
+export function toAddResponseJson(response: { results: InferResult[]; job?: InferenceJob | undefined }) {
+  return { results: response.results.map(toAddResultJson), ...(response.job && { job: toJobJson(response.job) }) }
 }
 
 export function toJobJson(job: InferenceJob): z.infer<typeof inferenceJob> {

@@ -6,7 +6,7 @@ import { z } from 'zod'
 import { apiNames, type ErrorCode, isCodedError, publicMessage, ServerError, ServerErrorCode, statusByCode } from '../errors.js'
 import { readFilters } from '../http/filters.js'
 import { memoryNotFound } from '../http/routes/memories.js'
-import { messageRoles, messagesError, scopeOf, toAddResultJson, toHistoryJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
+import { messageRoles, messagesError, scopeOf, toAddResponseJson, toHistoryJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
 
 /** The scope a connection works in when a tool call names none (e.g. the user the agent serves). */
 export interface DefaultScope {
@@ -86,7 +86,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
         infer: args.infer,
         actor,
       })
-      return { results: result.results.map(toAddResultJson), ...(result.job && { job: { id: result.job.id, status: result.job.status } }) }
+      return toAddResponseJson(result)
     },
   )
 

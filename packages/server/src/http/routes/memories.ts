@@ -14,7 +14,7 @@ import {
   requestSchemas,
   scopeOf,
   searchHit,
-  toAddResultJson,
+  toAddResponseJson,
   toHistoryJson,
   toJobJson,
   toMemoryJson,
@@ -68,7 +68,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
         ...(body.timestamp !== undefined && { timestamp: body.timestamp }),
         ...(body.instructions !== undefined && { instructions: body.instructions }),
       })
-      return c.json({ results: result.results.map(toAddResultJson), ...(result.job && { job: toJobJson(result.job) }) }, 200)
+      return c.json(toAddResponseJson(result), 200)
     },
   )
 
