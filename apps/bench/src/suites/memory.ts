@@ -39,13 +39,17 @@ export interface MemorySuiteResult {
 const users = 1000
 
 function diskMb(path: string): number {
-  return (
-    Number(
-      execSync(`du -sk ${JSON.stringify(path)}`)
-        .toString()
-        .split('\t')[0],
-    ) / 1024
-  )
+  let out: string
+  try {
+    out = execSync(`du -sk ${JSON.stringify(path)}`, { stdio: ['ignore', 'pipe', 'ignore'] }).toString()
+  } catch (error) {
+    // LanceDB's background work may remove a temporary file while du walks the folder: du exits 1
+    // but still prints the total of what it could read.
+    out = String((error as { stdout?: Buffer }).stdout ?? '')
+  }
+  const kb = Number(out.split('\t')[0])
+  if (!Number.isFinite(kb) || out === '') throw new Error(`du -sk ${path} printed no total`)
+  return kb / 1024
 }
 
 async function measureAdds(embedder: Embedder, work: string, quick: boolean, log: (line: string) => void) {
