@@ -7,12 +7,24 @@ import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { machineHeader } from './harness.js'
-import { embeddingsReport, inferReport, locomoCharts, locomoReport, mem0Report, memoryReport, type ReportHeader, rssChart, serverReport } from './report.js'
+import {
+  embeddingsReport,
+  inferReport,
+  locomoCharts,
+  locomoReport,
+  mem0Report,
+  memoryReport,
+  type ReportHeader,
+  rssChart,
+  searchReport,
+  serverReport,
+} from './report.js'
 import { runContender, runEmbeddingsSuite } from './suites/embeddings.js'
 import { runInferSuite } from './suites/infer.js'
 import { runLocomoSuite } from './suites/locomo.js'
 import { runMem0Suite } from './suites/mem0.js'
 import { runMemorySuite } from './suites/memory.js'
+import { runSearchSuite } from './suites/search.js'
 import { runServerSuite } from './suites/server.js'
 
 const { values, positionals } = parseArgs({
@@ -68,6 +80,10 @@ const suites: Record<
       report: (header) => serverReport({ ...header, result }),
       files: { [`server${quick ? '-quick' : ''}-rss.svg`]: rssChart(result.rssSamples) },
     }
+  },
+  search: async (quick, onProgress) => {
+    const result = await runSearchSuite({ quick, onProgress })
+    return { result, report: (header) => searchReport({ ...header, result }) }
   },
 }
 const chosen = suite === 'all' ? Object.keys(suites) : suite && suites[suite] ? [suite] : []

@@ -29,6 +29,7 @@ for (const [suite, heading] of [
   ['mem0', '## By store size'],
   ['locomo', '### By category: R@10 / nDCG@10'],
   ['server', '| routes | connections |'],
+  ['search', '| requests | connections | requests/s | x `/health` |'],
   ['infer', '## With the LLM down'],
 ] as const) {
   it(`pnpm bench all --quick writes the ${suite} report`, () => {

@@ -40,12 +40,13 @@ const users = 100
 const main = fileURLToPath(new URL('../../../../packages/server/src/cli/main.ts', import.meta.url))
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href
 
-function rssMb(pid: number): number {
+export function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024
 }
 
-async function startServer(data: string): Promise<{ proc: ChildProcess; url: string }> {
+/** `agentmem serve` on a free port in a child process (also used by the `search` suite). */
+export async function startServer(data: string): Promise<{ proc: ChildProcess; url: string }> {
   // Logs at info to /dev/null: the serialisation cost of a real deployment, without the disk.
   // No rate limit: the load generator is one client.
   const proc = spawn(process.execPath, ['--conditions=agentmem-source', '--import', tsx, main, 'serve', '--port', '0', '--data', data], {

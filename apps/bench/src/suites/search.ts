@@ -1,0 +1,457 @@
+/**
+ * Suite `search`: the read path against the machine's own HTTP ceiling, in one run.
+ *
+ * 1. Over HTTP (`agentmem serve` in a child process, autocannon in this one): `GET /health` (the
+ *    ceiling), hybrid `POST /v1/memories/search` (top 10, one user's scope) at 16 and 1 connections,
+ *    then the server mix (1 add : 4 searches) at 16 connections.
+ * 2. In process (`Memory` from @agentmem/memory): hybrid search by 16 and 1 concurrent callers on
+ *    scopes of 100 and 1,000 memories; then sequential single durable adds.
+ * 3. A fresh store bulk-loaded with addBatch(1,000): search p50 right after the load vs after
+ *    `memory.optimize()`.
+ *
+ * Every query text is distinct until a pool of about 350k LoCoMo questions, turns and turn fragments
+ * runs out (the report says how many were sent and how many were distinct), so that a
+ * query-embedding cache cannot stand in for the search path.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import { loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createEmbedder, type Embedder } from '@agentmem/embeddings'
+import { Memory } from '@agentmem/memory'
+import { dataPaths, KeyStore } from '@agentmem/server'
+import autocannon from 'autocannon'
+import { type LatencyStats, latencyStats, locomoTurns, median, precomputed, timed } from '../harness.js'
+import { loadLocomo } from './locomo-data.js'
+import { rssMb, startServer } from './server.js'
+
+/** One autocannon run. Latencies are per 2xx response, from autocannon's own timer (fractional ms). */
+export interface HttpRun {
+  requestsPerSecond: number
+  p50Ms: number
+  p99Ms: number
+  requests: number
+  seconds: number
+  /** Socket errors plus timeouts. */
+  errors: number
+  non2xx: number
+}
+/** Repeated runs of one load; `median` takes each field's median over the runs. */
+export interface HttpLoad {
+  name: 'health' | 'search' | 'mix'
+  connections: number
+  runs: HttpRun[]
+  median: HttpRun
+}
+export interface InProcessLoad {
+  scopeSize: number
+  scopes: number
+  callers: number
+  /** Searches/s of each repetition; `searchesPerSecond` is their median. */
+  runs: number[]
+  searchesPerSecond: number
+  latency: LatencyStats
+  meanResults: number
+}
+export interface SearchSuiteResult {
+  repetitions: number
+  /** The machine's 1-minute load average when the suite started and ended: others' work skews every number. */
+  loadAverage: { start: number; end: number }
+  queries: { pool: number; sent: number; distinct: number }
+  http: {
+    memories: number
+    users: number
+    secondsPerRun: number
+    loads: HttpLoad[]
+    serverRssMb: { afterPreload: number; end: number }
+  }
+  inProcess: {
+    memories: number
+    secondsPerRun: number
+    loads: InProcessLoad[]
+  }
+  adds: { memoriesBefore: number; perRun: number; runs: number[]; addsPerSecond: number; latency: LatencyStats }
+  bulk: {
+    memories: number
+    users: number
+    batchSize: number
+    loadSeconds: number
+    searches: number
+    afterLoad: LatencyStats & { meanResults: number }
+    optimizeSeconds: number
+    afterOptimize: LatencyStats & { meanResults: number }
+  }
+}
+
+/** A small seeded PRNG (mulberry32): the same query order on every run. */
+function random(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function shuffle<T>(items: T[], next: () => number): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(next() * (i + 1))
+    ;[items[i], items[j]] = [items[j] as T, items[i] as T]
+  }
+  return items
+}
+
+/**
+ * Distinct query texts: every LoCoMo question and dialog turn (what was said, without the speaker),
+ * shuffled, then fragments of the turns (4 to 12 consecutive words), shuffled. No numbers are
+ * added: stored memories carry a ` #n` suffix that a numbered query would match by keyword.
+ */
+export class QueryStream {
+  private readonly pool: string[]
+  private sent = 0
+
+  constructor(seed = 13) {
+    const next = random(seed)
+    const conversations = loadLocomo()
+    const said = conversations.flatMap((c) => c.turns.map((t) => t.said.trim()))
+    const full = [...new Set([...conversations.flatMap((c) => c.questions.map((q) => q.question.trim())), ...said])]
+    const seen = new Set(full)
+    const fragments: string[] = []
+    for (const text of said) {
+      const words = text.split(/\s+/).filter(Boolean)
+      for (const length of [4, 5, 6, 7, 8, 10, 12]) {
+        for (let start = 0; start + length <= words.length; start += 2) {
+          const fragment = words.slice(start, start + length).join(' ')
+          if (!seen.has(fragment)) {
+            seen.add(fragment)
+            fragments.push(fragment)
+          }
+        }
+      }
+    }
+    const usable = (q: string) => /[a-z]{3}/i.test(q)
+    this.pool = [...shuffle(full.filter(usable), next), ...shuffle(fragments.filter(usable), next)]
+  }
+
+  next(): string {
+    return this.pool[this.sent++ % this.pool.length] as string
+  }
+
+  get stats(): SearchSuiteResult['queries'] {
+    return { pool: this.pool.length, sent: this.sent, distinct: Math.min(this.sent, this.pool.length) }
+  }
+}
+
+function medianRun(runs: HttpRun[]): HttpRun {
+  const m = (pick: (r: HttpRun) => number) => median(runs.map(pick))
+  return {
+    requestsPerSecond: m((r) => r.requestsPerSecond),
+    p50Ms: m((r) => r.p50Ms),
+    p99Ms: m((r) => r.p99Ms),
+    requests: m((r) => r.requests),
+    seconds: m((r) => r.seconds),
+    errors: runs.reduce((n, r) => n + r.errors, 0),
+    non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+  }
+}
+
+/** One autocannon run; latencies come from its per-response events (its histogram rounds to whole ms). */
+async function load(options: autocannon.Options): Promise<HttpRun> {
+  const samples: number[] = []
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(options, (error, done) => (error ? reject(error) : resolve(done)))
+    instance.on('response', (_client, statusCode, _bytes, ms) => {
+      if (statusCode >= 200 && statusCode < 300) samples.push(ms)
+    })
+  })
+  const stats = latencyStats(samples)
+  return {
+    requestsPerSecond: result.requests.total / result.duration,
+    p50Ms: stats.p50Ms,
+    p99Ms: stats.p99Ms,
+    requests: result.requests.total,
+    seconds: result.duration,
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+  }
+}
+
+/** Fresh callers each await one call at a time until the deadline; returns calls/s and per-call latencies. */
+async function closedLoop(callers: number, seconds: number, call: () => Promise<number>): Promise<{ perSecond: number; samples: number[]; returned: number }> {
+  const samples: number[] = []
+  let returned = 0
+  const started = performance.now()
+  const deadline = started + seconds * 1000
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (performance.now() < deadline) {
+        // Not `returned += await ...`: that reads `returned` before the await and loses other callers' counts.
+        const count = await timed(samples, call)
+        returned += count
+      }
+    }),
+  )
+  return { perSecond: samples.length / ((performance.now() - started) / 1000), samples, returned }
+}
+
+async function measureHttp(
+  queries: QueryStream,
+  turns: string[],
+  options: { quick: boolean; repetitions: number; onProgress: (line: string) => void },
+): Promise<SearchSuiteResult['http']> {
+  const users = 100
+  const memories = options.quick ? 2000 : 10_000
+  const seconds = options.quick ? 1 : 10
+  const data = await mkdtemp(join(tmpdir(), 'agentmem-bench-search-http-'))
+  const keys = await KeyStore.open(dataPaths(data).keys)
+  const { key } = await keys.create({ tenantId: 'bench' })
+  keys.close()
+  const { proc, url } = await startServer(data)
+  const pid = proc.pid as number
+  try {
+    const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
+    for (let i = 0; i < memories; i += 1000) {
+      const items = Array.from({ length: Math.min(1000, memories - i) }, (_, j) => ({
+        messages: `${turns[(i + j) % turns.length]} #${i + j}`,
+        user_id: `user-${(i + j) % users}`,
+      }))
+      const res = await fetch(`${url}/v1/memories/batch`, { method: 'POST', headers, body: JSON.stringify({ items }) })
+      if (!res.ok) throw new Error(`preload failed: ${res.status} ${await res.text()}`)
+    }
+    const afterPreload = rssMb(pid)
+    options.onProgress(`http: preloaded ${memories} memories for ${users} users`)
+
+    const user = () => `user-${Math.floor(Math.random() * users)}`
+    const searchBody = () => JSON.stringify({ query: queries.next(), user_id: user(), mode: 'hybrid', top_k: 10 })
+    // A search that finds nothing would measure an empty path: check one before the load.
+    const probe = await fetch(`${url}/v1/memories/search`, { method: 'POST', headers, body: JSON.stringify({ query: 'what did they do', user_id: 'user-1' }) })
+    const found = ((await probe.json()) as { results?: unknown[] }).results?.length ?? 0
+    if (!probe.ok || found === 0) throw new Error(`search probe answered ${probe.status} with ${found} results`)
+
+    let added = memories
+    const search: autocannon.Request = { method: 'POST', path: '/v1/memories/search', setupRequest: (req) => ({ ...req, body: searchBody() }) }
+    const add: autocannon.Request = {
+      method: 'POST',
+      path: '/v1/memories',
+      setupRequest: (req) => ({ ...req, body: JSON.stringify({ messages: `${turns[added % turns.length]} #${added++}`, user_id: user() }) }),
+    }
+    const shapes = {
+      health: { method: 'GET', path: '/health' } as autocannon.Request,
+      search,
+      // One add, then four searches, per connection, in a loop (as the server suite).
+      mix: [add, search, search, search, search],
+    }
+    const run = (name: keyof typeof shapes, connections: number, duration: number) => {
+      const shape = shapes[name]
+      // /health as a probe calls it: no key, no body.
+      return load({ url, connections, duration, headers: name === 'health' ? {} : headers, requests: Array.isArray(shape) ? shape : [shape] })
+    }
+    // Warm-up: the server's JIT, LanceDB's caches, the embedder's workers.
+    await run('health', 16, options.quick ? 0.5 : 3)
+    await run('search', 16, options.quick ? 0.5 : 5)
+
+    const plan: Array<[HttpLoad['name'], number]> = [
+      ['health', 16],
+      ['search', 16],
+      ['health', 1],
+      ['search', 1],
+    ]
+    const runs = new Map<string, HttpRun[]>(plan.map(([name, c]) => [`${name}@${c}`, []]))
+    // Interleaved repetitions: a slow moment of the machine hits every load alike.
+    for (let r = 0; r < options.repetitions; r++) {
+      for (const [name, connections] of plan) {
+        const result = await run(name, connections, seconds)
+        runs.get(`${name}@${connections}`)?.push(result)
+        options.onProgress(
+          `  ${name} c=${connections}: ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, errors ${result.errors}, non-2xx ${result.non2xx}`,
+        )
+      }
+    }
+    // The mix writes, so it runs last: the loads above all see the same store.
+    const mixRuns: HttpRun[] = []
+    for (let r = 0; r < options.repetitions; r++) {
+      const result = await run('mix', 16, seconds)
+      mixRuns.push(result)
+      options.onProgress(
+        `  mix c=16: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99Ms.toFixed(2)} ms, errors ${result.errors}, non-2xx ${result.non2xx}`,
+      )
+    }
+    const loads: HttpLoad[] = [
+      ...plan.map(([name, connections]) => {
+        const list = runs.get(`${name}@${connections}`) ?? []
+        return { name, connections, runs: list, median: medianRun(list) }
+      }),
+      { name: 'mix', connections: 16, runs: mixRuns, median: medianRun(mixRuns) },
+    ]
+    return { memories, users, secondsPerRun: seconds, loads, serverRssMb: { afterPreload, end: rssMb(pid) } }
+  } finally {
+    proc.kill('SIGTERM')
+    await new Promise((resolve) => proc.once('exit', resolve))
+    await rm(data, { recursive: true, force: true })
+  }
+}
+
+async function measureInProcess(
+  embedder: Embedder,
+  work: string,
+  queries: QueryStream,
+  turns: string[],
+  options: { quick: boolean; repetitions: number; onProgress: (line: string) => void },
+): Promise<Pick<SearchSuiteResult, 'inProcess' | 'adds'>> {
+  // One store with scopes of both sizes, as a real store mixes them: 100 users of 100 memories
+  // (the HTTP store's shape) and 10 of 1,000 (the largest scope the target covers).
+  const shapes = options.quick
+    ? [
+        { scopeSize: 100, scopes: 10 },
+        { scopeSize: 1000, scopes: 2 },
+      ]
+    : [
+        { scopeSize: 100, scopes: 100 },
+        { scopeSize: 1000, scopes: 10 },
+      ]
+  const seconds = options.quick ? 1 : 5
+  const path = join(work, 'in-process')
+  const memory = await Memory.open({ path, embedder })
+  try {
+    let n = 0
+    const items = shapes.flatMap((shape) =>
+      Array.from({ length: shape.scopeSize * shape.scopes }, (_, i) => ({
+        messages: `${turns[n % turns.length]} #${n++}`,
+        userId: `scope${shape.scopeSize}-${i % shape.scopes}`,
+      })),
+    )
+    const fillStart = performance.now()
+    for (let i = 0; i < items.length; i += 1000) await memory.addBatch(items.slice(i, i + 1000))
+    await memory.optimize()
+    const memories = items.length
+    options.onProgress(
+      `in process: ${memories} memories (${shapes.map((s) => `${s.scopes} scopes of ${s.scopeSize}`).join(', ')}) filled and optimized in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`,
+    )
+
+    const search = (shape: (typeof shapes)[number]) => async () =>
+      (
+        await memory.search(queries.next(), {
+          userId: `scope${shape.scopeSize}-${Math.floor(Math.random() * shape.scopes)}`,
+          mode: 'hybrid',
+          topK: 10,
+        })
+      ).results.length
+    for (const shape of shapes) await closedLoop(16, options.quick ? 0.5 : 2, search(shape))
+
+    const plan = shapes.flatMap((shape) => [16, 1].map((callers) => ({ shape, callers })))
+    const collected = plan.map(() => ({ runs: [] as number[], samples: [] as number[], returned: 0 }))
+    for (let r = 0; r < options.repetitions; r++) {
+      for (const [i, { shape, callers }] of plan.entries()) {
+        const result = await closedLoop(callers, seconds, search(shape))
+        const into = collected[i] as (typeof collected)[number]
+        into.runs.push(result.perSecond)
+        into.samples.push(...result.samples)
+        into.returned += result.returned
+        options.onProgress(`  scopes of ${shape.scopeSize}, ${callers} caller(s): ${result.perSecond.toFixed(0)} searches/s`)
+      }
+    }
+    const loads: InProcessLoad[] = plan.map(({ shape, callers }, i) => {
+      const c = collected[i] as (typeof collected)[number]
+      return {
+        ...shape,
+        callers,
+        runs: c.runs,
+        searchesPerSecond: median(c.runs),
+        latency: latencyStats(c.samples),
+        meanResults: c.returned / Math.max(1, c.samples.length),
+      }
+    })
+
+    // Sequential single durable adds into the same (non-empty) store, each text embedded by the model.
+    const perRun = options.quick ? 50 : 1000
+    const addOne = () => memory.add(`${turns[n % turns.length]} #${n++}`, { userId: `scope100-${n % 100}` })
+    for (let i = 0; i < (options.quick ? 5 : 50); i++) await addOne()
+    const addRuns: number[] = []
+    const addSamples: number[] = []
+    for (let r = 0; r < options.repetitions; r++) {
+      const started = performance.now()
+      for (let i = 0; i < perRun; i++) await timed(addSamples, addOne)
+      addRuns.push(perRun / ((performance.now() - started) / 1000))
+      options.onProgress(`  sequential adds: ${(addRuns.at(-1) as number).toFixed(0)}/s`)
+    }
+    return {
+      inProcess: { memories, secondsPerRun: seconds, loads },
+      adds: { memoriesBefore: memories, perRun, runs: addRuns, addsPerSecond: median(addRuns), latency: latencyStats(addSamples) },
+    }
+  } finally {
+    await memory.close()
+    await rm(path, { recursive: true, force: true })
+  }
+}
+
+async function measureBulk(
+  embedder: Embedder,
+  work: string,
+  queries: QueryStream,
+  turns: string[],
+  options: { quick: boolean; onProgress: (line: string) => void },
+): Promise<SearchSuiteResult['bulk']> {
+  const memories = options.quick ? 5000 : 100_000
+  const users = memories / 100
+  const batchSize = 1000
+  const searches = options.quick ? 30 : 300
+  // The load takes vectors the model computed once per LoCoMo turn (it measures the store, not the
+  // model); queries are embedded live.
+  const filler = await precomputed(embedder, turns)
+  const path = join(work, 'bulk')
+  const memory = await Memory.open({ path, embedder: filler })
+  try {
+    const loadStart = performance.now()
+    for (let i = 0; i < memories; i += batchSize) {
+      await memory.addBatch(
+        Array.from({ length: batchSize }, (_, j) => ({ messages: `${turns[(i + j) % turns.length]} #${i + j}`, userId: `user-${(i + j) % users}` })),
+      )
+    }
+    const loadSeconds = (performance.now() - loadStart) / 1000
+    options.onProgress(`bulk: ${memories} memories loaded in ${loadSeconds.toFixed(1)} s`)
+    const measure = async () => {
+      const samples: number[] = []
+      let returned = 0
+      for (let i = 0; i < searches; i++) {
+        const { results } = await timed(samples, () => memory.search(queries.next(), { userId: `user-${(i * 37) % users}`, mode: 'hybrid', topK: 10 }))
+        returned += results.length
+      }
+      return { ...latencyStats(samples), meanResults: returned / searches }
+    }
+    // No warm-up here on purpose: the first searches after the load are the point.
+    const afterLoad = await measure()
+    const optimizeStart = performance.now()
+    await memory.optimize()
+    const optimizeSeconds = (performance.now() - optimizeStart) / 1000
+    const afterOptimize = await measure()
+    options.onProgress(
+      `  search p50 right after the load ${afterLoad.p50Ms.toFixed(2)} ms, after optimize (${optimizeSeconds.toFixed(1)} s) ${afterOptimize.p50Ms.toFixed(2)} ms`,
+    )
+    return { memories, users, batchSize, loadSeconds, searches, afterLoad, optimizeSeconds, afterOptimize }
+  } finally {
+    await memory.close()
+    await rm(path, { recursive: true, force: true })
+  }
+}
+
+export async function runSearchSuite(options: { quick: boolean; onProgress: (line: string) => void }): Promise<SearchSuiteResult> {
+  const repetitions = options.quick ? 1 : 3
+  const loadAtStart = loadavg()[0] as number
+  const queries = new QueryStream()
+  const turns = locomoTurns(6000)
+  options.onProgress(`${queries.stats.pool} distinct query texts`)
+  // HTTP first and alone: the in-process phases would share the 2 cores with the server.
+  const http = await measureHttp(queries, turns, { ...options, repetitions })
+  options.onProgress('server stopped')
+  const work = await mkdtemp(join(tmpdir(), 'agentmem-bench-search-'))
+  const embedder = await createEmbedder({ progress: false })
+  try {
+    const { inProcess, adds } = await measureInProcess(embedder, work, queries, turns, { ...options, repetitions })
+    const bulk = await measureBulk(embedder, work, queries, turns, options)
+    return { repetitions, loadAverage: { start: loadAtStart, end: loadavg()[0] as number }, queries: queries.stats, http, inProcess, adds, bulk }
+  } finally {
+    await embedder.close()
+    await rm(work, { recursive: true, force: true })
+  }
+}
