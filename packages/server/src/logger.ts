@@ -24,6 +24,15 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   return pino({ level, base: { service: 'agentmem' }, redact: { paths: redact, censor: '[redacted]' } }, destination)
 }
 
+/**
+ * A child that skips redaction, for lines of a fixed shape with no key a redact path names and no
+ * object values (the per-request access line): pino runs the wildcard paths over every top-level
+ * value of every line, ~12 µs a line here, and on such a line they can change nothing.
+ */
+export function withoutRedaction(log: Logger): Logger {
+  return log.child({}, { redact: [] })
+}
+
 /** The packages' `Logger` (event, fields) on top of pino (fields, message). */
 export function packageLogger(log: Logger): PackageLogger {
   return {

@@ -83,3 +83,27 @@ it('delivers every early 4xx to 600 concurrent keep-alive requests without a soc
   )
   expect(outcomes.flat().filter((o) => o !== 'ok')).toEqual([])
 })
+
+it('limits a chunked body (no Content-Length) by the bytes that arrive, and serves one under the limit', async () => {
+  await using t = await openTestApp(embedder, { bodyLimitBytes: 16_384 })
+  await using server = await listen(t.app)
+  const chunked = (text: string) =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        const bytes = new TextEncoder().encode(text)
+        for (let i = 0; i < bytes.length; i += 4_096) controller.enqueue(bytes.subarray(i, i + 4_096))
+        controller.close()
+      },
+    })
+  const post = (text: string) =>
+    fetch(`${server.url}/v1/memories/search`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.keyA}`, 'content-type': 'application/json' },
+      body: chunked(text),
+      duplex: 'half',
+    } as RequestInit)
+  const small = await post(JSON.stringify({ query: 'anything', user_id: 'u' }))
+  expect([small.status, await small.json()]).toEqual([200, { results: [] }])
+  const big = await post(JSON.stringify({ query: 'x'.repeat(65_536), user_id: 'u' }))
+  expect([big.status, ((await big.json()) as { error: { code: string } }).error.code]).toEqual([413, 'PAYLOAD_TOO_LARGE'])
+})

@@ -17,6 +17,7 @@ import {
   statusByCode,
   validationFailed,
 } from '../errors.js'
+import { withoutRedaction } from '../logger.js'
 import { registerMcpRoute } from '../mcp/http.js'
 import type { AppDeps, AppEnv } from './context.js'
 import { createMetrics } from './metrics.js'
@@ -47,11 +48,13 @@ export function createApp(deps: AppDeps) {
   app.onError((error, c) => errorResponse(error, c))
   app.notFound((c) => errorResponse(new ServerError(ServerErrorCode.RouteNotFound, `No route ${c.req.method} ${c.req.path}`), c))
 
+  // Fixed fields, none secret: the same line as through `logger`, without redaction's cost.
+  const accessLog = withoutRedaction(logger)
+
   app.use(async (c, next) => {
     const requestId = c.req.header('x-request-id')?.slice(0, 128) || randomUUID()
-    const log = logger.child({ requestId })
     c.set('requestId', requestId)
-    c.set('log', log)
+    c.set('log', logger.child({ requestId }))
     c.header('x-request-id', requestId)
     const started = performance.now()
     await next()
@@ -62,7 +65,7 @@ export function createApp(deps: AppDeps) {
     // The route pattern, never the raw path: ids in paths would explode the label set.
     const route = c.req.routePath === '/*' ? 'unmatched' : c.req.routePath
     metrics.requestSeconds.observe({ method: c.req.method, route, status: String(c.res.status) }, ms / 1000)
-    log.info({ method: c.req.method, route, status: c.res.status, ms: Math.round(ms) }, 'http.request')
+    accessLog.info({ requestId, method: c.req.method, route, status: c.res.status, ms: Math.round(ms) }, 'http.request')
   })
 
   app.get('/health', (c) => c.json({ status: 'ok' }))
@@ -95,21 +98,29 @@ export function createApp(deps: AppDeps) {
     }
     return next()
   })
-  app.use(
-    bodyLimit({
-      maxSize: config.bodyLimitBytes,
-      onError: () => {
-        throw new ServerError(ServerErrorCode.PayloadTooLarge, `The body is larger than ${config.bodyLimitBytes} bytes`, {
-          details: { limit_bytes: config.bodyLimitBytes },
-        })
-      },
-    }),
-  )
+  const tooLarge = () => {
+    throw new ServerError(ServerErrorCode.PayloadTooLarge, `The body is larger than ${config.bodyLimitBytes} bytes`, {
+      details: { limit_bytes: config.bodyLimitBytes },
+    })
+  }
+  const limitStreamedBody = bodyLimit({ maxSize: config.bodyLimitBytes, onError: tooLarge })
+  app.use(async (c, next) => {
+    // hono's bodyLimit reads `c.req.raw.body` first, and on node-server that builds a whole fetch
+    // Request (abort signal, web stream) for every request, then reads the body through it. What it
+    // decides is kept without that: GET and HEAD have no body (fetch refuses one), and a
+    // Content-Length without Transfer-Encoding is what it compares. Chunked bodies take its path.
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next()
+    const length = c.req.header('content-length')
+    if (length === undefined || c.req.header('transfer-encoding') !== undefined) return limitStreamedBody(c, next)
+    if (Number.parseInt(length, 10) > config.bodyLimitBytes) tooLarge()
+    return next()
+  })
   app.use(async (c, next) => {
     // Every body this API reads is JSON; a form or text body would otherwise fail as "invalid JSON".
     const type = c.req.header('content-type')
     const length = c.req.header('content-length')
-    const hasBody = length === undefined ? c.req.raw.body !== null : length !== '0'
+    const method = c.req.method
+    const hasBody = method === 'GET' || method === 'HEAD' ? false : length === undefined ? c.req.raw.body !== null : length !== '0'
     if (hasBody && type !== undefined && !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
       throw new ServerError(ServerErrorCode.UnsupportedMediaType, `Bodies are JSON: send Content-Type: application/json, not ${type.slice(0, 100)}`)
     }
