@@ -6,7 +6,6 @@ import { uuidv7 } from 'uuidv7'
 import { z } from 'zod'
 import { MemoryError, MemoryErrorCode } from './errors.js'
 import { type FilterNode, parseFilters } from './filters.js'
-import { fuseHybrid } from './fusion.js'
 import { Inference, type InferenceJob, type InferResult } from './inference/inference.js'
 import { LlmClient, type LlmUsage } from './inference/llm-client.js'
 import {
@@ -37,6 +36,8 @@ import {
   type UpdateOptions,
   updateOptionsSchema,
 } from './options.js'
+import { ResidentCache, type ResidentCacheStats } from './search/resident-cache.js'
+import { searchMemories } from './search/searcher.js'
 import { lockFolder } from './store/folder-lock.js'
 import { openLanceProvider } from './store/lancedb-vector-store.js'
 import { openSqliteMetadataStore } from './store/sqlite-metadata-store.js'
@@ -60,6 +61,8 @@ interface Engine {
   vectors: VectorStore
   metadata: MetadataStore
   writer: Writer
+  /** The scope-resident index (search/resident-cache.ts), kept current by the writer. */
+  cache: ResidentCache
   /** Present when an LLM is configured. */
   inference: Inference | undefined
   unlock: () => void
@@ -113,10 +116,15 @@ export class Memory implements AsyncDisposable {
         vectors,
         metadata,
         writer,
+        cache: new ResidentCache(
+          { vectors: () => engine.vectors, pending: () => writer.pendingRows(), exclusive: (task) => writer.exclusive(task) },
+          { ...config.resident, logger },
+        ),
         inference: undefined,
         unlock,
         closed: false,
       }
+      writer.attach(engine.cache)
       if (config.llm) {
         engine.inference = new Inference({
           llm: config.llm instanceof LlmClient ? config.llm : new LlmClient(config.llm),
@@ -195,49 +203,53 @@ export class Memory implements AsyncDisposable {
   }
 
   async search(query: string, options: SearchOptions): Promise<{ results: SearchResult[] }> {
-    await this.readable()
+    this.checkOpen()
     const opts = parseWith(searchOptionsSchema, options, 'search options')
     if (typeof query !== 'string' || query.trim().length === 0) throw invalidInput('query must be a non-empty string')
     if (query.length > this.engine.config.maxTextLength) throw invalidInput(`query is longer than ${this.engine.config.maxTextLength} characters`)
-    const scope = { ...this.requireScope(opts, 'search'), currentOnly: !opts.includeSuperseded }
-    const filter = parseFilters(opts.filters)
-    const { vectors } = this.engine
+    const { engine } = this
     const started = performance.now()
-    let results: SearchResult[]
-    if (opts.mode === 'keyword') {
-      const hits = await vectors.keywordSearch(query, scope, filter, opts.topK)
-      results = hits
-        .filter((h) => opts.threshold === undefined || h.score >= opts.threshold)
-        .map((h, i) =>
-          withScore(
-            h.memory,
-            h.score,
-            opts.explain ? { vector: { score: Number.NaN, rank: null }, keyword: { score: h.score, rank: i + 1 }, fused: h.score } : undefined,
-          ),
-        )
-    } else {
-      const [queryVector] = await this.engine.embedder.embed([query], { kind: 'query' })
-      const vector = queryVector as Float32Array
-      if (opts.mode === 'vector') {
-        const hits = await vectors.vectorSearch(vector, scope, filter, opts.topK)
-        results = hits
-          .filter((h) => opts.threshold === undefined || h.score >= opts.threshold)
-          .map((h, i) => withScore(h.memory, h.score, opts.explain ? { vector: { score: h.score, rank: i + 1 }, keyword: null, fused: h.score } : undefined))
-      } else {
-        // Fusion needs more candidates than it returns: a memory ranked low by one signal may top the other.
-        const depth = Math.min(Math.max(opts.topK * 3, 30), 1000)
-        const [vectorHits, keywordHits] = await Promise.all([
-          vectors.vectorSearch(vector, scope, filter, depth),
-          vectors.keywordSearch(query, scope, filter, depth),
-        ])
-        results = fuseHybrid(vector, vectorHits, keywordHits)
-          .filter((h) => opts.threshold === undefined || h.explain.vector.score >= opts.threshold)
-          .slice(0, opts.topK)
-          .map((h) => withScore(h.memory, h.explain.fused, opts.explain ? h.explain : undefined))
-      }
-    }
-    this.engine.logger.debug('memory.search', { mode: opts.mode, k: opts.topK, results: results.length, ms: Math.round(performance.now() - started) })
+    const hits = await searchMemories(
+      {
+        embedder: engine.embedder,
+        vectors: engine.vectors,
+        cache: engine.cache,
+        settled: () => engine.writer.settled(),
+        healthy: () => engine.writer.healthy(),
+      },
+      {
+        query,
+        scope: { ...this.requireScope(opts, 'search'), currentOnly: !opts.includeSuperseded },
+        filter: parseFilters(opts.filters),
+        mode: opts.mode,
+        topK: opts.topK,
+        threshold: opts.threshold,
+      },
+    )
+    const results = hits.map((h) => withScore(h.memory, h.score, opts.explain ? h.explain : undefined))
+    engine.logger.debug('memory.search', { mode: opts.mode, k: opts.topK, results: results.length, ms: Math.round(performance.now() - started) })
     return { results }
+  }
+
+  /**
+   * What the engine holds and does: the resident index's memory use against its budget, its
+   * hits, loads and evictions, and writes acknowledged but not yet in the vector store.
+   */
+  stats(): { resident: ResidentCacheStats; pendingWrites: number } {
+    this.checkOpen()
+    return { resident: this.engine.cache.usage(), pendingWrites: this.engine.writer.pendingRows().length }
+  }
+
+  /**
+   * Forgets what this process holds in memory about a scope of this tenant (the whole tenant when
+   * no id is given) and reads the store's newest version: the seam for writes made by another
+   * process on the same store. The next search reloads the scope.
+   */
+  async invalidate(scope: ScopeIds = {}): Promise<void> {
+    this.checkOpen()
+    const ids = parseWith(scopeSchema, scope, 'invalidate scope')
+    await this.engine.vectors.refresh()
+    this.engine.cache.invalidate({ tenantId: this.tenantId, userId: ids.userId, agentId: ids.agentId, runId: ids.runId })
   }
 
   /** One memory of this tenant, or null. */
@@ -421,6 +433,7 @@ export class Memory implements AsyncDisposable {
       await engine.metadata.setManifest({ schemaVersion, embeddingModel: embedder.modelId, dimensions: embedder.dimensions, vectorTable: table })
       engine.vectors = next
       engine.writer.replaceVectorStore(next)
+      engine.cache.clear()
       old.close()
       for (const name of await engine.provider.tableNames()) if (name !== table) await engine.provider.drop(name)
       if (engine.ownsEmbedder) await engine.embedder.close()

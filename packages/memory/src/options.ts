@@ -138,6 +138,21 @@ export const memoryOpenOptionsSchema = z.strictObject({
   maintenanceEveryRows: z.number().int().min(1).default(5_000),
   /** Write commits (each one a LanceDB fragment) between two compactions. */
   maintenanceEveryCommits: z.number().int().min(1).default(32),
+  /**
+   * The scope-resident index: searched scopes are held in memory (vectors, keyword index) and kept
+   * current by the writer. `budgetBytes` bounds its heap (an estimate; 0 turns it off, and every
+   * search reads the store); a scope with more than `maxScopeRows` memories is never loaded whole.
+   */
+  resident: z
+    .strictObject({
+      budgetBytes: z
+        .number()
+        .int()
+        .min(0)
+        .default(256 * 1024 * 1024),
+      maxScopeRows: z.number().int().min(1).max(1_000_000).default(10_000),
+    })
+    .prefault({}),
   /** The LLM for `add(..., { infer: true })`: any OpenAI-compatible endpoint, or a client to share. */
   llm: z.union([z.instanceof(LlmClient), llmOptionsSchema]).optional(),
   inference: z

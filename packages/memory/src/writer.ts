@@ -2,6 +2,8 @@ import { isDeepStrictEqual } from 'node:util'
 import type { Logger } from '@agentmem/embeddings'
 import { uuidv7 } from 'uuidv7'
 import { MemoryError, MemoryErrorCode, storageFailed } from './errors.js'
+import { inScope } from './search/filter-match.js'
+import type { ResidentCache, RowImage } from './search/resident-cache.js'
 import type { HistoryPurge, HistoryRecord, MetadataStore, ScopeFilter, StoreChange, StoredMemory, VectorStore } from './store/types.js'
 import { dedupKey } from './text.js'
 import type { AddResult } from './types.js'
@@ -32,6 +34,19 @@ interface Pending {
   reject: (error: unknown) => void
 }
 
+/** A journaled, acknowledged group whose vector-store write has not finished yet. */
+interface PendingApply {
+  seq: number
+  /** Commit number (this process's count), which `settled` waits for. */
+  number: number
+  change: StoreChange
+  /** The group's final row images (null: deleted), which reads of the writer lay over the store's. */
+  rows: Map<string, StoredMemory | null>
+}
+
+/** Scopes a group may start loading into the resident index for later duplicate checks (a bulk load over many scopes does not load them all). */
+const maxScopeLoadsPerGroup = 2
+
 export interface WriterOptions {
   maintenanceEveryRows: number
   maintenanceEveryCommits: number
@@ -45,6 +60,15 @@ export interface WriterOptions {
  * trigger made bulk loads quadratic; after a maintenance of D ms the next waits (D / budget - D) ms.
  */
 const maintenanceBudget = 0.1
+
+/**
+ * How long the applier lets acknowledged groups gather before writing them to LanceDB, unless a
+ * read or an exclusive task waits for them (then at once) or enough rows are pending. Each LanceDB
+ * write is a new version and fragment costing ~15 ms of CPU on 2 cores whatever its size, so
+ * writing each single add on its own capped sequential adds near 100/s.
+ */
+const applyLingerMs = 20
+const applyAtOnceRows = 2_000
 
 /** Ops per group commit; one submission (an addBatch) is never split. */
 const maxGroupOps = 20_000
@@ -78,8 +102,21 @@ export class Writer {
   private readonly unindexed = new Map<string, string>()
   /** An erase queued but not started yet, which a purge committed now can join. */
   private pendingErase: Promise<void> | undefined
-  /** The LanceDB write of the last acknowledged group, while it runs (never rejects). */
-  private applying: Promise<unknown> = Promise.resolve()
+  /**
+   * Groups journaled and acknowledged but not yet in the vector store, oldest first. One applier
+   * writes them, every group that queued while it wrote as one merged write, so single writes
+   * arriving one after another never wait for each other's LanceDB write.
+   */
+  private pending: PendingApply[] = []
+  private applier: Promise<void> | undefined
+  private committedCount = 0
+  private appliedCount = 0
+  private waiters: Array<{ number: number; resolve: () => void; reject: (error: unknown) => void }> = []
+  /** Ends the applier's linger early (a read or an exclusive task waits). */
+  private flushNow: (() => void) | undefined
+  private pendingRowCount = 0
+  /** The resident index, told of every commit before it is acknowledged; it also answers duplicate checks. */
+  private cache: ResidentCache | undefined
 
   constructor(
     private vectors: VectorStore,
@@ -100,17 +137,47 @@ export class Writer {
   }
 
   /**
-   * Resolves once every acknowledged write is visible to reads; rejects if one could not be
-   * applied (it is journaled: reopening the store replays it).
+   * Resolves once every write acknowledged so far is in the vector store (store reads need it;
+   * resident reads do not); rejects if one could not be applied (it is journaled: reopening the
+   * store replays it).
    */
-  async settled(): Promise<void> {
-    await this.applying
+  settled(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure)
+    const number = this.committedCount
+    if (this.appliedCount >= number) return Promise.resolve()
+    this.flushNow?.()
+    return new Promise((resolve, reject) => this.waiters.push({ number, resolve, reject }))
+  }
+
+  /**
+   * Runs `task` alone, after every write queued before it, with every acknowledged write in the
+   * vector store (maintenance, re-embedding, statistics scans, close).
+   */
+  exclusive<T>(task: () => Promise<T>): Promise<T> {
+    return this.serially(async () => {
+      await this.drain()
+      return task()
+    })
+  }
+
+  /** Throws the failure that stopped writes, if any (resident reads check this instead of waiting for the store). */
+  healthy(): void {
     if (this.failure) throw this.failure
   }
 
-  /** Runs `task` alone, after every write queued before it (maintenance, re-embedding, close). */
-  exclusive<T>(task: () => Promise<T>): Promise<T> {
-    return this.serially(task)
+  /** Connects the resident index (after construction: the index reads through this writer). */
+  attach(cache: ResidentCache): void {
+    this.cache = cache
+  }
+
+  /** Row images acknowledged but perhaps not in the vector store yet, oldest first (a snapshot). */
+  pendingRows(): Array<Map<string, StoredMemory | null>> {
+    return this.pending.map((p) => p.rows)
+  }
+
+  /** Waits for the applier to write everything pending; a failed apply ends the wait too (it is journaled). */
+  private async drain(): Promise<void> {
+    await this.settled().catch(() => undefined)
   }
 
   private serially<T>(task: () => Promise<T>): Promise<T> {
@@ -148,7 +215,7 @@ export class Writer {
    * waits its turn share it: a burst of purges costs one rewrite, not one each.
    */
   erase(): Promise<void> {
-    this.pendingErase ??= this.serially(async () => {
+    this.pendingErase ??= this.exclusive(async () => {
       this.pendingErase = undefined
       await this.maintain({ purge: true })
     })
@@ -170,17 +237,12 @@ export class Writer {
       void this.serially(() => this.commitNextGroup())
     }
     if (group.length === 0) return
-    let applying: Promise<void> | undefined
     try {
       if (this.failure) throw this.failure
-      const { results, apply } = await this.commit(group.flatMap((p) => p.ops))
-      // The group is durable once journaled, so its callers hear back now and the LanceDB write
-      // overlaps with whatever they do next (validating and embedding the next batch). Reads wait
-      // for it first (settled), so a caller always sees its own acknowledged writes.
-      if (apply) {
-        applying = apply()
-        this.applying = applying.catch(() => undefined)
-      }
+      const { results, committed } = await this.commit(group.flatMap((p) => p.ops))
+      // The group is durable once journaled: the resident index hears of it and its callers hear
+      // back now; the LanceDB write happens in the applier, overlapping with the next groups.
+      if (committed) this.enqueue(committed)
       let offset = 0
       for (const pending of group) {
         pending.resolve(results.slice(offset, offset + pending.ops.length))
@@ -189,15 +251,80 @@ export class Writer {
     } catch (error) {
       for (const pending of group) pending.reject(error)
     }
-    // A failed apply has set `failure`: the change stays journaled and replays on the next open.
-    await applying?.catch((e: unknown) => this.options.logger.error('memory.apply_failed', { error: String(e) }))
-    // Every commit adds a LanceDB fragment and version; many small ones slow every read and
-    // write, so compaction is due after enough commits as well as after enough rows.
-    // Compaction also rewrites every index, which costs time in proportion to the table; the budget
-    // keeps it to a fixed share of the writer's time as the table grows. (A purge runs its own
-    // maintenance, asked for by the caller, which waits for it.)
-    if (this.maintenanceDue() && performance.now() >= this.maintenanceNotBefore) await this.maintainQuietly()
-    else if (this.maintenanceDue()) this.scheduleMaintenance()
+  }
+
+  private enqueue(committed: { seq: number; change: StoreChange; images: Map<string, RowImage> }): void {
+    const rows = new Map<string, StoredMemory | null>()
+    for (const [id, image] of committed.images) rows.set(id, image.after)
+    this.pending.push({ seq: committed.seq, number: ++this.committedCount, change: committed.change, rows })
+    this.pendingRowCount += rows.size
+    if (this.pendingRowCount >= applyAtOnceRows) this.flushNow?.()
+    this.cache?.committed(committed.images)
+    this.applier ??= this.applyPending().finally(() => {
+      this.applier = undefined
+    })
+  }
+
+  /** Writes pending groups to the vector store, all that queued meanwhile as one merged write, until none is left. */
+  private async applyPending(): Promise<void> {
+    while (this.pending.length > 0 && !this.failure) {
+      if (this.waiters.length === 0 && this.pendingRowCount < applyAtOnceRows) await this.linger()
+      const taking = this.pending.slice()
+      const last = taking.at(-1) as PendingApply
+      const change = mergeChanges(taking.map((p) => p.change))
+      const started = performance.now()
+      try {
+        await this.applyJournaled(change, last.seq)
+      } catch (e) {
+        // `failure` is set: the changes stay journaled and replay on the next open.
+        this.options.logger.error('memory.apply_failed', { error: String(e) })
+        break
+      }
+      this.pending.splice(0, taking.length)
+      this.pendingRowCount -= taking.reduce((sum, p) => sum + p.rows.size, 0)
+      this.appliedCount = last.number
+      this.rowsSinceMaintenance += change.inserts.length + change.updates.length + change.deletes.length
+      this.commitsSinceMaintenance++
+      // Every apply adds a LanceDB fragment and version; many small ones slow every read and write,
+      // so compaction is due after enough applies as well as after enough rows. Compaction also
+      // rewrites every index, which costs time in proportion to the table; the budget keeps it to
+      // a fixed share of the writer's time as the table grows. (A purge runs its own maintenance.)
+      if (this.maintenanceDue()) this.scheduleMaintenance()
+      this.options.logger.debug('memory.apply', {
+        groups: taking.length,
+        rows: change.inserts.length + change.updates.length + change.deletes.length,
+        ms: Math.round(performance.now() - started),
+      })
+      this.wake()
+    }
+    this.wake()
+  }
+
+  private linger(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, applyLingerMs)
+      function done() {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.flushNow = () => {
+        this.flushNow = undefined
+        done()
+      }
+    }).finally(() => {
+      this.flushNow = undefined
+    })
+  }
+
+  /** Resolves the settled() calls whose writes are applied (rejects them all after a failed apply). */
+  private wake(): void {
+    const waiting = this.waiters
+    this.waiters = []
+    for (const waiter of waiting) {
+      if (this.failure) waiter.reject(this.failure)
+      else if (waiter.number <= this.appliedCount) waiter.resolve()
+      else this.waiters.push(waiter)
+    }
   }
 
   private maintenanceDue(): boolean {
@@ -219,7 +346,7 @@ export class Writer {
     this.deferred = setTimeout(
       () => {
         this.deferred = undefined
-        void this.serially(async () => {
+        void this.exclusive(async () => {
           if (!this.stopped && this.maintenanceDue()) await this.maintainQuietly()
         })
       },
@@ -234,8 +361,10 @@ export class Writer {
     clearTimeout(this.deferred)
   }
 
-  /** Plans and journals a group; the returned `apply` writes it to the vector store. */
-  private async commit(ops: WriteOp[]): Promise<{ results: Array<WriteResult | MemoryError>; apply?: () => Promise<void> }> {
+  /** Plans and journals a group; `committed` is what the vector store and the resident index still need to hear. */
+  private async commit(
+    ops: WriteOp[],
+  ): Promise<{ results: Array<WriteResult | MemoryError>; committed?: { seq: number; change: StoreChange; images: Map<string, RowImage> } }> {
     const now = Date.now()
     const started = performance.now()
     const state = await this.load(ops)
@@ -363,31 +492,29 @@ export class Writer {
     }
 
     const change: StoreChange = { inserts: [], updates: [], deletes: [] }
+    const images = new Map<string, RowImage>()
     for (const [id, memory] of state.rows) {
-      const stored = state.stored.has(id)
-      if (memory && !stored) change.inserts.push(memory)
-      else if (memory && stored && memory !== state.stored.get(id)) change.updates.push(memory)
-      else if (!memory && stored) change.deletes.push(id)
+      const before = state.stored.get(id) ?? null
+      if (memory && !before) change.inserts.push(memory)
+      else if (memory && before && memory !== before) change.updates.push(memory)
+      else if (!memory && before) change.deletes.push(id)
+      else continue
+      images.set(id, { before, after: memory })
     }
     if (events.length === 0 && purge.memories.length === 0 && purge.scopes.length === 0) return { results }
 
     const planned = performance.now()
     const seq = await this.metadata.beginChange(change, events, purge)
-    const journaled = performance.now()
-    const apply = async () => {
-      await this.applyJournaled(change, seq)
-      const ms = (from: number, to: number) => Math.round(to - from)
-      this.options.logger.debug('memory.commit', {
-        ops: ops.length,
-        loadMs: ms(started, loaded),
-        planMs: ms(loaded, planned),
-        journalMs: ms(planned, journaled),
-        applyMs: ms(journaled, performance.now()),
-      })
-      this.rowsSinceMaintenance += change.inserts.length + change.updates.length + change.deletes.length
-      this.commitsSinceMaintenance++
-    }
-    return { results, apply }
+    const ms = (from: number, to: number) => Math.round(to - from)
+    this.options.logger.debug('memory.commit', {
+      ops: ops.length,
+      loadMs: ms(started, loaded),
+      planMs: ms(loaded, planned),
+      journalMs: ms(planned, performance.now()),
+    })
+    // Duplicate checks find rows written since the last index refresh here, applied or not.
+    for (const memory of [...change.inserts, ...change.updates]) this.unindexed.set(memory.dedupKey, memory.id)
+    return { results, committed: { seq, change, images } }
   }
 
   /** Applies a journaled change; if the vector store fails even on a replay, writes stop until reopen. */
@@ -408,11 +535,21 @@ export class Writer {
       }
     }
     this.metadata.markApplied(seq)
-    for (const memory of [...change.inserts, ...change.updates]) this.unindexed.set(memory.dedupKey, memory.id)
   }
 
-  /** Reads the rows this group touches: by id, by duplicate key, and whole scopes for deleteMatching. */
+  /**
+   * Reads the rows this group touches: by id, by duplicate key, and whole scopes for deleteMatching.
+   * Groups acknowledged but not yet in the vector store are laid over what it returns; duplicate
+   * checks in a resident scope need no store read at all.
+   */
   private async load(ops: WriteOp[]) {
+    // Scope-wide reads, id ownership and history checks read the store alone: it must be current.
+    if (ops.some((op) => op.kind === 'deleteMatching' || (op.kind === 'add' && op.keepId) || (op.kind === 'delete' && op.purge))) await this.drain()
+    const overlay = this.pendingRows()
+    const latest = (id: string): StoredMemory | null | undefined => {
+      for (let i = overlay.length - 1; i >= 0; i--) if (overlay[i]?.has(id)) return overlay[i]?.get(id)
+      return undefined
+    }
     const rows = new Map<string, StoredMemory | null>()
     const stored = new Map<string, StoredMemory>()
     const dedup = new Map<string, string>()
@@ -428,20 +565,38 @@ export class Writer {
     const keptIds: string[] = []
     /** Memories (tenant and id) that are not live but have history: a purge still applies. */
     const history = new Set<string>()
-    for (const op of ops) {
-      if (op.kind === 'add') {
-        tenant(op.memory.tenantId).keys.add(op.memory.dedupKey)
-        if (op.keepId) {
-          tenant(op.memory.tenantId).ids.add(op.memory.id)
-          keptIds.push(op.memory.id)
-        }
-      } else if (op.kind === 'update' || op.kind === 'delete' || op.kind === 'supersede') tenant(op.tenantId).ids.add(op.id)
-    }
     let owners = new Map<string, string>()
     try {
+      let scopeLoads = 0
+      for (const op of ops) {
+        if (op.kind === 'add' && !op.keepId) {
+          const resident = this.cache?.covering(op.memory)
+          if (!resident && this.cache?.enabled && scopeLoads++ < maxScopeLoadsPerGroup) {
+            // Later adds to this scope check duplicates in memory once it is loaded; this one does
+            // not wait for that (the first write to a big scope would).
+            this.cache.scope(scopeOf(op.memory)).catch(() => undefined)
+          }
+          if (resident) {
+            const id = resident.byDedupKey.get(op.memory.dedupKey)
+            const row = id === undefined ? undefined : resident.rows.get(id)?.memory
+            if (id !== undefined && row) {
+              dedup.set(op.memory.dedupKey, id)
+              stored.set(id, row)
+            }
+            continue
+          }
+        }
+        if (op.kind === 'add') {
+          tenant(op.memory.tenantId).keys.add(op.memory.dedupKey)
+          if (op.keepId) {
+            tenant(op.memory.tenantId).ids.add(op.memory.id)
+            keptIds.push(op.memory.id)
+          }
+        } else if (op.kind === 'update' || op.kind === 'delete' || op.kind === 'supersede') tenant(op.tenantId).ids.add(op.id)
+      }
       owners = await this.vectors.ownersOf(keptIds)
       for (const [tenantId, wanted] of byTenant) {
-        const duplicates = await this.vectors.findByDedupKeys(tenantId, [...wanted.keys], { indexedOnly: true })
+        const duplicates = wanted.keys.size === 0 ? [] : await this.vectors.findByDedupKeys(tenantId, [...wanted.keys], { indexedOnly: true })
         // An indexed hit is live (deletions apply to indexed rows too); otherwise the key may
         // belong to a row written since the last refresh.
         const indexed = new Set(duplicates.map((d) => d.dedupKey))
@@ -451,7 +606,12 @@ export class Writer {
         }
         for (const d of duplicates) dedup.set(d.dedupKey, d.id)
         const ids = new Set([...wanted.ids, ...duplicates.map((d) => d.id)])
-        for (const memory of await this.vectors.getByIds(tenantId, [...ids])) stored.set(memory.id, memory)
+        const fromStore = [...ids].filter((id) => latest(id) === undefined)
+        for (const memory of await this.vectors.getByIds(tenantId, fromStore)) stored.set(memory.id, memory)
+        for (const id of ids) {
+          const memory = latest(id)
+          if (memory && memory.tenantId === tenantId) stored.set(id, memory)
+        }
       }
       for (const op of ops) {
         if (op.kind !== 'deleteMatching') continue
@@ -469,13 +629,27 @@ export class Writer {
   }
 }
 
-function inScope(memory: StoredMemory, scope: ScopeFilter): boolean {
-  return (
-    memory.tenantId === scope.tenantId &&
-    (scope.userId === undefined || memory.userId === scope.userId) &&
-    (scope.agentId === undefined || memory.agentId === scope.agentId) &&
-    (scope.runId === undefined || memory.runId === scope.runId)
-  )
+/** One write for several groups, in order: a row's first appearance says whether the store has it. */
+function mergeChanges(changes: StoreChange[]): StoreChange {
+  if (changes.length === 1) return changes[0] as StoreChange
+  const rows = new Map<string, { stored: boolean; final: StoredMemory | null }>()
+  const see = (id: string, stored: boolean, final: StoredMemory | null) => {
+    const row = rows.get(id)
+    if (row) row.final = final
+    else rows.set(id, { stored, final })
+  }
+  for (const change of changes) {
+    for (const memory of change.inserts) see(memory.id, false, memory)
+    for (const memory of change.updates) see(memory.id, true, memory)
+    for (const id of change.deletes) see(id, true, null)
+  }
+  const merged: StoreChange = { inserts: [], updates: [], deletes: [] }
+  for (const [id, { stored, final }] of rows) {
+    if (final && !stored) merged.inserts.push(final)
+    else if (final) merged.updates.push(final)
+    else if (stored) merged.deletes.push(id)
+  }
+  return merged
 }
 
 function historyKey(tenantId: string, id: string): string {

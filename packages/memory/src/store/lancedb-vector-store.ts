@@ -270,7 +270,7 @@ class LanceVectorStore implements VectorStore {
     try {
       // LanceDB scans rows that are not in the full-text index yet and stops at the limit in row
       // order, before ranking: with limit k, the first k matches won, not the best k. So ask for
-      // every unindexed row on top of the index's best k, and rank here.
+      // every unindexed row on top of the index's best k; the engine ranks them all.
       const rows = (await this.table
         .query()
         .fullTextSearch(query, { columns: ['text'] })
@@ -278,8 +278,7 @@ class LanceVectorStore implements VectorStore {
         .select([...rowColumns, '_score'])
         .limit(k + this.unindexed)
         .toArray()) as Array<Row & { _score: number }>
-      rows.sort((a, b) => b._score - a._score)
-      return rows.slice(0, k).map((row) => ({ memory: fromRow(row), score: row._score }))
+      return rows.map((row) => ({ memory: fromRow(row), score: row._score }))
     } catch (e) {
       throw storageFailed('keyword search', e)
     }
@@ -314,6 +313,24 @@ class LanceVectorStore implements VectorStore {
       if (batch.length === 0) return
       yield batch
       afterId = batch.at(-1)?.id
+    }
+  }
+
+  async *scanTexts(tenantId: string): AsyncIterable<string[]> {
+    try {
+      for await (const batch of this.table.query().where(compileWhere({ tenantId }, undefined)).select(['text'])) {
+        yield (batch.getChild('text')?.toArray() ?? []) as string[]
+      }
+    } catch (e) {
+      throw storageFailed('scan', e)
+    }
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      await this.table.checkoutLatest()
+    } catch (e) {
+      throw storageFailed('refresh', e)
     }
   }
 

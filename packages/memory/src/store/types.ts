@@ -70,6 +70,7 @@ export interface VectorStore {
   /** Rows in id order after `afterId`; `limit` undefined means all. */
   list(scope: ScopeFilter, filter: FilterNode | undefined, afterId: string | undefined, limit: number | undefined): Promise<StoredMemory[]>
   vectorSearch(vector: Float32Array, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]>
+  /** Rows matching the query's terms: the index's best `k` by the store's own BM25, plus any rows it has not indexed yet. */
   keywordSearch(query: string, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]>
   /** Live rows matching a scope and filter. */
   count(scope: ScopeFilter, filter: FilterNode | undefined): Promise<number>
@@ -79,6 +80,10 @@ export interface VectorStore {
   apply(change: StoreChange, options?: { replay?: boolean }): Promise<void>
   /** Every row of every tenant, in batches (for re-embedding). */
   scan(batchSize: number): AsyncIterable<StoredMemory[]>
+  /** The texts of a tenant's rows, in batches (for keyword statistics). */
+  scanTexts(tenantId: string): AsyncIterable<string[]>
+  /** Reads the newest version, with writes made by another process (reads otherwise keep to this process's own). */
+  refresh(): Promise<void>
   countRows(): Promise<number>
   /**
    * Compacts, refreshes indexes, builds the ANN index when due. `purge` leaves no deleted row's

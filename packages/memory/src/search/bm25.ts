@@ -1,0 +1,72 @@
+/**
+ * BM25 as the engine defines it, the same on every read path: Okapi BM25 (k1 1.2, b 0.75, the
+ * store's full-text index uses the same) with the IDF and average length of the tenant's live
+ * memories. The store's own `_score` depends on when maintenance last ran (rows not yet indexed,
+ * rows deleted but not yet compacted) and counts every tenant's texts; the engine's statistics
+ * are exact at every write and never let one tenant's texts move another's scores.
+ */
+const k1 = 1.2
+const b = 0.75
+
+/** Term frequencies and length of one text, as the keyword index sees it. */
+export interface TermCounts {
+  terms: Map<string, number>
+  length: number
+}
+
+export function countTerms(tokens: readonly string[]): TermCounts {
+  const terms = new Map<string, number>()
+  for (const token of tokens) terms.set(token, (terms.get(token) ?? 0) + 1)
+  return { terms, length: tokens.length }
+}
+
+/** Document count, total length and document frequency of every term over a tenant's memories. */
+export class CorpusStats {
+  private documents = 0
+  private totalLength = 0
+  private readonly frequencies = new Map<string, number>()
+
+  add(doc: TermCounts): void {
+    this.documents++
+    this.totalLength += doc.length
+    for (const term of doc.terms.keys()) this.frequencies.set(term, (this.frequencies.get(term) ?? 0) + 1)
+  }
+
+  remove(doc: TermCounts): void {
+    this.documents--
+    this.totalLength -= doc.length
+    for (const term of doc.terms.keys()) {
+      const left = (this.frequencies.get(term) ?? 1) - 1
+      if (left > 0) this.frequencies.set(term, left)
+      else this.frequencies.delete(term)
+    }
+  }
+
+  get size(): number {
+    return this.documents
+  }
+
+  /** Approximate heap bytes (terms as UTF-16 strings plus map overhead). */
+  get bytes(): number {
+    let bytes = 64
+    for (const term of this.frequencies.keys()) bytes += 48 + term.length * 2
+    return bytes
+  }
+
+  idf(term: string): number {
+    const n = this.frequencies.get(term) ?? 0
+    return Math.log(1 + (this.documents - n + 0.5) / (n + 0.5))
+  }
+
+  /** The BM25 of a text for these query terms (a repeated term counts again); 0 when it holds none of them. */
+  score(queryTerms: readonly string[], doc: TermCounts): number {
+    const averageLength = this.documents > 0 ? this.totalLength / this.documents : 1
+    const norm = k1 * (1 - b + (b * doc.length) / (averageLength || 1))
+    let score = 0
+    for (const term of queryTerms) {
+      const tf = doc.terms.get(term)
+      if (tf !== undefined) score += (this.idf(term) * tf * (k1 + 1)) / (tf + norm)
+    }
+    return score
+  }
+}

@@ -1,0 +1,294 @@
+import type { Logger } from '@agentmem/embeddings'
+import type { ScopeFilter, StoredMemory, VectorStore } from '../store/types.js'
+import { CorpusStats, countTerms } from './bm25.js'
+import { inScope } from './filter-match.js'
+import { type ResidentRow, ResidentScope, residentRow } from './resident-scope.js'
+import { tokenize } from './tokenizer.js'
+
+/** A row as one commit left it: `before` null for an insert, `after` null for a delete. */
+export interface RowImage {
+  before: StoredMemory | null
+  after: StoredMemory | null
+}
+
+/** What the cache needs from the writer, which sees every change. */
+export interface ResidentSource {
+  vectors(): VectorStore
+  /**
+   * Row images committed (journaled, acknowledged) but perhaps not yet written to the vector store,
+   * oldest first: a load lays them over what it read.
+   */
+  pending(): ReadonlyArray<ReadonlyMap<string, StoredMemory | null>>
+  /** Runs `task` with no commit in flight and every committed change in the vector store. */
+  exclusive<T>(task: () => Promise<T>): Promise<T>
+}
+
+export interface ResidentCacheOptions {
+  /** Heap the resident scopes may hold (an estimate per row); 0 turns the resident index off. */
+  budgetBytes: number
+  /** A scope with more memories is never loaded whole: the vector store's indexes serve it. */
+  maxScopeRows: number
+  logger: Logger
+}
+
+export interface ResidentCacheStats {
+  budgetBytes: number
+  /** Estimated heap held by resident scopes. */
+  usedBytes: number
+  scopes: number
+  rows: number
+  /** Estimated heap of the per-tenant keyword statistics (not evicted; one entry per term). */
+  statsBytes: number
+  hits: number
+  loads: number
+  evictions: number
+  /** Searches the vector store served because the scope was over maxScopeRows or the budget. */
+  storeSearches: number
+  invalidations: number
+}
+
+interface Slot {
+  key: string
+  scope: ScopeFilter
+  entry: ResidentScope
+  /** Images committed while the slot loads; laid over what the load read, in order. */
+  buffer: Array<Map<string, StoredMemory | null>> | undefined
+  loading: Promise<ResidentScope | undefined> | undefined
+}
+
+const scopeFields = ['userId', 'agentId', 'runId'] as const
+
+/** The key of a read's scope: tenant plus the user / agent / run it names. */
+function scopeKey(scope: ScopeFilter): string {
+  return JSON.stringify([scope.tenantId, scope.userId ?? null, scope.agentId ?? null, scope.runId ?? null])
+}
+
+/** Every scope key a row belongs to: each non-empty combination of its user, agent and run. */
+function keysOf(memory: StoredMemory): string[] {
+  const keys: string[] = []
+  for (let mask = 1; mask < 8; mask++) {
+    const scope: ScopeFilter = { tenantId: memory.tenantId }
+    let valid = true
+    scopeFields.forEach((field, i) => {
+      if (!(mask & (1 << i))) return
+      const value = memory[field]
+      if (value === null) valid = false
+      else scope[field] = value
+    })
+    if (valid) keys.push(scopeKey(scope))
+  }
+  return keys
+}
+
+/**
+ * The scope-resident index: scopes that are searched are loaded whole (superseded memories
+ * included) and kept current by the writer's commits, which it hears before it acknowledges them,
+ * so a resident search needs no store read and sees every acknowledged write. Least recently used
+ * scopes are evicted past the budget. Scopes over `maxScopeRows`, and everything when the budget
+ * is 0, are searched in the vector store. `invalidate` is the seam for writes made elsewhere
+ * (another process on the same store): it drops what they may have changed, and the next read
+ * reloads it.
+ */
+export class ResidentCache {
+  private readonly slots = new Map<string, Slot>()
+  /** Scopes last seen over maxScopeRows, with their row count (kept current by commits). */
+  private readonly oversized = new Map<string, number>()
+  private readonly tenantStats = new Map<string, CorpusStats>()
+  private readonly statsLoading = new Map<string, Promise<CorpusStats>>()
+  private usedBytes = 0
+  private counters = { hits: 0, loads: 0, evictions: 0, storeSearches: 0, invalidations: 0 }
+  /** Bumped by every invalidation and clear: a load that began before one does not become resident. */
+  private epoch = 0
+
+  constructor(
+    private readonly source: ResidentSource,
+    private readonly options: ResidentCacheOptions,
+  ) {}
+
+  get enabled(): boolean {
+    return this.options.budgetBytes > 0
+  }
+
+  /** The resident index of a scope, loaded on first use; undefined when the store must serve it. */
+  async scope(scope: ScopeFilter): Promise<ResidentScope | undefined> {
+    if (!this.enabled) return undefined
+    const key = scopeKey(scope)
+    const slot = this.slots.get(key)
+    if (slot && !slot.buffer) {
+      this.counters.hits++
+      this.slots.delete(key)
+      this.slots.set(key, slot)
+      return slot.entry
+    }
+    if (slot?.loading) return slot.loading
+    if (this.oversized.has(key)) {
+      this.counters.storeSearches++
+      return undefined
+    }
+    return this.load(key, { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId })
+  }
+
+  /** A resident scope holding every row of `memory`'s exact scope, if one is loaded (for duplicate checks). */
+  covering(memory: StoredMemory): ResidentScope | undefined {
+    for (const key of keysOf(memory)) {
+      const slot = this.slots.get(key)
+      if (slot && !slot.buffer) return slot.entry
+    }
+    return undefined
+  }
+
+  /** Keyword statistics of a tenant's live memories, built on first use (one scan of its texts). */
+  async stats(tenantId: string): Promise<CorpusStats> {
+    const ready = this.tenantStats.get(tenantId)
+    if (ready) return ready
+    let loading = this.statsLoading.get(tenantId)
+    if (!loading) {
+      const epoch = this.epoch
+      // No commit runs during the scan, and every earlier one is in the store: the scan is exact,
+      // and commits after it update the statistics (see committed).
+      loading = this.source
+        .exclusive(async () => {
+          const stats = new CorpusStats()
+          for await (const texts of this.source.vectors().scanTexts(tenantId)) for (const text of texts) stats.add(countTerms(tokenize(text)))
+          if (epoch === this.epoch) this.tenantStats.set(tenantId, stats)
+          return stats
+        })
+        .finally(() => this.statsLoading.delete(tenantId))
+      this.statsLoading.set(tenantId, loading)
+    }
+    return loading
+  }
+
+  /** Called by the writer for every commit, before it is acknowledged. */
+  committed(images: ReadonlyMap<string, RowImage>): void {
+    for (const [id, { before, after }] of images) {
+      const memory = (after ?? before) as StoredMemory
+      let row: ResidentRow | undefined
+      const resident = () => {
+        row ??= after ? residentRow(after) : undefined
+        return row
+      }
+      const stats = this.tenantStats.get(memory.tenantId)
+      if (stats && before?.text !== after?.text) {
+        if (before) stats.remove(countTerms(tokenize(before.text)))
+        if (after) stats.add((resident() as ResidentRow).counts)
+      }
+      // Scope columns never change, so a row belongs to the same scopes before and after.
+      for (const key of keysOf(memory)) {
+        const count = this.oversized.get(key)
+        if (count !== undefined) {
+          const next = count + (before ? 0 : 1) - (after ? 0 : 1)
+          if (next > this.options.maxScopeRows) this.oversized.set(key, next)
+          else this.oversized.delete(key)
+        }
+        const slot = this.slots.get(key)
+        if (!slot) continue
+        if (slot.buffer) {
+          slot.buffer.push(new Map([[id, after]]))
+          continue
+        }
+        this.usedBytes -= slot.entry.bytes
+        if (after) slot.entry.put(resident() as ResidentRow)
+        else slot.entry.remove(id)
+        this.usedBytes += slot.entry.bytes
+      }
+    }
+    this.evict()
+  }
+
+  /**
+   * Drops what writes made elsewhere may have changed: the scopes overlapping `scope` (every scope
+   * of the tenant when only the tenant is given) and the tenant's keyword statistics. The next read
+   * reloads them from the store.
+   */
+  invalidate(scope: ScopeFilter): void {
+    this.epoch++
+    this.counters.invalidations++
+    this.tenantStats.delete(scope.tenantId)
+    for (const [key, slot] of this.slots) {
+      if (slot.scope.tenantId !== scope.tenantId) continue
+      const overlaps = scopeFields.every((f) => scope[f] === undefined || slot.scope[f] === undefined || scope[f] === slot.scope[f])
+      if (overlaps) this.drop(key, slot)
+    }
+    for (const key of this.oversized.keys()) if ((JSON.parse(key) as string[])[0] === scope.tenantId) this.oversized.delete(key)
+  }
+
+  /** Drops everything (after a re-embed: every vector changed). */
+  clear(): void {
+    this.epoch++
+    for (const [key, slot] of this.slots) this.drop(key, slot)
+    this.oversized.clear()
+    this.tenantStats.clear()
+  }
+
+  usage(): ResidentCacheStats {
+    let rows = 0
+    for (const slot of this.slots.values()) if (!slot.buffer) rows += slot.entry.rows.size
+    let statsBytes = 0
+    for (const stats of this.tenantStats.values()) statsBytes += stats.bytes
+    return { budgetBytes: this.options.budgetBytes, usedBytes: this.usedBytes, scopes: this.slots.size, rows, statsBytes, ...this.counters }
+  }
+
+  private drop(key: string, slot: Slot): void {
+    this.slots.delete(key)
+    if (!slot.buffer) this.usedBytes -= slot.entry.bytes
+  }
+
+  /**
+   * Registers the slot first, so commits from then on are buffered; then lays the writer's pending
+   * images over what the store returns, then the buffer. Images are whole rows, so applying one the
+   * store already had is harmless: the result is every committed write, in order.
+   */
+  private load(key: string, scope: ScopeFilter): Promise<ResidentScope | undefined> {
+    const slot: Slot = { key, scope, entry: new ResidentScope(), buffer: [], loading: undefined }
+    const epoch = this.epoch
+    slot.loading = (async () => {
+      try {
+        const pending = this.source.pending()
+        const vectors = this.source.vectors()
+        const count = await vectors.count(scope, undefined)
+        if (count > this.options.maxScopeRows) {
+          this.oversized.set(key, count)
+          this.counters.storeSearches++
+          return undefined
+        }
+        const rows = await vectors.list(scope, undefined, undefined, undefined)
+        const entry = slot.entry
+        for (const memory of rows) entry.put(residentRow(memory))
+        for (const images of [...pending, ...(slot.buffer ?? [])]) {
+          for (const [id, memory] of images) {
+            if (memory && inScope(memory, scope)) entry.put(residentRow(memory))
+            else if (!memory) entry.remove(id)
+          }
+        }
+        if (epoch !== this.epoch || this.slots.get(key) !== slot) return undefined
+        this.counters.loads++
+        this.usedBytes += entry.bytes
+        slot.buffer = undefined
+        this.evict(key)
+        return entry
+      } finally {
+        slot.loading = undefined
+        // Not resident (over the size limit, invalidated, failed): forget it unless a newer load took its place.
+        if (slot.buffer && this.slots.get(key) === slot) this.slots.delete(key)
+      }
+    })()
+    this.slots.set(key, slot)
+    return slot.loading
+  }
+
+  /** Least recently used first, never a scope still loading; `keep` (just loaded) goes last, only if it alone is over budget. */
+  private evict(keep?: string): void {
+    for (const [key, slot] of this.slots) {
+      if (this.usedBytes <= this.options.budgetBytes) return
+      if (slot.buffer || key === keep) continue
+      this.drop(key, slot)
+      this.counters.evictions++
+    }
+    const kept = keep === undefined ? undefined : this.slots.get(keep)
+    if (kept && !kept.buffer && this.usedBytes > this.options.budgetBytes) {
+      this.drop(keep as string, kept)
+      this.counters.evictions++
+    }
+  }
+}

@@ -1,0 +1,117 @@
+import type { Embedder } from '@agentmem/embeddings'
+import type { FilterNode } from '../filters.js'
+import { fuseHybrid } from '../fusion.js'
+import type { SearchMode } from '../options.js'
+import type { ScopeFilter, ScoredMemory, StoredMemory, VectorStore } from '../store/types.js'
+import type { SearchExplanation } from '../types.js'
+import { type CorpusStats, countTerms } from './bm25.js'
+import type { ResidentCache } from './resident-cache.js'
+import { type ResidentScope, top } from './resident-scope.js'
+import { tokenize } from './tokenizer.js'
+
+export interface SearchRequest {
+  query: string
+  scope: ScopeFilter
+  filter: FilterNode | undefined
+  mode: SearchMode
+  topK: number
+  /** On cosine similarity (hybrid and vector) or BM25 (keyword). */
+  threshold: number | undefined
+}
+
+export interface SearchHit {
+  memory: StoredMemory
+  score: number
+  explain: SearchExplanation
+}
+
+export interface SearchDeps {
+  embedder: Embedder
+  vectors: VectorStore
+  cache: ResidentCache
+  /** Store reads wait for acknowledged writes to reach the store; resident reads only check the writer is healthy. */
+  settled(): Promise<void>
+  healthy(): void
+}
+
+/** Keyword candidates asked of the store per result wanted, and at least this many. */
+const storeCandidateFactor = 4
+const minStoreCandidates = 100
+
+/**
+ * One search, on whichever path serves the scope: its resident index, or the store's indexes (a
+ * scope too big to hold, or the resident index off). Both rank alike: cosine similarity, the
+ * engine's BM25 (bm25.ts) and the same fusion, so which path answers never changes the answer.
+ */
+export async function searchMemories(deps: SearchDeps, request: SearchRequest): Promise<SearchHit[]> {
+  const { scope, mode, topK, threshold } = request
+  const resident = await deps.cache.scope(scope)
+  if (resident) deps.healthy()
+  else await deps.settled()
+  const [vector, stats] = await Promise.all([
+    mode === 'keyword' ? undefined : deps.embedder.embed([request.query], { kind: 'query' }).then(([v]) => v as Float32Array),
+    mode === 'vector' ? undefined : deps.cache.stats(scope.tenantId),
+  ])
+  // Fusion needs more candidates than it returns: a memory ranked low by one signal may top the other.
+  const depth = mode === 'hybrid' ? Math.min(Math.max(topK * 3, 30), 1000) : topK
+  const vectorHits = vector ? await vectorCandidates(deps, resident, request, vector, depth) : []
+  const keywordHits = stats ? await keywordCandidates(deps, resident, request, stats, depth) : []
+  if (mode === 'keyword') {
+    return keywordHits
+      .filter((h) => threshold === undefined || h.score >= threshold)
+      .map((h, i) => ({ ...h, explain: { vector: { score: Number.NaN, rank: null }, keyword: { score: h.score, rank: i + 1 }, fused: h.score } }))
+  }
+  if (mode === 'vector') {
+    return vectorHits
+      .filter((h) => threshold === undefined || h.score >= threshold)
+      .map((h, i) => ({ ...h, explain: { vector: { score: h.score, rank: i + 1 }, keyword: null, fused: h.score } }))
+  }
+  return fuseHybrid(vector as Float32Array, vectorHits, keywordHits)
+    .filter((h) => threshold === undefined || h.explain.vector.score >= threshold)
+    .slice(0, topK)
+    .map((h) => ({ memory: h.memory, score: h.explain.fused, explain: h.explain }))
+}
+
+async function vectorCandidates(
+  deps: SearchDeps,
+  resident: ResidentScope | undefined,
+  request: SearchRequest,
+  vector: Float32Array,
+  k: number,
+): Promise<ScoredMemory[]> {
+  const currentOnly = request.scope.currentOnly ?? false
+  if (resident) return resident.vectorSearch(vector, norm(vector), { filter: request.filter, currentOnly }, k)
+  return top(await deps.vectors.vectorSearch(vector, request.scope, request.filter, k), k)
+}
+
+/**
+ * The store's full-text index finds the candidates (by its own BM25, rows not yet indexed
+ * included); the engine's BM25 ranks them, as on the resident path.
+ */
+async function keywordCandidates(
+  deps: SearchDeps,
+  resident: ResidentScope | undefined,
+  request: SearchRequest,
+  stats: CorpusStats,
+  k: number,
+): Promise<ScoredMemory[]> {
+  // A term the query repeats counts each time, as in the store's full-text search.
+  const queryTerms = tokenize(request.query)
+  if (queryTerms.length === 0) return []
+  const currentOnly = request.scope.currentOnly ?? false
+  if (resident) return resident.keywordSearch(queryTerms, stats, { filter: request.filter, currentOnly }, k)
+  // The store picks candidates by its own BM25, whose statistics lag (rows deleted but not yet
+  // compacted still count): a wider net keeps the engine's top k among them.
+  const candidates = await deps.vectors.keywordSearch(request.query, request.scope, request.filter, Math.max(k * storeCandidateFactor, minStoreCandidates))
+  const scored = candidates.map((hit) => ({ memory: hit.memory, score: stats.score(queryTerms, countTerms(tokenize(hit.memory.text))) }))
+  return top(
+    scored.filter((hit) => hit.score > 0),
+    k,
+  )
+}
+
+function norm(vector: Float32Array): number {
+  let squares = 0
+  for (const x of vector) squares += x * x
+  return Math.sqrt(squares)
+}

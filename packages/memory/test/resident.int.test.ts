@@ -1,0 +1,276 @@
+import { readFileSync } from 'node:fs'
+import type { Embedder } from '@agentmem/embeddings'
+import * as lancedb from '@lancedb/lancedb'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Memory, type SearchOptions, type SearchResult } from '../src/index.js'
+import { defaultEmbedder, openTemp, seededRandom, tempDir } from './helpers/fixtures.js'
+
+/**
+ * Issue 13: the scope-resident index answers exactly what the store's indexes answer, stays
+ * coherent with every kind of write under concurrency, evicts under its budget, and hears of
+ * writes made elsewhere through `invalidate`.
+ */
+
+interface RawConversation {
+  conversation: Record<string, unknown>
+  qa: Array<{ question: string }>
+}
+const locomo = JSON.parse(readFileSync(new URL('../../../../shared/data/locomo/locomo10.json', import.meta.url), 'utf8')) as RawConversation[]
+
+function turns(conversation: RawConversation): Array<{ text: string; speaker: string; session: number }> {
+  return Object.entries(conversation.conversation)
+    .filter(([key, value]) => /^session_\d+$/.test(key) && Array.isArray(value))
+    .flatMap(([key, value]) =>
+      (value as Array<{ speaker: string; text: string }>).map((turn) => ({ text: turn.text, speaker: turn.speaker, session: Number(key.slice(8)) })),
+    )
+}
+
+/**
+ * Same ranking: the same scores (to float precision: the store computes cosine in float32) and the
+ * same ids in order, except that results whose scores tie within that precision may swap, also
+ * across the cut at topK.
+ */
+function expectSameRanking(actual: SearchResult[], expected: SearchResult[], label: string): number {
+  expect(actual.length, label).toBe(expected.length)
+  const near = (a: number, b: number) => Math.abs(a - b) < 1e-5
+  let swaps = 0
+  actual.forEach((hit, i) => {
+    const other = expected[i] as SearchResult
+    expect(near(hit.score, other.score), `${label}: score at ${i}: ${hit.score} vs ${other.score}`).toBe(true)
+    if (hit.id === other.id) return
+    swaps++
+    const twin = expected.find((e) => e.id === hit.id)
+    const last = expected.at(-1) as SearchResult
+    expect(twin ? near(twin.score, hit.score) : near(hit.score, last.score), `${label}: ${hit.id} at ${i} is no tie`).toBe(true)
+  })
+  return swaps
+}
+
+let embedder: Embedder
+beforeAll(async () => {
+  embedder = await defaultEmbedder()
+})
+afterAll(async () => {
+  await embedder.close()
+})
+
+describe('resident index vs store indexes', () => {
+  it('rank LoCoMo questions alike in every mode, with filters, deletes, updates and superseded memories', async () => {
+    await using dir = await tempDir('resident-equivalence')
+    const queries: Array<{ query: string; options: SearchOptions }> = []
+    const conversations = locomo.slice(0, 2)
+    let memory = await Memory.open({ path: dir.path, embedder })
+    try {
+      for (const [c, conversation] of conversations.entries()) {
+        const items = turns(conversation).map((turn, i) => ({
+          messages: turn.text,
+          userId: `c${c}`,
+          agentId: i % 3 === 0 ? 'a' : undefined,
+          metadata: { speaker: turn.speaker, session: turn.session, tags: i % 2 ? ['even'] : ['odd', 'x'] },
+        }))
+        const { results } = await memory.addBatch(items)
+        // Writes of every kind after the first search (the resident index must follow them).
+        await memory.search('warm up', { userId: `c${c}` })
+        const random = seededRandom(c + 1)
+        for (const [i, r] of results.entries()) {
+          const dice = random()
+          if (dice < 0.05) await memory.delete(r.id)
+          else if (dice < 0.1 || i === results.length - 1) await memory.update(r.id, { text: `${r.memory} (edited)` })
+        }
+        await memory.import(
+          turns(conversation)
+            .slice(0, 20)
+            .map((turn) => ({ memory: `${turn.text} superseded`, userId: `c${c}`, validTo: '2024-01-01T00:00:00.000Z' })),
+        )
+        const speaker = turns(conversation)[0]?.speaker as string
+        for (const { question } of conversation.qa.slice(0, 40)) {
+          queries.push({ query: question, options: { userId: `c${c}`, topK: 10 } })
+          queries.push({ query: question, options: { userId: `c${c}`, topK: 5, mode: 'keyword' } })
+          queries.push({ query: question, options: { userId: `c${c}`, topK: 5, mode: 'vector' } })
+        }
+        for (const { question } of conversation.qa.slice(40, 50)) {
+          queries.push({ query: question, options: { userId: `c${c}`, filters: { metadata: { speaker } } } })
+          queries.push({ query: question, options: { userId: `c${c}`, filters: { OR: [{ metadata: { session: { gte: 5 } } }, { metadata: { tags: 'x' } }] } } })
+          queries.push({ query: question, options: { userId: `c${c}`, includeSuperseded: true, topK: 20 } })
+          queries.push({ query: question, options: { userId: `c${c}`, agentId: 'a', includeSuperseded: true, topK: 20 } })
+          queries.push({ query: question, options: { agentId: 'a', filters: { NOT: { user_id: 'c0' } } } })
+        }
+      }
+      const run = async () => Promise.all(queries.map(async ({ query, options }) => (await memory.search(query, options)).results))
+      const resident = await run()
+      expect(memory.stats().resident.scopes).toBeGreaterThanOrEqual(4)
+      expect(resident.some((r) => r.some((hit) => hit.validTo !== null))).toBe(true)
+      await memory.close()
+
+      // The same store with the resident index off: every search reads LanceDB.
+      memory = await Memory.open({ path: dir.path, embedder, resident: { budgetBytes: 0 } })
+      const store = await run()
+      expect(memory.stats().resident.scopes).toBe(0)
+      await memory.close()
+
+      // Loaded from the store after a reopen, rather than kept current by writes.
+      memory = await Memory.open({ path: dir.path, embedder })
+      const reloaded = await run()
+      let swaps = 0
+      queries.forEach(({ query, options }, i) => {
+        const label = `${JSON.stringify(options)} ${query}`
+        swaps += expectSameRanking(resident[i] as SearchResult[], store[i] as SearchResult[], label)
+        swaps += expectSameRanking(reloaded[i] as SearchResult[], store[i] as SearchResult[], label)
+      })
+      expect(resident.flat().length).toBeGreaterThan(queries.length * 4)
+      console.log(`resident equivalence: ${queries.length} queries, ${resident.flat().length} results, ${swaps} tie swaps`)
+    } finally {
+      await memory.close()
+    }
+  })
+})
+
+interface Expected {
+  text: string
+  userId: string
+  metadata: Record<string, unknown>
+  superseded: boolean
+}
+
+/** Every memory of a user, superseded ones included, as a search over the whole scope returns them. */
+async function scopeContents(memory: Memory, userId: string): Promise<Map<string, Expected>> {
+  const { results } = await memory.search('anything', { userId, mode: 'vector', topK: 1000, includeSuperseded: true })
+  return new Map(results.map((r) => [r.id, { text: r.memory, userId, metadata: r.metadata, superseded: r.validTo !== null }]))
+}
+
+describe('resident index coherence', () => {
+  it('follows interleaved adds, updates, deletes, purges, supersessions and resets under concurrency, reading its own writes', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    const random = seededRandom(13)
+    const users = ['u0', 'u1', 'u2']
+    const model = new Map<string, Expected>()
+    let n = 0
+    /** Ids an op of this round already works on: ops on one id in one round would race in the model. */
+    const taken = new Set<string>()
+    const pick = () => {
+      const ids = [...model.keys()].filter((id) => !taken.has(id))
+      const id = ids[Math.floor(random() * ids.length)]
+      if (id) taken.add(id)
+      return id
+    }
+    const add = async (userId: string) => {
+      const k = n++
+      const text = `note ${k} about ${['coffee', 'tea', 'hiking', 'chess'][k % 4]} for ${userId}`
+      const { results } = await memory.add(text, { userId, metadata: { k } })
+      const id = results[0]?.id as string
+      model.set(id, { text, userId, metadata: { k }, superseded: false })
+      // Read your writes: the acknowledged add is found at once.
+      const found = await memory.search(text, { userId, mode: 'keyword', topK: 3 })
+      expect(found.results.map((r) => r.id)).toContain(id)
+    }
+    const update = async () => {
+      const id = pick()
+      const current = id === undefined ? undefined : model.get(id)
+      if (!id || !current || current.superseded) return
+      const text = `${current.text} revised ${n++}`
+      model.set(id, { ...current, text, metadata: { revised: true } })
+      await memory.update(id, { text, metadata: { revised: true } })
+    }
+    const remove = async (purge: boolean) => {
+      const id = pick()
+      if (!id) return
+      model.delete(id)
+      await memory.delete(id, { purge })
+    }
+    const supersede = async (userId: string) => {
+      const text = `old fact ${n++} of ${userId}`
+      const { results } = await memory.import([{ memory: text, userId, validTo: '2025-01-01T00:00:00.000Z' }])
+      model.set(results[0]?.id as string, { text, userId, metadata: {}, superseded: true })
+    }
+
+    for (const userId of users) await add(userId)
+    for (const userId of users) await scopeContents(memory, userId) // resident from here on
+    for (let round = 0; round < 12; round++) {
+      taken.clear()
+      const ops: Array<Promise<unknown>> = []
+      for (let i = 0; i < 8; i++) {
+        const userId = users[Math.floor(random() * users.length)] as string
+        const dice = random()
+        if (dice < 0.45) ops.push(add(userId))
+        else if (dice < 0.6) ops.push(update())
+        else if (dice < 0.72) ops.push(remove(false))
+        else if (dice < 0.77) ops.push(remove(true))
+        else if (dice < 0.87) ops.push(supersede(userId))
+        else ops.push(memory.search('coffee', { userId }))
+      }
+      if (round === 6) {
+        // Another tenant's reset must not touch this one; this tenant's deleteAll empties a scope.
+        ops.push(
+          memory
+            .withTenant('other')
+            .add('other tenant', { userId: 'u0' })
+            .then(() => memory.withTenant('other').reset()),
+        )
+      }
+      await Promise.all(ops)
+      if (round === 9) {
+        await memory.deleteAll({ userId: 'u2' })
+        for (const [id, expected] of model) if (expected.userId === 'u2') model.delete(id)
+      }
+      for (const userId of users) {
+        const expected = new Map([...model].filter(([, e]) => e.userId === userId))
+        expect(await scopeContents(memory, userId), `round ${round}, ${userId}`).toEqual(expected)
+        const current = await memory.search('anything', { userId, mode: 'vector', topK: 1000 })
+        expect(current.results.length).toBe([...expected.values()].filter((e) => !e.superseded).length)
+      }
+    }
+    const stats = memory.stats().resident
+    expect(stats.hits).toBeGreaterThan(50)
+    expect(stats.usedBytes).toBeGreaterThan(0)
+
+    // A reset empties this tenant's resident scopes too.
+    await memory.reset()
+    for (const userId of users) expect((await scopeContents(memory, userId)).size).toBe(0)
+  })
+
+  it('evicts least recently used scopes under a tiny budget and still answers right; a scope over the row limit reads the store', async () => {
+    await using store = await openTemp(embedder, { resident: { budgetBytes: 40_000, maxScopeRows: 25 } })
+    const { memory } = store
+    const users = Array.from({ length: 8 }, (_, i) => `e${i}`)
+    for (const userId of users) {
+      await memory.addBatch(Array.from({ length: 20 }, (_, i) => ({ messages: `memory ${i} of ${userId} about topic ${i % 5}`, userId })))
+    }
+    await memory.addBatch(Array.from({ length: 30 }, (_, i) => ({ messages: `big scope memory ${i}`, userId: 'big' })))
+    for (let pass = 0; pass < 2; pass++) {
+      for (const userId of users) {
+        const { results } = await memory.search('topic 3', { userId, topK: 50 })
+        expect(results).toHaveLength(20)
+        expect(results.every((r) => r.userId === userId)).toBe(true)
+      }
+    }
+    const stats = memory.stats().resident
+    expect(stats.evictions).toBeGreaterThan(0)
+    expect(stats.usedBytes).toBeLessThanOrEqual(40_000)
+    expect(stats.scopes).toBeLessThan(users.length)
+
+    const before = memory.stats().resident.storeSearches
+    const big = await memory.search('big scope memory 7', { userId: 'big', topK: 5 })
+    expect(big.results[0]?.memory).toBe('big scope memory 7')
+    expect(memory.stats().resident.storeSearches).toBe(before + 1)
+  })
+
+  it('sees a write made outside this process after invalidate, not before', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    await memory.add('the resident copy knows this', { userId: 'x' })
+    expect((await memory.search('resident copy', { userId: 'x' })).results).toHaveLength(1)
+
+    // Another process writes to the same table (what a second replica would do).
+    const db = await lancedb.connect(`${store.path}/vectors`)
+    const table = await db.openTable('memories')
+    await table.update({ where: "user_id = 'x'", values: { text: 'written elsewhere by a replica' } })
+    table.close()
+
+    expect((await memory.search('written elsewhere replica', { userId: 'x', mode: 'keyword' })).results).toHaveLength(0)
+    await memory.invalidate({ userId: 'x' })
+    const after = await memory.search('written elsewhere replica', { userId: 'x', mode: 'keyword' })
+    expect(after.results.map((r) => r.memory)).toEqual(['written elsewhere by a replica'])
+    expect(memory.stats().resident.invalidations).toBe(1)
+  })
+})
