@@ -41,7 +41,7 @@ it('answers 504 past the request timeout, and the write in flight still lands wh
   expect(listed.results.map((m) => m.memory)).toEqual(['first', 'second'])
 })
 
-it('logs one JSON line per request with its id, never an API key, and 500s with their cause', async () => {
+it('logs one JSON line per request with its id (successes at debug, 4xx and 5xx at info), never an API key, and 500s with their cause', async () => {
   await using t = await openTestApp(embedder)
   const lines: string[] = []
   const sink = new Writable({
@@ -51,10 +51,14 @@ it('logs one JSON line per request with its id, never an API key, and 500s with 
     },
   })
   const config = loadConfig({ env: {}, flags: { data: t.data, rateLimitPerMinute: 0 } })
-  const app = createApp({ memory: t.memory, keys: t.keys, config, logger: createLogger('info', sink) })
+  const app = createApp({ memory: t.memory, keys: t.keys, config, logger: createLogger('debug', sink) })
   const headers = { authorization: `Bearer ${t.keyA}`, 'content-type': 'application/json', 'x-request-id': 'req-123' }
   await app.request('/v1/memories', { method: 'POST', headers, body: JSON.stringify({ messages: 'hello', user_id: 'u' }) })
-  await app.request('/v1/memories?user_id=u', { headers: { authorization: 'Bearer am_not-a-real-key' } })
+  await app.request('/v1/memories?user_id=u', { headers: { authorization: 'Bearer am_not-a-real-key', 'x-request-id': 'req-401' } })
+  // At info (the default), successes are not logged; refusals are.
+  const atInfo = createApp({ memory: t.memory, keys: t.keys, config, logger: createLogger('info', sink) })
+  await atInfo.request('/v1/memories?user_id=u', { headers: { ...headers, 'x-request-id': 'info-200' } })
+  await atInfo.request('/v1/memories?user_id=u', { headers: { authorization: 'Bearer am_not-a-real-key', 'x-request-id': 'info-401' } })
 
   // An unexpected failure: the key store is closed under the app's feet.
   const closedKeys = await KeyStore.open(dataPaths(t.data).keys)
@@ -67,7 +71,11 @@ it('logs one JSON line per request with its id, never an API key, and 500s with 
   expect(body.error.message).not.toMatch(/sqlite|libsql|closed/i)
 
   const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
-  expect(parsed.find((l) => l['msg'] === 'http.request' && l['requestId'] === 'req-123')).toMatchObject({ method: 'POST', route: '/v1/memories', status: 200 })
+  const requestLine = (id: string) => parsed.find((l) => l['msg'] === 'http.request' && l['requestId'] === id)
+  expect(requestLine('req-123')).toMatchObject({ level: 20, method: 'POST', route: '/v1/memories', status: 200 })
+  expect(requestLine('req-401')).toMatchObject({ level: 30, method: 'GET', status: 401 })
+  expect(requestLine('info-200')).toBeUndefined()
+  expect(requestLine('info-401')).toMatchObject({ level: 30, status: 401 })
   expect(parsed.find((l) => l['msg'] === 'http.error')).toMatchObject({ code: 'INTERNAL', requestId: 'req-123', err: { message: expect.any(String) } })
   const all = lines.join('\n')
   expect(all).not.toContain(t.keyA)
