@@ -254,8 +254,13 @@ export class Memory implements AsyncDisposable {
 
   /** One memory of this tenant, or null. */
   async get(id: string): Promise<MemoryItem | null> {
-    await this.readable()
-    const [memory] = await this.engine.vectors.getByIds(this.tenantId, [parseId(id)])
+    this.checkOpen()
+    const memoryId = parseId(id)
+    // A write not yet in LanceDB answers from the writer: no wait for the apply.
+    this.engine.writer.healthy()
+    const pending = this.engine.writer.pendingRow(memoryId)
+    if (pending !== undefined) return pending && pending.tenantId === this.tenantId ? toItem(pending) : null
+    const [memory] = await this.engine.vectors.getByIds(this.tenantId, [memoryId])
     return memory ? toItem(memory) : null
   }
 
@@ -620,7 +625,8 @@ function toItem(memory: StoredMemory): MemoryItem {
   return {
     id: memory.id,
     memory: memory.text,
-    metadata: memory.metadata,
+    // The row may be the resident index's own: a caller changing what it got must not change that.
+    metadata: structuredClone(memory.metadata),
     userId: memory.userId,
     agentId: memory.agentId,
     runId: memory.runId,

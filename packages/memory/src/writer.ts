@@ -63,11 +63,12 @@ const maintenanceBudget = 0.1
 
 /**
  * How long the applier lets acknowledged groups gather before writing them to LanceDB, unless a
- * read or an exclusive task waits for them (then at once) or enough rows are pending. Each LanceDB
- * write is a new version and fragment costing ~15 ms of CPU on 2 cores whatever its size, so
- * writing each single add on its own capped sequential adds near 100/s.
+ * store read or an exclusive task waits for them (then at once) or enough rows are pending. Each
+ * LanceDB write is a new version and fragment costing 10-15 ms of CPU on 2 cores whatever its
+ * size: written one by one, single adds spent most of the machine on them (~120 adds/s).
+ * Resident searches and get() never wait for it; the journal is the durability point.
  */
-const applyLingerMs = 20
+const applyLingerMs = 100
 const applyAtOnceRows = 2_000
 
 /** Ops per group commit; one submission (an addBatch) is never split. */
@@ -170,6 +171,15 @@ export class Writer {
     this.cache = cache
   }
 
+  /** The newest acknowledged image of a row not yet in the vector store (null: deleted); undefined when the store is current for it. */
+  pendingRow(id: string): StoredMemory | null | undefined {
+    for (let i = this.pending.length - 1; i >= 0; i--) {
+      const rows = this.pending[i]?.rows
+      if (rows?.has(id)) return rows.get(id)
+    }
+    return undefined
+  }
+
   /** Row images acknowledged but perhaps not in the vector store yet, oldest first (a snapshot). */
   pendingRows(): Array<Map<string, StoredMemory | null>> {
     return this.pending.map((p) => p.rows)
@@ -200,7 +210,7 @@ export class Writer {
     const started = performance.now()
     const purge = options.purge ?? false
     await this.vectors.maintain({ purge, annIndexThreshold: this.options.annIndexThreshold })
-    if (purge) await this.metadata.checkpoint()
+    if (purge) await this.metadata.compactErased()
     this.unindexed.clear()
     this.options.logger.debug('memory.maintain', { ms: Math.round(performance.now() - started), purge })
     this.rowsSinceMaintenance = 0

@@ -31,8 +31,6 @@ export async function openSqliteMetadataStore(file: string): Promise<MetadataSto
     await client.execute('PRAGMA journal_mode = WAL')
     await client.execute('PRAGMA synchronous = FULL')
     await client.execute('PRAGMA busy_timeout = 5000')
-    // Purged texts are overwritten on disk, not just unlinked from the b-tree.
-    await client.execute('PRAGMA secure_delete = ON')
     const db = drizzle(client)
     await migrate(db, { migrationsFolder })
     return new SqliteMetadataStore(db, () => client.close())
@@ -249,11 +247,16 @@ class SqliteMetadataStore implements MetadataStore {
     return row !== undefined
   }
 
-  async checkpoint(): Promise<void> {
+  async compactErased(): Promise<void> {
     try {
+      // Deleted rows (a plain delete's history is kept, but applied journal entries, which hold
+      // texts, are deleted) leave their bytes in free pages. secure_delete would zero them at
+      // every commit, which tripled the cost of each synced write (0.5 -> 1.9 ms); a purge is rare
+      // and explicit, so it rewrites the file without free pages instead, then empties the WAL.
+      await this.db.run(sql`VACUUM`)
       await this.db.run(sql`PRAGMA wal_checkpoint(TRUNCATE)`)
     } catch (e) {
-      throw storageFailed('checkpoint', e)
+      throw storageFailed('erase', e)
     }
   }
 

@@ -163,10 +163,10 @@ export interface MetadataStore {
   /** Whether this tenant has history for the memory id (a deleted memory is still purgeable). */
   hasHistory(tenantId: string, memoryId: string): Promise<boolean>
   /**
-   * Copies every committed page into the database file and empties the write-ahead log, whose old
-   * frames would otherwise still hold purged texts.
+   * Leaves no deleted bytes in any file: rewrites the database without free pages and empties the
+   * write-ahead log, whose old frames would otherwise still hold purged texts.
    */
-  checkpoint(): Promise<void>
+  compactErased(): Promise<void>
   /**
    * Marks journal entries up to `seq` applied to the vector store. Their deletion rides along with
    * the next beginChange (or close), saving a synced commit per write; replaying them is harmless.
