@@ -37,6 +37,10 @@ export const serverConfigSchema = z
     requestTimeoutMs: int(100).default(30_000),
     /** On SIGTERM/SIGINT, how long in-flight requests and queued writes may take before the process exits anyway. */
     shutdownTimeoutMs: int(100).default(10_000),
+    /** Heap the resident search index may hold, in bytes (an estimate); 0 turns it off and every search reads LanceDB. */
+    residentBudgetBytes: int(0).default(256 * 1024 * 1024),
+    /** A scope with more memories is searched in LanceDB, never held in memory whole. */
+    residentMaxScopeRows: int(1, 1_000_000).default(10_000),
     /** OpenAI-compatible endpoint for `infer` (e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1); unset: no inference. */
     llmBaseUrl: z.url().optional(),
     /** Model name sent to the LLM endpoint; required with llmBaseUrl. */

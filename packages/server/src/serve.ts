@@ -148,6 +148,7 @@ export function memoryOptions(config: ServerConfig): Partial<MemoryOpenOptions> 
   return {
     maxTextLength: config.maxTextLength,
     maxBatchItems: config.maxBatchItems,
+    resident: { budgetBytes: config.residentBudgetBytes, maxScopeRows: config.residentMaxScopeRows },
     ...(config.llmBaseUrl &&
       config.llmModel && {
         llm: {

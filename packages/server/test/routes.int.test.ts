@@ -224,12 +224,18 @@ describe('native API', () => {
   it('serves health, readiness, metrics, the OpenAPI document and offline docs', async () => {
     await using t = await openTestApp(embedder)
     await t.call('POST', '/v1/memories', { body: { messages: 'a fact', user_id: 'u' } })
+    await t.call('POST', '/v1/memories/search', { body: { query: 'fact', user_id: 'u' } })
     expect((await t.call('GET', '/health', { key: null })).body).toEqual({ status: 'ok' })
     expect((await t.call('GET', '/ready', { key: null })).body).toEqual({ status: 'ready' })
     const metrics = await t.call('GET', '/metrics', { key: null })
     expect(metrics.body).toMatch(/agentmem_http_request_duration_seconds_bucket\{[^}]*route="\/v1\/memories"/)
     expect(metrics.body).toMatch(/agentmem_memories 1/)
     expect(metrics.body).toMatch(/agentmem_embedding_queue_depth 0/)
+    // The searched scope is resident: one scope of one memory, within the default budget.
+    expect(metrics.body).toMatch(/agentmem_resident_scopes 1/)
+    expect(metrics.body).toMatch(/agentmem_resident_rows 1/)
+    expect(metrics.body).toMatch(/agentmem_resident_budget_bytes 268435456/)
+    expect(Number(/agentmem_resident_bytes (\d+)/.exec(metrics.body)?.[1])).toBeGreaterThan(0)
     const openapi = await t.call('GET', '/openapi.json', { key: null })
     expect(openapi.body.openapi).toBe('3.1.0')
     expect(Object.keys(openapi.body.paths)).toEqual(

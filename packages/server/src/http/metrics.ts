@@ -38,6 +38,39 @@ export function createMetrics(memory: Memory, embedder: Embedder) {
       this.set(await memory.size())
     },
   })
+  // The resident search index (memory.stats()): its heap against the budget, and what it did.
+  for (const [key, name, help] of [
+    ['usedBytes', 'agentmem_resident_bytes', 'Estimated heap held by the resident search index.'],
+    ['budgetBytes', 'agentmem_resident_budget_bytes', 'Heap the resident search index may hold (residentBudgetBytes).'],
+    ['scopes', 'agentmem_resident_scopes', 'Scopes held by the resident search index.'],
+    ['rows', 'agentmem_resident_rows', 'Memories held by the resident search index.'],
+    ['statsBytes', 'agentmem_resident_keyword_stats_bytes', 'Estimated heap of the per-tenant keyword statistics.'],
+  ] as const) {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(memory.stats().resident[key])
+      },
+    })
+  }
+  for (const [key, name, help] of [
+    ['hits', 'agentmem_resident_hits_total', 'Searches served by a resident scope.'],
+    ['loads', 'agentmem_resident_loads_total', 'Scopes loaded into the resident search index.'],
+    ['evictions', 'agentmem_resident_evictions_total', 'Scopes evicted from the resident search index (budget).'],
+    ['storeSearches', 'agentmem_resident_store_searches_total', 'Searches LanceDB served because a scope was too big to hold.'],
+  ] as const) {
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset()
+        this.inc(memory.stats().resident[key])
+      },
+    })
+  }
   // LLM usage of inference mode: the client keeps running totals; each scrape copies them.
   for (const [key, name, help] of [
     ['calls', 'agentmem_llm_calls_total', 'LLM requests sent, retries included.'],
