@@ -1,6 +1,6 @@
 import type { Embedder } from '@agentmem/embeddings'
 import type { FilterNode } from '../filters.js'
-import { fuseHybrid } from '../fusion.js'
+import { fuseHybrid } from './fusion.js'
 import type { SearchMode } from '../options.js'
 import type { ScopeFilter, ScoredMemory, StoredMemory, VectorStore } from '../store/types.js'
 import type { SearchExplanation } from '../types.js'

@@ -1,5 +1,5 @@
-import type { ScoredMemory, StoredMemory } from './store/types.js'
-import type { SearchExplanation } from './types.js'
+import type { ScoredMemory, StoredMemory } from '../store/types.js'
+import type { SearchExplanation } from '../types.js'
 
 /**
  * Weight of the keyword signal in hybrid scores. Picked on LoCoMo's two smallest conversations
