@@ -488,6 +488,7 @@ export function searchTargets(result: SearchSuiteResult): Target[] {
   const ratio = (search16?.requestsPerSecond ?? Number.NaN) / (health16?.requestsPerSecond ?? Number.NaN)
   const mixErrors = mix ? mix.errors + mix.non2xx : Number.NaN
   const bulkRatio = result.bulk.afterLoad.p50Ms / result.bulk.afterOptimize.p50Ms
+  const residentRatio = result.bulk.afterLoadResident.p50Ms / result.bulk.afterOptimizeResident.p50Ms
   const at = (value: number | undefined) => value ?? Number.NaN
   return [
     {
@@ -515,10 +516,16 @@ export function searchTargets(result: SearchSuiteResult): Target[] {
       })),
     { label: 'in process sequential single adds (adds/s)', measured: result.adds.addsPerSecond, goal: '>= 1000', met: result.adds.addsPerSecond >= 1000 },
     {
-      label: `search p50 right after a ${result.bulk.memories.toLocaleString('en')} bulk load / after optimize()`,
+      label: `first search of a scope, p50 right after a ${result.bulk.memories.toLocaleString('en')} bulk load / after optimize()`,
       measured: bulkRatio,
       goal: '<= 1.5x',
       met: bulkRatio <= 1.5,
+    },
+    {
+      label: 'resident search, p50 right after the bulk load / after optimize()',
+      measured: residentRatio,
+      goal: '<= 1.5x',
+      met: residentRatio <= 1.5,
     },
   ]
 }
@@ -601,11 +608,12 @@ ${inProcessRows.join('\n')}
 
 A fresh store loaded with \`addBatch\` of ${bulk.batchSize.toLocaleString('en')} (vectors precomputed per LoCoMo turn, so the load
 measures the store) to ${bulk.memories.toLocaleString('en')} memories over ${bulk.users.toLocaleString('en')} users, then ${bulk.searches}
-sequential hybrid searches at once (no warm-up), then \`memory.optimize()\` and ${bulk.searches} more (other query texts, same users).
+sequential hybrid searches at once (no warm-up), each the first search of its user (it loads the scope into the resident index),
+then the same users again (resident); then \`memory.optimize()\` and the same on ${bulk.searches} other users.
 
-| store | load s | memories/s | search right after: p50 / p95 / p99 ms | optimize s | after optimize: p50 / p95 / p99 ms | p50 ratio |
-|---:|---:|---:|---:|---:|---:|---:|
-| ${bulk.memories.toLocaleString('en')} | ${fmt(bulk.loadSeconds)} | ${fmt(bulk.memories / bulk.loadSeconds, 0)} | ${l(bulk.afterLoad)} | ${fmt(bulk.optimizeSeconds)} | ${l(bulk.afterOptimize)} | ${fmt(bulk.afterLoad.p50Ms / bulk.afterOptimize.p50Ms, 2)}x |
+| store | load s | memories/s | right after: first search p50 / p95 / p99 ms | resident | optimize s | after optimize: first search | resident | first-search p50 ratio |
+|---:|---:|---:|---:|---:|---:|---:|---:|---:|
+| ${bulk.memories.toLocaleString('en')} | ${fmt(bulk.loadSeconds)} | ${fmt(bulk.memories / bulk.loadSeconds, 0)} | ${l(bulk.afterLoad)} | ${l(bulk.afterLoadResident)} | ${fmt(bulk.optimizeSeconds)} | ${l(bulk.afterOptimize)} | ${l(bulk.afterOptimizeResident)} | ${fmt(bulk.afterLoad.p50Ms / bulk.afterOptimize.p50Ms, 2)}x |
 `
 }
 

@@ -626,7 +626,7 @@ function toItem(memory: StoredMemory): MemoryItem {
     id: memory.id,
     memory: memory.text,
     // The row may be the resident index's own: a caller changing what it got must not change that.
-    metadata: structuredClone(memory.metadata),
+    metadata: copyJson(memory.metadata) as Metadata,
     userId: memory.userId,
     agentId: memory.agentId,
     runId: memory.runId,
@@ -635,6 +635,19 @@ function toItem(memory: StoredMemory): MemoryItem {
     updatedAt: new Date(memory.updatedAt).toISOString(),
     validTo: memory.validTo === null ? null : new Date(memory.validTo).toISOString(),
   }
+}
+
+/** A deep copy of JSON data (metadata is JSON by construction); several times faster than structuredClone. */
+function copyJson(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value
+  if (Array.isArray(value)) return value.map(copyJson)
+  const copy: Record<string, unknown> = {}
+  for (const [key, item] of Object.entries(value)) {
+    // An own "__proto__" key (JSON.parse makes one) must stay a key, not become the prototype.
+    if (key === '__proto__') Object.defineProperty(copy, key, { value: copyJson(item), enumerable: true, writable: true, configurable: true })
+    else copy[key] = copyJson(item)
+  }
+  return copy
 }
 
 function withScore(memory: StoredMemory, score: number, explain: SearchResult['explain']): SearchResult {

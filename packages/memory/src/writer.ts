@@ -44,8 +44,12 @@ interface PendingApply {
   rows: Map<string, StoredMemory | null>
 }
 
-/** Scopes a group may start loading into the resident index for later duplicate checks (a bulk load over many scopes does not load them all). */
-const maxScopeLoadsPerGroup = 2
+/**
+ * A small group (single adds, one after another) may start loading its scope into the resident
+ * index for later duplicate checks; a bulk load over many scopes does not load them all.
+ */
+const scopeLoadsPerSmallGroup = 2
+const smallGroupOps = 16
 
 export interface WriterOptions {
   maintenanceEveryRows: number
@@ -577,11 +581,11 @@ export class Writer {
     const history = new Set<string>()
     let owners = new Map<string, string>()
     try {
-      let scopeLoads = 0
+      let scopeLoads = ops.length <= smallGroupOps ? scopeLoadsPerSmallGroup : 0
       for (const op of ops) {
         if (op.kind === 'add' && !op.keepId) {
           const resident = this.cache?.covering(op.memory)
-          if (!resident && this.cache?.enabled && scopeLoads++ < maxScopeLoadsPerGroup) {
+          if (!resident && this.cache?.enabled && scopeLoads-- > 0) {
             // Later adds to this scope check duplicates in memory once it is loaded; this one does
             // not wait for that (the first write to a big scope would).
             this.cache.scope(scopeOf(op.memory)).catch(() => undefined)

@@ -58,15 +58,21 @@ export class CorpusStats {
     return Math.log(1 + (this.documents - n + 0.5) / (n + 0.5))
   }
 
-  /** The BM25 of a text for these query terms (a repeated term counts again); 0 when it holds none of them. */
-  score(queryTerms: readonly string[], doc: TermCounts): number {
-    const averageLength = this.documents > 0 ? this.totalLength / this.documents : 1
-    const norm = k1 * (1 - b + (b * doc.length) / (averageLength || 1))
-    let score = 0
-    for (const term of queryTerms) {
-      const tf = doc.terms.get(term)
-      if (tf !== undefined) score += (this.idf(term) * tf * (k1 + 1)) / (tf + norm)
+  /**
+   * The BM25 of a text for these query terms (a repeated term counts again; 0 when it holds none
+   * of them), as a function: IDFs and the average length are computed once per query.
+   */
+  scorer(queryTerms: readonly string[]): (doc: TermCounts) => number {
+    const averageLength = this.documents > 0 ? this.totalLength / this.documents || 1 : 1
+    const terms = queryTerms.map((term) => ({ term, idf: this.idf(term) }))
+    return (doc) => {
+      const norm = k1 * (1 - b + (b * doc.length) / averageLength)
+      let score = 0
+      for (const { term, idf } of terms) {
+        const tf = doc.terms.get(term)
+        if (tf !== undefined) score += (idf * tf * (k1 + 1)) / (tf + norm)
+      }
+      return score
     }
-    return score
   }
 }

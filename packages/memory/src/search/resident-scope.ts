@@ -89,8 +89,9 @@ export class ResidentScope {
   keywordSearch(queryTerms: readonly string[], stats: CorpusStats, query: ResidentQuery, k: number): ScoredMemory[] {
     const candidates = new Set<ResidentRow>()
     for (const term of queryTerms) for (const row of this.postings.get(term) ?? []) candidates.add(row)
+    const score = stats.scorer(queryTerms)
     const hits: ScoredMemory[] = []
-    for (const row of candidates) if (this.passes(row, query)) hits.push({ memory: row.memory, score: stats.score(queryTerms, row.counts) })
+    for (const row of candidates) if (this.passes(row, query)) hits.push({ memory: row.memory, score: score(row.counts) })
     return top(hits, k)
   }
 }

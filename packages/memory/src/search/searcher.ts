@@ -103,7 +103,8 @@ async function keywordCandidates(
   // The store picks candidates by its own BM25, whose statistics lag (rows deleted but not yet
   // compacted still count): a wider net keeps the engine's top k among them.
   const candidates = await deps.vectors.keywordSearch(request.query, request.scope, request.filter, Math.max(k * storeCandidateFactor, minStoreCandidates))
-  const scored = candidates.map((hit) => ({ memory: hit.memory, score: stats.score(queryTerms, countTerms(tokenize(hit.memory.text))) }))
+  const score = stats.scorer(queryTerms)
+  const scored = candidates.map((hit) => ({ memory: hit.memory, score: score(countTerms(tokenize(hit.memory.text))) }))
   return top(
     scored.filter((hit) => hit.score > 0),
     k,
