@@ -246,13 +246,13 @@ export class ResidentCache {
       try {
         const pending = this.source.pending()
         const vectors = this.source.vectors()
-        const count = await vectors.count(scope, undefined)
-        if (count > this.options.maxScopeRows) {
-          this.oversized.set(key, count)
+        // One read: a scope that returns more than the limit is oversized (its exact count is then read once).
+        const rows = await vectors.list(scope, undefined, undefined, this.options.maxScopeRows + 1)
+        if (rows.length > this.options.maxScopeRows) {
+          this.oversized.set(key, await vectors.count(scope, undefined))
           this.counters.storeSearches++
           return undefined
         }
-        const rows = await vectors.list(scope, undefined, undefined, undefined)
         const entry = slot.entry
         for (const memory of rows) entry.put(residentRow(memory))
         for (const images of [...pending, ...(slot.buffer ?? [])]) {
