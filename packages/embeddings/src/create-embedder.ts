@@ -1,16 +1,18 @@
 import { LRUCache } from 'lru-cache'
 import { EmbeddingError, EmbeddingErrorCode } from './errors.js'
+import { fitsInline, isStaticWordVectorModel, StaticWordVectors } from './inference/static-word-vectors.js'
 import type { ModelSpec } from './models/model-spec.js'
 import { logProgress, type ProgressListener, terminalProgress } from './models/progress.js'
 import { resolveModel } from './models/resolve-model.js'
 import { type CreateEmbedderOptions, type ResolvedEmbedderOptions, resolveOptions } from './options.js'
-import { MicroBatcher } from './pool/micro-batcher.js'
+import { abortError, closedError, MicroBatcher } from './pool/micro-batcher.js'
 import { WorkerPool } from './pool/worker-pool.js'
 import { type Embedder, type EmbedderStats, type EmbedKind, type EmbedOptions, noopLogger } from './types.js'
 
 /**
  * Creates the pooled local embedder: worker threads each owning one ONNX Runtime session,
- * fed by a micro-batcher. With no options it runs the offline default model.
+ * fed by a micro-batcher. With no options it runs the offline default model, whose small
+ * calls (a search's query) are computed on the calling thread instead (`inlineMaxTexts`).
  *
  * @example
  * const embedder = await createEmbedder()
@@ -22,11 +24,27 @@ export async function createEmbedder(options: CreateEmbedderOptions = {}): Promi
   const bar = progressListener(resolved)
   try {
     const { folder, spec } = await resolveModel(resolved, bar)
+    // Loaded while the workers start; a failure only costs the fast path, never the embedder.
+    const inline = loadInline(folder, spec, resolved).then(
+      (model) => {
+        if (model) resolved.logger?.debug('embed.inline.ready', { model: spec.id, maxTexts: resolved.inlineMaxTexts, maxChars: resolved.inlineMaxChars })
+        return model
+      },
+      (error: unknown) => {
+        resolved.logger?.warn('embed.inline.unavailable', { model: spec.id, reason: (error as Error).message })
+        return undefined
+      },
+    )
     const pool = await WorkerPool.start({ folder, spec, intraOpThreads: resolved.threadsPerWorker }, resolved.workers)
-    return new PooledEmbedder(spec, pool, resolved)
+    return new PooledEmbedder(spec, pool, resolved, await inline)
   } finally {
     bar?.stop?.()
   }
+}
+
+async function loadInline(folder: string, spec: ModelSpec, options: ResolvedEmbedderOptions): Promise<StaticWordVectors | undefined> {
+  if (options.inlineMaxTexts === 0 || options.inlineMaxChars === 0 || !(await isStaticWordVectorModel(folder))) return undefined
+  return StaticWordVectors.load(folder, spec)
 }
 
 function progressListener(options: ResolvedEmbedderOptions): (ProgressListener & { stop?(): void }) | undefined {
@@ -45,16 +63,18 @@ class PooledEmbedder implements Embedder {
   readonly #batcher: MicroBatcher<string, Float32Array>
   readonly #cache: LRUCache<string, Float32Array> | undefined
   readonly #options: ResolvedEmbedderOptions
+  readonly #inline: StaticWordVectors | undefined
   #cacheHits = 0
   #cacheMisses = 0
   #closing: Promise<void> | undefined
 
-  constructor(spec: ModelSpec, pool: WorkerPool, options: ResolvedEmbedderOptions) {
+  constructor(spec: ModelSpec, pool: WorkerPool, options: ResolvedEmbedderOptions, inline: StaticWordVectors | undefined) {
     this.modelId = spec.id
     this.dimensions = spec.dimensions
     this.#spec = spec
     this.#pool = pool
     this.#options = options
+    this.#inline = inline
     this.#cache = options.cacheSize > 0 ? new LRUCache({ max: options.cacheSize }) : undefined
     const logger = options.logger ?? noopLogger
     this.#batcher = new MicroBatcher({
@@ -78,7 +98,7 @@ class PooledEmbedder implements Embedder {
     this.#validate(texts, kind)
     const prefix = kind === 'query' ? this.#spec.queryPrefix : this.#spec.passagePrefix
     const inputs = texts.map((text) => prefix + text)
-    if (!this.#cache) return this.#batcher.submit(inputs, options.signal)
+    if (!this.#cache) return this.#compute(inputs, options.signal)
 
     const cache = this.#cache
     const results: (Float32Array | undefined)[] = inputs.map((input) => cache.get(`${kind}\u0000${input}`))
@@ -86,7 +106,7 @@ class PooledEmbedder implements Embedder {
     this.#cacheHits += texts.length - missing.length
     this.#cacheMisses += missing.length
     if (missing.length > 0) {
-      const fresh = await this.#batcher.submit(
+      const fresh = await this.#compute(
         missing.map((i) => inputs[i] as string),
         options.signal,
       )
@@ -99,6 +119,24 @@ class PooledEmbedder implements Embedder {
     // Copies of cached vectors, so a caller mutating one cannot corrupt the cache.
     const computed = new Set(missing)
     return results.map((vector, i) => (computed.has(i) ? (vector as Float32Array) : (vector as Float32Array).slice()))
+  }
+
+  /**
+   * Small calls of a static word-vector model are computed right here, synchronously: a few
+   * tens of microseconds, less than a worker round trip. Everything else goes to the
+   * workers. Both paths refuse a closed embedder and an aborted signal with the same errors.
+   */
+  #compute(inputs: string[], signal: AbortSignal | undefined): Promise<Float32Array[]> {
+    const inline = this.#inline
+    if (!inline || inputs.length > this.#options.inlineMaxTexts) return this.#batcher.submit(inputs, signal)
+    if (!fitsInline(inputs, this.#options.inlineMaxChars)) return this.#batcher.submit(inputs, signal)
+    if (this.#closing) return Promise.reject(closedError())
+    if (signal?.aborted) return Promise.reject(abortError(signal))
+    try {
+      return Promise.resolve(inline.embed(inputs))
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
   stats(): EmbedderStats {

@@ -36,6 +36,18 @@ export const createEmbedderOptionsSchema = z.object({
   maxQueue: z.number().int().positive().default(10_000),
   /** Longest accepted text in characters (tokens past the model's limit are truncated anyway). Default 100000. */
   maxTextLength: z.number().int().positive().default(100_000),
+  /**
+   * Static word-vector models (the offline default) embed a call of at most this many texts
+   * on the calling thread, in microseconds, instead of a round trip to a worker; bigger calls
+   * go to the workers. 0 sends every call to the workers. Default 8. Other models ignore it.
+   */
+  inlineMaxTexts: z.number().int().nonnegative().max(1024).default(8),
+  /**
+   * ...of at most this many characters in all, and no word longer than 24 characters, so an
+   * inline call holds the event loop for a fraction of a millisecond (measured: ~0.1 ms for
+   * 256 characters of prose, ~0.3 ms at worst). Default 256.
+   */
+  inlineMaxChars: z.number().int().nonnegative().default(256),
   /** Entries of the (kind, text) -> vector LRU cache; 0 turns it off. Default 0. */
   cacheSize: z.number().int().nonnegative().default(0),
   /** Progress of downloads and the first build: a listener, true for a bar on stderr, false for none. Default: a bar when stderr is a TTY, else `model.progress` events to `logger`. */

@@ -33,6 +33,11 @@ export class TextTokenizer {
     this.#padId = json.padding?.pad_id ?? vocab?.['[PAD]'] ?? 0
   }
 
+  /** The id batches are padded with. */
+  get padId(): number {
+    return this.#padId
+  }
+
   static async load(folder: string): Promise<TextTokenizer> {
     const json = JSON.parse(await readFile(join(folder, 'tokenizer.json'), 'utf8')) as TokenizerJson
     let config: object = {}

@@ -2,6 +2,7 @@ import { access, readFile, writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { EmbeddingError, EmbeddingErrorCode } from '../errors.js'
+import { STATIC_MODEL_TYPE } from '../inference/static-word-vectors.js'
 import { GraphBuilder } from '../onnx/graph-builder.js'
 import { buildFolderAtomically } from './cache-dir.js'
 import { type ModelSpecInput, SPEC_FILE } from './model-spec.js'
@@ -18,7 +19,9 @@ import type { ProgressListener } from './progress.js'
  * - P = I - u·uᵀ removes the common direction u shared by all sentence vectors, here the
  *   top principal component of the frequency-weighted word vectors (no corpus needed).
  * The weights are folded into the embedding table, so the graph is a lookup, a sum, a
- * projection and a normalisation.
+ * projection and a normalisation. Bulk calls run it on the workers like any model; small
+ * calls are computed on the caller's thread from the same files (inference/static-word-vectors.ts,
+ * recognised by config.json's `model_type`).
  */
 export const STATIC_MODEL_ID = 'glove-100d-sif'
 /** Bump when the recipe changes: the cached folder name carries it, so old caches are rebuilt. */
@@ -123,7 +126,7 @@ async function buildStaticModel(folder: string, onProgress?: ProgressListener): 
   report(3)
 
   await writeFile(join(folder, 'tokenizer.json'), JSON.stringify(wordTokenizer(words)))
-  await writeFile(join(folder, 'config.json'), JSON.stringify({ model_type: 'static-word-vectors', hidden_size: DIMS }, null, 2))
+  await writeFile(join(folder, 'config.json'), JSON.stringify({ model_type: STATIC_MODEL_TYPE, hidden_size: DIMS }, null, 2))
   await writeFile(join(folder, SPEC_FILE), JSON.stringify(staticModelSpec, null, 2))
   report(4)
 }
@@ -152,7 +155,7 @@ function topEigenvector(matrix: Float64Array): Float64Array {
  * WordPiece model with no `##` continuation pieces, which is exactly word-level lookup
  * (a word is either in the vocabulary or [UNK]) and is read by every tokenizers library.
  */
-function wordTokenizer(words: string[]) {
+export function wordTokenizer(words: string[]) {
   const vocab: Record<string, number> = { '[PAD]': 0, '[UNK]': 1 }
   words.forEach((word, i) => {
     vocab[word] = i + 2

@@ -70,7 +70,7 @@ export class MicroBatcher<TInput, TOutput> {
   }
 
   submit(items: readonly TInput[], signal?: AbortSignal): Promise<TOutput[]> {
-    if (this.#closed) return Promise.reject(new EmbeddingError(EmbeddingErrorCode.Closed, 'the embedder is closed'))
+    if (this.#closed) return Promise.reject(closedError())
     if (signal?.aborted) return Promise.reject(abortError(signal))
     const { maxQueue } = this.#options
     if (this.#queue.length + items.length > maxQueue) {
@@ -243,6 +243,10 @@ export class MicroBatcher<TInput, TOutput> {
   }
 }
 
-function abortError(signal: AbortSignal): EmbeddingError {
+export function closedError(): EmbeddingError {
+  return new EmbeddingError(EmbeddingErrorCode.Closed, 'the embedder is closed')
+}
+
+export function abortError(signal: AbortSignal): EmbeddingError {
   return new EmbeddingError(EmbeddingErrorCode.Aborted, 'the embedding call was aborted', { cause: signal.reason })
 }
