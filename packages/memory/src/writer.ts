@@ -136,7 +136,7 @@ export class Writer {
       this.queue.push({ ops, resolve, reject })
       if (!this.drainScheduled) {
         this.drainScheduled = true
-        void this.serially(() => this.commitNextGroup())
+        this.scheduleGroup()
       }
     })
   }
@@ -236,6 +236,15 @@ export class Writer {
     return this.pendingErase
   }
 
+  /**
+   * The next group starts in a macrotask, not a microtask: a caller awaiting one write after
+   * another (whose embedding and SQLite commit may both resolve without I/O) would otherwise
+   * never let timers and I/O run, the applier's included, until its loop ends.
+   */
+  private scheduleGroup(): void {
+    setImmediate(() => void this.serially(() => this.commitNextGroup()))
+  }
+
   /** Takes everything queued (up to maxGroupOps) as one group; writes arriving meanwhile schedule the next group. */
   private async commitNextGroup(): Promise<void> {
     this.drainScheduled = false
@@ -248,7 +257,7 @@ export class Writer {
     }
     if (this.queue.length > 0 && !this.drainScheduled) {
       this.drainScheduled = true
-      void this.serially(() => this.commitNextGroup())
+      this.scheduleGroup()
     }
     if (group.length === 0) return
     try {
