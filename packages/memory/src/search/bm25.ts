@@ -63,16 +63,29 @@ export class CorpusStats {
    * of them), as a function: IDFs and the average length are computed once per query.
    */
   scorer(queryTerms: readonly string[]): (doc: TermCounts) => number {
-    const averageLength = this.documents > 0 ? this.totalLength / this.documents || 1 : 1
-    const terms = queryTerms.map((term) => ({ term, idf: this.idf(term) }))
+    const { terms, norm } = this.weights(queryTerms)
     return (doc) => {
-      const norm = k1 * (1 - b + (b * doc.length) / averageLength)
+      const n = norm(doc.length)
       let score = 0
-      for (const { term, idf } of terms) {
+      for (const { term, weight } of terms) {
         const tf = doc.terms.get(term)
-        if (tf !== undefined) score += (idf * tf * (k1 + 1)) / (tf + norm)
+        if (tf !== undefined) score += (weight * tf) / (tf + n)
       }
       return score
+    }
+  }
+
+  /**
+   * The parts of BM25 that depend on the query only: a term's contribution to a text is
+   * weight * tf / (tf + norm(length)), summed over the query's terms (repeats included).
+   */
+  weights(queryTerms: readonly string[]): { terms: Array<{ term: string; weight: number }>; norm: (length: number) => number } {
+    const averageLength = this.documents > 0 ? this.totalLength / this.documents || 1 : 1
+    const weighted = new Map<string, number>()
+    for (const term of queryTerms) weighted.set(term, (weighted.get(term) ?? 0) + this.idf(term) * (k1 + 1))
+    return {
+      terms: [...weighted].map(([term, weight]) => ({ term, weight })),
+      norm: (length) => k1 * (1 - b + (b * length) / averageLength),
     }
   }
 }

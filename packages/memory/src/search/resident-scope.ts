@@ -30,27 +30,45 @@ export interface ResidentQuery {
 /**
  * Every memory of one scope (tenant + user / agent / run as a read names them), superseded ones
  * included, with an inverted index of its terms: a search is a pass over at most a few thousand
- * vectors and the postings of the query terms, in microseconds, with no query planning.
+ * vectors and the postings of the query terms, in microseconds, with no query planning. Vectors
+ * sit in one contiguous matrix (a row per slot; a removed row's slot takes the last row), which
+ * made the scan of a 1,000-memory scope several times faster than one Float32Array per row.
  */
 export class ResidentScope {
   readonly rows = new Map<string, ResidentRow>()
-  private readonly postings = new Map<string, Set<ResidentRow>>()
+  /** Term -> rows holding it, with the term's frequency in each. */
+  private readonly postings = new Map<string, Map<ResidentRow, number>>()
   /** Duplicate key -> id of the live row with it (an add in this scope checks here). */
   readonly byDedupKey = new Map<string, string>()
+  private slots: ResidentRow[] = []
+  private readonly slotOf = new Map<ResidentRow, number>()
+  private matrix = new Float32Array(0)
+  private dimensions = 0
   bytes = 0
 
   put(row: ResidentRow): void {
     this.remove(row.memory.id)
     this.rows.set(row.memory.id, row)
     this.byDedupKey.set(row.memory.dedupKey, row.memory.id)
-    for (const term of row.counts.terms.keys()) {
+    for (const [term, tf] of row.counts.terms) {
       let rows = this.postings.get(term)
       if (!rows) {
-        rows = new Set()
+        rows = new Map()
         this.postings.set(term, rows)
       }
-      rows.add(row)
+      rows.set(row, tf)
     }
+    const vector = row.memory.vector
+    if (this.dimensions === 0) this.dimensions = vector.length
+    const slot = this.slots.length
+    if ((slot + 1) * this.dimensions > this.matrix.length) {
+      const grown = new Float32Array(Math.max(16, (slot + 1) * 2) * this.dimensions)
+      grown.set(this.matrix)
+      this.matrix = grown
+    }
+    this.matrix.set(vector, slot * this.dimensions)
+    this.slots.push(row)
+    this.slotOf.set(row, slot)
     this.bytes += row.bytes
   }
 
@@ -64,6 +82,14 @@ export class ResidentScope {
       rows?.delete(row)
       if (rows?.size === 0) this.postings.delete(term)
     }
+    const slot = this.slotOf.get(row) as number
+    const last = this.slots.pop() as ResidentRow
+    if (last !== row) {
+      this.slots[slot] = last
+      this.slotOf.set(last, slot)
+      this.matrix.copyWithin(slot * this.dimensions, this.slots.length * this.dimensions, (this.slots.length + 1) * this.dimensions)
+    }
+    this.slotOf.delete(row)
     this.bytes -= row.bytes
   }
 
@@ -73,31 +99,61 @@ export class ResidentScope {
 
   /** The `k` rows closest to `vector` by cosine similarity, best first (ties by id). */
   vectorSearch(vector: Float32Array, vectorNorm: number, query: ResidentQuery, k: number): ScoredMemory[] {
-    const hits: ScoredMemory[] = []
-    for (const row of this.rows.values()) {
-      if (!this.passes(row, query)) continue
-      const v = row.memory.vector
+    const best = new TopK(k)
+    const { matrix, dimensions, slots } = this
+    const check = query.currentOnly || query.filter !== undefined
+    for (let slot = 0; slot < slots.length; slot++) {
+      const row = slots[slot] as ResidentRow
+      if (check && !this.passes(row, query)) continue
       let dot = 0
-      for (let i = 0; i < v.length; i++) dot += (v[i] as number) * (vector[i] as number)
+      const offset = slot * dimensions
+      for (let i = 0; i < dimensions; i++) dot += (matrix[offset + i] as number) * (vector[i] as number)
       const denominator = row.norm * vectorNorm
-      hits.push({ memory: row.memory, score: denominator > 0 ? dot / denominator : 0 })
+      best.offer(row.memory, denominator > 0 ? dot / denominator : 0)
     }
-    return top(hits, k)
+    return best.sorted()
   }
 
   /** The `k` rows with the highest BM25 for these query terms (tenant statistics), best first. */
   keywordSearch(queryTerms: readonly string[], stats: CorpusStats, query: ResidentQuery, k: number): ScoredMemory[] {
-    const candidates = new Set<ResidentRow>()
-    for (const term of queryTerms) for (const row of this.postings.get(term) ?? []) candidates.add(row)
-    const score = stats.scorer(queryTerms)
-    const hits: ScoredMemory[] = []
-    for (const row of candidates) if (this.passes(row, query)) hits.push({ memory: row.memory, score: score(row.counts) })
-    return top(hits, k)
+    const { terms, norm } = stats.weights(queryTerms)
+    const scores = new Map<ResidentRow, number>()
+    for (const { term, weight } of terms) {
+      for (const [row, tf] of this.postings.get(term) ?? []) scores.set(row, (scores.get(row) ?? 0) + (weight * tf) / (tf + norm(row.counts.length)))
+    }
+    const best = new TopK(k)
+    for (const [row, score] of scores) if (this.passes(row, query)) best.offer(row.memory, score)
+    return best.sorted()
   }
 }
 
 /** Best first; equal scores in id order, so that every read path breaks ties alike. */
+function compareHits(a: ScoredMemory, b: ScoredMemory): number {
+  return b.score - a.score || (a.memory.id < b.memory.id ? -1 : a.memory.id > b.memory.id ? 1 : 0)
+}
+
 export function top(hits: ScoredMemory[], k: number): ScoredMemory[] {
-  hits.sort((a, b) => b.score - a.score || (a.memory.id < b.memory.id ? -1 : a.memory.id > b.memory.id ? 1 : 0))
+  hits.sort(compareHits)
   return hits.length > k ? hits.slice(0, k) : hits
+}
+
+/** The best `k` of a stream of hits, kept sorted: a hit that cannot enter costs one comparison. */
+class TopK {
+  private readonly hits: ScoredMemory[] = []
+
+  constructor(private readonly k: number) {}
+
+  offer(memory: StoredMemory, score: number): void {
+    const { hits, k } = this
+    const hit = { memory, score }
+    if (hits.length === k && compareHits(hit, hits[k - 1] as ScoredMemory) >= 0) return
+    let i = hits.length === k ? k - 1 : hits.length
+    if (hits.length === k) hits.pop()
+    while (i > 0 && compareHits(hit, hits[i - 1] as ScoredMemory) < 0) i--
+    hits.splice(i, 0, hit)
+  }
+
+  sorted(): ScoredMemory[] {
+    return this.hits
+  }
 }
