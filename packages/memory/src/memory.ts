@@ -241,6 +241,17 @@ export class Memory implements AsyncDisposable {
   }
 
   /**
+   * Loads a scope of this tenant into the resident index now (an agent's session start), so that
+   * its searches need no store read from the first one; resolves when it is resident, or at once
+   * when the index is off or the scope is over `resident.maxScopeRows`.
+   */
+  async warm(scope: ScopeIds): Promise<void> {
+    this.checkOpen()
+    const ids = this.requireScope(parseWith(scopeSchema, scope, 'warm scope'), 'warm')
+    await this.engine.cache.scope(ids, { wait: true })
+  }
+
+  /**
    * Forgets what this process holds in memory about a scope of this tenant (the whole tenant when
    * no id is given) and reads the store's newest version: the seam for writes made by another
    * process on the same store. The next search reloads the scope.

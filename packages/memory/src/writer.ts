@@ -46,10 +46,12 @@ interface PendingApply {
 
 /**
  * A small group (single adds, one after another) may start loading its scope into the resident
- * index for later duplicate checks; a bulk load over many scopes does not load them all.
+ * index for later duplicate checks, when that scope was written recently too: a bulk load over
+ * many scopes, or adds that each go to another user, do not load scopes nobody searches.
  */
 const scopeLoadsPerSmallGroup = 2
 const smallGroupOps = 16
+const recentScopesKept = 1024
 
 export interface WriterOptions {
   maintenanceEveryRows: number
@@ -105,6 +107,8 @@ export class Writer {
    * or its text changed); lookups check the row itself.
    */
   private readonly unindexed = new Map<string, string>()
+  /** Scopes (duplicate-key prefix: tenant, user, agent, run) of recent adds, oldest first. */
+  private readonly recentScopes = new Set<string>()
   /** An erase queued but not started yet, which a purge committed now can join. */
   private pendingErase: Promise<void> | undefined
   /**
@@ -565,6 +569,15 @@ export class Writer {
    * Groups acknowledged but not yet in the vector store are laid over what it returns; duplicate
    * checks in a resident scope need no store read at all.
    */
+  /** Whether an add to this memory's scope came recently; remembers this one. */
+  private writtenBefore(memory: StoredMemory): boolean {
+    const key = JSON.stringify([memory.tenantId, memory.userId, memory.agentId, memory.runId])
+    const seen = this.recentScopes.delete(key)
+    this.recentScopes.add(key)
+    if (this.recentScopes.size > recentScopesKept) this.recentScopes.delete(this.recentScopes.values().next().value as string)
+    return seen
+  }
+
   private async load(ops: WriteOp[]) {
     // Scope-wide reads, id ownership and history checks read the store alone: it must be current.
     if (ops.some((op) => op.kind === 'deleteMatching' || (op.kind === 'add' && op.keepId) || (op.kind === 'delete' && op.purge))) await this.drain()
@@ -594,10 +607,10 @@ export class Writer {
       for (const op of ops) {
         if (op.kind === 'add' && !op.keepId) {
           const resident = this.cache?.covering(op.memory)
-          if (!resident && this.cache?.enabled && scopeLoads-- > 0) {
+          if (!resident && this.cache?.enabled && this.writtenBefore(op.memory) && scopeLoads-- > 0) {
             // Later adds to this scope check duplicates in memory once it is loaded; this one does
             // not wait for that (the first write to a big scope would).
-            this.cache.scope(scopeOf(op.memory)).catch(() => undefined)
+            void this.cache.scope(scopeOf(op.memory), { admit: true })
           }
           if (resident) {
             const id = resident.byDedupKey.get(op.memory.dedupKey)

@@ -225,13 +225,14 @@ describe('native API', () => {
     await using t = await openTestApp(embedder)
     await t.call('POST', '/v1/memories', { body: { messages: 'a fact', user_id: 'u' } })
     await t.call('POST', '/v1/memories/search', { body: { query: 'fact', user_id: 'u' } })
+    await t.memory.withTenant('a').warm({ userId: 'u' })
     expect((await t.call('GET', '/health', { key: null })).body).toEqual({ status: 'ok' })
     expect((await t.call('GET', '/ready', { key: null })).body).toEqual({ status: 'ready' })
     const metrics = await t.call('GET', '/metrics', { key: null })
     expect(metrics.body).toMatch(/agentmem_http_request_duration_seconds_bucket\{[^}]*route="\/v1\/memories"/)
     expect(metrics.body).toMatch(/agentmem_memories 1/)
     expect(metrics.body).toMatch(/agentmem_embedding_queue_depth 0/)
-    // The searched scope is resident: one scope of one memory, within the default budget.
+    // The warmed scope is resident: one scope of one memory, within the default budget.
     expect(metrics.body).toMatch(/agentmem_resident_scopes 1/)
     expect(metrics.body).toMatch(/agentmem_resident_rows 1/)
     expect(metrics.body).toMatch(/agentmem_resident_budget_bytes 268435456/)

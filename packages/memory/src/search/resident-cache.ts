@@ -42,7 +42,7 @@ export interface ResidentCacheStats {
   hits: number
   loads: number
   evictions: number
-  /** Searches the vector store served because the scope was over maxScopeRows or the budget. */
+  /** Reads the vector store served: a scope read for the first time, loading, or over maxScopeRows. */
   storeSearches: number
   invalidations: number
 }
@@ -57,6 +57,7 @@ interface Slot {
 }
 
 const scopeFields = ['userId', 'agentId', 'runId'] as const
+const recentReadsKept = 10_000
 
 /** The key of a read's scope: tenant plus the user / agent / run it names. */
 function scopeKey(scope: ScopeFilter): string {
@@ -94,6 +95,8 @@ export class ResidentCache {
   /** Scopes last seen over maxScopeRows, with their row count (kept current by commits). */
   private readonly oversized = new Map<string, number>()
   private readonly tenantStats = new Map<string, CorpusStats>()
+  /** Keys of scopes read recently but not resident, oldest first (admission: a second read loads). */
+  private readonly recent = new Set<string>()
   private readonly statsLoading = new Map<string, Promise<CorpusStats>>()
   private usedBytes = 0
   private counters = { hits: 0, loads: 0, evictions: 0, storeSearches: 0, invalidations: 0 }
@@ -109,8 +112,14 @@ export class ResidentCache {
     return this.options.budgetBytes > 0
   }
 
-  /** The resident index of a scope, loaded on first use; undefined when the store must serve it. */
-  async scope(scope: ScopeFilter): Promise<ResidentScope | undefined> {
+  /**
+   * The resident index of a scope, or undefined when the store serves this read. A scope is not
+   * loaded on its first read: loading a scope of 1,000 memories spread over a 1M-row table reads
+   * 1,000 scattered rows (~150 ms), eight times a store search, so only a scope read again while
+   * it is still remembered as recently read is loaded, in the background (no read waits for a
+   * load unless it asks to: `wait`, as `Memory.warm` does).
+   */
+  async scope(scope: ScopeFilter, options: { wait?: boolean; admit?: boolean } = {}): Promise<ResidentScope | undefined> {
     if (!this.enabled) return undefined
     const key = scopeKey(scope)
     const slot = this.slots.get(key)
@@ -120,12 +129,32 @@ export class ResidentCache {
       this.slots.set(key, slot)
       return slot.entry
     }
-    if (slot?.loading) return slot.loading
+    if (slot?.loading) {
+      if (options.wait) return slot.loading
+      this.counters.storeSearches++
+      return undefined
+    }
     if (this.oversized.has(key)) {
       this.counters.storeSearches++
       return undefined
     }
-    return this.load(key, { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId })
+    if (!options.wait && !options.admit && !this.readBefore(key)) {
+      this.counters.storeSearches++
+      return undefined
+    }
+    const loading = this.load(key, { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId })
+    if (options.wait) return loading
+    loading.catch((e: unknown) => this.options.logger.warn('memory.resident_load_failed', { error: String(e) }))
+    this.counters.storeSearches++
+    return undefined
+  }
+
+  /** Whether this scope was read recently (and remembers this read). */
+  private readBefore(key: string): boolean {
+    const seen = this.recent.delete(key)
+    this.recent.add(key)
+    if (this.recent.size > recentReadsKept) this.recent.delete(this.recent.values().next().value as string)
+    return seen
   }
 
   /** A resident scope holding every row of `memory`'s exact scope, if one is loaded (for duplicate checks). */
