@@ -3,7 +3,7 @@ import type { Logger } from '@agentmem/embeddings'
 import { uuidv7 } from 'uuidv7'
 import { MemoryError, MemoryErrorCode, storageFailed } from './errors.js'
 import { inScope } from './search/filter-match.js'
-import type { ResidentCache, RowImage } from './search/resident-cache.js'
+import { type ResidentCache, type RowImage, scopeKey } from './search/resident-cache.js'
 import type { HistoryPurge, HistoryRecord, MetadataStore, ScopeFilter, StoreChange, StoredMemory, VectorStore } from './store/types.js'
 import { dedupKey } from './text.js'
 import type { AddResult } from './types.js'
@@ -571,7 +571,7 @@ export class Writer {
    */
   /** Whether an add to this memory's scope came recently; remembers this one. */
   private writtenBefore(memory: StoredMemory): boolean {
-    const key = JSON.stringify([memory.tenantId, memory.userId, memory.agentId, memory.runId])
+    const key = scopeKey(memory)
     const seen = this.recentScopes.delete(key)
     this.recentScopes.add(key)
     if (this.recentScopes.size > recentScopesKept) this.recentScopes.delete(this.recentScopes.values().next().value as string)

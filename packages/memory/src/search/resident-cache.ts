@@ -59,24 +59,25 @@ interface Slot {
 const scopeFields = ['userId', 'agentId', 'runId'] as const
 const recentReadsKept = 10_000
 
-/** The key of a read's scope: tenant plus the user / agent / run it names. */
-function scopeKey(scope: ScopeFilter): string {
-  return JSON.stringify([scope.tenantId, scope.userId ?? null, scope.agentId ?? null, scope.runId ?? null])
+/**
+ * The key of a read's scope: tenant plus the user / agent / run it names. Ids never hold control
+ * characters (options.ts), so NUL separates them and SOH stands for "not named"; this runs for
+ * every row of every commit, where JSON.stringify cost several times more.
+ */
+export function scopeKey(scope: { tenantId: string; userId?: string | null | undefined; agentId?: string | null | undefined; runId?: string | null | undefined }): string {
+  return `${scope.tenantId}\u0000${scope.userId ?? '\u0001'}\u0000${scope.agentId ?? '\u0001'}\u0000${scope.runId ?? '\u0001'}`
 }
 
 /** Every scope key a row belongs to: each non-empty combination of its user, agent and run. */
 function keysOf(memory: StoredMemory): string[] {
   const keys: string[] = []
   for (let mask = 1; mask < 8; mask++) {
-    const scope: ScopeFilter = { tenantId: memory.tenantId }
-    let valid = true
-    scopeFields.forEach((field, i) => {
-      if (!(mask & (1 << i))) return
-      const value = memory[field]
-      if (value === null) valid = false
-      else scope[field] = value
-    })
-    if (valid) keys.push(scopeKey(scope))
+    const userId = mask & 1 ? memory.userId : undefined
+    const agentId = mask & 2 ? memory.agentId : undefined
+    const runId = mask & 4 ? memory.runId : undefined
+    // A combination naming a field the row does not have is not one of its scopes.
+    if (userId === null || agentId === null || runId === null) continue
+    keys.push(scopeKey({ tenantId: memory.tenantId, userId, agentId, runId }))
   }
   return keys
 }
@@ -95,8 +96,9 @@ export class ResidentCache {
   /** Scopes last seen over maxScopeRows, with their row count (kept current by commits). */
   private readonly oversized = new Map<string, number>()
   private readonly tenantStats = new Map<string, CorpusStats>()
-  /** Keys of scopes read recently but not resident, oldest first (admission: a second read loads). */
-  private readonly recent = new Set<string>()
+  /** Scopes read recently but not resident, with their read counts, oldest first (admission). */
+  private readonly recent = new Map<string, number>()
+  private backgroundLoads = 0
   private readonly statsLoading = new Map<string, Promise<CorpusStats>>()
   private usedBytes = 0
   private counters = { hits: 0, loads: 0, evictions: 0, storeSearches: 0, invalidations: 0 }
@@ -138,23 +140,31 @@ export class ResidentCache {
       this.counters.storeSearches++
       return undefined
     }
-    if (!options.wait && !options.admit && !this.readBefore(key)) {
+    // Background loads go one at a time, and only for scopes read again (more often when the
+    // budget is full and a load would evict another scope): a workload spread over more scopes
+    // than fit keeps reading the store instead of loading and evicting scopes without end.
+    const wanted = this.usedBytes >= this.options.budgetBytes * 0.9 ? 3 : 2
+    if (!options.wait && ((!options.admit && this.reads(key) < wanted) || this.backgroundLoads > 0)) {
       this.counters.storeSearches++
       return undefined
     }
     const loading = this.load(key, { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId })
     if (options.wait) return loading
-    loading.catch((e: unknown) => this.options.logger.warn('memory.resident_load_failed', { error: String(e) }))
+    this.backgroundLoads++
+    loading
+      .catch((e: unknown) => this.options.logger.warn('memory.resident_load_failed', { error: String(e) }))
+      .finally(() => this.backgroundLoads--)
     this.counters.storeSearches++
     return undefined
   }
 
-  /** Whether this scope was read recently (and remembers this read). */
-  private readBefore(key: string): boolean {
-    const seen = this.recent.delete(key)
-    this.recent.add(key)
-    if (this.recent.size > recentReadsKept) this.recent.delete(this.recent.values().next().value as string)
-    return seen
+  /** How often this scope was read recently, this read included. */
+  private reads(key: string): number {
+    const count = (this.recent.get(key) ?? 0) + 1
+    this.recent.delete(key)
+    this.recent.set(key, count)
+    if (this.recent.size > recentReadsKept) this.recent.delete(this.recent.keys().next().value as string)
+    return count
   }
 
   /** A resident scope holding every row of `memory`'s exact scope, if one is loaded (for duplicate checks). */
@@ -239,7 +249,7 @@ export class ResidentCache {
       const overlaps = scopeFields.every((f) => scope[f] === undefined || slot.scope[f] === undefined || scope[f] === slot.scope[f])
       if (overlaps) this.drop(key, slot)
     }
-    for (const key of this.oversized.keys()) if ((JSON.parse(key) as string[])[0] === scope.tenantId) this.oversized.delete(key)
+    for (const key of this.oversized.keys()) if (key.startsWith(`${scope.tenantId}\u0000`)) this.oversized.delete(key)
   }
 
   /** Drops everything (after a re-embed: every vector changed). */

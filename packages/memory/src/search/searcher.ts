@@ -35,8 +35,8 @@ export interface SearchDeps {
 }
 
 /** Keyword candidates asked of the store per result wanted, and at least this many. */
-const storeCandidateFactor = 4
-const minStoreCandidates = 100
+const storeCandidateFactor = 2
+const minStoreCandidates = 30
 
 /**
  * One search, on whichever path serves the scope: its resident index, or the store's indexes (a
