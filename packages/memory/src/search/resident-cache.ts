@@ -64,7 +64,12 @@ const recentReadsKept = 10_000
  * characters (options.ts), so NUL separates them and SOH stands for "not named"; this runs for
  * every row of every commit, where JSON.stringify cost several times more.
  */
-export function scopeKey(scope: { tenantId: string; userId?: string | null | undefined; agentId?: string | null | undefined; runId?: string | null | undefined }): string {
+export function scopeKey(scope: {
+  tenantId: string
+  userId?: string | null | undefined
+  agentId?: string | null | undefined
+  runId?: string | null | undefined
+}): string {
   return `${scope.tenantId}\u0000${scope.userId ?? '\u0001'}\u0000${scope.agentId ?? '\u0001'}\u0000${scope.runId ?? '\u0001'}`
 }
 
@@ -151,9 +156,7 @@ export class ResidentCache {
     const loading = this.load(key, { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId })
     if (options.wait) return loading
     this.backgroundLoads++
-    loading
-      .catch((e: unknown) => this.options.logger.warn('memory.resident_load_failed', { error: String(e) }))
-      .finally(() => this.backgroundLoads--)
+    loading.catch((e: unknown) => this.options.logger.warn('memory.resident_load_failed', { error: String(e) })).finally(() => this.backgroundLoads--)
     this.counters.storeSearches++
     return undefined
   }
