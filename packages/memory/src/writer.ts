@@ -278,6 +278,11 @@ export class Writer {
     } catch (error) {
       for (const pending of group) pending.reject(error)
     }
+    // A bulk group waits for its LanceDB write before the next group starts (as every group did
+    // before the applier): its callers already have their answer, and the next batch's
+    // validation and embedding overlap with the write, while the pending list stays short and
+    // the next group's store reads do not race a large write.
+    if (group.reduce((sum, p) => sum + p.ops.length, 0) > smallGroupOps) await this.drain()
   }
 
   private enqueue(committed: { seq: number; change: StoreChange; images: Map<string, RowImage> }): void {

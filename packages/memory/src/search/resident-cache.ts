@@ -104,6 +104,7 @@ export class ResidentCache {
   /** Scopes read recently but not resident, with their read counts, oldest first (admission). */
   private readonly recent = new Map<string, number>()
   private backgroundLoads = 0
+  private loadNotBefore = 0
   private readonly statsLoading = new Map<string, Promise<CorpusStats>>()
   private usedBytes = 0
   private counters = { hits: 0, loads: 0, evictions: 0, storeSearches: 0, invalidations: 0 }
@@ -148,15 +149,23 @@ export class ResidentCache {
     // Background loads go one at a time, and only for scopes read again (more often when the
     // budget is full and a load would evict another scope): a workload spread over more scopes
     // than fit keeps reading the store instead of loading and evicting scopes without end.
+    // Background loads also take at most a fifth of the time: after one of D ms the next waits 4D.
     const wanted = this.usedBytes >= this.options.budgetBytes * 0.9 ? 3 : 2
-    if (!options.wait && ((!options.admit && this.reads(key) < wanted) || this.backgroundLoads > 0)) {
+    const busy = this.backgroundLoads > 0 || performance.now() < this.loadNotBefore
+    if (!options.wait && ((!options.admit && this.reads(key) < wanted) || busy)) {
       this.counters.storeSearches++
       return undefined
     }
     const loading = this.load(key, { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId })
     if (options.wait) return loading
     this.backgroundLoads++
-    loading.catch((e: unknown) => this.options.logger.warn('memory.resident_load_failed', { error: String(e) })).finally(() => this.backgroundLoads--)
+    const started = performance.now()
+    loading
+      .catch((e: unknown) => this.options.logger.warn('memory.resident_load_failed', { error: String(e) }))
+      .finally(() => {
+        this.backgroundLoads--
+        this.loadNotBefore = performance.now() + 4 * (performance.now() - started)
+      })
     this.counters.storeSearches++
     return undefined
   }

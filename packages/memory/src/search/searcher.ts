@@ -54,8 +54,11 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
   ])
   // Fusion needs more candidates than it returns: a memory ranked low by one signal may top the other.
   const depth = mode === 'hybrid' ? Math.min(Math.max(topK * 3, 30), 1000) : topK
-  const vectorHits = vector ? await vectorCandidates(deps, resident, request, vector, depth) : []
-  const keywordHits = stats ? await keywordCandidates(deps, resident, request, stats, depth) : []
+  // On the store path the two are LanceDB queries: run them at once, as before the resident index.
+  const [vectorHits, keywordHits] = await Promise.all([
+    vector ? vectorCandidates(deps, resident, request, vector, depth) : [],
+    stats ? keywordCandidates(deps, resident, request, stats, depth) : [],
+  ])
   if (mode === 'keyword') {
     return keywordHits
       .filter((h) => threshold === undefined || h.score >= threshold)
