@@ -149,9 +149,11 @@ export class ResidentCache {
     // Background loads go one at a time, and only for scopes read again (more often when the
     // budget is full and a load would evict another scope): a workload spread over more scopes
     // than fit keeps reading the store instead of loading and evicting scopes without end.
-    // Background loads also take at most a fifth of the time: after one of D ms the next waits 4D.
-    const wanted = this.usedBytes >= this.options.budgetBytes * 0.9 ? 3 : 2
-    const busy = this.backgroundLoads > 0 || performance.now() < this.loadNotBefore
+    // With the budget full, loads also take at most a fifth of the time (after one of D ms the
+    // next waits 4D): a load would evict another scope, and the store serves reads meanwhile.
+    const full = this.usedBytes >= this.options.budgetBytes * 0.9
+    const wanted = full ? 3 : 2
+    const busy = this.backgroundLoads > 0 || (full && performance.now() < this.loadNotBefore)
     if (!options.wait && ((!options.admit && this.reads(key) < wanted) || busy)) {
       this.counters.storeSearches++
       return undefined
