@@ -40,8 +40,9 @@ const minStoreCandidates = 30
 
 /**
  * One search, on whichever path serves the scope: its resident index, or the store's indexes (a
- * scope too big to hold, or the resident index off). Both rank alike: cosine similarity, the
- * engine's BM25 (bm25.ts) and the same fusion, so which path answers never changes the answer.
+ * scope not resident yet or too big to hold, or the resident index off). Both rank alike: cosine
+ * similarity, the engine's BM25 (bm25.ts) and the same fusion, so which path answers never changes
+ * the answer.
  */
 export async function searchMemories(deps: SearchDeps, request: SearchRequest): Promise<SearchHit[]> {
   const { scope, mode, topK, threshold } = request
