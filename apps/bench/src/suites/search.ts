@@ -18,6 +18,7 @@ import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
 import { Memory } from '@agentmem/memory'
+import { seededRandom } from '@agentmem/memory/testing'
 import { dataPaths, KeyStore } from '@agentmem/server'
 import autocannon from 'autocannon'
 import { type LatencyStats, latencyStats, locomoTurns, median, precomputed, timed } from '../harness.js'
@@ -86,18 +87,6 @@ export interface SearchSuiteResult {
   }
 }
 
-/** A small seeded PRNG (mulberry32): the same query order on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 function shuffle<T>(items: T[], next: () => number): T[] {
   for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(next() * (i + 1))
@@ -116,7 +105,8 @@ export class QueryStream {
   private sent = 0
 
   constructor(seed = 13) {
-    const next = random(seed)
+    // Seeded: the same query order on every run.
+    const next = seededRandom(seed)
     const conversations = loadLocomo()
     const said = conversations.flatMap((c) => c.turns.map((t) => t.said.trim()))
     const full = [...new Set([...conversations.flatMap((c) => c.questions.map((q) => q.question.trim())), ...said])]

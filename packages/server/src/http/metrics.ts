@@ -59,19 +59,11 @@ export function createMetrics(memory: Memory, embedder: Embedder) {
     ['hits', 'agentmem_resident_hits_total', 'Searches served by a resident scope.'],
     ['loads', 'agentmem_resident_loads_total', 'Scopes loaded into the resident search index.'],
     ['evictions', 'agentmem_resident_evictions_total', 'Scopes evicted from the resident search index (budget).'],
-    ['storeSearches', 'agentmem_resident_store_searches_total', 'Searches LanceDB served because a scope was too big to hold.'],
+    ['storeSearches', 'agentmem_resident_store_searches_total', 'Searches LanceDB served: a scope read for the first time, loading, or too big to hold.'],
   ] as const) {
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset()
-        this.inc(memory.stats().resident[key])
-      },
-    })
+    runningTotal(registry, name, help, () => memory.stats().resident[key])
   }
-  // LLM usage of inference mode: the client keeps running totals; each scrape copies them.
+  // LLM usage of inference mode: the client keeps running totals.
   for (const [key, name, help] of [
     ['calls', 'agentmem_llm_calls_total', 'LLM requests sent, retries included.'],
     ['retries', 'agentmem_llm_retries_total', 'LLM requests that were retries.'],
@@ -79,15 +71,20 @@ export function createMetrics(memory: Memory, embedder: Embedder) {
     ['promptTokens', 'agentmem_llm_prompt_tokens_total', 'Prompt tokens the LLM reported.'],
     ['completionTokens', 'agentmem_llm_completion_tokens_total', 'Completion tokens the LLM reported.'],
   ] as const) {
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset()
-        this.inc(memory.llmUsage?.[key] ?? 0)
-      },
-    })
+    runningTotal(registry, name, help, () => memory.llmUsage?.[key] ?? 0)
   }
   return { registry, requestSeconds }
+}
+
+/** A counter mirroring a running total kept elsewhere: each scrape copies it. */
+function runningTotal(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset()
+      this.inc(read())
+    },
+  })
 }
