@@ -1,6 +1,4 @@
 import { createHash } from 'node:crypto'
-import { mkdirSync } from 'node:fs'
-import { join } from 'node:path'
 import { createEmbedder, type Embedder, type Logger, noopLogger } from '@agentmem/embeddings'
 import { uuidv7 } from 'uuidv7'
 import { z } from 'zod'
@@ -38,9 +36,7 @@ import {
 } from './options.js'
 import { ResidentCache, type ResidentCacheStats } from './search/resident-cache.js'
 import { searchMemories } from './search/searcher.js'
-import { lockFolder } from './store/folder-lock.js'
-import { openLanceProvider } from './store/lancedb-vector-store.js'
-import { openSqliteMetadataStore } from './store/sqlite-metadata-store.js'
+import { openStores } from './store/open-stores.js'
 import type { Manifest, MetadataStore, ScopeFilter, StoredMemory, VectorStore, VectorStoreProvider } from './store/types.js'
 import { dedupKey } from './text.js'
 import type { AddResult, HistoryEntry, MemoryItem, Metadata, ReembedProgress, SearchResult } from './types.js'
@@ -65,7 +61,8 @@ interface Engine {
   cache: ResidentCache
   /** Present when an LLM is configured. */
   inference: Inference | undefined
-  unlock: () => void
+  /** Closes the metadata store and releases the store's ownership. */
+  closeStores: () => Promise<void>
   closed: boolean
 }
 
@@ -83,13 +80,10 @@ export class Memory implements AsyncDisposable {
   static async open(options: MemoryOpenOptions): Promise<Memory> {
     const config = parseWith(memoryOpenOptionsSchema, options, 'Memory.open options')
     const logger = config.logger ?? noopLogger
-    mkdirSync(config.path, { recursive: true })
-    const unlock = lockFolder(join(config.path, 'LOCK'))
-    const cleanup: Array<() => unknown> = [unlock]
+    const stores = await openStores(config)
+    const { metadata, provider } = stores
+    const cleanup: Array<() => unknown> = [() => stores.close()]
     try {
-      const metadata = await openSqliteMetadataStore(join(config.path, 'metadata.db'))
-      cleanup.push(() => metadata.close())
-      const provider = await openLanceProvider(join(config.path, 'vectors'))
       const embedder = config.embedder ?? (await createEmbedder({ logger }))
       if (!config.embedder) cleanup.push(() => embedder.close())
       const manifest = await loadManifest(metadata, embedder)
@@ -121,7 +115,7 @@ export class Memory implements AsyncDisposable {
           { ...config.resident, logger },
         ),
         inference: undefined,
-        unlock,
+        closeStores: () => stores.close(),
         closed: false,
       }
       writer.attach(engine.cache)
@@ -474,9 +468,8 @@ export class Memory implements AsyncDisposable {
     await engine.writer.exclusive(async () => {
       engine.writer.stop()
       engine.vectors.close()
-      await engine.metadata.close()
+      await engine.closeStores()
       if (engine.ownsEmbedder) await engine.embedder.close()
-      engine.unlock()
     })
   }
 

@@ -123,6 +123,15 @@ export const tenantIdSchema = identifier
 export const memoryOpenOptionsSchema = z.strictObject({
   /** Folder holding the LanceDB tables and the SQLite file; created if missing. */
   path: z.string().min(1),
+  /** `postgres://user:password@host:port/database`: metadata (history, journal, jobs) in PostgreSQL instead of `path`. */
+  metadataUrl: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .optional(),
+  /** Where memories live instead of `path/vectors`: `s3://bucket/prefix` or another LanceDB URI. */
+  vectorsUrl: z.string().min(1).optional(),
+  /** LanceDB storage options for `vectorsUrl`: endpoint, region, aws_access_key_id, allow_http, … (AWS_* variables are read too). */
+  storageOptions: z.record(z.string(), z.string()).optional(),
   /** Embedder to use. Default: the offline default model, owned (and closed) by this Memory. */
   embedder: z.custom<Embedder>((e) => typeof e === 'object' && e !== null && typeof (e as Embedder).embed === 'function').optional(),
   /** Tenant of every call made through this instance. */

@@ -10,8 +10,8 @@ import type { ScopeCount, ScopeFilter, ScoredMemory, StoreChange, StoredMemory, 
 const arrow = createRequire(import.meta.url)('apache-arrow') as typeof import('apache-arrow')
 
 /** The only module that imports LanceDB: memories live in one table per embedding model. */
-export async function openLanceProvider(uri: string): Promise<VectorStoreProvider> {
-  const db = await lancedb.connect(uri).catch((e: unknown) => Promise.reject(storageFailed('connect', e)))
+export async function openLanceProvider(uri: string, storageOptions?: Record<string, string>): Promise<VectorStoreProvider> {
+  const db = await lancedb.connect(uri, storageOptions && { storageOptions }).catch((e: unknown) => Promise.reject(storageFailed('connect', e)))
   return {
     async open(name, dimensions) {
       try {

@@ -4,22 +4,13 @@ import { and, asc, eq, inArray, lte, min, type SQL, sql } from 'drizzle-orm'
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql'
 import { migrate } from 'drizzle-orm/libsql/migrator'
 import { storageFailed } from '../errors.js'
-import type { HistoryEntry, Metadata } from '../types.js'
+import type { HistoryEntry } from '../types.js'
+import { decodeChange, encodeChange, historyScope, idsByTenant, toHistoryEntry } from './metadata-rows.js'
 import { history, inferenceJobs, journal, manifest } from './sqlite-schema.js'
-import type {
-  HistoryPurge,
-  HistoryRecord,
-  InferenceJobRecord,
-  Manifest,
-  MetadataStore,
-  PendingChange,
-  ScopeFilter,
-  StoreChange,
-  StoredMemory,
-} from './types.js'
+import type { HistoryPurge, HistoryRecord, InferenceJobRecord, Manifest, MetadataStore, PendingChange, StoreChange } from './types.js'
 
 // The same relative path from src/store and dist/store.
-const migrationsFolder = fileURLToPath(new URL('../../drizzle', import.meta.url))
+const migrationsFolder = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url))
 const purgeChunk = 500
 
 /** The only module that touches SQLite: history, manifest and the write journal, through drizzle. */
@@ -73,8 +64,6 @@ function insertHistory(db: LibSQLDatabase, events: HistoryRecord[]) {
   )
   return db.run(sql`INSERT INTO ${history} (${names}) SELECT ${values} FROM json_each(${rows})`)
 }
-
-type SerialisedMemory = Omit<StoredMemory, 'vector'>
 
 class SqliteMetadataStore implements MetadataStore {
   /** Journal entries up to here reached the vector store; those after `deletedThrough` still need deleting. */
@@ -156,35 +145,23 @@ class SqliteMetadataStore implements MetadataStore {
   }
 
   async beginChange(change: StoreChange, events: HistoryRecord[], purge: HistoryPurge): Promise<number> {
-    const rows = [...change.inserts, ...change.updates]
-    const dimensions = rows[0]?.vector.length ?? 0
-    const vectors = Buffer.alloc(rows.length * dimensions * 4)
-    rows.forEach((row, i) => {
-      vectors.set(new Uint8Array(row.vector.buffer, row.vector.byteOffset, dimensions * 4), i * dimensions * 4)
-    })
-    const strip = ({ vector: _, ...rest }: StoredMemory): SerialisedMemory => rest
-    const serialised = JSON.stringify({ inserts: change.inserts.map(strip), updates: change.updates.map(strip), deletes: change.deletes })
+    const entry = encodeChange(change)
     const db = this.db
     // Right to be forgotten: the audit trail keeps that events happened, not what the memory said.
     const erase = (where: SQL | undefined) => db.update(history).set({ previousText: null, newText: null, metadata: null, purged: true }).where(where)
-    const purgeUpdates = purge.scopes.map((scope) => erase(historyScope(scope)))
-    const byTenant = new Map<string, string[]>()
-    for (const { tenantId, id } of purge.memories) {
-      const ids = byTenant.get(tenantId)
-      if (ids) ids.push(id)
-      else byTenant.set(tenantId, [id])
-    }
-    for (const [tenantId, ids] of byTenant) {
-      for (let i = 0; i < ids.length; i += purgeChunk) {
-        purgeUpdates.push(erase(and(eq(history.tenantId, tenantId), inArray(history.memoryId, ids.slice(i, i + purgeChunk)))))
-      }
-    }
+    const purgeUpdates = [
+      ...purge.scopes.map((scope) => erase(historyScope(history, scope))),
+      ...idsByTenant(purge.memories, purgeChunk).map(([tenantId, ids]) => erase(and(eq(history.tenantId, tenantId), inArray(history.memoryId, ids)))),
+    ]
     const through = this.appliedThrough
     const cleanup = through > this.deletedThrough ? [this.deleteAppliedQuery(through)] : []
     try {
       // One batch is one SQLite transaction: the journal entry and its history commit together or not at all.
       const [inserted] = await db.batch([
-        db.insert(journal).values({ change: serialised, vectors, dimensions, createdAt: Date.now() }).returning({ seq: journal.seq }),
+        db
+          .insert(journal)
+          .values({ ...entry, createdAt: Date.now() })
+          .returning({ seq: journal.seq }),
         ...(events.length > 0 ? [insertHistory(db, events)] : []),
         ...purgeUpdates,
         ...cleanup,
@@ -204,19 +181,7 @@ class SqliteMetadataStore implements MetadataStore {
 
   async pendingChanges(): Promise<PendingChange[]> {
     const entries = await this.db.select().from(journal).orderBy(asc(journal.seq))
-    return entries.map((entry) => {
-      const parsed = JSON.parse(entry.change) as { inserts: SerialisedMemory[]; updates: SerialisedMemory[]; deletes: string[] }
-      const floats = new Float32Array(entry.vectors.buffer.slice(entry.vectors.byteOffset, entry.vectors.byteOffset + entry.vectors.byteLength))
-      let next = 0
-      const withVector = (m: SerialisedMemory): StoredMemory => {
-        const vector = floats.slice(next * entry.dimensions, (next + 1) * entry.dimensions)
-        next++
-        return { ...m, vector }
-      }
-      const inserts = parsed.inserts.map(withVector)
-      const updates = parsed.updates.map(withVector)
-      return { seq: entry.seq, change: { inserts, updates, deletes: parsed.deletes } }
-    })
+    return entries.map((entry) => ({ seq: entry.seq, change: decodeChange(entry) }))
   }
 
   async history(tenantId: string, memoryId: string): Promise<HistoryEntry[]> {
@@ -225,17 +190,7 @@ class SqliteMetadataStore implements MetadataStore {
       .from(history)
       .where(and(eq(history.tenantId, tenantId), eq(history.memoryId, memoryId)))
       .orderBy(asc(history.id))
-    return rows.map((row) => ({
-      id: row.id,
-      memoryId: row.memoryId,
-      event: row.event,
-      previousMemory: row.previousText,
-      newMemory: row.newText,
-      metadata: (row.metadata as Metadata | null) ?? null,
-      actor: row.actor,
-      purged: row.purged,
-      createdAt: new Date(row.createdAt).toISOString(),
-    }))
+    return rows.map(toHistoryEntry)
   }
 
   async hasHistory(tenantId: string, memoryId: string): Promise<boolean> {
@@ -264,14 +219,4 @@ class SqliteMetadataStore implements MetadataStore {
     await this.db.delete(history).where(eq(history.tenantId, tenantId))
     await this.db.delete(inferenceJobs).where(eq(inferenceJobs.tenantId, tenantId))
   }
-}
-
-/** History rows of a scope: its tenant, narrowed by each scope id given. */
-function historyScope(scope: ScopeFilter): SQL | undefined {
-  return and(
-    eq(history.tenantId, scope.tenantId),
-    scope.userId === undefined ? undefined : eq(history.userId, scope.userId),
-    scope.agentId === undefined ? undefined : eq(history.agentId, scope.agentId),
-    scope.runId === undefined ? undefined : eq(history.runId, scope.runId),
-  )
 }

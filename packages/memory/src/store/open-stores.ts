@@ -1,0 +1,55 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import { lockFolder } from './folder-lock.js'
+import { openLanceProvider } from './lancedb-vector-store.js'
+import { openPostgresMetadataStore } from './postgres-metadata-store.js'
+import { openSqliteMetadataStore } from './sqlite-metadata-store.js'
+import type { MetadataStore, VectorStoreProvider } from './types.js'
+
+export interface StoreLocation {
+  /** The local folder: SQLite, the LanceDB tables and the lock, unless the URLs below move them. */
+  path: string
+  /** `postgres://…`: metadata in PostgreSQL instead of `path/metadata.db`. */
+  metadataUrl?: string | undefined
+  /** `s3://bucket/prefix` (or another LanceDB URI): memories there instead of `path/vectors`. */
+  vectorsUrl?: string | undefined
+  /** LanceDB storage options for `vectorsUrl` (endpoint, region, keys, allow_http); AWS_* variables are read too. */
+  storageOptions?: Record<string, string> | undefined
+}
+
+export interface OpenedStores {
+  metadata: MetadataStore
+  provider: VectorStoreProvider
+  /** Closes the metadata store and gives up ownership (the folder lock, or PostgreSQL's session lock with the store). */
+  close(): Promise<void>
+}
+
+/**
+ * The one place that maps a store's location to implementations. Whoever holds the metadata owns
+ * the store: with SQLite the folder lock, with PostgreSQL a session lock held by the metadata store.
+ */
+export async function openStores(location: StoreLocation): Promise<OpenedStores> {
+  mkdirSync(location.path, { recursive: true })
+  const unlock = location.metadataUrl ? () => {} : lockFolder(join(location.path, 'LOCK'))
+  let metadata: MetadataStore | undefined
+  try {
+    metadata = location.metadataUrl ? await openPostgresMetadataStore(location.metadataUrl) : await openSqliteMetadataStore(join(location.path, 'metadata.db'))
+    const provider = await openLanceProvider(location.vectorsUrl ?? join(location.path, 'vectors'), location.storageOptions)
+    const opened = metadata
+    return {
+      metadata,
+      provider,
+      async close() {
+        try {
+          await opened.close()
+        } finally {
+          unlock()
+        }
+      },
+    }
+  } catch (e) {
+    await metadata?.close().catch(() => {})
+    unlock()
+    throw e
+  }
+}

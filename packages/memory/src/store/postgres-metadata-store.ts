@@ -1,0 +1,212 @@
+import { fileURLToPath } from 'node:url'
+import { and, asc, eq, inArray, lte, min, type SQL, sql } from 'drizzle-orm'
+import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
+import { migrate } from 'drizzle-orm/node-postgres/migrator'
+import pg from 'pg'
+import { MemoryError, MemoryErrorCode, storageFailed } from '../errors.js'
+import type { HistoryEntry } from '../types.js'
+import { decodeChange, encodeChange, historyScope, idsByTenant, toHistoryEntry } from './metadata-rows.js'
+import { history, inferenceJobs, journal, manifest } from './postgres-schema.js'
+import type { HistoryPurge, HistoryRecord, InferenceJobRecord, Manifest, MetadataStore, PendingChange, StoreChange } from './types.js'
+
+const migrationsFolder = fileURLToPath(new URL('../../drizzle/postgres', import.meta.url))
+const purgeChunk = 5_000
+
+/**
+ * The metadata store on PostgreSQL: the same tables and contract as the SQLite store, for stores
+ * whose processes run on several machines. Until replicas coordinate their writes, one process owns
+ * a store at a time: it holds a session advisory lock, the database's equivalent of the folder lock.
+ */
+export async function openPostgresMetadataStore(url: string): Promise<MetadataStore> {
+  const pool = new pg.Pool({ connectionString: url, max: 4 })
+  // An idle client's connection error (a PostgreSQL restart) is reported by the next query; without a listener it would crash the process.
+  pool.on('error', () => {})
+  let owner: pg.PoolClient | undefined
+  try {
+    owner = await pool.connect()
+    owner.on('error', () => {})
+    const { rows } = await owner.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext('agentmem:store-owner')) AS locked`)
+    if (!rows[0]?.locked) {
+      throw new MemoryError(MemoryErrorCode.Locked, 'This store is open in another process; one process at a time (stop it or use its HTTP API)')
+    }
+    const db = drizzle({ client: pool })
+    await migrate(db, { migrationsFolder })
+    const lockClient = owner
+    return new PostgresMetadataStore(db, async () => {
+      lockClient.release(true)
+      await pool.end()
+    })
+  } catch (e) {
+    owner?.release(true)
+    await pool.end().catch(() => {})
+    if (e instanceof MemoryError) throw e
+    throw storageFailed('open metadata', e)
+  }
+}
+
+/**
+ * All events in one statement over a JSON array (one parameter, no limit on rows), inserted in
+ * array order so that history ids follow the events' order.
+ */
+function insertHistory(db: NodePgDatabase, events: HistoryRecord[]) {
+  const rows = JSON.stringify(
+    events.map((e) => [e.tenantId, e.memoryId, e.userId, e.agentId, e.runId, e.event, e.previousText, e.newText, e.metadata, e.actor, e.createdAt]),
+  )
+  return db.execute(sql`
+    INSERT INTO ${history} (tenant_id, memory_id, user_id, agent_id, run_id, event, previous_text, new_text, metadata, actor, created_at)
+    SELECT v->>0, v->>1, v->>2, v->>3, v->>4, v->>5, v->>6, v->>7, NULLIF(v->8, 'null'::jsonb), v->>9, (v->>10)::bigint
+    FROM jsonb_array_elements(${rows}::jsonb) WITH ORDINALITY AS e(v, i) ORDER BY i`)
+}
+
+class PostgresMetadataStore implements MetadataStore {
+  /** Journal entries up to here reached the vector store; those after `deletedThrough` still need deleting. */
+  private appliedThrough = 0
+  private deletedThrough = 0
+
+  constructor(
+    private readonly db: NodePgDatabase,
+    private readonly closeClient: () => Promise<void>,
+  ) {}
+
+  async close(): Promise<void> {
+    try {
+      await this.deleteApplied()
+    } finally {
+      await this.closeClient()
+    }
+  }
+
+  private async deleteApplied(): Promise<void> {
+    if (this.appliedThrough <= this.deletedThrough) return
+    const through = this.appliedThrough
+    await this.db.delete(journal).where(lte(journal.seq, through))
+    this.deletedThrough = through
+  }
+
+  async getManifest(): Promise<Manifest | undefined> {
+    const [row] = await this.db.select().from(manifest).where(eq(manifest.id, 1))
+    return row && { schemaVersion: row.schemaVersion, embeddingModel: row.embeddingModel, dimensions: row.dimensions, vectorTable: row.vectorTable }
+  }
+
+  async setManifest(m: Manifest): Promise<void> {
+    const values = { ...m, updatedAt: Date.now() }
+    await this.db
+      .insert(manifest)
+      .values({ id: 1, ...values })
+      .onConflictDoUpdate({ target: manifest.id, set: values })
+  }
+
+  async beginChange(change: StoreChange, events: HistoryRecord[], purge: HistoryPurge): Promise<number> {
+    const entry = encodeChange(change)
+    const through = this.appliedThrough
+    try {
+      // One transaction: the journal entry, its history and the purge's erasures commit together or not at all.
+      const seq = await this.db.transaction(async (tx) => {
+        const [inserted] = await tx
+          .insert(journal)
+          .values({ ...entry, createdAt: Date.now() })
+          .returning({ seq: journal.seq })
+        if (events.length > 0) await insertHistory(tx, events)
+        // Right to be forgotten: the audit trail keeps that events happened, not what the memory said.
+        const erase = (where: SQL | undefined) => tx.update(history).set({ previousText: null, newText: null, metadata: null, purged: true }).where(where)
+        for (const scope of purge.scopes) await erase(historyScope(history, scope))
+        for (const [tenantId, ids] of idsByTenant(purge.memories, purgeChunk)) {
+          await erase(and(eq(history.tenantId, tenantId), inArray(history.memoryId, ids)))
+        }
+        if (through > this.deletedThrough) await tx.delete(journal).where(lte(journal.seq, through))
+        if (inserted === undefined) throw new Error('journal insert returned no sequence number')
+        return inserted.seq
+      })
+      this.deletedThrough = Math.max(this.deletedThrough, through)
+      return seq
+    } catch (e) {
+      throw storageFailed('journal commit', e)
+    }
+  }
+
+  markApplied(seq: number): void {
+    this.appliedThrough = Math.max(this.appliedThrough, seq)
+  }
+
+  async pendingChanges(): Promise<PendingChange[]> {
+    const entries = await this.db.select().from(journal).orderBy(asc(journal.seq))
+    return entries.map((entry) => ({ seq: entry.seq, change: decodeChange(entry) }))
+  }
+
+  async history(tenantId: string, memoryId: string): Promise<HistoryEntry[]> {
+    const rows = await this.db
+      .select()
+      .from(history)
+      .where(and(eq(history.tenantId, tenantId), eq(history.memoryId, memoryId)))
+      .orderBy(asc(history.id))
+    return rows.map(toHistoryEntry)
+  }
+
+  async hasHistory(tenantId: string, memoryId: string): Promise<boolean> {
+    const [row] = await this.db
+      .select({ id: history.id })
+      .from(history)
+      .where(and(eq(history.tenantId, tenantId), eq(history.memoryId, memoryId)))
+      .limit(1)
+    return row !== undefined
+  }
+
+  async compactErased(): Promise<void> {
+    try {
+      // Rewrites the tables without dead tuples (erased texts, deleted journal entries). Older
+      // copies can remain in WAL segments until PostgreSQL recycles them, and in its backups and
+      // standbys: docs/architecture.md says so. CHECKPOINT needs the pg_checkpoint role; without
+      // it the segments are recycled at the next automatic checkpoint.
+      await this.db.execute(sql`VACUUM FULL ${history}, ${journal}`)
+      await this.db.execute(sql`CHECKPOINT`).catch((e: unknown) => {
+        if ((e as { code?: string }).code !== '42501') throw e
+      })
+    } catch (e) {
+      throw storageFailed('erase', e)
+    }
+  }
+
+  async deleteHistory(tenantId: string): Promise<void> {
+    await this.db.transaction(async (tx) => {
+      await tx.delete(history).where(eq(history.tenantId, tenantId))
+      await tx.delete(inferenceJobs).where(eq(inferenceJobs.tenantId, tenantId))
+    })
+  }
+
+  async createJob(job: InferenceJobRecord): Promise<void> {
+    await this.db.insert(inferenceJobs).values(job)
+  }
+
+  async updateJob(id: string, change: Partial<Omit<InferenceJobRecord, 'id' | 'tenantId' | 'createdAt'>>): Promise<void> {
+    await this.db
+      .update(inferenceJobs)
+      .set({ ...change, updatedAt: Date.now() })
+      .where(eq(inferenceJobs.id, id))
+  }
+
+  async getJob(tenantId: string, id: string): Promise<InferenceJobRecord | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(inferenceJobs)
+      .where(and(eq(inferenceJobs.tenantId, tenantId), eq(inferenceJobs.id, id)))
+    return row as InferenceJobRecord | undefined
+  }
+
+  async dueJobs(now: number, limit: number): Promise<InferenceJobRecord[]> {
+    const rows = await this.db
+      .select()
+      .from(inferenceJobs)
+      .where(and(inArray(inferenceJobs.status, ['queued', 'pending']), lte(inferenceJobs.nextAttemptAt, now)))
+      .orderBy(asc(inferenceJobs.nextAttemptAt))
+      .limit(limit)
+    return rows as InferenceJobRecord[]
+  }
+
+  async nextDueAt(): Promise<number | undefined> {
+    const [row] = await this.db
+      .select({ at: min(inferenceJobs.nextAttemptAt) })
+      .from(inferenceJobs)
+      .where(inArray(inferenceJobs.status, ['queued', 'pending']))
+    return row?.at ?? undefined
+  }
+}
