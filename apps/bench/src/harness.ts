@@ -4,7 +4,7 @@ import { cpus, totalmem } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { Embedder } from '@agentmem/embeddings'
 import { miniLmShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
-import { loadLocomo } from './suites/locomo-data.js'
+import { loadLocomo } from './suites/locomo/data.js'
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN

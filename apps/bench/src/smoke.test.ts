@@ -32,10 +32,13 @@ for (const [suite, heading] of [
   ['search', '| requests | connections | requests/s | x `/health` |'],
   ['infer', '## With the LLM down'],
 ] as const) {
-  it(`pnpm bench all --quick writes the ${suite} report`, () => {
-    const report = readFileSync(join(out, `${suite}-quick.md`), 'utf8')
+  it(`pnpm bench all --quick writes the ${suite} report and its charts`, () => {
+    const report = readFileSync(join(out, `${suite}.md`), 'utf8')
     expect(report).toContain('quick smoke run')
     expect(report.replace(/ +/g, ' ')).toContain(heading.replace(/ +/g, ' '))
-    expect(existsSync(join(out, `${suite}-quick.json`))).toBe(true)
+    expect(existsSync(join(out, `${suite}.json`))).toBe(true)
+    const charts = [...report.matchAll(/!\[[^\]]*\]\(([^)]+\.svg)\)/g)].map((m) => m[1] as string)
+    expect(charts.length).toBeGreaterThan(0)
+    for (const chart of charts) expect(readFileSync(join(out, chart), 'utf8')).toMatch(/^<svg /)
   })
 }

@@ -2,8 +2,10 @@ import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { createEmbedder, ensureStaticModel, ModelRunner, readModelSpec } from '@agentmem/embeddings'
-import { locomoTurns, median, observe, percentile, writeMiniLmShapedModel } from '../harness.js'
+import { locomoTurns, median, observe, percentile, writeMiniLmShapedModel } from '../../harness.js'
+import type { RunOptions } from '../../suite.js'
 
 /** One way of embedding: single-text calls, a batch call, or both. */
 interface Contender {
@@ -161,16 +163,17 @@ export interface EmbeddingsSuiteResult {
 }
 
 /** Orchestrates: writes the MiniLM-shaped model, runs each contender in its own process, interleaved over repetitions. */
-export async function runEmbeddingsSuite(options: { quick: boolean; onProgress(line: string): void }): Promise<EmbeddingsSuiteResult> {
+export async function runEmbeddingsSuite(options: RunOptions): Promise<EmbeddingsSuiteResult> {
   const count = options.quick ? 200 : 1000
   const repetitions = options.quick ? 1 : 3
   const work = await mkdtemp(join(tmpdir(), 'agentmem-bench-'))
   try {
     const folder = await writeMiniLmShapedModel(join(work, 'minilm-shaped'))
     const runs: Record<string, ModeResult[][]> = {}
+    options.progress.total(repetitions * Object.keys(contenders).length + 1)
     for (let rep = 0; rep < repetitions; rep++) {
       for (const name of Object.keys(contenders)) {
-        options.onProgress(`rep ${rep + 1}/${repetitions}: ${name}`)
+        options.progress.step(`rep ${rep + 1}/${repetitions}: ${name}`)
         const result = await inChildProcess(name, folder, count)
         runs[name] = [...(runs[name] ?? []), result]
       }
@@ -194,16 +197,18 @@ export async function runEmbeddingsSuite(options: { quick: boolean; onProgress(l
         }),
       ]),
     )
-    options.onProgress('offline default model: first build and cached start')
+    options.progress.step('offline default model: first build and cached start')
     return { texts: count, repetitions, contenders: merged, offlineModel: await offlineModelStartTimes() }
   } finally {
     await rm(work, { recursive: true, force: true })
   }
 }
 
+const childScript = fileURLToPath(new URL('./child.ts', import.meta.url))
+
 function inChildProcess(name: string, folder: string, count: number): Promise<ModeResult[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, '--contender', name, folder, String(count)], {
+    const child = spawn(process.execPath, [...process.execArgv, childScript, name, folder, String(count)], {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     let out = ''

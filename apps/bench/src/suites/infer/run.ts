@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbedder } from '@agentmem/embeddings'
 import { decisionsReply, factsReply, type LlmCall, type LlmReply, startScriptedLlm } from '@agentmem/memory/testing'
-import { type LatencyStats, latencyStats, median } from '../harness.js'
-import { loadLocomo } from './locomo-data.js'
-import { type ContenderName, type ContenderStore, ensureBetterSqlite3, openContender } from './mem0-contenders.js'
+import { type LatencyStats, latencyStats, median } from '../../harness.js'
+import type { RunOptions } from '../../suite.js'
+import { loadLocomo } from '../locomo/data.js'
+import { type ContenderName, type ContenderStore, ensureBetterSqlite3, openContender } from '../mem0/contenders.js'
 
 export interface InferContenderResult {
   contender: ContenderName
@@ -73,8 +74,8 @@ function scriptedModel(current: () => string[]): (call: LlmCall) => LlmReply {
   }
 }
 
-export async function runInferSuite(options: { quick: boolean; onProgress: (line: string) => void }): Promise<InferSuiteResult> {
-  ensureBetterSqlite3(options.onProgress)
+export async function runInferSuite(options: RunOptions): Promise<InferSuiteResult> {
+  ensureBetterSqlite3(options.progress.log)
   const count = options.quick ? 20 : 300
   const outageAdds = options.quick ? 3 : 10
   const warmup = 5
@@ -105,9 +106,11 @@ export async function runInferSuite(options: { quick: boolean; onProgress: (line
       rtt.push(performance.now() - started)
     }
     const llmRoundTripMs = median(rtt.slice(10))
-    options.onProgress(`scripted LLM round trip: ${llmRoundTripMs.toFixed(2)} ms`)
+    options.progress.log(`scripted LLM round trip: ${llmRoundTripMs.toFixed(2)} ms`)
 
     const names: ContenderName[] = ['agentmem', 'mem0']
+    // A step per 50 adds, then the outage.
+    options.progress.total(Math.ceil((warmup + count) / 50) + 1)
     const stores = new Map<ContenderName, ContenderStore>()
     for (const name of names) stores.set(name, await openContender(name, join(work, name), embedder, { llmBaseUrl: llm.baseUrl }))
     const samples = new Map(names.map((n) => [n, { wall: [] as number[], excluding: [] as number[], calls: 0, prompt: 0, completion: 0, memories: 0 }]))
@@ -130,10 +133,11 @@ export async function runInferSuite(options: { quick: boolean; onProgress: (line
           s.completion += calls.reduce((n, c) => n + c.completionTokens, 0)
           s.memories += memories
         }
-        if ((i + 1) % 50 === 0) options.onProgress(`  ${i + 1 - warmup} adds`)
+        if ((i + 1) % 50 === 0) options.progress.step(`${i + 1 - warmup} adds`)
       }
       // The LLM goes down: what happens to what the user said?
       llm.fallback = () => ({ status: 500 })
+      options.progress.step('the LLM is down')
       const outage = new Map<ContenderName, InferContenderResult['outage']>()
       for (const name of names) {
         const store = stores.get(name) as ContenderStore
@@ -143,7 +147,7 @@ export async function runInferSuite(options: { quick: boolean; onProgress: (line
         const secondsPerAdd = (performance.now() - started) / 1000 / outageAdds
         const kept = (await store.list('outage')).length
         outage.set(name, { adds: outageAdds, kept, threw, secondsPerAdd })
-        options.onProgress(`  ${name} with the LLM down: ${threw} of ${outageAdds} adds threw, ${kept} memories kept`)
+        options.progress.log(`  ${name} with the LLM down: ${threw} of ${outageAdds} adds threw, ${kept} memories kept`)
       }
       const contenders = names.map((name) => {
         const s = samples.get(name) as NonNullable<ReturnType<typeof samples.get>>
@@ -160,7 +164,7 @@ export async function runInferSuite(options: { quick: boolean; onProgress: (line
         }
       })
       for (const c of contenders) {
-        options.onProgress(
+        options.progress.log(
           `  ${c.contender}: ${c.llmCallsPerAdd.toFixed(2)} LLM calls/add, ${c.promptTokensPerAdd.toFixed(0)} prompt tokens/add, ${c.excludingLlm.p50Ms.toFixed(1)} ms/add outside the LLM (p50)`,
         )
       }

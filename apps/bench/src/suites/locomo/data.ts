@@ -27,7 +27,7 @@ export interface LocomoConversation {
   questions: LocomoQuestion[]
 }
 
-export const locomoPath = new URL('../../../../../shared/data/locomo/locomo10.json', import.meta.url)
+export const locomoPath = new URL('../../../../../../shared/data/locomo/locomo10.json', import.meta.url)
 
 interface RawSample {
   sample_id: string

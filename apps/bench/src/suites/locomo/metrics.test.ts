@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { normaliseEvidence } from './locomo-data.js'
-import { pairedDifference, scoreRanking, summarise } from './locomo-metrics.js'
+import { normaliseEvidence } from './data.js'
+import { pairedDifference, scoreRanking, summarise } from './metrics.js'
 
 describe('normaliseEvidence', () => {
   const known = new Set(['D8:6', 'D9:17', 'D11:26', 'D30:5', 'D4:4'])

@@ -7,10 +7,11 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
-import { type LatencyStats, latencyStats, timed } from '../harness.js'
-import { type LocomoConversation, loadLocomo } from './locomo-data.js'
-import { type Estimate, type Metric, pairedDifference, type QuestionScores, scoreRanking, summarise } from './locomo-metrics.js'
-import { type ContenderName, ensureBetterSqlite3, openContender, type SearchMode } from './mem0-contenders.js'
+import { type LatencyStats, latencyStats, timed } from '../../harness.js'
+import type { RunOptions } from '../../suite.js'
+import { type ContenderName, ensureBetterSqlite3, openContender, type SearchMode } from '../mem0/contenders.js'
+import { type LocomoConversation, loadLocomo } from './data.js'
+import { type Estimate, type Metric, pairedDifference, type QuestionScores, scoreRanking, summarise } from './metrics.js'
 
 /** Plain BM25 Recall@10 on categories 1-4 (PROVENANCE.md): the floor AgentMem hybrid must beat. */
 export const bm25FloorRecall10 = 56.8
@@ -142,8 +143,8 @@ async function runModel(
   return { model: embedder.modelId, ingest, retrievers: results, pairs }
 }
 
-export async function runLocomoSuite(options: { quick: boolean; modelFolders: string[]; onProgress: (line: string) => void }): Promise<LocomoSuiteResult> {
-  ensureBetterSqlite3(options.onProgress)
+export async function runLocomoSuite(options: RunOptions): Promise<LocomoSuiteResult> {
+  ensureBetterSqlite3(options.progress.log)
   const all = loadLocomo()
   // Quick: the two smallest conversations; the full run is what reports are made from.
   const conversations = options.quick ? all.filter((c) => tuningConversations.includes(c.id)) : all
@@ -153,11 +154,12 @@ export async function runLocomoSuite(options: { quick: boolean; modelFolders: st
   const work = await mkdtemp(join(tmpdir(), 'agentmem-bench-locomo-'))
   try {
     const runs: ModelRun[] = []
-    for (const folder of [undefined, ...options.modelFolders]) {
+    options.progress.total(1 + options.models.length)
+    for (const folder of [undefined, ...options.models]) {
       const embedder = await createEmbedder({ progress: false, ...(folder && { modelPath: folder }) })
-      options.onProgress(`model ${embedder.modelId}`)
+      options.progress.step(`model ${embedder.modelId}`)
       try {
-        runs.push(await runModel(embedder, conversations, work, resamples, options.onProgress))
+        runs.push(await runModel(embedder, conversations, work, resamples, options.progress.log))
       } finally {
         await embedder.close()
       }

@@ -7,8 +7,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
-import { type LatencyStats, latencyStats, locomoTurns, observe, precomputed, timed } from '../harness.js'
-import { type ContenderName, openContender } from './mem0-contenders.js'
+import { type LatencyStats, latencyStats, locomoTurns, observe, precomputed, timed } from '../../harness.js'
+import { type ContenderName, openContender } from './contenders.js'
 
 export interface Mem0SizeResult {
   size: number

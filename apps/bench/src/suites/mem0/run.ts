@@ -8,9 +8,10 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { writeMiniLmShapedModel } from '../harness.js'
-import type { Mem0ChildResult } from './mem0-child.js'
-import { ensureBetterSqlite3 } from './mem0-contenders.js'
+import { writeMiniLmShapedModel } from '../../harness.js'
+import type { RunOptions } from '../../suite.js'
+import type { Mem0ChildResult } from './child.js'
+import { ensureBetterSqlite3 } from './contenders.js'
 
 export interface Mem0SuiteResult {
   sizes: number[]
@@ -18,7 +19,7 @@ export interface Mem0SuiteResult {
   runs: Mem0ChildResult[]
 }
 
-const child = fileURLToPath(new URL('./mem0-child.ts', import.meta.url))
+const child = fileURLToPath(new URL('./child.ts', import.meta.url))
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href
 
 function runChild(args: string[], onProgress: (line: string) => void): Promise<Mem0ChildResult> {
@@ -49,19 +50,20 @@ function runChild(args: string[], onProgress: (line: string) => void): Promise<M
   )
 }
 
-export async function runMem0Suite(options: { quick: boolean; onProgress: (line: string) => void }): Promise<Mem0SuiteResult> {
-  ensureBetterSqlite3(options.onProgress)
+export async function runMem0Suite(options: RunOptions): Promise<Mem0SuiteResult> {
+  ensureBetterSqlite3(options.progress.log)
   const sizes = options.quick ? [1000] : [1000, 10_000, 100_000]
   const fillBudgetSeconds = options.quick ? 60 : 300
   const work = await mkdtemp(join(tmpdir(), 'agentmem-bench-mem0-'))
   try {
     const minilm = await writeMiniLmShapedModel(join(work, 'minilm-shaped'))
     const runs: Mem0ChildResult[] = []
+    options.progress.total(4)
     for (const model of ['offline', minilm]) {
       for (const contender of ['agentmem', 'mem0']) {
-        options.onProgress(`${contender} with ${model === 'offline' ? 'the offline model' : 'the MiniLM-shaped model'}`)
-        const result = await runChild([contender, model, sizes.join(','), String(options.quick), String(fillBudgetSeconds)], options.onProgress)
-        options.onProgress(
+        options.progress.step(`${contender} with ${model === 'offline' ? 'the offline model' : 'the MiniLM-shaped model'}`)
+        const result = await runChild([contender, model, sizes.join(','), String(options.quick), String(fillBudgetSeconds)], options.progress.log)
+        options.progress.log(
           `  ${contender}: sequential adds ${result.addSequentialPerSecond.toFixed(0)}/s, 32 concurrent ${result.addConcurrent32PerSecond.toFixed(0)}/s`,
         )
         runs.push(result)

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
 import { Memory } from '@agentmem/memory'
-import { type LatencyStats, latencyStats, locomoTurns, observe, precomputed, timed, writeMiniLmShapedModel } from '../harness.js'
+import { type LatencyStats, latencyStats, locomoTurns, observe, precomputed, timed, writeMiniLmShapedModel } from '../../harness.js'
+import type { Progress, RunOptions } from '../../suite.js'
 
 export interface SizeResult {
   size: number
@@ -52,7 +53,8 @@ function diskMb(path: string): number {
   return kb / 1024
 }
 
-async function measureAdds(embedder: Embedder, work: string, quick: boolean, log: (line: string) => void) {
+async function measureAdds(embedder: Embedder, work: string, quick: boolean, progress: Progress) {
+  progress.step(`${embedder.modelId}: adds`)
   const path = join(work, `adds-${embedder.modelId}`)
   const memory = await Memory.open({ path, embedder })
   const turns = locomoTurns(quick ? 2000 : 20_000)
@@ -64,7 +66,7 @@ async function measureAdds(embedder: Embedder, work: string, quick: boolean, log
     const seqStart = performance.now()
     for (let i = 0; i < sequentialCount; i++) await timed(sequential, () => memory.add(text(), { userId: `user-${i % users}` }))
     const addSequentialPerSecond = sequentialCount / ((performance.now() - seqStart) / 1000)
-    log(`  ${embedder.modelId}: sequential add ${addSequentialPerSecond.toFixed(0)}/s`)
+    progress.log(`  ${embedder.modelId}: sequential add ${addSequentialPerSecond.toFixed(0)}/s`)
 
     const concurrentCount = quick ? 320 : 3200
     let issued = 0
@@ -78,7 +80,7 @@ async function measureAdds(embedder: Embedder, work: string, quick: boolean, log
       }),
     )
     const addConcurrent32PerSecond = concurrentCount / ((performance.now() - concStart) / 1000)
-    log(`  ${embedder.modelId}: 32 concurrent adds ${addConcurrent32PerSecond.toFixed(0)}/s`)
+    progress.log(`  ${embedder.modelId}: 32 concurrent adds ${addConcurrent32PerSecond.toFixed(0)}/s`)
 
     // Sustained rate: one warm-up call, then consecutive calls timed together, so the compactions
     // they trigger are paid inside the measurement, as a bulk loader would pay them.
@@ -88,7 +90,7 @@ async function measureAdds(embedder: Embedder, work: string, quick: boolean, log
     const batchStart = performance.now()
     for (let r = 0; r < batchCount; r++) await batch()
     const addBatch1000PerSecond = (batchCount * 1000) / ((performance.now() - batchStart) / 1000)
-    log(`  ${embedder.modelId}: addBatch(1000) ${addBatch1000PerSecond.toFixed(0)}/s (${batchCount} consecutive calls)`)
+    progress.log(`  ${embedder.modelId}: addBatch(1000) ${addBatch1000PerSecond.toFixed(0)}/s (${batchCount} consecutive calls)`)
     return { addSequentialPerSecond, addSequential: latencyStats(sequential), addConcurrent32PerSecond, addBatch1000PerSecond }
   } finally {
     await memory.close()
@@ -96,7 +98,7 @@ async function measureAdds(embedder: Embedder, work: string, quick: boolean, log
   }
 }
 
-async function measureSizes(embedder: Embedder, sizes: number[], work: string, quick: boolean, log: (line: string) => void): Promise<SizeResult[]> {
+async function measureSizes(embedder: Embedder, sizes: number[], work: string, quick: boolean, progress: Progress): Promise<SizeResult[]> {
   const turns = locomoTurns(6000)
   const filler = await precomputed(embedder, turns)
   const path = join(work, `sizes-${embedder.modelId}`)
@@ -105,6 +107,7 @@ async function measureSizes(embedder: Embedder, sizes: number[], work: string, q
   let stored = 0
   try {
     for (const size of sizes) {
+      progress.step(`${embedder.modelId}: ${size.toLocaleString('en')} memories`)
       const fill = await observe(async () => {
         while (stored < size) {
           const count = Math.min(5000, size - stored)
@@ -118,7 +121,7 @@ async function measureSizes(embedder: Embedder, sizes: number[], work: string, q
         }
         await memory.optimize()
       })
-      log(`  ${embedder.modelId}: filled to ${size} in ${fill.seconds.toFixed(1)} s`)
+      progress.log(`  ${embedder.modelId}: filled to ${size} in ${fill.seconds.toFixed(1)} s`)
       const queries = locomoTurns(6000).filter((_, i) => i % 29 === 0)
       const count = quick ? 30 : 300
       const search = {} as SizeResult['search']
@@ -152,7 +155,7 @@ async function measureSizes(embedder: Embedder, sizes: number[], work: string, q
         diskMb: diskMb(path),
         peakRssMb: Math.max(fill.peakRssMb, measured.peakRssMb),
       }
-      log(
+      progress.log(
         `  ${embedder.modelId} @ ${size}: hybrid p50 ${search.hybrid.p50Ms.toFixed(1)} ms, p99 ${search.hybrid.p99Ms.toFixed(1)} ms; disk ${result.diskMb.toFixed(0)} MB`,
       )
       results.push(result)
@@ -164,36 +167,36 @@ async function measureSizes(embedder: Embedder, sizes: number[], work: string, q
   }
 }
 
-export async function runMemorySuite(options: { quick: boolean; sizes?: number[]; onProgress: (line: string) => void }): Promise<MemorySuiteResult> {
+export async function runMemorySuite(options: RunOptions): Promise<MemorySuiteResult> {
   const work = await mkdtemp(join(tmpdir(), 'agentmem-bench-memory-'))
   const models: ModelResult[] = []
+  const sizes = options.sizes ?? (options.quick ? [2000] : [10_000, 100_000, 1_000_000])
+  const shapedSizes = options.quick ? [2000] : [10_000, 100_000]
+  options.progress.total(2 + sizes.length + shapedSizes.length)
   try {
     const offline = await createEmbedder()
     try {
-      options.onProgress(`model ${offline.modelId}`)
-      const adds = await measureAdds(offline, work, options.quick, options.onProgress)
-      const sizes = await measureSizes(
-        offline,
-        options.sizes ?? (options.quick ? [2000] : [10_000, 100_000, 1_000_000]),
-        work,
-        options.quick,
-        options.onProgress,
-      )
-      models.push({ model: offline.modelId, dimensions: offline.dimensions, ...adds, sizes })
+      options.progress.log(`model ${offline.modelId}`)
+      const adds = await measureAdds(offline, work, options.quick, options.progress)
+      models.push({
+        model: offline.modelId,
+        dimensions: offline.dimensions,
+        ...adds,
+        sizes: await measureSizes(offline, sizes, work, options.quick, options.progress),
+      })
     } finally {
       await offline.close()
     }
     const folder = await writeMiniLmShapedModel(join(work, 'minilm-shaped'))
     const minilm = await createEmbedder({ modelPath: folder })
     try {
-      options.onProgress(`model ${minilm.modelId} (MiniLM-shaped, random weights)`)
-      const adds = await measureAdds(minilm, work, true, options.onProgress)
-      const sizes = await measureSizes(minilm, options.quick ? [2000] : [10_000, 100_000], work, options.quick, options.onProgress)
+      options.progress.log(`model ${minilm.modelId} (MiniLM-shaped, random weights)`)
+      const adds = await measureAdds(minilm, work, true, options.progress)
       models.push({
         model: `${minilm.modelId} (MiniLM-shaped)`,
         dimensions: minilm.dimensions,
         ...adds,
-        sizes,
+        sizes: await measureSizes(minilm, shapedSizes, work, options.quick, options.progress),
         note: 'Add throughput measured with the quick counts (the model embeds ~200 texts/s on 2 cores). Stores filled from vectors of the 5.9k LoCoMo turns precomputed by this model; queries embedded live.',
       })
     } finally {

@@ -21,9 +21,10 @@ import { Memory } from '@agentmem/memory'
 import { seededRandom } from '@agentmem/memory/testing'
 import { dataPaths, KeyStore } from '@agentmem/server'
 import autocannon from 'autocannon'
-import { type LatencyStats, latencyStats, locomoTurns, median, precomputed, timed } from '../harness.js'
-import { loadLocomo } from './locomo-data.js'
-import { rssMb, startServer } from './server.js'
+import { type LatencyStats, latencyStats, locomoTurns, median, precomputed, timed } from '../../harness.js'
+import type { Progress, RunOptions } from '../../suite.js'
+import { loadLocomo } from '../locomo/data.js'
+import { rssMb, startServer } from '../server/run.js'
 
 /** One autocannon run. Latencies are per 2xx response, from autocannon's own timer (fractional ms). */
 export interface HttpRun {
@@ -192,7 +193,7 @@ async function closedLoop(callers: number, seconds: number, call: () => Promise<
 async function measureHttp(
   queries: QueryStream,
   turns: string[],
-  options: { quick: boolean; repetitions: number; onProgress: (line: string) => void },
+  options: { quick: boolean; repetitions: number; progress: Progress },
 ): Promise<SearchSuiteResult['http']> {
   const users = 100
   const memories = options.quick ? 2000 : 10_000
@@ -214,7 +215,7 @@ async function measureHttp(
       if (!res.ok) throw new Error(`preload failed: ${res.status} ${await res.text()}`)
     }
     const afterPreload = rssMb(pid)
-    options.onProgress(`http: preloaded ${memories} memories for ${users} users`)
+    options.progress.log(`http: preloaded ${memories} memories for ${users} users`)
 
     const user = () => `user-${Math.floor(Math.random() * users)}`
     const searchBody = () => JSON.stringify({ query: queries.next(), user_id: user(), mode: 'hybrid', top_k: 10 })
@@ -255,9 +256,10 @@ async function measureHttp(
     // Interleaved repetitions: a slow moment of the machine hits every load alike.
     for (let r = 0; r < options.repetitions; r++) {
       for (const [name, connections] of plan) {
+        options.progress.step(`http: ${name}, ${connections} connection(s)`)
         const result = await run(name, connections, seconds)
         runs.get(`${name}@${connections}`)?.push(result)
-        options.onProgress(
+        options.progress.log(
           `  ${name} c=${connections}: ${result.requestsPerSecond.toFixed(0)} req/s, p50 ${result.p50Ms.toFixed(2)} ms, p99 ${result.p99Ms.toFixed(2)} ms, errors ${result.errors}, non-2xx ${result.non2xx}`,
         )
       }
@@ -265,9 +267,10 @@ async function measureHttp(
     // The mix writes, so it runs last: the loads above all see the same store.
     const mixRuns: HttpRun[] = []
     for (let r = 0; r < options.repetitions; r++) {
+      options.progress.step('http: 1 add : 4 searches, 16 connections')
       const result = await run('mix', 16, seconds)
       mixRuns.push(result)
-      options.onProgress(
+      options.progress.log(
         `  mix c=16: ${result.requestsPerSecond.toFixed(0)} req/s, p99 ${result.p99Ms.toFixed(2)} ms, errors ${result.errors}, non-2xx ${result.non2xx}`,
       )
     }
@@ -291,7 +294,7 @@ async function measureInProcess(
   work: string,
   queries: QueryStream,
   turns: string[],
-  options: { quick: boolean; repetitions: number; onProgress: (line: string) => void },
+  options: { quick: boolean; repetitions: number; progress: Progress },
 ): Promise<Pick<SearchSuiteResult, 'inProcess' | 'adds'>> {
   // One store with scopes of both sizes, as a real store mixes them: 100 users of 100 memories
   // (the HTTP store's shape) and 10 of 1,000 (the largest scope the target covers).
@@ -319,7 +322,7 @@ async function measureInProcess(
     for (let i = 0; i < items.length; i += 1000) await memory.addBatch(items.slice(i, i + 1000))
     await memory.optimize()
     const memories = items.length
-    options.onProgress(
+    options.progress.log(
       `in process: ${memories} memories (${shapes.map((s) => `${s.scopes} scopes of ${s.scopeSize}`).join(', ')}) filled and optimized in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`,
     )
 
@@ -337,12 +340,13 @@ async function measureInProcess(
     const collected = plan.map(() => ({ runs: [] as number[], samples: [] as number[], returned: 0 }))
     for (let r = 0; r < options.repetitions; r++) {
       for (const [i, { shape, callers }] of plan.entries()) {
+        options.progress.step(`in process: scopes of ${shape.scopeSize}, ${callers} caller(s)`)
         const result = await closedLoop(callers, seconds, search(shape))
         const into = collected[i] as (typeof collected)[number]
         into.runs.push(result.perSecond)
         into.samples.push(...result.samples)
         into.returned += result.returned
-        options.onProgress(`  scopes of ${shape.scopeSize}, ${callers} caller(s): ${result.perSecond.toFixed(0)} searches/s`)
+        options.progress.log(`  scopes of ${shape.scopeSize}, ${callers} caller(s): ${result.perSecond.toFixed(0)} searches/s`)
       }
     }
     const loads: InProcessLoad[] = plan.map(({ shape, callers }, i) => {
@@ -364,10 +368,11 @@ async function measureInProcess(
     const addRuns: number[] = []
     const addSamples: number[] = []
     for (let r = 0; r < options.repetitions; r++) {
+      options.progress.step('in process: sequential adds')
       const started = performance.now()
       for (let i = 0; i < perRun; i++) await timed(addSamples, addOne)
       addRuns.push(perRun / ((performance.now() - started) / 1000))
-      options.onProgress(`  sequential adds: ${(addRuns.at(-1) as number).toFixed(0)}/s`)
+      options.progress.log(`  sequential adds: ${(addRuns.at(-1) as number).toFixed(0)}/s`)
     }
     return {
       inProcess: { memories, secondsPerRun: seconds, loads },
@@ -379,13 +384,7 @@ async function measureInProcess(
   }
 }
 
-async function measureBulk(
-  embedder: Embedder,
-  work: string,
-  queries: QueryStream,
-  turns: string[],
-  options: { quick: boolean; onProgress: (line: string) => void },
-): Promise<SearchSuiteResult['bulk']> {
+async function measureBulk(embedder: Embedder, work: string, queries: QueryStream, turns: string[], options: RunOptions): Promise<SearchSuiteResult['bulk']> {
   const memories = options.quick ? 5000 : 100_000
   const users = memories / 100
   const batchSize = 1000
@@ -396,6 +395,7 @@ async function measureBulk(
   const path = join(work, 'bulk')
   const memory = await Memory.open({ path, embedder: filler })
   try {
+    options.progress.step(`bulk: load ${memories.toLocaleString('en')} memories, then search`)
     const loadStart = performance.now()
     for (let i = 0; i < memories; i += batchSize) {
       await memory.addBatch(
@@ -403,7 +403,7 @@ async function measureBulk(
       )
     }
     const loadSeconds = (performance.now() - loadStart) / 1000
-    options.onProgress(`bulk: ${memories} memories loaded in ${loadSeconds.toFixed(1)} s`)
+    options.progress.log(`bulk: ${memories} memories loaded in ${loadSeconds.toFixed(1)} s`)
     // Each phase searches users no search touched before (the first search of a scope loads it
     // into the resident index), then the same users again (resident).
     const measure = async (firstUser: number) => {
@@ -423,7 +423,7 @@ async function measureBulk(
     const optimizeSeconds = (performance.now() - optimizeStart) / 1000
     const afterOptimize = await measure(Math.floor(users / 2))
     const afterOptimizeResident = await measure(Math.floor(users / 2))
-    options.onProgress(
+    options.progress.log(
       `  first search of a scope p50 right after the load ${afterLoad.p50Ms.toFixed(2)} ms, after optimize (${optimizeSeconds.toFixed(1)} s) ${afterOptimize.p50Ms.toFixed(2)} ms; resident ${afterLoadResident.p50Ms.toFixed(2)} / ${afterOptimizeResident.p50Ms.toFixed(2)} ms`,
     )
     return { memories, users, batchSize, loadSeconds, searches, afterLoad, afterLoadResident, optimizeSeconds, afterOptimize, afterOptimizeResident }
@@ -433,15 +433,17 @@ async function measureBulk(
   }
 }
 
-export async function runSearchSuite(options: { quick: boolean; onProgress: (line: string) => void }): Promise<SearchSuiteResult> {
+export async function runSearchSuite(options: RunOptions): Promise<SearchSuiteResult> {
   const repetitions = options.quick ? 1 : 3
   const loadAtStart = loadavg()[0] as number
   const queries = new QueryStream()
   const turns = locomoTurns(6000)
-  options.onProgress(`${queries.stats.pool} distinct query texts`)
+  options.progress.log(`${queries.stats.pool} distinct query texts`)
+  // HTTP: 4 loads and the mix per repetition; in process: 4 loads and the adds per repetition; the bulk load.
+  options.progress.total(repetitions * 10 + 1)
   // HTTP first and alone: the in-process phases would share the 2 cores with the server.
   const http = await measureHttp(queries, turns, { ...options, repetitions })
-  options.onProgress('server stopped')
+  options.progress.log('server stopped')
   const work = await mkdtemp(join(tmpdir(), 'agentmem-bench-search-'))
   const embedder = await createEmbedder({ progress: false })
   try {

@@ -4,6 +4,7 @@
  * Mem0 MemoryClient routes; requests/s, latency, errors and the server's RSS over time.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import type { EventEmitter } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
@@ -12,7 +13,8 @@ import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { dataPaths, KeyStore } from '@agentmem/server'
 import autocannon from 'autocannon'
-import { locomoTurns } from '../harness.js'
+import { locomoTurns } from '../../harness.js'
+import type { RunOptions } from '../../suite.js'
 
 export interface LoadResult {
   api: 'native' | 'mem0'
@@ -28,16 +30,20 @@ export interface LoadResult {
   rssStartMb: number
   rssPeakMb: number
   rssEndMb: number
+  /** Seconds since the server started (absent in runs before it was recorded). */
+  startS?: number
 }
 export interface ServerSuiteResult {
   preloaded: number
   users: number
   runs: LoadResult[]
   rssSamples: Array<{ t: number; mb: number }>
+  /** Requests completed in each second of the load runs, on the RSS timeline (absent in runs before it was recorded). */
+  requestSamples?: Array<{ t: number; requests: number }>
 }
 
 const users = 100
-const main = fileURLToPath(new URL('../../../../packages/server/src/cli/main.ts', import.meta.url))
+const main = fileURLToPath(new URL('../../../../../packages/server/src/cli/main.ts', import.meta.url))
 const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href
 
 export function rssMb(pid: number): number {
@@ -65,7 +71,7 @@ export async function startServer(data: string): Promise<{ proc: ChildProcess; u
   return { proc, url }
 }
 
-export async function runServerSuite(options: { quick: boolean; onProgress: (line: string) => void }): Promise<ServerSuiteResult> {
+export async function runServerSuite(options: RunOptions): Promise<ServerSuiteResult> {
   const data = await mkdtemp(join(tmpdir(), 'agentmem-bench-server-'))
   const keys = await KeyStore.open(dataPaths(data).keys)
   const { key } = await keys.create({ tenantId: 'bench' })
@@ -73,8 +79,10 @@ export async function runServerSuite(options: { quick: boolean; onProgress: (lin
   const { proc, url } = await startServer(data)
   const pid = proc.pid as number
   const started = performance.now()
+  const since = () => (performance.now() - started) / 1000
   const rssSamples: Array<{ t: number; mb: number }> = []
-  const sampler = setInterval(() => rssSamples.push({ t: (performance.now() - started) / 1000, mb: rssMb(pid) }), 250)
+  const requestSamples: Array<{ t: number; requests: number }> = []
+  const sampler = setInterval(() => rssSamples.push({ t: since(), mb: rssMb(pid) }), 250)
   try {
     const turns = locomoTurns(6000)
     const preload = options.quick ? 2000 : 10_000
@@ -87,10 +95,12 @@ export async function runServerSuite(options: { quick: boolean; onProgress: (lin
       })
       if (!res.ok) throw new Error(`preload failed: ${res.status} ${await res.text()}`)
     }
-    options.onProgress(`preloaded ${preload} memories for ${users} users`)
+    options.progress.log(`preloaded ${preload} memories for ${users} users`)
 
     const seconds = options.quick ? 3 : 30
     const runs: LoadResult[] = []
+    const levels = options.quick ? [1, 16] : [1, 16, 64]
+    options.progress.total(2 * levels.length)
     let n = 0
     const user = () => `user-${Math.floor(Math.random() * users)}`
     const query = () => turns[Math.floor(Math.random() * turns.length)] as string
@@ -112,21 +122,30 @@ export async function runServerSuite(options: { quick: boolean; onProgress: (lin
     }
     for (const api of ['native', 'mem0'] as const) {
       const mix = mixes[api]
-      for (const connections of options.quick ? [1, 16] : [1, 16, 64]) {
+      for (const connections of levels) {
+        options.progress.step(`${api} routes, ${connections} connection(s)`)
         const rssStartMb = rssMb(pid)
+        const startS = since()
         const from = rssSamples.length
         const request = (path: string, body: () => object): autocannon.Request => ({
           method: 'POST',
           path,
           setupRequest: (req) => ({ ...req, body: JSON.stringify(body()) }),
         })
-        const result = await autocannon({
-          url,
-          connections,
-          duration: seconds,
-          headers: { authorization: mix.auth, 'content-type': 'application/json' },
-          // One add, then four searches, per connection, in a loop.
-          requests: [request(mix.add, mix.addBody), ...Array.from({ length: 4 }, () => request(mix.search, mix.searchBody))],
+        const result = await new Promise<autocannon.Result>((resolve, reject) => {
+          const instance = autocannon(
+            {
+              url,
+              connections,
+              duration: seconds,
+              headers: { authorization: mix.auth, 'content-type': 'application/json' },
+              // One add, then four searches, per connection, in a loop.
+              requests: [request(mix.add, mix.addBody), ...Array.from({ length: 4 }, () => request(mix.search, mix.searchBody))],
+            },
+            (error, done) => (error ? reject(error) : resolve(done)),
+          )
+          // autocannon ticks once a second with the requests completed in it (its typings omit the argument).
+          ;(instance as EventEmitter).on('tick', ({ counter }: { counter: number }) => requestSamples.push({ t: since(), requests: counter }))
         })
         const window = rssSamples.slice(from).map((s) => s.mb)
         const run: LoadResult = {
@@ -143,14 +162,15 @@ export async function runServerSuite(options: { quick: boolean; onProgress: (lin
           rssStartMb,
           rssPeakMb: Math.max(rssStartMb, ...window),
           rssEndMb: rssMb(pid),
+          startS,
         }
-        options.onProgress(
+        options.progress.log(
           `  ${api} c=${connections}: ${run.requestsPerSecond.toFixed(0)} req/s, p50 ${run.p50Ms} ms, p99 ${run.p99Ms} ms, errors ${run.errors + run.timeouts}, non-2xx ${run.non2xx}`,
         )
         runs.push(run)
       }
     }
-    return { preloaded: preload, users, runs, rssSamples }
+    return { preloaded: preload, users, runs, rssSamples, requestSamples }
   } finally {
     clearInterval(sampler)
     proc.kill('SIGTERM')
