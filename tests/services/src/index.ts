@@ -1,0 +1,5 @@
+export type { CephRgwOptions, CephRgwService } from './ceph-rgw.js'
+export { startCephRgw } from './ceph-rgw.js'
+export type { ServicesContext } from './global-setup.js'
+export type { PostgresOptions, PostgresService } from './postgres.js'
+export { startPostgres } from './postgres.js'
