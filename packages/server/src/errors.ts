@@ -16,6 +16,7 @@ export const ServerErrorCode = {
   RequestTimeout: 'REQUEST_TIMEOUT',
   NotImplemented: 'NOT_IMPLEMENTED',
   ShuttingDown: 'SHUTTING_DOWN',
+  KeysUnavailable: 'KEYS_UNAVAILABLE',
   Internal: 'INTERNAL',
   InvalidConfig: 'SERVER_INVALID_CONFIG',
 } as const
@@ -37,6 +38,7 @@ export const statusByCode = {
   REQUEST_TIMEOUT: 504,
   NOT_IMPLEMENTED: 501,
   SHUTTING_DOWN: 503,
+  KEYS_UNAVAILABLE: 503,
   INTERNAL: 500,
   SERVER_INVALID_CONFIG: 500,
   MEMORY_INVALID_OPTIONS: 400,
@@ -73,6 +75,7 @@ export const retryAfterByCode: Partial<Record<ErrorCode, number>> = {
   EMBEDDINGS_QUEUE_FULL: 1,
   EMBEDDINGS_ABORTED: 1,
   SHUTTING_DOWN: 5,
+  KEYS_UNAVAILABLE: 1,
   MEMORY_CLOSED: 5,
 }
 

@@ -10,7 +10,7 @@ import { isLoopback, type ServerConfig } from './config.js'
 import { dataPaths, type ServerInfo } from './data-paths.js'
 import { ServerError, ServerErrorCode, statusByCode } from './errors.js'
 import { type App, createApp } from './http/app.js'
-import { KeyStore } from './keys/key-store.js'
+import { openKeyStore, openRateLimiter } from './keys/key-store.js'
 import { createLogger, packageLogger } from './logger.js'
 
 export interface RunningServer {
@@ -81,10 +81,12 @@ function discardUnreadBody(request: IncomingMessage): void {
 export async function startServer(config: ServerConfig, options: { logger?: Logger } = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.logLevel)
   const paths = dataPaths(config.data)
-  const keys = await KeyStore.open(paths.keys)
+  const keys = await openKeyStore(config)
   // Opened resources, closed in reverse order if a later step fails.
   const opened: Array<() => unknown> = [() => keys.close()]
   try {
+    const limiter = await openRateLimiter(config)
+    opened.push(() => limiter?.close?.())
     const keyCount = await keys.activeCount()
     if (keyCount === 0 && !isLoopback(config.host)) {
       throw new ServerError(
@@ -107,7 +109,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     })
     opened.push(() => memory.close())
     const lifecycle = { shuttingDown: false }
-    const app = createApp({ memory, keys, config, logger, embedder, lifecycle })
+    const app = createApp({ memory, keys, ...(limiter && { limiter }), config, logger, embedder, lifecycle })
     const server = await listen(app, { hostname: config.host, port: config.port })
     const address = server.address() as AddressInfo
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
@@ -131,7 +133,8 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
         })
         await memory.close()
         await embedder.close()
-        keys.close()
+        await limiter?.close?.()
+        await keys.close()
         logger.info({}, 'server.stopped')
       })()
       return closing

@@ -1,14 +1,22 @@
 import { existsSync } from 'node:fs'
 import type { ServerConfig } from '../config.js'
 import { dataPaths } from '../data-paths.js'
-import { KeyStore, toKeyJson } from '../keys/key-store.js'
+import { ServerError, ServerErrorCode } from '../errors.js'
+import { type KeyStore, openKeyStore, toKeyJson } from '../keys/key-store.js'
 
+/** The server's key store: the data folder's, or PostgreSQL's with `metadataUrl` (a running server sees changes within 100 ms). */
 async function withKeys<T>(config: ServerConfig, run: (keys: KeyStore) => Promise<T>): Promise<T> {
-  const keys = await KeyStore.open(dataPaths(config.data).keys)
   try {
-    return await run(keys)
-  } finally {
-    keys.close()
+    const keys = await openKeyStore(config)
+    try {
+      return await run(keys)
+    } finally {
+      await keys.close()
+    }
+  } catch (e) {
+    // An operator reads this: the database's own reason (never its URL) says more than "retry".
+    if (e instanceof ServerError && e.code === ServerErrorCode.KeysUnavailable && e.cause instanceof Error) e.message += ` (${e.cause.message})`
+    throw e
   }
 }
 

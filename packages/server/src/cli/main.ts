@@ -34,6 +34,7 @@ const httpUrl = (value: string): string => {
 }
 
 const dataOption = () => new Option('--data <dir>', 'data folder (env AGENTMEM_DATA, default .agentmem)')
+const metadataOption = () => new Option('--metadata-url <url>', 'keys in PostgreSQL, as the servers that share it: postgres://… (env AGENTMEM_METADATA_URL)')
 const tenantOption = () => new Option('--tenant <name>', 'tenant to act as').default('default')
 /** add, search, list: on the store, or over HTTP with --url or when a server runs on the data folder. */
 const dataCommand = (c: Command) =>
@@ -76,26 +77,29 @@ keys
   .option('--name <label>', 'a label for listings')
   .option('--admin', 'may manage keys and reset tenants')
   .addOption(dataOption())
-  .action(async (o: { tenant: string; name?: string; admin?: boolean; data?: string }) => {
+  .addOption(metadataOption())
+  .action(async (o: { tenant: string; name?: string; admin?: boolean; data?: string; metadataUrl?: string }) => {
     const { keysCreate } = await import('./keys-commands.js')
-    await keysCreate(config({ data: o.data }), o)
+    await keysCreate(config({ data: o.data, metadataUrl: o.metadataUrl }), o)
   })
 keys
   .command('list')
   .description('list keys (never the keys themselves)')
   .option('--tenant <name>', 'only this tenant')
   .addOption(dataOption())
-  .action(async (o: { tenant?: string; data?: string }) => {
+  .addOption(metadataOption())
+  .action(async (o: { tenant?: string; data?: string; metadataUrl?: string }) => {
     const { keysList } = await import('./keys-commands.js')
-    await keysList(config({ data: o.data }), o)
+    await keysList(config({ data: o.data, metadataUrl: o.metadataUrl }), o)
   })
 keys
   .command('revoke <id>')
   .description('revoke a key by id')
   .addOption(dataOption())
-  .action(async (id: string, o: { data?: string }) => {
+  .addOption(metadataOption())
+  .action(async (id: string, o: { data?: string; metadataUrl?: string }) => {
     const { keysRevoke } = await import('./keys-commands.js')
-    await keysRevoke(config({ data: o.data }), id)
+    await keysRevoke(config({ data: o.data, metadataUrl: o.metadataUrl }), id)
   })
 
 dataCommand(program.command('add <text>').description('add a memory; prints what POST /v1/memories answers'))

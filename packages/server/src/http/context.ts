@@ -4,12 +4,15 @@ import type { HttpBindings } from '@hono/node-server'
 import type { Logger } from 'pino'
 import type { ServerConfig } from '../config.js'
 import type { KeyStore, Principal } from '../keys/key-store.js'
+import type { RateLimit } from './rate-limit.js'
 
 /** What the app is built from; the CLI wires real ones, tests may wire their own. */
 export interface AppDeps {
   /** The store, opened for any tenant; requests get `memory.withTenant(key's tenant)`. */
   memory: Memory
   keys: KeyStore
+  /** Per-key limits; default: in process, `config.rateLimitPerMinute` (none when 0). */
+  limiter?: RateLimit
   config: ServerConfig
   logger: Logger
   /** For queue-depth metrics; default: `memory.embedder`. */

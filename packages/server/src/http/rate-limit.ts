@@ -1,8 +1,18 @@
+export type RateLimitVerdict = { ok: true } | { ok: false; retryAfterSeconds: number }
+
+/**
+ * What the auth middleware asks of a limiter: a token for `client`, or how long to wait. In process
+ * (RateLimiter, the embedded default) or shared by replicas (PostgresRateLimiter, with `metadataUrl`).
+ */
+export interface RateLimit {
+  take(client: string): RateLimitVerdict | Promise<RateLimitVerdict>
+}
+
 /**
  * Token buckets per client: `perMinute` requests a minute on average, bursts up to the same number.
  * In process memory: limits are per server instance.
  */
-export class RateLimiter {
+export class RateLimiter implements RateLimit {
   private readonly buckets = new Map<string, { tokens: number; at: number }>()
   private readonly perMs: number
 
@@ -11,7 +21,7 @@ export class RateLimiter {
   }
 
   /** Takes a token for `client`; when none is left, returns the seconds until one is. */
-  take(client: string, now = Date.now()): { ok: true } | { ok: false; retryAfterSeconds: number } {
+  take(client: string, now = Date.now()): RateLimitVerdict {
     const bucket = this.buckets.get(client) ?? { tokens: this.perMinute, at: now }
     bucket.tokens = Math.min(this.perMinute, bucket.tokens + (now - bucket.at) * this.perMs)
     bucket.at = now

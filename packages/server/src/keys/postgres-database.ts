@@ -1,0 +1,60 @@
+import { fileURLToPath } from 'node:url'
+import { drizzle } from 'drizzle-orm/node-postgres'
+import { migrate } from 'drizzle-orm/node-postgres/migrator'
+import pg from 'pg'
+import { ServerError, ServerErrorCode } from '../errors.js'
+
+const migrationsFolder = fileURLToPath(new URL('../../drizzle/postgres', import.meta.url))
+
+/**
+ * drizzle's migrator skips every migration older than the newest one its table records, so two
+ * packages sharing `drizzle.__drizzle_migrations` would skip each other's: the memory package
+ * keeps the default name, the server uses its own.
+ */
+const migrationsTable = '__agentmem_server_migrations'
+
+/** Replicas starting together must not run the same migration at once (CREATE TABLE would fail on all but one). */
+const migrationLock = `SELECT pg_advisory_lock(hashtext('agentmem:server-migrations'))`
+
+/**
+ * A pool on the server's tables in `url` (the database `metadataUrl` names, shared with the memory
+ * package's tables), migrated. Failures are `KEYS_UNAVAILABLE`; the URL (with its password) is
+ * never part of a message.
+ */
+export async function openServerDatabase(url: string, max: number): Promise<pg.Pool> {
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5_000 })
+  // An idle client's connection error (a PostgreSQL restart) is reported by the next query; without a listener it would crash the process.
+  pool.on('error', () => {})
+  try {
+    await unavailable(async () => {
+      const client = await pool.connect()
+      try {
+        await client.query(migrationLock)
+        await migrate(drizzle({ client }), { migrationsFolder, migrationsTable })
+      } finally {
+        // Destroying the connection releases its session lock, whatever state the migration left.
+        client.release(true)
+      }
+    })
+    return pool
+  } catch (e) {
+    await pool.end().catch(() => {})
+    throw e
+  }
+}
+
+/**
+ * Runs a query; any failure (PostgreSQL down or restarting, a dropped connection, a timeout)
+ * becomes `KEYS_UNAVAILABLE`, a 503 with Retry-After. The pool reconnects by itself, so the next
+ * call after PostgreSQL is back succeeds. The cause (never the URL) goes to the server log.
+ */
+export async function unavailable<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run()
+  } catch (cause) {
+    if (cause instanceof ServerError) throw cause
+    throw new ServerError(ServerErrorCode.KeysUnavailable, 'API keys and rate limits are unavailable: their database failed; retry shortly', {
+      cause,
+    })
+  }
+}
