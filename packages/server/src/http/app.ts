@@ -19,6 +19,7 @@ import {
 } from '../errors.js'
 import { withoutRedaction } from '../logger.js'
 import { registerMcpRoute } from '../mcp/http.js'
+import { createDashboard } from '../ui/dashboard.js'
 import type { AppDeps, AppEnv } from './context.js'
 import { createMetrics } from './metrics.js'
 import { RateLimiter } from './rate-limit.js'
@@ -38,7 +39,8 @@ export function createApp(deps: AppDeps) {
   const { config, keys, memory, logger } = deps
   const lifecycle = deps.lifecycle ?? { shuttingDown: false }
   const metrics = createMetrics(memory, deps.embedder ?? memory.embedder)
-  const limiter = deps.limiter ?? (config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined)
+  const limiter = config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined
+  const dashboard = createDashboard(deps)
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) throw validationFailed(result.error.issues, `request ${result.target === 'json' ? 'body' : result.target}`)
@@ -85,13 +87,14 @@ export function createApp(deps: AppDeps) {
   registerDocsRoutes(app)
 
   app.use(async (c, next) => {
-    if (publicPaths.has(c.req.path) || c.req.path.startsWith('/docs/')) return next()
+    if (publicPaths.has(c.req.path) || c.req.path.startsWith('/docs/') || dashboard.isPublic(c.req.path)) return next()
     if (lifecycle.shuttingDown) throw new ServerError(ServerErrorCode.ShuttingDown, 'The server is shutting down', { headers: { 'retry-after': '5' } })
-    const principal = await authenticate(c)
+    // The dashboard authenticates with its session's key, exactly as a client sending that key would.
+    const principal = await authenticate(c, dashboard.owns(c.req.path) ? dashboard.authorization(c) : c.req.header('authorization'))
     c.set('principal', principal)
     c.set('memory', memory.withTenant(principal.tenantId))
     if (limiter) {
-      const verdict = await limiter.take(principal.keyId ?? `addr:${remoteAddress(c)}`)
+      const verdict = limiter.take(principal.keyId ?? `addr:${remoteAddress(c)}`)
       if (!verdict.ok) {
         throw new ServerError(ServerErrorCode.RateLimited, `More than ${config.rateLimitPerMinute} requests a minute`, {
           headers: { 'retry-after': String(verdict.retryAfterSeconds) },
@@ -120,6 +123,8 @@ export function createApp(deps: AppDeps) {
   })
   app.use(async (c, next) => {
     // Every body this API reads is JSON; a form or text body would otherwise fail as "invalid JSON".
+    // The dashboard's are forms, and it refuses anything without its form token.
+    if (dashboard.owns(c.req.path)) return next()
     const type = c.req.header('content-type')
     const length = c.req.header('content-length')
     const method = c.req.method
@@ -144,10 +149,10 @@ export function createApp(deps: AppDeps) {
   registerAdminRoutes(app, keys)
   registerMem0Routes(app, config)
   registerMcpRoute(app)
+  app.route('/ui', dashboard.app)
 
   /** `Bearer <key>` (native) or `Token <key>` (Mem0 clients). Without any key in the store, loopback clients act as the default tenant's admin. */
-  async function authenticate(c: Context<AppEnv>) {
-    const header = c.req.header('authorization')
+  async function authenticate(c: Context<AppEnv>, header: string | undefined) {
     const challenge = { 'www-authenticate': 'Bearer' }
     if (header !== undefined) {
       const match = /^(?:bearer|token)\s+(\S+)$/i.exec(header.trim())
@@ -202,6 +207,7 @@ export function createApp(deps: AppDeps) {
     if (status >= 500) (c.get('log') ?? logger).error({ err: error, code }, 'http.error')
     const retryAfter = retryAfterByCode[code]
     if (retryAfter !== undefined && !headers['retry-after']) headers['retry-after'] = String(retryAfter)
+    if (dashboard.owns(c.req.path)) return dashboard.errorResponse(c, { status, code, message, requestId, headers })
     return c.json({ error: { code, message, request_id: requestId, ...(details && { details }) } }, status, headers)
   }
 

@@ -1,0 +1,99 @@
+import { z } from 'zod'
+import type { ServerConfig } from '../config.js'
+import { validationFailed } from '../errors.js'
+import { requestSchemas } from '../http/schemas.js'
+
+/**
+ * What the dashboard's forms and links send, validated with the HTTP API's own schemas: a form is
+ * turned into the API's request shape first (strings to numbers and booleans, JSON text to
+ * objects), so the limits and messages are the API's.
+ */
+
+/** Browsers send every field of a form, empty ones as ''; an empty field means "not given". */
+function given(input: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== '' && value !== undefined))
+}
+
+const checkbox = z.literal('true').optional()
+const jsonObjectText = (name: string) =>
+  z
+    .string()
+    .max(16_384)
+    .transform((text, ctx) => {
+      try {
+        const value: unknown = JSON.parse(text)
+        if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>
+      } catch {}
+      ctx.addIssue({ code: 'custom', message: `${name} must be a JSON object, like {"topic": "home"}` })
+      return z.NEVER
+    })
+const scopeFields = { user_id: z.string().optional(), agent_id: z.string().optional(), run_id: z.string().optional() }
+
+export function dashboardForms(config: ServerConfig) {
+  const api = requestSchemas(config)
+  /** Parses with a schema; failures are the API's REQUEST_VALIDATION_FAILED (400), naming the fields. */
+  const read =
+    <T extends z.ZodType>(schema: T, where: string) =>
+    (input: Record<string, unknown>): z.output<T> => {
+      const parsed = schema.safeParse(given(input))
+      if (!parsed.success) throw validationFailed(parsed.error.issues, where)
+      return parsed.data
+    }
+
+  const readSearchForm = read(
+    z
+      .strictObject({
+        query: z.string(),
+        ...scopeFields,
+        filters: jsonObjectText('filters').optional(),
+        top_k: z.coerce.number().optional(),
+        mode: z.string().optional(),
+        include_superseded: checkbox,
+      })
+      .transform(({ include_superseded, ...rest }) => ({ ...rest, explain: true, include_superseded: include_superseded === 'true' })),
+    'search',
+  )
+  const readSearchBody = read(api.searchBody, 'search')
+
+  return {
+    login: read(z.strictObject({ key: z.string().min(1).max(512) }), 'sign-in form'),
+    /** The list page's query string is the API's list query (`GET /v1/memories`) as it is. */
+    list: read(api.listQuery, 'list'),
+    /** The search page's query string, as the API's search body (`POST /v1/memories/search`) with `explain`. */
+    search: (input: Record<string, unknown>) => readSearchBody(readSearchForm(input)),
+    update: read(
+      z
+        .strictObject({ _csrf: z.string(), text: z.string().optional(), metadata: jsonObjectText('metadata').optional() })
+        .transform(({ _csrf, ...rest }) => rest)
+        .pipe(api.updateBody),
+      'edit form',
+    ),
+    delete: read(z.strictObject({ _csrf: z.string(), purge: z.enum(['true', 'false']).default('false') }), 'delete form'),
+    createKey: read(
+      z.strictObject({
+        _csrf: z.string(),
+        tenant: z.string().min(1).max(256),
+        name: z.string().max(256).optional(),
+        role: z.enum(['tenant', 'admin']).default('tenant'),
+      }),
+      'new key form',
+    ),
+    jobLookup: read(z.strictObject({ id: z.uuid().optional() }), 'job id'),
+    confirmDelete: read(z.strictObject({ purge: checkbox }), 'delete'),
+    memoryId: read(z.strictObject({ id: z.uuid() }), 'memory id'),
+    keyId: read(z.strictObject({ id: z.string().min(1).max(64) }), 'key id'),
+  }
+}
+export type DashboardForms = ReturnType<typeof dashboardForms>
+
+/** The list query's `filters` (JSON text, as `GET /v1/memories` takes it) as an object. */
+export function parseFiltersText(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined
+  const parsed = jsonObjectText('filters').safeParse(text)
+  if (!parsed.success)
+    throw validationFailed(
+      parsed.error.issues.map((issue) => ({ ...issue, path: ['filters'] })),
+      'list',
+    )
+  return parsed.data
+}
