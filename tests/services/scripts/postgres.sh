@@ -42,24 +42,24 @@ CONF
 stop)
   pid=$(postmaster_pid)
   # Not running (never started, stopped, or killed): nothing to stop.
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then as_pg "$bin/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null; fi
+  if [ -n "$pid" ] && any_alive "$pid"; then as_pg "$bin/pg_ctl" -D "$data" -m fast -w -t 60 stop >/dev/null; fi
   ;;
 kill)
   pid=$(postmaster_pid)
-  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    pids="$pid $(pgrep -P "$pid" | tr '\n' ' ')"
+  if [ -n "$pid" ] && any_alive "$pid"; then
+    pids="$pid $(pgrep -P "$pid" | tr '\n' ' ' || true)"
     # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null || true
     # The next start refuses while a killed backend still holds shared memory: wait until all are gone.
     for _ in $(seq 100); do any_alive $pids || break; sleep 0.05; done
-    # This machine's init reaps orphans late, and start refuses while the dead postmaster's pid still exists
-    # (as a zombie): drop its lock files, as a reboot would. Crash recovery still runs from the control file.
-    any_alive $pids || rm -f "$data/postmaster.pid" "$dir"/.s.PGSQL.*.lock
   fi
+  # This machine's init reaps orphans late, and start refuses while a dead postmaster's pid still exists
+  # (as a zombie): drop its lock files, as a reboot would. Crash recovery still runs from the control file.
+  if [ -n "$pid" ] && ! any_alive "$pid"; then rm -f "$data/postmaster.pid" "$dir"/.s.PGSQL.*.lock; fi
   ;;
 destroy)
   # The data goes too: no need for a clean shutdown.
-  bash "$0" kill "$dir"
+  bash "$0" kill "$dir" || true
   rm -rf "$dir"
   ;;
 *) echo "unknown command $cmd" >&2; exit 2 ;;
