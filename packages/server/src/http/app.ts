@@ -39,8 +39,8 @@ export function createApp(deps: AppDeps) {
   const { config, keys, memory, logger } = deps
   const lifecycle = deps.lifecycle ?? { shuttingDown: false }
   const metrics = createMetrics(memory, deps.embedder ?? memory.embedder)
-  const limiter = config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined
   const dashboard = createDashboard(deps)
+  const limiter = deps.limiter ?? (config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined)
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) throw validationFailed(result.error.issues, `request ${result.target === 'json' ? 'body' : result.target}`)
@@ -94,7 +94,7 @@ export function createApp(deps: AppDeps) {
     c.set('principal', principal)
     c.set('memory', memory.withTenant(principal.tenantId))
     if (limiter) {
-      const verdict = limiter.take(principal.keyId ?? `addr:${remoteAddress(c)}`)
+      const verdict = await limiter.take(principal.keyId ?? `addr:${remoteAddress(c)}`)
       if (!verdict.ok) {
         throw new ServerError(ServerErrorCode.RateLimited, `More than ${config.rateLimitPerMinute} requests a minute`, {
           headers: { 'retry-after': String(verdict.retryAfterSeconds) },
