@@ -12,6 +12,8 @@ export const MemoryErrorCode = {
   StorageFailed: 'MEMORY_STORAGE_FAILED',
   Closed: 'MEMORY_CLOSED',
   Locked: 'MEMORY_LOCKED',
+  /** A shared service (PostgreSQL, the leader replica) is unreachable for now: retry later; nothing was half-applied. */
+  Unavailable: 'MEMORY_UNAVAILABLE',
 } as const
 export type MemoryErrorCode = (typeof MemoryErrorCode)[keyof typeof MemoryErrorCode]
 
@@ -46,4 +48,8 @@ export function storageFailed(operation: string, cause: unknown): MemoryError {
     cause,
     details: { operation },
   })
+}
+
+export function storeUnavailable(message: string, cause?: unknown): MemoryError {
+  return new MemoryError(MemoryErrorCode.Unavailable, message, { cause })
 }

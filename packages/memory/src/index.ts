@@ -31,4 +31,5 @@ export {
   type UpdateOptions,
   updateOptionsSchema,
 } from './options.js'
+export type { Forward, ForwardedCall, ReplicationOptions } from './replication.js'
 export type { AddResult, HistoryEntry, MemoryEvent, MemoryItem, Metadata, ReembedProgress, SearchExplanation, SearchResult } from './types.js'

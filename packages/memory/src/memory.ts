@@ -34,6 +34,7 @@ import {
   type UpdateOptions,
   updateOptionsSchema,
 } from './options.js'
+import { type ForwardedMethod, forwardedCallSchema, notLeading, type ReplicaEngine, Replication, scopeOfIds } from './replication.js'
 import { ResidentCache, type ResidentCacheStats } from './search/resident-cache.js'
 import { searchMemories } from './search/searcher.js'
 import { openStores } from './store/open-stores.js'
@@ -59,8 +60,10 @@ interface Engine {
   writer: Writer
   /** The scope-resident index (search/resident-cache.ts), kept current by the writer. */
   cache: ResidentCache
-  /** Present when an LLM is configured. */
+  /** Present when an LLM is configured and this process writes. */
   inference: Inference | undefined
+  /** Present when the store is on PostgreSQL: who leads the processes sharing it. */
+  replication: Replication | undefined
   /** Closes the metadata store and releases the store's ownership. */
   closeStores: () => Promise<void>
   closed: boolean
@@ -84,23 +87,25 @@ export class Memory implements AsyncDisposable {
     const { metadata, provider } = stores
     const cleanup: Array<() => unknown> = [() => stores.close()]
     try {
+      const replication =
+        stores.cluster &&
+        new Replication(
+          stores.cluster,
+          replicaEngine(() => engine),
+          config.replication,
+        )
+      const leading = replication ? await replication.tryLead() : true
+      if (!leading && !config.replication) {
+        throw new MemoryError(
+          MemoryErrorCode.Locked,
+          'This store is open in another process; one process at a time unless every process opens it with `replication` (see docs/architecture.md, "Replicas")',
+        )
+      }
       const embedder = config.embedder ?? (await createEmbedder({ logger }))
       if (!config.embedder) cleanup.push(() => embedder.close())
       const manifest = await loadManifest(metadata, embedder)
       const vectors = await provider.open(manifest.vectorTable, manifest.dimensions)
       cleanup.push(() => vectors.close())
-      await recover(metadata, vectors, logger)
-      // A re-embed that crashed before switching leaves its half-filled table behind.
-      for (const name of await provider.tableNames()) if (name !== manifest.vectorTable) await provider.drop(name)
-      const writer = new Writer(vectors, metadata, {
-        maintenanceEveryRows: config.maintenanceEveryRows,
-        maintenanceEveryCommits: config.maintenanceEveryCommits,
-        annIndexThreshold: config.annIndexThreshold,
-        logger,
-      })
-      // The writer's duplicate lookups trust the index for every row it did not write itself:
-      // rows left unindexed by an earlier process (or a replay) are indexed before any write.
-      if ((await vectors.unindexedRows()) > 0) await writer.maintain()
       const engine: Engine = {
         config,
         logger,
@@ -109,30 +114,19 @@ export class Memory implements AsyncDisposable {
         provider,
         vectors,
         metadata,
-        writer,
+        writer: newWriter(vectors, metadata, config, logger, replication),
         cache: new ResidentCache(
-          { vectors: () => engine.vectors, pending: () => writer.pendingRows(), exclusive: (task) => writer.exclusive(task) },
+          { vectors: () => engine.vectors, pending: () => engine.writer.pendingRows(), exclusive: (task) => engine.writer.exclusive(task) },
           { ...config.resident, logger },
         ),
         inference: undefined,
+        replication,
         closeStores: () => stores.close(),
         closed: false,
       }
-      writer.attach(engine.cache)
-      if (config.llm) {
-        engine.inference = new Inference({
-          llm: config.llm instanceof LlmClient ? config.llm : new LlmClient(config.llm),
-          embedder: () => engine.embedder,
-          vectors: () => engine.vectors,
-          metadata,
-          writer,
-          logger,
-          settled: () => writer.settled(),
-          config: config.inference,
-        })
-        // Jobs an earlier process left queued or pending resume now.
-        engine.inference.start()
-      }
+      engine.writer.attach(engine.cache)
+      if (leading) await lead(engine)
+      await replication?.start()
       return new Memory(engine, config.tenantId)
     } catch (error) {
       for (const close of cleanup.reverse()) await close()
@@ -171,6 +165,8 @@ export class Memory implements AsyncDisposable {
    */
   async add(input: string | Message[], options: AddOptions): Promise<{ results: InferResult[]; job?: InferenceJob }> {
     this.checkOpen()
+    const remote = await this.onLeader('add', [input, options], () => [scopeOfIds(this.tenantId, options)])
+    if (remote) return remote.result as { results: InferResult[]; job?: InferenceJob }
     const parsed = parseWith(addOptionsSchema, options, 'add options')
     if (parsed.infer) return this.inferAdd(input, parsed)
     if (parsed.async || parsed.timestamp !== undefined || parsed.instructions !== undefined || parsed.memoryType !== 'semantic') {
@@ -189,6 +185,8 @@ export class Memory implements AsyncDisposable {
   /** Adds many items in one group commit: all stored, or none. Results carry the item `index`. */
   async addBatch(items: AddBatchItem[]): Promise<{ results: Array<AddResult & { index: number }> }> {
     this.checkOpen()
+    const remote = await this.onLeader('addBatch', [items], () => items.map((item) => scopeOfIds(this.tenantId, item)))
+    if (remote) return remote.result as { results: Array<AddResult & { index: number }> }
     const parsed = parseWith(z.array(addBatchItemSchema).min(1).max(this.engine.config.maxBatchItems), items, 'addBatch items')
     const ops = await this.prepareAdds(parsed, true)
     const indexes = ops.map((op) => (op as WriteOp & { index: number }).index)
@@ -227,11 +225,14 @@ export class Memory implements AsyncDisposable {
 
   /**
    * What the engine holds and does: the resident index's memory use against its budget, its
-   * hits, loads and evictions, and writes acknowledged but not yet in the vector store.
+   * hits, loads and evictions, writes acknowledged but not yet in the vector store, and whether
+   * this process writes the store (`single`: it alone opens it; `leader` / `follower`: replicas).
    */
-  stats(): { resident: ResidentCacheStats; pendingWrites: number } {
+  stats(): { resident: ResidentCacheStats; pendingWrites: number; role: 'single' | 'leader' | 'follower' } {
     this.checkOpen()
-    return { resident: this.engine.cache.usage(), pendingWrites: this.engine.writer.pendingRows().length }
+    const { replication } = this.engine
+    const role = replication ? (replication.leading ? 'leader' : 'follower') : 'single'
+    return { resident: this.engine.cache.usage(), pendingWrites: this.engine.writer.pendingRows().length, role }
   }
 
   /**
@@ -322,6 +323,8 @@ export class Memory implements AsyncDisposable {
    */
   async import(items: ImportItem[]): Promise<{ results: AddResult[]; remapped: Array<{ from: string; to: string }> }> {
     this.checkOpen()
+    const remote = await this.onLeader('import', [items], () => items.map((item) => scopeOfIds(this.tenantId, item)))
+    if (remote) return remote.result as { results: AddResult[]; remapped: Array<{ from: string; to: string }> }
     const parsed = parseWith(z.array(importItemSchema).min(1).max(this.engine.config.maxBatchItems), items, 'import items', MemoryErrorCode.InvalidInput)
     const drafts = parsed.map((item, index) => ({
       index,
@@ -346,6 +349,8 @@ export class Memory implements AsyncDisposable {
 
   async update(id: string, options: UpdateOptions): Promise<MemoryItem> {
     this.checkOpen()
+    const remote = await this.onLeader('update', [id, options], (item) => [scopeOfIds(this.tenantId, item as MemoryItem)])
+    if (remote) return remote.result as MemoryItem
     const memoryId = parseId(id)
     const opts = parseWith(updateOptionsSchema, options, 'update options')
     const metadata = opts.metadata === undefined ? undefined : checkMetadata(opts.metadata)
@@ -375,6 +380,11 @@ export class Memory implements AsyncDisposable {
    */
   async delete(id: string, options: DeleteOptions = {}): Promise<void> {
     this.checkOpen()
+    if (!(await this.writesHere())) {
+      const memory = await this.get(id)
+      await this.onLeader('delete', [id, options], () => (memory ? [scopeOfIds(this.tenantId, memory)] : []))
+      return
+    }
     const opts = parseWith(deleteOptionsSchema, options, 'delete options')
     const [result] = await this.engine.writer.submit([
       { kind: 'delete', tenantId: this.tenantId, id: parseId(id), purge: opts.purge, actor: opts.actor ?? null },
@@ -389,6 +399,8 @@ export class Memory implements AsyncDisposable {
    */
   async deleteAll(options: ScopeIds & DeleteOptions): Promise<{ deleted: number }> {
     this.checkOpen()
+    const remote = await this.onLeader('deleteAll', [options], () => [scopeOfIds(this.tenantId, options)])
+    if (remote) return remote.result as { deleted: number }
     const { purge, actor, ...scopeIds } = options ?? {}
     const opts = parseWith(deleteOptionsSchema, { purge, actor }, 'deleteAll options')
     const scope = this.requireScope(parseWith(scopeSchema, scopeIds, 'deleteAll scope'), 'deleteAll')
@@ -405,6 +417,7 @@ export class Memory implements AsyncDisposable {
   /** Erases every memory of this tenant and its history. Other tenants are untouched. */
   async reset(): Promise<void> {
     this.checkOpen()
+    if (await this.onLeader('reset', [], () => [{ tenantId: this.tenantId }])) return
     await this.engine.writer.submit([{ kind: 'deleteMatching', scope: { tenantId: this.tenantId }, purge: true, actor: null }])
     await this.engine.writer.exclusive(() => this.engine.metadata.deleteHistory(this.tenantId))
     await this.engine.writer.erase()
@@ -417,6 +430,8 @@ export class Memory implements AsyncDisposable {
    */
   async reembed(embedder: Embedder, options: { onProgress?: (progress: ReembedProgress) => void; batchSize?: number } = {}): Promise<void> {
     this.checkOpen()
+    if (!(await this.writesHere()))
+      throw new MemoryError(MemoryErrorCode.Unavailable, 'Re-embedding runs on the replica that leads the store; stop the others first')
     const engine = this.engine
     const batchSize = options.batchSize ?? 512
     await engine.writer.exclusive(async () => {
@@ -456,6 +471,7 @@ export class Memory implements AsyncDisposable {
   /** Compacts and refreshes indexes now (it also happens on its own every `maintenanceEveryRows` writes). */
   async optimize(): Promise<void> {
     this.checkOpen()
+    if (await this.onLeader('optimize', [], () => [])) return
     await this.engine.writer.exclusive(() => this.engine.writer.maintain())
   }
 
@@ -464,6 +480,7 @@ export class Memory implements AsyncDisposable {
     const engine = this.engine
     if (engine.closed) return
     engine.closed = true
+    engine.replication?.stop()
     await engine.inference?.stop()
     await engine.writer.exclusive(async () => {
       engine.writer.stop()
@@ -475,6 +492,46 @@ export class Memory implements AsyncDisposable {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.close()
+  }
+
+  /** Whether this process writes the store (false on a follower replica). */
+  private async writesHere(): Promise<boolean> {
+    return this.engine.replication ? this.engine.replication.settledRole() : true
+  }
+
+  /**
+   * On a follower replica, runs the call on the leader and returns its result, once this process
+   * reads what it wrote (`touched`: the scopes it changed, from the result). Undefined here on the leader.
+   */
+  private async onLeader(method: ForwardedMethod, args: unknown[], touched: (result: unknown) => ScopeFilter[]): Promise<{ result: unknown } | undefined> {
+    const replication = this.engine.replication
+    if (!replication || (await replication.settledRole())) return undefined
+    return { result: await replication.forward({ tenantId: this.tenantId, method, args }, touched) }
+  }
+
+  /**
+   * Runs a call a follower forwarded (the server's internal route, authenticated with
+   * `replicationSecret`), as the tenant it names; answers once the write is in the vector store.
+   */
+  async serveForwarded(call: unknown): Promise<unknown> {
+    this.checkOpen()
+    const { tenantId, method, args } = parseWith(forwardedCallSchema, call, 'forwarded call', MemoryErrorCode.InvalidInput)
+    if (!(await this.writesHere())) throw notLeading()
+    const memory = this.withTenant(tenantId)
+    const result = await (memory[method] as (...a: unknown[]) => Promise<unknown>).apply(memory, args)
+    await this.engine.writer.settled()
+    return result
+  }
+
+  /** The secret a forwarded call must carry (undefined unless the store is on PostgreSQL). */
+  get replicationSecret(): string | undefined {
+    return this.engine.replication?.secret
+  }
+
+  /** Where other replicas reach this process (its server's URL, known once it listens). */
+  async advertise(address: string): Promise<void> {
+    this.checkOpen()
+    await this.engine.replication?.advertise(address)
   }
 
   /** Reads see every acknowledged write: they wait for its LanceDB apply if it is still running. */
@@ -711,5 +768,78 @@ async function recover(metadata: MetadataStore, vectors: VectorStore, logger: Lo
     await vectors.apply(change, { replay: true })
     metadata.markApplied(seq)
     logger.info('memory.recovered', { seq, inserts: change.inserts.length, updates: change.updates.length, deletes: change.deletes.length })
+  }
+}
+
+function newWriter(vectors: VectorStore, metadata: MetadataStore, config: MemoryConfig, logger: Logger, replication: Replication | undefined): Writer {
+  return new Writer(vectors, metadata, {
+    maintenanceEveryRows: config.maintenanceEveryRows,
+    maintenanceEveryCommits: config.maintenanceEveryCommits,
+    annIndexThreshold: config.annIndexThreshold,
+    logger,
+    onApplied: replication && ((scopes) => replication.applied(scopes)),
+  })
+}
+
+/**
+ * Makes this process the store's writer: at open, or when a follower takes over from a vanished
+ * leader. Replays what the journal holds (a crash, or the previous leader's acknowledged writes),
+ * then starts the writer's background work.
+ */
+async function lead(engine: Engine): Promise<void> {
+  const { metadata, provider, logger, config } = engine
+  await recover(metadata, engine.vectors, logger)
+  // A re-embed that crashed before switching leaves its half-filled table behind.
+  const manifest = await metadata.getManifest()
+  for (const name of await provider.tableNames()) if (manifest && name !== manifest.vectorTable) await provider.drop(name)
+  // The writer's duplicate lookups trust the index for every row it did not write itself:
+  // rows left unindexed by an earlier process (or a replay) are indexed before any write.
+  if ((await engine.vectors.unindexedRows()) > 0) await engine.writer.maintain()
+  if (config.llm) {
+    engine.inference = new Inference({
+      llm: config.llm instanceof LlmClient ? config.llm : new LlmClient(config.llm),
+      embedder: () => engine.embedder,
+      vectors: () => engine.vectors,
+      metadata,
+      writer: engine.writer,
+      logger,
+      settled: () => engine.writer.settled(),
+      config: config.inference,
+    })
+    // Jobs an earlier process left queued or pending resume now.
+    engine.inference.start()
+  }
+}
+
+/** How replication drives the engine (replication.ts). */
+function replicaEngine(engine: () => Engine): ReplicaEngine {
+  return {
+    get logger() {
+      return engine().logger
+    },
+    refresh: () => engine().vectors.refresh(),
+    invalidate(scopes) {
+      const { cache } = engine()
+      if (scopes === undefined) cache.clear()
+      else for (const scope of scopes) cache.invalidate(scope)
+    },
+    async promote() {
+      const e = engine()
+      await e.vectors.refresh()
+      // A fresh writer: the one a follower holds never wrote, and a deposed leader's is stale.
+      e.writer.stop()
+      e.writer = newWriter(e.vectors, e.metadata, e.config, e.logger, e.replication)
+      e.writer.attach(e.cache)
+      e.cache.clear()
+      await lead(e)
+    },
+    demote() {
+      const e = engine()
+      e.writer.fail(notLeading())
+      void e.inference?.stop()
+      e.inference = undefined
+      e.writer = newWriter(e.vectors, e.metadata, e.config, e.logger, e.replication)
+      e.writer.attach(e.cache)
+    },
   }
 }

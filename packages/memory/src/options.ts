@@ -2,6 +2,7 @@ import type { Embedder, Logger } from '@agentmem/embeddings'
 import { z } from 'zod'
 import { MemoryError, MemoryErrorCode } from './errors.js'
 import { LlmClient, llmOptionsSchema } from './inference/llm-client.js'
+import { replicationOptionsSchema } from './replication.js'
 
 /**
  * Identifiers: no control characters, bounded, so they are safe in keys, logs and predicates; never
@@ -132,6 +133,12 @@ export const memoryOpenOptionsSchema = z.strictObject({
   vectorsUrl: z.string().min(1).optional(),
   /** LanceDB storage options for `vectorsUrl`: endpoint, region, aws_access_key_id, allow_http, … (AWS_* variables are read too). */
   storageOptions: z.record(z.string(), z.string()).optional(),
+  /**
+   * With `metadataUrl`: several processes (replicas) may open the store; one leads and writes, the
+   * others forward writes to it through `forward` and follow its changes. Without it, a second
+   * process is refused (MEMORY_LOCKED).
+   */
+  replication: replicationOptionsSchema.optional(),
   /** Embedder to use. Default: the offline default model, owned (and closed) by this Memory. */
   embedder: z.custom<Embedder>((e) => typeof e === 'object' && e !== null && typeof (e as Embedder).embed === 'function').optional(),
   /** Tenant of every call made through this instance. */

@@ -42,6 +42,8 @@ interface PendingApply {
   change: StoreChange
   /** The group's final row images (null: deleted), which reads of the writer lay over the store's. */
   rows: Map<string, StoredMemory | null>
+  /** Scope keys (scopeKey) of every row the group changed, before and after. */
+  scopes: Set<string>
 }
 
 /**
@@ -58,6 +60,8 @@ export interface WriterOptions {
   maintenanceEveryCommits: number
   annIndexThreshold: number
   logger: Logger
+  /** Told after each vector-store write (and maintenance) which scopes it changed: replicas following this writer re-read them. */
+  onApplied?: ((scopes: Set<string>) => void) | undefined
 }
 
 /**
@@ -223,6 +227,8 @@ export class Writer {
     this.options.logger.debug('memory.maintain', { ms: Math.round(performance.now() - started), purge })
     this.rowsSinceMaintenance = 0
     this.commitsSinceMaintenance = 0
+    // Compaction makes a new version without changing any row: followers need not drop anything.
+    this.options.onApplied?.(new Set())
     const ms = performance.now() - started
     this.maintenanceNotBefore = performance.now() + (ms * (1 - maintenanceBudget)) / maintenanceBudget
   }
@@ -287,8 +293,13 @@ export class Writer {
 
   private enqueue(committed: { seq: number; change: StoreChange; images: Map<string, RowImage> }): void {
     const rows = new Map<string, StoredMemory | null>()
-    for (const [id, image] of committed.images) rows.set(id, image.after)
-    this.pending.push({ seq: committed.seq, number: ++this.committedCount, change: committed.change, rows })
+    const scopes = new Set<string>()
+    for (const [id, image] of committed.images) {
+      rows.set(id, image.after)
+      if (image.before) scopes.add(scopeKey(image.before))
+      if (image.after) scopes.add(scopeKey(image.after))
+    }
+    this.pending.push({ seq: committed.seq, number: ++this.committedCount, change: committed.change, rows, scopes })
     this.pendingRowCount += rows.size
     if (this.pendingRowCount >= applyAtOnceRows) this.flushNow?.()
     this.cache?.committed(committed.images)
@@ -313,6 +324,7 @@ export class Writer {
         break
       }
       this.pending.splice(0, taking.length)
+      this.options.onApplied?.(new Set(taking.flatMap((p) => [...p.scopes])))
       this.pendingRowCount -= taking.reduce((sum, p) => sum + p.rows.size, 0)
       this.appliedCount = last.number
       this.rowsSinceMaintenance += change.inserts.length + change.updates.length + change.deletes.length
@@ -385,6 +397,14 @@ export class Writer {
       Math.max(0, this.maintenanceNotBefore - performance.now()),
     )
     this.deferred.unref()
+  }
+
+  /** Refuses writes from now on with `error`, and ends waits (this process stopped leading the store). */
+  fail(error: MemoryError): void {
+    this.failure ??= error
+    this.stop()
+    for (const pending of this.queue.splice(0)) pending.reject(error)
+    this.wake()
   }
 
   /** No maintenance after this (the store is closing); call inside `exclusive`. */

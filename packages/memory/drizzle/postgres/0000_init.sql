@@ -1,3 +1,11 @@
+CREATE TABLE "cluster" (
+	"id" integer PRIMARY KEY NOT NULL,
+	"epoch" bigint NOT NULL,
+	"leader_address" text,
+	"secret" text NOT NULL,
+	"updated_at" bigint NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "history" (
 	"id" bigserial PRIMARY KEY NOT NULL,
 	"tenant_id" text NOT NULL,

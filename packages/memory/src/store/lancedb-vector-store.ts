@@ -326,9 +326,10 @@ class LanceVectorStore implements VectorStore {
     }
   }
 
-  async refresh(): Promise<void> {
+  async refresh(): Promise<number> {
     try {
       await this.table.checkoutLatest()
+      return await this.table.version()
     } catch (e) {
       throw storageFailed('refresh', e)
     }

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { lockFolder } from './folder-lock.js'
 import { openLanceProvider } from './lancedb-vector-store.js'
+import { PostgresCluster } from './postgres-cluster.js'
 import { openPostgresMetadataStore } from './postgres-metadata-store.js'
 import { openSqliteMetadataStore } from './sqlite-metadata-store.js'
 import type { MetadataStore, VectorStoreProvider } from './types.js'
@@ -20,35 +21,47 @@ export interface StoreLocation {
 export interface OpenedStores {
   metadata: MetadataStore
   provider: VectorStoreProvider
-  /** Closes the metadata store and gives up ownership (the folder lock, or PostgreSQL's session lock with the store). */
+  /** With PostgreSQL: who leads the processes sharing the store (see postgres-cluster.ts). */
+  cluster: PostgresCluster | undefined
+  /** Closes the metadata store and gives up ownership (the folder lock, or the lead with the cluster connection). */
   close(): Promise<void>
 }
 
 /**
- * The one place that maps a store's location to implementations. Whoever holds the metadata owns
- * the store: with SQLite the folder lock, with PostgreSQL a session lock held by the metadata store.
+ * The one place that maps a store's location to implementations. With SQLite one process owns the
+ * store (the folder lock); with PostgreSQL several may share it, one leading (see Memory.open).
  */
 export async function openStores(location: StoreLocation): Promise<OpenedStores> {
   mkdirSync(location.path, { recursive: true })
   const unlock = location.metadataUrl ? () => {} : lockFolder(join(location.path, 'LOCK'))
   let metadata: MetadataStore | undefined
+  let cluster: PostgresCluster | undefined
   try {
-    metadata = location.metadataUrl ? await openPostgresMetadataStore(location.metadataUrl) : await openSqliteMetadataStore(join(location.path, 'metadata.db'))
+    if (location.metadataUrl) {
+      metadata = await openPostgresMetadataStore(location.metadataUrl, { fence: () => cluster?.epoch })
+      cluster = await PostgresCluster.open(location.metadataUrl)
+    } else {
+      metadata = await openSqliteMetadataStore(join(location.path, 'metadata.db'))
+    }
     const provider = await openLanceProvider(location.vectorsUrl ?? join(location.path, 'vectors'), location.storageOptions)
     const opened = metadata
+    const joined = cluster
     return {
       metadata,
       provider,
+      cluster,
       async close() {
         try {
           await opened.close()
         } finally {
+          await joined?.close()
           unlock()
         }
       },
     }
   } catch (e) {
     await metadata?.close().catch(() => {})
+    await cluster?.close()
     unlock()
     throw e
   }

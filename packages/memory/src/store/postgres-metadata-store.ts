@@ -3,10 +3,10 @@ import { and, asc, eq, inArray, lte, min, type SQL, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
-import { MemoryError, MemoryErrorCode, storageFailed } from '../errors.js'
+import { isMemoryError, type MemoryError, storageFailed, storeUnavailable } from '../errors.js'
 import type { HistoryEntry } from '../types.js'
 import { decodeChange, encodeChange, historyScope, idsByTenant, toHistoryEntry } from './metadata-rows.js'
-import { history, inferenceJobs, journal, manifest } from './postgres-schema.js'
+import { cluster, history, inferenceJobs, journal, manifest } from './postgres-schema.js'
 import type { HistoryPurge, HistoryRecord, InferenceJobRecord, Manifest, MetadataStore, PendingChange, StoreChange } from './types.js'
 
 const migrationsFolder = fileURLToPath(new URL('../../drizzle/postgres', import.meta.url))
@@ -14,34 +14,36 @@ const purgeChunk = 5_000
 
 /**
  * The metadata store on PostgreSQL: the same tables and contract as the SQLite store, for stores
- * whose processes run on several machines. Until replicas coordinate their writes, one process owns
- * a store at a time: it holds a session advisory lock, the database's equivalent of the folder lock.
+ * whose replicas run on several machines (postgres-cluster.ts says who writes). `fence` is the
+ * epoch this process leads in: a journal commit checks it against the cluster row, so a deposed
+ * leader cannot commit after a new one took over.
  */
-export async function openPostgresMetadataStore(url: string): Promise<MetadataStore> {
+export async function openPostgresMetadataStore(url: string, options: { fence?: () => number | undefined } = {}): Promise<MetadataStore> {
   const pool = new pg.Pool({ connectionString: url, max: 4 })
   // An idle client's connection error (a PostgreSQL restart) is reported by the next query; without a listener it would crash the process.
   pool.on('error', () => {})
-  let owner: pg.PoolClient | undefined
   try {
-    owner = await pool.connect()
-    owner.on('error', () => {})
-    const { rows } = await owner.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(hashtext('agentmem:store-owner')) AS locked`)
-    if (!rows[0]?.locked) {
-      throw new MemoryError(MemoryErrorCode.Locked, 'This store is open in another process; one process at a time (stop it or use its HTTP API)')
-    }
     const db = drizzle({ client: pool })
-    await migrate(db, { migrationsFolder })
-    const lockClient = owner
-    return new PostgresMetadataStore(db, async () => {
-      lockClient.release(true)
-      await pool.end()
-    })
+    await migrate(db, { migrationsFolder, migrationsTable: '__agentmem_memory_migrations' })
+    return new PostgresMetadataStore(db, () => pool.end(), options.fence)
   } catch (e) {
-    owner?.release(true)
     await pool.end().catch(() => {})
-    if (e instanceof MemoryError) throw e
-    throw storageFailed('open metadata', e)
+    throw postgresFailed('open metadata', e)
   }
+}
+
+/** Connection failures (PostgreSQL down, restarting, unreachable) are MEMORY_UNAVAILABLE: retry later. Others are storage failures. */
+export function postgresFailed(operation: string, e: unknown): MemoryError {
+  if (isMemoryError(e)) return e
+  const code = String((e as { code?: unknown })?.code ?? '')
+  const message = String((e as Error)?.message ?? e)
+  const connection =
+    code.startsWith('08') ||
+    code.startsWith('57P') ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code) ||
+    /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
+  if (connection) return storeUnavailable(`PostgreSQL is unreachable during ${operation}; retry shortly`, e)
+  return storageFailed(operation, e)
 }
 
 /**
@@ -66,7 +68,15 @@ class PostgresMetadataStore implements MetadataStore {
   constructor(
     private readonly db: NodePgDatabase,
     private readonly closeClient: () => Promise<void>,
+    private readonly fence: (() => number | undefined) | undefined,
   ) {}
+
+  /** Runs a query; a lost connection becomes MEMORY_UNAVAILABLE. */
+  private guard<T>(operation: string, task: () => Promise<T>): Promise<T> {
+    return task().catch((e: unknown) => {
+      throw postgresFailed(operation, e)
+    })
+  }
 
   async close(): Promise<void> {
     try {
@@ -83,17 +93,21 @@ class PostgresMetadataStore implements MetadataStore {
     this.deletedThrough = through
   }
 
-  async getManifest(): Promise<Manifest | undefined> {
-    const [row] = await this.db.select().from(manifest).where(eq(manifest.id, 1))
-    return row && { schemaVersion: row.schemaVersion, embeddingModel: row.embeddingModel, dimensions: row.dimensions, vectorTable: row.vectorTable }
+  getManifest(): Promise<Manifest | undefined> {
+    return this.guard('getManifest', async () => {
+      const [row] = await this.db.select().from(manifest).where(eq(manifest.id, 1))
+      return row && { schemaVersion: row.schemaVersion, embeddingModel: row.embeddingModel, dimensions: row.dimensions, vectorTable: row.vectorTable }
+    })
   }
 
-  async setManifest(m: Manifest): Promise<void> {
-    const values = { ...m, updatedAt: Date.now() }
-    await this.db
-      .insert(manifest)
-      .values({ id: 1, ...values })
-      .onConflictDoUpdate({ target: manifest.id, set: values })
+  setManifest(m: Manifest): Promise<void> {
+    return this.guard('setManifest', async () => {
+      const values = { ...m, updatedAt: Date.now() }
+      await this.db
+        .insert(manifest)
+        .values({ id: 1, ...values })
+        .onConflictDoUpdate({ target: manifest.id, set: values })
+    })
   }
 
   async beginChange(change: StoreChange, events: HistoryRecord[], purge: HistoryPurge): Promise<number> {
@@ -102,6 +116,12 @@ class PostgresMetadataStore implements MetadataStore {
     try {
       // One transaction: the journal entry, its history and the purge's erasures commit together or not at all.
       const seq = await this.db.transaction(async (tx) => {
+        if (this.fence) {
+          // FOR SHARE waits for a promotion in progress; a new epoch means another process leads now.
+          const [row] = await tx.select({ epoch: cluster.epoch }).from(cluster).where(eq(cluster.id, 1)).for('share')
+          if (row?.epoch === undefined || row.epoch !== this.fence())
+            throw storeUnavailable('This replica no longer leads the store; retry (the write was not applied)')
+        }
         const [inserted] = await tx
           .insert(journal)
           .values({ ...entry, createdAt: Date.now() })
@@ -120,7 +140,7 @@ class PostgresMetadataStore implements MetadataStore {
       this.deletedThrough = Math.max(this.deletedThrough, through)
       return seq
     } catch (e) {
-      throw storageFailed('journal commit', e)
+      throw postgresFailed('journal commit', e)
     }
   }
 
@@ -128,27 +148,33 @@ class PostgresMetadataStore implements MetadataStore {
     this.appliedThrough = Math.max(this.appliedThrough, seq)
   }
 
-  async pendingChanges(): Promise<PendingChange[]> {
-    const entries = await this.db.select().from(journal).orderBy(asc(journal.seq))
-    return entries.map((entry) => ({ seq: entry.seq, change: decodeChange(entry) }))
+  pendingChanges(): Promise<PendingChange[]> {
+    return this.guard('pendingChanges', async () => {
+      const entries = await this.db.select().from(journal).orderBy(asc(journal.seq))
+      return entries.map((entry) => ({ seq: entry.seq, change: decodeChange(entry) }))
+    })
   }
 
-  async history(tenantId: string, memoryId: string): Promise<HistoryEntry[]> {
-    const rows = await this.db
-      .select()
-      .from(history)
-      .where(and(eq(history.tenantId, tenantId), eq(history.memoryId, memoryId)))
-      .orderBy(asc(history.id))
-    return rows.map(toHistoryEntry)
+  history(tenantId: string, memoryId: string): Promise<HistoryEntry[]> {
+    return this.guard('history', async () => {
+      const rows = await this.db
+        .select()
+        .from(history)
+        .where(and(eq(history.tenantId, tenantId), eq(history.memoryId, memoryId)))
+        .orderBy(asc(history.id))
+      return rows.map(toHistoryEntry)
+    })
   }
 
-  async hasHistory(tenantId: string, memoryId: string): Promise<boolean> {
-    const [row] = await this.db
-      .select({ id: history.id })
-      .from(history)
-      .where(and(eq(history.tenantId, tenantId), eq(history.memoryId, memoryId)))
-      .limit(1)
-    return row !== undefined
+  hasHistory(tenantId: string, memoryId: string): Promise<boolean> {
+    return this.guard('hasHistory', async () => {
+      const [row] = await this.db
+        .select({ id: history.id })
+        .from(history)
+        .where(and(eq(history.tenantId, tenantId), eq(history.memoryId, memoryId)))
+        .limit(1)
+      return row !== undefined
+    })
   }
 
   async compactErased(): Promise<void> {
@@ -162,51 +188,63 @@ class PostgresMetadataStore implements MetadataStore {
         if ((e as { code?: string }).code !== '42501') throw e
       })
     } catch (e) {
-      throw storageFailed('erase', e)
+      throw postgresFailed('erase', e)
     }
   }
 
-  async deleteHistory(tenantId: string): Promise<void> {
-    await this.db.transaction(async (tx) => {
-      await tx.delete(history).where(eq(history.tenantId, tenantId))
-      await tx.delete(inferenceJobs).where(eq(inferenceJobs.tenantId, tenantId))
+  deleteHistory(tenantId: string): Promise<void> {
+    return this.guard('deleteHistory', async () => {
+      await this.db.transaction(async (tx) => {
+        await tx.delete(history).where(eq(history.tenantId, tenantId))
+        await tx.delete(inferenceJobs).where(eq(inferenceJobs.tenantId, tenantId))
+      })
     })
   }
 
-  async createJob(job: InferenceJobRecord): Promise<void> {
-    await this.db.insert(inferenceJobs).values(job)
+  createJob(job: InferenceJobRecord): Promise<void> {
+    return this.guard('createJob', async () => {
+      await this.db.insert(inferenceJobs).values(job)
+    })
   }
 
-  async updateJob(id: string, change: Partial<Omit<InferenceJobRecord, 'id' | 'tenantId' | 'createdAt'>>): Promise<void> {
-    await this.db
-      .update(inferenceJobs)
-      .set({ ...change, updatedAt: Date.now() })
-      .where(eq(inferenceJobs.id, id))
+  updateJob(id: string, change: Partial<Omit<InferenceJobRecord, 'id' | 'tenantId' | 'createdAt'>>): Promise<void> {
+    return this.guard('updateJob', async () => {
+      await this.db
+        .update(inferenceJobs)
+        .set({ ...change, updatedAt: Date.now() })
+        .where(eq(inferenceJobs.id, id))
+    })
   }
 
-  async getJob(tenantId: string, id: string): Promise<InferenceJobRecord | undefined> {
-    const [row] = await this.db
-      .select()
-      .from(inferenceJobs)
-      .where(and(eq(inferenceJobs.tenantId, tenantId), eq(inferenceJobs.id, id)))
-    return row as InferenceJobRecord | undefined
+  getJob(tenantId: string, id: string): Promise<InferenceJobRecord | undefined> {
+    return this.guard('getJob', async () => {
+      const [row] = await this.db
+        .select()
+        .from(inferenceJobs)
+        .where(and(eq(inferenceJobs.tenantId, tenantId), eq(inferenceJobs.id, id)))
+      return row as InferenceJobRecord | undefined
+    })
   }
 
-  async dueJobs(now: number, limit: number): Promise<InferenceJobRecord[]> {
-    const rows = await this.db
-      .select()
-      .from(inferenceJobs)
-      .where(and(inArray(inferenceJobs.status, ['queued', 'pending']), lte(inferenceJobs.nextAttemptAt, now)))
-      .orderBy(asc(inferenceJobs.nextAttemptAt))
-      .limit(limit)
-    return rows as InferenceJobRecord[]
+  dueJobs(now: number, limit: number): Promise<InferenceJobRecord[]> {
+    return this.guard('dueJobs', async () => {
+      const rows = await this.db
+        .select()
+        .from(inferenceJobs)
+        .where(and(inArray(inferenceJobs.status, ['queued', 'pending']), lte(inferenceJobs.nextAttemptAt, now)))
+        .orderBy(asc(inferenceJobs.nextAttemptAt))
+        .limit(limit)
+      return rows as InferenceJobRecord[]
+    })
   }
 
-  async nextDueAt(): Promise<number | undefined> {
-    const [row] = await this.db
-      .select({ at: min(inferenceJobs.nextAttemptAt) })
-      .from(inferenceJobs)
-      .where(inArray(inferenceJobs.status, ['queued', 'pending']))
-    return row?.at ?? undefined
+  nextDueAt(): Promise<number | undefined> {
+    return this.guard('nextDueAt', async () => {
+      const [row] = await this.db
+        .select({ at: min(inferenceJobs.nextAttemptAt) })
+        .from(inferenceJobs)
+        .where(inArray(inferenceJobs.status, ['queued', 'pending']))
+      return row?.at ?? undefined
+    })
   }
 }

@@ -63,3 +63,16 @@ export const inferenceJobs = pgTable(
   },
   (t) => [index('inference_jobs_due_idx').on(t.status, t.nextAttemptAt)],
 )
+
+/**
+ * One row: who leads the replicas of this store. `epoch` grows at every change of leader and
+ * fences journal commits (a deposed leader's commit fails); `secret` authenticates the calls
+ * followers forward to the leader (only processes that can read this database know it).
+ */
+export const cluster = pgTable('cluster', {
+  id: integer('id').primaryKey(),
+  epoch: bigint('epoch', { mode: 'number' }).notNull(),
+  leaderAddress: text('leader_address'),
+  secret: text('secret').notNull(),
+  updatedAt: epochMs('updated_at').notNull(),
+})

@@ -82,8 +82,8 @@ export interface VectorStore {
   scan(batchSize: number): AsyncIterable<StoredMemory[]>
   /** The texts of a tenant's rows, in batches (for keyword statistics). */
   scanTexts(tenantId: string): AsyncIterable<string[]>
-  /** Reads the newest version, with writes made by another process (reads otherwise keep to this process's own). */
-  refresh(): Promise<void>
+  /** Reads the newest version, with writes made by another process (reads otherwise keep to this process's own); returns its number. */
+  refresh(): Promise<number>
   countRows(): Promise<number>
   /**
    * Compacts, refreshes indexes, builds the ANN index when due. `purge` leaves no deleted row's

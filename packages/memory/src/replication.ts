@@ -1,0 +1,208 @@
+import type { Logger } from '@agentmem/embeddings'
+import { z } from 'zod'
+import { MemoryError, MemoryErrorCode, storeUnavailable } from './errors.js'
+import type { AppliedEvent, PostgresCluster } from './store/postgres-cluster.js'
+import type { ScopeFilter } from './store/types.js'
+
+/** The Memory methods a follower sends to the leader; every other call runs where it is made. */
+export const forwardedMethods = ['add', 'addBatch', 'import', 'update', 'delete', 'deleteAll', 'reset', 'optimize'] as const
+export type ForwardedMethod = (typeof forwardedMethods)[number]
+
+export const forwardedCallSchema = z.strictObject({
+  tenantId: z.string().min(1).max(256),
+  method: z.enum(forwardedMethods),
+  args: z.array(z.unknown()).max(4),
+})
+export type ForwardedCall = z.infer<typeof forwardedCallSchema>
+
+/**
+ * How a follower reaches the leader: `address` is what the leader advertised (the server's URL),
+ * `secret` authenticates the call (see PostgresCluster.secret). Resolves with the method's result;
+ * rejects with the leader's MemoryError, or MEMORY_UNAVAILABLE when the leader cannot be reached.
+ */
+export type Forward = (address: string, secret: string, call: ForwardedCall) => Promise<unknown>
+
+export const replicationOptionsSchema = z.strictObject({
+  /** Sends a call to the leader (the server does it over HTTP). */
+  forward: z.custom<Forward>((f) => typeof f === 'function', 'must be a function'),
+  /** Where other replicas reach this process when it leads (its server's URL); settable later with Memory.advertise. */
+  address: z.string().min(1).optional(),
+  /** How often a follower tries to take over a vanished leader, and re-reads the store in case a change notice was lost (ms). */
+  checkEveryMs: z.number().int().min(50).max(60_000).default(1_000),
+})
+export type ReplicationOptions = z.input<typeof replicationOptionsSchema>
+
+/** What replication needs from the engine. */
+export interface ReplicaEngine {
+  logger: Logger
+  /** Re-reads the vector store's newest version; returns its number. */
+  refresh(): Promise<number>
+  /** Drops what this process holds of these scopes (undefined: everything). */
+  invalidate(scopes: ScopeFilter[] | undefined): void
+  /** Makes this process the writer: replays the journal and starts the writer's work. */
+  promote(): Promise<void>
+  /** This process no longer writes: it stops its writer. */
+  demote(): void
+}
+
+/**
+ * The replicas of one store (PostgreSQL metadata): one leads and writes, the others follow, forward
+ * writes to it and re-read what its applies changed. A follower whose leader vanishes (its
+ * PostgreSQL session ended, e.g. the process was killed) takes over within `checkEveryMs`,
+ * replaying the journal, so no acknowledged write is lost. See docs/architecture.md, "Replicas".
+ */
+export class Replication {
+  private timer: NodeJS.Timeout | undefined
+  private promoting: Promise<void> | undefined
+  /** Applies are handled one at a time, in order. */
+  private chain: Promise<void> = Promise.resolve()
+  private heardSinceCheck = false
+  private lastVersion = -1
+  private stopped = false
+  private address: string | undefined
+
+  constructor(
+    private readonly cluster: PostgresCluster,
+    private readonly engine: ReplicaEngine,
+    private readonly options: z.output<typeof replicationOptionsSchema> | undefined,
+  ) {
+    this.address = options?.address
+  }
+
+  /** Authenticates calls forwarded to the leader. */
+  get secret(): string {
+    return this.cluster.secret
+  }
+
+  get leading(): boolean {
+    return this.cluster.epoch !== undefined && this.promoting === undefined
+  }
+
+  /** Tries to lead at open; false means another process leads. */
+  tryLead(): Promise<boolean> {
+    return this.cluster.tryLead(this.address)
+  }
+
+  /** Starts following (and watching for a vanished leader); call after open, whichever the role. */
+  async start(): Promise<void> {
+    await this.cluster.listen({
+      applied: (event) => this.heard(event),
+      lost: () => {
+        this.engine.logger.warn('memory.replica_connection_lost', { leading: this.cluster.epoch !== undefined })
+        this.engine.demote()
+        this.engine.invalidate(undefined)
+      },
+      reconnected: () => {
+        this.engine.logger.info('memory.replica_reconnected', {})
+        this.serially(async () => {
+          await this.engine.refresh()
+          this.engine.invalidate(undefined)
+        })
+      },
+    })
+    this.lastVersion = await this.engine.refresh()
+    if (this.options) this.schedule()
+  }
+
+  /** Where this process is reached when it leads (the server knows its URL only once it listens). */
+  async advertise(address: string): Promise<void> {
+    this.address = address
+    await this.cluster.setAddress(address)
+  }
+
+  /** The leader's applies: after each, tell followers which scopes changed. */
+  applied(scopes: Set<string>): void {
+    const tenants = new Set([...scopes].map((key) => key.slice(0, key.indexOf('\u0000'))))
+    void this.cluster.publish(scopes, tenants)
+  }
+
+  /** Runs a write on the leader; resolves once this process reads what it wrote. */
+  async forward(call: ForwardedCall, touched: (result: unknown) => ScopeFilter[]): Promise<unknown> {
+    if (!this.options) throw storeUnavailable('Another process leads this store, and this one was opened without replication options')
+    const address = await this.cluster.leaderAddress()
+    if (!address) throw storeUnavailable('No replica leads this store right now; retry shortly')
+    const result = await this.options.forward(address, this.cluster.secret, call)
+    // The leader answers once the write is in the vector store: re-read it, and drop what it changed.
+    await this.serially(async () => {
+      await this.engine.refresh()
+      this.engine.invalidate(touched(result))
+    })
+    return result
+  }
+
+  /** Waits for a promotion in progress, so that writes arriving meanwhile run here. */
+  async settledRole(): Promise<boolean> {
+    await this.promoting?.catch(() => undefined)
+    return this.leading
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+  }
+
+  private heard(event: AppliedEvent): void {
+    if (this.cluster.epoch !== undefined) return // our own notice
+    this.heardSinceCheck = true
+    this.serially(async () => {
+      this.lastVersion = await this.engine.refresh()
+      if (event.all) this.engine.invalidate(undefined)
+      else if (event.scopes) this.engine.invalidate(event.scopes.map(parseScopeKey))
+      else this.engine.invalidate((event.tenants ?? []).map((tenantId) => ({ tenantId })))
+    })
+  }
+
+  private serially(task: () => Promise<void>): Promise<void> {
+    const run = this.chain.then(task)
+    this.chain = run.catch((e: unknown) => this.engine.logger.warn('memory.replica_refresh_failed', { error: String(e) }))
+    return run
+  }
+
+  private schedule(): void {
+    if (this.stopped || !this.options) return
+    this.timer = setTimeout(() => void this.check().finally(() => this.schedule()), this.options.checkEveryMs)
+    this.timer.unref()
+  }
+
+  /** A follower's periodic check: take over a vanished leader; drop everything if the store changed unannounced. */
+  private async check(): Promise<void> {
+    if (this.cluster.epoch !== undefined) return
+    try {
+      if (await this.cluster.tryLead(this.address)) {
+        this.engine.logger.info('memory.replica_promoting', { epoch: this.cluster.epoch })
+        this.promoting = this.engine.promote()
+        await this.promoting
+        this.engine.logger.info('memory.replica_leads', { epoch: this.cluster.epoch })
+        return
+      }
+      const heard = this.heardSinceCheck
+      this.heardSinceCheck = false
+      await this.serially(async () => {
+        const version = await this.engine.refresh()
+        // A change with no notice (the leader died between its write and its notice): forget everything.
+        if (version !== this.lastVersion && !heard) this.engine.invalidate(undefined)
+        this.lastVersion = version
+      })
+    } catch (e) {
+      this.engine.logger.warn('memory.replica_check_failed', { error: String(e) })
+    } finally {
+      this.promoting = undefined
+    }
+  }
+}
+
+/** A scope key (scopeKey) back to the scope it names; an absent id matches any, so the filter is as wide or wider. */
+function parseScopeKey(key: string): ScopeFilter {
+  const [tenantId = '', userId, agentId, runId] = key.split('\u0000')
+  const id = (value: string | undefined) => (value === undefined || value === '\u0001' ? undefined : value)
+  return { tenantId, userId: id(userId), agentId: id(agentId), runId: id(runId) }
+}
+
+/** The scope filter of a call's (or a memory's) scope ids; a missing id matches any. */
+export function scopeOfIds(tenantId: string, ids: { userId?: string | null; agentId?: string | null; runId?: string | null } | undefined): ScopeFilter {
+  return { tenantId, userId: ids?.userId ?? undefined, agentId: ids?.agentId ?? undefined, runId: ids?.runId ?? undefined }
+}
+
+export function notLeading(): MemoryError {
+  return new MemoryError(MemoryErrorCode.Unavailable, 'This replica does not lead the store (a change of leader is in progress); retry shortly')
+}

@@ -1,0 +1,145 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import { storeUnavailable } from '../errors.js'
+
+const leaderLock = `hashtext('agentmem:leader')`
+const channel = 'agentmem_applied'
+/** NOTIFY payloads must stay under 8,000 bytes. */
+const maxPayloadBytes = 7_500
+const reconnectMs = 1_000
+
+/** What an apply changed, as the leader tells followers: scope keys (see scopeKey), or whole tenants, or everything. */
+export interface AppliedEvent {
+  epoch: number
+  scopes?: string[]
+  tenants?: string[]
+  all?: true
+}
+
+export interface ClusterListener {
+  /** The leader applied a change to the vector store. */
+  applied(event: AppliedEvent): void
+  /** The connection that holds the leader lock and hears applies was lost: this process leads no more, and may have missed applies. */
+  lost(): void
+  /** Listening again after a loss. */
+  reconnected(): void
+}
+
+/**
+ * Replicas of one store on PostgreSQL: one leader writes (it holds a session advisory lock and a
+ * new epoch that fences journal commits of any earlier leader), the others follow. The leader
+ * publishes each apply with NOTIFY; followers LISTEN, so they re-read the vector store and drop
+ * what they hold of the changed scopes within milliseconds. Both the lock and the LISTEN live on
+ * one dedicated connection: losing it loses both, which is what `lost` reports.
+ */
+export class PostgresCluster {
+  private client: pg.Client | undefined
+  private listener: ClusterListener | undefined
+  private closed = false
+  /** The epoch this process leads in; undefined while it follows. */
+  epoch: number | undefined
+  /** Authenticates calls followers forward to the leader. */
+  secret = ''
+
+  private constructor(private readonly url: string) {}
+
+  /** Connects; call after the metadata store has migrated the database. */
+  static async open(url: string): Promise<PostgresCluster> {
+    const cluster = new PostgresCluster(url)
+    await cluster.connect()
+    const fresh = randomBytes(32).toString('base64url')
+    const client = cluster.connection()
+    await client.query('INSERT INTO cluster (id, epoch, secret, updated_at) VALUES (1, 0, $1, $2) ON CONFLICT (id) DO NOTHING', [fresh, Date.now()])
+    const { rows } = await client.query<{ secret: string }>('SELECT secret FROM cluster WHERE id = 1')
+    cluster.secret = rows[0]?.secret ?? fresh
+    return cluster
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.url })
+    client.on('error', () => this.drop(client))
+    client.on('end', () => this.drop(client))
+    client.on('notification', (message) => {
+      if (message.channel !== channel || !message.payload) return
+      try {
+        this.listener?.applied(JSON.parse(message.payload) as AppliedEvent)
+      } catch {
+        // A payload this version cannot read: treat it as "anything may have changed".
+        this.listener?.applied({ epoch: -1, all: true })
+      }
+    })
+    await client.connect()
+    this.client = client
+    if (this.listener) await client.query(`LISTEN ${channel}`)
+  }
+
+  private connection(): pg.Client {
+    if (!this.client) throw storeUnavailable('PostgreSQL (the replicas connection) is unreachable')
+    return this.client
+  }
+
+  /** The connection died: the lock and the LISTEN are gone. Reconnect in the background. */
+  private drop(client: pg.Client): void {
+    if (this.client !== client) return
+    this.client = undefined
+    this.epoch = undefined
+    client.end().catch(() => {})
+    if (this.closed) return
+    this.listener?.lost()
+    const retry = () => {
+      if (this.closed) return
+      this.connect().then(
+        () => this.listener?.reconnected(),
+        () => setTimeout(retry, reconnectMs).unref(),
+      )
+    }
+    setTimeout(retry, reconnectMs).unref()
+  }
+
+  /** Takes the lead if no live process holds it; on success starts a new epoch, which fences the previous leader's commits. */
+  async tryLead(address: string | undefined): Promise<boolean> {
+    const client = this.connection()
+    const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${leaderLock}) AS locked`)
+    if (!rows[0]?.locked) return false
+    const updated = await client.query<{ epoch: string }>(
+      'UPDATE cluster SET epoch = epoch + 1, leader_address = $1, updated_at = $2 WHERE id = 1 RETURNING epoch',
+      [address ?? null, Date.now()],
+    )
+    this.epoch = Number(updated.rows[0]?.epoch)
+    return true
+  }
+
+  /** Where followers forward writes; the leader sets it once it listens. */
+  async setAddress(address: string): Promise<void> {
+    if (this.epoch === undefined) return
+    await this.connection().query('UPDATE cluster SET leader_address = $1, updated_at = $2 WHERE id = 1 AND epoch = $3', [address, Date.now(), this.epoch])
+  }
+
+  async leaderAddress(): Promise<string | undefined> {
+    const { rows } = await this.connection().query<{ leader_address: string | null }>('SELECT leader_address FROM cluster WHERE id = 1')
+    return rows[0]?.leader_address ?? undefined
+  }
+
+  /** Starts hearing applies (followers). */
+  async listen(listener: ClusterListener): Promise<void> {
+    this.listener = listener
+    await this.connection().query(`LISTEN ${channel}`)
+  }
+
+  /** Tells followers what an apply changed (leader); never throws: a follower that misses it is bounded by its own refresh. */
+  async publish(scopes: Iterable<string>, tenants: Iterable<string>): Promise<void> {
+    if (this.epoch === undefined || !this.client) return
+    let payload = JSON.stringify({ epoch: this.epoch, scopes: [...scopes] } satisfies AppliedEvent)
+    if (Buffer.byteLength(payload) > maxPayloadBytes) payload = JSON.stringify({ epoch: this.epoch, tenants: [...tenants] } satisfies AppliedEvent)
+    if (Buffer.byteLength(payload) > maxPayloadBytes) payload = JSON.stringify({ epoch: this.epoch, all: true } satisfies AppliedEvent)
+    await this.client.query('SELECT pg_notify($1, $2)', [channel, payload]).catch(() => {})
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    const client = this.client
+    this.client = undefined
+    this.epoch = undefined
+    await client?.end().catch(() => {})
+  }
+}
