@@ -171,41 +171,89 @@ it('agentmem keys create|list|revoke work on PostgreSQL (--metadata-url or AGENT
   }
 })
 
-it('answers 503 KEYS_UNAVAILABLE while PostgreSQL restarts, never crashes, and recovers by itself', async () => {
-  const data = await mkdtemp(join(tmpdir(), 'agentmem-keys-restart-'))
-  const config = loadConfig({ env: {}, flags: { data, metadataUrl: url, rateLimitPerMinute: 600 } })
+/** An app on `url`'s keys and limits (a replica; each with its own local store, which these tests do not touch). */
+async function openReplica(data: string, flags: { rateLimitPerMinute: number }) {
+  const config = loadConfig({ env: {}, flags: { data, metadataUrl: url, ...flags } })
   const keys: KeyStore = await openKeyStore(config)
   const limiter = await openRateLimiter(config)
   const memory = await Memory.open({ path: join(data, 'memory'), embedder: createHashEmbedder() })
   const app = createApp({ memory, keys, ...(limiter && { limiter }), config, logger: pino({ level: 'silent' }) })
-  const list = (key: string) => app.request('/v1/memories?user_id=u', { headers: { authorization: `Bearer ${key}` } })
+  return {
+    keys,
+    limiter,
+    list: (key: string) => app.request('/v1/memories?user_id=u', { headers: { authorization: `Bearer ${key}` } }),
+    async close() {
+      await memory.close()
+      await limiter?.close?.()
+      await keys.close()
+    },
+  }
+}
+
+it('two replicas answer 429 once their requests together pass the limit, and both refuse a key revoked on one', async () => {
+  const data = await mkdtemp(join(tmpdir(), 'agentmem-keys-replicas-'))
+  const replicas = [await openReplica(join(data, '1'), { rateLimitPerMinute: 60 }), await openReplica(join(data, '2'), { rateLimitPerMinute: 60 })]
+  const [one, two] = replicas as [Awaited<ReturnType<typeof openReplica>>, Awaited<ReturnType<typeof openReplica>>]
   try {
-    const { key } = await keys.create({ tenantId: 'a' })
-    expect((await list(key)).status).toBe(200)
+    const { key, info } = await one.keys.create({ tenantId: 'a' })
+    const statuses: number[] = []
+    for (let i = 0; i < 90; i++) statuses.push((await (i % 2 ? one : two).list(key)).status)
+    // A burst of 60 over both (plus a token of refill while this ran), not 60 each.
+    const ok = statuses.filter((s) => s === 200).length
+    expect(ok).toBeGreaterThanOrEqual(60 - 2)
+    expect(ok).toBeLessThanOrEqual(60 + 3)
+    expect(new Set(statuses)).toEqual(new Set([200, 429]))
+
+    await one.keys.revoke(info.id)
+    await sleep(150)
+    for (const replica of replicas) expect((await replica.list(key)).status).toBe(401)
+  } finally {
+    for (const replica of replicas) await replica.close()
+    await rm(data, { recursive: true, force: true })
+  }
+})
+
+it('answers 503 KEYS_UNAVAILABLE while PostgreSQL restarts, never a 500 or a crash, and recovers by itself', async () => {
+  const data = await mkdtemp(join(tmpdir(), 'agentmem-keys-restart-'))
+  const replica = await openReplica(data, { rateLimitPerMinute: 100_000 })
+  try {
+    const { key } = await replica.keys.create({ tenantId: 'a' })
+    expect((await replica.list(key)).status).toBe(200)
+
+    // A client keeps calling through a restart: only 200s and 503s, then 200s again.
+    const statuses: number[] = []
+    let running = true
+    const client = (async () => {
+      while (running) {
+        statuses.push((await replica.list(key)).status)
+        await sleep(10)
+      }
+    })()
+    await postgres.restart()
+    const back = performance.now()
+    while (statuses.at(-1) !== 200 && performance.now() - back < 10_000) await sleep(20)
+    running = false
+    await client
+    expect(statuses.at(-1)).toBe(200)
+    expect(new Set(statuses)).toEqual(new Set([200, 503]))
 
     await postgres.shutdown()
-    // Past the key copy's bound (100 ms) and the limiter's reservation (1 s), every layer must ask PostgreSQL.
-    await sleep(1_100)
-    const down = await list(key)
-    expect(down.status).toBe(503)
-    expect(down.headers.get('retry-after')).toBe('1')
-    expect(((await down.json()) as { error: { code: string } }).error.code).toBe('KEYS_UNAVAILABLE')
-    await expect(keys.create({ tenantId: 'b' })).rejects.toMatchObject({ code: 'KEYS_UNAVAILABLE' })
-    await expect(Promise.resolve(limiter?.take('key_x'))).rejects.toMatchObject({ code: 'KEYS_UNAVAILABLE' })
-
-    await postgres.start()
-    let status = 0
-    const started = performance.now()
-    while (status !== 200 && performance.now() - started < 10_000) {
-      status = (await list(key)).status
-      if (status !== 200) await sleep(50)
+    try {
+      // Past the key copy's bound (100 ms) and the limiter's reservations (1 s), every layer must ask PostgreSQL.
+      await sleep(1_100)
+      const down = await replica.list(key)
+      expect(down.status).toBe(503)
+      expect(down.headers.get('retry-after')).toBe('1')
+      expect(((await down.json()) as { error: { code: string } }).error.code).toBe('KEYS_UNAVAILABLE')
+      await expect(replica.keys.create({ tenantId: 'b' })).rejects.toMatchObject({ code: 'KEYS_UNAVAILABLE' })
+      await expect(Promise.resolve(replica.limiter?.take('key_x'))).rejects.toMatchObject({ code: 'KEYS_UNAVAILABLE' })
+    } finally {
+      await postgres.start()
     }
-    expect(status).toBe(200)
-    expect((await keys.create({ tenantId: 'b' })).key).toMatch(/^am_/)
+    expect((await replica.keys.create({ tenantId: 'b' })).key).toMatch(/^am_/)
+    expect((await replica.list(key)).status).toBe(200)
   } finally {
-    await memory.close()
-    await limiter?.close?.()
-    await keys.close()
+    await replica.close()
     await rm(data, { recursive: true, force: true })
   }
 })

@@ -13,8 +13,12 @@ const migrationsFolder = fileURLToPath(new URL('../../drizzle/postgres', import.
  */
 const migrationsTable = '__agentmem_server_migrations'
 
-/** Replicas starting together must not run the same migration at once (CREATE TABLE would fail on all but one). */
-const migrationLock = `SELECT pg_advisory_lock(hashtext('agentmem:server-migrations'))`
+/**
+ * Replicas starting together must not run the same migration at once (CREATE TABLE fails on all
+ * but one), nor create drizzle's schema at once with the memory package's migrator: its name is
+ * meant to be shared by every package migrating this database.
+ */
+const migrationLock = `SELECT pg_advisory_lock(hashtext('agentmem:migrations'))`
 
 /**
  * A pool on the server's tables in `url` (the database `metadataUrl` names, shared with the memory
