@@ -4,6 +4,7 @@ import { Hono } from 'hono'
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie'
 import { csrf } from 'hono/csrf'
 import { HTTPException } from 'hono/http-exception'
+import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { apiNames, isCodedError, ServerError, ServerErrorCode, statusByCode } from '../errors.js'
 import type { AppDeps, AppEnv } from '../http/context.js'
 import { readFilters } from '../http/filters.js'
@@ -308,14 +309,17 @@ export function createDashboard(deps: AppDeps): Dashboard {
       if (error.status === 401) {
         const id = getCookie(c, cookieName)
         if (id) sessions.delete(id)
-        return new Response(null, { status: 303, headers: { location: '/ui/login', 'cache-control': 'no-store', ...securityHeaders } })
+        return c.body(null, 303, { location: '/ui/login', 'cache-control': 'no-store', ...securityHeaders })
       }
       const principal = c.get('principal')
       const session = principal && sessionOf(c)
       const page = errorPage({ ...error, ...(principal && session && { viewer: { principal, csrfToken: session.csrfToken } }) })
-      return new Response(page.toString(), {
-        status: error.status,
-        headers: { ...error.headers, ...securityHeaders, 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' },
+      // c.body keeps the headers already set on the context (x-request-id).
+      return c.body(page.toString(), error.status as ContentfulStatusCode, {
+        ...error.headers,
+        ...securityHeaders,
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
       })
     },
   }

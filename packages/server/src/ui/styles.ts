@@ -41,7 +41,8 @@ form.stack { display: grid; gap: 10px; max-width: 720px; }
 label { display: grid; gap: 4px; font-size: 12px; font-weight: 600; color: var(--muted); }
 label.check { display: flex; align-items: center; gap: 6px; font-weight: 500; color: var(--fg); font-size: 14px; }
 input, select, textarea { font: inherit; font-size: 14px; font-weight: 400; color: var(--fg); padding: 6px 8px; border: 1px solid #d0d5dd; border-radius: 6px; background: #fff; width: 100%; }
-input[type="checkbox"] { width: auto; }
+input, select { height: 34px; }
+input[type="checkbox"] { width: auto; height: auto; }
 textarea { min-height: 60px; resize: vertical; }
 textarea.code { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; font-size: 12px; }
 button, .button { display: inline-block; font: inherit; font-weight: 600; padding: 6px 14px; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; }
