@@ -4,7 +4,7 @@ import type { Embedder } from '@agentmem/embeddings'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type AddBatchItem, Memory, MemoryError, MemoryErrorCode } from '../src/index.js'
 import { createHashEmbedder } from '../src/testing/index.js'
-import { defaultEmbedder, openTemp, tempDir } from './helpers/fixtures.js'
+import { type Backend, defaultEmbedder, localBackend, openTemp, sharedBackend, tempStore, useBackend } from './helpers/fixtures.js'
 
 let embedder: Embedder
 beforeAll(async () => {
@@ -16,7 +16,14 @@ async function expectCode(promise: Promise<unknown>, code: string) {
   await expect(promise).rejects.toMatchObject({ name: 'MemoryError', code })
 }
 
-describe('Memory (real LanceDB, SQLite and the default model)', () => {
+// The contract suite: the same behaviour on the embedded default and on shared services.
+describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with the default model', (backend) => {
+  beforeAll(() => useBackend(backend))
+  afterAll(async () => {
+    useBackend(localBackend)
+    await backend.stop()
+  })
+
   it('adds, finds, lists, updates, deletes and keeps history', async () => {
     await using store = await openTemp(embedder)
     const { memory } = store
@@ -250,8 +257,8 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
   })
 
   it('refuses to open with another model and re-embeds without losing a memory', async () => {
-    await using dir = await tempDir('reembed')
-    const first = await Memory.open({ path: dir.path, embedder })
+    await using dir = await tempStore('reembed')
+    const first = await Memory.open({ ...dir.location, embedder })
     const texts = Array.from({ length: 700 }, (_, i) => `memory ${i}: the user likes item ${i}`)
     await first.addBatch(texts.map((messages) => ({ messages, userId: 'u1' })))
     const id = (await first.getAll({ userId: 'u1', limit: 1 })).results[0]?.id as string
@@ -259,12 +266,12 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
     await first.close()
 
     const other = createHashEmbedder({ dimensions: 32 })
-    await expect(Memory.open({ path: dir.path, embedder: other })).rejects.toMatchObject({
+    await expect(Memory.open({ ...dir.location, embedder: other })).rejects.toMatchObject({
       code: MemoryErrorCode.EmbedderMismatch,
       message: expect.stringMatching(new RegExp(`${embedder.modelId}.*${other.modelId}`)),
     })
 
-    const reopened = await Memory.open({ path: dir.path, embedder })
+    const reopened = await Memory.open({ ...dir.location, embedder })
     const progress: number[] = []
     await reopened.reembed(other, { onProgress: (p) => progress.push(p.done), batchSize: 200 })
     expect(progress).toEqual([0, 200, 400, 600, 700])
@@ -273,8 +280,8 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
     expect(await reopened.get(id)).toMatchObject({ metadata: { edited: true } })
     await reopened.close()
     // The manifest now names the new model.
-    await expect(Memory.open({ path: dir.path, embedder })).rejects.toMatchObject({ code: MemoryErrorCode.EmbedderMismatch })
-    const after = await Memory.open({ path: dir.path, embedder: other })
+    await expect(Memory.open({ ...dir.location, embedder })).rejects.toMatchObject({ code: MemoryErrorCode.EmbedderMismatch })
+    const after = await Memory.open({ ...dir.location, embedder: other })
     let count = 0
     for (let cursor: string | null | undefined; ; ) {
       const page = await after.getAll({ userId: 'u1', limit: 1000, ...(cursor && { cursor }) })
@@ -288,8 +295,8 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
   })
 
   it('rejects calls after close', async () => {
-    await using dir = await tempDir('closed')
-    const memory = await Memory.open({ path: dir.path, embedder })
+    await using dir = await tempStore('closed')
+    const memory = await Memory.open({ ...dir.location, embedder })
     await memory.close()
     await expectCode(memory.add('late', { userId: 'u1' }), MemoryErrorCode.Closed)
   })
@@ -370,23 +377,25 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
     expect(kept.remapped).toEqual([])
   })
 
-  it('locks the store folder to one process at a time', async () => {
-    await using dir = await tempDir('lock')
-    const memory = await Memory.open({ path: dir.path, embedder })
-    await expectCode(Memory.open({ path: dir.path, embedder }), MemoryErrorCode.Locked)
+  it('opens a store in one process at a time', async () => {
+    await using dir = await tempStore('lock')
+    const memory = await Memory.open({ ...dir.location, embedder })
+    await expectCode(Memory.open({ ...dir.location, embedder }), MemoryErrorCode.Locked)
     await memory.close()
-    const again = await Memory.open({ path: dir.path, embedder })
+    const again = await Memory.open({ ...dir.location, embedder })
     await again.close()
-    // A lock left by a process that died (here: a pid that cannot exist) is taken over.
-    writeFileSync(join(dir.path, 'LOCK'), '2147483646')
-    const afterCrash = await Memory.open({ path: dir.path, embedder })
+    // A lock left by a process that died is taken over: a folder's lock file naming a pid that
+    // cannot exist; PostgreSQL's session lock ends with its session, as closing shows above.
+    if (dir.location.metadataUrl) return
+    writeFileSync(join(dir.location.path, 'LOCK'), '2147483646')
+    const afterCrash = await Memory.open({ ...dir.location, embedder })
     await afterCrash.close()
   })
 
   it('finds duplicates among rows written since the last index refresh, after updates and deletes, and across a reopen', async () => {
-    await using dir = await tempDir('dedup')
+    await using dir = await tempStore('dedup')
     const add = async (memory: Memory, text: string) => (await memory.add(text, { userId: 'u' })).results[0]
-    const first = await Memory.open({ path: dir.path, embedder, maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1_000_000 })
+    const first = await Memory.open({ ...dir.location, embedder, maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1_000_000 })
     // Some indexed rows first: LanceDB's index-only reads skip rows written after them.
     await first.addBatch(Array.from({ length: 50 }, (_, i) => ({ messages: `older fact ${i}`, userId: 'u' })))
     await first.optimize()
@@ -402,7 +411,7 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
     await first.close()
 
     // Reopened, the rows the first process left unindexed are still found as duplicates.
-    const second = await Memory.open({ path: dir.path, embedder })
+    const second = await Memory.open({ ...dir.location, embedder })
     expect(await add(second, 'I like tea')).toMatchObject({ id: teaThird?.id, event: 'NONE' })
     expect(await add(second, 'I like coffee')).toMatchObject({ id: tea?.id, event: 'NONE' })
     expect(await second.count({ userId: 'u' })).toBe(52)
@@ -410,10 +419,10 @@ describe('Memory (real LanceDB, SQLite and the default model)', () => {
   })
 
   it('runs maintenance the time budget postponed once the store goes quiet', async () => {
-    await using dir = await tempDir('deferred')
+    await using dir = await tempStore('deferred')
     const maintained: number[] = []
     const logger = { debug: (event: string) => event === 'memory.maintain' && maintained.push(Date.now()), info() {}, warn() {}, error() {} }
-    const memory = await Memory.open({ path: dir.path, embedder, logger, maintenanceEveryRows: 10 })
+    const memory = await Memory.open({ ...dir.location, embedder, logger, maintenanceEveryRows: 10 })
     try {
       await memory.addBatch(Array.from({ length: 20 }, (_, i) => ({ messages: `fact ${i}`, userId: 'u' })))
       await vi.waitFor(() => expect(maintained).toHaveLength(1), { timeout: 20_000, interval: 20 })

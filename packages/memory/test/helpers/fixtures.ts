@@ -2,13 +2,67 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
+import { type CephRgwService, type PostgresService, startCephRgw, startPostgres } from '@agentmem/test-services'
 import { Memory, type MemoryOpenOptions } from '../../src/index.js'
 
 export { seededRandom } from '../../src/testing/index.js'
 
+/** Where a test store lives: a folder, plus PostgreSQL and S3 when the backend is shared. */
+export type StoreLocation = Pick<MemoryOpenOptions, 'path' | 'metadataUrl' | 'vectorsUrl' | 'storageOptions'>
+
+/**
+ * The stores the contract suites run on: the embedded default (a folder: SQLite + local LanceDB),
+ * and shared services (real PostgreSQL + LanceDB on a real Ceph RGW), started once per file.
+ */
+export interface Backend {
+  name: string
+  /** A fresh, empty store location. */
+  location(path: string): Promise<StoreLocation>
+  stop(): Promise<void>
+}
+
+export const localBackend: Backend = { name: 'folder (SQLite + local LanceDB)', location: async (path) => ({ path }), stop: async () => {} }
+
+let stores = 0
+export function sharedBackend(): Backend {
+  let services: Promise<[PostgresService, CephRgwService, string]> | undefined
+  const start = () => {
+    services ??= (async () => {
+      const [postgres, ceph] = await Promise.all([startPostgres(), startCephRgw()])
+      return [postgres, ceph, await ceph.createBucket('contract')]
+    })()
+    return services
+  }
+  return {
+    name: 'PostgreSQL + LanceDB on Ceph RGW',
+    async location(path) {
+      const [postgres, ceph, bucket] = await start()
+      const name = `store_${process.pid}_${++stores}`
+      return { path, metadataUrl: await postgres.createDatabase(name), vectorsUrl: `${bucket}/${name}`, storageOptions: ceph.storageOptions() }
+    },
+    async stop() {
+      if (!services) return
+      const [postgres, ceph] = await services
+      await Promise.all([postgres.stop(), ceph.stop()])
+    },
+  }
+}
+
+let backend: Backend = localBackend
+/** The backend openTemp and tempStore use (set in a describe's beforeAll). */
+export function useBackend(next: Backend): void {
+  backend = next
+}
+
 export async function tempDir(prefix: string): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), `agentmem-${prefix}-`))
   return { path, [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }) }
+}
+
+/** A fresh store location on the current backend; disposing it deletes the local folder. */
+export async function tempStore(prefix: string): Promise<{ location: StoreLocation; [Symbol.asyncDispose](): Promise<void> }> {
+  const dir = await tempDir(prefix)
+  return { location: await backend.location(dir.path), [Symbol.asyncDispose]: () => dir[Symbol.asyncDispose]() }
 }
 
 /** The real offline default model, one pool per test file. */
@@ -16,16 +70,17 @@ export function defaultEmbedder(): Promise<Embedder> {
   return createEmbedder({ workers: 1 })
 }
 
-/** A Memory in a fresh temporary folder; disposing it closes the store and deletes the folder. */
+/** A Memory in a fresh store on the current backend; disposing it closes the store and deletes the folder. */
 export async function openTemp(embedder: Embedder, options: Partial<MemoryOpenOptions> = {}) {
-  const dir = await tempDir('memory')
-  const memory = await Memory.open({ path: dir.path, embedder, ...options })
+  const store = await tempStore('memory')
+  const memory = await Memory.open({ ...store.location, embedder, ...options })
   return {
     memory,
-    path: dir.path,
+    path: store.location.path,
+    location: store.location,
     async [Symbol.asyncDispose]() {
       await memory.close()
-      await dir[Symbol.asyncDispose]()
+      await store[Symbol.asyncDispose]()
     },
   }
 }
