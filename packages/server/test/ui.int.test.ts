@@ -155,6 +155,15 @@ describe('dashboard', () => {
     // Tenant b's user is not listed.
     expect(await page.getByText('bob').count()).toBe(0)
     await snap(page, 'entities')
+
+    // Signing out ends the session on the server, not only in this browser.
+    const signedOut = `agentmem_session=${cookie?.value}`
+    await page.getByRole('button', { name: 'Sign out' }).click()
+    await page.waitForURL(`${server.url}/ui/login`)
+    expect(await context.cookies()).toEqual([])
+    const replayed = await fetch(`${server.url}/ui/entities`, { headers: { cookie: signedOut }, redirect: 'manual' })
+    expect(replayed.status).toBe(303)
+    expect(replayed.headers.get('location')).toBe('/ui/login')
     await context.close()
   })
 
@@ -358,6 +367,10 @@ describe('dashboard', () => {
     expect((await t.call('GET', `/v1/memories/${bob}`, { key: t.keyB })).body.memory).toBe('Bob keeps his savings under the mattress')
     // A malformed id is a client error, never a 500.
     expect((await page.goto(`${server.url}/ui/memories/not-an-id`))?.status()).toBe(400)
+    // Jobs are looked up in the tenant too: an id that is not one of its jobs is simply not found.
+    await page.goto(`${server.url}/ui/jobs?id=${bob}`)
+    expect(await page.getByText(`No job ${bob} in tenant a.`).count()).toBe(1)
+    expect((await page.goto(`${server.url}/ui/jobs?id=nope`))?.status()).toBe(400)
   })
 
   it('lets an admin create a key, shown once, and revoke it; other keys cannot manage keys', async () => {
