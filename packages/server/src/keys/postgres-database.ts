@@ -26,25 +26,25 @@ const migrationLock = `SELECT pg_advisory_lock(hashtext('agentmem:migrations'))`
  * never part of a message.
  */
 export async function openServerDatabase(url: string, max: number): Promise<pg.Pool> {
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5_000 })
+  await unavailable(async () => {
+    // Its own connection, without the pool's query timeout: another replica may hold the lock for a while.
+    const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 })
+    client.on('error', () => {})
+    await client.connect()
+    try {
+      await client.query(migrationLock)
+      await migrate(drizzle({ client }), { migrationsFolder, migrationsTable })
+    } finally {
+      // Ending the session releases its lock, whatever state the migration left.
+      await client.end().catch(() => {})
+    }
+  })
+  // Bounded waits: a PostgreSQL that stops answering (a partition rather than a refused
+  // connection) must turn into 503s within seconds, not hold every request's auth check.
+  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5_000, query_timeout: 5_000, keepAlive: true })
   // An idle client's connection error (a PostgreSQL restart) is reported by the next query; without a listener it would crash the process.
   pool.on('error', () => {})
-  try {
-    await unavailable(async () => {
-      const client = await pool.connect()
-      try {
-        await client.query(migrationLock)
-        await migrate(drizzle({ client }), { migrationsFolder, migrationsTable })
-      } finally {
-        // Destroying the connection releases its session lock, whatever state the migration left.
-        client.release(true)
-      }
-    })
-    return pool
-  } catch (e) {
-    await pool.end().catch(() => {})
-    throw e
-  }
+  return pool
 }
 
 /**
