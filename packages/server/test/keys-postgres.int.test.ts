@@ -1,8 +1,10 @@
+import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { promisify } from 'node:util'
 import { Memory } from '@agentmem/memory'
 import { createHashEmbedder } from '@agentmem/memory/testing'
 import { type PostgresService, startPostgres } from '@agentmem/test-services'
@@ -252,6 +254,39 @@ it('answers 503 KEYS_UNAVAILABLE while PostgreSQL restarts, never a 500 or a cra
     }
     expect((await replica.keys.create({ tenantId: 'b' })).key).toMatch(/^am_/)
     expect((await replica.list(key)).status).toBe(200)
+  } finally {
+    await replica.close()
+    await rm(data, { recursive: true, force: true })
+  }
+})
+
+it('answers 503 within seconds when PostgreSQL stops answering (a partition, not a refusal), and recovers', async () => {
+  const data = await mkdtemp(join(tmpdir(), 'agentmem-keys-frozen-'))
+  const replica = await openReplica(data, { rateLimitPerMinute: 100_000 })
+  // SIGSTOP on the postmaster and its backends: connections stay open and nothing answers.
+  const postmaster = (await readFile(join(postgres.dir, 'data', 'postmaster.pid'), 'utf8')).split('\n')[0] as string
+  const signal = (name: string) => promisify(execFile)('bash', ['-c', `kill -${name} ${postmaster} $(pgrep -P ${postmaster})`])
+  const { key } = await replica.keys.create({ tenantId: 'a' })
+  expect((await replica.list(key)).status).toBe(200)
+  try {
+    await signal('STOP')
+    await sleep(1_100)
+    const started = performance.now()
+    const frozen = await replica.list(key)
+    expect(frozen.status).toBe(503)
+    // The pool's query and connect timeouts (5 s), not the operating system's minutes.
+    expect(performance.now() - started).toBeLessThan(5_000 + 1_500)
+  } finally {
+    await signal('CONT')
+  }
+  try {
+    let status = 0
+    const back = performance.now()
+    while (status !== 200 && performance.now() - back < 15_000) {
+      status = (await replica.list(key)).status
+      if (status !== 200) await sleep(50)
+    }
+    expect(status).toBe(200)
   } finally {
     await replica.close()
     await rm(data, { recursive: true, force: true })
