@@ -3,6 +3,6 @@ export { configFileEnv, envName, isLoopback, loadConfig, type ServerConfig, type
 export { type ErrorCode, isCodedError, ServerError, ServerErrorCode, statusByCode } from './errors.js'
 export { type App, createApp } from './http/app.js'
 export type { AppDeps } from './http/context.js'
-export { type ApiKeyInfo, type KeyRole, KeyStore, type Principal } from './keys/key-store.js'
+export { type ApiKeyInfo, type KeyRole, KeyStore, openKeyStore, openRateLimiter, type Principal } from './keys/key-store.js'
 export { createLogger, packageLogger } from './logger.js'
 export { dataPaths, type RunningServer, startServer } from './serve.js'
