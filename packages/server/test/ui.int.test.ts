@@ -139,6 +139,9 @@ describe('dashboard', () => {
     await page.getByLabel('API key').fill(t.keyA)
     await page.getByRole('button', { name: 'Sign in' }).click()
     await page.waitForURL(`${server.url}/ui/entities`)
+    // Signed in, the sign-in page leads to the dashboard.
+    await page.goto(`${server.url}/ui/login`)
+    expect(page.url()).toBe(`${server.url}/ui/entities`)
     const [cookie, ...others] = await context.cookies()
     expect(others).toEqual([])
     expect(cookie).toMatchObject({ name: 'agentmem_session', path: '/ui', httpOnly: true, sameSite: 'Strict' })
@@ -370,6 +373,7 @@ describe('dashboard', () => {
     // Jobs are looked up in the tenant too: an id that is not one of its jobs is simply not found.
     await page.goto(`${server.url}/ui/jobs?id=${bob}`)
     expect(await page.getByText(`No job ${bob} in tenant a.`).count()).toBe(1)
+    await snap(page, 'jobs')
     expect((await page.goto(`${server.url}/ui/jobs?id=nope`))?.status()).toBe(400)
   })
 

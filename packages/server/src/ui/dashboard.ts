@@ -130,7 +130,10 @@ export function createDashboard(deps: AppDeps): Dashboard {
 
   app.get('/assets/dashboard.css', (c) => c.body(stylesheet, 200, { 'content-type': 'text/css; charset=utf-8', 'cache-control': 'public, max-age=86400' }))
 
-  app.get('/login', async (c) => c.html(loginPage({ noKeys: (await keys.activeCount()) === 0 })))
+  app.get('/login', async (c) => {
+    if (sessionOf(c)?.key) return c.redirect('/ui', 303)
+    return c.html(loginPage({ noKeys: (await keys.activeCount()) === 0 }))
+  })
   app.post('/login', async (c) => {
     const { key } = forms.login(await form(c))
     if (!(await keys.verify(key))) return c.html(loginPage({ error: 'That key is invalid or revoked.', noKeys: false }), 401)

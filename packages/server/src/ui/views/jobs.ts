@@ -38,7 +38,7 @@ export function jobsPage(
   }
 </div>
 <form class="card filters" method="get" action="/ui/jobs">
-  <label class="wide">job id (from an add's <code>job.id</code>, or a raw memory's <code>metadata.inference_job</code>)<input name="id" value="${options.id ?? ''}" class="mono" autocomplete="off"></label>
+  <label class="wide"><span>job id (from an add's <code>job.id</code>, or a raw memory's <code>metadata.inference_job</code>)</span><input name="id" value="${options.id ?? ''}" class="mono" autocomplete="off"></label>
   <div class="wide actions"><button>Look up</button></div>
 </form>
 ${errorBox(options.error)}
