@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
-import { rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { dirname } from 'node:path'
 import { createEmbedder } from '@agentmem/embeddings'
 import { Memory, type MemoryOpenOptions } from '@agentmem/memory'
 import { serve } from '@hono/node-server'
@@ -118,6 +119,8 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       { url, docs: `${url}/docs`, keys: keyCount, data: config.data, llm: config.llmBaseUrl ? { url: config.llmBaseUrl, model: config.llmModel } : null },
       'server.listening',
     )
+    // The key store no longer creates data/server/ when keys are in PostgreSQL.
+    mkdirSync(dirname(paths.serverInfo), { recursive: true })
     writeFileSync(paths.serverInfo, JSON.stringify({ url, pid: process.pid } satisfies ServerInfo))
 
     let closing: Promise<void> | undefined
