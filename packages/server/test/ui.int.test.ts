@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Embedder } from '@agentmem/embeddings'
+import { factsReply, type ScriptedLlm, startScriptedLlm } from '@agentmem/memory/testing'
 import pino from 'pino'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -23,6 +24,8 @@ const xssImage = '"><img src=x onerror="window.__xss = 2">Mallory owns a cat'
 const xssMetadata = '<img src=x onerror="window.__xss = 3">'
 
 let embedder: Embedder
+/** The LLM for `infer`: a local server answering from a script (500 when nothing is queued). */
+let llm: ScriptedLlm
 let t: TestApp
 let server: Awaited<ReturnType<typeof listen>>
 let browser: Browser
@@ -32,7 +35,8 @@ const ids: Record<string, string> = {}
 
 beforeAll(async () => {
   embedder = await defaultEmbedder()
-  t = await openTestApp(embedder)
+  llm = await startScriptedLlm()
+  t = await openTestApp(embedder, { llmBaseUrl: llm.baseUrl, llmModel: 'scripted', llmMaxRetries: 0 })
   server = await listen(t.app)
   browser = await launchChromium()
   const a = t.memory.withTenant('a')
@@ -49,6 +53,13 @@ beforeAll(async () => {
   ids['paris'] = paris.results[0]?.id as string
   await add('xssScript', xssScript, { userId: 'mallory' })
   await add('xssImage', xssImage, { userId: 'mallory', metadata: { note: xssMetadata } })
+  // One inference job that went through, one whose LLM failed (the input is stored raw, retried later).
+  llm.enqueue(factsReply('Carol drinks oolong on weekends'))
+  const done = await a.add('I drink oolong tea on weekends', { userId: 'carol', infer: true })
+  ids['doneJob'] = done.job?.id as string
+  const pending = await a.add('My flight to Osaka is on Friday', { userId: 'carol', infer: true })
+  ids['pendingJob'] = pending.job?.id as string
+  ids['raw'] = pending.results[0]?.id as string
   ids['bob'] = (await t.memory.withTenant('b').add('Bob keeps his savings under the mattress', { userId: 'bob' })).results[0]?.id as string
   userA = await signIn(t.keyA)
 }, 180_000)
@@ -59,6 +70,7 @@ afterAll(async () => {
   await server?.[Symbol.asyncDispose]()
   await t?.[Symbol.asyncDispose]()
   await embedder?.close()
+  await llm?.close()
 })
 
 async function signIn(key: string): Promise<{ context: BrowserContext; page: Page }> {
@@ -373,8 +385,26 @@ describe('dashboard', () => {
     // Jobs are looked up in the tenant too: an id that is not one of its jobs is simply not found.
     await page.goto(`${server.url}/ui/jobs?id=${bob}`)
     expect(await page.getByText(`No job ${bob} in tenant a.`).count()).toBe(1)
-    await snap(page, 'jobs')
     expect((await page.goto(`${server.url}/ui/jobs?id=nope`))?.status()).toBe(400)
+    expect((await t.call('GET', `/v1/jobs/${ids['doneJob']}`, { key: t.keyB })).status).toBe(404)
+  })
+
+  it('shows inference jobs, reached from the memories they stored', async () => {
+    const { page } = userA
+    await page.goto(`${server.url}/ui/jobs?id=${ids['doneJob']}`)
+    expect(await page.locator('dl .badge').first().textContent()).toBe('done')
+    expect(await page.getByRole('row').filter({ hasText: 'ADD' }).getByRole('link').textContent()).toBe('Carol drinks oolong on weekends')
+    expect(await page.getByText('Inference is').textContent()).toContain('on')
+    // The LLM's running totals are the whole server's: admin keys only.
+    expect(await page.getByText('LLM calls').count()).toBe(0)
+    await snap(page, 'jobs')
+
+    // The raw memory of the failed job links to it; the job says why and when it runs again.
+    await page.goto(`${server.url}/ui/memories/${ids['raw']}`)
+    await page.getByRole('link', { name: ids['pendingJob'] as string }).click()
+    await page.waitForURL(/\/ui\/jobs\?id=/)
+    expect(await page.locator('dl .badge').first().textContent()).toMatch(/^(pending|queued)$/)
+    expect(await page.locator('dl').textContent()).toContain('MEMORY_INFERENCE_FAILED')
   })
 
   it('lets an admin create a key, shown once, and revoke it; other keys cannot manage keys', async () => {
@@ -412,6 +442,8 @@ describe('dashboard', () => {
     expect(await page.locator('.stat .value').first().textContent()).toBe(embedder.modelId)
     expect(await page.getByText('heap used / budget').count()).toBe(1)
     await snap(page, 'stats')
+    await page.getByRole('link', { name: 'Jobs' }).click()
+    expect(await page.getByText('LLM calls since start').count()).toBe(1)
     await context.close()
   })
 

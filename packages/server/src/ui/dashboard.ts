@@ -248,7 +248,8 @@ export function createDashboard(deps: AppDeps): Dashboard {
 
   app.get('/jobs', async (c) => {
     const memory = c.get('memory')
-    const base = { enabled: memory.inferenceEnabled, usage: memory.llmUsage }
+    // LLM totals are the whole server's, like the store stats: admin keys only.
+    const base = { enabled: memory.inferenceEnabled, usage: c.get('principal').role === 'admin' ? memory.llmUsage : undefined }
     try {
       const { id } = forms.jobLookup(c.req.query())
       const job = id === undefined ? undefined : await memory.inferenceJob(id)

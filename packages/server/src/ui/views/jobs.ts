@@ -6,7 +6,7 @@ import { errorBox, type Html, html, json, layout, time, type Viewer } from './la
 export type JobJson = z.infer<typeof inferenceJob>
 
 /**
- * Inference: whether an LLM is configured, its running totals, and one job looked up by id (the
+ * Inference: whether an LLM is configured, its running totals (admin keys), and one job looked up by id (the
  * engine keeps jobs by id; memories stored raw by a pending job link here through their metadata).
  */
 export function jobsPage(
@@ -32,7 +32,7 @@ export function jobsPage(
       ['failures', usage.failures],
       ['prompt tokens', usage.promptTokens],
       ['completion tokens', usage.completionTokens],
-    ].map(([label, value]) => html`<div class="stat"><div class="value">${value}</div><div class="label">${label} since start</div></div>`)}
+    ].map(([label, value]) => html`<div class="stat"><div class="value">${value}</div><div class="label">${label} since start, all tenants</div></div>`)}
   </div>`
       : ''
   }
