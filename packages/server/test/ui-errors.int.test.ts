@@ -52,6 +52,13 @@ it('shows a storage failure as a page with the code and request id only, and nev
     const page = await app.request('/ui/memories?user_id=u', { headers: session })
     expect(page.status).toBe(200)
     expect(await page.text()).toContain('a fact')
+    // A body that is not a readable form is the client's error.
+    const malformed = await app.request('/ui/memories/01a22a11-7590-7763-91d5-e294e563e9a0', {
+      method: 'POST',
+      headers: { ...session, origin: 'http://localhost', 'content-type': 'multipart/form-data; boundary=x' },
+      body: 'not multipart at all',
+    })
+    expect(malformed.status).toBe(400)
     // Without the session, the dashboard sends the browser to sign in (an API client would get 401).
     const anonymous = await app.request('/ui/memories?user_id=u')
     expect(anonymous.status).toBe(303)

@@ -94,7 +94,14 @@ export function createDashboard(deps: AppDeps): Dashboard {
   const requireAdmin = (c: DashboardContext) => {
     if (c.get('principal').role !== 'admin') throw new ServerError(ServerErrorCode.Forbidden, 'Key management needs an admin key')
   }
-  const form = async (c: Context) => (await c.req.parseBody()) as Record<string, unknown>
+  const form = async (c: Context): Promise<Record<string, unknown>> => {
+    try {
+      return await c.req.parseBody()
+    } catch (cause) {
+      // A malformed multipart body is the client's fault: 400, not the 500 of an unknown error.
+      throw new ServerError(ServerErrorCode.ValidationFailed, 'The form body could not be read', { cause })
+    }
+  }
 
   app.use(async (c, next) => {
     await next()
