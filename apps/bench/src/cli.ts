@@ -3,12 +3,12 @@
  * contenders side by side in one run and writes its JSON, its markdown report and its charts.
  * `pnpm bench summary` rewrites every report, chart and the summary page from the committed JSON.
  */
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { machineHeader } from './harness.js'
 import { createProgress } from './progress.js'
-import { committedFolder, quickFolder, reportFiles, runJson, writeFiles } from './report/files.js'
-import { summaryFiles } from './report/summary.js'
+import { committedFolder, formatMarkdown, quickFolder, reportFiles, runJson, writeFiles } from './report/files.js'
+import { readRuns, summaryFiles, summaryPage } from './report/summary.js'
 import { type SuiteName, suiteNames, suites } from './suites/index.js'
 
 const { values, positionals } = parseArgs({
@@ -23,7 +23,11 @@ const { values, positionals } = parseArgs({
     model: { type: 'string', multiple: true, default: [] },
   },
 })
-const out = values.out ?? (values.quick ? quickFolder : committedFolder)
+const out = resolve(values.out ?? (values.quick ? quickFolder : committedFolder))
+if (values.quick && out === committedFolder) {
+  process.stderr.write('a --quick run never writes to docs/benchmarks: it would overwrite a full report\n')
+  process.exit(2)
+}
 const command = positionals[0] ?? ''
 
 if (command === 'summary') {
@@ -64,5 +68,5 @@ async function runSuite(name: SuiteName): Promise<void> {
 for (const name of chosen) await runSuite(name)
 if (!values.quick && values.out === undefined) {
   // A full run changes the committed results: the summary page follows.
-  await writeFiles(out, { 'README.md': (await summaryFiles(out))['README.md'] as string })
+  await writeFiles(out, { 'README.md': formatMarkdown(summaryPage(readRuns(out))) })
 }

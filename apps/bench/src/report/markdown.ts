@@ -10,7 +10,7 @@ export interface RunHeader {
 /** One run of a suite as its JSON holds it: the header plus the suite's own result. */
 export type SuiteRun<TResult> = RunHeader & { result: TResult }
 
-/** A goal a suite checks; `peer` names what the measurement compares AgentMem with, if anything. */
+/** A goal a suite checks its result against. */
 export interface Target {
   label: string
   measured: number

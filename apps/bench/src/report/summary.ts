@@ -49,9 +49,12 @@ ${charts.join('\n\n')}
 `
 }
 
-/** Every suite's report and charts plus this page, from the JSON in `folder` (throws if a suite's JSON is missing). */
+/** Every suite's run in `folder`; throws if a suite's JSON is missing. */
+export const readRuns = (folder: string) => Object.fromEntries(suiteNames.map((name) => [name, readRun(folder, name)])) as Record<SuiteName, SuiteRun<unknown>>
+
+/** Every suite's report and charts plus this page (`README.md`), from the JSON in `folder`. */
 export async function summaryFiles(folder: string): Promise<Record<string, string>> {
-  const runs = Object.fromEntries(suiteNames.map((name) => [name, readRun(folder, name)])) as Record<SuiteName, SuiteRun<unknown>>
+  const runs = readRuns(folder)
   const files: Record<string, string> = {}
   for (const name of suiteNames) Object.assign(files, await reportFiles(folder, name, runs[name]))
   files['README.md'] = formatMarkdown(summaryPage(runs))

@@ -19,7 +19,6 @@ import { join } from 'node:path'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
 import { Memory } from '@agentmem/memory'
 import { seededRandom } from '@agentmem/memory/testing'
-import { dataPaths, KeyStore } from '@agentmem/server'
 import autocannon from 'autocannon'
 import { type LatencyStats, latencyStats, locomoTurns, median, precomputed, timed } from '../../harness.js'
 import type { Progress, RunOptions } from '../../suite.js'
@@ -198,12 +197,8 @@ async function measureHttp(
   const users = 100
   const memories = options.quick ? 2000 : 10_000
   const seconds = options.quick ? 1 : 10
-  const data = await mkdtemp(join(tmpdir(), 'agentmem-bench-search-http-'))
-  const keys = await KeyStore.open(dataPaths(data).keys)
-  const { key } = await keys.create({ tenantId: 'bench' })
-  keys.close()
-  const { proc, url } = await startServer(data)
-  const pid = proc.pid as number
+  const server = await startServer('search-http')
+  const { url, key, pid } = server
   try {
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
     for (let i = 0; i < memories; i += 1000) {
@@ -283,9 +278,7 @@ async function measureHttp(
     ]
     return { memories, users, secondsPerRun: seconds, loads, serverRssMb: { afterPreload, end: rssMb(pid) } }
   } finally {
-    proc.kill('SIGTERM')
-    await new Promise((resolve) => proc.once('exit', resolve))
-    await rm(data, { recursive: true, force: true })
+    await server.stop()
   }
 }
 

@@ -3,7 +3,7 @@
  * one add to four searches, at 1, 16 and 64 connections, through the native API and through the
  * Mem0 MemoryClient routes; requests/s, latency, errors and the server's RSS over time.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import type { EventEmitter } from 'node:events'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -51,8 +51,21 @@ export function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024
 }
 
+/** A running `agentmem serve` child process on a fresh data folder holding one API key. */
+export interface BenchServer {
+  url: string
+  key: string
+  pid: number
+  /** Stops the server and removes its data folder. */
+  stop(): Promise<void>
+}
+
 /** `agentmem serve` on a free port in a child process (also used by the `search` suite). */
-export async function startServer(data: string): Promise<{ proc: ChildProcess; url: string }> {
+export async function startServer(name: string): Promise<BenchServer> {
+  const data = await mkdtemp(join(tmpdir(), `agentmem-bench-${name}-`))
+  const keys = await KeyStore.open(dataPaths(data).keys)
+  const { key } = await keys.create({ tenantId: 'bench' })
+  keys.close()
   // Logs at info to /dev/null: the serialisation cost of a real deployment, without the disk.
   // No rate limit: the load generator is one client.
   const proc = spawn(process.execPath, ['--conditions=agentmem-source', '--import', tsx, main, 'serve', '--port', '0', '--data', data], {
@@ -68,16 +81,21 @@ export async function startServer(data: string): Promise<{ proc: ChildProcess; u
     })
     proc.on('exit', (code) => reject(new Error(`agentmem serve exited with ${code}: ${stderr}`)))
   })
-  return { proc, url }
+  return {
+    url,
+    key,
+    pid: proc.pid as number,
+    stop: async () => {
+      proc.kill('SIGTERM')
+      await new Promise((resolve) => proc.once('exit', resolve))
+      await rm(data, { recursive: true, force: true })
+    },
+  }
 }
 
 export async function runServerSuite(options: RunOptions): Promise<ServerSuiteResult> {
-  const data = await mkdtemp(join(tmpdir(), 'agentmem-bench-server-'))
-  const keys = await KeyStore.open(dataPaths(data).keys)
-  const { key } = await keys.create({ tenantId: 'bench' })
-  keys.close()
-  const { proc, url } = await startServer(data)
-  const pid = proc.pid as number
+  const server = await startServer('server')
+  const { url, key, pid } = server
   const started = performance.now()
   const since = () => (performance.now() - started) / 1000
   const rssSamples: Array<{ t: number; mb: number }> = []
@@ -173,8 +191,6 @@ export async function runServerSuite(options: RunOptions): Promise<ServerSuiteRe
     return { preloaded: preload, users, runs, rssSamples, requestSamples }
   } finally {
     clearInterval(sampler)
-    proc.kill('SIGTERM')
-    await new Promise((resolve) => proc.once('exit', resolve))
-    await rm(data, { recursive: true, force: true })
+    await server.stop()
   }
 }
