@@ -42,7 +42,8 @@ export async function renderSvg(chart: Chart): Promise<string> {
   }
 }
 
-function titleText(chart: Chart): string {
+/** A chart's title as plain text (its alt text in reports). */
+export function titleText(chart: Chart): string {
   const title = chart.title
   const text = typeof title === 'object' && title !== null && 'text' in title ? title.text : title
   return Array.isArray(text) ? text.join(' ') : String(text ?? 'chart')

@@ -1,6 +1,7 @@
 /** `docs/benchmarks/README.md`: how AgentMem compares, at a glance, from every suite's committed JSON. */
 
 import { type SuiteName, suiteNames, suites } from '../suites/index.js'
+import { titleText } from './chart.js'
 import { formatMarkdown, readRun, reportFiles } from './files.js'
 import { chartImage, type SuiteRun } from './markdown.js'
 
@@ -19,7 +20,7 @@ export function summaryPage(runs: Record<SuiteName, SuiteRun<unknown>>): string 
     return `| [${name}](${name}.md) | ${suites[name].title} | ${count} | ${machine['commit']} | ${String(machine['date']).slice(0, 10)} | ${machine['cpu']}, ${machine['cores']} cores, ${machine['memoryGb']} GiB, Node ${machine['node']} |`
   })
   const charts = suiteNames.map((name) => {
-    const images = Object.keys(suites[name].charts(runs[name])).map((file) => chartImage(`${name}: ${file}`, file))
+    const images = Object.entries(suites[name].charts(runs[name])).map(([file, chart]) => chartImage(titleText(chart), file))
     return `### [${name}](${name}.md)\n\n${images.join('\n\n')}`
   })
   return `# Benchmarks

@@ -63,7 +63,7 @@ export function serverCharts({ result }: SuiteRun<ServerSuiteResult>): Record<st
           x: { field: 'connections', type: 'ordinal', title: 'connections', axis: { labelAngle: 0 } },
           xOffset: { field: 'routes', type: 'nominal' },
           y: { field: 'requestsPerSecond', type: 'quantitative', title: 'requests/s' },
-          color: { field: 'routes', type: 'nominal', title: null, legend: { orient: 'top' } },
+          color: { field: 'routes', type: 'nominal', title: null, sort: [routes('native'), routes('mem0')], legend: { orient: 'top' } },
         },
       }
   const rss: Chart = {
