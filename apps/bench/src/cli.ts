@@ -60,7 +60,9 @@ async function runSuite(name: SuiteName): Promise<void> {
     quick: values.quick,
     result,
   }
-  await writeFiles(out, { [`${name}.json`]: runJson(run), ...(await reportFiles(out, name, run)) })
+  // The JSON first: should the report fail, the measurements survive and `pnpm bench summary` can retry.
+  await writeFiles(out, { [`${name}.json`]: runJson(run) })
+  await writeFiles(out, await reportFiles(out, name, run))
   process.stderr.write(`wrote ${join(out, `${name}.md`)}\n`)
 }
 

@@ -1,5 +1,4 @@
 /** `docs/benchmarks/README.md`: how AgentMem compares, at a glance, from every suite's committed JSON. */
-
 import { type SuiteName, suiteNames, suites } from '../suites/index.js'
 import { titleText } from './chart.js'
 import { formatMarkdown, readRun, reportFiles } from './files.js'
