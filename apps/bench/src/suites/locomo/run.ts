@@ -68,7 +68,7 @@ async function runModel(
   conversations: LocomoConversation[],
   work: string,
   resamples: number,
-  onProgress: (line: string) => void,
+  log: (line: string) => void,
 ): Promise<ModelRun> {
   const ingest: ModelRun['ingest'] = []
   const scored = new Map<string, Record<Group, QuestionScores[]>>()
@@ -93,7 +93,7 @@ async function runModel(
       }
       const perSecond = turns / ((performance.now() - started) / 1000)
       ingest.push({ contender, turns, memories: owners.size, perSecond })
-      onProgress(`  ${contender} (${embedder.modelId}): ingested ${turns} turns as ${owners.size} memories, ${perSecond.toFixed(0)}/s`)
+      log(`  ${contender} (${embedder.modelId}): ingested ${turns} turns as ${owners.size} memories, ${perSecond.toFixed(0)}/s`)
 
       for (const retriever of retrievers.filter((r) => r.contender === contender)) {
         const byGroup = Object.fromEntries(groups.map((g) => [g, []])) as unknown as Record<Group, QuestionScores[]>
@@ -115,7 +115,7 @@ async function runModel(
         scored.set(retriever.name, byGroup)
         const summary = Object.fromEntries(groups.map((g) => [g, summarise(byGroup[g], resamples)])) as Record<Group, ReturnType<typeof summarise>>
         results.push({ retriever: retriever.name, search: latencyStats(latencies), foreignResults, byGroup: summary })
-        onProgress(
+        log(
           `  ${retriever.name}: Recall@10 on cats 1-4 ${summary['1-4'].recall10.mean.toFixed(1)}, p50 ${latencyStats(latencies).p50Ms.toFixed(1)} ms, foreign results ${foreignResults}`,
         )
       }

@@ -1,6 +1,6 @@
 /**
  * One contender of the `mem0` suite with one model, in its own process (so that its RSS is its
- * own): `tsx src/suites/mem0-child.ts <agentmem|mem0> <offline|model folder> <sizes> <quick> <fill budget s>`.
+ * own): `tsx src/suites/mem0/child.ts <agentmem|mem0> <offline|model folder> <sizes> <quick> <fill budget s>`.
  * Prints its results as the last line of stdout.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
