@@ -76,7 +76,11 @@ export function serverCharts({ result }: SuiteRun<ServerSuiteResult>): Record<st
             {
               data: { values: windows },
               mark: { type: 'rect', opacity: 0.12 },
-              encoding: { x: { field: 'from', type: 'quantitative' }, x2: { field: 'to' }, color: { field: 'run', type: 'nominal', title: 'runs', sort: null, legend: { orient: 'bottom', columns: 3 } } },
+              encoding: {
+                x: { field: 'from', type: 'quantitative' },
+                x2: { field: 'to' },
+                color: { field: 'run', type: 'nominal', title: 'runs', sort: null, legend: { orient: 'bottom', columns: 3 } },
+              },
             } as const,
           ]
         : []),
