@@ -103,8 +103,12 @@ export class Memory implements AsyncDisposable {
       }
       const embedder = config.embedder ?? (await createEmbedder({ logger }))
       if (!config.embedder) cleanup.push(() => embedder.close())
-      const manifest = await loadManifest(metadata, embedder)
-      const vectors = await provider.open(manifest.vectorTable, manifest.dimensions)
+      // Replicas opening a new store together would race to create its table.
+      const init = async () => {
+        const manifest = await loadManifest(metadata, embedder)
+        return provider.open(manifest.vectorTable, manifest.dimensions)
+      }
+      const vectors = await (stores.cluster ? stores.cluster.exclusively(init) : init())
       cleanup.push(() => vectors.close())
       const engine: Engine = {
         config,

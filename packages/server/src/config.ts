@@ -12,6 +12,29 @@ export const serverConfigSchema = z
   .strictObject({
     /** Data folder: memories (LanceDB + SQLite) and API keys. */
     data: z.string().min(1).default('.agentmem'),
+    /**
+     * `postgres://user:password@host:port/database`: metadata (history, journal, jobs) in PostgreSQL
+     * instead of the data folder. The password is never logged.
+     */
+    metadataUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional(),
+    /** `s3://bucket/prefix`: memories (LanceDB) in S3-compatible object storage instead of the data folder. */
+    vectorsUrl: z
+      .string()
+      .regex(/^[a-z][a-z0-9+.-]*:\/\//, 'must be a URL such as s3://bucket/prefix')
+      .optional(),
+    /** The object store's endpoint for vectorsUrl (S3-compatible servers: Ceph RGW, MinIO); default AWS_ENDPOINT_URL, else AWS. */
+    s3Endpoint: z.url().optional(),
+    /** Region for vectorsUrl; default AWS_REGION. */
+    s3Region: z.string().min(1).optional(),
+    /** Access key for vectorsUrl; default AWS_ACCESS_KEY_ID. */
+    s3AccessKeyId: z.string().min(1).optional(),
+    /** Secret key for vectorsUrl; default AWS_SECRET_ACCESS_KEY. Never logged. */
+    s3SecretAccessKey: z.string().min(1).optional(),
+    /** With metadataUrl: the URL other replicas reach this server at (writes are forwarded to the leader); default: the address it listens on. */
+    advertiseUrl: z.url().optional(),
     /** Address to listen on. Anything but loopback needs at least one API key. */
     host: z.string().min(1).default('127.0.0.1'),
     /** Port to listen on (0 picks a free one). */
@@ -64,6 +87,10 @@ export const serverConfigSchema = z
     mem0InferDefault: z.enum(['auto', 'true', 'false']).default('auto'),
   })
   .refine((c) => (c.llmBaseUrl === undefined) === (c.llmModel === undefined), { message: 'llmBaseUrl and llmModel go together', path: ['llmModel'] })
+  .refine((c) => !c.metadataUrl || c.advertiseUrl || !['0.0.0.0', '::'].includes(c.host), {
+    message: 'replicas listening on every interface need advertiseUrl: the URL the other replicas reach this one at',
+    path: ['advertiseUrl'],
+  })
 export type ServerConfig = z.output<typeof serverConfigSchema>
 export type ServerConfigInput = z.input<typeof serverConfigSchema>
 

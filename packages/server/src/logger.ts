@@ -15,6 +15,12 @@ const redact = [
   '*.hubToken',
   'llmApiKey',
   '*.llmApiKey',
+  'metadataUrl',
+  '*.metadataUrl',
+  's3SecretAccessKey',
+  '*.s3SecretAccessKey',
+  'storageOptions',
+  '*.storageOptions',
   'token',
   '*.token',
 ]

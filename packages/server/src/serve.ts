@@ -11,6 +11,7 @@ import { isLoopback, type ServerConfig } from './config.js'
 import { dataPaths, type ServerInfo } from './data-paths.js'
 import { ServerError, ServerErrorCode, statusByCode } from './errors.js'
 import { type App, createApp } from './http/app.js'
+import { forwardOverHttp } from './http/replica.js'
 import { openKeyStore, openRateLimiter } from './keys/key-store.js'
 import { createLogger, packageLogger } from './logger.js'
 
@@ -103,10 +104,14 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     })
     opened.push(() => embedder.close())
     const memory = await Memory.open({
-      path: paths.memory,
+      ...storeLocation(config),
       embedder,
       logger: packageLogger(logger.child({ component: 'memory' })),
       ...memoryOptions(config),
+      // On PostgreSQL several servers may share the store: one leads, the others forward writes to it.
+      ...(config.metadataUrl && {
+        replication: { forward: forwardOverHttp(config.requestTimeoutMs), ...(config.advertiseUrl && { address: config.advertiseUrl }) },
+      }),
     })
     opened.push(() => memory.close())
     const lifecycle = { shuttingDown: false }
@@ -115,6 +120,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     const address = server.address() as AddressInfo
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
     const url = `http://${host}:${address.port}`
+    if (config.metadataUrl) await memory.advertise(config.advertiseUrl ?? url)
     logger.info(
       { url, docs: `${url}/docs`, keys: keyCount, data: config.data, llm: config.llmBaseUrl ? { url: config.llmBaseUrl, model: config.llmModel } : null },
       'server.listening',
@@ -147,6 +153,41 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     for (const close of opened.reverse()) await close()
     throw error
   }
+}
+
+/**
+ * Where the store lives: the data folder, or PostgreSQL and S3-compatible object storage when their
+ * URLs are set. The object store's endpoint, region and keys come from settings, else from the
+ * standard AWS_* variables; an http:// endpoint (a local Ceph RGW or MinIO) is allowed as such.
+ */
+export function storeLocation(
+  config: ServerConfig,
+  env: NodeJS.ProcessEnv = process.env,
+): Pick<MemoryOpenOptions, 'path' | 'metadataUrl' | 'vectorsUrl' | 'storageOptions'> {
+  const endpoint = config.s3Endpoint ?? env['AWS_ENDPOINT_URL_S3'] ?? env['AWS_ENDPOINT_URL']
+  const storageOptions = Object.fromEntries(
+    Object.entries({
+      endpoint,
+      region: config.s3Region ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'],
+      aws_access_key_id: config.s3AccessKeyId ?? env['AWS_ACCESS_KEY_ID'],
+      aws_secret_access_key: config.s3SecretAccessKey ?? env['AWS_SECRET_ACCESS_KEY'],
+      aws_session_token: env['AWS_SESSION_TOKEN'],
+      allow_http: endpoint?.startsWith('http://') ? 'true' : undefined,
+    }).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
+  )
+  return {
+    path: dataPaths(config.data).memory,
+    ...(config.metadataUrl && { metadataUrl: config.metadataUrl }),
+    ...(config.vectorsUrl && { vectorsUrl: config.vectorsUrl, storageOptions }),
+  }
+}
+
+/** A store URL as logs and banners show it: without its password. */
+export function redactUrl(url: string): string {
+  if (!URL.canParse(url)) return url
+  const parsed = new URL(url)
+  if (parsed.password) parsed.password = '***'
+  return parsed.toString()
 }
 
 /** The Memory settings a server config carries: limits, and the LLM for `infer` when one is configured. */

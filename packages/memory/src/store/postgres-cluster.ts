@@ -96,6 +96,17 @@ export class PostgresCluster {
     setTimeout(retry, reconnectMs).unref()
   }
 
+  /** Runs `task` while no other process of the store runs one (opening: creating the table and its indexes must not race). */
+  async exclusively<T>(task: () => Promise<T>): Promise<T> {
+    const client = this.connection()
+    await client.query(`SELECT pg_advisory_lock(hashtext('agentmem:open'))`)
+    try {
+      return await task()
+    } finally {
+      await client.query(`SELECT pg_advisory_unlock(hashtext('agentmem:open'))`).catch(() => {})
+    }
+  }
+
   /** Takes the lead if no live process holds it; on success starts a new epoch, which fences the previous leader's commits. */
   async tryLead(address: string | undefined): Promise<boolean> {
     const client = this.connection()

@@ -24,7 +24,15 @@ export async function openPostgresMetadataStore(url: string, options: { fence?: 
   pool.on('error', () => {})
   try {
     const db = drizzle({ client: pool })
-    await migrate(db, { migrationsFolder, migrationsTable: '__agentmem_memory_migrations' })
+    // Replicas starting together would race on CREATE TABLE: one migrates at a time (the server's key store takes the same lock).
+    const lock = await pool.connect()
+    try {
+      await lock.query(`SELECT pg_advisory_lock(hashtext('agentmem:migrations'))`)
+      await migrate(db, { migrationsFolder, migrationsTable: '__agentmem_memory_migrations' })
+    } finally {
+      await lock.query(`SELECT pg_advisory_unlock(hashtext('agentmem:migrations'))`).catch(() => {})
+      lock.release()
+    }
     return new PostgresMetadataStore(db, () => pool.end(), options.fence)
   } catch (e) {
     await pool.end().catch(() => {})

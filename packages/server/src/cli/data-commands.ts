@@ -19,8 +19,8 @@ import { createEmbedder } from '@agentmem/embeddings'
 import { type ImportItem, Memory } from '@agentmem/memory'
 import { SingleBar } from 'cli-progress'
 import type { ServerConfig } from '../config.js'
-import { dataPaths } from '../data-paths.js'
 import { toAddResponseJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
+import { storeLocation } from '../serve.js'
 import { lazyEmbedder } from './lazy-embedder.js'
 import { type ListFlags, print, printPages, type ScopeFlags, type SearchFlags } from './output.js'
 
@@ -37,7 +37,7 @@ export async function withMemory<T>(config: ServerConfig, tenant: string, run: (
     ...(config.embeddingWorkers !== undefined && { workers: config.embeddingWorkers }),
   })
   try {
-    const memory = await Memory.open({ path: dataPaths(config.data).memory, embedder, tenantId: tenant, maxTextLength: config.maxTextLength })
+    const memory = await Memory.open({ ...storeLocation(config), embedder, tenantId: tenant, maxTextLength: config.maxTextLength })
     try {
       return await run(memory)
     } finally {

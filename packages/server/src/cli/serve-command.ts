@@ -1,7 +1,7 @@
 import { STATIC_MODEL_ID } from '@agentmem/embeddings'
 import type { ServerConfig } from '../config.js'
 import { createLogger } from '../logger.js'
-import { startServer } from '../serve.js'
+import { redactUrl, startServer } from '../serve.js'
 
 /** Serves until SIGTERM/SIGINT, then shuts down gracefully within `shutdownTimeoutMs`. */
 export async function serveCommand(config: ServerConfig): Promise<void> {
@@ -12,7 +12,10 @@ export async function serveCommand(config: ServerConfig): Promise<void> {
   const banner = [
     `AgentMem listening on ${server.url}`,
     `  API docs:  ${server.url}/docs  (OpenAPI: ${server.url}/openapi.json)`,
+    `  dashboard: ${server.url}/ui`,
     `  data:      ${config.data}   (memories stored without a key are in tenant default)`,
+    ...(config.metadataUrl ? [`  metadata:  ${redactUrl(config.metadataUrl)}`] : []),
+    ...(config.vectorsUrl ? [`  memories:  ${config.vectorsUrl}`] : []),
     server.model === STATIC_MODEL_ID
       ? `  model:     ${server.model} (offline default: strong on keywords, weak on meaning; --model all-MiniLM-L6-v2 switches to a transformer model, downloaded once)`
       : `  model:     ${server.model}`,

@@ -23,13 +23,14 @@ import { createDashboard } from '../ui/dashboard.js'
 import type { AppDeps, AppEnv } from './context.js'
 import { createMetrics } from './metrics.js'
 import { RateLimiter } from './rate-limit.js'
+import { forwardPath, registerReplicaRoute } from './replica.js'
 import { registerAdminRoutes } from './routes/admin.js'
 import { registerDocsRoutes } from './routes/docs.js'
 import { registerMem0Routes } from './routes/mem0.js'
 import { registerMemoryRoutes } from './routes/memories.js'
 
-/** Routes anyone may call: probes, metrics (no tenant data), and the API's own description. */
-const publicPaths = new Set(['/health', '/ready', '/metrics', '/openapi.json', '/docs'])
+/** Routes anyone may call: probes, metrics (no tenant data), the API's own description; replicas' forwarded writes carry their own secret. */
+const publicPaths = new Set(['/health', '/ready', '/metrics', '/openapi.json', '/docs', forwardPath])
 
 /**
  * Builds the HTTP app on already-open dependencies; it owns no process state, so tests can call
@@ -39,8 +40,8 @@ export function createApp(deps: AppDeps) {
   const { config, keys, memory, logger } = deps
   const lifecycle = deps.lifecycle ?? { shuttingDown: false }
   const metrics = createMetrics(memory, deps.embedder ?? memory.embedder)
-  const dashboard = createDashboard(deps)
   const limiter = deps.limiter ?? (config.rateLimitPerMinute > 0 ? new RateLimiter(config.rateLimitPerMinute) : undefined)
+  const dashboard = createDashboard(deps)
   const app = new OpenAPIHono<AppEnv>({
     defaultHook: (result) => {
       if (!result.success) throw validationFailed(result.error.issues, `request ${result.target === 'json' ? 'body' : result.target}`)
@@ -149,6 +150,7 @@ export function createApp(deps: AppDeps) {
   registerAdminRoutes(app, keys)
   registerMem0Routes(app, config)
   registerMcpRoute(app)
+  registerReplicaRoute(app, memory)
   app.route('/ui', dashboard.app)
 
   /** `Bearer <key>` (native) or `Token <key>` (Mem0 clients). Without any key in the store, loopback clients act as the default tenant's admin. */

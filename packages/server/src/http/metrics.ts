@@ -31,6 +31,14 @@ export function createMetrics(memory: Memory, embedder: Embedder) {
     },
   })
   new Gauge({
+    name: 'agentmem_leader',
+    help: "Whether this process writes the store: 1 alone or as the replicas' leader, 0 as a follower.",
+    registers: [registry],
+    collect() {
+      this.set(memory.stats().role === 'follower' ? 0 : 1)
+    },
+  })
+  new Gauge({
     name: 'agentmem_memories',
     help: 'Memories stored, all tenants.',
     registers: [registry],

@@ -1,0 +1,292 @@
+import type { ChildProcess } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { type CephRgwService, type PostgresService, startCephRgw, startPostgres } from '@agentmem/test-services'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runCli, startServeProcess } from './helpers/cli.js'
+import type { Json } from './helpers/server.js'
+
+// Several `agentmem serve` processes on one store: real PostgreSQL (metadata, keys, the leader
+// lock) and LanceDB on a real Ceph RGW. Each test gets its own database and bucket prefix.
+
+let postgres: PostgresService
+let ceph: CephRgwService
+let bucket: string
+let stores = 0
+const folders: string[] = []
+
+beforeAll(async () => {
+  ;[postgres, ceph] = await Promise.all([startPostgres(), startCephRgw()])
+  bucket = await ceph.createBucket('replicas')
+})
+afterAll(async () => {
+  await Promise.all([postgres?.stop(), ceph?.stop()])
+  await Promise.all(folders.map((f) => rm(f, { recursive: true, force: true })))
+})
+
+interface Replica {
+  proc: ChildProcess
+  url: string
+  exited: Promise<unknown>
+}
+
+/** A store on the shared services, with two tenants' keys created through the CLI (into PostgreSQL). */
+async function sharedStore() {
+  const name = `replicas_${++stores}`
+  const env = {
+    AGENTMEM_METADATA_URL: await postgres.createDatabase(name),
+    AGENTMEM_VECTORS_URL: `${bucket}/${name}`,
+    AGENTMEM_RATE_LIMIT_PER_MINUTE: '0',
+    ...ceph.env(),
+  }
+  const keyFor = async (tenant: string) => {
+    const created = await runCli(['keys', 'create', '--tenant', tenant], env)
+    expect(created.code, created.stderr).toBe(0)
+    return created.stdout.trim()
+  }
+  const [keyA, keyB] = [await keyFor('acme'), await keyFor('globex')]
+  const start = async (): Promise<Replica> => {
+    const data = await mkdtemp(join(tmpdir(), 'agentmem-replica-'))
+    folders.push(data)
+    const { proc, url } = await startServeProcess(['--data', data], env)
+    return { proc, url, exited: new Promise((resolve) => proc.on('exit', resolve)) }
+  }
+  return { env, keyA, keyB, start }
+}
+
+async function call(replica: Replica, method: string, path: string, key: string, body?: unknown): Promise<{ status: number; body: Json }> {
+  const res = await fetch(`${replica.url}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+    ...(body !== undefined && { body: JSON.stringify(body) }),
+  })
+  const text = await res.text()
+  return { status: res.status, body: text ? JSON.parse(text) : null }
+}
+
+async function leads(replica: Replica): Promise<boolean> {
+  const metrics = await (await fetch(`${replica.url}/metrics`)).text()
+  return /^agentmem_leader 1$/m.test(metrics)
+}
+
+/** Every memory of a scope, all pages. */
+async function listAll(replica: Replica, key: string, userId: string): Promise<Array<{ id: string; memory: string }>> {
+  const all: Array<{ id: string; memory: string }> = []
+  let cursor: string | null = null
+  do {
+    const page = await call(replica, 'GET', `/v1/memories?user_id=${userId}&limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`, key)
+    expect(page.status).toBe(200)
+    all.push(...page.body.results)
+    cursor = page.body.next_cursor
+  } while (cursor)
+  return all
+}
+
+async function stopAll(replicas: Replica[]): Promise<void> {
+  for (const r of replicas) r.proc.kill('SIGTERM')
+  await Promise.all(replicas.map((r) => r.exited))
+}
+
+describe('replicas on PostgreSQL and Ceph RGW', () => {
+  it('any replica writes (native and Mem0 routes), reads its own writes, dedups across replicas, and every replica converges', async () => {
+    const store = await sharedStore()
+    const replicas = await Promise.all([store.start(), store.start(), store.start()])
+    try {
+      expect((await Promise.all(replicas.map(leads))).filter(Boolean)).toHaveLength(1)
+      // The same texts through every replica at once, on overlapping scopes.
+      const acked = new Map<string, string>()
+      await Promise.all(
+        replicas.flatMap((replica, r) =>
+          [0, 1].map(async (w) => {
+            for (let i = 0; i < 12; i++) {
+              const userId = `u${i % 3}`
+              const text = `fact ${i} of user ${userId}`
+              const res =
+                w === 0
+                  ? await call(replica, 'POST', '/v1/memories', store.keyA, { messages: text, user_id: userId })
+                  : await fetch(`${replica.url}/v3/memories/add/`, {
+                      method: 'POST',
+                      headers: { authorization: `Token ${store.keyA}`, 'content-type': 'application/json' },
+                      body: JSON.stringify({ messages: [{ role: 'user', content: text }], user_id: userId, infer: false }),
+                    }).then(async (x) => ({ status: x.status, body: { results: (await x.json()) as Json } }))
+              expect(res.status, JSON.stringify(res.body)).toBe(200)
+              const id = res.body.results[0].id as string
+              acked.set(id, text)
+              // Read-your-writes on the replica that acknowledged, at once.
+              const read = await call(replica, 'GET', `/v1/memories/${id}`, store.keyA)
+              expect(read.status, `replica ${r} reads ${id}`).toBe(200)
+              expect(read.body.memory).toBe(text)
+            }
+          }),
+        ),
+      )
+      // 12 distinct texts were sent 6 times each (3 replicas, 2 routes): one memory each.
+      expect(acked.size).toBe(12)
+
+      // Every replica converges on the same memories, within the staleness bound.
+      const expected = [...acked.keys()].sort()
+      for (const replica of replicas) {
+        await expect
+          .poll(
+            async () =>
+              (await Promise.all(['u0', 'u1', 'u2'].map((u) => listAll(replica, store.keyA, u))))
+                .flat()
+                .map((m) => m.id)
+                .sort(),
+            { timeout: 5_000 },
+          )
+          .toEqual(expected)
+        const found = await call(replica, 'POST', '/v1/memories/search', store.keyA, { query: 'fact 4 of user u1', user_id: 'u1', top_k: 1 })
+        expect(found.body.results[0].memory).toBe('fact 4 of user u1')
+      }
+
+      // A write on one follower is seen by the other follower's resident index within the bound.
+      for (let i = 0; i < 3; i++) await call(replicas[2] as Replica, 'POST', '/v1/memories/search', store.keyA, { query: 'anything', user_id: 'u0' })
+      const late = await call(replicas[1] as Replica, 'POST', '/v1/memories', store.keyA, { messages: 'a late fact about zebras', user_id: 'u0' })
+      const seenAfter = performance.now()
+      await expect
+        .poll(
+          async () => (await call(replicas[2] as Replica, 'POST', '/v1/memories/search', store.keyA, { query: 'zebras', user_id: 'u0' })).body.results[0]?.id,
+          {
+            timeout: 2_000,
+            interval: 10,
+          },
+        )
+        .toBe(late.body.results[0].id)
+      expect(performance.now() - seenAfter).toBeLessThan(2_000)
+
+      // Tenants stay apart on every replica.
+      for (const replica of replicas) {
+        expect((await call(replica, 'GET', `/v1/memories/${expected[0]}`, store.keyB)).status).toBe(404)
+        expect((await call(replica, 'POST', '/v1/memories/search', store.keyB, { query: 'fact', user_id: 'u0' })).body.results).toEqual([])
+      }
+      // Forwarded calls need the store's secret.
+      const forged = await fetch(`${replicas[0]?.url}/internal/v1/forward`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-agentmem-replica-secret': 'guess' },
+        body: JSON.stringify({ tenantId: 'acme', method: 'reset', args: [] }),
+      })
+      expect(forged.status).toBe(401)
+    } finally {
+      await stopAll(replicas)
+    }
+  }, 300_000)
+
+  it('keeps every acknowledged add exactly once across 10 SIGKILLs of the leader; a follower takes over', async () => {
+    const store = await sharedStore()
+    const replicas = await Promise.all([store.start(), store.start(), store.start()])
+    const starting: Array<Promise<unknown>> = []
+    const acked = new Map<string, string>()
+    const statuses = new Set<number>()
+    let stop = false
+    let n = 0
+    // Clients retry on 503 and on a dead connection, as a client behind a load balancer would.
+    const writer = async (w: number) => {
+      while (!stop) {
+        const text = `durable ${w}-${n++}`
+        for (let attempt = 0; attempt < 50 && !stop; attempt++) {
+          const live = replicas.filter((r) => r.proc.exitCode === null && r.proc.signalCode === null)
+          const replica = live[(w + attempt) % Math.max(1, live.length)]
+          if (!replica) break
+          try {
+            const res = await call(replica, 'POST', '/v1/memories', store.keyA, { messages: text, user_id: `w${w}` })
+            statuses.add(res.status)
+            if (res.status === 200) {
+              acked.set(res.body.results[0].id, text)
+              break
+            }
+          } catch {
+            // The replica died under the request: retry elsewhere.
+          }
+          await sleep(50)
+        }
+      }
+    }
+    const writers = [0, 1, 2, 3].map(writer)
+    try {
+      for (let trial = 0; trial < 10; trial++) {
+        // Writes go on while a follower takes over; the killed replica's replacement starts meanwhile.
+        const live = () => replicas.filter((r) => r.proc.exitCode === null && r.proc.signalCode === null)
+        while (live().length < 2) await sleep(100)
+        await sleep(300 + Math.random() * 400)
+        let leader: Replica | undefined
+        await expect
+          .poll(
+            async () => {
+              const roles = await Promise.all(live().map((r) => leads(r).catch(() => false)))
+              leader = live()[roles.indexOf(true)]
+              return leader !== undefined
+            },
+            { timeout: 15_000, interval: 100 },
+          )
+          .toBe(true)
+        ;(leader as Replica).proc.kill('SIGKILL')
+        await (leader as Replica).exited
+        starting.push(store.start().then((replica) => replicas.push(replica)))
+      }
+      const before = acked.size
+      await expect.poll(() => acked.size, { timeout: 30_000 }).toBeGreaterThan(before + 5)
+    } finally {
+      stop = true
+      await Promise.all(writers)
+      await Promise.allSettled(starting)
+    }
+    try {
+      // Only successes and "retry" answers: never a 500.
+      expect([...statuses].filter((s) => s !== 200 && s !== 503)).toEqual([])
+      expect(acked.size).toBeGreaterThan(20)
+      for (const replica of replicas.filter((r) => r.proc.exitCode === null && r.proc.signalCode === null)) {
+        const stored = (await Promise.all([0, 1, 2, 3].map((w) => listAll(replica, store.keyA, `w${w}`)))).flat()
+        const texts = stored.map((m) => m.memory)
+        expect(new Set(texts).size, 'no duplicates').toBe(texts.length)
+        const ids = new Set(stored.map((m) => m.id))
+        expect(
+          [...acked.keys()].filter((id) => !ids.has(id)),
+          'acknowledged adds missing',
+        ).toEqual([])
+      }
+    } finally {
+      await stopAll(replicas.filter((r) => r.proc.exitCode === null && r.proc.signalCode === null))
+    }
+  }, 600_000)
+
+  it('a PostgreSQL restart mid-run gives typed 503s, never a 500, and loses no acknowledged write', async () => {
+    const store = await sharedStore()
+    const replicas = await Promise.all([store.start(), store.start()])
+    const acked = new Map<string, string>()
+    const failures: Array<{ status: number; code: string }> = []
+    let stop = false
+    const writer = async (w: number) => {
+      for (let i = 0; !stop; i++) {
+        const replica = replicas[i % replicas.length] as Replica
+        const res = await call(replica, 'POST', '/v1/memories', store.keyA, { messages: `restart ${w}-${i}`, user_id: 'r' })
+        if (res.status === 200) acked.set(res.body.results[0].id, `restart ${w}-${i}`)
+        else failures.push({ status: res.status, code: res.body?.error?.code })
+        await sleep(20)
+      }
+    }
+    const writers = [0, 1].map(writer)
+    try {
+      await sleep(1_000)
+      await postgres.restart()
+      // Writes succeed again once PostgreSQL is back (a leader is re-elected if the lock was lost).
+      const before = acked.size
+      await expect.poll(() => acked.size, { timeout: 30_000 }).toBeGreaterThan(before + 10)
+    } finally {
+      stop = true
+      await Promise.all(writers)
+    }
+    try {
+      expect(failures.filter((f) => f.status !== 503)).toEqual([])
+      expect(failures.every((f) => ['MEMORY_UNAVAILABLE', 'KEYS_UNAVAILABLE'].includes(f.code))).toBe(true)
+      for (const replica of replicas) {
+        const ids = new Set((await listAll(replica, store.keyA, 'r')).map((m) => m.id))
+        expect([...acked.keys()].filter((id) => !ids.has(id))).toEqual([])
+      }
+    } finally {
+      await stopAll(replicas)
+    }
+  }, 300_000)
+})
