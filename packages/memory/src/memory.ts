@@ -4,7 +4,7 @@ import { uuidv7 } from 'uuidv7'
 import { z } from 'zod'
 import { MemoryError, MemoryErrorCode } from './errors.js'
 import { type FilterNode, parseFilters } from './filters.js'
-import { Inference, type InferenceJob, type InferResult } from './inference/inference.js'
+import { Inference, type InferenceJob, type InferResult, toJob } from './inference/inference.js'
 import { LlmClient, type LlmUsage } from './inference/llm-client.js'
 import {
   type AddBatchItem,
@@ -17,6 +17,8 @@ import {
   deleteOptionsSchema,
   type ImportItem,
   importItemSchema,
+  type JobListOptions,
+  jobListOptionsSchema,
   type ListOptions,
   listOptionsSchema,
   type MemoryConfig,
@@ -180,10 +182,30 @@ export class Memory implements AsyncDisposable {
     return { results: (await this.engine.writer.submit(ops)) as AddResult[] }
   }
 
-  /** An inference job of this tenant (from `add(..., { infer: true })`), or null. */
+  /**
+   * An inference job of this tenant (from `add(..., { infer: true })`), or null. Jobs are read from
+   * the metadata store, so they show on a replica that does not run them, and without an LLM.
+   */
   async inferenceJob(id: string): Promise<InferenceJob | null> {
     this.checkOpen()
-    return (await this.engine.inference?.job(this.tenantId, parseId(id))) ?? null
+    const record = await this.engine.metadata.getJob(this.tenantId, parseId(id))
+    return record ? toJob(record) : null
+  }
+
+  /**
+   * This tenant's inference jobs newest first, `limit` at a time, only those in `status` if given;
+   * pass `nextCursor` back for the next page until it is null. By creation rather than last update,
+   * so a job retried while someone pages does not move between pages (skipped or shown twice).
+   */
+  async inferenceJobs(options: JobListOptions = {}): Promise<{ results: InferenceJob[]; nextCursor: string | null }> {
+    this.checkOpen()
+    const opts = parseWith(jobListOptionsSchema, options, 'inferenceJobs options')
+    const query = fingerprint(['inferenceJobs', this.tenantId, opts.status ?? null])
+    const beforeId = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, query, 'inferenceJobs for this status')
+    const page = await this.engine.metadata.listJobs(this.tenantId, { status: opts.status, beforeId, limit: opts.limit + 1 })
+    const results = page.slice(0, opts.limit).map(toJob)
+    const last = results.at(-1)
+    return { results, nextCursor: page.length > opts.limit && last ? encodeCursor(last.id, query) : null }
   }
 
   /** Adds many items in one group commit: all stored, or none. Results carry the item `index`. */
@@ -280,11 +302,12 @@ export class Memory implements AsyncDisposable {
     const opts = parseWith(listOptionsSchema, options, 'getAll options')
     const scope = { ...this.requireScope(opts, 'getAll'), currentOnly: !opts.includeSuperseded }
     const filter = parseFilters(opts.filters)
-    const afterId = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, scope, filter)
+    const query = queryFingerprint(scope, filter)
+    const afterId = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, query, 'getAll for this scope and filter')
     const page = await this.engine.vectors.list(scope, filter, afterId, opts.limit + 1)
     const results = page.slice(0, opts.limit).map(toItem)
     const last = results.at(-1)
-    return { results, nextCursor: page.length > opts.limit && last ? encodeCursor(last.id, scope, filter) : null }
+    return { results, nextCursor: page.length > opts.limit && last ? encodeCursor(last.id, query) : null }
   }
 
   /** How many memories a scope (and filter) holds. */
@@ -721,17 +744,21 @@ function withScore(memory: StoredMemory, score: number, explain: SearchResult['e
 
 /** Cursors are opaque and bound to the query they came from: reusing one with another scope or filter is an error. */
 function queryFingerprint(scope: ScopeFilter, filter: FilterNode | undefined): string {
-  const query = JSON.stringify([scope.tenantId, scope.userId ?? null, scope.agentId ?? null, scope.runId ?? null, filter ?? null, scope.currentOnly ?? false])
-  return createHash('sha256').update(query).digest('base64url').slice(0, 16)
+  return fingerprint([scope.tenantId, scope.userId ?? null, scope.agentId ?? null, scope.runId ?? null, filter ?? null, scope.currentOnly ?? false])
 }
 
-function encodeCursor(afterId: string, scope: ScopeFilter, filter: FilterNode | undefined): string {
-  const query = queryFingerprint(scope, filter)
-  return Buffer.from(JSON.stringify({ v: 1, after: afterId, q: query })).toString('base64url')
+function fingerprint(query: unknown[]): string {
+  return createHash('sha256').update(JSON.stringify(query)).digest('base64url').slice(0, 16)
 }
 
-function decodeCursor(cursor: string, scope: ScopeFilter, filter: FilterNode | undefined): string {
-  const invalid = () => new MemoryError(MemoryErrorCode.InvalidCursor, 'cursor is not one returned by getAll for this scope and filter')
+/** The last id of a page, and the fingerprint of the query it belongs to. */
+function encodeCursor(lastId: string, query: string): string {
+  return Buffer.from(JSON.stringify({ v: 1, after: lastId, q: query })).toString('base64url')
+}
+
+/** The last id of the previous page; `returnedBy` names the call and query in the error. */
+function decodeCursor(cursor: string, query: string, returnedBy: string): string {
+  const invalid = () => new MemoryError(MemoryErrorCode.InvalidCursor, `cursor is not one returned by ${returnedBy}`)
   let decoded: unknown
   try {
     decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
@@ -740,7 +767,7 @@ function decodeCursor(cursor: string, scope: ScopeFilter, filter: FilterNode | u
   }
   const parsed = z.object({ v: z.literal(1), after: z.uuid(), q: z.string() }).safeParse(decoded)
   if (!parsed.success) throw invalid()
-  if (parsed.data.q !== queryFingerprint(scope, filter)) throw invalid()
+  if (parsed.data.q !== query) throw invalid()
   return parsed.data.after
 }
 

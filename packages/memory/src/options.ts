@@ -93,6 +93,15 @@ export const countOptionsSchema = z.strictObject({
 })
 export type CountOptions = z.input<typeof countOptionsSchema>
 
+export const inferenceJobStatuses = ['queued', 'pending', 'done', 'failed'] as const
+export const jobListOptionsSchema = z.strictObject({
+  /** Only jobs in this state. */
+  status: z.enum(inferenceJobStatuses).optional(),
+  limit: z.number().int().min(1).max(maxListLimit).default(100),
+  cursor: z.string().max(1024).optional(),
+})
+export type JobListOptions = z.input<typeof jobListOptionsSchema>
+
 /** A memory as `exportAll` yields it; `id` and times are kept on import when given. */
 export const importItemSchema = z.strictObject({
   ...scopeShape,

@@ -1,7 +1,7 @@
 import type { Embedder } from '@agentmem/embeddings'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { decisionsReply as decisions, factsReply as facts, type LlmCall, type ScriptedLlm, startScriptedLlm } from '../src/testing/index.js'
-import { defaultEmbedder, openTemp } from './helpers/fixtures.js'
+import { type Backend, defaultEmbedder, localBackend, openTemp, sharedBackend, useBackend } from './helpers/fixtures.js'
 
 /**
  * Inference mode against a real HTTP server speaking the OpenAI chat-completions protocol, with
@@ -285,5 +285,66 @@ describe('add with infer: true', () => {
     await using store = await openTemp(embedder)
     await expect(store.memory.add('x', { userId: 'u1', infer: true })).rejects.toMatchObject({ code: 'MEMORY_INFERENCE_NOT_CONFIGURED' })
     expect(await store.memory.count({ userId: 'u1' })).toBe(0)
+  })
+})
+
+// Listing reads the metadata store: the same on SQLite and on PostgreSQL.
+describe.each<Backend>([localBackend, sharedBackend()])('inference jobs on $name', (backend) => {
+  beforeAll(() => useBackend(backend))
+  afterAll(async () => {
+    useBackend(localBackend)
+    await backend.stop()
+  })
+
+  it("lists a tenant's jobs newest first, by status, a page at a time, and never another tenant's", async () => {
+    // One attempt, no retries: a job whose LLM call fails (500, the script's answer when nothing is queued) is failed at once.
+    await using store = await openTemp(embedder, { llm: { ...llmOptions(), maxRetries: 0 }, inference: { maxAttempts: 1 } })
+    const { memory } = store
+    const other = memory.withTenant('other')
+    const created: Array<{ id: string; status: string }> = []
+    for (let i = 0; i < 5; i++) {
+      if (i % 2 === 0) llm.enqueue(facts(`Fact ${i}`))
+      // A scope each: no existing memories, so no decision call.
+      const { job } = await memory.add(`Message ${i}`, { userId: `u${i}`, infer: true })
+      created.push({ id: job?.id as string, status: job?.status as string })
+    }
+    llm.enqueue(facts('Not yours'))
+    const foreign = (await other.add('Not yours', { userId: 'u0', infer: true })).job?.id
+    expect(created.map((j) => j.status)).toEqual(['done', 'failed', 'done', 'failed', 'done'])
+    const newestFirst = created.map((j) => j.id).reverse()
+
+    const all = await memory.inferenceJobs()
+    expect(all.results.map((j) => j.id)).toEqual(newestFirst)
+    expect(all.nextCursor).toBeNull()
+    // The same shape as one job looked up by id.
+    expect(all.results[0]).toEqual(await memory.inferenceJob(newestFirst[0] as string))
+
+    const paged: string[] = []
+    let cursor: string | undefined
+    do {
+      const page = await memory.inferenceJobs({ limit: 2, ...(cursor && { cursor }) })
+      expect(page.results.length).toBeLessThanOrEqual(2)
+      paged.push(...page.results.map((j) => j.id))
+      cursor = page.nextCursor ?? undefined
+    } while (cursor)
+    expect(paged).toEqual(newestFirst)
+
+    const failed = created.filter((j) => j.status === 'failed').map((j) => j.id)
+    const first = await memory.inferenceJobs({ status: 'failed', limit: 1 })
+    expect(first.results.map((j) => j.status)).toEqual(['failed'])
+    const second = await memory.inferenceJobs({ status: 'failed', limit: 1, cursor: first.nextCursor as string })
+    expect([...first.results, ...second.results].map((j) => j.id)).toEqual(failed.reverse())
+    expect(second.nextCursor).toBeNull()
+    expect((await memory.inferenceJobs({ status: 'queued' })).results).toEqual([])
+
+    // Tenants: each sees its own jobs only, and a cursor works only for the tenant and status it came from.
+    expect((await other.inferenceJobs()).results.map((j) => j.id)).toEqual([foreign])
+    expect(await memory.inferenceJob(foreign as string)).toBeNull()
+    await expect(other.inferenceJobs({ status: 'failed', limit: 1, cursor: first.nextCursor as string })).rejects.toMatchObject({
+      code: 'MEMORY_INVALID_CURSOR',
+    })
+    await expect(memory.inferenceJobs({ limit: 1, cursor: first.nextCursor as string })).rejects.toMatchObject({ code: 'MEMORY_INVALID_CURSOR' })
+    await expect(memory.inferenceJobs({ status: 'lost' as 'done' })).rejects.toMatchObject({ code: 'MEMORY_INVALID_OPTIONS' })
+    await expect(memory.inferenceJobs({ limit: 0 })).rejects.toMatchObject({ code: 'MEMORY_INVALID_OPTIONS' })
   })
 })

@@ -128,11 +128,6 @@ export class Inference {
     return this.deps.llm.usage
   }
 
-  async job(tenantId: string, id: string): Promise<InferenceJob | null> {
-    const record = await this.deps.metadata.getJob(tenantId, id)
-    return record ? toJob(record) : null
-  }
-
   /** Starts the background queue (jobs left by an earlier process resume). */
   start(): void {
     this.schedule(0)
@@ -454,7 +449,8 @@ function describe(error: unknown): InferenceJob['error'] {
   return { code: 'UNKNOWN', message: String((error as Error)?.message ?? error) }
 }
 
-function toJob(record: InferenceJobRecord): InferenceJob {
+/** A job as the API shows it. */
+export function toJob(record: InferenceJobRecord): InferenceJob {
   const result = record.result as JobResult | null
   return {
     id: record.id,

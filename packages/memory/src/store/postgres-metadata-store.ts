@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url'
-import { and, asc, eq, inArray, lte, min, type SQL, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, inArray, lt, lte, min, type SQL, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
@@ -7,7 +7,7 @@ import { isMemoryError, type MemoryError, storageFailed, storeUnavailable } from
 import type { HistoryEntry } from '../types.js'
 import { decodeChange, encodeChange, historyScope, idsByTenant, toHistoryEntry } from './metadata-rows.js'
 import { cluster, history, inferenceJobs, journal, manifest } from './postgres-schema.js'
-import type { HistoryPurge, HistoryRecord, InferenceJobRecord, Manifest, MetadataStore, PendingChange, StoreChange } from './types.js'
+import type { HistoryPurge, HistoryRecord, InferenceJobRecord, JobPage, Manifest, MetadataStore, PendingChange, StoreChange } from './types.js'
 
 const migrationsFolder = fileURLToPath(new URL('../../drizzle/postgres', import.meta.url))
 const purgeChunk = 5_000
@@ -231,6 +231,24 @@ class PostgresMetadataStore implements MetadataStore {
         .from(inferenceJobs)
         .where(and(eq(inferenceJobs.tenantId, tenantId), eq(inferenceJobs.id, id)))
       return row as InferenceJobRecord | undefined
+    })
+  }
+
+  listJobs(tenantId: string, page: JobPage): Promise<InferenceJobRecord[]> {
+    return this.guard('listJobs', async () => {
+      const rows = await this.db
+        .select()
+        .from(inferenceJobs)
+        .where(
+          and(
+            eq(inferenceJobs.tenantId, tenantId),
+            page.status === undefined ? undefined : eq(inferenceJobs.status, page.status),
+            page.beforeId === undefined ? undefined : lt(inferenceJobs.id, page.beforeId),
+          ),
+        )
+        .orderBy(desc(inferenceJobs.id))
+        .limit(page.limit)
+      return rows as InferenceJobRecord[]
     })
   }
 

@@ -61,7 +61,11 @@ export const inferenceJobs = pgTable(
     createdAt: epochMs('created_at').notNull(),
     updatedAt: epochMs('updated_at').notNull(),
   },
-  (t) => [index('inference_jobs_due_idx').on(t.status, t.nextAttemptAt)],
+  (t) => [
+    index('inference_jobs_due_idx').on(t.status, t.nextAttemptAt),
+    index('inference_jobs_tenant_idx').on(t.tenantId, t.id),
+    index('inference_jobs_tenant_status_idx').on(t.tenantId, t.status, t.id),
+  ],
 )
 
 /**

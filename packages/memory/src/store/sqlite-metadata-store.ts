@@ -1,13 +1,13 @@
 import { fileURLToPath } from 'node:url'
 import { createClient } from '@libsql/client'
-import { and, asc, eq, inArray, lte, min, type SQL, sql } from 'drizzle-orm'
+import { and, asc, desc, eq, inArray, lt, lte, min, type SQL, sql } from 'drizzle-orm'
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql'
 import { migrate } from 'drizzle-orm/libsql/migrator'
 import { storageFailed } from '../errors.js'
 import type { HistoryEntry } from '../types.js'
 import { decodeChange, encodeChange, historyScope, idsByTenant, toHistoryEntry } from './metadata-rows.js'
 import { history, inferenceJobs, journal, manifest } from './sqlite-schema.js'
-import type { HistoryPurge, HistoryRecord, InferenceJobRecord, Manifest, MetadataStore, PendingChange, StoreChange } from './types.js'
+import type { HistoryPurge, HistoryRecord, InferenceJobRecord, JobPage, Manifest, MetadataStore, PendingChange, StoreChange } from './types.js'
 
 // The same relative path from src/store and dist/store.
 const migrationsFolder = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url))
@@ -116,6 +116,22 @@ class SqliteMetadataStore implements MetadataStore {
       .from(inferenceJobs)
       .where(and(eq(inferenceJobs.tenantId, tenantId), eq(inferenceJobs.id, id)))
     return row as InferenceJobRecord | undefined
+  }
+
+  async listJobs(tenantId: string, page: JobPage): Promise<InferenceJobRecord[]> {
+    const rows = await this.db
+      .select()
+      .from(inferenceJobs)
+      .where(
+        and(
+          eq(inferenceJobs.tenantId, tenantId),
+          page.status === undefined ? undefined : eq(inferenceJobs.status, page.status),
+          page.beforeId === undefined ? undefined : lt(inferenceJobs.id, page.beforeId),
+        ),
+      )
+      .orderBy(desc(inferenceJobs.id))
+      .limit(page.limit)
+    return rows as InferenceJobRecord[]
   }
 
   async dueJobs(now: number, limit: number): Promise<InferenceJobRecord[]> {

@@ -72,5 +72,10 @@ export const inferenceJobs = sqliteTable(
     createdAt: integer('created_at').notNull(),
     updatedAt: integer('updated_at').notNull(),
   },
-  (t) => [index('inference_jobs_due_idx').on(t.status, t.nextAttemptAt)],
+  (t) => [
+    index('inference_jobs_due_idx').on(t.status, t.nextAttemptAt),
+    // A tenant's jobs newest first (ids are uuidv7), all of them or those of one status.
+    index('inference_jobs_tenant_idx').on(t.tenantId, t.id),
+    index('inference_jobs_tenant_status_idx').on(t.tenantId, t.status, t.id),
+  ],
 )

@@ -151,6 +151,12 @@ export interface InferenceJobRecord {
   updatedAt: number
 }
 
+export interface JobPage {
+  status?: InferenceJobStatus | undefined
+  beforeId?: string | undefined
+  limit: number
+}
+
 export interface MetadataStore {
   getManifest(): Promise<Manifest | undefined>
   setManifest(manifest: Manifest): Promise<void>
@@ -180,6 +186,8 @@ export interface MetadataStore {
   createJob(job: InferenceJobRecord): Promise<void>
   updateJob(id: string, change: Partial<Omit<InferenceJobRecord, 'id' | 'tenantId' | 'createdAt'>>): Promise<void>
   getJob(tenantId: string, id: string): Promise<InferenceJobRecord | undefined>
+  /** A tenant's jobs newest first (ids are uuidv7, so by creation), of one status if given, those before `beforeId` only. */
+  listJobs(tenantId: string, page: JobPage): Promise<InferenceJobRecord[]>
   /** Queued or pending jobs whose next attempt is due by `now`, oldest first. */
   dueJobs(now: number, limit: number): Promise<InferenceJobRecord[]>
   /** When the next queued or pending job is due, if any. */

@@ -1,0 +1,2 @@
+CREATE INDEX "inference_jobs_tenant_idx" ON "inference_jobs" USING btree ("tenant_id","id");--> statement-breakpoint
+CREATE INDEX "inference_jobs_tenant_status_idx" ON "inference_jobs" USING btree ("tenant_id","status","id");
