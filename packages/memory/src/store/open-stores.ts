@@ -2,8 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { lockFolder } from './folder-lock.js'
 import { openLanceProvider } from './lancedb-vector-store.js'
-import { PostgresCluster } from './postgres-cluster.js'
-import { openPostgresMetadataStore } from './postgres-metadata-store.js'
+import type { PostgresCluster } from './postgres-cluster.js'
 import { openSqliteMetadataStore } from './sqlite-metadata-store.js'
 import type { MetadataStore, VectorStoreProvider } from './types.js'
 
@@ -38,6 +37,8 @@ export async function openStores(location: StoreLocation): Promise<OpenedStores>
   let cluster: PostgresCluster | undefined
   try {
     if (location.metadataUrl) {
+      // Loaded only for stores on PostgreSQL: the embedded default never loads the driver.
+      const [{ openPostgresMetadataStore }, { PostgresCluster }] = await Promise.all([import('./postgres-metadata-store.js'), import('./postgres-cluster.js')])
       metadata = await openPostgresMetadataStore(location.metadataUrl, { fence: () => cluster?.epoch })
       cluster = await PostgresCluster.open(location.metadataUrl)
     } else {
