@@ -305,14 +305,23 @@ class LanceVectorStore implements VectorStore {
     }
   }
 
-  async *scan(batchSize: number): AsyncIterable<StoredMemory[]> {
-    let afterId: string | undefined
+  async *scan(batchSize: number, from?: string): AsyncIterable<StoredMemory[]> {
+    let afterId = from
     for (;;) {
       const where = afterId === undefined ? 'true' : `id > ${literal(afterId)}`
       const batch = await this.rows(where, batchSize, true)
       if (batch.length === 0) return
       yield batch
       afterId = batch.at(-1)?.id
+    }
+  }
+
+  async lastId(): Promise<string | undefined> {
+    try {
+      const [row] = await this.table.query().select(['id']).orderBy({ columnName: 'id', ascending: false }).limit(1).toArray()
+      return row?.id as string | undefined
+    } catch (e) {
+      throw storageFailed('last id', e)
     }
   }
 

@@ -1,4 +1,4 @@
-import { and, type Column, eq, type SQL } from 'drizzle-orm'
+import { and, type Column, eq, type SQL, sql } from 'drizzle-orm'
 import type { HistoryEntry, Metadata } from '../types.js'
 import type { ScopeFilter, StoreChange, StoredMemory } from './types.js'
 
@@ -91,4 +91,9 @@ export function historyScope(columns: { tenantId: Column; userId: Column; agentI
     scope.agentId === undefined ? undefined : eq(columns.agentId, scope.agentId),
     scope.runId === undefined ? undefined : eq(columns.runId, scope.runId),
   )
+}
+
+/** An upsert's SET that overwrites every column with the incoming row's value (both dialects name it `excluded`). */
+export function overwriteAll(columns: Record<string, Column>): Record<string, SQL> {
+  return Object.fromEntries(Object.entries(columns).map(([key, column]) => [key, sql.raw(`excluded.${column.name}`)]))
 }

@@ -1,13 +1,24 @@
 import { fileURLToPath } from 'node:url'
-import { and, asc, desc, eq, inArray, lt, lte, min, type SQL, sql } from 'drizzle-orm'
+import { and, asc, count, desc, eq, getTableColumns, gt, inArray, lt, lte, max, min, type SQL, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
 import { isMemoryError, type MemoryError, storageFailed, storeUnavailable } from '../errors.js'
 import type { HistoryEntry } from '../types.js'
-import { decodeChange, encodeChange, historyScope, idsByTenant, toHistoryEntry } from './metadata-rows.js'
+import { decodeChange, encodeChange, historyScope, idsByTenant, overwriteAll, toHistoryEntry } from './metadata-rows.js'
 import { cluster, history, inferenceJobs, journal, manifest } from './postgres-schema.js'
-import type { HistoryPurge, HistoryRecord, InferenceJobRecord, JobPage, Manifest, MetadataStore, PendingChange, StoreChange } from './types.js'
+import type {
+  HistoryPurge,
+  HistoryRecord,
+  InferenceJobRecord,
+  JobPage,
+  Manifest,
+  MetadataStore,
+  MetadataTableStats,
+  PendingChange,
+  StoreChange,
+  StoredHistoryRow,
+} from './types.js'
 
 const migrationsFolder = fileURLToPath(new URL('../../drizzle/postgres', import.meta.url))
 const purgeChunk = 5_000
@@ -271,6 +282,55 @@ class PostgresMetadataStore implements MetadataStore {
         .from(inferenceJobs)
         .where(inArray(inferenceJobs.status, ['queued', 'pending']))
       return row?.at ?? undefined
+    })
+  }
+
+  historyRows(afterId: number, limit: number): Promise<StoredHistoryRow[]> {
+    return this.guard('historyRows', async () => {
+      return (await this.db.select().from(history).where(gt(history.id, afterId)).orderBy(asc(history.id)).limit(limit)) as StoredHistoryRow[]
+    })
+  }
+
+  putHistoryRows(rows: StoredHistoryRow[]): Promise<void> {
+    if (rows.length === 0) return Promise.resolve()
+    return this.guard('putHistoryRows', () =>
+      this.db.transaction(async (tx) => {
+        await tx
+          .insert(history)
+          .values(rows)
+          .onConflictDoUpdate({ target: history.id, set: overwriteAll(getTableColumns(history)) })
+        // Explicit ids do not move the bigserial's sequence: move it past them, so later events get new ids.
+        await tx.execute(sql`SELECT setval(pg_get_serial_sequence('history', 'id'), (SELECT max(id) FROM ${history}))`)
+      }),
+    )
+  }
+
+  jobRows(afterId: string, limit: number): Promise<InferenceJobRecord[]> {
+    return this.guard('jobRows', async () => {
+      return (await this.db
+        .select()
+        .from(inferenceJobs)
+        .where(gt(inferenceJobs.id, afterId))
+        .orderBy(asc(inferenceJobs.id))
+        .limit(limit)) as InferenceJobRecord[]
+    })
+  }
+
+  putJobs(jobs: InferenceJobRecord[]): Promise<void> {
+    if (jobs.length === 0) return Promise.resolve()
+    return this.guard('putJobs', async () => {
+      await this.db
+        .insert(inferenceJobs)
+        .values(jobs)
+        .onConflictDoUpdate({ target: inferenceJobs.id, set: overwriteAll(getTableColumns(inferenceJobs)) })
+    })
+  }
+
+  tableStats(): Promise<MetadataTableStats> {
+    return this.guard('tableStats', async () => {
+      const [h] = await this.db.select({ rows: count(), last: max(history.id) }).from(history)
+      const [j] = await this.db.select({ rows: count(), last: max(inferenceJobs.id) }).from(inferenceJobs)
+      return { historyRows: h?.rows ?? 0, lastHistoryId: Number(h?.last ?? 0), jobRows: j?.rows ?? 0, lastJobId: j?.last ?? undefined }
     })
   }
 }

@@ -1,13 +1,24 @@
 import { fileURLToPath } from 'node:url'
 import { createClient } from '@libsql/client'
-import { and, asc, desc, eq, inArray, lt, lte, min, type SQL, sql } from 'drizzle-orm'
+import { and, asc, count, desc, eq, getTableColumns, gt, inArray, lt, lte, max, min, type SQL, sql } from 'drizzle-orm'
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql'
 import { migrate } from 'drizzle-orm/libsql/migrator'
 import { storageFailed } from '../errors.js'
 import type { HistoryEntry } from '../types.js'
-import { decodeChange, encodeChange, historyScope, idsByTenant, toHistoryEntry } from './metadata-rows.js'
+import { decodeChange, encodeChange, historyScope, idsByTenant, overwriteAll, toHistoryEntry } from './metadata-rows.js'
 import { history, inferenceJobs, journal, manifest } from './sqlite-schema.js'
-import type { HistoryPurge, HistoryRecord, InferenceJobRecord, JobPage, Manifest, MetadataStore, PendingChange, StoreChange } from './types.js'
+import type {
+  HistoryPurge,
+  HistoryRecord,
+  InferenceJobRecord,
+  JobPage,
+  Manifest,
+  MetadataStore,
+  MetadataTableStats,
+  PendingChange,
+  StoreChange,
+  StoredHistoryRow,
+} from './types.js'
 
 // The same relative path from src/store and dist/store.
 const migrationsFolder = fileURLToPath(new URL('../../drizzle/sqlite', import.meta.url))
@@ -234,5 +245,36 @@ class SqliteMetadataStore implements MetadataStore {
   async deleteHistory(tenantId: string): Promise<void> {
     await this.db.delete(history).where(eq(history.tenantId, tenantId))
     await this.db.delete(inferenceJobs).where(eq(inferenceJobs.tenantId, tenantId))
+  }
+
+  async historyRows(afterId: number, limit: number): Promise<StoredHistoryRow[]> {
+    return (await this.db.select().from(history).where(gt(history.id, afterId)).orderBy(asc(history.id)).limit(limit)) as StoredHistoryRow[]
+  }
+
+  async putHistoryRows(rows: StoredHistoryRow[]): Promise<void> {
+    // Explicit ids above the AUTOINCREMENT counter move it, so later events get new ids.
+    if (rows.length > 0)
+      await this.db
+        .insert(history)
+        .values(rows)
+        .onConflictDoUpdate({ target: history.id, set: overwriteAll(getTableColumns(history)) })
+  }
+
+  async jobRows(afterId: string, limit: number): Promise<InferenceJobRecord[]> {
+    return (await this.db.select().from(inferenceJobs).where(gt(inferenceJobs.id, afterId)).orderBy(asc(inferenceJobs.id)).limit(limit)) as InferenceJobRecord[]
+  }
+
+  async putJobs(jobs: InferenceJobRecord[]): Promise<void> {
+    if (jobs.length > 0)
+      await this.db
+        .insert(inferenceJobs)
+        .values(jobs)
+        .onConflictDoUpdate({ target: inferenceJobs.id, set: overwriteAll(getTableColumns(inferenceJobs)) })
+  }
+
+  async tableStats(): Promise<MetadataTableStats> {
+    const [h] = await this.db.select({ rows: count(), last: max(history.id) }).from(history)
+    const [j] = await this.db.select({ rows: count(), last: max(inferenceJobs.id) }).from(inferenceJobs)
+    return { historyRows: h?.rows ?? 0, lastHistoryId: h?.last ?? 0, jobRows: j?.rows ?? 0, lastJobId: j?.last ?? undefined }
   }
 }

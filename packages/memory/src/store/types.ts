@@ -78,8 +78,10 @@ export interface VectorStore {
   scopeCounts(tenantId: string): Promise<ScopeCount[]>
   /** Applies a change. `replay` makes it idempotent against a partly applied earlier attempt. */
   apply(change: StoreChange, options?: { replay?: boolean }): Promise<void>
-  /** Every row of every tenant, in batches (for re-embedding). */
-  scan(batchSize: number): AsyncIterable<StoredMemory[]>
+  /** Every row of every tenant in id order, in batches, from after `afterId` (re-embedding, migration). */
+  scan(batchSize: number, afterId?: string): AsyncIterable<StoredMemory[]>
+  /** The greatest id in the table (where a migration into it resumes). */
+  lastId(): Promise<string | undefined>
   /** The texts of a tenant's rows, in batches (for keyword statistics). */
   scanTexts(tenantId: string): AsyncIterable<string[]>
   /** Reads the newest version, with writes made by another process (reads otherwise keep to this process's own); returns its number. */
@@ -127,6 +129,22 @@ export interface HistoryRecord {
 export interface HistoryPurge {
   memories: Array<{ tenantId: string; id: string }>
   scopes: ScopeFilter[]
+}
+
+/** A history row exactly as stored, its id and purged flag included (what a migration copies). */
+export interface StoredHistoryRow extends Omit<HistoryRecord, 'metadata'> {
+  id: number
+  metadata: unknown
+  purged: boolean
+}
+
+/** Row counts and last ids of the metadata tables a migration copies. */
+export interface MetadataTableStats {
+  historyRows: number
+  /** 0 when there is no history. */
+  lastHistoryId: number
+  jobRows: number
+  lastJobId: string | undefined
 }
 
 export interface PendingChange {
@@ -192,5 +210,14 @@ export interface MetadataStore {
   dueJobs(now: number, limit: number): Promise<InferenceJobRecord[]>
   /** When the next queued or pending job is due, if any. */
   nextDueAt(): Promise<number | undefined>
+  /** History rows with ids above `afterId`, in id order (a migration's raw read). */
+  historyRows(afterId: number, limit: number): Promise<StoredHistoryRow[]>
+  /** Writes history rows with their own ids in one transaction; a row already there is overwritten. */
+  putHistoryRows(rows: StoredHistoryRow[]): Promise<void>
+  /** Inference jobs with ids above `afterId`, in id order. */
+  jobRows(afterId: string, limit: number): Promise<InferenceJobRecord[]>
+  /** Writes jobs as they are in one transaction; a job already there is overwritten. */
+  putJobs(jobs: InferenceJobRecord[]): Promise<void>
+  tableStats(): Promise<MetadataTableStats>
   close(): Promise<void>
 }
