@@ -66,6 +66,36 @@ describe('native API', () => {
     expect((await t.call('GET', `/v1/jobs/${queued.body.job.id}`)).body.results).toEqual([{ id: expect.any(String), memory: 'Drinks tea', event: 'ADD' }])
   })
 
+  it("lists the tenant's jobs newest first, by status, a page at a time; another tenant sees only its own", async () => {
+    await using t = await openTestApp(embedder, llmFlags())
+    const add = async (messages: string, key = t.keyA) =>
+      (await t.call('POST', '/v1/memories', { body: { messages, user_id: 'u1', infer: true }, key })).body.job
+    llm.enqueue(facts('Drinks coffee'))
+    const done = await add('I drink coffee')
+    // Nothing queued: the LLM answers 500, the job is pending.
+    const pending = await add('My flight is on Friday')
+    llm.enqueue(facts('Is called Bob'))
+    const theirs = await add('I am Bob', t.keyB)
+    const ids = (res: { body: { results: Array<{ id: string }> } }) => res.body.results.map((j) => j.id)
+
+    const all = await t.call('GET', '/v1/jobs')
+    expect(all.status).toBe(200)
+    expect(ids(all)).toEqual([pending.id, done.id])
+    expect(all.body.next_cursor).toBeNull()
+    expect(all.body.results[1]).toEqual((await t.call('GET', `/v1/jobs/${done.id}`)).body)
+    const first = await t.call('GET', '/v1/jobs?limit=1')
+    expect(ids(first)).toEqual([pending.id])
+    const second = await t.call('GET', `/v1/jobs?limit=1&cursor=${first.body.next_cursor}`)
+    expect([ids(second), second.body.next_cursor]).toEqual([[done.id], null])
+    expect(ids(await t.call('GET', '/v1/jobs?status=done'))).toEqual([done.id])
+    expect(ids(await t.call('GET', '/v1/jobs?status=pending'))).toEqual([pending.id])
+
+    expect(ids(await t.call('GET', '/v1/jobs', { key: t.keyB }))).toEqual([theirs.id])
+    const borrowed = await t.call('GET', `/v1/jobs?limit=1&cursor=${first.body.next_cursor}`, { key: t.keyB })
+    expect(borrowed).toMatchObject({ status: 400, body: { error: { code: 'MEMORY_INVALID_CURSOR' } } })
+    expect(await t.call('GET', '/v1/jobs?status=lost')).toMatchObject({ status: 400, body: { error: { code: 'REQUEST_VALIDATION_FAILED' } } })
+  })
+
   it('validates the inference options', async () => {
     await using t = await openTestApp(embedder, llmFlags())
     const procedural = await t.call('POST', '/v1/memories', { body: { messages: 'run log', user_id: 'u1', infer: true, memory_type: 'procedural' } })

@@ -1,5 +1,5 @@
 import type { HistoryEntry, InferenceJob, InferResult, MemoryItem, SearchResult } from '@agentmem/memory'
-import { searchModes } from '@agentmem/memory'
+import { inferenceJobStatuses, maxListLimit, searchModes } from '@agentmem/memory'
 import { z } from '@hono/zod-openapi'
 import type { ServerConfig } from '../config.js'
 
@@ -74,7 +74,7 @@ export const addResult = z
 export const inferenceJob = z
   .object({
     id: z.string(),
-    status: z.enum(['queued', 'pending', 'done', 'failed']).openapi({
+    status: z.enum(inferenceJobStatuses).openapi({
       description:
         'queued: not tried yet; pending: the LLM failed, the input is stored raw and retried; done; failed: retries exhausted, the input stays stored raw.',
     }),
@@ -88,6 +88,13 @@ export const inferenceJob = z
     updated_at: z.string(),
   })
   .openapi('InferenceJob')
+
+/** `GET /v1/jobs`: a tenant's inference jobs, newest first. */
+export const jobListQuery = z.strictObject({
+  status: z.enum(inferenceJobStatuses).optional().openapi({ description: 'Only jobs in this state.' }),
+  limit: z.coerce.number().int().min(1).max(maxListLimit).default(100),
+  cursor: z.string().max(1024).optional(),
+})
 
 export const historyItem = z
   .object({

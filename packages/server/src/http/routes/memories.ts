@@ -9,6 +9,7 @@ import {
   errorBody,
   historyItem,
   inferenceJob,
+  jobListQuery,
   memoryIdParam,
   memoryItem,
   requestSchemas,
@@ -90,6 +91,25 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
       const job = await c.get('memory').inferenceJob(id)
       if (!job) throw new MemoryError(MemoryErrorCode.NotFound, `Job ${id} not found`, { details: { id } })
       return c.json(toJobJson(job), 200)
+    },
+  )
+
+  app.openapi(
+    createRoute({
+      method: 'get',
+      path: '/v1/jobs',
+      summary: "The tenant's inference jobs newest first, by status, with a cursor",
+      security,
+      request: { query: jobListQuery },
+      responses: {
+        ...json(z.object({ results: z.array(inferenceJob), next_cursor: z.string().nullable() }), 'One page; pass next_cursor back until it is null'),
+        ...errors,
+      },
+    }),
+    async (c) => {
+      const { status, limit, cursor } = c.req.valid('query')
+      const page = await c.get('memory').inferenceJobs({ limit, ...(status && { status }), ...(cursor !== undefined && { cursor }) })
+      return c.json({ results: page.results.map(toJobJson), next_cursor: page.nextCursor }, 200)
     },
   )
 
