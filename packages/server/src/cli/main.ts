@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-/** @module agentmem: the command-line interface (serve, keys, add, search, list, mcp, export, import, reembed). */
+/** @module agentmem: the command-line interface (serve, keys, add, search, list, mcp, export, import, reembed, migrate). */
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { loadConfig, type ServerConfigInput } from '../config.js'
 import type { ListFlags, ScopeFlags, SearchFlags } from './output.js'
@@ -186,6 +186,25 @@ program
     const { reembedCommand } = await import('./data-commands.js')
     await reembedCommand(config({ data: o.data, model: o.fromModel, modelPath: o.fromModelPath }), o)
   })
+
+program
+  .command('migrate')
+  .description(
+    'copy the store (memories, history, jobs) and its API keys to another location, e.g. a folder to PostgreSQL + S3 or back; stop every server on both first. Resumable: after a failure or Ctrl-C, run the same command again',
+  )
+  .addOption(dataOption())
+  .option('--metadata-url <url>', 'the source store: metadata in PostgreSQL (env AGENTMEM_METADATA_URL)')
+  .option('--vectors-url <url>', 'the source store: memories in S3-compatible storage (env AGENTMEM_VECTORS_URL)')
+  .option('--to-data <dir>', 'target data folder (whatever the --to-*-url flags leave local; keys too unless --to-metadata-url)')
+  .option('--to-metadata-url <url>', 'target metadata and keys in PostgreSQL: postgres://user:password@host/db')
+  .option('--to-vectors-url <url>', 'target memories in S3-compatible storage: s3://bucket/prefix (endpoint and keys from AWS_* or AGENTMEM_S3_*)')
+  .option('--batch <n>', 'rows per read and write', integer(1, 10_000), 500)
+  .action(
+    async (o: { data?: string; metadataUrl?: string; vectorsUrl?: string; toData?: string; toMetadataUrl?: string; toVectorsUrl?: string; batch: number }) => {
+      const { migrateCommand } = await import('./migrate-command.js')
+      await migrateCommand(config({ data: o.data, metadataUrl: o.metadataUrl, vectorsUrl: o.vectorsUrl }), o)
+    },
+  )
 
 try {
   await program.parseAsync()

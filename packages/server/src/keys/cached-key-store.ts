@@ -47,6 +47,8 @@ export abstract class CachedKeyStore implements KeyStore {
   abstract create(options: { tenantId: string; role?: KeyRole; name?: string }): Promise<{ key: string; info: ApiKeyInfo }>
   abstract list(options?: { tenantId?: string }): Promise<ApiKeyInfo[]>
   abstract revoke(id: string): Promise<boolean>
+  abstract rows(): Promise<KeyRow[]>
+  abstract putRows(rows: KeyRow[]): Promise<void>
 
   async verify(key: string): Promise<Principal | null> {
     const { byHash } = await this.#activeKeys()

@@ -1,6 +1,7 @@
 import type { ServerConfig } from '../config.js'
 import { dataPaths } from '../data-paths.js'
 import { type RateLimit, RateLimiter } from '../http/rate-limit.js'
+import type { KeyRow } from './cached-key-store.js'
 import { SqliteKeyStore } from './sqlite-key-store.js'
 
 export type KeyRole = 'tenant' | 'admin'
@@ -54,6 +55,10 @@ export interface KeyStore {
   verify(key: string): Promise<Principal | null>
   /** Active keys; with none, the server serves loopback only, without authentication. */
   activeCount(): Promise<number>
+  /** Every key row as stored, hashes and revoked ones included (`agentmem migrate`). */
+  rows(): Promise<KeyRow[]>
+  /** Writes key rows as they are, in one transaction; a row with the same id is overwritten. */
+  putRows(rows: KeyRow[]): Promise<void>
   close(): Promise<void>
 }
 

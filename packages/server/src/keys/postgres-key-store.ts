@@ -1,7 +1,7 @@
 import { and, asc, eq, isNull, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import type pg from 'pg'
-import { CachedKeyStore, newKey, toInfo } from './cached-key-store.js'
+import { CachedKeyStore, type KeyRow, newKey, toInfo } from './cached-key-store.js'
 import type { ApiKeyInfo, KeyRole, KeyStoreOptions } from './key-store.js'
 import { openServerDatabase, unavailable } from './postgres-database.js'
 import { apiKeys, apiKeysVersion } from './postgres-schema.js'
@@ -63,6 +63,25 @@ export class PostgresKeyStore extends CachedKeyStore {
     )
     this.changed()
     return revoked
+  }
+
+  rows(): Promise<KeyRow[]> {
+    return unavailable(() => this.db.select().from(apiKeys).orderBy(asc(apiKeys.id)))
+  }
+
+  async putRows(rows: KeyRow[]): Promise<void> {
+    if (rows.length === 0) return
+    await unavailable(() =>
+      this.db.transaction(async (tx) => {
+        // Only a key's label and revocation can change; the rest is fixed at creation.
+        await tx
+          .insert(apiKeys)
+          .values(rows)
+          .onConflictDoUpdate({ target: apiKeys.id, set: { name: sql`excluded.name`, revokedAt: sql`excluded.revoked_at` } })
+        await bumpVersion(tx)
+      }),
+    )
+    this.changed()
   }
 
   protected readVersion(): Promise<number> {

@@ -2,10 +2,10 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type Client, createClient } from '@libsql/client'
-import { and, asc, eq, isNull } from 'drizzle-orm'
+import { and, asc, eq, isNull, sql } from 'drizzle-orm'
 import { drizzle, type LibSQLDatabase } from 'drizzle-orm/libsql'
 import { migrate } from 'drizzle-orm/libsql/migrator'
-import { CachedKeyStore, newKey, toInfo } from './cached-key-store.js'
+import { CachedKeyStore, type KeyRow, newKey, toInfo } from './cached-key-store.js'
 import type { ApiKeyInfo, KeyRole, KeyStoreOptions } from './key-store.js'
 import { apiKeys } from './sqlite-schema.js'
 
@@ -67,6 +67,20 @@ export class SqliteKeyStore extends CachedKeyStore {
       .returning({ id: apiKeys.id })
     this.changed()
     return revoked.length > 0
+  }
+
+  async rows(): Promise<KeyRow[]> {
+    return this.db.select().from(apiKeys).orderBy(asc(apiKeys.id))
+  }
+
+  async putRows(rows: KeyRow[]): Promise<void> {
+    if (rows.length === 0) return
+    // Only a key's label and revocation can change; the rest is fixed at creation.
+    await this.db
+      .insert(apiKeys)
+      .values(rows)
+      .onConflictDoUpdate({ target: apiKeys.id, set: { name: sql`excluded.name`, revokedAt: sql`excluded.revoked_at` } })
+    this.changed()
   }
 
   protected async readVersion(): Promise<number> {
