@@ -86,6 +86,13 @@ it('moves memories and API keys to PostgreSQL, resuming after a SIGKILL midway',
   const again = await runCli(args)
   expect(again.code, again.stderr).toBe(0)
   expect(JSON.parse(again.stdout)).toMatchObject({ resumed: true, rows: { memories: memories + 1, keys: 2 } })
+
+  // And back to a folder, the source named by the usual settings (here the environment).
+  const back = join(root, 'back')
+  const returned = await runCli(['migrate', '--to-data', back], { AGENTMEM_DATA: target.data, AGENTMEM_METADATA_URL: target.metadataUrl })
+  expect(returned.code, returned.stderr).toBe(0)
+  expect(JSON.parse(returned.stdout)).toMatchObject({ resumed: false, rows: { memories: memories + 1, keys: 2 } })
+  expect(await keyRows({ data: back })).toEqual(await keyRows({ data: source }))
 })
 
 it('refuses while the source is served, and without a target', { timeout: 120_000 }, async () => {
