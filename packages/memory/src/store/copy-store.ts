@@ -103,9 +103,13 @@ export async function copyStore(from: StoreLocation, to: StoreLocation, options:
     const copied = await counts(target.metadata, targetVectors)
     const differing = (Object.keys(total) as Array<keyof StoreCounts>).filter((table) => total[table] !== copied[table])
     if (differing.length > 0) {
-      throw new MemoryError(MemoryErrorCode.StorageFailed, `The copy's row counts differ from the source's (${differing.join(', ')}); run it again`, {
-        details: { source: total, target: copied },
-      })
+      throw new MemoryError(
+        MemoryErrorCode.StorageFailed,
+        `The copy's row counts differ from the source's (${differing.join(', ')}); was the source written to between runs? Copy again into an empty target`,
+        {
+          details: { source: total, target: copied },
+        },
+      )
     }
     return { manifest, source: total, target: copied, resumed }
   } finally {
