@@ -61,6 +61,7 @@ beforeAll(async () => {
   ids['pendingJob'] = pending.job?.id as string
   ids['raw'] = pending.results[0]?.id as string
   ids['bob'] = (await t.memory.withTenant('b').add('Bob keeps his savings under the mattress', { userId: 'bob' })).results[0]?.id as string
+  ids['bobJob'] = (await t.memory.withTenant('b').add('Bob flies to Lima on Monday', { userId: 'bob', infer: true })).job?.id as string
   userA = await signIn(t.keyA)
 }, 180_000)
 
@@ -389,15 +390,52 @@ describe('dashboard', () => {
     expect((await t.call('GET', `/v1/jobs/${ids['doneJob']}`, { key: t.keyB })).status).toBe(404)
   })
 
-  it('shows inference jobs, reached from the memories they stored', async () => {
+  it("lists the tenant's inference jobs newest first, by status and a page at a time", async () => {
     const { page } = userA
-    await page.goto(`${server.url}/ui/jobs?id=${ids['doneJob']}`)
-    expect(await page.locator('dl .badge').first().textContent()).toBe('done')
-    expect(await page.getByRole('row').filter({ hasText: 'ADD' }).getByRole('link').textContent()).toBe('Carol drinks oolong on weekends')
+    const listed = async () => (await page.locator('tbody tr td:first-child').allTextContents()).map((text) => text.trim())
+    await page.getByRole('link', { name: 'Jobs' }).click()
+    await page.waitForURL(`${server.url}/ui/jobs`)
+    // Tenant a's two jobs, the pending one (newer) first; tenant b's job is not there.
+    expect(await listed()).toEqual([ids['pendingJob'], ids['doneJob']])
+    expect(await page.locator('tbody .badge').allTextContents()).toEqual([expect.stringMatching(/^(pending|queued)$/), 'done'])
+    expect(
+      await page
+        .getByRole('row')
+        .filter({ hasText: ids['pendingJob'] as string })
+        .textContent(),
+    ).toContain('MEMORY_INFERENCE_FAILED')
+    expect(await page.getByText(ids['bobJob'] as string).count()).toBe(0)
     expect(await page.getByText('Inference is').textContent()).toContain('on')
     // The LLM's running totals are the whole server's: admin keys only.
     expect(await page.getByText('LLM calls').count()).toBe(0)
     await snap(page, 'jobs')
+
+    await page.getByLabel('status').selectOption('done')
+    await page.getByRole('button', { name: 'List' }).click()
+    await page.waitForURL(/status=done/)
+    expect(await listed()).toEqual([ids['doneJob']])
+    await page.getByLabel('status').selectOption('failed')
+    await page.getByRole('button', { name: 'List' }).click()
+    await page.waitForURL(/status=failed/)
+    expect(await page.getByText('No failed jobs in tenant a.').count()).toBe(1)
+
+    // One job a page: the next page link carries the cursor.
+    await page.goto(`${server.url}/ui/jobs?limit=1`)
+    expect(await listed()).toEqual([ids['pendingJob']])
+    await page.getByRole('link', { name: 'next page »' }).click()
+    await page.waitForURL(/cursor=/)
+    expect(await listed()).toEqual([ids['doneJob']])
+    expect(await page.getByText('end of list').count()).toBe(1)
+    expect((await page.goto(`${server.url}/ui/jobs?status=lost`))?.status()).toBe(400)
+  })
+
+  it('shows an inference job, reached from the list and from the memories it stored', async () => {
+    const { page } = userA
+    await page.goto(`${server.url}/ui/jobs`)
+    await page.getByRole('link', { name: ids['doneJob'] as string }).click()
+    await page.waitForURL(/\/ui\/jobs\?id=/)
+    expect(await page.locator('dl .badge').first().textContent()).toBe('done')
+    expect(await page.getByRole('row').filter({ hasText: 'ADD' }).getByRole('link').textContent()).toBe('Carol drinks oolong on weekends')
 
     // The raw memory of the failed job links to it; the job says why and when it runs again.
     await page.goto(`${server.url}/ui/memories/${ids['raw']}`)

@@ -15,7 +15,7 @@ import { dashboardForms, parseFiltersText } from './forms.js'
 import { csrfTokenMatches, type Session, SessionStore } from './sessions.js'
 import { stylesheet } from './styles.js'
 import { entitiesPage } from './views/entities.js'
-import { jobsPage } from './views/jobs.js'
+import { type JobsInput, jobsPage } from './views/jobs.js'
 import { confirmRevokePage, keyCreatedPage, keysPage } from './views/keys.js'
 import { errorPage, type Html, type Viewer } from './views/layout.js'
 import { loginPage } from './views/login.js'
@@ -257,12 +257,18 @@ export function createDashboard(deps: AppDeps): Dashboard {
     const memory = c.get('memory')
     // LLM totals are the whole server's, like the store stats: admin keys only.
     const base = { enabled: memory.inferenceEnabled, usage: c.get('principal').role === 'admin' ? memory.llmUsage : undefined }
+    const raw = c.req.query()
+    const input: JobsInput = raw
     try {
-      const { id } = forms.jobLookup(c.req.query())
-      const job = id === undefined ? undefined : await memory.inferenceJob(id)
-      return render(c, jobsPage(viewer(c), { ...base, id, job: job && toJobJson(job) }))
+      const { id, ...query } = forms.jobs(raw)
+      if (id !== undefined) {
+        const job = await memory.inferenceJob(id)
+        return render(c, jobsPage(viewer(c), { ...base, input, job: job && toJobJson(job) }))
+      }
+      const page = await memory.inferenceJobs(query)
+      return render(c, jobsPage(viewer(c), { ...base, input, page: { results: page.results.map(toJobJson), next_cursor: page.nextCursor } }))
     } catch (error) {
-      return render(c, jobsPage(viewer(c), { ...base, id: c.req.query('id'), error: clientErrorMessage(error) }), 400)
+      return render(c, jobsPage(viewer(c), { ...base, input, error: clientErrorMessage(error) }), 400)
     }
   })
 

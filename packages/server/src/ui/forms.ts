@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import type { ServerConfig } from '../config.js'
 import { validationFailed } from '../errors.js'
-import { requestSchemas } from '../http/schemas.js'
+import { jobListQuery, requestSchemas } from '../http/schemas.js'
 
 /**
  * What the dashboard's forms and links send, validated with the HTTP API's own schemas: a form is
@@ -78,7 +78,8 @@ export function dashboardForms(config: ServerConfig) {
       }),
       'new key form',
     ),
-    jobLookup: read(z.strictObject({ id: z.uuid().optional() }), 'job id'),
+    /** The jobs page's query string: the API's job list query (`GET /v1/jobs`), or one job's `id`. */
+    jobs: read(jobListQuery.extend({ id: z.uuid().optional() }), 'jobs'),
     confirmDelete: read(z.strictObject({ purge: checkbox }), 'delete'),
     memoryId: read(z.strictObject({ id: z.uuid() }), 'memory id'),
     keyId: read(z.strictObject({ id: z.string().min(1).max(64) }), 'key id'),

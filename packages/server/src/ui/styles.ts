@@ -39,6 +39,8 @@ code, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, monospace; f
 .badge.ok { background: #dcfae6; color: var(--ok); }
 form.filters { display: grid; grid-template-columns: repeat(4, minmax(0, 1fr)); gap: 10px 14px; align-items: end; }
 form.filters .wide { grid-column: 1 / -1; }
+form.filters .span3 { grid-column: span 3; }
+form.filters + form.filters { margin-top: 12px; }
 form.stack { display: grid; gap: 10px; max-width: 720px; }
 label { display: grid; gap: 4px; font-size: 12px; font-weight: 600; color: var(--muted); }
 label.check { display: flex; align-items: center; gap: 6px; font-weight: 500; color: var(--fg); font-size: 14px; }
@@ -68,7 +70,7 @@ dl.facts dd { margin: 0; overflow-wrap: anywhere; }
 .stat .label { color: var(--muted); font-size: 12px; }
 .login { max-width: 440px; margin: 48px auto; }
 .columns { display: grid; grid-template-columns: repeat(3, minmax(0, 1fr)); gap: 16px; }
-@media (max-width: 800px) { form.filters, .columns { grid-template-columns: 1fr; } .top { flex-wrap: wrap; } }
+@media (max-width: 800px) { form.filters, .columns { grid-template-columns: 1fr; } form.filters .span3 { grid-column: auto; } .top { flex-wrap: wrap; } }
 `
 
 /** The stylesheet's URL; the content hash lets browsers cache it until it changes. */

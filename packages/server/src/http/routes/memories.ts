@@ -107,8 +107,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
       },
     }),
     async (c) => {
-      const { status, limit, cursor } = c.req.valid('query')
-      const page = await c.get('memory').inferenceJobs({ limit, ...(status && { status }), ...(cursor !== undefined && { cursor }) })
+      const page = await c.get('memory').inferenceJobs(c.req.valid('query'))
       return c.json({ results: page.results.map(toJobJson), next_cursor: page.nextCursor }, 200)
     },
   )

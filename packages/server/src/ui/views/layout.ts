@@ -106,6 +106,18 @@ export function href(path: string, params: Record<string, string | number | bool
   return text ? `${path}?${text}` : path
 }
 
+/** Links to a list's first page (when not on it) and its next page, with the list's own parameters. */
+export function pager(
+  path: string,
+  params: Record<string, string | number | undefined>,
+  page: { cursor?: string | undefined; next_cursor: string | null },
+): Html {
+  return html`<div class="pager">
+  <span>${page.cursor ? html`<a href="${href(path, params)}">« first page</a>` : ''}</span>
+  <span>${page.next_cursor ? html`<a rel="next" href="${href(path, { ...params, cursor: page.next_cursor })}">next page »</a>` : html`<span class="muted">end of list</span>`}</span>
+</div>`
+}
+
 export function shorten(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text
 }

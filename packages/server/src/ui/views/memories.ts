@@ -1,6 +1,6 @@
 import type { z } from '@hono/zod-openapi'
 import type { historyItem, memoryItem } from '../../http/schemas.js'
-import { csrfField, errorBox, type Html, href, html, json, layout, shorten, time, type Viewer } from './layout.js'
+import { csrfField, errorBox, type Html, href, html, json, layout, pager, shorten, time, type Viewer } from './layout.js'
 
 export type MemoryJson = z.infer<typeof memoryItem>
 export type HistoryJson = z.infer<typeof historyItem>
@@ -47,14 +47,7 @@ ${input.filters ?? ''}</textarea>
 </form>
 ${errorBox(options.error)}
 ${page ? memoryTable(page.results) : options.error ? '' : html`<p class="muted">Choose a user, agent or run (or pick one on <a href="/ui/entities">Entities</a>).</p>`}
-${
-  page
-    ? html`<div class="pager">
-  <span>${input.cursor ? html`<a href="${href('/ui/memories', base)}">« first page</a>` : ''}</span>
-  <span>${page.next_cursor ? html`<a rel="next" href="${href('/ui/memories', { ...base, cursor: page.next_cursor })}">next page »</a>` : html`<span class="muted">end of list</span>`}</span>
-</div>`
-    : ''
-}`,
+${page ? pager('/ui/memories', base, { cursor: input.cursor, next_cursor: page.next_cursor }) : ''}`,
   )
 }
 
