@@ -161,4 +161,10 @@ it('refuses a store another process serves, and a target holding another store',
   await served.add('a different store', { userId: 'u' })
   await served.close()
   await expect(copyStore(source, other)).rejects.toMatchObject({ code: 'MEMORY_INVALID_INPUT' })
-})
+  // On PostgreSQL, a served store is one whose replicas' leader lock is held.
+  const replicated = await shared('served')
+  const leader = await Memory.open({ ...replicated, embedder })
+  await expect(copyStore(replicated, { path: join(dir.path, 'never') })).rejects.toMatchObject({ code: 'MEMORY_LOCKED' })
+  await expect(copyStore(source, replicated)).rejects.toMatchObject({ code: 'MEMORY_LOCKED' })
+  await leader.close()
+}, 60_000)

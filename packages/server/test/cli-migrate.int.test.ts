@@ -95,6 +95,25 @@ it('moves memories and API keys to PostgreSQL, resuming after a SIGKILL midway',
   expect(await keyRows({ data: back })).toEqual(await keyRows({ data: source }))
 })
 
+it('stops at Ctrl-C and says how to continue', { timeout: 120_000 }, async () => {
+  const target = join(root, 'interrupted')
+  const args = ['migrate', '--data', join(root, 'source'), '--to-data', target, '--batch', '5']
+  const child = spawnCli(args)
+  let stderr = ''
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString()
+  })
+  const table = join(dataPaths(target).memory, 'vectors', 'memories.lance')
+  while (!existsSync(table) && child.exitCode === null) await sleep(20)
+  child.kill('SIGINT')
+  const code = await new Promise((resolve) => child.once('close', resolve))
+  expect(code).toBe(1)
+  expect(stderr).toMatch(/interrupted; run the same command again to continue where it stopped/)
+  const resumed = await runCli(args)
+  expect(resumed.code, resumed.stderr).toBe(0)
+  expect(JSON.parse(resumed.stdout)).toMatchObject({ resumed: true, rows: { memories: memories + 1, keys: 2 } })
+})
+
 it('refuses while the source is served, and without a target', { timeout: 120_000 }, async () => {
   const source = join(root, 'source')
   const memory = await Memory.open({ path: dataPaths(source).memory, embedder })
