@@ -817,7 +817,7 @@ function newWriter(vectors: VectorStore, metadata: MetadataStore, config: Memory
  * leader. Replays what the journal holds (a crash, or the previous leader's acknowledged writes),
  * then starts the writer's background work.
  */
-async function lead(engine: Engine): Promise<void> {
+async function lead(engine: Engine, options: { takeover?: boolean } = {}): Promise<void> {
   const { metadata, provider, logger, config } = engine
   await recover(metadata, engine.vectors, logger)
   // A re-embed that crashed before switching leaves its half-filled table behind.
@@ -825,7 +825,15 @@ async function lead(engine: Engine): Promise<void> {
   for (const name of await provider.tableNames()) if (manifest && name !== manifest.vectorTable) await provider.drop(name)
   // The writer's duplicate lookups trust the index for every row it did not write itself:
   // rows left unindexed by an earlier process (or a replay) are indexed before any write.
-  if ((await engine.vectors.unindexedRows()) > 0) await engine.writer.maintain()
+  // A takeover must not keep writes waiting for a maintenance (seconds on object storage): it
+  // scans the unindexed rows on each duplicate lookup until a background maintenance is done.
+  if ((await engine.vectors.unindexedRows()) > 0) {
+    if (options.takeover) {
+      const { writer } = engine
+      writer.distrustIndex()
+      void writer.exclusive(() => writer.maintain()).catch((e: unknown) => logger.warn('memory.maintain_failed', { error: String(e) }))
+    } else await engine.writer.maintain()
+  }
   if (config.llm) {
     engine.inference = new Inference({
       llm: config.llm instanceof LlmClient ? config.llm : new LlmClient(config.llm),
@@ -862,12 +870,12 @@ function replicaEngine(engine: () => Engine): ReplicaEngine {
       e.writer = newWriter(e.vectors, e.metadata, e.config, e.logger, e.replication)
       e.writer.attach(e.cache)
       e.cache.clear()
-      await lead(e)
+      await lead(e, { takeover: true })
     },
     demote() {
       const e = engine()
       e.writer.fail(notLeading())
-      void e.inference?.stop()
+      void e.inference?.stop().catch(() => {})
       e.inference = undefined
       e.writer = newWriter(e.vectors, e.metadata, e.config, e.logger, e.replication)
       e.writer.attach(e.cache)

@@ -57,6 +57,8 @@ export class Replication {
   /** Applies are handled one at a time, in order. */
   private chain: Promise<void> = Promise.resolve()
   private heardSinceCheck = false
+  /** A re-read failed: what this process holds may be stale, so the next successful check drops everything. */
+  private unsure = false
   private lastVersion = -1
   private stopped = false
   private address: string | undefined
@@ -94,7 +96,7 @@ export class Replication {
       },
       reconnected: () => {
         this.engine.logger.info('memory.replica_reconnected', {})
-        this.serially(async () => {
+        this.background(async () => {
           await this.engine.refresh()
           this.engine.invalidate(undefined)
         })
@@ -123,10 +125,19 @@ export class Replication {
     if (!address) throw storeUnavailable('No replica leads this store right now; retry shortly')
     const result = await this.options.forward(address, this.cluster.secret, call)
     // The leader answers once the write is in the vector store: re-read it, and drop what it changed.
-    await this.serially(async () => {
-      await this.engine.refresh()
-      this.engine.invalidate(touched(result))
-    })
+    try {
+      await this.serially(async () => {
+        await this.engine.refresh()
+        this.engine.invalidate(touched(result))
+      })
+    } catch (cause) {
+      this.unsure = true
+      throw new MemoryError(
+        MemoryErrorCode.Unavailable,
+        'The write was applied, but this replica could not re-read the store to show it; retry reads shortly',
+        { cause },
+      )
+    }
     return result
   }
 
@@ -144,7 +155,7 @@ export class Replication {
   private heard(event: AppliedEvent): void {
     if (this.cluster.epoch !== undefined) return // our own notice
     this.heardSinceCheck = true
-    this.serially(async () => {
+    this.background(async () => {
       this.lastVersion = await this.engine.refresh()
       if (event.all) this.engine.invalidate(undefined)
       else if (event.scopes) this.engine.invalidate(event.scopes.map(parseScopeKey))
@@ -152,10 +163,19 @@ export class Replication {
     })
   }
 
+  /** Runs `task` after the re-reads queued before it; rejects with its failure. */
   private serially(task: () => Promise<void>): Promise<void> {
     const run = this.chain.then(task)
-    this.chain = run.catch((e: unknown) => this.engine.logger.warn('memory.replica_refresh_failed', { error: String(e) }))
+    this.chain = run.catch(() => {})
     return run
+  }
+
+  /** `serially`, for callers that do not wait: a failure is logged, and the next check drops everything. */
+  private background(task: () => Promise<void>): void {
+    this.serially(task).catch((e: unknown) => {
+      this.unsure = true
+      this.engine.logger.warn('memory.replica_refresh_failed', { error: String(e) })
+    })
   }
 
   private schedule(): void {
@@ -171,7 +191,14 @@ export class Replication {
       if (await this.cluster.tryLead(this.address)) {
         this.engine.logger.info('memory.replica_promoting', { epoch: this.cluster.epoch })
         this.promoting = this.engine.promote()
-        await this.promoting
+        try {
+          await this.promoting
+        } catch (e) {
+          // Half a takeover must not keep the lead: give it up, so this or another replica tries again.
+          this.engine.demote()
+          await this.cluster.resign()
+          throw e
+        }
         this.engine.logger.info('memory.replica_leads', { epoch: this.cluster.epoch })
         return
       }
@@ -179,8 +206,10 @@ export class Replication {
       this.heardSinceCheck = false
       await this.serially(async () => {
         const version = await this.engine.refresh()
-        // A change with no notice (the leader died between its write and its notice): forget everything.
-        if (version !== this.lastVersion && !heard) this.engine.invalidate(undefined)
+        // A change with no notice (the leader died between its write and its notice), or a re-read
+        // that failed: forget everything.
+        if ((version !== this.lastVersion && !heard) || this.unsure) this.engine.invalidate(undefined)
+        this.unsure = false
         this.lastVersion = version
       })
     } catch (e) {

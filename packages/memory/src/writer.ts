@@ -111,6 +111,8 @@ export class Writer {
    * or its text changed); lookups check the row itself.
    */
   private readonly unindexed = new Map<string, string>()
+  /** False after a takeover with rows another process left unindexed: duplicate lookups scan them too until maintenance. */
+  private indexCoversAll = true
   /** Scopes (duplicate-key prefix: tenant, user, agent, run) of recent adds, oldest first. */
   private readonly recentScopes = new Set<string>()
   /** An erase queued but not started yet, which a purge committed now can join. */
@@ -224,6 +226,7 @@ export class Writer {
     await this.vectors.maintain({ purge, annIndexThreshold: this.options.annIndexThreshold })
     if (purge) await this.metadata.compactErased()
     this.unindexed.clear()
+    this.indexCoversAll = true
     this.options.logger.debug('memory.maintain', { ms: Math.round(performance.now() - started), purge })
     this.rowsSinceMaintenance = 0
     this.commitsSinceMaintenance = 0
@@ -397,6 +400,14 @@ export class Writer {
       Math.max(0, this.maintenanceNotBefore - performance.now()),
     )
     this.deferred.unref()
+  }
+
+  /**
+   * Rows this writer did not write are not all indexed (it took over from another process): until
+   * the next maintenance, duplicate lookups scan unindexed rows instead of trusting the index.
+   */
+  distrustIndex(): void {
+    this.indexCoversAll = false
   }
 
   /** Refuses writes from now on with `error`, and ends waits (this process stopped leading the store). */
@@ -657,7 +668,7 @@ export class Writer {
       }
       owners = await this.vectors.ownersOf(keptIds)
       for (const [tenantId, wanted] of byTenant) {
-        const duplicates = wanted.keys.size === 0 ? [] : await this.vectors.findByDedupKeys(tenantId, [...wanted.keys], { indexedOnly: true })
+        const duplicates = wanted.keys.size === 0 ? [] : await this.vectors.findByDedupKeys(tenantId, [...wanted.keys], { indexedOnly: this.indexCoversAll })
         // An indexed hit is live (deletions apply to indexed rows too); otherwise the key may
         // belong to a row written since the last refresh.
         const indexed = new Set(duplicates.map((d) => d.dedupKey))

@@ -120,6 +120,13 @@ export class PostgresCluster {
     return true
   }
 
+  /** Gives up the lead (a takeover that failed), so that another process can take it. */
+  async resign(): Promise<void> {
+    if (this.epoch === undefined) return
+    this.epoch = undefined
+    await this.client?.query(`SELECT pg_advisory_unlock(${leaderLock})`).catch(() => {})
+  }
+
   /** Where followers forward writes; the leader sets it once it listens. */
   async setAddress(address: string): Promise<void> {
     if (this.epoch === undefined) return
