@@ -33,6 +33,8 @@ export const serverConfigSchema = z
     s3AccessKeyId: z.string().min(1).optional(),
     /** Secret key for vectorsUrl; default AWS_SECRET_ACCESS_KEY. Never logged. */
     s3SecretAccessKey: z.string().min(1).optional(),
+    /** With metadataUrl: how often a replica checks for a vanished leader, and re-reads the store in case a change notice was lost (the staleness bound), in ms. */
+    replicaCheckMs: int(50, 60_000).default(1000),
     /** With metadataUrl: the URL other replicas reach this server at (writes are forwarded to the leader); default: the address it listens on. */
     advertiseUrl: z.url().optional(),
     /** Address to listen on. Anything but loopback needs at least one API key. */

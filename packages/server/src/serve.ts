@@ -110,7 +110,11 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       ...memoryOptions(config),
       // On PostgreSQL several servers may share the store: one leads, the others forward writes to it.
       ...(config.metadataUrl && {
-        replication: { forward: forwardOverHttp(config.requestTimeoutMs), ...(config.advertiseUrl && { address: config.advertiseUrl }) },
+        replication: {
+          forward: forwardOverHttp(config.requestTimeoutMs),
+          checkEveryMs: config.replicaCheckMs,
+          ...(config.advertiseUrl && { address: config.advertiseUrl }),
+        },
       }),
     })
     opened.push(() => memory.close())
