@@ -10,6 +10,8 @@ import { mem0Charts, mem0Headlines, mem0Report, mem0Targets } from './mem0/repor
 import { runMem0Suite } from './mem0/run.js'
 import { memoryCharts, memoryReport, memoryTargets } from './memory/report.js'
 import { runMemorySuite } from './memory/run.js'
+import { scaleoutCharts, scaleoutReport, scaleoutTargets } from './scaleout/report.js'
+import { runScaleoutSuite } from './scaleout/run.js'
 import { searchCharts, searchHeadlines, searchReport, searchTargets } from './search/report.js'
 import { runSearchSuite } from './search/run.js'
 import { serverCharts, serverReport, serverTargets } from './server/report.js'
@@ -75,6 +77,14 @@ const registry = {
     charts: searchCharts,
     targets: searchTargets,
     headlines: searchHeadlines,
+  }),
+  scaleout: suite({
+    title: 'Replicas on PostgreSQL and Ceph RGW: requests/s by replica count, time to see a write, RGW vs local disk',
+    run: runScaleoutSuite,
+    report: scaleoutReport,
+    charts: scaleoutCharts,
+    targets: scaleoutTargets,
+    headlines: none,
   }),
 }
 

@@ -137,7 +137,7 @@ export class QueryStream {
   }
 }
 
-function medianRun(runs: HttpRun[]): HttpRun {
+export function medianRun(runs: HttpRun[]): HttpRun {
   const m = (pick: (r: HttpRun) => number) => median(runs.map(pick))
   return {
     requestsPerSecond: m((r) => r.requestsPerSecond),
@@ -150,13 +150,18 @@ function medianRun(runs: HttpRun[]): HttpRun {
   }
 }
 
-/** One autocannon run; latencies come from its per-response events (its histogram rounds to whole ms). */
-async function load(options: autocannon.Options): Promise<HttpRun> {
+/**
+ * One autocannon run; latencies come from its per-response events (its histogram rounds to whole
+ * ms). `merged` also collects them, for callers that merge several runs' latencies.
+ */
+export async function load(options: autocannon.Options, merged?: number[]): Promise<HttpRun> {
   const samples: number[] = []
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(options, (error, done) => (error ? reject(error) : resolve(done)))
     instance.on('response', (_client, statusCode, _bytes, ms) => {
-      if (statusCode >= 200 && statusCode < 300) samples.push(ms)
+      if (statusCode < 200 || statusCode >= 300) return
+      samples.push(ms)
+      merged?.push(ms)
     })
   })
   const stats = latencyStats(samples)

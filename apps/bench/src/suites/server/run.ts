@@ -11,7 +11,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { dataPaths, KeyStore } from '@agentmem/server'
+import { loadConfig, openKeyStore } from '@agentmem/server'
 import autocannon from 'autocannon'
 import { locomoTurns } from '../../harness.js'
 import type { RunOptions } from '../../suite.js'
@@ -61,16 +61,26 @@ export interface BenchServer {
 }
 
 /** `agentmem serve` on a free port in a child process (also used by the `search` suite). */
-export async function startServer(name: string): Promise<BenchServer> {
+/**
+ * `env` adds settings (e.g. a store on PostgreSQL and S3 for replicas); `key` reuses a key already
+ * in that store's key store instead of creating one.
+ */
+export async function startServer(name: string, options: { env?: Record<string, string>; key?: string } = {}): Promise<BenchServer> {
   const data = await mkdtemp(join(tmpdir(), `agentmem-bench-${name}-`))
-  const keys = await KeyStore.open(dataPaths(data).keys)
-  const { key } = await keys.create({ tenantId: 'bench' })
-  keys.close()
+  const createKey = async () => {
+    const keys = await openKeyStore(loadConfig({ env: options.env ?? {}, flags: { data } }))
+    try {
+      return (await keys.create({ tenantId: 'bench' })).key
+    } finally {
+      await keys.close()
+    }
+  }
+  const key = options.key ?? (await createKey())
   // Logs at info to /dev/null: the serialisation cost of a real deployment, without the disk.
   // No rate limit: the load generator is one client.
   const proc = spawn(process.execPath, ['--conditions=agentmem-source', '--import', tsx, main, 'serve', '--port', '0', '--data', data], {
     stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, AGENTMEM_RATE_LIMIT_PER_MINUTE: '0', AGENTMEM_LOG_LEVEL: 'info', AGENTMEM_MAX_BATCH_ITEMS: '1000' },
+    env: { ...process.env, AGENTMEM_RATE_LIMIT_PER_MINUTE: '0', AGENTMEM_LOG_LEVEL: 'info', AGENTMEM_MAX_BATCH_ITEMS: '1000', ...options.env },
   })
   let stderr = ''
   const url = await new Promise<string>((resolve, reject) => {
