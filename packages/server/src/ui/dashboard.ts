@@ -8,7 +8,7 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { apiNames, isCodedError, ServerError, ServerErrorCode, statusByCode } from '../errors.js'
 import type { AppDeps, AppEnv } from '../http/context.js'
 import { readFilters } from '../http/filters.js'
-import { memoryNotFound } from '../http/routes/memories.js'
+import { listPage, memoryNotFound } from '../http/routes/memories.js'
 import { scopeOf, toHistoryJson, toJobJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
 import { diskUsage } from './disk-usage.js'
 import { dashboardForms, parseFiltersText } from './forms.js'
@@ -171,19 +171,8 @@ export function createDashboard(deps: AppDeps): Dashboard {
     if (!['user_id', 'agent_id', 'run_id', 'filters'].some((name) => raw[name])) return render(c, memoriesPage(viewer(c), { input }))
     try {
       const query = forms.list(raw)
-      const { scope, filters } = readFilters(parseFiltersText(query.filters))
-      const page = await c.get('memory').getAll({
-        ...scope,
-        ...scopeOf(query),
-        limit: query.limit,
-        ...(query.cursor !== undefined && { cursor: query.cursor }),
-        ...(filters && { filters }),
-        includeSuperseded: query.include_superseded === 'true',
-      })
-      return render(
-        c,
-        memoriesPage(viewer(c), { input: { ...input, limit: query.limit }, page: { results: page.results.map(toMemoryJson), next_cursor: page.nextCursor } }),
-      )
+      const page = await listPage(c.get('memory'), query, parseFiltersText(query.filters))
+      return render(c, memoriesPage(viewer(c), { input: { ...input, limit: query.limit }, page }))
     } catch (error) {
       return render(c, memoriesPage(viewer(c), { input, error: clientErrorMessage(error) }), 400)
     }

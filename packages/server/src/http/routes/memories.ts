@@ -1,4 +1,4 @@
-import { MemoryError, MemoryErrorCode } from '@agentmem/memory'
+import { type Memory, MemoryError, MemoryErrorCode } from '@agentmem/memory'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { ServerConfig } from '../../config.js'
 import { ServerError, ServerErrorCode } from '../../errors.js'
@@ -176,16 +176,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
     }),
     async (c) => {
       const query = c.req.valid('query')
-      const { scope, filters } = readFilters(query.filters === undefined ? undefined : parseJsonParam(query.filters, 'filters'))
-      const page = await c.get('memory').getAll({
-        ...scope,
-        ...scopeOf(query),
-        limit: query.limit,
-        ...(query.cursor !== undefined && { cursor: query.cursor }),
-        ...(filters && { filters }),
-        includeSuperseded: query.include_superseded === 'true',
-      })
-      return c.json({ results: page.results.map(toMemoryJson), next_cursor: page.nextCursor }, 200)
+      return c.json(await listPage(c.get('memory'), query, query.filters === undefined ? undefined : parseJsonParam(query.filters, 'filters')), 200)
     },
   )
 
@@ -301,4 +292,29 @@ function parseJsonParam(text: string, name: string): Record<string, unknown> {
   throw new ServerError(ServerErrorCode.ValidationFailed, `${name} must be a JSON object`, {
     details: { issues: [{ path: name, message: 'not a JSON object' }] },
   })
+}
+
+/** One page of a scope's memories as `GET /v1/memories` answers it (the dashboard lists through it too). */
+export async function listPage(
+  memory: Memory,
+  query: {
+    user_id?: string | undefined
+    agent_id?: string | undefined
+    run_id?: string | undefined
+    limit: number
+    cursor?: string | undefined
+    include_superseded?: string | undefined
+  },
+  rawFilters: Parameters<typeof readFilters>[0],
+) {
+  const { scope, filters } = readFilters(rawFilters)
+  const page = await memory.getAll({
+    ...scope,
+    ...scopeOf(query),
+    limit: query.limit,
+    ...(query.cursor !== undefined && { cursor: query.cursor }),
+    ...(filters && { filters }),
+    includeSuperseded: query.include_superseded === 'true',
+  })
+  return { results: page.results.map(toMemoryJson), next_cursor: page.nextCursor }
 }
