@@ -33,22 +33,30 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ c
   return new Promise((resolve) => proc.on('close', (code) => resolve({ code, stdout, stderr })))
 }
 
-/** Resolves with the URL once `agentmem serve` (however started) has printed its whole banner. */
-export function waitForBanner(proc: ChildProcess): Promise<{ url: string; stderr: () => string }> {
+/**
+ * Resolves with the URL once `agentmem serve` (however started) has printed its whole banner.
+ * Its stdout (the JSON log) is read as it comes and its tail kept: a pipe nobody reads fills up
+ * after 64 KiB and then blocks the server on its next log line.
+ */
+export function waitForBanner(proc: ChildProcess): Promise<{ url: string; stderr: () => string; logs: () => string }> {
   let stderr = ''
+  let logs = ''
+  proc.stdout?.on('data', (d: Buffer) => {
+    logs = (logs + d.toString()).slice(-64_000)
+  })
   return new Promise((resolve, reject) => {
     proc.stderr?.on('data', (d: Buffer) => {
       stderr += d.toString()
       // The banner is one write and ends with the line on how to create keys.
       const match = /listening on (http:\/\/\S+)[\s\S]*agentmem keys create --tenant NAME.*\n/.exec(stderr)
-      if (match?.[1]) resolve({ url: match[1], stderr: () => stderr })
+      if (match?.[1]) resolve({ url: match[1], stderr: () => stderr, logs: () => logs })
     })
     proc.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${stderr}`)))
   })
 }
 
 /** Starts `agentmem serve` on a free port and resolves once it listens. */
-export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: ChildProcess; url: string; stderr: () => string }> {
+export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: ChildProcess; url: string; stderr: () => string; logs: () => string }> {
   const proc = spawnCli(['serve', '--port', '0', ...args], env)
   return { proc, ...(await waitForBanner(proc)) }
 }
