@@ -43,7 +43,7 @@ import { openStores } from './store/open-stores.js'
 import type { Manifest, MetadataStore, ScopeFilter, StoredMemory, VectorStore, VectorStoreProvider } from './store/types.js'
 import { dedupKey } from './text.js'
 import type { AddResult, HistoryEntry, MemoryItem, Metadata, ReembedProgress, SearchResult } from './types.js'
-import { type WriteOp, Writer } from './writer.js'
+import { mergeChanges, type WriteOp, Writer } from './writer.js'
 
 const schemaVersion = 1
 /** Metadata keys that look like identity fields are refused: scope lives in columns, never in metadata. */
@@ -96,7 +96,9 @@ export class Memory implements AsyncDisposable {
           replicaEngine(() => engine),
           config.replication,
         )
-      const leading = replication ? await replication.tryLead() : true
+      // Replicas lead through Replication (after open, once others can reach them); a process
+      // opened without replication options leads at once or not at all.
+      const leading = !replication || (!config.replication && (await replication.tryLead()))
       if (!leading && !config.replication) {
         throw new MemoryError(
           MemoryErrorCode.Locked,
@@ -793,13 +795,21 @@ async function loadManifest(metadata: MetadataStore, embedder: Embedder): Promis
   return manifest
 }
 
-/** Replays journal entries a crash left between the SQLite commit and the LanceDB write. */
+/**
+ * Replays journal entries a crash left between the metadata commit and the LanceDB write, as one
+ * write: each LanceDB write is a version (~0.3 s on object storage), and a takeover waits for them.
+ */
 async function recover(metadata: MetadataStore, vectors: VectorStore, logger: Logger): Promise<void> {
-  for (const { seq, change } of await metadata.pendingChanges()) {
-    await vectors.apply(change, { replay: true })
-    metadata.markApplied(seq)
-    logger.info('memory.recovered', { seq, inserts: change.inserts.length, updates: change.updates.length, deletes: change.deletes.length })
-  }
+  const pending = await metadata.pendingChanges()
+  const last = pending.at(-1)
+  if (!last) return
+  const change = mergeChanges(
+    pending.map((entry) => entry.change),
+    { replay: true },
+  )
+  await vectors.apply(change, { replay: true })
+  metadata.markApplied(last.seq)
+  logger.info('memory.recovered', { entries: pending.length, through: last.seq, rows: change.inserts.length + change.updates.length + change.deletes.length })
 }
 
 function newWriter(vectors: VectorStore, metadata: MetadataStore, config: MemoryConfig, logger: Logger, replication: Replication | undefined): Writer {
@@ -825,14 +835,12 @@ async function lead(engine: Engine, options: { takeover?: boolean } = {}): Promi
   for (const name of await provider.tableNames()) if (manifest && name !== manifest.vectorTable) await provider.drop(name)
   // The writer's duplicate lookups trust the index for every row it did not write itself:
   // rows left unindexed by an earlier process (or a replay) are indexed before any write.
-  // A takeover must not keep writes waiting for a maintenance (seconds on object storage): it
-  // scans the unindexed rows on each duplicate lookup until a background maintenance is done.
+  // A takeover must not keep writes waiting for a maintenance (seconds on object storage, and
+  // maintenance holds the writer): duplicate lookups scan the unindexed rows until the writer's
+  // routine maintenance comes due.
   if ((await engine.vectors.unindexedRows()) > 0) {
-    if (options.takeover) {
-      const { writer } = engine
-      writer.distrustIndex()
-      void writer.exclusive(() => writer.maintain()).catch((e: unknown) => logger.warn('memory.maintain_failed', { error: String(e) }))
-    } else await engine.writer.maintain()
+    if (options.takeover) engine.writer.distrustIndex()
+    else await engine.writer.maintain()
   }
   if (config.llm) {
     engine.inference = new Inference({

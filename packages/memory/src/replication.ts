@@ -22,6 +22,8 @@ export type ForwardedCall = z.infer<typeof forwardedCallSchema>
  */
 export type Forward = (address: string, secret: string, call: ForwardedCall) => Promise<unknown>
 
+const defaultCheckEveryMs = 1_000
+
 export const replicationOptionsSchema = z.strictObject({
   /** Sends a call to the leader (the server does it over HTTP). */
   forward: z.custom<Forward>((f) => typeof f === 'function', 'must be a function'),
@@ -54,6 +56,7 @@ export interface ReplicaEngine {
 export class Replication {
   private timer: NodeJS.Timeout | undefined
   private promoting: Promise<void> | undefined
+  private checking: Promise<void> | undefined
   /** Applies are handled one at a time, in order. */
   private chain: Promise<void> = Promise.resolve()
   private heardSinceCheck = false
@@ -80,12 +83,16 @@ export class Replication {
     return this.cluster.epoch !== undefined && this.promoting === undefined
   }
 
-  /** Tries to lead at open; false means another process leads. */
+  /** Tries to lead at open (a process opened without replication options); false means another process leads. */
   tryLead(): Promise<boolean> {
     return this.cluster.tryLead(this.address)
   }
 
-  /** Starts following (and watching for a vanished leader); call after open, whichever the role. */
+  /**
+   * Starts following and watching for a vanished leader; call after open, whichever the role. A
+   * replica leads through the same check as a takeover, once others can reach it (it has an
+   * address): a replica that is still opening, or not listening yet, never holds the lead.
+   */
   async start(): Promise<void> {
     await this.cluster.listen({
       applied: (event) => this.heard(event),
@@ -103,13 +110,15 @@ export class Replication {
       },
     })
     this.lastVersion = await this.engine.refresh()
-    if (this.options) this.schedule()
+    if (this.options && this.address !== undefined) await this.checkNow()
+    this.schedule()
   }
 
-  /** Where this process is reached when it leads (the server knows its URL only once it listens). */
+  /** Where this process is reached when it leads (the server knows its URL only once it listens); leads at once if no one does. */
   async advertise(address: string): Promise<void> {
     this.address = address
     await this.cluster.setAddress(address)
+    await this.checkNow()
   }
 
   /** The leader's applies: after each, tell followers which scopes changed. */
@@ -178,17 +187,31 @@ export class Replication {
     })
   }
 
+  /**
+   * Checks on a timer, also without replication options: a process that led and lost its
+   * PostgreSQL connection takes the lead back once it reconnects.
+   */
   private schedule(): void {
-    if (this.stopped || !this.options) return
-    this.timer = setTimeout(() => void this.check().finally(() => this.schedule()), this.options.checkEveryMs)
+    if (this.stopped) return
+    this.timer = setTimeout(() => void this.checkNow().finally(() => this.schedule()), this.options?.checkEveryMs ?? defaultCheckEveryMs)
     this.timer.unref()
   }
 
-  /** A follower's periodic check: take over a vanished leader; drop everything if the store changed unannounced. */
+  /** One check at a time (the timer's and advertise's): taking the session lock twice would need two unlocks. */
+  private checkNow(): Promise<void> {
+    this.checking ??= this.check().finally(() => {
+      this.checking = undefined
+    })
+    return this.checking
+  }
+
+  /** A follower's check: take over a vanished leader; drop everything if the store changed unannounced. */
   private async check(): Promise<void> {
-    if (this.cluster.epoch !== undefined) return
+    if (this.cluster.epoch !== undefined || this.stopped) return
+    // A replica others cannot reach yet does not lead: their forwarded writes would have nowhere to go.
+    const mayLead = this.options === undefined || this.address !== undefined
     try {
-      if (await this.cluster.tryLead(this.address)) {
+      if (mayLead && (await this.cluster.tryLead(this.address))) {
         this.engine.logger.info('memory.replica_promoting', { epoch: this.cluster.epoch })
         this.promoting = this.engine.promote()
         try {
@@ -202,6 +225,7 @@ export class Replication {
         this.engine.logger.info('memory.replica_leads', { epoch: this.cluster.epoch })
         return
       }
+      if (!this.options) return // nothing to follow: a process without replication options only ever leads
       const heard = this.heardSinceCheck
       this.heardSinceCheck = false
       await this.serially(async () => {

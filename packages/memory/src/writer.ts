@@ -701,8 +701,12 @@ export class Writer {
   }
 }
 
-/** One write for several groups, in order: a row's first appearance says whether the store has it. */
-function mergeChanges(changes: StoreChange[]): StoreChange {
+/**
+ * One write for several groups, in order: a row's first appearance says whether the store has it.
+ * For a replay (`replay`), some groups may have landed already: every row counts as stored, so a
+ * row deleted by a later group is deleted, whatever an earlier one did.
+ */
+export function mergeChanges(changes: StoreChange[], options: { replay?: boolean } = {}): StoreChange {
   if (changes.length === 1) return changes[0] as StoreChange
   const rows = new Map<string, { stored: boolean; final: StoredMemory | null }>()
   const see = (id: string, stored: boolean, final: StoredMemory | null) => {
@@ -711,7 +715,7 @@ function mergeChanges(changes: StoreChange[]): StoreChange {
     else rows.set(id, { stored, final })
   }
   for (const change of changes) {
-    for (const memory of change.inserts) see(memory.id, false, memory)
+    for (const memory of change.inserts) see(memory.id, options.replay === true, memory)
     for (const memory of change.updates) see(memory.id, true, memory)
     for (const id of change.deletes) see(id, true, null)
   }

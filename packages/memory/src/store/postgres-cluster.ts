@@ -36,6 +36,7 @@ export class PostgresCluster {
   private client: pg.Client | undefined
   private listener: ClusterListener | undefined
   private closed = false
+  private queries: Promise<unknown> = Promise.resolve()
   /** The epoch this process leads in; undefined while it follows. */
   epoch: number | undefined
   /** Authenticates calls followers forward to the leader. */
@@ -48,9 +49,8 @@ export class PostgresCluster {
     const cluster = new PostgresCluster(url)
     await cluster.connect()
     const fresh = randomBytes(32).toString('base64url')
-    const client = cluster.connection()
-    await client.query('INSERT INTO cluster (id, epoch, secret, updated_at) VALUES (1, 0, $1, $2) ON CONFLICT (id) DO NOTHING', [fresh, Date.now()])
-    const { rows } = await client.query<{ secret: string }>('SELECT secret FROM cluster WHERE id = 1')
+    await cluster.query('INSERT INTO cluster (id, epoch, secret, updated_at) VALUES (1, 0, $1, $2) ON CONFLICT (id) DO NOTHING', [fresh, Date.now()])
+    const { rows } = await cluster.query<{ secret: string }>('SELECT secret FROM cluster WHERE id = 1')
     cluster.secret = rows[0]?.secret ?? fresh
     return cluster
   }
@@ -70,12 +70,20 @@ export class PostgresCluster {
     })
     await client.connect()
     this.client = client
-    if (this.listener) await client.query(`LISTEN ${channel}`)
+    this.queries = Promise.resolve() // not behind queries the lost connection never answers
+    if (this.listener) await this.query(`LISTEN ${channel}`)
   }
 
-  private connection(): pg.Client {
-    if (!this.client) throw storeUnavailable('PostgreSQL (the replicas connection) is unreachable')
-    return this.client
+  /**
+   * Runs a query on the dedicated connection, after the ones sent before it: one client runs one
+   * query at a time (pg deprecates queueing them implicitly).
+   */
+  private query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
+    const client = this.client
+    if (!client) return Promise.reject(storeUnavailable('PostgreSQL (the replicas connection) is unreachable'))
+    const run = this.queries.then(() => client.query<R>(text, values))
+    this.queries = run.catch(() => {})
+    return run
   }
 
   /** The connection died: the lock and the LISTEN are gone. Reconnect in the background. */
@@ -98,21 +106,19 @@ export class PostgresCluster {
 
   /** Runs `task` while no other process of the store runs one (opening: creating the table and its indexes must not race). */
   async exclusively<T>(task: () => Promise<T>): Promise<T> {
-    const client = this.connection()
-    await client.query(`SELECT pg_advisory_lock(hashtext('agentmem:open'))`)
+    await this.query(`SELECT pg_advisory_lock(hashtext('agentmem:open'))`)
     try {
       return await task()
     } finally {
-      await client.query(`SELECT pg_advisory_unlock(hashtext('agentmem:open'))`).catch(() => {})
+      await this.query(`SELECT pg_advisory_unlock(hashtext('agentmem:open'))`).catch(() => {})
     }
   }
 
   /** Takes the lead if no live process holds it; on success starts a new epoch, which fences the previous leader's commits. */
   async tryLead(address: string | undefined): Promise<boolean> {
-    const client = this.connection()
-    const { rows } = await client.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${leaderLock}) AS locked`)
+    const { rows } = await this.query<{ locked: boolean }>(`SELECT pg_try_advisory_lock(${leaderLock}) AS locked`)
     if (!rows[0]?.locked) return false
-    const updated = await client.query<{ epoch: string }>(
+    const updated = await this.query<{ epoch: string }>(
       'UPDATE cluster SET epoch = epoch + 1, leader_address = $1, updated_at = $2 WHERE id = 1 RETURNING epoch',
       [address ?? null, Date.now()],
     )
@@ -124,24 +130,24 @@ export class PostgresCluster {
   async resign(): Promise<void> {
     if (this.epoch === undefined) return
     this.epoch = undefined
-    await this.client?.query(`SELECT pg_advisory_unlock(${leaderLock})`).catch(() => {})
+    await this.query(`SELECT pg_advisory_unlock(${leaderLock})`).catch(() => {})
   }
 
   /** Where followers forward writes; the leader sets it once it listens. */
   async setAddress(address: string): Promise<void> {
     if (this.epoch === undefined) return
-    await this.connection().query('UPDATE cluster SET leader_address = $1, updated_at = $2 WHERE id = 1 AND epoch = $3', [address, Date.now(), this.epoch])
+    await this.query('UPDATE cluster SET leader_address = $1, updated_at = $2 WHERE id = 1 AND epoch = $3', [address, Date.now(), this.epoch])
   }
 
   async leaderAddress(): Promise<string | undefined> {
-    const { rows } = await this.connection().query<{ leader_address: string | null }>('SELECT leader_address FROM cluster WHERE id = 1')
+    const { rows } = await this.query<{ leader_address: string | null }>('SELECT leader_address FROM cluster WHERE id = 1')
     return rows[0]?.leader_address ?? undefined
   }
 
   /** Starts hearing applies (followers). */
   async listen(listener: ClusterListener): Promise<void> {
     this.listener = listener
-    await this.connection().query(`LISTEN ${channel}`)
+    await this.query(`LISTEN ${channel}`)
   }
 
   /** Tells followers what an apply changed (leader); never throws: a follower that misses it is bounded by its own refresh. */
@@ -150,7 +156,7 @@ export class PostgresCluster {
     let payload = JSON.stringify({ epoch: this.epoch, scopes: [...scopes] } satisfies AppliedEvent)
     if (Buffer.byteLength(payload) > maxPayloadBytes) payload = JSON.stringify({ epoch: this.epoch, tenants: [...tenants] } satisfies AppliedEvent)
     if (Buffer.byteLength(payload) > maxPayloadBytes) payload = JSON.stringify({ epoch: this.epoch, all: true } satisfies AppliedEvent)
-    await this.client.query('SELECT pg_notify($1, $2)', [channel, payload]).catch(() => {})
+    await this.query('SELECT pg_notify($1, $2)', [channel, payload]).catch(() => {})
   }
 
   async close(): Promise<void> {
