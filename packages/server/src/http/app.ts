@@ -206,7 +206,10 @@ export function createApp(deps: AppDeps) {
       message = publicMessage(code)
     }
     const status: ContentfulStatusCode = statusByCode[code]
-    if (status >= 500) (c.get('log') ?? logger).error({ err: error, code }, 'http.error')
+    const log = c.get('log') ?? logger
+    // A 503 is a condition the client retries through (a leader changing, PostgreSQL restarting), not a fault: one line, no stack.
+    if (status === 503) log.warn({ code, error: error instanceof Error ? errorChain(error) : String(error) }, 'http.unavailable')
+    else if (status >= 500) log.error({ err: error, code }, 'http.error')
     const retryAfter = retryAfterByCode[code]
     if (retryAfter !== undefined && !headers['retry-after']) headers['retry-after'] = String(retryAfter)
     if (dashboard.owns(c.req.path)) return dashboard.errorResponse(c, { status, code, message, requestId, headers })
@@ -221,3 +224,10 @@ function remoteAddress(c: Context<AppEnv>): string {
 }
 
 export type App = ReturnType<typeof createApp>
+
+/** An error's message and its causes' messages, for a one-line log. */
+function errorChain(error: Error): string {
+  const messages: string[] = []
+  for (let e: unknown = error; e instanceof Error && messages.length < 5; e = e.cause) messages.push(e.message)
+  return messages.join(': ')
+}
