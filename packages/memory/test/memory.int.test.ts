@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Embedder } from '@agentmem/embeddings'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -390,6 +390,16 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     writeFileSync(join(dir.location.path, 'LOCK'), '2147483646')
     const afterCrash = await Memory.open({ ...dir.location, embedder })
     await afterCrash.close()
+  })
+
+  it('opens a folder store whose table a crash left half-created (no committed version)', async () => {
+    await using dir = await tempStore('half-created')
+    if (dir.location.metadataUrl) return // a folder's layout
+    mkdirSync(join(dir.location.path, 'vectors', 'memories.lance', 'data'), { recursive: true })
+    const memory = await Memory.open({ ...dir.location, embedder })
+    await memory.add('it opens', { userId: 'u' })
+    expect((await memory.getAll({ userId: 'u' })).results.map((m) => m.memory)).toEqual(['it opens'])
+    await memory.close()
   })
 
   it('finds duplicates among rows written since the last index refresh, after updates and deletes, and across a reopen', async () => {

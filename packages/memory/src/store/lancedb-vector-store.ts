@@ -16,7 +16,7 @@ export async function openLanceProvider(uri: string, storageOptions?: Record<str
     async open(name, dimensions) {
       try {
         const names = await db.tableNames()
-        const table = names.includes(name) ? await db.openTable(name) : await createTable(db, name, dimensions)
+        const table = names.includes(name) ? await openOrRecreate(db, name, dimensions) : await createTable(db, name, dimensions)
         await addMissingColumns(table)
         return new LanceVectorStore(table, dimensions)
       } catch (e) {
@@ -50,6 +50,21 @@ function tableSchema(dimensions: number): import('apache-arrow').Schema {
     // Set when a newer fact superseded this memory (inference); null while it is current.
     new Field('valid_to', new Int64(), true),
   ])
+}
+
+/**
+ * A table is only there once its first version is committed: one whose creation a crash cut
+ * short (a folder without `_versions`) holds nothing, and is created anew instead of failing
+ * every later open.
+ */
+async function openOrRecreate(db: lancedb.Connection, name: string, dimensions: number): Promise<lancedb.Table> {
+  try {
+    return await db.openTable(name)
+  } catch (e) {
+    if (!/_versions/.test(String(e)) || !/not found/i.test(String(e))) throw e
+    await db.dropTable(name)
+    return createTable(db, name, dimensions)
+  }
 }
 
 async function createTable(db: lancedb.Connection, name: string, dimensions: number): Promise<lancedb.Table> {
@@ -332,6 +347,14 @@ class LanceVectorStore implements VectorStore {
       }
     } catch (e) {
       throw storageFailed('scan', e)
+    }
+  }
+
+  async version(): Promise<number> {
+    try {
+      return await this.table.version()
+    } catch (e) {
+      throw storageFailed('version', e)
     }
   }
 
