@@ -124,7 +124,11 @@ export class Memory implements AsyncDisposable {
         metadata,
         writer: newWriter(vectors, metadata, config, logger, replication),
         cache: new ResidentCache(
-          { vectors: () => engine.vectors, pending: () => engine.writer.pendingRows(), exclusive: (task) => engine.writer.exclusive(task) },
+          {
+            vectors: () => engine.vectors,
+            pending: () => engine.writer.pendingRows(),
+            exclusive: (task) => engine.writer.exclusive(() => (replication ? replication.serially(task) : task())),
+          },
           { ...config.resident, logger },
         ),
         inference: undefined,
@@ -818,7 +822,7 @@ function newWriter(vectors: VectorStore, metadata: MetadataStore, config: Memory
     maintenanceEveryCommits: config.maintenanceEveryCommits,
     annIndexThreshold: config.annIndexThreshold,
     logger,
-    onApplied: replication && ((scopes) => replication.applied(scopes)),
+    onApplied: replication && ((change) => replication.applied(change)),
   })
 }
 
@@ -870,6 +874,7 @@ function replicaEngine(engine: () => Engine): ReplicaEngine {
       if (scopes === undefined) cache.clear()
       else for (const scope of scopes) cache.invalidate(scope)
     },
+    follow: (images, from, to) => engine().cache.followed(images, from, to),
     async promote() {
       const e = engine()
       await e.vectors.refresh()

@@ -1,8 +1,11 @@
 import type { Logger } from '@agentmem/embeddings'
 import { z } from 'zod'
 import { MemoryError, MemoryErrorCode, storeUnavailable } from './errors.js'
-import type { AppliedEvent, PostgresCluster } from './store/postgres-cluster.js'
+import { appliedNoticeSchema, encodeNotice, noticeImages } from './replica-notice.js'
+import type { RowImage } from './search/resident-cache.js'
+import type { PostgresCluster } from './store/postgres-cluster.js'
 import type { ScopeFilter } from './store/types.js'
+import type { AppliedChange } from './writer.js'
 
 /** The Memory methods a follower sends to the leader; every other call runs where it is made. */
 export const forwardedMethods = ['add', 'addBatch', 'import', 'update', 'delete', 'deleteAll', 'reset', 'optimize'] as const
@@ -23,6 +26,8 @@ export type ForwardedCall = z.infer<typeof forwardedCallSchema>
 export type Forward = (address: string, secret: string, call: ForwardedCall) => Promise<unknown>
 
 const defaultCheckEveryMs = 1_000
+/** How long a forwarded write waits for the leader's notice before re-reading instead (it normally arrives within milliseconds). */
+const noticeWaitMs = 500
 
 export const replicationOptionsSchema = z.strictObject({
   /** Sends a call to the leader (the server does it over HTTP). */
@@ -41,6 +46,8 @@ export interface ReplicaEngine {
   refresh(): Promise<number>
   /** Drops what this process holds of these scopes (undefined: everything). */
   invalidate(scopes: ScopeFilter[] | undefined): void
+  /** Lays the leader's row images of one apply, which moved the store from version `from` to `to`, over what this process holds. */
+  follow(images: Map<string, RowImage>, from: number, to: number): void
   /** Makes this process the writer: replays the journal and starts the writer's work. */
   promote(): Promise<void>
   /** This process no longer writes: it stops its writer. */
@@ -63,6 +70,10 @@ export class Replication {
   /** A re-read failed: what this process holds may be stale, so the next successful check drops everything. */
   private unsure = false
   private lastVersion = -1
+  /** The version the last notice moved the store to: the next one must start there, or changes were missed. */
+  private chainedTo: number | undefined
+  /** Forwarded writes waiting for the notice that shows them (see forward). */
+  private readonly waiters = new Set<{ version: number; resolve: (reached: boolean) => void }>()
   private stopped = false
   private address: string | undefined
 
@@ -104,6 +115,7 @@ export class Replication {
       reconnected: () => {
         this.engine.logger.info('memory.replica_reconnected', {})
         this.background(async () => {
+          this.chainedTo = undefined
           await this.engine.refresh()
           this.engine.invalidate(undefined)
         })
@@ -121,10 +133,19 @@ export class Replication {
     await this.checkNow()
   }
 
-  /** The leader's applies: after each, tell followers which scopes changed. */
-  applied(scopes: Set<string>): void {
-    const tenants = new Set([...scopes].map((key) => key.slice(0, key.indexOf('\u0000'))))
-    void this.cluster.publish(scopes, tenants)
+  /** The leader's applies: after each, tell followers what changed. */
+  applied(change: AppliedChange): void {
+    const { epoch } = this.cluster
+    if (epoch === undefined) return
+    let notice: string
+    try {
+      notice = encodeNotice(epoch, change)
+    } catch (e) {
+      // Never the applier's failure: followers told "everything" re-read everything.
+      this.engine.logger.error('memory.replica_notice_failed', { error: String(e) })
+      notice = JSON.stringify({ epoch, all: true })
+    }
+    void this.cluster.publish(notice)
   }
 
   /** Runs a write on the leader; resolves once this process reads what it wrote. */
@@ -133,8 +154,13 @@ export class Replication {
     const address = await this.cluster.leaderAddress()
     if (!address) throw storeUnavailable('No replica leads this store right now; retry shortly')
     const result = await this.options.forward(address, this.cluster.secret, call)
-    // The leader answers once the write is in the vector store: re-read it, and drop what it changed.
+    // The leader answers once the write is in the vector store, and its notice is on the way:
+    // once the notices reach the version that holds the write, this process shows it (scopes
+    // and keyword statistics current, nothing dropped). A notice that lags: re-read the store and
+    // drop what the write changed.
     try {
+      const holding = await this.serially(() => this.engine.refresh())
+      if (await this.reached(holding, noticeWaitMs)) return result
       await this.serially(async () => {
         await this.engine.refresh()
         this.engine.invalidate(touched(result))
@@ -150,6 +176,19 @@ export class Replication {
     return result
   }
 
+  /** Resolves true once notices have brought this process to `version`, false after `ms`. */
+  private reached(version: number, ms: number): Promise<boolean> {
+    if (this.chainedTo !== undefined && this.chainedTo >= version) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const waiter = { version, resolve }
+      this.waiters.add(waiter)
+      setTimeout(() => {
+        this.waiters.delete(waiter)
+        resolve(false)
+      }, ms).unref()
+    })
+  }
+
   /** Waits for a promotion in progress, so that writes arriving meanwhile run here. */
   async settledRole(): Promise<boolean> {
     await this.promoting?.catch(() => undefined)
@@ -161,21 +200,42 @@ export class Replication {
     clearTimeout(this.timer)
   }
 
-  private heard(event: AppliedEvent): void {
+  private heard(raw: unknown): void {
     if (this.cluster.epoch !== undefined) return // our own notice
     this.heardSinceCheck = true
+    const parsed = appliedNoticeSchema.safeParse(raw)
     this.background(async () => {
       this.lastVersion = await this.engine.refresh()
-      if (event.all) this.engine.invalidate(undefined)
-      else if (event.scopes) this.engine.invalidate(event.scopes.map(parseScopeKey))
-      else this.engine.invalidate((event.tenants ?? []).map((tenantId) => ({ tenantId })))
+      const notice = parsed.success ? parsed.data : undefined
+      const { from, to } = notice ?? {}
+      // A notice that does not start where the last one ended: changes were made without one (a
+      // new leader's journal replay), so anything held may be stale.
+      const missed = from === undefined || to === undefined || (this.chainedTo !== undefined && from !== this.chainedTo)
+      this.chainedTo = to
+      if (!notice || missed || notice.all) this.engine.invalidate(undefined)
+      else if (notice.rows) this.engine.follow(noticeImages(notice.rows), from, to)
+      else if (notice.scopes) this.engine.invalidate(notice.scopes.map(parseScopeKey))
+      else this.engine.invalidate((notice.tenants ?? []).map((tenantId) => ({ tenantId })))
+      for (const waiter of this.waiters) {
+        if (to !== undefined && to >= waiter.version) {
+          this.waiters.delete(waiter)
+          waiter.resolve(true)
+        }
+      }
     })
   }
 
-  /** Runs `task` after the re-reads queued before it; rejects with its failure. */
-  private serially(task: () => Promise<void>): Promise<void> {
+  /**
+   * Runs `task` after the re-reads queued before it, and before later ones; rejects with its
+   * failure. The resident index scans a tenant's keyword statistics this way: no re-read moves
+   * the store's version under the scan, so the version it read tells which notices to fold in.
+   */
+  serially<T>(task: () => Promise<T>): Promise<T> {
     const run = this.chain.then(task)
-    this.chain = run.catch(() => {})
+    this.chain = run.then(
+      () => {},
+      () => {},
+    )
     return run
   }
 

@@ -44,6 +44,19 @@ interface PendingApply {
   rows: Map<string, StoredMemory | null>
   /** Scope keys (scopeKey) of every row the group changed, before and after. */
   scopes: Set<string>
+  images: Map<string, RowImage>
+}
+
+/**
+ * What one vector-store write (or maintenance) changed, as replicas following this writer hear
+ * it: the version it moved the store from and to (undefined if unread), the scopes it touched,
+ * and each row's image before and after (empty for maintenance, which changes no row).
+ */
+export interface AppliedChange {
+  from: number | undefined
+  to: number | undefined
+  scopes: Set<string>
+  images: Map<string, RowImage>
 }
 
 /**
@@ -60,8 +73,8 @@ export interface WriterOptions {
   maintenanceEveryCommits: number
   annIndexThreshold: number
   logger: Logger
-  /** Told after each vector-store write (and maintenance) which scopes it changed: replicas following this writer re-read them. */
-  onApplied?: ((scopes: Set<string>) => void) | undefined
+  /** Told after each vector-store write (and maintenance) what it changed: replicas following this writer re-read it. */
+  onApplied?: ((change: AppliedChange) => void) | undefined
 }
 
 /**
@@ -223,6 +236,7 @@ export class Writer {
   async maintain(options: { purge?: boolean } = {}): Promise<void> {
     const started = performance.now()
     const purge = options.purge ?? false
+    const from = await this.followedVersion()
     await this.vectors.maintain({ purge, annIndexThreshold: this.options.annIndexThreshold })
     if (purge) await this.metadata.compactErased()
     this.unindexed.clear()
@@ -231,7 +245,7 @@ export class Writer {
     this.rowsSinceMaintenance = 0
     this.commitsSinceMaintenance = 0
     // Compaction makes a new version without changing any row: followers need not drop anything.
-    this.options.onApplied?.(new Set())
+    this.options.onApplied?.({ from, to: await this.followedVersion(), scopes: new Set(), images: new Map() })
     const ms = performance.now() - started
     this.maintenanceNotBefore = performance.now() + (ms * (1 - maintenanceBudget)) / maintenanceBudget
   }
@@ -302,7 +316,7 @@ export class Writer {
       if (image.before) scopes.add(scopeKey(image.before))
       if (image.after) scopes.add(scopeKey(image.after))
     }
-    this.pending.push({ seq: committed.seq, number: ++this.committedCount, change: committed.change, rows, scopes })
+    this.pending.push({ seq: committed.seq, number: ++this.committedCount, change: committed.change, rows, scopes, images: committed.images })
     this.pendingRowCount += rows.size
     if (this.pendingRowCount >= applyAtOnceRows) this.flushNow?.()
     this.cache?.committed(committed.images)
@@ -319,6 +333,7 @@ export class Writer {
       const last = taking.at(-1) as PendingApply
       const change = mergeChanges(taking.map((p) => p.change))
       const started = performance.now()
+      const from = await this.followedVersion()
       try {
         await this.applyJournaled(change, last.seq)
       } catch (e) {
@@ -327,7 +342,9 @@ export class Writer {
         break
       }
       this.pending.splice(0, taking.length)
-      this.options.onApplied?.(new Set(taking.flatMap((p) => [...p.scopes])))
+      if (this.options.onApplied) {
+        this.options.onApplied({ from, to: await this.followedVersion(), scopes: new Set(taking.flatMap((p) => [...p.scopes])), images: mergeImages(taking) })
+      }
       this.pendingRowCount -= taking.reduce((sum, p) => sum + p.rows.size, 0)
       this.appliedCount = last.number
       this.rowsSinceMaintenance += change.inserts.length + change.updates.length + change.deletes.length
@@ -361,6 +378,12 @@ export class Writer {
     }).finally(() => {
       this.flushNow = undefined
     })
+  }
+
+  /** The store's version when replicas follow this writer (their notices chain versions); undefined if unread. */
+  private async followedVersion(): Promise<number | undefined> {
+    if (!this.options.onApplied) return undefined
+    return this.vectors.version().catch(() => undefined)
   }
 
   /** Resolves the settled() calls whose writes are applied (rejects them all after a failed apply). */
@@ -724,6 +747,21 @@ export function mergeChanges(changes: StoreChange[], options: { replay?: boolean
     if (final && !stored) merged.inserts.push(final)
     else if (final) merged.updates.push(final)
     else if (stored) merged.deletes.push(id)
+  }
+  return merged
+}
+
+/** The images of several groups as one: each row's first before and last after (a row added and deleted among them is left out). */
+function mergeImages(groups: PendingApply[]): Map<string, RowImage> {
+  if (groups.length === 1) return (groups[0] as PendingApply).images
+  const merged = new Map<string, RowImage>()
+  for (const group of groups) {
+    for (const [id, image] of group.images) {
+      const earlier = merged.get(id)
+      const next = earlier ? { before: earlier.before, after: image.after } : image
+      if (next.before || next.after) merged.set(id, next)
+      else merged.delete(id)
+    }
   }
   return merged
 }

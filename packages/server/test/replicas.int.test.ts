@@ -165,6 +165,41 @@ describe('replicas on PostgreSQL and Ceph RGW', () => {
         .toBe(late.body.results[0].id)
       expect(performance.now() - seenAfter).toBeLessThan(2_000)
 
+      // Followers keep their resident scopes and keyword statistics current from the leader's
+      // notices (row images, version-chained): after adds, an update and a delete through every
+      // replica, each ranks every query exactly as the others, scores included.
+      const queries = [
+        { query: 'fact of user', user_id: 'u0' },
+        { query: 'zebras fact 3', user_id: 'u0' },
+        { query: 'user u1 fact 7', user_id: 'u1' },
+      ]
+      const rankings = (replica: Replica) =>
+        Promise.all(
+          queries.map(async (q) =>
+            (await call(replica, 'POST', '/v1/memories/search', store.keyA, { ...q, top_k: 20 })).body.results.map(
+              (r: { id: string; score: number }) => `${r.id} ${r.score.toFixed(6)}`,
+            ),
+          ),
+        )
+      for (const replica of replicas) for (let i = 0; i < 3; i++) await rankings(replica) // resident from now on
+      const pick = expected.slice(0, 2)
+      await Promise.all(
+        replicas.map(async (replica, r) => {
+          for (let i = 0; i < 3; i++) {
+            const res = await call(replica, 'POST', '/v1/memories', store.keyA, { messages: `zebras fact ${r}${i} more user text`, user_id: `u${i % 2}` })
+            expect(res.status).toBe(200)
+          }
+        }),
+      )
+      expect((await call(replicas[1] as Replica, 'PATCH', `/v1/memories/${pick[0]}`, store.keyA, { text: 'zebras changed this fact' })).status).toBe(200)
+      expect((await call(replicas[2] as Replica, 'DELETE', `/v1/memories/${pick[1]}`, store.keyA)).status).toBe(200)
+      // The leader's resident index hears every commit before it is acknowledged: its ranking is the reference.
+      const leader = replicas[(await Promise.all(replicas.map(leads))).indexOf(true)] as Replica
+      const reference = await rankings(leader)
+      expect(reference.flat().some((r) => r.startsWith(pick[0] as string))).toBe(true)
+      expect(reference.flat().some((r) => r.startsWith(pick[1] as string))).toBe(false)
+      for (const replica of replicas) await expect.poll(() => rankings(replica), { timeout: 5_000 }).toEqual(reference)
+
       // Tenants stay apart on every replica.
       for (const replica of replicas) {
         expect((await call(replica, 'GET', `/v1/memories/${expected[0]}`, store.keyB)).status).toBe(404)
@@ -210,7 +245,9 @@ describe('replicas on PostgreSQL and Ceph RGW', () => {
     }
     /** Roles and log tails of the live replicas, for a failure message. */
     const state = async () =>
-      (await Promise.all(replicas.filter(alive).map(async (r) => `${r.url} leads=${await leads(r).catch(() => '?')}\n${r.logs().slice(-2500)}`))).join('\n---\n')
+      (await Promise.all(replicas.filter(alive).map(async (r) => `${r.url} leads=${await leads(r).catch(() => '?')}\n${r.logs().slice(-2500)}`))).join(
+        '\n---\n',
+      )
     const writers = [0, 1, 2, 3].map(writer)
     try {
       try {
@@ -227,7 +264,9 @@ describe('replicas on PostgreSQL and Ceph RGW', () => {
             if (!leader && performance.now() > deadline) expect.fail(`no leader 60 s into trial ${trial}:\n${await state()}`)
             if (!leader) await sleep(100)
           }
-          console.log(`trial ${trial}: leader after ${Math.round(performance.now() - deadline + 60_000)} ms, live ${replicas.filter(alive).length}, acked ${acked.size}`)
+          console.log(
+            `trial ${trial}: leader after ${Math.round(performance.now() - deadline + 60_000)} ms, live ${replicas.filter(alive).length}, acked ${acked.size}`,
+          )
           leader.proc.kill('SIGKILL')
           killed.add(leader)
           await leader.exited

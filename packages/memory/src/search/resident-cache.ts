@@ -19,8 +19,17 @@ export interface ResidentSource {
    * oldest first: a load lays them over what it read.
    */
   pending(): ReadonlyArray<ReadonlyMap<string, StoredMemory | null>>
-  /** Runs `task` with no commit in flight and every committed change in the vector store. */
+  /**
+   * Runs `task` with no commit in flight and every committed change in the vector store, and, on
+   * a replica that follows another's writes, between the re-reads of its notices.
+   */
   exclusive<T>(task: () => Promise<T>): Promise<T>
+}
+
+/** A tenant's keyword statistics, and the store version they were counted at (notices from it on are folded in). */
+interface TenantStats {
+  stats: CorpusStats
+  version: number
 }
 
 export interface ResidentCacheOptions {
@@ -100,7 +109,7 @@ export class ResidentCache {
   private readonly slots = new Map<string, Slot>()
   /** Scopes last seen over maxScopeRows, with their row count (kept current by commits). */
   private readonly oversized = new Map<string, number>()
-  private readonly tenantStats = new Map<string, CorpusStats>()
+  private readonly tenantStats = new Map<string, TenantStats>()
   /** Scopes read recently but not resident, with their read counts, oldest first (admission). */
   private readonly recent = new Map<string, number>()
   private backgroundLoads = 0
@@ -193,7 +202,7 @@ export class ResidentCache {
   /** Keyword statistics of a tenant's live memories, built on first use (one scan of its texts). */
   async stats(tenantId: string): Promise<CorpusStats> {
     const ready = this.tenantStats.get(tenantId)
-    if (ready) return ready
+    if (ready) return ready.stats
     let loading = this.statsLoading.get(tenantId)
     if (!loading) {
       const epoch = this.epoch
@@ -202,8 +211,10 @@ export class ResidentCache {
       loading = this.source
         .exclusive(async () => {
           const stats = new CorpusStats()
-          for await (const texts of this.source.vectors().scanTexts(tenantId)) for (const text of texts) stats.add(countTerms(tokenize(text)))
-          if (epoch === this.epoch) this.tenantStats.set(tenantId, stats)
+          const vectors = this.source.vectors()
+          const version = await vectors.version()
+          for await (const texts of vectors.scanTexts(tenantId)) for (const text of texts) stats.add(countTerms(tokenize(text)))
+          if (epoch === this.epoch) this.tenantStats.set(tenantId, { stats, version })
           return stats
         })
         .finally(() => this.statsLoading.delete(tenantId))
@@ -214,6 +225,31 @@ export class ResidentCache {
 
   /** Called by the writer for every commit, before it is acknowledged. */
   committed(images: ReadonlyMap<string, RowImage>): void {
+    this.lay(images, (tenantId) => this.tenantStats.get(tenantId)?.stats)
+  }
+
+  /**
+   * A follower heard the leader's row images of one apply, which moved the store from version
+   * `from` to `to`. Images are whole rows, so resident scopes take them whether or not their load
+   * read them already. Statistics are counts: those counted at `from` take the change; those
+   * counted at `to` or later have it; any others are dropped (the next search counts again).
+   */
+  followed(images: ReadonlyMap<string, RowImage>, from: number, to: number): void {
+    const current = new Set<string>()
+    for (const [tenantId, entry] of this.tenantStats) {
+      if (entry.version >= to) continue
+      if (entry.version === from) {
+        entry.version = to
+        current.add(tenantId)
+      } else this.tenantStats.delete(tenantId)
+    }
+    // Counts of scopes over the row limit are not idempotent either: they are read again.
+    for (const image of images.values()) for (const key of keysOf((image.after ?? image.before) as StoredMemory)) this.oversized.delete(key)
+    this.lay(images, (tenantId) => (current.has(tenantId) ? this.tenantStats.get(tenantId)?.stats : undefined))
+  }
+
+  /** Lays row images over the resident scopes, and over the statistics `statsOf` gives. */
+  private lay(images: ReadonlyMap<string, RowImage>, statsOf: (tenantId: string) => CorpusStats | undefined): void {
     for (const [id, { before, after }] of images) {
       const memory = (after ?? before) as StoredMemory
       let row: ResidentRow | undefined
@@ -221,7 +257,7 @@ export class ResidentCache {
         row ??= after ? residentRow(after) : undefined
         return row
       }
-      const stats = this.tenantStats.get(memory.tenantId)
+      const stats = statsOf(memory.tenantId)
       if (stats && before?.text !== after?.text) {
         if (before) stats.remove(countTerms(tokenize(before.text)))
         if (after) stats.add((resident() as ResidentRow).counts)
@@ -278,7 +314,7 @@ export class ResidentCache {
     let rows = 0
     for (const slot of this.slots.values()) if (!slot.buffer) rows += slot.entry.rows.size
     let statsBytes = 0
-    for (const stats of this.tenantStats.values()) statsBytes += stats.bytes
+    for (const { stats } of this.tenantStats.values()) statsBytes += stats.bytes
     return { budgetBytes: this.options.budgetBytes, usedBytes: this.usedBytes, scopes: this.slots.size, rows, statsBytes, ...this.counters }
   }
 

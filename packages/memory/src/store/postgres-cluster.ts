@@ -4,21 +4,11 @@ import { storeUnavailable } from '../errors.js'
 
 const leaderLock = `hashtext('agentmem:leader')`
 const channel = 'agentmem_applied'
-/** NOTIFY payloads must stay under 8,000 bytes. */
-const maxPayloadBytes = 7_500
 const reconnectMs = 1_000
 
-/** What an apply changed, as the leader tells followers: scope keys (see scopeKey), or whole tenants, or everything. */
-export interface AppliedEvent {
-  epoch: number
-  scopes?: string[]
-  tenants?: string[]
-  all?: true
-}
-
 export interface ClusterListener {
-  /** The leader applied a change to the vector store. */
-  applied(event: AppliedEvent): void
+  /** The leader applied a change to the vector store: its notice (see replica-notice.ts), or undefined if unreadable. */
+  applied(notice: unknown): void
   /** The connection that holds the leader lock and hears applies was lost: this process leads no more, and may have missed applies. */
   lost(): void
   /** Listening again after a loss. */
@@ -61,12 +51,13 @@ export class PostgresCluster {
     client.on('end', () => this.drop(client))
     client.on('notification', (message) => {
       if (message.channel !== channel || !message.payload) return
+      let notice: unknown
       try {
-        this.listener?.applied(JSON.parse(message.payload) as AppliedEvent)
+        notice = JSON.parse(message.payload)
       } catch {
-        // A payload this version cannot read: treat it as "anything may have changed".
-        this.listener?.applied({ epoch: -1, all: true })
+        // Unreadable: the listener treats it as "anything may have changed".
       }
+      this.listener?.applied(notice)
     })
     await client.connect()
     this.client = client
@@ -150,13 +141,10 @@ export class PostgresCluster {
     await this.query(`LISTEN ${channel}`)
   }
 
-  /** Tells followers what an apply changed (leader); never throws: a follower that misses it is bounded by its own refresh. */
-  async publish(scopes: Iterable<string>, tenants: Iterable<string>): Promise<void> {
+  /** Tells followers what an apply changed (leader); never throws: a follower that misses it is bounded by its own checks. */
+  async publish(notice: string): Promise<void> {
     if (this.epoch === undefined || !this.client) return
-    let payload = JSON.stringify({ epoch: this.epoch, scopes: [...scopes] } satisfies AppliedEvent)
-    if (Buffer.byteLength(payload) > maxPayloadBytes) payload = JSON.stringify({ epoch: this.epoch, tenants: [...tenants] } satisfies AppliedEvent)
-    if (Buffer.byteLength(payload) > maxPayloadBytes) payload = JSON.stringify({ epoch: this.epoch, all: true } satisfies AppliedEvent)
-    await this.query('SELECT pg_notify($1, $2)', [channel, payload]).catch(() => {})
+    await this.query('SELECT pg_notify($1, $2)', [channel, notice]).catch(() => {})
   }
 
   async close(): Promise<void> {

@@ -86,6 +86,8 @@ export interface VectorStore {
   scanTexts(tenantId: string): AsyncIterable<string[]>
   /** Reads the newest version, with writes made by another process (reads otherwise keep to this process's own); returns its number. */
   refresh(): Promise<number>
+  /** The number of the version this process reads (its own writes move it; see refresh). */
+  version(): Promise<number>
   countRows(): Promise<number>
   /**
    * Compacts, refreshes indexes, builds the ANN index when due. `purge` leaves no deleted row's

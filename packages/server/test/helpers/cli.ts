@@ -56,7 +56,10 @@ export function waitForBanner(proc: ChildProcess): Promise<{ url: string; stderr
 }
 
 /** Starts `agentmem serve` on a free port and resolves once it listens. */
-export async function startServeProcess(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ proc: ChildProcess; url: string; stderr: () => string; logs: () => string }> {
+export async function startServeProcess(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ proc: ChildProcess; url: string; stderr: () => string; logs: () => string }> {
   const proc = spawnCli(['serve', '--port', '0', ...args], env)
   return { proc, ...(await waitForBanner(proc)) }
 }

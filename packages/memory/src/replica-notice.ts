@@ -1,0 +1,114 @@
+import { z } from 'zod'
+import type { RowImage } from './search/resident-cache.js'
+import type { StoredMemory } from './store/types.js'
+import type { AppliedChange } from './writer.js'
+
+/**
+ * What the leader tells followers after each vector-store write: the version it moved the store
+ * from and to, and what changed, as precisely as fits a PostgreSQL notice (under 8,000 bytes):
+ * each row's image (followers update their resident scopes and keyword statistics in place,
+ * as the leader's own index does), else the scopes, else the tenants, else "everything" (they
+ * drop what they hold of it and re-read it).
+ */
+export type AppliedNotice = z.infer<typeof appliedNoticeSchema>
+
+/** A memory as a notice carries it: its vector as base64 float32. */
+const noticeMemorySchema = z.object({
+  id: z.string(),
+  tenantId: z.string(),
+  userId: z.string().nullable(),
+  agentId: z.string().nullable(),
+  runId: z.string().nullable(),
+  role: z.string().nullable(),
+  text: z.string(),
+  dedupKey: z.string(),
+  metadata: z.record(z.string(), z.unknown()),
+  createdAt: z.number(),
+  updatedAt: z.number(),
+  validTo: z.number().nullable(),
+  vector: z.string(),
+})
+
+/** A row's change: its image after (null: deleted) and its text before (absent: inserted), which the statistics remove. */
+const noticeRowSchema = z.object({
+  after: noticeMemorySchema.nullable(),
+  /** The deleted row's scope, for a delete (an update's scope is its after image's: scope columns never change). */
+  scope: z
+    .object({ id: z.string(), tenantId: z.string(), userId: z.string().nullable(), agentId: z.string().nullable(), runId: z.string().nullable() })
+    .optional(),
+  /** Absent for an insert. */
+  beforeText: z.string().optional(),
+})
+
+export const appliedNoticeSchema = z.object({
+  epoch: z.number(),
+  from: z.number().optional(),
+  to: z.number().optional(),
+  rows: z.array(noticeRowSchema).optional(),
+  scopes: z.array(z.string()).optional(),
+  tenants: z.array(z.string()).optional(),
+  all: z.literal(true).optional(),
+})
+
+/** PostgreSQL refuses notices of 8,000 bytes or more. */
+const maxNoticeBytes = 7_500
+
+/** The most precise notice of `change` that fits. */
+export function encodeNotice(epoch: number, change: AppliedChange): string {
+  const versions = { epoch, ...(change.from !== undefined && { from: change.from }), ...(change.to !== undefined && { to: change.to }) }
+  const fits = (notice: AppliedNotice) => {
+    const payload = JSON.stringify(notice)
+    return Buffer.byteLength(payload) <= maxNoticeBytes ? payload : undefined
+  }
+  const tenants = new Set([...change.scopes].map((key) => key.slice(0, key.indexOf('\u0000'))))
+  return (
+    fits({ ...versions, rows: [...change.images.values()].filter((image) => image.before || image.after).map(encodeRow) }) ??
+    fits({ ...versions, scopes: [...change.scopes] }) ??
+    fits({ ...versions, tenants: [...tenants] }) ??
+    JSON.stringify({ ...versions, all: true } satisfies AppliedNotice)
+  )
+}
+
+/** A notice's row images, as the resident index takes them (a before image holds the scope and text only: nothing else of it is read). */
+export function noticeImages(rows: NonNullable<AppliedNotice['rows']>): Map<string, RowImage> {
+  const images = new Map<string, RowImage>()
+  for (const row of rows) {
+    const after = row.after ? { ...row.after, vector: decodeVector(row.after.vector) } : null
+    const scope = after ?? row.scope
+    if (!scope) continue
+    const before =
+      row.beforeText === undefined ? null : ({ ...(after ?? emptyMemory), ...scope, text: row.beforeText, vector: new Float32Array(0) } satisfies StoredMemory)
+    images.set(scope.id, { before, after })
+  }
+  return images
+}
+
+function encodeRow({ before, after }: RowImage): z.input<typeof noticeRowSchema> {
+  const memory = (after ?? before) as StoredMemory
+  return {
+    after: after && { ...after, vector: Buffer.from(after.vector.buffer, after.vector.byteOffset, after.vector.byteLength).toString('base64') },
+    ...(!after && { scope: { id: memory.id, tenantId: memory.tenantId, userId: memory.userId, agentId: memory.agentId, runId: memory.runId } }),
+    ...(before && { beforeText: before.text }),
+  }
+}
+
+function decodeVector(base64: string): Float32Array {
+  const bytes = Buffer.from(base64, 'base64')
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength))
+}
+
+const emptyMemory: StoredMemory = {
+  id: '',
+  tenantId: '',
+  userId: null,
+  agentId: null,
+  runId: null,
+  role: null,
+  text: '',
+  dedupKey: '',
+  metadata: {},
+  createdAt: 0,
+  updatedAt: 0,
+  validTo: null,
+  vector: new Float32Array(0),
+}
