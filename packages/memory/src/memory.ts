@@ -869,12 +869,13 @@ function replicaEngine(engine: () => Engine): ReplicaEngine {
       return engine().logger
     },
     refresh: () => engine().vectors.refresh(),
-    invalidate(scopes) {
+    invalidate(scopes, options) {
       const { cache } = engine()
       if (scopes === undefined) cache.clear()
-      else for (const scope of scopes) cache.invalidate(scope)
+      else for (const scope of scopes) cache.invalidate(scope, options)
     },
     follow: (images, from, to) => engine().cache.followed(images, from, to),
+    followTexts: (texts, from, to) => engine().cache.followedTexts(texts, from, to),
     async promote() {
       const e = engine()
       await e.vectors.refresh()

@@ -42,7 +42,7 @@ describe('leader notices', () => {
     expect(decoded.get('c')).toMatchObject({ after: null, before: { id: 'c', tenantId: 't', userId: 'v', agentId: null, runId: null, text: 'gone' } })
   })
 
-  it('fall back to scopes, then tenants, when the images do not fit a notice', () => {
+  it('fall back to scopes with texts, then scopes, then tenants, when the images do not fit a notice', () => {
     const big = (n: number, users: number) =>
       new Map<string, RowImage>(
         Array.from({ length: n }, (_, i) => [`m${i}`, { before: null, after: memory(`m${i}`, 'x'.repeat(200), `user-${i % users}-${'y'.repeat(40)}`) }]),
@@ -50,6 +50,17 @@ describe('leader notices', () => {
     const scopes = appliedNoticeSchema.parse(JSON.parse(encodeNotice(1, change(big(100, 3)))))
     expect(scopes.rows).toBeUndefined()
     expect(scopes.scopes).toHaveLength(3)
+    // Rows too large, texts small: the scopes and the texts, for the keyword statistics.
+    const heavy = new Map<string, RowImage>(
+      Array.from({ length: 30 }, (_, i) => [
+        `h${i}`,
+        { before: memory(`h${i}`, `old ${i}`), after: { ...memory(`h${i}`, `new ${i}`), metadata: { blob: 'z'.repeat(300) } } },
+      ]),
+    )
+    const texts = appliedNoticeSchema.parse(JSON.parse(encodeNotice(1, change(heavy))))
+    expect(texts.rows).toBeUndefined()
+    expect(texts.texts?.[0]).toEqual({ tenantId: 't', before: 'old 0', after: 'new 0' })
+    expect(texts.texts).toHaveLength(30)
     const tenants = appliedNoticeSchema.parse(JSON.parse(encodeNotice(1, change(big(500, 500)))))
     expect(tenants).toMatchObject({ from: 4, to: 6, tenants: ['t'] })
   })

@@ -7,7 +7,8 @@ import type { AppliedChange } from './writer.js'
  * What the leader tells followers after each vector-store write: the version it moved the store
  * from and to, and what changed, as precisely as fits a PostgreSQL notice (under 8,000 bytes):
  * each row's image (followers update their resident scopes and keyword statistics in place,
- * as the leader's own index does), else the scopes, else the tenants, else "everything" (they
+ * as the leader's own index does), else the scopes and the changed texts (they drop those
+ * scopes and update the statistics), else the scopes, else the tenants, else "everything" (they
  * drop what they hold of it and re-read it).
  */
 export type AppliedNotice = z.infer<typeof appliedNoticeSchema>
@@ -45,6 +46,8 @@ export const appliedNoticeSchema = z.object({
   from: z.number().optional(),
   to: z.number().optional(),
   rows: z.array(noticeRowSchema).optional(),
+  /** With `scopes`, when the rows do not fit: the texts each row had before and after (null: none), for the keyword statistics. */
+  texts: z.array(z.object({ tenantId: z.string(), before: z.string().nullable(), after: z.string().nullable() })).optional(),
   scopes: z.array(z.string()).optional(),
   tenants: z.array(z.string()).optional(),
   all: z.literal(true).optional(),
@@ -61,8 +64,13 @@ export function encodeNotice(epoch: number, change: AppliedChange): string {
     return Buffer.byteLength(payload) <= maxNoticeBytes ? payload : undefined
   }
   const tenants = new Set([...change.scopes].map((key) => key.slice(0, key.indexOf('\u0000'))))
+  const images = [...change.images.values()].filter((image) => image.before || image.after)
+  const texts = images
+    .filter(({ before, after }) => before?.text !== after?.text)
+    .map(({ before, after }) => ({ tenantId: ((after ?? before) as StoredMemory).tenantId, before: before?.text ?? null, after: after?.text ?? null }))
   return (
-    fits({ ...versions, rows: [...change.images.values()].filter((image) => image.before || image.after).map(encodeRow) }) ??
+    fits({ ...versions, rows: images.map(encodeRow) }) ??
+    fits({ ...versions, scopes: [...change.scopes], texts }) ??
     fits({ ...versions, scopes: [...change.scopes] }) ??
     fits({ ...versions, tenants: [...tenants] }) ??
     JSON.stringify({ ...versions, all: true } satisfies AppliedNotice)

@@ -44,10 +44,12 @@ export interface ReplicaEngine {
   logger: Logger
   /** Re-reads the vector store's newest version; returns its number. */
   refresh(): Promise<number>
-  /** Drops what this process holds of these scopes (undefined: everything). */
-  invalidate(scopes: ScopeFilter[] | undefined): void
+  /** Drops what this process holds of these scopes (undefined: everything); `keepStats` when notices keep the keyword statistics current. */
+  invalidate(scopes: ScopeFilter[] | undefined, options?: { keepStats?: boolean }): void
   /** Lays the leader's row images of one apply, which moved the store from version `from` to `to`, over what this process holds. */
   follow(images: Map<string, RowImage>, from: number, to: number): void
+  /** The texts one apply changed (its rows did not fit a notice), for the keyword statistics. */
+  followTexts(texts: Array<{ tenantId: string; before: string | null; after: string | null }>, from: number, to: number): void
   /** Makes this process the writer: replays the journal and starts the writer's work. */
   promote(): Promise<void>
   /** This process no longer writes: it stops its writer. */
@@ -161,9 +163,10 @@ export class Replication {
     try {
       const holding = await this.serially(() => this.engine.refresh())
       if (await this.reached(holding, noticeWaitMs)) return result
+      // The statistics stay: the notices still to come bring them to the write (see follow).
       await this.serially(async () => {
         await this.engine.refresh()
-        this.engine.invalidate(touched(result))
+        this.engine.invalidate(touched(result), { keepStats: true })
       })
     } catch (cause) {
       this.unsure = true
@@ -214,7 +217,10 @@ export class Replication {
       this.chainedTo = to
       if (!notice || missed || notice.all) this.engine.invalidate(undefined)
       else if (notice.rows) this.engine.follow(noticeImages(notice.rows), from, to)
-      else if (notice.scopes) this.engine.invalidate(notice.scopes.map(parseScopeKey))
+      else if (notice.scopes && notice.texts) {
+        this.engine.invalidate(notice.scopes.map(parseScopeKey), { keepStats: true })
+        this.engine.followTexts(notice.texts, from, to)
+      } else if (notice.scopes) this.engine.invalidate(notice.scopes.map(parseScopeKey))
       else this.engine.invalidate((notice.tenants ?? []).map((tenantId) => ({ tenantId })))
       for (const waiter of this.waiters) {
         if (to !== undefined && to >= waiter.version) {

@@ -86,6 +86,21 @@ describe('a follower folding in the leader’s notices', () => {
       follower.followed(new Map([['d', { before: null, after: row('d', 'one more zebra') }]]), v2 + 1, (await vectors.version()) + 1)
       expect(await counted(follower)).toEqual(await fresh())
       expect(scans).toBe(scansBefore + 3) // the follower's recount and the fresh cache's
+
+      // Texts alone (rows too many for a notice): the statistics take them the same way.
+      const v3 = await vectors.version()
+      await vectors.apply({ inserts: [row('e', 'a lion again')], updates: [row('d', 'one more tiger')], deletes: [] })
+      const scansThen = scans
+      follower.followedTexts(
+        [
+          { tenantId: 't', before: null, after: 'a lion again' },
+          { tenantId: 't', before: 'one more zebra', after: 'one more tiger' },
+        ],
+        v3,
+        await vectors.version(),
+      )
+      expect(await counted(follower)).toEqual(await fresh())
+      expect(scans).toBe(scansThen + 1)
     } finally {
       await vectors.close()
       await stores.close()

@@ -235,6 +235,28 @@ export class ResidentCache {
    * counted at `to` or later have it; any others are dropped (the next search counts again).
    */
   followed(images: ReadonlyMap<string, RowImage>, from: number, to: number): void {
+    const current = this.advanceStats(from, to)
+    // Counts of scopes over the row limit are not idempotent either: they are read again.
+    for (const image of images.values()) for (const key of keysOf((image.after ?? image.before) as StoredMemory)) this.oversized.delete(key)
+    this.lay(images, (tenantId) => (current.has(tenantId) ? this.tenantStats.get(tenantId)?.stats : undefined))
+  }
+
+  /**
+   * A follower heard the texts an apply changed, without the rows (too many for a notice): the
+   * statistics take them as `followed` does; the caller drops the touched scopes.
+   */
+  followedTexts(texts: ReadonlyArray<{ tenantId: string; before: string | null; after: string | null }>, from: number, to: number): void {
+    const current = this.advanceStats(from, to)
+    for (const { tenantId, before, after } of texts) {
+      const stats = current.has(tenantId) ? this.tenantStats.get(tenantId)?.stats : undefined
+      if (!stats || before === after) continue
+      if (before !== null) stats.remove(countTerms(tokenize(before)))
+      if (after !== null) stats.add(countTerms(tokenize(after)))
+    }
+  }
+
+  /** Moves the statistics counted at `from` to `to` and returns their tenants; drops those neither there nor past `to`. */
+  private advanceStats(from: number, to: number): Set<string> {
     const current = new Set<string>()
     for (const [tenantId, entry] of this.tenantStats) {
       if (entry.version >= to) continue
@@ -243,9 +265,7 @@ export class ResidentCache {
         current.add(tenantId)
       } else this.tenantStats.delete(tenantId)
     }
-    // Counts of scopes over the row limit are not idempotent either: they are read again.
-    for (const image of images.values()) for (const key of keysOf((image.after ?? image.before) as StoredMemory)) this.oversized.delete(key)
-    this.lay(images, (tenantId) => (current.has(tenantId) ? this.tenantStats.get(tenantId)?.stats : undefined))
+    return current
   }
 
   /** Lays row images over the resident scopes, and over the statistics `statsOf` gives. */
@@ -287,13 +307,13 @@ export class ResidentCache {
 
   /**
    * Drops what writes made elsewhere may have changed: the scopes overlapping `scope` (every scope
-   * of the tenant when only the tenant is given) and the tenant's keyword statistics. The next read
-   * reloads them from the store.
+   * of the tenant when only the tenant is given) and, unless notices keep them current
+   * (`keepStats`), the tenant's keyword statistics. The next read reloads them from the store.
    */
-  invalidate(scope: ScopeFilter): void {
+  invalidate(scope: ScopeFilter, options: { keepStats?: boolean } = {}): void {
     this.epoch++
     this.counters.invalidations++
-    this.tenantStats.delete(scope.tenantId)
+    if (!options.keepStats) this.tenantStats.delete(scope.tenantId)
     for (const [key, slot] of this.slots) {
       if (slot.scope.tenantId !== scope.tenantId) continue
       const overlaps = scopeFields.every((f) => scope[f] === undefined || slot.scope[f] === undefined || scope[f] === slot.scope[f])
