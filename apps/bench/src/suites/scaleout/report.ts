@@ -47,7 +47,7 @@ ${targetsTable(scaleoutTargets(result))}
 ${result.memories.toLocaleString('en')} LoCoMo turns over ${result.users} users, preloaded through one replica. autocannon spreads 16
 connections over the replicas (${result.secondsPerRun} s per run, ${result.repetitions} repetition(s), medians); requests/s are summed,
 latencies are every replica's 2xx responses together, in ms. In the mix a fifth of the requests add: a
-follower forwards each to the leader and answers once the leader has it in LanceDB.
+follower forwards each to the leader and answers once the leader has it in LanceDB and the leader's notices have reached it.
 
 ${chartImage('Requests/s by replica count', 'scaleout-requests.svg')}
 
@@ -60,7 +60,7 @@ ${rows.join('\n')}
 ${v.trials} trials: an add acknowledged by a follower, then searches on another replica's resident copy of that
 scope until the new memory ranks first. From acknowledgement to found: p50 **${fmt(v.p50Ms, 0)} ms**, p95 ${fmt(v.p95Ms, 0)} ms,
 p99 ${fmt(v.p99Ms, 0)} ms, max ${fmt(v.maxMs, 0)} ms. The leader applies to LanceDB after a 100 ms linger, notifies the
-followers (PostgreSQL NOTIFY), and they re-read the table and drop the scope.
+followers (PostgreSQL NOTIFY) with the rows' images, and they lay them over their resident scopes.
 
 ## Search latency: Ceph RGW vs local disk
 
