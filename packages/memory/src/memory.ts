@@ -885,6 +885,9 @@ function replicaEngine(engine: () => Engine): ReplicaEngine {
       e.writer.attach(e.cache)
       e.cache.clear()
       await lead(e, { takeover: true })
+      // Searches went on during the promotion: what they loaded may predate the journal's replay,
+      // which wrote to LanceDB without passing through the index.
+      e.cache.clear()
     },
     demote() {
       const e = engine()

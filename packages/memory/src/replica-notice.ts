@@ -65,12 +65,21 @@ export function encodeNotice(epoch: number, change: AppliedChange): string {
   }
   const tenants = new Set([...change.scopes].map((key) => key.slice(0, key.indexOf('\u0000'))))
   const images = [...change.images.values()].filter((image) => image.before || image.after)
-  const texts = images
-    .filter(({ before, after }) => before?.text !== after?.text)
-    .map(({ before, after }) => ({ tenantId: ((after ?? before) as StoredMemory).tenantId, before: before?.text ?? null, after: after?.text ?? null }))
+  // A large apply (thousands of rows) must not be encoded whole only to be found too big: a
+  // lower bound of each tier's size (texts, and vectors as base64) skips it first.
+  let textChars = 0
+  let vectorChars = 0
+  for (const { before, after } of images) {
+    textChars += (before?.text.length ?? 0) + (after?.text.length ?? 0)
+    vectorChars += ((after?.vector.byteLength ?? 0) * 4) / 3
+  }
+  const texts = () =>
+    images
+      .filter(({ before, after }) => before?.text !== after?.text)
+      .map(({ before, after }) => ({ tenantId: ((after ?? before) as StoredMemory).tenantId, before: before?.text ?? null, after: after?.text ?? null }))
   return (
-    fits({ ...versions, rows: images.map(encodeRow) }) ??
-    fits({ ...versions, scopes: [...change.scopes], texts }) ??
+    (textChars + vectorChars <= maxNoticeBytes ? fits({ ...versions, rows: images.map(encodeRow) }) : undefined) ??
+    (textChars <= maxNoticeBytes ? fits({ ...versions, scopes: [...change.scopes], texts: texts() }) : undefined) ??
     fits({ ...versions, scopes: [...change.scopes] }) ??
     fits({ ...versions, tenants: [...tenants] }) ??
     JSON.stringify({ ...versions, all: true } satisfies AppliedNotice)

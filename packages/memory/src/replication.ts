@@ -58,7 +58,7 @@ export interface ReplicaEngine {
 
 /**
  * The replicas of one store (PostgreSQL metadata): one leads and writes, the others follow, forward
- * writes to it and re-read what its applies changed. A follower whose leader vanishes (its
+ * writes to it and lay its notices over what they hold. A follower whose leader vanishes (its
  * PostgreSQL session ended, e.g. the process was killed) takes over within `checkEveryMs`,
  * replaying the journal, so no acknowledged write is lost. See docs/architecture.md, "Replicas".
  */
@@ -74,6 +74,8 @@ export class Replication {
   private lastVersion = -1
   /** The version the last notice moved the store to: the next one must start there, or changes were missed. */
   private chainedTo: number | undefined
+  /** The store's version when the last check found it past the last notice. */
+  private behindAtLastCheck: number | undefined
   /** Forwarded writes waiting for the notice that shows them (see forward). */
   private readonly waiters = new Set<{ version: number; resolve: (reached: boolean) => void }>()
   private stopped = false
@@ -233,8 +235,10 @@ export class Replication {
 
   /**
    * Runs `task` after the re-reads queued before it, and before later ones; rejects with its
-   * failure. The resident index scans a tenant's keyword statistics this way: no re-read moves
-   * the store's version under the scan, so the version it read tells which notices to fold in.
+   * failure. The resident index scans a tenant's keyword statistics this way: no notice's re-read
+   * moves the store's version under the scan, so the version it read tells which notices to fold
+   * in. (Re-reads outside this chain, a promotion or Memory.invalidate, also bump the index's
+   * epoch, which discards a scan they overlap.)
    */
   serially<T>(task: () => Promise<T>): Promise<T> {
     const run = this.chain.then(task)
@@ -271,7 +275,7 @@ export class Replication {
     return this.checking
   }
 
-  /** A follower's check: take over a vanished leader; drop everything if the store changed unannounced. */
+  /** The periodic check: take over a vanished leader (or take the lead back after a lost connection); drop everything if the store changed unannounced. */
   private async check(): Promise<void> {
     if (this.cluster.epoch !== undefined || this.stopped) return
     // A replica others cannot reach yet does not lead: their forwarded writes would have nowhere to go.
@@ -296,9 +300,17 @@ export class Replication {
       this.heardSinceCheck = false
       await this.serially(async () => {
         const version = await this.engine.refresh()
+        // Every version the leader makes comes with a notice; a store still past the last notice
+        // one check later, at the same version, changed without one (even if other notices came).
+        const behind = this.chainedTo !== undefined && version > this.chainedTo ? version : undefined
+        const unannounced = behind !== undefined && behind === this.behindAtLastCheck
         // A change with no notice (the leader died between its write and its notice), or a re-read
         // that failed: forget everything.
-        if ((version !== this.lastVersion && !heard) || this.unsure) this.engine.invalidate(undefined)
+        if ((version !== this.lastVersion && !heard) || this.unsure || unannounced) {
+          this.engine.invalidate(undefined)
+          if (unannounced) this.chainedTo = undefined
+        }
+        this.behindAtLastCheck = unannounced ? undefined : behind
         this.unsure = false
         this.lastVersion = version
       })

@@ -73,7 +73,7 @@ export interface WriterOptions {
   maintenanceEveryCommits: number
   annIndexThreshold: number
   logger: Logger
-  /** Told after each vector-store write (and maintenance) what it changed: replicas following this writer re-read it. */
+  /** Told after each vector-store write (and maintenance) what it changed: replicas following this writer lay it over what they hold. */
   onApplied?: ((change: AppliedChange) => void) | undefined
 }
 

@@ -113,7 +113,6 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
         replication: {
           forward: forwardOverHttp(config.requestTimeoutMs),
           checkEveryMs: config.replicaCheckMs,
-          ...(config.advertiseUrl && { address: config.advertiseUrl }),
         },
       }),
     })
@@ -124,6 +123,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     const address = server.address() as AddressInfo
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
     const url = `http://${host}:${address.port}`
+    // Only now can other replicas reach this one: it may lead from here on (never while opening).
     if (config.metadataUrl) await memory.advertise(config.advertiseUrl ?? url)
     logger.info(
       { url, docs: `${url}/docs`, keys: keyCount, data: config.data, llm: config.llmBaseUrl ? { url: config.llmBaseUrl, model: config.llmModel } : null },
