@@ -12,7 +12,8 @@ import { type Embedder, type EmbedderStats, type EmbedKind, type EmbedOptions, n
 /**
  * Creates the pooled local embedder: worker threads each owning one ONNX Runtime session,
  * fed by a micro-batcher. With no options it runs the offline default model, whose small
- * calls (a search's query) are computed on the calling thread instead (`inlineMaxTexts`).
+ * calls (a search's query) are computed on the calling thread instead (`inlineMaxTexts`);
+ * its workers then start on the first call too big for that path.
  *
  * @example
  * const embedder = await createEmbedder()
@@ -24,19 +25,18 @@ export async function createEmbedder(options: CreateEmbedderOptions = {}): Promi
   const bar = progressListener(resolved)
   try {
     const { folder, spec } = await resolveModel(resolved, bar)
-    // Loaded while the workers start; a failure only costs the fast path, never the embedder.
-    const inline = loadInline(folder, spec, resolved).then(
-      (model) => {
-        if (model) resolved.logger?.debug('embed.inline.ready', { model: spec.id, maxTexts: resolved.inlineMaxTexts, maxChars: resolved.inlineMaxChars })
-        return model
-      },
-      (error: unknown) => {
-        resolved.logger?.warn('embed.inline.unavailable', { model: spec.id, reason: (error as Error).message })
-        return undefined
-      },
-    )
-    const pool = await WorkerPool.start({ folder, spec, intraOpThreads: resolved.threadsPerWorker }, resolved.workers)
-    return new PooledEmbedder(spec, pool, resolved, await inline)
+    const init = { folder, spec, intraOpThreads: resolved.threadsPerWorker }
+    const inline = await loadInline(folder, spec, resolved).catch((error: unknown) => {
+      // A failure only costs the fast path, never the embedder.
+      resolved.logger?.warn('embed.inline.unavailable', { model: spec.id, reason: (error as Error).message })
+      return undefined
+    })
+    if (inline) resolved.logger?.debug('embed.inline.ready', { model: spec.id, maxTexts: resolved.inlineMaxTexts, maxChars: resolved.inlineMaxChars })
+    // With the inline path most calls never reach a worker, and loading the model already
+    // proved it loads: workers start on the first call that needs one. Otherwise all start
+    // now, so a model that cannot load fails here rather than on the first call.
+    const pool = inline ? WorkerPool.deferred(init, resolved.workers) : await WorkerPool.start(init, resolved.workers)
+    return new PooledEmbedder(spec, pool, resolved, inline)
   } finally {
     bar?.stop?.()
   }
@@ -143,7 +143,7 @@ class PooledEmbedder implements Embedder {
     return {
       queued: this.#batcher.queued,
       busyWorkers: this.#batcher.inFlight,
-      workers: this.#pool.size,
+      workers: this.#pool.started,
       threadsPerWorker: this.#options.threadsPerWorker,
       cacheHits: this.#cacheHits,
       cacheMisses: this.#cacheMisses,

@@ -14,6 +14,7 @@ export interface EmbedderStats {
   queued: number
   /** Workers running a batch right now. */
   busyWorkers: number
+  /** Workers started: all of them, except that the offline model starts them on the first call too big for its inline path. */
   workers: number
   threadsPerWorker: number
   cacheHits: number

@@ -124,9 +124,11 @@ describe('the in-process fast path of the offline default model', () => {
 
   it('answers small calls on the calling thread, through embed(), with the workers’ vectors', async () => {
     const before = fastLog.batches.length
+    expect(fast.stats().workers).toBe(0) // no worker starts before a call needs one
     const calls = questions.slice(0, 64)
     const viaFast = await Promise.all(calls.map((q, i) => fast.embed(i % 2 ? [q] : [q, calls[(i + 1) % calls.length] as string], { kind: 'query' })))
     expect(fastLog.batches.length).toBe(before) // no worker batch ran
+    expect(fast.stats().workers).toBe(0)
     const viaWorkers = await Promise.all(calls.map((q, i) => workers.embed(i % 2 ? [q] : [q, calls[(i + 1) % calls.length] as string], { kind: 'query' })))
     expectSameVectors(viaFast.flat(), viaWorkers.flat(), calls)
   })
@@ -141,6 +143,7 @@ describe('the in-process fast path of the offline default model', () => {
     const short = Array.from({ length: 9 }, (_, i) => `a short text ${i}`)
     expect(await sent(short.slice(0, 8))).toBe(false)
     expect(await sent(short)).toBe(true)
+    expect(fast.stats().workers).toBe(1) // started by the first call too big to run inline
     expect(await sent(['x '.repeat(128)])).toBe(false) // 256 characters
     expect(await sent(['x '.repeat(128), 'y'])).toBe(true)
     expect(await sent([`my key is ${'a1'.repeat(12)}`])).toBe(false) // a 24-character word
@@ -154,6 +157,16 @@ describe('the in-process fast path of the offline default model', () => {
     const small = fast.embed(['where does Caroline live?'], { kind: 'query' }).then(() => order.push('small'))
     await Promise.all([bulk, small])
     expect(order).toEqual(['small', 'bulk'])
+  })
+
+  it('closes an embedder whose workers never started, and refuses calls after', async () => {
+    const idle = await createEmbedder({ workers: 2, progress: false })
+    expect(await idle.embed(['one short text'])).toHaveLength(1)
+    expect(idle.stats()).toMatchObject({ workers: 0, busyWorkers: 0 })
+    await idle.close()
+    await expect(idle.embed(['late'])).rejects.toMatchObject({ code: EmbeddingErrorCode.Closed })
+    await expect(idle.embed(Array.from({ length: 9 }, (_, i) => `text ${i}`))).rejects.toMatchObject({ code: EmbeddingErrorCode.Closed })
+    expect(idle.stats().workers).toBe(0)
   })
 
   // Last in this block: it closes `fast`.

@@ -30,23 +30,28 @@ interface Slot {
 }
 
 /**
- * A fixed set of embedding workers. A worker that dies is replaced; what it was running
+ * A fixed number of embedding workers. A worker that dies is replaced; what it was running
  * fails with EMBEDDINGS_WORKER_CRASHED (the batcher retries such items once).
+ *
+ * `start` spawns them all and fails if one cannot load the model; `deferred` spawns each on
+ * its lane's first batch, for an embedder whose calls mostly never reach a worker (the
+ * offline model's inline path): a worker costs seconds of CPU and a model's memory to start.
  */
 export class WorkerPool {
   readonly #init: WorkerInit
-  readonly #slots: Slot[] = []
+  readonly #slots: (Slot | undefined)[]
   #nextId = 0
   #closing = false
 
-  private constructor(init: WorkerInit) {
+  private constructor(init: WorkerInit, size: number) {
     this.#init = init
+    this.#slots = Array.from({ length: size }, () => undefined)
   }
 
   static async start(init: WorkerInit, size: number): Promise<WorkerPool> {
-    const pool = new WorkerPool(init)
-    for (let i = 0; i < size; i++) pool.#slots.push(pool.#spawn(i))
-    const started = await Promise.allSettled(pool.#slots.map((slot) => slot.ready))
+    const pool = new WorkerPool(init, size)
+    for (let lane = 0; lane < size; lane++) pool.#slots[lane] = pool.#spawn(lane)
+    const started = await Promise.allSettled(pool.#slots.map((slot) => slot?.ready))
     const failure = started.find((result) => result.status === 'rejected')
     if (failure) {
       await pool.close()
@@ -55,13 +60,24 @@ export class WorkerPool {
     return pool
   }
 
+  static deferred(init: WorkerInit, size: number): WorkerPool {
+    return new WorkerPool(init, size)
+  }
+
   get size(): number {
     return this.#slots.length
   }
 
+  /** Workers spawned so far (all of them once `start` resolved). */
+  get started(): number {
+    return this.#slots.filter(Boolean).length
+  }
+
   /** Embeds one batch on one worker; resolves to one vector per text. */
   async run(lane: number, texts: string[]): Promise<Float32Array[]> {
-    let slot = this.#slots[lane] as Slot
+    if (this.#closing) throw new EmbeddingError(EmbeddingErrorCode.Closed, 'the embedder is closed')
+    this.#slots[lane] ??= this.#spawn(lane)
+    let slot = this.#slots[lane]
     try {
       await slot.ready
     } catch {
@@ -86,7 +102,7 @@ export class WorkerPool {
   /** Asks every worker to release its session and exit, and waits until they have. */
   async close(): Promise<void> {
     this.#closing = true
-    await Promise.all(this.#slots.map((slot) => slot.exited))
+    await Promise.all(this.#slots.map((slot) => slot?.exited))
   }
 
   #spawn(lane: number): Slot {
