@@ -839,9 +839,9 @@ async function lead(engine: Engine, options: { takeover?: boolean } = {}): Promi
   for (const name of await provider.tableNames()) if (manifest && name !== manifest.vectorTable) await provider.drop(name)
   // The writer's duplicate lookups trust the index for every row it did not write itself:
   // rows left unindexed by an earlier process (or a replay) are indexed before any write.
-  // A takeover must not keep writes waiting for a maintenance (seconds on object storage, and
-  // maintenance holds the writer): duplicate lookups scan the unindexed rows until the writer's
-  // routine maintenance comes due.
+  // A takeover must not keep writes waiting for a maintenance (seconds on object storage before
+  // the first apply): duplicate lookups scan the unindexed rows until the writer's routine
+  // maintenance comes due.
   if ((await engine.vectors.unindexedRows()) > 0) {
     if (options.takeover) engine.writer.distrustIndex()
     else await engine.writer.maintain()

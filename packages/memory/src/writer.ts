@@ -102,11 +102,17 @@ const maxGroupOps = 20_000
  * duplicate rows), so every write goes through here, in order. Whatever queued while the previous
  * group was committing becomes the next group: one journal transaction, one LanceDB write per kind
  * (group commit), then maintenance when enough rows changed.
+ *
+ * Two lanes: groups are journaled (and acknowledged) on the chain; the vector store is written
+ * on the store lane: merged applies, routine maintenance, exclusive tasks. So a maintenance
+ * (seconds on object storage) never holds an add; the adds it overlaps wait in the pending list.
  */
 export class Writer {
   private queue: Pending[] = []
   /** Every write group and exclusive task runs on this chain, one at a time. */
   private chain: Promise<unknown> = Promise.resolve()
+  /** Every vector-store write (applies, maintenance, exclusive tasks) runs on this lane, one at a time. */
+  private storeLane: Promise<unknown> = Promise.resolve()
   private drainScheduled = false
   private rowsSinceMaintenance = 0
   private commitsSinceMaintenance = 0
@@ -179,12 +185,13 @@ export class Writer {
 
   /**
    * Runs `task` alone, after every write queued before it, with every acknowledged write in the
-   * vector store (maintenance, re-embedding, statistics scans, close).
+   * vector store and no other store write under way (maintenance, re-embedding, statistics
+   * scans, close).
    */
   exclusive<T>(task: () => Promise<T>): Promise<T> {
     return this.serially(async () => {
       await this.drain()
-      return task()
+      return this.onStoreLane(task)
     })
   }
 
@@ -223,6 +230,12 @@ export class Writer {
     return run
   }
 
+  private onStoreLane<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.storeLane.then(task)
+    this.storeLane = run.catch(() => undefined)
+    return run
+  }
+
   /** Switches to another vector store (after a re-embed); call inside `exclusive`. */
   replaceVectorStore(vectors: VectorStore): void {
     this.vectors = vectors
@@ -230,18 +243,25 @@ export class Writer {
   }
 
   /**
-   * Compacts and refreshes indexes now; call inside `exclusive`. `purge` (after a purging write)
-   * also leaves no deleted text in any file: vector-store rewrite, then an emptied SQLite WAL.
+   * Compacts and refreshes indexes now; call inside `exclusive` (or at open, before any write).
+   * `purge` (after a purging write) also leaves no deleted text in any file: vector-store
+   * rewrite, then an emptied SQLite WAL.
    */
   async maintain(options: { purge?: boolean } = {}): Promise<void> {
     const started = performance.now()
     const purge = options.purge ?? false
     const from = await this.followedVersion()
+    // The refresh indexes the rows in the store now; adds journaled but not applied yet, and
+    // those journaled while it runs, keep their entries for duplicate checks.
+    const notApplied = new Set(this.pending.flatMap((p) => [...p.rows.keys()]))
+    const indexedHere = [...this.unindexed].filter(([, id]) => !notApplied.has(id))
     await this.vectors.maintain({ purge, annIndexThreshold: this.options.annIndexThreshold })
     if (purge) await this.metadata.compactErased()
-    this.unindexed.clear()
+    for (const [key, id] of indexedHere) if (this.unindexed.get(key) === id) this.unindexed.delete(key)
     this.indexCoversAll = true
-    this.options.logger.debug('memory.maintain', { ms: Math.round(performance.now() - started), purge })
+    // A slow one (object storage, a big table) is worth seeing at the default level.
+    const took = Math.round(performance.now() - started)
+    this.options.logger[took >= 1_000 ? 'info' : 'debug']('memory.maintain', { ms: took, purge })
     this.rowsSinceMaintenance = 0
     this.commitsSinceMaintenance = 0
     // Compaction makes a new version without changing any row: followers need not drop anything.
@@ -329,39 +349,47 @@ export class Writer {
   private async applyPending(): Promise<void> {
     while (this.pending.length > 0 && !this.failure) {
       if (this.waiters.length === 0 && this.pendingRowCount < applyAtOnceRows) await this.linger()
-      const taking = this.pending.slice()
-      const last = taking.at(-1) as PendingApply
-      const change = mergeChanges(taking.map((p) => p.change))
-      const started = performance.now()
-      const from = await this.followedVersion()
-      try {
-        await this.applyJournaled(change, last.seq)
-      } catch (e) {
-        // `failure` is set: the changes stay journaled and replay on the next open.
-        this.options.logger.error('memory.apply_failed', { error: String(e) })
-        break
-      }
-      this.pending.splice(0, taking.length)
-      if (this.options.onApplied) {
-        this.options.onApplied({ from, to: await this.followedVersion(), scopes: new Set(taking.flatMap((p) => [...p.scopes])), images: mergeImages(taking) })
-      }
-      this.pendingRowCount -= taking.reduce((sum, p) => sum + p.rows.size, 0)
-      this.appliedCount = last.number
-      this.rowsSinceMaintenance += change.inserts.length + change.updates.length + change.deletes.length
-      this.commitsSinceMaintenance++
-      // Every apply adds a LanceDB fragment and version; many small ones slow every read and write,
-      // so compaction is due after enough applies as well as after enough rows. Compaction also
-      // rewrites every index, which costs time in proportion to the table; the budget keeps it to
-      // a fixed share of the writer's time as the table grows. (A purge runs its own maintenance.)
-      if (this.maintenanceDue()) this.scheduleMaintenance()
-      this.options.logger.debug('memory.apply', {
-        groups: taking.length,
-        rows: change.inserts.length + change.updates.length + change.deletes.length,
-        ms: Math.round(performance.now() - started),
-      })
-      this.wake()
+      if (!(await this.onStoreLane(() => this.applyOnce()))) break
     }
     this.wake()
+  }
+
+  /** One merged write of every pending group; false when it failed (writes stop: see applyJournaled). */
+  private async applyOnce(): Promise<boolean> {
+    if (this.failure) return false
+    if (this.pending.length === 0) return true
+    const taking = this.pending.slice()
+    const last = taking.at(-1) as PendingApply
+    const change = mergeChanges(taking.map((p) => p.change))
+    const started = performance.now()
+    const from = await this.followedVersion()
+    try {
+      await this.applyJournaled(change, last.seq)
+    } catch (e) {
+      // `failure` is set: the changes stay journaled and replay on the next open.
+      this.options.logger.error('memory.apply_failed', { error: String(e) })
+      return false
+    }
+    this.pending.splice(0, taking.length)
+    if (this.options.onApplied) {
+      this.options.onApplied({ from, to: await this.followedVersion(), scopes: new Set(taking.flatMap((p) => [...p.scopes])), images: mergeImages(taking) })
+    }
+    this.pendingRowCount -= taking.reduce((sum, p) => sum + p.rows.size, 0)
+    this.appliedCount = last.number
+    this.rowsSinceMaintenance += change.inserts.length + change.updates.length + change.deletes.length
+    this.commitsSinceMaintenance++
+    // Every apply adds a LanceDB fragment and version; many small ones slow every read and write,
+    // so compaction is due after enough applies as well as after enough rows. Compaction also
+    // rewrites every index, which costs time in proportion to the table; the budget keeps it to
+    // a fixed share of the writer's time as the table grows. (A purge runs its own maintenance.)
+    if (this.maintenanceDue()) this.scheduleMaintenance()
+    this.options.logger.debug('memory.apply', {
+      groups: taking.length,
+      rows: change.inserts.length + change.updates.length + change.deletes.length,
+      ms: Math.round(performance.now() - started),
+    })
+    this.wake()
+    return true
   }
 
   private linger(): Promise<void> {
@@ -416,7 +444,7 @@ export class Writer {
     this.deferred = setTimeout(
       () => {
         this.deferred = undefined
-        void this.exclusive(async () => {
+        void this.onStoreLane(async () => {
           if (!this.stopped && this.maintenanceDue()) await this.maintainQuietly()
         })
       },

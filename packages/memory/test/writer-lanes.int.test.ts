@@ -1,0 +1,109 @@
+import { noopLogger } from '@agentmem/embeddings'
+import { describe, expect, it } from 'vitest'
+import type { AddResult } from '../src/index.js'
+import { openStores } from '../src/store/open-stores.js'
+import type { StoredMemory, VectorStore } from '../src/store/types.js'
+import { Writer } from '../src/writer.js'
+import { tempDir } from './helpers/fixtures.js'
+
+/**
+ * Routine maintenance runs on the writer's store lane, beside the journal: adds are
+ * acknowledged while it runs (seconds on object storage), and its index refresh does not make
+ * the writer forget the duplicate keys of rows it did not index. Real LanceDB and SQLite; the
+ * maintenance is held at a gate so the test decides how long it lasts.
+ */
+
+const memory = (id: string, text: string): StoredMemory => ({
+  id,
+  tenantId: 't',
+  userId: 'u',
+  agentId: null,
+  runId: null,
+  role: null,
+  text,
+  dedupKey: `u:${text}`,
+  metadata: {},
+  createdAt: 0,
+  updatedAt: 0,
+  validTo: null,
+  vector: new Float32Array([1, 0, 0]),
+})
+
+/** The store, with `maintain` waiting for `release()` once it has begun. */
+function gatedMaintenance(vectors: VectorStore) {
+  let began!: () => void
+  let release!: () => void
+  const started = new Promise<void>((resolve) => {
+    began = resolve
+  })
+  const gate = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  let maintenances = 0
+  const store = new Proxy(vectors, {
+    get(target, key) {
+      if (key === 'maintain') {
+        return async (options: Parameters<VectorStore['maintain']>[0]) => {
+          maintenances++
+          began()
+          await gate
+          return target.maintain(options)
+        }
+      }
+      const value = Reflect.get(target, key)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  return { store, started, release, maintenances: () => maintenances }
+}
+
+function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms))])
+}
+
+describe('the writer’s store lane', () => {
+  it('acknowledges adds while routine maintenance runs, and still finds their duplicates after it', async () => {
+    await using dir = await tempDir('lanes')
+    const stores = await openStores({ path: dir.path })
+    const vectors = await stores.provider.open('memories', 3)
+    const gated = gatedMaintenance(vectors)
+    // Maintenance is due after every apply: the first add starts one.
+    const writer = new Writer(gated.store, stores.metadata, {
+      maintenanceEveryRows: 1_000_000,
+      maintenanceEveryCommits: 1,
+      annIndexThreshold: 1_000_000,
+      logger: noopLogger,
+    })
+    const add = async (id: string, text: string) => {
+      const [result] = await writer.submit([{ kind: 'add', memory: memory(id, text), actor: null }])
+      return result as AddResult
+    }
+    try {
+      expect(await add('a', 'first fact')).toMatchObject({ id: 'a', event: 'ADD' })
+      await writer.settled()
+      await within(gated.started, 10_000, 'routine maintenance')
+
+      // The maintenance is held: adds are still journaled and acknowledged, duplicates found.
+      expect(await within(add('b', 'second fact'), 10_000, 'an add during maintenance')).toMatchObject({ id: 'b', event: 'ADD' })
+      expect(await within(add('b2', 'second fact'), 10_000, 'a duplicate add during maintenance')).toMatchObject({ id: 'b', event: 'NONE' })
+      expect(await within(add('a2', 'first fact'), 10_000, 'a duplicate of an applied row')).toMatchObject({ id: 'a', event: 'NONE' })
+
+      gated.release()
+      await writer.settled()
+      await writer.exclusive(async () => {}) // the lane is past the maintenance
+      expect(gated.maintenances()).toBeGreaterThanOrEqual(1)
+
+      // 'b' was applied after the refresh: not in the index, yet still a duplicate.
+      expect(await add('b3', 'second fact')).toMatchObject({ id: 'b', event: 'NONE' })
+      expect(await add('a3', 'first fact')).toMatchObject({ id: 'a', event: 'NONE' })
+      await writer.settled()
+      const rows = await vectors.list({ tenantId: 't', userId: 'u' }, undefined, undefined, undefined)
+      expect(rows.map((r) => r.id).sort()).toEqual(['a', 'b'])
+    } finally {
+      gated.release()
+      await writer.exclusive(async () => writer.stop())
+      vectors.close()
+      await stores.close()
+    }
+  })
+})
