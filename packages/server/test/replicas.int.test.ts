@@ -217,7 +217,7 @@ describe('replicas on PostgreSQL and Ceph RGW', () => {
     }
   }, 300_000)
 
-  it('keeps every acknowledged add exactly once across 6 SIGKILLs of the leader; a follower takes over', async () => {
+  it('keeps every acknowledged add exactly once, with one ADD in its history, across 10 SIGKILLs of the leader; a follower takes over', async () => {
     const store = await sharedStore()
     const replicas = await Promise.all([store.start(), store.start(), store.start()])
     const killed = new Set<Replica>()
@@ -251,7 +251,7 @@ describe('replicas on PostgreSQL and Ceph RGW', () => {
     const writers = [0, 1, 2, 3].map(writer)
     try {
       try {
-        for (let trial = 0; trial < 6; trial++) {
+        for (let trial = 0; trial < 10; trial++) {
           // Writes go on while a follower takes over; the killed replica's replacement starts meanwhile.
           while (replicas.filter(alive).length < 2) await sleep(100)
           await sleep(300 + Math.random() * 400)
@@ -286,18 +286,33 @@ describe('replicas on PostgreSQL and Ceph RGW', () => {
       // Only successes and "retry" answers: never a 500.
       expect([...statuses].filter((s) => s !== 200 && s !== 503)).toEqual([])
       expect(acked.size).toBeGreaterThan(20)
+      const listIds = async (replica: Replica) => (await Promise.all([0, 1, 2, 3].map((w) => listAll(replica, store.keyA, `w${w}`)))).flat()
       for (const replica of replicas.filter(alive)) {
         // Every replica lists every acknowledged add within the staleness bound (a follower may not have re-read the last ones yet).
         await expect
           .poll(
             async () => {
-              const stored = (await Promise.all([0, 1, 2, 3].map((w) => listAll(replica, store.keyA, `w${w}`)))).flat()
+              const stored = await listIds(replica)
               const ids = new Set(stored.map((m) => m.id))
               return { duplicates: stored.length - new Set(stored.map((m) => m.memory)).size, missing: [...acked.keys()].filter((id) => !ids.has(id)) }
             },
             { timeout: 5_000, interval: 250 },
           )
           .toEqual({ duplicates: 0, missing: [] })
+      }
+      // Every replica returns what the leader does: the acknowledged adds, and any whose answer a kill cut off.
+      const live = replicas.filter(alive)
+      const leader = live[(await Promise.all(live.map(leads))).indexOf(true)] as Replica
+      const truth = (await listIds(leader)).map((m) => m.id).sort()
+      for (const replica of live) {
+        await expect.poll(async () => (await listIds(replica)).map((m) => m.id).sort(), { timeout: 5_000, interval: 250 }).toEqual(truth)
+      }
+      // History agrees: each acknowledged add has exactly one event, its ADD, with its text.
+      const reader = replicas.filter(alive)[0] as Replica
+      for (const [id, text] of acked) {
+        const history = await call(reader, 'GET', `/v1/memories/${id}/history`, store.keyA)
+        expect(history.status).toBe(200)
+        expect(history.body.results.map((e: Json) => `${e.event}:${e.new_memory}`)).toEqual([`ADD:${text}`])
       }
     } finally {
       // A replica that died on its own fails the test here, with its log tail.
