@@ -12,6 +12,13 @@ export const createEmbedderOptionsSchema = z.object({
   model: z.string().min(1).optional(),
   /** A local model folder in the Hugging Face layout; with `model`, that model's spec is used for it. */
   modelPath: z.string().min(1).optional(),
+  /**
+   * Run the model's int8 graph (its spec's `quantizedOnnxFile`; registry models: the file their
+   * hub repository publishes): faster on CPU, vectors slightly different (see the package
+   * README). The model id gets the suffix `-int8`, so a store never mixes the two; passing
+   * `model: '<id>-int8'` is the same. Default false.
+   */
+  quantized: z.boolean().default(false),
   /** Overrides of the model spec (pooling, dimensions, maxLength, prefixes, onnxFile...). */
   spec: modelSpecSchema.partial().optional(),
   /** Cache root for downloads and the built default model. Default `$AGENTMEM_CACHE_DIR` or `~/.cache/agentmem`. */

@@ -11,6 +11,8 @@ export const modelSpecSchema = z.object({
   id: z.string().min(1),
   /** Path of the ONNX graph inside the folder. */
   onnxFile: z.string().min(1).default('onnx/model.onnx'),
+  /** Path of the same model with int8 weights, run instead with `quantized: true`. */
+  quantizedOnnxFile: z.string().min(1).optional(),
   dimensions: z.number().int().positive(),
   /** Token budget per text, special tokens included; longer texts are truncated. */
   maxLength: z.number().int().positive(),

@@ -9,8 +9,12 @@ export interface HubFile {
 
 export interface KnownModel {
   spec: ModelSpecInput & { id: string }
-  /** Hugging Face repository and the commit it is pinned to (never a moving branch). */
-  hub: { repo: string; revision: string; files: HubFile[] }
+  /**
+   * Hugging Face repository and the commit it is pinned to (never a moving branch). `quantized`
+   * is the repository's int8 graph at that commit, fetched instead of the fp32 one (spec
+   * `onnxFile`) for `quantized: true`.
+   */
+  hub: { repo: string; revision: string; files: HubFile[]; quantized?: HubFile }
 }
 
 const BGE_QUERY_PREFIX = 'Represent this sentence for searching relevant passages: '
@@ -34,6 +38,9 @@ export const knownModels: Record<string, KnownModel> = {
           sha256: '6fd5d72fe4589f189f8ebc006442dbb529bb7ce38f8082112682524616046452',
         },
       ],
+      // sentence-transformers' dynamic int8 export with uint8 weights (its "avx2" file): unlike
+      // the qint8 ones it cannot saturate in x86 kernels without VNNI, and it runs on ARM too.
+      quantized: { path: 'onnx/model_quint8_avx2.onnx', sha256: 'b941bf19f1f1283680f449fa6a7336bb5600bdcd5f84d10ddc5cd72218a0fd21' },
     },
   },
   'bge-small-en-v1.5': {

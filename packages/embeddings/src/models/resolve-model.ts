@@ -11,8 +11,17 @@ export interface ResolvedModel {
   spec: ModelSpec
 }
 
-/** The registry entry of `model`; undefined for the offline default. Unknown ids are refused. */
-function knownModel(model: string | undefined): KnownModel | undefined {
+/** Suffix of a model id whose int8 graph runs (`quantized: true`). */
+export const INT8_SUFFIX = '-int8'
+
+/** What to run: the registry entry of `model` (undefined for the offline default) and whether its int8 graph. */
+function selectModel(
+  requested: string | undefined,
+  modelPath: string | undefined,
+  quantizedOption: boolean,
+): { known: KnownModel | undefined; quantized: boolean } {
+  const base = requested?.endsWith(INT8_SUFFIX) ? requested.slice(0, -INT8_SUFFIX.length) : undefined
+  const [model, quantized] = base !== undefined && base in knownModels ? [base, true] : [requested, quantizedOption]
   if (model !== undefined && model !== STATIC_MODEL_ID && !(model in knownModels)) {
     throw new EmbeddingError(
       EmbeddingErrorCode.UnknownModel,
@@ -20,20 +29,46 @@ function knownModel(model: string | undefined): KnownModel | undefined {
       { details: { model } },
     )
   }
-  return model === undefined ? undefined : knownModels[model]
+  const known = model === undefined ? undefined : knownModels[model]
+  // A local folder says for itself whether it has an int8 graph; the registry and the offline model are known now.
+  if (quantized && !modelPath && !known?.hub.quantized) throw noInt8(known?.spec.id ?? STATIC_MODEL_ID)
+  return { known, quantized }
+}
+
+function noInt8(model: string): EmbeddingError {
+  return new EmbeddingError(
+    EmbeddingErrorCode.InvalidOptions,
+    `model ${model} has no int8 graph: drop quantized, or pass modelPath with an agentmem.json naming its quantizedOnnxFile`,
+    { details: { model } },
+  )
+}
+
+/** The spec that runs the int8 graph, under its own id so a store never mixes fp32 and int8 vectors. */
+function int8Spec(spec: ModelSpec): ModelSpec {
+  if (!spec.quantizedOnnxFile) throw noInt8(spec.id)
+  return { ...spec, id: `${spec.id}${INT8_SUFFIX}`, onnxFile: spec.quantizedOnnxFile }
 }
 
 /** Turns `model` / `modelPath` / nothing into a local folder and the spec to run it with. */
 export async function resolveModel(options: ResolvedEmbedderOptions, onProgress?: ProgressListener): Promise<ResolvedModel> {
-  const { model, modelPath, spec: overrides = {} } = options
-  const known = knownModel(model)
-  if (modelPath !== undefined) {
-    return { folder: modelPath, spec: await readModelSpec(modelPath, { ...known?.spec, ...overrides }) }
+  const { modelPath, spec: overrides = {} } = options
+  const { known, quantized } = selectModel(options.model, modelPath, options.quantized)
+  const run = (spec: ModelSpec) => (quantized ? int8Spec(spec) : spec)
+  if (modelPath !== undefined) return { folder: modelPath, spec: run(await readModelSpec(modelPath, { ...known?.spec, ...overrides })) }
+  if (!known) {
+    const folder = await ensureStaticModel(options.cacheDir, onProgress)
+    return { folder, spec: await readModelSpec(folder, overrides) }
   }
-  const folder = known
-    ? await ensureHubModel(known, { cacheDir: options.cacheDir, endpoint: options.hubEndpoint, token: options.hubToken, onProgress })
-    : await ensureStaticModel(options.cacheDir, onProgress)
-  return { folder, spec: await readModelSpec(folder, { ...known?.spec, ...overrides }) }
+  const int8File = known.hub.quantized
+  // The int8 graph is fetched instead of the fp32 one, never both.
+  const fp32File = known.spec.onnxFile ?? 'onnx/model.onnx'
+  const files = quantized && int8File ? [...known.hub.files.filter((f) => f.path !== fp32File), int8File] : known.hub.files
+  const folder = await ensureHubModel(
+    { ...known, hub: { ...known.hub, files } },
+    { cacheDir: options.cacheDir, endpoint: options.hubEndpoint, token: options.hubToken, onProgress },
+  )
+  const spec = await readModelSpec(folder, { ...known.spec, ...(int8File && { quantizedOnnxFile: int8File.path }), ...overrides })
+  return { folder, spec: run(spec) }
 }
 
 /**
@@ -42,12 +77,14 @@ export async function resolveModel(options: ResolvedEmbedderOptions, onProgress?
  * the model, e.g. to open a store, but may never embed.
  */
 export async function describeModel(options: CreateEmbedderOptions = {}): Promise<{ modelId: string; dimensions: number }> {
-  const { model, modelPath, spec: overrides = {} } = resolveOptions(options)
-  const known = knownModel(model)
+  const resolved = resolveOptions(options)
+  const { modelPath, spec: overrides = {} } = resolved
+  const { known, quantized } = selectModel(resolved.model, modelPath, resolved.quantized)
+  const suffix = quantized ? INT8_SUFFIX : ''
   if (modelPath !== undefined) {
     const spec = await readModelSpec(modelPath, { ...known?.spec, ...overrides })
-    return { modelId: spec.id, dimensions: spec.dimensions }
+    return { modelId: (quantized ? int8Spec(spec) : spec).id, dimensions: spec.dimensions }
   }
   const base = known?.spec ?? staticModelSpec
-  return { modelId: overrides.id ?? base.id, dimensions: overrides.dimensions ?? base.dimensions }
+  return { modelId: (overrides.id ?? base.id) + suffix, dimensions: overrides.dimensions ?? base.dimensions }
 }

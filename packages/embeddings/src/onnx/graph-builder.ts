@@ -29,16 +29,11 @@ export class GraphBuilder {
     this.#outputs.push(valueInfo(name, type, shape))
   }
 
-  /** A constant tensor; float data is stored as raw little-endian bytes. */
-  constant(name: string, dims: number[], data: Float32Array | BigInt64Array | number[]): string {
-    const isInt = data instanceof BigInt64Array
+  /** A constant tensor, stored as raw little-endian bytes; plain numbers are float32. */
+  constant(name: string, dims: number[], data: Float32Array | BigInt64Array | Int8Array | number[]): string {
     const values = Array.isArray(data) ? Float32Array.from(data) : data
-    this.#initializers.push({
-      name,
-      dims,
-      dataType: isInt ? DataType.INT64 : DataType.FLOAT,
-      rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
-    })
+    const dataType = values instanceof BigInt64Array ? DataType.INT64 : values instanceof Int8Array ? DataType.INT8 : DataType.FLOAT
+    this.#initializers.push({ name, dims, dataType, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) })
     return name
   }
 
@@ -48,15 +43,25 @@ export class GraphBuilder {
 
   /** Adds one operator; returns the name of its (first) output. */
   op(opType: string, inputs: string[], attributes: Record<string, AttributeValue> = {}, output?: string): string {
-    const name = output ?? `${opType.toLowerCase()}_${this.#counter++}`
+    return this.opOutputs(opType, inputs, 1, attributes, output ? [output] : undefined)[0] as string
+  }
+
+  /** Adds one operator with `count` outputs (e.g. DynamicQuantizeLinear's value, scale and zero point); returns their names. */
+  opOutputs(opType: string, inputs: string[], count: number, attributes: Record<string, AttributeValue> = {}, outputs?: string[]): string[] {
+    const names = outputs ?? this.#names(opType, count)
     this.#nodes.push({
       opType,
       input: inputs,
-      output: [name],
-      name: `${name}_node`,
+      output: names,
+      name: `${names[0]}_node`,
       attribute: Object.entries(attributes).map(([key, value]) => attribute(key, value)),
     })
-    return name
+    return names
+  }
+
+  #names(opType: string, count: number): string[] {
+    const base = `${opType.toLowerCase()}_${this.#counter++}`
+    return Array.from({ length: count }, (_, i) => (i === 0 ? base : `${base}_${i}`))
   }
 
   encode(graphName: string, opset = 17): Uint8Array {

@@ -26,7 +26,15 @@ export interface RandomBertOptions {
   maxLength: number
   seed?: number
   id?: string
+  /**
+   * Also write `onnx/model_int8.onnx`: the same weights dynamically quantized the way ORT's
+   * `quantize_dynamic` does it (see `buildBertGraph`), named in the spec's `quantizedOnnxFile`.
+   */
+  quantized?: boolean
 }
+
+/** Where `writeRandomBertModel({ quantized: true })` puts the int8 graph. */
+export const RANDOM_BERT_INT8_FILE = 'onnx/model_int8.onnx'
 
 /**
  * Writes a BERT-architecture ONNX model with seeded random weights: the exact compute of a
@@ -72,27 +80,55 @@ export async function writeRandomBertModel(options: RandomBertOptions): Promise<
     dimensions: shape.hidden,
     maxLength: options.maxLength,
     pooling: options.pooling,
+    ...(options.quantized && { quantizedOnnxFile: RANDOM_BERT_INT8_FILE }),
   }
   await writeFile(join(folder, SPEC_FILE), JSON.stringify(spec, null, 2))
-  await writeFile(join(folder, 'onnx', 'model.onnx'), buildBertGraph(shape, seed))
+  await writeFile(join(folder, 'onnx', 'model.onnx'), buildBertGraph(shape, seed, false))
+  if (options.quantized) await writeFile(join(folder, RANDOM_BERT_INT8_FILE), buildBertGraph(shape, seed, true))
   return folder
 }
 
-function buildBertGraph(shape: BertShape, seed: number): Uint8Array {
+/**
+ * The graph of a BERT encoder. `quantize` rewrites it the way ORT's `quantize_dynamic` does
+ * with its defaults (int8 weights, symmetric, one scale per tensor; uint8 activations): each
+ * MatMul by a weight becomes DynamicQuantizeLinear(x) -> MatMulInteger -> Cast -> Mul by both
+ * scales (bias Add unchanged), and each embedding Gather reads an int8 table followed by
+ * DequantizeLinear. Attention's activation-by-activation MatMuls stay float, as ORT leaves them.
+ * Weights are drawn in the same order either way, so both graphs hold the same model.
+ */
+function buildBertGraph(shape: BertShape, seed: number, quantize: boolean): Uint8Array {
   const { hidden: H, heads, intermediate: I } = shape
   const headDim = H / heads
   const random = gaussian(seed)
   const g = new GraphBuilder()
   let n = 0
-  const weight = (dims: number[], std = 0.02) =>
-    g.constant(
-      `w${n++}`,
-      dims,
-      Float32Array.from({ length: dims.reduce((a, b) => a * b) }, () => random() * std),
-    )
+  const values = (dims: number[], std: number) => Float32Array.from({ length: dims.reduce((a, b) => a * b) }, () => random() * std)
+  const weight = (dims: number[], std = 0.02) => g.constant(`w${n++}`, dims, values(dims, std))
+  /** An int8 copy of a weight (zero point 0) and its scale. */
+  const int8Weight = (dims: number[], std = 0.02) => {
+    const { data, scale } = quantizeSymmetric(values(dims, std))
+    const name = `w${n++}`
+    return {
+      q: g.constant(`${name}_quantized`, dims, data),
+      scale: g.constant(`${name}_scale`, [], [scale]),
+      zero: g.constant(`${name}_zero`, [], new Int8Array(1)),
+    }
+  }
   const fill = (length: number, value: number) => g.constant(`c${n++}`, [length], new Float32Array(length).fill(value))
   const layerNorm = (x: string) => g.op('LayerNormalization', [x, fill(H, 1), fill(H, 0)], { axis: -1, epsilon: { float: 1e-12 } })
-  const dense = (x: string, inDim: number, outDim: number) => g.op('Add', [g.op('MatMul', [x, weight([inDim, outDim])]), weight([outDim], 0.01)])
+  const matMulByWeight = (x: string, inDim: number, outDim: number) => {
+    if (!quantize) return g.op('MatMul', [x, weight([inDim, outDim])])
+    const w = int8Weight([inDim, outDim])
+    const [xq, xScale, xZero] = g.opOutputs('DynamicQuantizeLinear', [x], 3) as [string, string, string]
+    const product = g.op('Cast', [g.op('MatMulInteger', [xq, w.q, xZero, w.zero])], { to: 1 })
+    return g.op('Mul', [product, g.op('Mul', [xScale, w.scale])])
+  }
+  const dense = (x: string, inDim: number, outDim: number) => g.op('Add', [matMulByWeight(x, inDim, outDim), weight([outDim], 0.01)])
+  const embed = (rows: number, indices: string) => {
+    if (!quantize) return g.op('Gather', [weight([rows, H]), indices])
+    const table = int8Weight([rows, H])
+    return g.op('DequantizeLinear', [g.op('Gather', [table.q, indices]), table.scale, table.zero])
+  }
 
   const ids = g.input('input_ids', 'int64', ['batch', 'sequence'])
   const mask = g.input('attention_mask', 'int64', ['batch', 'sequence'])
@@ -104,10 +140,7 @@ function buildBertGraph(shape: BertShape, seed: number): Uint8Array {
     g.op('Squeeze', [seqLen]),
     g.constant('step', [], BigInt64Array.from([1n])),
   ])
-  const embeddings = g.op('Add', [
-    g.op('Add', [g.op('Gather', [weight([shape.vocabSize, H]), ids]), g.op('Gather', [weight([shape.maxPositions, H]), positions])]),
-    g.op('Gather', [weight([2, H]), types]),
-  ])
+  const embeddings = g.op('Add', [g.op('Add', [embed(shape.vocabSize, ids), embed(shape.maxPositions, positions)]), embed(2, types)])
   let x = layerNorm(embeddings)
 
   // Additive attention bias: 0 where attended, -10000 on padding, shaped [batch, 1, 1, seq].
@@ -139,6 +172,15 @@ function buildBertGraph(shape: BertShape, seed: number): Uint8Array {
   g.op('Identity', [x], {}, 'last_hidden_state')
   g.output('last_hidden_state', 'float32', ['batch', 'sequence', H])
   return g.encode('random-bert')
+}
+
+/** int8 values in [-127, 127] with zero point 0 and the one scale that maps the largest magnitude to 127. */
+function quantizeSymmetric(values: Float32Array): { data: Int8Array; scale: number } {
+  let max = 0
+  for (const v of values) max = Math.max(max, Math.abs(v))
+  const scale = max > 0 ? max / 127 : 1
+  // Math.round rounds halves up, ORT half to even: a weight exactly halfway is vanishingly rare in random floats.
+  return { data: Int8Array.from(values, (v) => Math.max(-127, Math.min(127, Math.round(v / scale)))), scale }
 }
 
 /** Seeded standard normal samples (mulberry32 + Box-Muller), so a model is reproducible. */
