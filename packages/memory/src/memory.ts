@@ -239,6 +239,7 @@ export class Memory implements AsyncDisposable {
         vectors: engine.vectors,
         cache: engine.cache,
         settled: () => engine.writer.settled(),
+        settlesAfterMaintenance: () => engine.writer.settlesAfterMaintenance,
         healthy: () => engine.writer.healthy(),
       },
       {

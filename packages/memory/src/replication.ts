@@ -217,8 +217,14 @@ export class Replication {
       // new leader's journal replay), so anything held may be stale.
       const missed = from === undefined || to === undefined || (this.chainedTo !== undefined && from !== this.chainedTo)
       this.chainedTo = to
-      if (!notice || missed || notice.all) this.engine.invalidate(undefined)
-      else if (notice.rows) this.engine.follow(noticeImages(notice.rows), from, to)
+      if (!notice || missed || notice.all) {
+        this.engine.logger.info('memory.replica_dropped', {
+          reason: !notice ? 'unreadable notice' : missed ? 'notice out of chain' : 'notice says all',
+          from,
+          to,
+        })
+        this.engine.invalidate(undefined)
+      } else if (notice.rows) this.engine.follow(noticeImages(notice.rows), from, to)
       else if (notice.scopes && notice.texts) {
         this.engine.invalidate(notice.scopes.map(parseScopeKey), { keepStats: true })
         this.engine.followTexts(notice.texts, from, to)

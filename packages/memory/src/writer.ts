@@ -151,6 +151,8 @@ export class Writer {
   private pendingRowCount = 0
   /** The resident index, told of every commit before it is acknowledged; it also answers duplicate checks. */
   private cache: ResidentCache | undefined
+  /** A maintenance is running on the store lane. */
+  private maintaining = false
 
   constructor(
     private vectors: VectorStore,
@@ -193,6 +195,14 @@ export class Writer {
       await this.drain()
       return this.onStoreLane(task)
     })
+  }
+
+  /**
+   * Whether `settled()` would wait for a maintenance: writes are pending behind one (seconds on
+   * object storage). A search then loads its scope, which lays them over the store, instead.
+   */
+  get settlesAfterMaintenance(): boolean {
+    return this.maintaining && this.pending.length > 0
   }
 
   /** Throws the failure that stopped writes, if any (resident reads check this instead of waiting for the store). */
@@ -255,8 +265,13 @@ export class Writer {
     // those journaled while it runs, keep their entries for duplicate checks.
     const notApplied = new Set(this.pending.flatMap((p) => [...p.rows.keys()]))
     const indexedHere = [...this.unindexed].filter(([, id]) => !notApplied.has(id))
-    await this.vectors.maintain({ purge, annIndexThreshold: this.options.annIndexThreshold })
-    if (purge) await this.metadata.compactErased()
+    this.maintaining = true
+    try {
+      await this.vectors.maintain({ purge, annIndexThreshold: this.options.annIndexThreshold })
+      if (purge) await this.metadata.compactErased()
+    } finally {
+      this.maintaining = false
+    }
     for (const [key, id] of indexedHere) if (this.unindexed.get(key) === id) this.unindexed.delete(key)
     this.indexCoversAll = true
     // A slow one (object storage, a big table) is worth seeing at the default level.

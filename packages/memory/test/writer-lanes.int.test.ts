@@ -1,8 +1,11 @@
 import { noopLogger } from '@agentmem/embeddings'
 import { describe, expect, it } from 'vitest'
 import type { AddResult } from '../src/index.js'
+import { ResidentCache } from '../src/search/resident-cache.js'
+import { searchMemories } from '../src/search/searcher.js'
 import { openStores } from '../src/store/open-stores.js'
 import type { StoredMemory, VectorStore } from '../src/store/types.js'
+import { createHashEmbedder } from '../src/testing/index.js'
 import { Writer } from '../src/writer.js'
 import { tempDir } from './helpers/fixtures.js'
 
@@ -13,15 +16,15 @@ import { tempDir } from './helpers/fixtures.js'
  * maintenance is held at a gate so the test decides how long it lasts.
  */
 
-const memory = (id: string, text: string): StoredMemory => ({
+const memory = (id: string, text: string, userId = 'u'): StoredMemory => ({
   id,
   tenantId: 't',
-  userId: 'u',
+  userId,
   agentId: null,
   runId: null,
   role: null,
   text,
-  dedupKey: `u:${text}`,
+  dedupKey: `${userId}:${text}`,
   metadata: {},
   createdAt: 0,
   updatedAt: 0,
@@ -99,6 +102,60 @@ describe('the writer’s store lane', () => {
       await writer.settled()
       const rows = await vectors.list({ tenantId: 't', userId: 'u' }, undefined, undefined, undefined)
       expect(rows.map((r) => r.id).sort()).toEqual(['a', 'b'])
+    } finally {
+      gated.release()
+      await writer.exclusive(async () => writer.stop())
+      vectors.close()
+      await stores.close()
+    }
+  })
+
+  it('answers a search of a scope whose writes wait behind a maintenance without waiting for it, with those writes', async () => {
+    await using dir = await tempDir('lanes-search')
+    const stores = await openStores({ path: dir.path })
+    const vectors = await stores.provider.open('memories', 3)
+    const gated = gatedMaintenance(vectors)
+    // The second apply makes a maintenance due.
+    const writer = new Writer(gated.store, stores.metadata, {
+      maintenanceEveryRows: 1_000_000,
+      maintenanceEveryCommits: 2,
+      annIndexThreshold: 1_000_000,
+      logger: noopLogger,
+    })
+    const cache = new ResidentCache(
+      { vectors: () => gated.store, pending: () => writer.pendingRows(), exclusive: (task) => writer.exclusive(task) },
+      { budgetBytes: 1 << 20, maxScopeRows: 1_000, logger: noopLogger },
+    )
+    writer.attach(cache)
+    const embedder = createHashEmbedder({ dimensions: 3 })
+    const search = (query: string, userId: string) =>
+      searchMemories(
+        {
+          embedder,
+          vectors: gated.store,
+          cache,
+          settled: () => writer.settled(),
+          settlesAfterMaintenance: () => writer.settlesAfterMaintenance,
+          healthy: () => writer.healthy(),
+        },
+        { query, scope: { tenantId: 't', userId }, filter: undefined, mode: 'hybrid', topK: 5, threshold: undefined },
+      )
+    // Each user written once, so no scope is resident until a search loads it.
+    const add = (id: string, text: string, userId: string) => writer.submit([{ kind: 'add', memory: memory(id, text, userId), actor: null }])
+    try {
+      await add('a', 'first fact', 'u1')
+      await add('c1', 'an older fact', 'u3')
+      await writer.settled()
+      // Counted once here: keyword statistics are counted on the store lane, so before the maintenance.
+      expect((await search('first', 'u1')).map((h) => h.memory.id)).toEqual(['a'])
+      await add('b', 'second fact', 'u2')
+      await writer.settled()
+      await within(gated.started, 10_000, 'routine maintenance')
+
+      await add('c2', 'third fact', 'u3') // acknowledged, waiting behind the maintenance
+      expect(writer.settlesAfterMaintenance).toBe(true)
+      const hits = await within(search('third', 'u3'), 10_000, 'a search during maintenance')
+      expect(hits.map((h) => h.memory.id)).toEqual(['c2', 'c1'])
     } finally {
       gated.release()
       await writer.exclusive(async () => writer.stop())

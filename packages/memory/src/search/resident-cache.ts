@@ -206,15 +206,20 @@ export class ResidentCache {
     let loading = this.statsLoading.get(tenantId)
     if (!loading) {
       const epoch = this.epoch
+      const asked = performance.now()
       // No commit runs during the scan, and every earlier one is in the store: the scan is exact,
       // and commits after it update the statistics (see committed).
       loading = this.source
         .exclusive(async () => {
+          const started = performance.now()
           const stats = new CorpusStats()
           const vectors = this.source.vectors()
           const version = await vectors.version()
           for await (const texts of vectors.scanTexts(tenantId)) for (const text of texts) stats.add(countTerms(tokenize(text)))
           if (epoch === this.epoch) this.tenantStats.set(tenantId, { stats, version })
+          // Every search of the tenant waits for this: a slow one is worth seeing at the default level.
+          const [waitedMs, scanMs] = [Math.round(started - asked), Math.round(performance.now() - started)]
+          this.options.logger[waitedMs + scanMs >= 1_000 ? 'info' : 'debug']('memory.stats_counted', { tenantId, memories: stats.size, waitedMs, scanMs })
           return stats
         })
         .finally(() => this.statsLoading.delete(tenantId))

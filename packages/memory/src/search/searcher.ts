@@ -31,6 +31,8 @@ export interface SearchDeps {
   cache: ResidentCache
   /** Store reads wait for acknowledged writes to reach the store; resident reads only check the writer is healthy. */
   settled(): Promise<void>
+  /** Whether `settled()` would wait for a maintenance (see Writer.settlesAfterMaintenance). */
+  settlesAfterMaintenance(): boolean
   healthy(): void
 }
 
@@ -46,7 +48,10 @@ const minStoreCandidates = 30
  */
 export async function searchMemories(deps: SearchDeps, request: SearchRequest): Promise<SearchHit[]> {
   const { scope, mode, topK, threshold } = request
-  const resident = await deps.cache.scope(scope)
+  let resident = await deps.cache.scope(scope)
+  // Writes queued behind a maintenance would hold a store read for its whole length: load the
+  // scope (laying them over the store) rather than wait. A scope too big to load still waits.
+  if (!resident && deps.settlesAfterMaintenance()) resident = await deps.cache.scope(scope, { wait: true })
   if (resident) deps.healthy()
   else await deps.settled()
   const [vector, stats] = await Promise.all([

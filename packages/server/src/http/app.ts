@@ -31,6 +31,8 @@ import { registerMemoryRoutes } from './routes/memories.js'
 
 /** Routes anyone may call: probes, metrics (no tenant data), the API's own description; replicas' forwarded writes carry their own secret. */
 const publicPaths = new Set(['/health', '/ready', '/metrics', '/openapi.json', '/docs', forwardPath])
+/** A successful request slower than this is logged at info (with its route and time), others at debug. */
+const slowRequestMs = 1_000
 
 /**
  * Builds the HTTP app on already-open dependencies; it owns no process state, so tests can call
@@ -71,7 +73,11 @@ export function createApp(deps: AppDeps) {
     // Successes at debug: a line per request cost ~35 µs of formatting and writing, about a quarter
     // of a cheap request, and the latency histogram already counts them. Refusals and failures
     // (4xx, 5xx) stay at info; AGENTMEM_LOG_LEVEL=debug logs every request.
-    accessLog[c.res.status >= 400 ? 'info' : 'debug']({ requestId, method: c.req.method, route, status: c.res.status, ms: Math.round(ms) }, 'http.request')
+    // Successes at debug (they would dominate the log), unless slow: those say where to look.
+    accessLog[c.res.status >= 400 || ms >= slowRequestMs ? 'info' : 'debug'](
+      { requestId, method: c.req.method, route, status: c.res.status, ms: Math.round(ms) },
+      'http.request',
+    )
   })
 
   app.get('/health', (c) => c.json({ status: 'ok' }))
