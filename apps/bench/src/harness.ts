@@ -97,13 +97,14 @@ export function locomoTurns(count: number): string[] {
 }
 
 /** A BERT with all-MiniLM-L6-v2's exact shape and tokenizer but random weights (no weights exist here). */
-export function writeMiniLmShapedModel(folder: string): Promise<string> {
+export function writeMiniLmShapedModel(folder: string, options: { quantized?: boolean } = {}): Promise<string> {
   return writeRandomBertModel({
     folder,
     tokenizerFrom: new URL('../../../../shared/models/all-MiniLM-L6-v2', import.meta.url).pathname,
     shape: miniLmShape,
     pooling: 'mean',
     maxLength: 256,
+    quantized: options.quantized ?? false, // also the same weights as a dynamically quantized int8 graph
   })
 }
 

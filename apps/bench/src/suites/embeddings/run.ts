@@ -69,6 +69,10 @@ const contenders: Record<string, (folder: string) => Promise<Contender>> = {
     const embedder = await createEmbedder({ modelPath: folder, progress: false })
     return { embedOne: (text) => embedder.embed([text]), embedAll: (texts) => embedder.embed(texts), close: () => embedder.close() }
   },
+  'F agentmem pooled embedder, int8 model': async (folder) => {
+    const embedder = await createEmbedder({ modelPath: folder, quantized: true, progress: false })
+    return { embedOne: (text) => embedder.embed([text]), embedAll: (texts) => embedder.embed(texts), close: () => embedder.close() }
+  },
   'E agentmem, offline default model': async () => {
     const embedder = await createEmbedder({ progress: false })
     return { embedOne: (text) => embedder.embed([text]), embedAll: (texts) => embedder.embed(texts), close: () => embedder.close() }
@@ -160,6 +164,33 @@ export interface EmbeddingsSuiteResult {
   repetitions: number
   contenders: Record<string, ModeResult[]>
   offlineModel: { firstBuildS: number; cachedStartS: number }
+  /** Cosine between the fp32 and int8 graphs' vectors of the same texts (same random weights), batches of 8. */
+  int8Fidelity?: { texts: number; meanCosine: number; minCosine: number }
+}
+
+/** fp32 against int8 vectors of the same model, text by text, in the pool's default batches of 8 (dynamic quantization scales each batch). */
+async function int8Fidelity(folder: string, texts: string[]): Promise<NonNullable<EmbeddingsSuiteResult['int8Fidelity']>> {
+  const spec = await readModelSpec(folder)
+  const [fp32, int8] = await Promise.all([
+    ModelRunner.load({ folder, spec, intraOpThreads: cores }),
+    ModelRunner.load({ folder, spec: { ...spec, onnxFile: spec.quantizedOnnxFile as string }, intraOpThreads: cores }),
+  ])
+  const cosines: number[] = []
+  try {
+    for (let i = 0; i < texts.length; i += 8) {
+      const batch = texts.slice(i, i + 8)
+      const [a, b] = [await fp32.embed(batch), await int8.embed(batch)]
+      const dims = spec.dimensions
+      for (let t = 0; t < batch.length; t++) {
+        let dot = 0
+        for (let d = 0; d < dims; d++) dot += (a[t * dims + d] as number) * (b[t * dims + d] as number)
+        cosines.push(dot)
+      }
+    }
+  } finally {
+    await Promise.all([fp32.release(), int8.release()])
+  }
+  return { texts: cosines.length, meanCosine: cosines.reduce((s, c) => s + c, 0) / cosines.length, minCosine: Math.min(...cosines) }
 }
 
 /** Orchestrates: writes the MiniLM-shaped model, runs each contender in its own process, interleaved over repetitions. */
@@ -168,9 +199,9 @@ export async function runEmbeddingsSuite(options: RunOptions): Promise<Embedding
   const repetitions = options.quick ? 1 : 3
   const work = await mkdtemp(join(tmpdir(), 'agentmem-bench-'))
   try {
-    const folder = await writeMiniLmShapedModel(join(work, 'minilm-shaped'))
+    const folder = await writeMiniLmShapedModel(join(work, 'minilm-shaped'), { quantized: true })
     const runs: Record<string, ModeResult[][]> = {}
-    options.progress.total(repetitions * Object.keys(contenders).length + 1)
+    options.progress.total(repetitions * Object.keys(contenders).length + 2)
     for (let rep = 0; rep < repetitions; rep++) {
       for (const name of Object.keys(contenders)) {
         options.progress.step(`rep ${rep + 1}/${repetitions}: ${name}`)
@@ -197,8 +228,10 @@ export async function runEmbeddingsSuite(options: RunOptions): Promise<Embedding
         }),
       ]),
     )
+    options.progress.step('int8 fidelity: fp32 vs int8 vectors of the same texts')
+    const fidelity = await int8Fidelity(folder, locomoTurns(count))
     options.progress.step('offline default model: first build and cached start')
-    return { texts: count, repetitions, contenders: merged, offlineModel: await offlineModelStartTimes() }
+    return { texts: count, repetitions, contenders: merged, offlineModel: await offlineModelStartTimes(), int8Fidelity: fidelity }
   } finally {
     await rm(work, { recursive: true, force: true })
   }

@@ -28,6 +28,11 @@ export function scaleoutReport(run: SuiteRun<ScaleoutSuiteResult>): string {
     (s) => `| ${s.store} | ${s.searches} | ${fmt(s.latency.p50Ms, 2)} | ${fmt(s.latency.p95Ms, 2)} | ${fmt(s.latency.p99Ms, 2)} |`,
   )
   const v = result.visibility
+  const logRows = Object.entries(result.logEvents ?? {}).flatMap(([replica, events]) =>
+    Object.entries(events)
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([event, count]) => `| ${replica} | ${event} | ${count} |`),
+  )
   return `${title('Scale-out benchmark: replicas on PostgreSQL and Ceph RGW', quick)}
 
 ${generatedBy(run).slice(0, -1)}. Load average (1 min) at the start ${fmt(result.loadAverage.start, 2)}, at the end ${fmt(result.loadAverage.end, 2)}.
@@ -70,6 +75,15 @@ one too big to hold), after \`optimize()\`, sequential hybrid searches, top 10; 
 | store | searches | p50 | p95 | p99 |
 |---|---:|---:|---:|---:|
 ${storage.join('\n')}
+
+## What the replicas logged
+
+Each replica's JSON log at info and up over the whole run (scaleout-1 leads from the start; success
+access lines are at debug and not counted; \`memory.maintain\` is logged at info when it takes 1 s or more).
+
+| replica | level and event | count |
+|---|---|---:|
+${logRows.join('\n')}
 `
 }
 

@@ -12,7 +12,7 @@
  * On 2 cores the replicas, PostgreSQL, Ceph and the load generator share the same CPU: more
  * replicas add no cores here, they show what coordination costs and that nothing breaks.
  */
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
@@ -42,6 +42,8 @@ export interface ScaleoutSuiteResult {
   visibility: LatencyStats & { maxMs: number; trials: number }
   /** In process, resident index off: every search reads LanceDB. */
   storage: Array<{ store: 'local folder' | 'Ceph RGW (S3) + PostgreSQL'; searches: number; latency: LatencyStats }>
+  /** Per replica: how often each event of its log at info and up occurred (success access lines are at debug, so not counted). */
+  logEvents: Record<string, Record<string, number>>
   loadAverage: { start: number; end: number }
 }
 
@@ -57,10 +59,12 @@ export async function runScaleoutSuite(options: RunOptions): Promise<ScaleoutSui
   progress.total(2 * 3 * repetitions + 2)
   const [postgres, ceph] = await Promise.all([startPostgres(), startCephRgw()])
   const replicas: BenchServer[] = []
+  const logs = await mkdtemp(join(tmpdir(), 'agentmem-bench-scaleout-logs-'))
+  const logFile = (name: string) => join(logs, `${name}.log`)
   try {
     const bucket = await ceph.createBucket('bench')
     const env = { AGENTMEM_METADATA_URL: await postgres.createDatabase('scaleout'), AGENTMEM_VECTORS_URL: `${bucket}/scaleout`, ...ceph.env() }
-    replicas.push(await startServer('scaleout-1', { env }))
+    replicas.push(await startServer('scaleout-1', { env, logFile: logFile('scaleout-1') }))
     const { key } = replicas[0] as BenchServer
     const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' }
     const turns = locomoTurns(memories + 100_000)
@@ -118,7 +122,10 @@ export async function runScaleoutSuite(options: RunOptions): Promise<ScaleoutSui
 
     const loads: ReplicaLoad[] = []
     for (const count of [1, 2, 3]) {
-      while (replicas.length < count) replicas.push(await startServer(`scaleout-${replicas.length + 1}`, { env, key }))
+      while (replicas.length < count) {
+        const name = `scaleout-${replicas.length + 1}`
+        replicas.push(await startServer(name, { env, key, logFile: logFile(name) }))
+      }
       // Warm-up: each replica's JIT, its LanceDB view and its resident scopes.
       await across('search', quick ? 0.5 : 3)
       for (const name of ['search', 'mix'] as const) {
@@ -143,6 +150,9 @@ export async function runScaleoutSuite(options: RunOptions): Promise<ScaleoutSui
       turns.slice(0, quick ? 300 : 2_000),
       quick ? 30 : 300,
     )
+    await Promise.all(replicas.splice(0).map((r) => r.stop()))
+    const logEvents = await tallyLogs(logs, ['scaleout-1', 'scaleout-2', 'scaleout-3'])
+    progress.log(`scaleout: replica logs in ${logs}: ${JSON.stringify(logEvents)}`)
     return {
       memories,
       users,
@@ -151,12 +161,31 @@ export async function runScaleoutSuite(options: RunOptions): Promise<ScaleoutSui
       loads,
       visibility,
       storage,
+      logEvents,
       loadAverage: { start: loadStart, end: loadavg()[0] ?? Number.NaN },
     }
   } finally {
     await Promise.all(replicas.map((r) => r.stop()))
     await Promise.all([postgres.stop(), ceph.stop()])
   }
+}
+
+/** Counts of `level event` per replica log (pino JSON lines; `msg` is the event). */
+async function tallyLogs(folder: string, names: string[]): Promise<ScaleoutSuiteResult['logEvents']> {
+  const levels: Record<number, string> = { 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' }
+  const tally: ScaleoutSuiteResult['logEvents'] = {}
+  for (const name of names) {
+    const counts: Record<string, number> = {}
+    const text = await readFile(join(folder, `${name}.log`), 'utf8').catch(() => '')
+    for (const line of text.split('\n')) {
+      if (!line.startsWith('{')) continue
+      const entry = JSON.parse(line) as { level?: number; msg?: string }
+      const key = `${levels[entry.level ?? 0] ?? entry.level} ${entry.msg}`
+      counts[key] = (counts[key] ?? 0) + 1
+    }
+    tally[name] = counts
+  }
+  return tally
 }
 
 /** An add on one follower, then searches on another replica's resident scope until the add is found. */

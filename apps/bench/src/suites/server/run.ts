@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process'
 import type { EventEmitter } from 'node:events'
-import { readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
@@ -60,12 +60,13 @@ export interface BenchServer {
   stop(): Promise<void>
 }
 
-/** `agentmem serve` on a free port in a child process (also used by the `search` suite). */
 /**
- * `env` adds settings (e.g. a store on PostgreSQL and S3 for replicas); `key` reuses a key already
- * in that store's key store instead of creating one.
+ * `agentmem serve` on a free port in a child process (also used by the `search` and `scaleout`
+ * suites). `env` adds settings (e.g. a store on PostgreSQL and S3 for replicas); `key` reuses a
+ * key already in that store's key store instead of creating one; the JSON log (info and up)
+ * goes to `logFile`, else nowhere.
  */
-export async function startServer(name: string, options: { env?: Record<string, string>; key?: string } = {}): Promise<BenchServer> {
+export async function startServer(name: string, options: { env?: Record<string, string>; key?: string; logFile?: string } = {}): Promise<BenchServer> {
   const data = await mkdtemp(join(tmpdir(), `agentmem-bench-${name}-`))
   const createKey = async () => {
     const keys = await openKeyStore(loadConfig({ env: options.env ?? {}, flags: { data } }))
@@ -78,10 +79,12 @@ export async function startServer(name: string, options: { env?: Record<string, 
   const key = options.key ?? (await createKey())
   // Logs at info to /dev/null: the serialisation cost of a real deployment, without the disk.
   // No rate limit: the load generator is one client.
+  const log = options.logFile ? openSync(options.logFile, 'a') : 'ignore'
   const proc = spawn(process.execPath, ['--conditions=agentmem-source', '--import', tsx, main, 'serve', '--port', '0', '--data', data], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', log, 'pipe'],
     env: { ...process.env, AGENTMEM_RATE_LIMIT_PER_MINUTE: '0', AGENTMEM_LOG_LEVEL: 'info', AGENTMEM_MAX_BATCH_ITEMS: '1000', ...options.env },
   })
+  if (typeof log === 'number') closeSync(log) // the child holds its own copy
   let stderr = ''
   const url = await new Promise<string>((resolve, reject) => {
     proc.stderr?.on('data', (d: Buffer) => {
