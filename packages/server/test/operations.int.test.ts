@@ -72,9 +72,13 @@ it('logs one JSON line per request with its id (successes at debug, 4xx and 5xx 
 
   const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
   const requestLine = (id: string) => parsed.find((l) => l['msg'] === 'http.request' && l['requestId'] === id)
-  expect(requestLine('req-123')).toMatchObject({ level: 20, method: 'POST', route: '/v1/memories', status: 200 })
+  // A success is logged at debug, unless it took 1 s or more (a loaded machine may make one that slow).
+  const success = requestLine('req-123')
+  expect(success).toMatchObject({ method: 'POST', route: '/v1/memories', status: 200 })
+  expect(success?.['level']).toBe((success?.['ms'] as number) >= 1000 ? 30 : 20)
   expect(requestLine('req-401')).toMatchObject({ level: 30, method: 'GET', status: 401 })
-  expect(requestLine('info-200')).toBeUndefined()
+  const successAtInfo = requestLine('info-200')
+  expect(successAtInfo === undefined || (successAtInfo['ms'] as number) >= 1000).toBe(true)
   expect(requestLine('info-401')).toMatchObject({ level: 30, status: 401 })
   expect(parsed.find((l) => l['msg'] === 'http.error')).toMatchObject({ code: 'INTERNAL', requestId: 'req-123', err: { message: expect.any(String) } })
   const all = lines.join('\n')
