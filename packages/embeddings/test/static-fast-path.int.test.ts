@@ -160,7 +160,7 @@ describe('the in-process fast path of the offline default model', () => {
   })
 
   it('closes an embedder whose workers never started, and refuses calls after', async () => {
-    const idle = await createEmbedder({ workers: 2, progress: false })
+    await using idle = await createEmbedder({ workers: 2, progress: false })
     expect(await idle.embed(['one short text'])).toHaveLength(1)
     expect(idle.stats()).toMatchObject({ workers: 0, busyWorkers: 0 })
     await idle.close()

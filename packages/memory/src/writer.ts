@@ -105,7 +105,9 @@ const maxGroupOps = 20_000
  *
  * Two lanes: groups are journaled (and acknowledged) on the chain; the vector store is written
  * on the store lane: merged applies, routine maintenance, exclusive tasks. So a maintenance
- * (seconds on object storage) never holds an add; the adds it overlaps wait in the pending list.
+ * (seconds on object storage) does not hold small groups (single adds, updates, deletes): they
+ * wait in the pending list. Groups that need the store current (a bulk group's back-pressure,
+ * scope-wide deletes, imports keeping ids, purges) still wait for it, holding the chain.
  */
 export class Writer {
   private queue: Pending[] = []
@@ -125,9 +127,10 @@ export class Writer {
   /**
    * Duplicate keys of rows this writer wrote since the last index refresh (key -> id). Duplicate
    * lookups read the index only (fast) plus this map, instead of scanning the unindexed rows. The
-   * store lock makes this writer the only one, and open refreshes the index if anything is
-   * unindexed, so the map covers every unindexed row. Entries may be stale (the row was deleted
-   * or its text changed); lookups check the row itself.
+   * store lock makes this writer the only one, open refreshes the index if anything is unindexed,
+   * and a maintenance keeps the entries of rows it did not index (see maintain), so the map covers
+   * every unindexed row. Entries may be stale (the row was deleted or its text changed); lookups
+   * check the row itself.
    */
   private readonly unindexed = new Map<string, string>()
   /** False after a takeover with rows another process left unindexed: duplicate lookups scan them too until maintenance. */
@@ -191,10 +194,14 @@ export class Writer {
    * scans, close).
    */
   exclusive<T>(task: () => Promise<T>): Promise<T> {
-    return this.serially(async () => {
-      await this.drain()
-      return this.onStoreLane(task)
-    })
+    // A maintenance under way would hold the chain, so every commit, for its whole length:
+    // wait for the store lane to be free before taking the chain.
+    return this.storeLane.then(() =>
+      this.serially(async () => {
+        await this.drain()
+        return this.onStoreLane(task)
+      }),
+    )
   }
 
   /**
@@ -261,10 +268,7 @@ export class Writer {
     const started = performance.now()
     const purge = options.purge ?? false
     const from = await this.followedVersion()
-    // The refresh indexes the rows in the store now; adds journaled but not applied yet, and
-    // those journaled while it runs, keep their entries for duplicate checks.
-    const notApplied = new Set(this.pending.flatMap((p) => [...p.rows.keys()]))
-    const indexedHere = [...this.unindexed].filter(([, id]) => !notApplied.has(id))
+    const before = [...this.unindexed]
     this.maintaining = true
     try {
       await this.vectors.maintain({ purge, annIndexThreshold: this.options.annIndexThreshold })
@@ -272,7 +276,12 @@ export class Writer {
     } finally {
       this.maintaining = false
     }
-    for (const [key, id] of indexedHere) if (this.unindexed.get(key) === id) this.unindexed.delete(key)
+    // The refresh indexed the rows the store held. No apply runs beside a maintenance, so every
+    // row journaled before it ended and not in the store (an add, or a re-add or update of a row
+    // it indexed, which the apply rewrites into a new fragment) is still pending: those keep
+    // their entries for duplicate checks.
+    const notApplied = new Set(this.pending.flatMap((p) => [...p.rows.keys()]))
+    for (const [key, id] of before) if (!notApplied.has(id) && this.unindexed.get(key) === id) this.unindexed.delete(key)
     this.indexCoversAll = true
     // A slow one (object storage, a big table) is worth seeing at the default level.
     const took = Math.round(performance.now() - started)
@@ -355,8 +364,14 @@ export class Writer {
     this.pendingRowCount += rows.size
     if (this.pendingRowCount >= applyAtOnceRows) this.flushNow?.()
     this.cache?.committed(committed.images)
+    this.startApplier()
+  }
+
+  private startApplier(): void {
     this.applier ??= this.applyPending().finally(() => {
       this.applier = undefined
+      // A group enqueued after the loop's last look at the list, before this ran, found the applier still set.
+      if (this.pending.length > 0 && !this.failure) this.startApplier()
     })
   }
 

@@ -16,7 +16,7 @@ import { tempDir } from './helpers/fixtures.js'
  * maintenance is held at a gate so the test decides how long it lasts.
  */
 
-const memory = (id: string, text: string, userId = 'u'): StoredMemory => ({
+const memory = (id: string, text: string, userId = 'u', metadata: Record<string, unknown> = {}): StoredMemory => ({
   id,
   tenantId: 't',
   userId,
@@ -25,7 +25,7 @@ const memory = (id: string, text: string, userId = 'u'): StoredMemory => ({
   role: null,
   text,
   dedupKey: `${userId}:${text}`,
-  metadata: {},
+  metadata,
   createdAt: 0,
   updatedAt: 0,
   validTo: null,
@@ -77,8 +77,8 @@ describe('the writer’s store lane', () => {
       annIndexThreshold: 1_000_000,
       logger: noopLogger,
     })
-    const add = async (id: string, text: string) => {
-      const [result] = await writer.submit([{ kind: 'add', memory: memory(id, text), actor: null }])
+    const add = async (id: string, text: string, metadata: Record<string, unknown> = {}) => {
+      const [result] = await writer.submit([{ kind: 'add', memory: memory(id, text, 'u', metadata), actor: null }])
       return result as AddResult
     }
     try {
@@ -90,6 +90,8 @@ describe('the writer’s store lane', () => {
       expect(await within(add('b', 'second fact'), 10_000, 'an add during maintenance')).toMatchObject({ id: 'b', event: 'ADD' })
       expect(await within(add('b2', 'second fact'), 10_000, 'a duplicate add during maintenance')).toMatchObject({ id: 'b', event: 'NONE' })
       expect(await within(add('a2', 'first fact'), 10_000, 'a duplicate of an applied row')).toMatchObject({ id: 'a', event: 'NONE' })
+      // New metadata rewrites the indexed row 'a': its apply, after the maintenance, moves it to an unindexed fragment.
+      expect(await within(add('a4', 'first fact', { source: 'chat' }), 10_000, 'a re-add with metadata')).toMatchObject({ id: 'a', event: 'UPDATE' })
 
       gated.release()
       await writer.settled()
@@ -115,10 +117,10 @@ describe('the writer’s store lane', () => {
     const stores = await openStores({ path: dir.path })
     const vectors = await stores.provider.open('memories', 3)
     const gated = gatedMaintenance(vectors)
-    // The second apply makes a maintenance due.
+    // The third row makes a maintenance due, however the applies group them.
     const writer = new Writer(gated.store, stores.metadata, {
-      maintenanceEveryRows: 1_000_000,
-      maintenanceEveryCommits: 2,
+      maintenanceEveryRows: 3,
+      maintenanceEveryCommits: 1_000_000,
       annIndexThreshold: 1_000_000,
       logger: noopLogger,
     })
@@ -147,7 +149,7 @@ describe('the writer’s store lane', () => {
       await add('c1', 'an older fact', 'u3')
       await writer.settled()
       // Counted once here: keyword statistics are counted on the store lane, so before the maintenance.
-      expect((await search('first', 'u1')).map((h) => h.memory.id)).toEqual(['a'])
+      expect((await within(search('first', 'u1'), 10_000, 'the first search')).map((h) => h.memory.id)).toEqual(['a'])
       await add('b', 'second fact', 'u2')
       await writer.settled()
       await within(gated.started, 10_000, 'routine maintenance')

@@ -302,8 +302,17 @@ describe('replicas on PostgreSQL and Ceph RGW', () => {
       }
       // Every replica returns what the leader does: the acknowledged adds, and any whose answer a kill cut off.
       const live = replicas.filter(alive)
-      const leader = live[(await Promise.all(live.map(leads))).indexOf(true)] as Replica
-      const truth = (await listIds(leader)).map((m) => m.id).sort()
+      let leader: Replica | undefined
+      await expect
+        .poll(
+          async () => {
+            leader = live[(await Promise.all(live.map((r) => leads(r).catch(() => false)))).indexOf(true)]
+            return leader !== undefined
+          },
+          { timeout: 10_000, interval: 200 },
+        )
+        .toBe(true)
+      const truth = (await listIds(leader as Replica)).map((m) => m.id).sort()
       for (const replica of live) {
         await expect.poll(async () => (await listIds(replica)).map((m) => m.id).sort(), { timeout: 5_000, interval: 250 }).toEqual(truth)
       }

@@ -54,7 +54,9 @@ export async function resolveModel(options: ResolvedEmbedderOptions, onProgress?
   const { modelPath, spec: overrides = {} } = options
   const { known, quantized } = selectModel(options.model, modelPath, options.quantized)
   const run = (spec: ModelSpec) => (quantized ? int8Spec(spec) : spec)
-  if (modelPath !== undefined) return { folder: modelPath, spec: run(await readModelSpec(modelPath, { ...known?.spec, ...overrides })) }
+  // A local copy of a registry model's folder holds its int8 file where the hub repository does.
+  const int8Path = known?.hub.quantized && { quantizedOnnxFile: known.hub.quantized.path }
+  if (modelPath !== undefined) return { folder: modelPath, spec: run(await readModelSpec(modelPath, { ...known?.spec, ...int8Path, ...overrides })) }
   if (!known) {
     const folder = await ensureStaticModel(options.cacheDir, onProgress)
     return { folder, spec: await readModelSpec(folder, overrides) }
@@ -67,7 +69,7 @@ export async function resolveModel(options: ResolvedEmbedderOptions, onProgress?
     { ...known, hub: { ...known.hub, files } },
     { cacheDir: options.cacheDir, endpoint: options.hubEndpoint, token: options.hubToken, onProgress },
   )
-  const spec = await readModelSpec(folder, { ...known.spec, ...(int8File && { quantizedOnnxFile: int8File.path }), ...overrides })
+  const spec = await readModelSpec(folder, { ...known.spec, ...int8Path, ...overrides })
   return { folder, spec: run(spec) }
 }
 
@@ -82,7 +84,8 @@ export async function describeModel(options: CreateEmbedderOptions = {}): Promis
   const { known, quantized } = selectModel(resolved.model, modelPath, resolved.quantized)
   const suffix = quantized ? INT8_SUFFIX : ''
   if (modelPath !== undefined) {
-    const spec = await readModelSpec(modelPath, { ...known?.spec, ...overrides })
+    const int8Path = known?.hub.quantized && { quantizedOnnxFile: known.hub.quantized.path }
+    const spec = await readModelSpec(modelPath, { ...known?.spec, ...int8Path, ...overrides })
     return { modelId: (quantized ? int8Spec(spec) : spec).id, dimensions: spec.dimensions }
   }
   const base = known?.spec ?? staticModelSpec

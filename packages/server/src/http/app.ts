@@ -72,8 +72,8 @@ export function createApp(deps: AppDeps) {
     metrics.requestSeconds.observe({ method: c.req.method, route, status: String(c.res.status) }, ms / 1000)
     // Successes at debug: a line per request cost ~35 µs of formatting and writing, about a quarter
     // of a cheap request, and the latency histogram already counts them. Refusals and failures
-    // (4xx, 5xx) stay at info; AGENTMEM_LOG_LEVEL=debug logs every request.
-    // Successes at debug (they would dominate the log), unless slow: those say where to look.
+    // (4xx, 5xx) stay at info, and so do slow successes, which say where to look;
+    // AGENTMEM_LOG_LEVEL=debug logs every request.
     accessLog[c.res.status >= 400 || ms >= slowRequestMs ? 'info' : 'debug'](
       { requestId, method: c.req.method, route, status: c.res.status, ms: Math.round(ms) },
       'http.request',

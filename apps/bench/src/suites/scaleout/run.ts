@@ -179,7 +179,12 @@ async function tallyLogs(folder: string, names: string[]): Promise<ScaleoutSuite
     const text = await readFile(join(folder, `${name}.log`), 'utf8').catch(() => '')
     for (const line of text.split('\n')) {
       if (!line.startsWith('{')) continue
-      const entry = JSON.parse(line) as { level?: number; msg?: string }
+      let entry: { level?: number; msg?: string }
+      try {
+        entry = JSON.parse(line)
+      } catch {
+        continue // a line cut off when the replica stopped
+      }
       const key = `${levels[entry.level ?? 0] ?? entry.level} ${entry.msg}`
       counts[key] = (counts[key] ?? 0) + 1
     }
