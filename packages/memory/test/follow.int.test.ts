@@ -2,8 +2,8 @@ import { noopLogger } from '@agentmem/embeddings'
 import { describe, expect, it } from 'vitest'
 import { ResidentCache, type RowImage } from '../src/search/resident-cache.js'
 import { openStores } from '../src/store/open-stores.js'
-import type { StoredMemory, VectorStore } from '../src/store/types.js'
-import { tempDir } from './helpers/fixtures.js'
+import type { VectorStore } from '../src/store/types.js'
+import { storedRow as row, tempDir } from './helpers/fixtures.js'
 
 /**
  * A follower replica lays the leader's row images over its resident index (replication.ts): the
@@ -11,22 +11,6 @@ import { tempDir } from './helpers/fixtures.js'
  * from; a repeated or out-of-chain notice never counts twice. Checked against a fresh count of
  * the real store after each step.
  */
-
-const row = (id: string, text: string, userId = 'u'): StoredMemory => ({
-  id,
-  tenantId: 't',
-  userId,
-  agentId: null,
-  runId: null,
-  role: null,
-  text,
-  dedupKey: `${userId}:${text}`,
-  metadata: {},
-  createdAt: 0,
-  updatedAt: 0,
-  validTo: null,
-  vector: new Float32Array([1, 0, 0]),
-})
 
 const terms = ['zebra', 'lion', 'tiger', 'fact']
 

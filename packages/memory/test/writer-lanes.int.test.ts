@@ -4,10 +4,10 @@ import type { AddResult } from '../src/index.js'
 import { ResidentCache } from '../src/search/resident-cache.js'
 import { searchMemories } from '../src/search/searcher.js'
 import { openStores } from '../src/store/open-stores.js'
-import type { StoredMemory, VectorStore } from '../src/store/types.js'
+import type { VectorStore } from '../src/store/types.js'
 import { createHashEmbedder } from '../src/testing/index.js'
 import { Writer } from '../src/writer.js'
-import { tempDir } from './helpers/fixtures.js'
+import { storedRow, tempDir } from './helpers/fixtures.js'
 
 /**
  * Routine maintenance runs on the writer's store lane, beside the journal: adds are
@@ -15,22 +15,6 @@ import { tempDir } from './helpers/fixtures.js'
  * the writer forget the duplicate keys of rows it did not index. Real LanceDB and SQLite; the
  * maintenance is held at a gate so the test decides how long it lasts.
  */
-
-const memory = (id: string, text: string, userId = 'u', metadata: Record<string, unknown> = {}): StoredMemory => ({
-  id,
-  tenantId: 't',
-  userId,
-  agentId: null,
-  runId: null,
-  role: null,
-  text,
-  dedupKey: `${userId}:${text}`,
-  metadata,
-  createdAt: 0,
-  updatedAt: 0,
-  validTo: null,
-  vector: new Float32Array([1, 0, 0]),
-})
 
 /** The store, with `maintain` waiting for `release()` once it has begun. */
 function gatedMaintenance(vectors: VectorStore) {
@@ -60,6 +44,25 @@ function gatedMaintenance(vectors: VectorStore) {
   return { store, started, release, maintenances: () => maintenances }
 }
 
+/** A writer on a fresh folder store whose maintenance waits at a gate; disposing it releases the gate and closes everything. */
+async function gatedWriter(path: string, due: { maintenanceEveryRows: number; maintenanceEveryCommits: number }) {
+  const stores = await openStores({ path })
+  const vectors = await stores.provider.open('memories', 3)
+  const gated = gatedMaintenance(vectors)
+  const writer = new Writer(gated.store, stores.metadata, { ...due, annIndexThreshold: 1_000_000, logger: noopLogger })
+  return {
+    vectors,
+    gated,
+    writer,
+    async [Symbol.asyncDispose]() {
+      gated.release()
+      await writer.exclusive(async () => writer.stop())
+      vectors.close()
+      await stores.close()
+    },
+  }
+}
+
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms))])
 }
@@ -67,63 +70,42 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
 describe('the writer’s store lane', () => {
   it('acknowledges adds while routine maintenance runs, and still finds their duplicates after it', async () => {
     await using dir = await tempDir('lanes')
-    const stores = await openStores({ path: dir.path })
-    const vectors = await stores.provider.open('memories', 3)
-    const gated = gatedMaintenance(vectors)
     // Maintenance is due after every apply: the first add starts one.
-    const writer = new Writer(gated.store, stores.metadata, {
-      maintenanceEveryRows: 1_000_000,
-      maintenanceEveryCommits: 1,
-      annIndexThreshold: 1_000_000,
-      logger: noopLogger,
-    })
+    await using lanes = await gatedWriter(dir.path, { maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1 })
+    const { vectors, gated, writer } = lanes
     const add = async (id: string, text: string, metadata: Record<string, unknown> = {}) => {
-      const [result] = await writer.submit([{ kind: 'add', memory: memory(id, text, 'u', metadata), actor: null }])
+      const [result] = await writer.submit([{ kind: 'add', memory: storedRow(id, text, 'u', metadata), actor: null }])
       return result as AddResult
     }
-    try {
-      expect(await add('a', 'first fact')).toMatchObject({ id: 'a', event: 'ADD' })
-      await writer.settled()
-      await within(gated.started, 10_000, 'routine maintenance')
+    expect(await add('a', 'first fact')).toMatchObject({ id: 'a', event: 'ADD' })
+    await writer.settled()
+    await within(gated.started, 10_000, 'routine maintenance')
 
-      // The maintenance is held: adds are still journaled and acknowledged, duplicates found.
-      expect(await within(add('b', 'second fact'), 10_000, 'an add during maintenance')).toMatchObject({ id: 'b', event: 'ADD' })
-      expect(await within(add('b2', 'second fact'), 10_000, 'a duplicate add during maintenance')).toMatchObject({ id: 'b', event: 'NONE' })
-      expect(await within(add('a2', 'first fact'), 10_000, 'a duplicate of an applied row')).toMatchObject({ id: 'a', event: 'NONE' })
-      // New metadata rewrites the indexed row 'a': its apply, after the maintenance, moves it to an unindexed fragment.
-      expect(await within(add('a4', 'first fact', { source: 'chat' }), 10_000, 'a re-add with metadata')).toMatchObject({ id: 'a', event: 'UPDATE' })
+    // The maintenance is held: adds are still journaled and acknowledged, duplicates found.
+    expect(await within(add('b', 'second fact'), 10_000, 'an add during maintenance')).toMatchObject({ id: 'b', event: 'ADD' })
+    expect(await within(add('b2', 'second fact'), 10_000, 'a duplicate add during maintenance')).toMatchObject({ id: 'b', event: 'NONE' })
+    expect(await within(add('a2', 'first fact'), 10_000, 'a duplicate of an applied row')).toMatchObject({ id: 'a', event: 'NONE' })
+    // New metadata rewrites the indexed row 'a': its apply, after the maintenance, moves it to an unindexed fragment.
+    expect(await within(add('a4', 'first fact', { source: 'chat' }), 10_000, 'a re-add with metadata')).toMatchObject({ id: 'a', event: 'UPDATE' })
 
-      gated.release()
-      await writer.settled()
-      await writer.exclusive(async () => {}) // the lane is past the maintenance
-      expect(gated.maintenances()).toBeGreaterThanOrEqual(1)
+    gated.release()
+    await writer.settled()
+    await writer.exclusive(async () => {}) // the lane is past the maintenance
+    expect(gated.maintenances()).toBeGreaterThanOrEqual(1)
 
-      // 'b' was applied after the refresh: not in the index, yet still a duplicate.
-      expect(await add('b3', 'second fact')).toMatchObject({ id: 'b', event: 'NONE' })
-      expect(await add('a3', 'first fact')).toMatchObject({ id: 'a', event: 'NONE' })
-      await writer.settled()
-      const rows = await vectors.list({ tenantId: 't', userId: 'u' }, undefined, undefined, undefined)
-      expect(rows.map((r) => r.id).sort()).toEqual(['a', 'b'])
-    } finally {
-      gated.release()
-      await writer.exclusive(async () => writer.stop())
-      vectors.close()
-      await stores.close()
-    }
+    // 'b' was applied after the refresh: not in the index, yet still a duplicate.
+    expect(await add('b3', 'second fact')).toMatchObject({ id: 'b', event: 'NONE' })
+    expect(await add('a3', 'first fact')).toMatchObject({ id: 'a', event: 'NONE' })
+    await writer.settled()
+    const rows = await vectors.list({ tenantId: 't', userId: 'u' }, undefined, undefined, undefined)
+    expect(rows.map((r) => r.id).sort()).toEqual(['a', 'b'])
   })
 
   it('answers a search of a scope whose writes wait behind a maintenance without waiting for it, with those writes', async () => {
     await using dir = await tempDir('lanes-search')
-    const stores = await openStores({ path: dir.path })
-    const vectors = await stores.provider.open('memories', 3)
-    const gated = gatedMaintenance(vectors)
     // The third row makes a maintenance due, however the applies group them.
-    const writer = new Writer(gated.store, stores.metadata, {
-      maintenanceEveryRows: 3,
-      maintenanceEveryCommits: 1_000_000,
-      annIndexThreshold: 1_000_000,
-      logger: noopLogger,
-    })
+    await using lanes = await gatedWriter(dir.path, { maintenanceEveryRows: 3, maintenanceEveryCommits: 1_000_000 })
+    const { gated, writer } = lanes
     const cache = new ResidentCache(
       { vectors: () => gated.store, pending: () => writer.pendingRows(), exclusive: (task) => writer.exclusive(task) },
       { budgetBytes: 1 << 20, maxScopeRows: 1_000, logger: noopLogger },
@@ -143,26 +125,19 @@ describe('the writer’s store lane', () => {
         { query, scope: { tenantId: 't', userId }, filter: undefined, mode: 'hybrid', topK: 5, threshold: undefined },
       )
     // Each user written once, so no scope is resident until a search loads it.
-    const add = (id: string, text: string, userId: string) => writer.submit([{ kind: 'add', memory: memory(id, text, userId), actor: null }])
-    try {
-      await add('a', 'first fact', 'u1')
-      await add('c1', 'an older fact', 'u3')
-      await writer.settled()
-      // Counted once here: keyword statistics are counted on the store lane, so before the maintenance.
-      expect((await within(search('first', 'u1'), 10_000, 'the first search')).map((h) => h.memory.id)).toEqual(['a'])
-      await add('b', 'second fact', 'u2')
-      await writer.settled()
-      await within(gated.started, 10_000, 'routine maintenance')
+    const add = (id: string, text: string, userId: string) => writer.submit([{ kind: 'add', memory: storedRow(id, text, userId), actor: null }])
+    await add('a', 'first fact', 'u1')
+    await add('c1', 'an older fact', 'u3')
+    await writer.settled()
+    // Counted once here: keyword statistics are counted on the store lane, so before the maintenance.
+    expect((await within(search('first', 'u1'), 10_000, 'the first search')).map((h) => h.memory.id)).toEqual(['a'])
+    await add('b', 'second fact', 'u2')
+    await writer.settled()
+    await within(gated.started, 10_000, 'routine maintenance')
 
-      await add('c2', 'third fact', 'u3') // acknowledged, waiting behind the maintenance
-      expect(writer.settlesAfterMaintenance).toBe(true)
-      const hits = await within(search('third', 'u3'), 10_000, 'a search during maintenance')
-      expect(hits.map((h) => h.memory.id)).toEqual(['c2', 'c1'])
-    } finally {
-      gated.release()
-      await writer.exclusive(async () => writer.stop())
-      vectors.close()
-      await stores.close()
-    }
+    await add('c2', 'third fact', 'u3') // acknowledged, waiting behind the maintenance
+    expect(writer.settlesAfterMaintenance).toBe(true)
+    const hits = await within(search('third', 'u3'), 10_000, 'a search during maintenance')
+    expect(hits.map((h) => h.memory.id)).toEqual(['c2', 'c1'])
   })
 })

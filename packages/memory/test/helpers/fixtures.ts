@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
 import { type CephRgwService, type PostgresService, startCephRgw, startPostgres } from '@agentmem/test-services'
 import { Memory, type MemoryOpenOptions } from '../../src/index.js'
+import type { StoredMemory } from '../../src/store/types.js'
 
 export { seededRandom } from '../../src/testing/index.js'
 
@@ -57,6 +58,25 @@ export function useBackend(next: Backend): void {
 export async function tempDir(prefix: string): Promise<{ path: string; [Symbol.asyncDispose](): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), `agentmem-${prefix}-`))
   return { path, [Symbol.asyncDispose]: () => rm(path, { recursive: true, force: true }) }
+}
+
+/** A row of tenant `t` with a 3-dimensional vector, for tests that drive the stores or the writer directly. */
+export function storedRow(id: string, text: string, userId = 'u', metadata: Record<string, unknown> = {}): StoredMemory {
+  return {
+    id,
+    tenantId: 't',
+    userId,
+    agentId: null,
+    runId: null,
+    role: null,
+    text,
+    dedupKey: `${userId}:${text}`,
+    metadata,
+    createdAt: 0,
+    updatedAt: 0,
+    validTo: null,
+    vector: new Float32Array([1, 0, 0]),
+  }
 }
 
 /** A fresh store location on the current backend; disposing it deletes the local folder. */
