@@ -41,6 +41,33 @@ it('answers 504 past the request timeout, and the write in flight still lands wh
   expect(listed.results.map((m) => m.memory)).toEqual(['first', 'second'])
 })
 
+it('logs a success that took 1 s or more at info, with its time', async () => {
+  const slow: Embedder = Object.create(embedder, {
+    embed: {
+      value: async (texts: string[], options?: object) => {
+        await new Promise((r) => setTimeout(r, 1_100))
+        return embedder.embed(texts, options)
+      },
+    },
+  })
+  await using t = await openTestApp(slow)
+  const lines: string[] = []
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...chunk.toString().trim().split('\n'))
+      done()
+    },
+  })
+  const config = loadConfig({ env: {}, flags: { data: t.data, rateLimitPerMinute: 0 } })
+  const app = createApp({ memory: t.memory, keys: t.keys, config, logger: createLogger('info', sink) })
+  const headers = { authorization: `Bearer ${t.keyA}`, 'content-type': 'application/json', 'x-request-id': 'slow-1' }
+  const res = await app.request('/v1/memories', { method: 'POST', headers, body: JSON.stringify({ messages: 'a slow one', user_id: 'u' }) })
+  expect(res.status).toBe(200)
+  const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['msg'] === 'http.request' && l['requestId'] === 'slow-1')
+  expect(line).toMatchObject({ level: 30, method: 'POST', route: '/v1/memories', status: 200 })
+  expect(line?.['ms']).toBeGreaterThanOrEqual(1_000)
+})
+
 it('logs one JSON line per request with its id (successes at debug, 4xx and 5xx at info), never an API key, and 500s with their cause', async () => {
   await using t = await openTestApp(embedder)
   const lines: string[] = []
