@@ -16,17 +16,33 @@ afterAll(async () => {
   await embedder.close()
 })
 
-it('answers 504 past the request timeout, and the write in flight still lands whole', async () => {
-  // The real model, made slow: the timeout must fire while the add is embedding.
-  const slow: Embedder = Object.create(embedder, {
+/** The real model, each call made `ms` slower. */
+function slowed(ms: number): Embedder {
+  return Object.create(embedder, {
     embed: {
       value: async (texts: string[], options?: object) => {
-        await new Promise((r) => setTimeout(r, 400))
+        await new Promise((r) => setTimeout(r, ms))
         return embedder.embed(texts, options)
       },
     },
   })
-  await using t = await openTestApp(slow, { requestTimeoutMs: 100 })
+}
+
+/** A log destination that keeps every line. */
+function logLines() {
+  const lines: string[] = []
+  const sink = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...chunk.toString().trim().split('\n'))
+      done()
+    },
+  })
+  return { sink, lines, parsed: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) }
+}
+
+it('answers 504 past the request timeout, and the write in flight still lands whole', async () => {
+  // The real model, made slow: the timeout must fire while the add is embedding.
+  await using t = await openTestApp(slowed(400), { requestTimeoutMs: 100 })
   const res = await t.call('POST', '/v1/memories/batch', {
     body: {
       items: [
@@ -42,41 +58,21 @@ it('answers 504 past the request timeout, and the write in flight still lands wh
 })
 
 it('logs a success that took 1 s or more at info, with its time', async () => {
-  const slow: Embedder = Object.create(embedder, {
-    embed: {
-      value: async (texts: string[], options?: object) => {
-        await new Promise((r) => setTimeout(r, 1_100))
-        return embedder.embed(texts, options)
-      },
-    },
-  })
-  await using t = await openTestApp(slow)
-  const lines: string[] = []
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...chunk.toString().trim().split('\n'))
-      done()
-    },
-  })
+  await using t = await openTestApp(slowed(1_100))
+  const { sink, parsed } = logLines()
   const config = loadConfig({ env: {}, flags: { data: t.data, rateLimitPerMinute: 0 } })
   const app = createApp({ memory: t.memory, keys: t.keys, config, logger: createLogger('info', sink) })
   const headers = { authorization: `Bearer ${t.keyA}`, 'content-type': 'application/json', 'x-request-id': 'slow-1' }
   const res = await app.request('/v1/memories', { method: 'POST', headers, body: JSON.stringify({ messages: 'a slow one', user_id: 'u' }) })
   expect(res.status).toBe(200)
-  const line = lines.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l['msg'] === 'http.request' && l['requestId'] === 'slow-1')
+  const line = parsed().find((l) => l['msg'] === 'http.request' && l['requestId'] === 'slow-1')
   expect(line).toMatchObject({ level: 30, method: 'POST', route: '/v1/memories', status: 200 })
   expect(line?.['ms']).toBeGreaterThanOrEqual(1_000)
 })
 
 it('logs one JSON line per request with its id (successes at debug, 4xx and 5xx at info), never an API key, and 500s with their cause', async () => {
   await using t = await openTestApp(embedder)
-  const lines: string[] = []
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...chunk.toString().trim().split('\n'))
-      done()
-    },
-  })
+  const { sink, lines, parsed: parseLines } = logLines()
   const config = loadConfig({ env: {}, flags: { data: t.data, rateLimitPerMinute: 0 } })
   const app = createApp({ memory: t.memory, keys: t.keys, config, logger: createLogger('debug', sink) })
   const headers = { authorization: `Bearer ${t.keyA}`, 'content-type': 'application/json', 'x-request-id': 'req-123' }
@@ -97,7 +93,7 @@ it('logs one JSON line per request with its id (successes at debug, 4xx and 5xx 
   expect(body.error).toMatchObject({ code: 'INTERNAL', request_id: 'req-123' })
   expect(body.error.message).not.toMatch(/sqlite|libsql|closed/i)
 
-  const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+  const parsed = parseLines()
   const requestLine = (id: string) => parsed.find((l) => l['msg'] === 'http.request' && l['requestId'] === id)
   // A success is logged at debug, unless it took 1 s or more (a loaded machine may make one that slow).
   const success = requestLine('req-123')

@@ -12,7 +12,7 @@
  * On 2 cores the replicas, PostgreSQL, Ceph and the load generator share the same CPU: more
  * replicas add no cores here, they show what coordination costs and that nothing breaks.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
@@ -151,7 +151,7 @@ export async function runScaleoutSuite(options: RunOptions): Promise<ScaleoutSui
       quick ? 30 : 300,
     )
     await Promise.all(replicas.splice(0).map((r) => r.stop()))
-    const logEvents = await tallyLogs(logs, ['scaleout-1', 'scaleout-2', 'scaleout-3'])
+    const logEvents = await tallyLogs(logs)
     progress.log(`scaleout: replica logs in ${logs}: ${JSON.stringify(logEvents)}`)
     return {
       memories,
@@ -170,11 +170,12 @@ export async function runScaleoutSuite(options: RunOptions): Promise<ScaleoutSui
   }
 }
 
-/** Counts of `level event` per replica log (pino JSON lines; `msg` is the event). */
-async function tallyLogs(folder: string, names: string[]): Promise<ScaleoutSuiteResult['logEvents']> {
+/** Counts of `level event` per replica log in `folder` (pino JSON lines; `msg` is the event). */
+async function tallyLogs(folder: string): Promise<ScaleoutSuiteResult['logEvents']> {
   const levels: Record<number, string> = { 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' }
   const tally: ScaleoutSuiteResult['logEvents'] = {}
-  for (const name of names) {
+  const names = (await readdir(folder)).filter((file) => file.endsWith('.log')).map((file) => file.slice(0, -'.log'.length))
+  for (const name of names.sort()) {
     const counts: Record<string, number> = {}
     const text = await readFile(join(folder, `${name}.log`), 'utf8').catch(() => '')
     for (const line of text.split('\n')) {
