@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache'
 import { EmbeddingError, EmbeddingErrorCode } from './errors.js'
 import { fitsInline, isStaticWordVectorModel, StaticWordVectors } from './inference/static-word-vectors.js'
 import type { ModelSpec } from './models/model-spec.js'
-import { logProgress, type ProgressListener, terminalProgress } from './models/progress.js'
+import { progressListener } from './models/progress.js'
 import { resolveModel } from './models/resolve-model.js'
 import { type CreateEmbedderOptions, type ResolvedEmbedderOptions, resolveOptions } from './options.js'
 import { abortError, closedError, MicroBatcher } from './pool/micro-batcher.js'
@@ -47,14 +47,6 @@ async function loadInline(folder: string, spec: ModelSpec, options: ResolvedEmbe
   return StaticWordVectors.load(folder, spec)
 }
 
-function progressListener(options: ResolvedEmbedderOptions): (ProgressListener & { stop?(): void }) | undefined {
-  const { progress, logger } = options
-  if (typeof progress === 'function') return progress
-  if (progress === false) return undefined
-  if (progress === true || process.stderr.isTTY) return terminalProgress()
-  return logger ? logProgress(logger) : undefined
-}
-
 class PooledEmbedder implements Embedder {
   readonly modelId: string
   readonly dimensions: number
@@ -85,7 +77,8 @@ class PooledEmbedder implements Embedder {
       cost: (text) => text.length,
       run: async (lane, texts) => {
         const started = performance.now()
-        const vectors = await pool.run(lane, texts)
+        const flat = await pool.run(lane, { texts })
+        const vectors = texts.map((_, i) => flat.subarray(i * spec.dimensions, (i + 1) * spec.dimensions))
         logger.debug('embed.batch', { lane, size: texts.length, runMs: performance.now() - started, queued: this.#batcher.queued })
         return vectors
       },

@@ -34,6 +34,28 @@ export interface Embedder extends AsyncDisposable {
   close(): Promise<void>
 }
 
+export interface RerankOptions {
+  /** Cancels this call: queued pairs are dropped and the promise rejects with EMBEDDINGS_ABORTED. */
+  signal?: AbortSignal
+}
+
+/** A point-in-time view of a reranker's pool, for metrics. */
+export type RerankerStats = Omit<EmbedderStats, 'cacheHits' | 'cacheMisses'>
+
+/** Scores how relevant documents are to a query, reading each pair together (a cross-encoder). */
+export interface Reranker extends AsyncDisposable {
+  /** The model's identifier, e.g. `ms-marco-MiniLM-L-6-v2`. */
+  readonly modelId: string
+  /**
+   * One relevance per document, in input order: the sigmoid of the model's logit, in (0, 1).
+   * Comparable within one query; an empty list gives an empty list.
+   */
+  score(query: string, documents: readonly string[], options?: RerankOptions): Promise<number[]>
+  stats(): RerankerStats
+  /** Stops accepting calls, finishes the queued ones, then releases the workers. */
+  close(): Promise<void>
+}
+
 /** Structured logging hook; the package never prints on its own. */
 export interface Logger {
   debug(event: string, fields?: Record<string, unknown>): void

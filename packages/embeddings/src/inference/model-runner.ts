@@ -4,7 +4,7 @@ import { EmbeddingError, EmbeddingErrorCode } from '../errors.js'
 import type { ModelSpec } from '../models/model-spec.js'
 import { createSession, int64Tensor, type OrtSession, runSession } from '../onnx/session.js'
 import { normalizeRows, pool } from './pooling.js'
-import { TextTokenizer } from './text-tokenizer.js'
+import { type EncodedBatch, TextTokenizer } from './text-tokenizer.js'
 
 export interface ModelRunnerOptions {
   folder: string
@@ -28,7 +28,7 @@ export class ModelRunner {
     this.#session = session
     const outputs = session.outputNames
     this.#outputName =
-      spec.outputName ?? ['last_hidden_state', 'sentence_embedding', 'token_embeddings'].find((n) => outputs.includes(n)) ?? (outputs[0] as string)
+      spec.outputName ?? ['last_hidden_state', 'sentence_embedding', 'token_embeddings', 'logits'].find((n) => outputs.includes(n)) ?? (outputs[0] as string)
   }
 
   static async load({ folder, spec, intraOpThreads }: ModelRunnerOptions): Promise<ModelRunner> {
@@ -61,6 +61,23 @@ export class ModelRunner {
   async embed(texts: readonly string[]): Promise<Float32Array> {
     const { spec } = this
     const encoded = this.#tokenizer.encodeBatch(texts, spec.maxLength)
+    const output = await this.#run(encoded)
+    const dims = output.dims.at(-1) ?? 0
+    const pooled =
+      output.dims.length === 3 && spec.pooling !== 'none'
+        ? pool({ hidden: output.data, batch: encoded.batch, seqLen: encoded.seqLen, dims, attentionMask: encoded.attentionMask }, spec.pooling)
+        : Float32Array.from(output.data)
+    return spec.normalize ? normalizeRows(pooled, dims) : pooled
+  }
+
+  /** A cross-encoder's logits for (query, document) pairs, one per pair (its spec has `dimensions: 1`). */
+  async score(pairs: readonly (readonly [string, string])[]): Promise<Float32Array> {
+    const output = await this.#run(this.#tokenizer.encodePairBatch(pairs, this.spec.maxLength))
+    return Float32Array.from(output.data)
+  }
+
+  async #run(encoded: EncodedBatch): Promise<{ data: Float32Array; dims: readonly number[] }> {
+    const { spec } = this
     const shape = [encoded.batch, encoded.seqLen]
     const available = {
       input_ids: int64Tensor(encoded.inputIds, shape),
@@ -83,11 +100,7 @@ export class ModelRunner {
         { details: { expected: spec.dimensions, actual: dims } },
       )
     }
-    const pooled =
-      output.dims.length === 3 && spec.pooling !== 'none'
-        ? pool({ hidden: output.data, batch: encoded.batch, seqLen: encoded.seqLen, dims, attentionMask: encoded.attentionMask }, spec.pooling)
-        : Float32Array.from(output.data)
-    return spec.normalize ? normalizeRows(pooled, dims) : pooled
+    return output
   }
 
   async release(): Promise<void> {

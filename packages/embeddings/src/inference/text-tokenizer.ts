@@ -59,17 +59,55 @@ export class TextTokenizer {
 
   /** Encodes and pads to the longest text of this batch (never to a fixed length). */
   encodeBatch(texts: readonly string[], maxLength: number): EncodedBatch {
-    const rows = texts.map((text) => this.encode(text, maxLength))
-    const seqLen = Math.max(1, ...rows.map((r) => r.length))
+    return this.#pad(texts.map((text) => ({ ids: this.encode(text, maxLength) })))
+  }
+
+  /**
+   * One (query, document) pair as a cross-encoder reads it, through the tokenizer's own pair
+   * template (`[CLS] a [SEP] b [SEP]` for BERT, `<s> a </s></s> b </s>` for XLM-R). Too long, it
+   * is cut longest-first: the shorter text keeps up to half the budget, the longer gets the
+   * rest, and the template's special tokens always stay.
+   */
+  encodePair(first: string, second: string, maxLength: number): { ids: number[]; typeIds: number[] } {
+    const whole = this.#tokenizer.encode(first, { text_pair: second, return_token_type_ids: true })
+    if (whole.ids.length <= maxLength) return { ids: whole.ids, typeIds: whole.token_type_ids }
+    let a = this.#tokenizer.tokenize(first)
+    let b = this.#tokenizer.tokenize(second)
+    const budget = Math.max(0, maxLength - (whole.ids.length - a.length - b.length))
+    const half = Math.floor(budget / 2)
+    if (a.length <= b.length) {
+      a = a.slice(0, Math.min(a.length, half))
+      b = b.slice(0, budget - a.length)
+    } else {
+      b = b.slice(0, Math.min(b.length, half))
+      a = a.slice(0, budget - b.length)
+    }
+    const processed = this.#tokenizer.post_processor?.post_process(a, b, true)
+    const tokens: string[] = processed?.tokens ?? [...a, ...b]
+    return {
+      ids: tokens.map((token) => this.#tokenizer.token_to_id(token) ?? this.#padId),
+      typeIds: processed?.token_type_ids ?? tokens.map(() => 0),
+    }
+  }
+
+  /** Pairs encoded and padded to the longest of this batch, with their token types. */
+  encodePairBatch(pairs: readonly (readonly [string, string])[], maxLength: number): EncodedBatch {
+    return this.#pad(pairs.map(([first, second]) => this.encodePair(first, second, maxLength)))
+  }
+
+  #pad(rows: readonly { ids: readonly number[]; typeIds?: readonly number[] }[]): EncodedBatch {
+    const seqLen = Math.max(1, ...rows.map((r) => r.ids.length))
     const size = rows.length * seqLen
     const inputIds = new BigInt64Array(size).fill(BigInt(this.#padId))
     const attentionMask = new BigInt64Array(size)
-    rows.forEach((row, r) => {
-      for (let t = 0; t < row.length; t++) {
-        inputIds[r * seqLen + t] = BigInt(row[t] as number)
+    const tokenTypeIds = new BigInt64Array(size)
+    rows.forEach(({ ids, typeIds }, r) => {
+      for (let t = 0; t < ids.length; t++) {
+        inputIds[r * seqLen + t] = BigInt(ids[t] as number)
         attentionMask[r * seqLen + t] = 1n
+        tokenTypeIds[r * seqLen + t] = BigInt(typeIds?.[t] ?? 0)
       }
     })
-    return { batch: rows.length, seqLen, inputIds, attentionMask, tokenTypeIds: new BigInt64Array(size) }
+    return { batch: rows.length, seqLen, inputIds, attentionMask, tokenTypeIds }
   }
 }

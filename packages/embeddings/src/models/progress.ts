@@ -47,3 +47,15 @@ export function logProgress(logger: Logger): ProgressListener {
     logger.info('model.progress', { task: event.task, done: event.done, total: event.total, unit: event.unit, percent: Math.floor(fraction * 100) })
   }
 }
+
+/** Where a call's progress goes: its listener, a bar on stderr (asked for, or a TTY), else `model.progress` events to its logger. */
+export function progressListener(options: {
+  progress?: boolean | ProgressListener | undefined
+  logger?: Logger | undefined
+}): (ProgressListener & { stop?(): void }) | undefined {
+  const { progress, logger } = options
+  if (typeof progress === 'function') return progress
+  if (progress === false) return undefined
+  if (progress === true || process.stderr.isTTY) return terminalProgress()
+  return logger ? logProgress(logger) : undefined
+}

@@ -1,6 +1,6 @@
 import type { ModelSpecInput } from './model-spec.js'
 
-/** A file of a hub model; `sha256` and `size` are checked after download when known. */
+/** A file of a hub model (embedder or reranker); `sha256` and `size` are checked after download when known. */
 export interface HubFile {
   path: string
   sha256?: string
@@ -71,6 +71,39 @@ export const knownModels: Record<string, KnownModel> = {
     hub: {
       repo: 'intfloat/e5-small-v2',
       revision: 'e8b23a92af33fd81c865283d505f8f058a570cc8',
+      files: [{ path: 'config.json' }, { path: 'tokenizer.json' }, { path: 'onnx/model.onnx' }],
+    },
+  },
+}
+
+/** How every registry cross-encoder runs: one logit per (query, document) pair. */
+const crossEncoder = { dimensions: 1, pooling: 'none', normalize: false, outputName: 'logits', maxLength: 512 } as const
+
+/**
+ * Cross-encoders `createReranker({ model })` knows how to fetch and run (pinned like
+ * `knownModels`). Mem0's defaults, so results compare with peers that use them.
+ */
+export const knownRerankers: Record<string, KnownModel> = {
+  'ms-marco-MiniLM-L-6-v2': {
+    // English, 22M parameters, trained on MS MARCO passage ranking: the usual fast reranker.
+    spec: { id: 'ms-marco-MiniLM-L-6-v2', ...crossEncoder },
+    hub: {
+      repo: 'cross-encoder/ms-marco-MiniLM-L6-v2',
+      revision: 'c5ee24cb16019beea0893ab7796b1df96625c6b8',
+      files: [
+        { path: 'config.json' },
+        { path: 'tokenizer.json' },
+        { path: 'onnx/model.onnx', sha256: '5d3e70fd0c9ff14b9b5169a51e957b7a9c74897afd0a35ce4bd318150c1d4d4a' },
+      ],
+      quantized: { path: 'onnx/model_quint8_avx2.onnx' },
+    },
+  },
+  'bge-reranker-base': {
+    // Multilingual (XLM-RoBERTa base, 278M parameters): better ranking, about 12x the compute.
+    spec: { id: 'bge-reranker-base', ...crossEncoder },
+    hub: {
+      repo: 'BAAI/bge-reranker-base',
+      revision: '2cfc18c9415c912f9d8155881c133215df768a70',
       files: [{ path: 'config.json' }, { path: 'tokenizer.json' }, { path: 'onnx/model.onnx' }],
     },
   },

@@ -3,7 +3,7 @@ import { type CreateEmbedderOptions, type ResolvedEmbedderOptions, resolveOption
 import { ensureHubModel } from './hub-download.js'
 import { type ModelSpec, readModelSpec } from './model-spec.js'
 import type { ProgressListener } from './progress.js'
-import { type KnownModel, knownModels } from './registry.js'
+import { type KnownModel, knownModels, knownRerankers } from './registry.js'
 import { ensureStaticModel, STATIC_MODEL_ID, staticModelSpec } from './static-model.js'
 
 export interface ResolvedModel {
@@ -14,22 +14,28 @@ export interface ResolvedModel {
 /** Suffix of a model id whose int8 graph runs (`quantized: true`). */
 export const INT8_SUFFIX = '-int8'
 
+/** Which models a call may name: embedders (with the offline default) or rerankers (cross-encoders, no offline one). */
+export type ModelKind = 'embedder' | 'reranker'
+
 /** What to run: the registry entry of `model` (undefined for the offline default) and whether its int8 graph. */
 function selectModel(
   requested: string | undefined,
   modelPath: string | undefined,
   quantizedOption: boolean,
+  kind: ModelKind = 'embedder',
 ): { known: KnownModel | undefined; quantized: boolean } {
+  const registry = kind === 'embedder' ? knownModels : knownRerankers
   const base = requested?.endsWith(INT8_SUFFIX) ? requested.slice(0, -INT8_SUFFIX.length) : undefined
-  const [model, quantized] = base !== undefined && base in knownModels ? [base, true] : [requested, quantizedOption]
-  if (model !== undefined && model !== STATIC_MODEL_ID && !(model in knownModels)) {
+  const [model, quantized] = base !== undefined && base in registry ? [base, true] : [requested, quantizedOption]
+  const offline = kind === 'embedder' ? [STATIC_MODEL_ID] : []
+  if (model === undefined ? kind === 'reranker' && !modelPath : !offline.includes(model) && !(model in registry)) {
     throw new EmbeddingError(
       EmbeddingErrorCode.UnknownModel,
-      `unknown model "${model}"; known: ${[STATIC_MODEL_ID, ...Object.keys(knownModels)].join(', ')} (for any other model pass modelPath)`,
+      `unknown ${kind === 'embedder' ? 'model' : 'reranker'} "${model ?? ''}"; known: ${[...offline, ...Object.keys(registry)].join(', ')} (for any other model pass modelPath)`,
       { details: { model } },
     )
   }
-  const known = model === undefined ? undefined : knownModels[model]
+  const known = model === undefined ? undefined : registry[model]
   // A local folder says for itself whether it has an int8 graph; the registry and the offline model are known now.
   if (quantized && !modelPath && !known?.hub.quantized) throw noInt8(known?.spec.id ?? STATIC_MODEL_ID)
   return { known, quantized }
@@ -50,9 +56,9 @@ function int8Spec(spec: ModelSpec): ModelSpec {
 }
 
 /** Turns `model` / `modelPath` / nothing into a local folder and the spec to run it with. */
-export async function resolveModel(options: ResolvedEmbedderOptions, onProgress?: ProgressListener): Promise<ResolvedModel> {
+export async function resolveModel(options: ResolvedEmbedderOptions, onProgress?: ProgressListener, kind: ModelKind = 'embedder'): Promise<ResolvedModel> {
   const { modelPath, spec: overrides = {} } = options
-  const { known, quantized } = selectModel(options.model, modelPath, options.quantized)
+  const { known, quantized } = selectModel(options.model, modelPath, options.quantized, kind)
   const run = (spec: ModelSpec) => (quantized ? int8Spec(spec) : spec)
   // A local copy of a registry model's folder holds its int8 file where the hub repository does.
   const int8Path = known?.hub.quantized && { quantizedOnnxFile: known.hub.quantized.path }

@@ -1,5 +1,5 @@
 /**
- * @module Worker thread entry: owns one tokenizer and one ONNX Runtime session, so the
+ * @module Worker thread entry (embedders and rerankers): owns one tokenizer and one ONNX Runtime session, so the
  * synchronous `session.run()` blocks this thread, never the caller's event loop.
  */
 import { setPriority } from 'node:os'
@@ -23,7 +23,7 @@ try {
 try {
   const runner = await ModelRunner.load(workerData as WorkerInit)
   // One warm-up run checks the output dimensions before any caller depends on them.
-  await runner.embed(['warm up'])
+  await ((workerData as WorkerInit).task === 'score' ? runner.score([['warm', 'up']]) : runner.embed(['warm up']))
   let crashNext = false
   port.on('message', async (message: ToWorker) => {
     switch (message.type) {
@@ -35,10 +35,11 @@ try {
         crashNext = true
         break
       case 'embed':
+      case 'score':
         if (crashNext) throw new Error('simulated worker crash')
         try {
-          const vectors = await runner.embed(message.texts)
-          post({ type: 'result', id: message.id, vectors }, [vectors.buffer as ArrayBuffer])
+          const output = message.type === 'embed' ? await runner.embed(message.texts) : await runner.score(message.pairs)
+          post({ type: 'result', id: message.id, output }, [output.buffer as ArrayBuffer])
         } catch (error) {
           post({ type: 'error', id: message.id, error: serializeError(error) })
         }

@@ -1,10 +1,12 @@
 import type { ModelSpec } from '../models/model-spec.js'
 
-/** What the main thread and an embedding worker say to each other. */
+/** What the main thread and a model worker (embedder or reranker) say to each other. */
 export interface WorkerInit {
   folder: string
   spec: ModelSpec
   intraOpThreads: number
+  /** What the model does: embed texts (default) or score pairs (a cross-encoder). */
+  task?: 'embed' | 'score'
 }
 
 export interface SerializedError {
@@ -15,6 +17,8 @@ export interface SerializedError {
 
 export type ToWorker =
   | { type: 'embed'; id: number; texts: string[] }
+  /** A cross-encoder's logits for (query, document) pairs. */
+  | { type: 'score'; id: number; pairs: [string, string][] }
   /** Release the session and exit. Never `terminate()` a worker inside ORT: it aborts the process. */
   | { type: 'close' }
   /** @internal Tests only: die on the next batch, as a crashing worker would. */
@@ -23,7 +27,8 @@ export type ToWorker =
 export type FromWorker =
   | { type: 'ready' }
   | { type: 'failed'; error: SerializedError }
-  | { type: 'result'; id: number; vectors: Float32Array }
+  /** Flat: `[inputs, dimensions]` vectors for `embed`, one logit per pair for `score`. */
+  | { type: 'result'; id: number; output: Float32Array }
   | { type: 'error'; id: number; error: SerializedError }
 
 export function serializeError(error: unknown): SerializedError {

@@ -16,8 +16,11 @@ function startWorker(workerData: WorkerInit): Worker {
   return new Worker(bootstrap, { eval: true, workerData, execArgv })
 }
 
+/** One batch for a worker: texts to embed, or (query, document) pairs to score. */
+export type WorkerBatch = { texts: string[] } | { pairs: [string, string][] }
+
 interface Pending {
-  resolve(vectors: Float32Array): void
+  resolve(output: Float32Array): void
   reject(error: unknown): void
 }
 
@@ -30,7 +33,7 @@ interface Slot {
 }
 
 /**
- * A fixed number of embedding workers. A worker that dies is replaced; what it was running
+ * A fixed number of model workers (an embedder's or a reranker's). A worker that dies is replaced; what it was running
  * fails with EMBEDDINGS_WORKER_CRASHED (the batcher retries such items once).
  *
  * `start` spawns them all and fails if one cannot load the model; `deferred` spawns each on
@@ -73,8 +76,8 @@ export class WorkerPool {
     return this.#slots.filter(Boolean).length
   }
 
-  /** Embeds one batch on one worker; resolves to one vector per text. */
-  async run(lane: number, texts: string[]): Promise<Float32Array[]> {
+  /** Runs one batch on one worker; resolves to its flat output (see FromWorker's `result`). */
+  async run(lane: number, batch: WorkerBatch): Promise<Float32Array> {
     if (this.#closing) throw new EmbeddingError(EmbeddingErrorCode.Closed, 'the embedder is closed')
     this.#slots[lane] ??= this.#spawn(lane)
     let slot = this.#slots[lane]
@@ -86,12 +89,11 @@ export class WorkerPool {
       await slot.ready
     }
     const id = this.#nextId++
-    const flat = await new Promise<Float32Array>((resolve, reject) => {
+    const message: ToWorker = 'texts' in batch ? { type: 'embed', id, texts: batch.texts } : { type: 'score', id, pairs: batch.pairs }
+    return new Promise<Float32Array>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject })
-      slot.worker.postMessage({ type: 'embed', id, texts } satisfies ToWorker)
+      slot.worker.postMessage(message)
     })
-    const dims = this.#init.spec.dimensions
-    return texts.map((_, i) => flat.subarray(i * dims, (i + 1) * dims))
   }
 
   /** @internal Tests only: the worker of `lane` dies on its next batch. */
@@ -141,7 +143,7 @@ export class WorkerPool {
           markFailed(toEmbeddingError(message.error, EmbeddingErrorCode.ModelLoadFailed))
           return
         case 'result':
-          pending.get(message.id)?.resolve(message.vectors)
+          pending.get(message.id)?.resolve(message.output)
           pending.delete(message.id)
           return
         case 'error':

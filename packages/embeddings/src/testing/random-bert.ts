@@ -22,7 +22,8 @@ export interface RandomBertOptions {
   /** Folder whose tokenizer.json (and tokenizer_config.json etc.) are copied, e.g. ../shared/models/all-MiniLM-L6-v2. */
   tokenizerFrom: string
   shape: BertShape
-  pooling: 'mean' | 'cls'
+  /** How the encoder's token states become a vector. Default `mean`; a cross-encoder (`head`) ignores it. */
+  pooling?: 'mean' | 'cls'
   maxLength: number
   seed?: number
   id?: string
@@ -31,6 +32,12 @@ export interface RandomBertOptions {
    * `quantize_dynamic` does it (see `buildBertGraph`), named in the spec's `quantizedOnnxFile`.
    */
   quantized?: boolean
+  /**
+   * `sequence-classification`: a cross-encoder (BertForSequenceClassification with one label):
+   * pooler (dense + tanh on the first token) and classifier on top, output `logits` `[batch, 1]`,
+   * spec `{ dimensions: 1, pooling: 'none', normalize: false }`. Default: the bare encoder.
+   */
+  head?: 'sequence-classification'
 }
 
 /** Where `writeRandomBertModel({ quantized: true })` puts the int8 graph. */
@@ -57,10 +64,12 @@ export async function writeRandomBertModel(options: RandomBertOptions): Promise<
       ...{ pad_token: '[PAD]', unk_token: '[UNK]', cls_token: '[CLS]', sep_token: '[SEP]', mask_token: '[MASK]' },
     }),
   )
+  const classifier = options.head === 'sequence-classification'
   await writeFile(
     join(folder, 'config.json'),
     JSON.stringify({
-      architectures: ['BertModel'],
+      architectures: [classifier ? 'BertForSequenceClassification' : 'BertModel'],
+      ...(classifier && { id2label: { 0: 'LABEL_0' }, label2id: { LABEL_0: 0 } }),
       model_type: 'bert',
       hidden_size: shape.hidden,
       num_hidden_layers: shape.layers,
@@ -75,16 +84,17 @@ export async function writeRandomBertModel(options: RandomBertOptions): Promise<
     }),
   )
   const spec: ModelSpecInput = {
-    id: options.id ?? `random-bert-${shape.layers}x${shape.hidden}`,
+    id: options.id ?? `random-bert-${shape.layers}x${shape.hidden}${classifier ? '-cross-encoder' : ''}`,
     onnxFile: 'onnx/model.onnx',
-    dimensions: shape.hidden,
+    ...(classifier
+      ? { dimensions: 1, pooling: 'none', normalize: false, outputName: 'logits' }
+      : { dimensions: shape.hidden, pooling: options.pooling ?? 'mean' }),
     maxLength: options.maxLength,
-    pooling: options.pooling,
     ...(options.quantized && { quantizedOnnxFile: RANDOM_BERT_INT8_FILE }),
   }
   await writeFile(join(folder, SPEC_FILE), JSON.stringify(spec, null, 2))
-  await writeFile(join(folder, 'onnx', 'model.onnx'), buildBertGraph(shape, seed, false))
-  if (options.quantized) await writeFile(join(folder, RANDOM_BERT_INT8_FILE), buildBertGraph(shape, seed, true))
+  await writeFile(join(folder, 'onnx', 'model.onnx'), buildBertGraph(shape, seed, false, classifier))
+  if (options.quantized) await writeFile(join(folder, RANDOM_BERT_INT8_FILE), buildBertGraph(shape, seed, true, classifier))
   return folder
 }
 
@@ -96,16 +106,19 @@ export async function writeRandomBertModel(options: RandomBertOptions): Promise<
  * DequantizeLinear. Attention's activation-by-activation MatMuls stay float, as ORT leaves them.
  * Weights are drawn in the same order either way, so both graphs hold the same model.
  */
-function buildBertGraph(shape: BertShape, seed: number, quantize: boolean): Uint8Array {
+function buildBertGraph(shape: BertShape, seed: number, quantize: boolean, classifier: boolean): Uint8Array {
   const { hidden: H, heads, intermediate: I } = shape
   const headDim = H / heads
   const random = gaussian(seed)
   const g = new GraphBuilder()
   let n = 0
   const values = (dims: number[], std: number) => Float32Array.from({ length: dims.reduce((a, b) => a * b) }, () => random() * std)
-  const weight = (dims: number[], std = 0.02) => g.constant(`w${n++}`, dims, values(dims, std))
+  // BERT's initialisation (std 0.02) leaves every token state close to its embedding, so the first
+  // token's state barely depends on the text: a cross-encoder draws wider, as trained weights are.
+  const std = classifier ? 0.2 : 0.02
+  const weight = (dims: number[], scale = std) => g.constant(`w${n++}`, dims, values(dims, scale))
   /** An int8 copy of a weight (zero point 0) and its scale. */
-  const int8Weight = (dims: number[], std = 0.02) => {
+  const int8Weight = (dims: number[]) => {
     const { data, scale } = quantizeSymmetric(values(dims, std))
     const name = `w${n++}`
     return {
@@ -168,6 +181,16 @@ function buildBertGraph(shape: BertShape, seed: number, quantize: boolean): Uint
       g.op('Add', [g.op('Erf', [g.op('Div', [up, g.constant(`sqrt2_${layer}`, [], [Math.SQRT2])])]), g.constant(`one${layer}`, [], [1])]),
     ])
     x = layerNorm(g.op('Add', [x, dense(gelu, I, H)]))
+  }
+  if (classifier) {
+    // BertPooler on the first token, then the one-label classifier. Their weights are drawn
+    // wider than the encoder's (std 1/sqrt(H)) so logits spread over a few units, as trained
+    // rerankers' do, instead of all sitting near 0 where any scoring would look alike.
+    const first = g.op('Gather', [x, g.constant('first_token', [], BigInt64Array.from([0n]))], { axis: 1 })
+    const headDense = (input: string, outDim: number) => g.op('Add', [g.op('MatMul', [input, weight([H, outDim], 1 / Math.sqrt(H))]), weight([outDim], 0.01)])
+    g.op('Identity', [headDense(g.op('Tanh', [headDense(first, H)]), 1)], {}, 'logits')
+    g.output('logits', 'float32', ['batch', 1])
+    return g.encode('random-bert-cross-encoder')
   }
   g.op('Identity', [x], {}, 'last_hidden_state')
   g.output('last_hidden_state', 'float32', ['batch', 'sequence', H])

@@ -18,6 +18,11 @@ export function writeTinyBert(folder: string, pooling: 'mean' | 'cls' = 'mean', 
   return writeRandomBertModel({ folder, tokenizerFrom: pooling === 'cls' ? bgeTokenizer : miniLmTokenizer, shape: tinyBertShape, pooling, maxLength })
 }
 
+/** A tiny BERT cross-encoder (one logit per pair) with the MiniLM tokenizer, as ms-marco-MiniLM's. */
+export function writeTinyCrossEncoder(folder: string, maxLength = 128) {
+  return writeRandomBertModel({ folder, tokenizerFrom: miniLmTokenizer, shape: tinyBertShape, maxLength, head: 'sequence-classification' })
+}
+
 export function writeMiniLmShaped(folder: string) {
   return writeRandomBertModel({ folder, tokenizerFrom: miniLmTokenizer, shape: miniLmShape, pooling: 'mean', maxLength: 256 })
 }
