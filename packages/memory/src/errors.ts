@@ -9,6 +9,8 @@ export const MemoryErrorCode = {
   EmbedderMismatch: 'MEMORY_EMBEDDER_MISMATCH',
   InferenceNotConfigured: 'MEMORY_INFERENCE_NOT_CONFIGURED',
   InferenceFailed: 'MEMORY_INFERENCE_FAILED',
+  /** `rerank` asked of a Memory opened without that reranker. */
+  RerankerNotConfigured: 'MEMORY_RERANKER_NOT_CONFIGURED',
   StorageFailed: 'MEMORY_STORAGE_FAILED',
   Closed: 'MEMORY_CLOSED',
   Locked: 'MEMORY_LOCKED',

@@ -37,6 +37,7 @@ import {
   updateOptionsSchema,
 } from './options.js'
 import { type ForwardedMethod, forwardedCallSchema, notLeading, type ReplicaEngine, Replication, scopeOfIds } from './replication.js'
+import { rerankDepth, rerankHits } from './search/rerank.js'
 import { ResidentCache, type ResidentCacheStats } from './search/resident-cache.js'
 import { searchMemories } from './search/searcher.js'
 import { openStores } from './store/open-stores.js'
@@ -232,6 +233,7 @@ export class Memory implements AsyncDisposable {
     if (typeof query !== 'string' || query.trim().length === 0) throw invalidInput('query must be a non-empty string')
     if (query.length > this.engine.config.maxTextLength) throw invalidInput(`query is longer than ${this.engine.config.maxTextLength} characters`)
     const { engine } = this
+    const depth = rerankDepth(opts.rerank, engine.config.reranker, opts.topK)
     const started = performance.now()
     const hits = await searchMemories(
       {
@@ -247,11 +249,12 @@ export class Memory implements AsyncDisposable {
         scope: { ...this.requireScope(opts, 'search'), currentOnly: !opts.includeSuperseded },
         filter: parseFilters(opts.filters),
         mode: opts.mode,
-        topK: opts.topK,
+        topK: Math.max(opts.topK, depth),
         threshold: opts.threshold,
       },
     )
-    const results = hits.map((h) => withScore(h.memory, h.score, opts.explain ? h.explain : undefined))
+    const ranked = engine.config.reranker && depth > 0 ? await rerankHits(engine.config.reranker, query, hits, opts.topK) : hits
+    const results = ranked.map((h) => withScore(h.memory, h.score, opts.explain ? h.explain : undefined, h.rerankScore))
     engine.logger.debug('memory.search', { mode: opts.mode, k: opts.topK, results: results.length, ms: Math.round(performance.now() - started) })
     return { results }
   }
@@ -745,8 +748,8 @@ function copyJson(value: unknown): unknown {
   return copy
 }
 
-function withScore(memory: StoredMemory, score: number, explain: SearchResult['explain']): SearchResult {
-  return { ...toItem(memory), score, ...(explain && { explain }) }
+function withScore(memory: StoredMemory, score: number, explain: SearchResult['explain'], rerankScore?: number): SearchResult {
+  return { ...toItem(memory), score, ...(rerankScore !== undefined && { rerankScore }), ...(explain && { explain }) }
 }
 
 /** Cursors are opaque and bound to the query they came from: reusing one with another scope or filter is an error. */

@@ -1,4 +1,4 @@
-import type { Embedder, Logger } from '@agentmem/embeddings'
+import type { Embedder, Logger, Reranker } from '@agentmem/embeddings'
 import { z } from 'zod'
 import { MemoryError, MemoryErrorCode } from './errors.js'
 import { LlmClient, llmOptionsSchema } from './inference/llm-client.js'
@@ -63,6 +63,10 @@ export const searchModes = ['hybrid', 'vector', 'keyword'] as const
 export type SearchMode = (typeof searchModes)[number]
 
 export const maxTopK = 1000
+/** Most first-stage candidates a reranker reads for one search (each is a model run over the pair). */
+export const maxRerankCandidates = 200
+/** First-stage candidates a reranker reads by default (at least `topK`). */
+export const defaultRerankCandidates = 20
 export const searchOptionsSchema = z.strictObject({
   ...scopeShape,
   filters: z.record(z.string(), z.unknown()).optional(),
@@ -72,6 +76,19 @@ export const searchOptionsSchema = z.strictObject({
   explain: z.boolean().default(false),
   /** Also memories a newer fact superseded (they carry validTo). */
   includeSuperseded: z.boolean().default(false),
+  /**
+   * Reorder the first stage's best `topN` candidates (default max(topK, 20)) by the configured
+   * reranker (open option `reranker`); `model`, if given, must name it. Results gain `rerankScore`.
+   */
+  rerank: z
+    .union([
+      z.boolean(),
+      z.strictObject({
+        model: z.string().min(1).optional(),
+        topN: z.number().int().min(1).max(maxRerankCandidates).optional(),
+      }),
+    ])
+    .default(false),
 })
 export type SearchOptions = z.input<typeof searchOptionsSchema>
 
@@ -150,6 +167,8 @@ export const memoryOpenOptionsSchema = z.strictObject({
   replication: replicationOptionsSchema.optional(),
   /** Embedder to use. Default: the offline default model, owned (and closed) by this Memory. */
   embedder: z.custom<Embedder>((e) => typeof e === 'object' && e !== null && typeof (e as Embedder).embed === 'function').optional(),
+  /** Cross-encoder for `search(..., { rerank: true })` (createReranker). The caller owns it: close it after the Memory. */
+  reranker: z.custom<Reranker>((r) => typeof r === 'object' && r !== null && typeof (r as Reranker).score === 'function').optional(),
   /** Tenant of every call made through this instance. */
   tenantId: tenantIdSchema.default('default'),
   logger: z.custom<Logger>((l) => typeof l === 'object' && l !== null).optional(),

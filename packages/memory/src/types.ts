@@ -27,7 +27,10 @@ export interface SearchExplanation {
 }
 
 export interface SearchResult extends MemoryItem {
+  /** The first stage's score (fused, cosine or BM25 by mode); a reranked search keeps it and orders by `rerankScore`. */
   score: number
+  /** With `rerank`: the reranker's relevance of this memory to the query, in (0, 1). */
+  rerankScore?: number
   explain?: SearchExplanation
 }
 

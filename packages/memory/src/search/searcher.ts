@@ -23,6 +23,8 @@ export interface SearchHit {
   memory: StoredMemory
   score: number
   explain: SearchExplanation
+  /** Set by the second stage (rerank.ts). */
+  rerankScore?: number
 }
 
 export interface SearchDeps {

@@ -1,7 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createEmbedder, type Embedder } from '@agentmem/embeddings'
+import { fileURLToPath } from 'node:url'
+import { createEmbedder, createReranker, type Embedder, type Reranker } from '@agentmem/embeddings'
+import { tinyBertShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
 import { type CephRgwService, type PostgresService, startCephRgw, startPostgres } from '@agentmem/test-services'
 import { Memory, type MemoryOpenOptions } from '../../src/index.js'
 import type { StoredMemory } from '../../src/store/types.js'
@@ -88,6 +90,17 @@ export async function tempStore(prefix: string): Promise<{ location: StoreLocati
 /** The real offline default model, one pool per test file. */
 export function defaultEmbedder(): Promise<Embedder> {
   return createEmbedder({ workers: 1 })
+}
+
+/**
+ * A real cross-encoder (random weights, MiniLM's tokenizer from ../shared beside the checkout):
+ * its scores mean nothing, but they are exactly what `score` returns, so a test can check how
+ * search uses them.
+ */
+export async function tinyReranker(folder: string): Promise<Reranker> {
+  const tokenizerFrom = fileURLToPath(new URL('../../../../../shared/models/all-MiniLM-L6-v2', import.meta.url))
+  await writeRandomBertModel({ folder, tokenizerFrom, shape: tinyBertShape, maxLength: 128, head: 'sequence-classification' })
+  return createReranker({ modelPath: folder, workers: 1, progress: false })
 }
 
 /** A Memory in a fresh store on the current backend; disposing it closes the store and deletes the folder. */
