@@ -23,6 +23,7 @@ export {
   type MemoryOpenOptions,
   type Message,
   maxListLimit,
+  maxRerankCandidates,
   maxTopK,
   memoryOpenOptionsSchema,
   messageSchema,

@@ -46,6 +46,13 @@ export const serverConfigSchema = z
     model: z.string().min(1).optional(),
     /** A local model folder (Hugging Face layout) instead of a download. */
     modelPath: z.string().min(1).optional(),
+    /**
+     * Cross-encoder for searches that ask `rerank` (e.g. ms-marco-MiniLM-L-6-v2, bge-reranker-base),
+     * downloaded from the Hugging Face hub once, at start; unset: `rerank` answers 501.
+     */
+    reranker: z.string().min(1).optional(),
+    /** A local cross-encoder folder (Hugging Face layout, ONNX graph with `logits`) instead of a download. */
+    rerankerPath: z.string().min(1).optional(),
     /** Embedding worker threads; default: one per core. */
     embeddingWorkers: int(1, 64).optional(),
     /** Largest request body, in bytes. */

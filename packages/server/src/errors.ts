@@ -49,6 +49,7 @@ export const statusByCode = {
   MEMORY_NOT_FOUND: 404,
   MEMORY_EMBEDDER_MISMATCH: 409,
   MEMORY_INFERENCE_NOT_CONFIGURED: 501,
+  MEMORY_RERANKER_NOT_CONFIGURED: 501,
   MEMORY_INFERENCE_FAILED: 502,
   MEMORY_STORAGE_FAILED: 500,
   MEMORY_CLOSED: 503,
@@ -87,6 +88,8 @@ export const retryAfterByCode: Partial<Record<ErrorCode, number>> = {
  */
 export function publicMessage(code: ErrorCode): string {
   if (code === 'MEMORY_INFERENCE_NOT_CONFIGURED') return 'infer: true needs an LLM, and this server has none configured'
+  if (code === 'MEMORY_RERANKER_NOT_CONFIGURED')
+    return 'rerank needs a reranker model, and this server has none configured (--reranker) or another one than asked for'
   const status = statusByCode[code]
   if (status === 501) return 'Not implemented by this server'
   if (status === 502) return 'An upstream service (LLM or model hub) failed; the request id identifies it in the server log'

@@ -3,7 +3,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { dirname } from 'node:path'
-import { createEmbedder } from '@agentmem/embeddings'
+import { createEmbedder, createReranker } from '@agentmem/embeddings'
 import { Memory, type MemoryOpenOptions } from '@agentmem/memory'
 import { serve } from '@hono/node-server'
 import type { Logger } from 'pino'
@@ -103,9 +103,20 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       ...(config.embeddingWorkers !== undefined && { workers: config.embeddingWorkers }),
     })
     opened.push(() => embedder.close())
+    const reranker =
+      config.reranker !== undefined || config.rerankerPath !== undefined
+        ? await createReranker({
+            logger: packageLogger(logger.child({ component: 'reranker' })),
+            ...(config.reranker !== undefined && { model: config.reranker }),
+            ...(config.rerankerPath !== undefined && { modelPath: config.rerankerPath }),
+            ...(config.embeddingWorkers !== undefined && { workers: config.embeddingWorkers }),
+          })
+        : undefined
+    if (reranker) opened.push(() => reranker.close())
     const memory = await Memory.open({
       ...storeLocation(config),
       embedder,
+      ...(reranker && { reranker }),
       logger: packageLogger(logger.child({ component: 'memory' })),
       ...memoryOptions(config),
       // On PostgreSQL several servers may share the store: one leads, the others forward writes to it.
@@ -126,7 +137,14 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     // Only now can other replicas reach this one: it may lead from here on (never while opening).
     if (config.metadataUrl) await memory.advertise(config.advertiseUrl ?? url)
     logger.info(
-      { url, docs: `${url}/docs`, keys: keyCount, data: config.data, llm: config.llmBaseUrl ? { url: config.llmBaseUrl, model: config.llmModel } : null },
+      {
+        url,
+        docs: `${url}/docs`,
+        keys: keyCount,
+        data: config.data,
+        llm: config.llmBaseUrl ? { url: config.llmBaseUrl, model: config.llmModel } : null,
+        reranker: reranker?.modelId ?? null,
+      },
       'server.listening',
     )
     // The key store no longer creates data/server/ when keys are in PostgreSQL.
@@ -146,6 +164,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
         })
         await memory.close()
         await embedder.close()
+        await reranker?.close()
         await limiter?.close?.()
         await keys.close()
         logger.info({}, 'server.stopped')

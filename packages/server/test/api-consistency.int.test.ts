@@ -174,7 +174,6 @@ describe('issue 17, item 8: Mem0 client flags AgentMem does not support answer 5
     await using t = await openTestApp(embedder)
     await t.call('POST', '/v1/memories', { body: { messages: 'I like tea', user_id: 'u' } })
     const cases: Array<[string, string, unknown]> = [
-      ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, rerank: true }],
       ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, show_expired: true }],
       ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, reference_date: '2026-01-01' }],
       ['POST', '/v3/memories/', { filters: { user_id: 'u' }, start_date: '2026-01-01' }],
@@ -185,6 +184,9 @@ describe('issue 17, item 8: Mem0 client flags AgentMem does not support answer 5
       const res = await t.call(method, path, { ...mem0(t), body })
       expect([path, body, res.status, res.body.error?.code]).toEqual([path, body, 501, 'NOT_IMPLEMENTED'])
     }
+    // rerank is supported, given a reranker: without one it says so.
+    const rerank = await t.call('POST', '/v3/memories/search/', { ...mem0(t), body: { query: 'tea', filters: { user_id: 'u' }, rerank: true } })
+    expect([rerank.status, rerank.body.error?.code]).toEqual([501, 'MEMORY_RERANKER_NOT_CONFIGURED'])
     const plain = await t.call('POST', '/v3/memories/search/', {
       ...mem0(t),
       body: { query: 'tea', filters: { user_id: 'u' }, rerank: false, show_expired: false },

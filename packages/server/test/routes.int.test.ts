@@ -266,7 +266,7 @@ describe('native API', () => {
       ['POST', '/v3/memories/add/', { messages: 'x', user_id: 'u', app_id: 'shop' }, 501, 'NOT_IMPLEMENTED'],
       ['POST', '/v3/memories/add/', { messages: 'x', user_id: 'u', custom_categories: [{ food: 'food' }] }, 501, 'NOT_IMPLEMENTED'],
       ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, top_k: 21 }, 400, 'REQUEST_VALIDATION_FAILED'],
-      ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, rerank: true }, 501, 'NOT_IMPLEMENTED'],
+      ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, rerank: true }, 501, 'MEMORY_RERANKER_NOT_CONFIGURED'],
       ['POST', '/v3/memories/search/', { query: 'tea' }, 400, 'MEMORY_SCOPE_REQUIRED'],
       ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u', colour: 'red' } }, 400, 'MEMORY_INVALID_FILTER'],
       ['POST', '/v3/memories/?page=0', { filters: { user_id: 'u' } }, 400, 'REQUEST_VALIDATION_FAILED'],

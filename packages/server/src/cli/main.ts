@@ -64,15 +64,29 @@ program
   .option('--port <number>', 'port (env AGENTMEM_PORT)')
   .option('--model <id>', 'embedding model, e.g. all-MiniLM-L6-v2 (downloaded once; env AGENTMEM_MODEL; default: the offline model)')
   .option('--model-path <dir>', 'a local model folder in the Hugging Face layout (env AGENTMEM_MODEL_PATH)')
+  .option('--reranker <id>', 'cross-encoder for searches asking rerank, e.g. ms-marco-MiniLM-L-6-v2 (downloaded once; env AGENTMEM_RERANKER)')
+  .option('--reranker-path <dir>', 'a local cross-encoder folder (env AGENTMEM_RERANKER_PATH)')
   .option('--metadata-url <url>', 'metadata in PostgreSQL: postgres://user:password@host/db (env AGENTMEM_METADATA_URL)')
   .option(
     '--vectors-url <url>',
     'memories in S3-compatible storage: s3://bucket/prefix (env AGENTMEM_VECTORS_URL; endpoint and keys from AWS_* or AGENTMEM_S3_*)',
   )
-  .action(async (o: { data?: string; host?: string; port?: string; model?: string; modelPath?: string; metadataUrl?: string; vectorsUrl?: string }) => {
-    const { serveCommand } = await import('./serve-command.js')
-    await serveCommand(config(o))
-  })
+  .action(
+    async (o: {
+      data?: string
+      host?: string
+      port?: string
+      model?: string
+      modelPath?: string
+      reranker?: string
+      rerankerPath?: string
+      metadataUrl?: string
+      vectorsUrl?: string
+    }) => {
+      const { serveCommand } = await import('./serve-command.js')
+      await serveCommand(config(o))
+    },
+  )
 
 const keys = program.command('keys').description('API keys: each belongs to one tenant')
 keys

@@ -1,5 +1,5 @@
 import type { HistoryEntry, InferenceJob, InferResult, MemoryItem, SearchResult } from '@agentmem/memory'
-import { inferenceJobStatuses, maxListLimit, searchModes } from '@agentmem/memory'
+import { inferenceJobStatuses, maxListLimit, maxRerankCandidates, searchModes } from '@agentmem/memory'
 import { z } from '@hono/zod-openapi'
 import type { ServerConfig } from '../config.js'
 
@@ -51,6 +51,9 @@ export const searchHit = memoryItem
     }),
     similarity: z.number().nullable().openapi({
       description: 'Cosine similarity of the query and the memory, -1 to 1; what `threshold` compares in vector and hybrid modes. Null in keyword mode.',
+    }),
+    rerank_score: z.number().optional().openapi({
+      description: "With `rerank`: the reranker's relevance of the memory to the query, 0 to 1; results are then ordered by it.",
     }),
     explain: z
       .object({
@@ -175,6 +178,19 @@ export function requestSchemas(config: ServerConfig) {
         mode: z.enum(searchModes).default('hybrid'),
         explain: z.boolean().default(false),
         include_superseded: includeSuperseded,
+        rerank: z
+          .union([
+            z.boolean(),
+            z.strictObject({
+              model: z.string().min(1).optional(),
+              top_n: z.number().int().min(1).max(maxRerankCandidates).optional(),
+            }),
+          ])
+          .default(false)
+          .openapi({
+            description:
+              "Reorder the best `top_n` candidates (default max(top_k, 20)) by the server's cross-encoder (`--reranker`); `model`, if given, must name it. Results gain `rerank_score`. Without a reranker: 501.",
+          }),
       })
       .openapi('SearchRequest'),
     listQuery: z.strictObject({
@@ -240,6 +256,7 @@ export function toSearchHitJson(hit: SearchResult, explain = false): z.infer<typ
     toMemoryJson(hit),
     {
       score: hit.score,
+      ...(hit.rerankScore !== undefined && { rerank_score: hit.rerankScore }),
       // NaN in keyword mode: no embedding is compared there.
       similarity: similarity === undefined || Number.isNaN(similarity) ? null : similarity,
     },

@@ -99,6 +99,10 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
       filters,
       top_k: z.number().int().min(1).max(100).default(10).describe('How many memories to return.'),
       mode: z.enum(['hybrid', 'vector', 'keyword']).default('hybrid').describe('hybrid (default) combines meaning and keywords.'),
+      rerank: z
+        .boolean()
+        .default(false)
+        .describe("Reorder the best candidates with the server's reranker model (slower, often better); only if the server has one."),
     },
     { readOnlyHint: true },
     async (args) => {
@@ -110,6 +114,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
         topK: args.top_k,
         mode: args.mode,
         explain: true, // for each hit's `similarity`, as over HTTP
+        rerank: args.rerank,
       })
       return { results: results.map((hit) => toSearchHitJson(hit)) }
     },

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
-import { Memory } from '@agentmem/memory'
+import { Memory, type MemoryOpenOptions } from '@agentmem/memory'
 import pino from 'pino'
 import { loadConfig, type ServerConfigInput } from '../../src/config.js'
 import { createApp } from '../../src/http/app.js'
@@ -37,12 +37,12 @@ export interface TestApp {
   [Symbol.asyncDispose](): Promise<void>
 }
 
-/** A real app on a real store (LanceDB + SQLite in a temp folder) and real API keys. */
-export async function openTestApp(embedder: Embedder, flags: ServerConfigInput = {}): Promise<TestApp> {
+/** A real app on a real store (LanceDB + SQLite in a temp folder) and real API keys; `open` adds Memory options (e.g. a reranker). */
+export async function openTestApp(embedder: Embedder, flags: ServerConfigInput = {}, open: Partial<MemoryOpenOptions> = {}): Promise<TestApp> {
   const data = await mkdtemp(join(tmpdir(), 'agentmem-server-'))
   const config = loadConfig({ env: {}, flags: { data, rateLimitPerMinute: 0, ...flags } })
   const keys = await KeyStore.open(dataPaths(data).keys)
-  const memory = await Memory.open({ path: dataPaths(data).memory, embedder, ...memoryOptions(config) })
+  const memory = await Memory.open({ path: dataPaths(data).memory, embedder, ...memoryOptions(config), ...open })
   const app = createApp({ memory, keys, config, logger: pino({ level: 'silent' }) })
   const keyA = (await keys.create({ tenantId: 'a' })).key
   const keyB = (await keys.create({ tenantId: 'b' })).key

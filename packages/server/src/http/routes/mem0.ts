@@ -37,7 +37,6 @@ const unsupported: Record<string, readonly unknown[] | 'any'> = {
   reference_date: 'any',
   start_date: 'any',
   end_date: 'any',
-  rerank: [true],
   show_expired: [true],
 }
 
@@ -135,6 +134,7 @@ export function registerMem0Routes(app: Hono<AppEnv>, limits: { maxTopK: number;
       ...(body.threshold !== undefined && { threshold: body.threshold }),
       // For `similarity`, what threshold compares.
       explain: true,
+      rerank: body.rerank ?? false,
     })
     return c.json({ results: results.map(toMem0) })
   })
@@ -330,5 +330,7 @@ function toMem0(item: MemoryItem | SearchResult) {
     created_at: item.createdAt,
     updated_at: item.updatedAt,
     ...('score' in item && { score: item.score, similarity: item.explain?.vector.score ?? null }),
+    // Mem0's own rerankers add this beside score, which keeps the first stage's.
+    ...('rerankScore' in item && { rerank_score: item.rerankScore }),
   }
 }

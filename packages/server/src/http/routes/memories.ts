@@ -157,6 +157,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
         // Always asked for: `similarity`, what threshold compares, comes from it.
         explain: true,
         includeSuperseded: body.include_superseded,
+        rerank: typeof body.rerank === 'boolean' ? body.rerank : { model: body.rerank.model, topN: body.rerank.top_n },
       })
       return c.json({ results: results.map((hit) => toSearchHitJson(hit, body.explain)) }, 200)
     },
