@@ -31,6 +31,7 @@ for (const [suite, heading] of [
   ['server', '| routes | connections |'],
   ['search', '| requests | connections | requests/s | x `/health` |'],
   ['infer', '## With the LLM down'],
+  ['rerank', '| reranker | candidates | p50 ms |'],
 ] as const) {
   it(`pnpm bench all --quick writes the ${suite} report and its charts`, () => {
     const report = readFileSync(join(out, `${suite}.md`), 'utf8')

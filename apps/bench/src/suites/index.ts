@@ -10,6 +10,8 @@ import { mem0Charts, mem0Headlines, mem0Report, mem0Targets } from './mem0/repor
 import { runMem0Suite } from './mem0/run.js'
 import { memoryCharts, memoryReport, memoryTargets } from './memory/report.js'
 import { runMemorySuite } from './memory/run.js'
+import { rerankCharts, rerankReport, rerankTargets } from './rerank/report.js'
+import { runRerankSuite } from './rerank/run.js'
 import { scaleoutCharts, scaleoutReport, scaleoutTargets } from './scaleout/report.js'
 import { runScaleoutSuite } from './scaleout/run.js'
 import { searchCharts, searchHeadlines, searchReport, searchTargets } from './search/report.js'
@@ -68,6 +70,14 @@ const registry = {
     report: serverReport,
     charts: serverCharts,
     targets: serverTargets,
+    headlines: none,
+  }),
+  rerank: suite({
+    title: 'Reranking: what a cross-encoder adds to a search, top 20 and 50 candidates',
+    run: runRerankSuite,
+    report: rerankReport,
+    charts: rerankCharts,
+    targets: rerankTargets,
     headlines: none,
   }),
   search: suite({

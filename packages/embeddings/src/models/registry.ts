@@ -99,7 +99,7 @@ export const knownRerankers: Record<string, KnownModel> = {
     },
   },
   'bge-reranker-base': {
-    // Multilingual (XLM-RoBERTa base, 278M parameters): better ranking, about 12x the compute.
+    // Multilingual (XLM-RoBERTa base, 278M parameters): about 7x the time per pair (docs/benchmarks/rerank.md).
     spec: { id: 'bge-reranker-base', ...crossEncoder },
     hub: {
       repo: 'BAAI/bge-reranker-base',
