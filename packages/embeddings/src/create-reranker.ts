@@ -1,5 +1,6 @@
 import { EmbeddingError, EmbeddingErrorCode } from './errors.js'
 import { progressListener } from './models/progress.js'
+import { crossEncoderSpec } from './models/registry.js'
 import { resolveModel } from './models/resolve-model.js'
 import { type CreateEmbedderOptions, type ResolvedEmbedderOptions, resolveOptions } from './options.js'
 import { MicroBatcher } from './pool/micro-batcher.js'
@@ -25,9 +26,6 @@ export type CreateRerankerOptions = Pick<
   | 'progress'
   | 'logger'
 >
-
-/** How every cross-encoder runs: the graph's `logits`, one per pair, taken as they are. */
-const crossEncoderSpec = { dimensions: 1, pooling: 'none', normalize: false, outputName: 'logits' } as const
 
 /**
  * Creates a pooled cross-encoder reranker: worker threads each owning one ONNX Runtime

@@ -1,3 +1,4 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { AutoModelForSequenceClassification, AutoTokenizer, env } from '@huggingface/transformers'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -141,5 +142,20 @@ describe('pair tokenisation', () => {
     const both = tokenizer.encodePair(long, long, 64)
     expect(both.typeIds.filter((t) => t === 0)).toHaveLength(1 + 30 + 1)
     expect(both.ids).toHaveLength(64)
+  })
+
+  it('budgets for a template with four special tokens, as XLM-R pairs have (<s> a </s></s> b </s>)', async () => {
+    const json = JSON.parse(await readFile(join(miniLmTokenizer, 'tokenizer.json'), 'utf8'))
+    const sep = { SpecialToken: { id: '[SEP]', type_id: 0 } }
+    json.post_processor.pair.splice(2, 0, sep) // [CLS] A [SEP] [SEP] B [SEP]
+    const folder = join(dir.path, 'four-specials')
+    await mkdir(folder, { recursive: true })
+    await writeFile(join(folder, 'tokenizer.json'), JSON.stringify(json))
+    const tokenizer = await TextTokenizer.load(folder)
+    const long = Array.from({ length: 300 }, (_, i) => `word${i % 17}`).join(' ')
+    const { ids } = tokenizer.encodePair('allergic to what', long, 64)
+    expect(ids).toHaveLength(64)
+    expect(ids.slice(0, 6)).toEqual([101, ...tokenizer.encode('allergic to what', 64).slice(1, 4), 102, 102])
+    expect(ids.at(-1)).toBe(102)
   })
 })

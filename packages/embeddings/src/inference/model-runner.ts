@@ -73,6 +73,13 @@ export class ModelRunner {
   /** A cross-encoder's logits for (query, document) pairs, one per pair (its spec has `dimensions: 1`). */
   async score(pairs: readonly (readonly [string, string])[]): Promise<Float32Array> {
     const output = await this.#run(this.#tokenizer.encodePairBatch(pairs, this.spec.maxLength))
+    if (output.data.length !== pairs.length) {
+      throw new EmbeddingError(
+        EmbeddingErrorCode.DimensionMismatch,
+        `model ${this.spec.id} returned ${output.data.length} logits for ${pairs.length} pairs: a reranker needs one logit per pair`,
+        { details: { expected: pairs.length, actual: output.data.length } },
+      )
+    }
     return Float32Array.from(output.data)
   }
 

@@ -25,12 +25,17 @@ export class TextTokenizer {
   readonly #tokenizer: Tokenizer
   readonly #specialIds: Set<number>
   readonly #padId: number
+  /** Added tokens (specials such as `<s>`, `[SEP]`) by text: a model's vocabulary may not hold them. */
+  readonly #addedIds: Map<string, number>
+  readonly #unknownId: number
 
   private constructor(json: TokenizerJson, config: object) {
     this.#tokenizer = new Tokenizer(json, config)
     this.#specialIds = new Set((json.added_tokens ?? []).filter((t) => t.special).map((t) => t.id))
     const vocab = json.model?.vocab as Record<string, number> | undefined
     this.#padId = json.padding?.pad_id ?? vocab?.['[PAD]'] ?? 0
+    this.#addedIds = new Map((json.added_tokens ?? []).map((t) => [t.content, t.id]))
+    this.#unknownId = this.#addedIds.get('[UNK]') ?? this.#addedIds.get('<unk>') ?? vocab?.['[UNK]'] ?? this.#padId
   }
 
   /** The id batches are padded with. */
@@ -85,7 +90,7 @@ export class TextTokenizer {
     const processed = this.#tokenizer.post_processor?.post_process(a, b, true)
     const tokens: string[] = processed?.tokens ?? [...a, ...b]
     return {
-      ids: tokens.map((token) => this.#tokenizer.token_to_id(token) ?? this.#padId),
+      ids: tokens.map((token) => this.#addedIds.get(token) ?? this.#tokenizer.token_to_id(token) ?? this.#unknownId),
       typeIds: processed?.token_type_ids ?? tokens.map(() => 0),
     }
   }

@@ -76,8 +76,8 @@ export const knownModels: Record<string, KnownModel> = {
   },
 }
 
-/** How every registry cross-encoder runs: one logit per (query, document) pair. */
-const crossEncoder = { dimensions: 1, pooling: 'none', normalize: false, outputName: 'logits', maxLength: 512 } as const
+/** How every cross-encoder runs: the graph's `logits`, one per (query, document) pair, taken as they are. */
+export const crossEncoderSpec = { dimensions: 1, pooling: 'none', normalize: false, outputName: 'logits' } as const
 
 /**
  * Cross-encoders `createReranker({ model })` knows how to fetch and run (pinned like
@@ -86,7 +86,7 @@ const crossEncoder = { dimensions: 1, pooling: 'none', normalize: false, outputN
 export const knownRerankers: Record<string, KnownModel> = {
   'ms-marco-MiniLM-L-6-v2': {
     // English, 22M parameters, trained on MS MARCO passage ranking: the usual fast reranker.
-    spec: { id: 'ms-marco-MiniLM-L-6-v2', ...crossEncoder },
+    spec: { id: 'ms-marco-MiniLM-L-6-v2', ...crossEncoderSpec, maxLength: 512 },
     hub: {
       repo: 'cross-encoder/ms-marco-MiniLM-L6-v2',
       revision: 'c5ee24cb16019beea0893ab7796b1df96625c6b8',
@@ -100,7 +100,7 @@ export const knownRerankers: Record<string, KnownModel> = {
   },
   'bge-reranker-base': {
     // Multilingual (XLM-RoBERTa base, 278M parameters): about 7x the time per pair (docs/benchmarks/rerank.md).
-    spec: { id: 'bge-reranker-base', ...crossEncoder },
+    spec: { id: 'bge-reranker-base', ...crossEncoderSpec, maxLength: 512 },
     hub: {
       repo: 'BAAI/bge-reranker-base',
       revision: '2cfc18c9415c912f9d8155881c133215df768a70',

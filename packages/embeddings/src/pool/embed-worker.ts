@@ -23,7 +23,12 @@ try {
 try {
   const runner = await ModelRunner.load(workerData as WorkerInit)
   // One warm-up run checks the output dimensions before any caller depends on them.
-  await ((workerData as WorkerInit).task === 'score' ? runner.score([['warm', 'up']]) : runner.embed(['warm up']))
+  await ((workerData as WorkerInit).task === 'score'
+    ? runner.score([
+        ['warm', 'up'],
+        ['a second pair', 'proves one logit per pair'],
+      ])
+    : runner.embed(['warm up']))
   let crashNext = false
   port.on('message', async (message: ToWorker) => {
     switch (message.type) {
