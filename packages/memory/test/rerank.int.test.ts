@@ -60,7 +60,11 @@ describe('search with rerank', () => {
     const best = all.map((r, i) => ({ id: r.id, s: allScores[i] as number })).sort((a, b) => b.s - a.s)
     expect(wide.map((r) => r.id)).toEqual(best.slice(0, 3).map((b) => b.id))
     const narrow = (await memory.search(query, { userId: 'u', topK: 10, rerank: { topN: 2, model: reranker.modelId } })).results
-    expect(new Set(narrow.map((r) => r.id))).toEqual(new Set(firstStage.slice(0, 10).map((r) => r.id)))
+    const topTen = firstStage
+      .slice(0, 10)
+      .map((r, i) => ({ id: r.id, s: scores[i] as number }))
+      .sort((a, b) => b.s - a.s)
+    expect(narrow.map((r) => r.id)).toEqual(topTen.map((t) => t.id))
 
     const filtered = (await memory.search(query, { userId: 'u', topK: 5, rerank: true, filters: { metadata: { day: { gte: 30 } } } })).results
     expect(filtered.length).toBe(5)
@@ -83,5 +87,16 @@ describe('search with rerank', () => {
     })
     await expect(store.memory.search(query, { userId: 'u', rerank: { topN: 0 } })).rejects.toMatchObject({ code: MemoryErrorCode.InvalidOptions })
     await expect(store.memory.search(query, { userId: 'u', rerank: { topn: 5 } as never })).rejects.toMatchObject({ code: MemoryErrorCode.InvalidOptions })
+    await expect(store.memory.search(query, { userId: 'u', topK: 201, rerank: true })).rejects.toMatchObject({
+      code: MemoryErrorCode.InvalidOptions,
+      details: { topK: 201, limit: 200 },
+    })
+
+    // Any object with `score` may rerank: one that answers nonsense fails the search, never sorts at random.
+    const broken = { ...reranker, modelId: 'broken', score: async () => [Number.NaN] } as unknown as Reranker
+    await using odd = await openTemp(embedder, { reranker: broken })
+    await odd.memory.add('I am allergic to peanuts', { userId: 'u' })
+    await odd.memory.add('I live in Porto', { userId: 'u' })
+    await expect(odd.memory.search(query, { userId: 'u', rerank: true })).rejects.toMatchObject({ code: MemoryErrorCode.InferenceFailed })
   })
 })

@@ -1,6 +1,6 @@
 import type { Reranker } from '@agentmem/embeddings'
 import { MemoryError, MemoryErrorCode } from '../errors.js'
-import { defaultRerankCandidates } from '../options.js'
+import { defaultRerankCandidates, maxRerankCandidates } from '../options.js'
 import type { SearchHit } from './searcher.js'
 
 export type RerankRequest = boolean | { model?: string | undefined; topN?: number | undefined }
@@ -26,6 +26,15 @@ export function rerankDepth(request: RerankRequest, reranker: Reranker | undefin
       details: { model: asked, configured: reranker.modelId },
     })
   }
+  if (topK > maxRerankCandidates) {
+    throw new MemoryError(
+      MemoryErrorCode.InvalidOptions,
+      `rerank reads at most ${maxRerankCandidates} candidates: ask for topK ${maxRerankCandidates} or fewer`,
+      {
+        details: { topK, limit: maxRerankCandidates },
+      },
+    )
+  }
   const topN = request === true ? undefined : request.topN
   return Math.max(topK, topN ?? defaultRerankCandidates)
 }
@@ -40,6 +49,13 @@ export async function rerankHits(reranker: Reranker, query: string, hits: Search
     query,
     hits.map((hit) => hit.memory.text),
   )
+  // A reranker is any object with `score`: a wrong answer must fail loudly, not sort at random.
+  if (scores.length !== hits.length || !scores.every(Number.isFinite)) {
+    throw new MemoryError(
+      MemoryErrorCode.InferenceFailed,
+      `reranker ${reranker.modelId} returned ${scores.length} scores for ${hits.length} candidates, or a non-finite one`,
+    )
+  }
   return hits
     .map((hit, i) => ({ ...hit, rerankScore: scores[i] as number, order: i }))
     .sort((a, b) => b.rerankScore - a.rerankScore || a.order - b.order)
