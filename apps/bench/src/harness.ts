@@ -2,6 +2,7 @@ import { execSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { cpus, totalmem } from 'node:os'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
+import { fileURLToPath } from 'node:url'
 import type { Embedder } from '@agentmem/embeddings'
 import { miniLmShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
 import { loadLocomo } from './suites/locomo/data.js'
@@ -96,11 +97,14 @@ export function locomoTurns(count: number): string[] {
   return Array.from({ length: count }, (_, i) => turns[i % turns.length] as string)
 }
 
+/** all-MiniLM-L6-v2's tokenizer files in ../shared (no weights exist on these machines). */
+export const miniLmTokenizerFolder = fileURLToPath(new URL('../../../../shared/models/all-MiniLM-L6-v2', import.meta.url))
+
 /** A BERT with all-MiniLM-L6-v2's exact shape and tokenizer but random weights (no weights exist here). */
 export function writeMiniLmShapedModel(folder: string, options: { quantized?: boolean } = {}): Promise<string> {
   return writeRandomBertModel({
     folder,
-    tokenizerFrom: new URL('../../../../shared/models/all-MiniLM-L6-v2', import.meta.url).pathname,
+    tokenizerFrom: miniLmTokenizerFolder,
     shape: miniLmShape,
     pooling: 'mean',
     maxLength: 256,

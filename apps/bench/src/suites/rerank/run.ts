@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { createEmbedder, createReranker, type Reranker } from '@agentmem/embeddings'
 import { type BertShape, miniLmShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
 import { Memory } from '@agentmem/memory'
-import { type LatencyStats, latencyStats, timed } from '../../harness.js'
+import { type LatencyStats, latencyStats, miniLmTokenizerFolder, timed } from '../../harness.js'
 import type { RunOptions } from '../../suite.js'
 import { loadLocomo } from '../locomo/data.js'
 
@@ -81,7 +81,7 @@ export async function runRerankSuite(options: RunOptions): Promise<RerankSuiteRe
       options.progress.step(model.name)
       const folder = await writeRandomBertModel({
         folder: join(work, `cross-encoder-${i}`),
-        tokenizerFrom: new URL('../../../../../../shared/models/all-MiniLM-L6-v2', import.meta.url).pathname,
+        tokenizerFrom: miniLmTokenizerFolder,
         shape: model.shape,
         maxLength: 512,
         head: 'sequence-classification',
