@@ -251,6 +251,7 @@ export class Memory implements AsyncDisposable {
         mode: opts.mode,
         topK: Math.max(opts.topK, depth),
         threshold: opts.threshold,
+        fillerWeight: engine.config.fillerWeight,
       },
     )
     const ranked = engine.config.reranker && depth > 0 ? await rerankHits(engine.config.reranker, query, hits, opts.topK) : hits

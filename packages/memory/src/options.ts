@@ -176,6 +176,13 @@ export const memoryOpenOptionsSchema = z.strictObject({
   maxTextLength: z.number().int().min(1).max(1_000_000).default(10_000),
   /** Most items (texts or messages) in one add or addBatch call. */
   maxBatchItems: z.number().int().min(1).max(1_000_000).default(10_000),
+  /**
+   * In hybrid search, the factor on the score of a memory made only of filler words
+   * (acknowledgements, greetings, thanks: "Noted!", "Got it, thanks!"): it ranks below facts that
+   * match as well, and still ranks where nothing else matches. A memory with any other word is
+   * never touched. 1 turns the prior off.
+   */
+  fillerWeight: z.number().min(0).max(1).default(0.5),
   /** Rows at which an ANN index is built; below it search is exact. */
   annIndexThreshold: z.number().int().min(256).default(100_000),
   /** Rows written between two compactions / index refreshes. */

@@ -1,5 +1,6 @@
 import type { ScoredMemory, StoredMemory } from '../store/types.js'
 import type { SearchExplanation } from '../types.js'
+import { isLowInformation } from './filler.js'
 
 /**
  * Weight of the keyword signal in hybrid scores. Picked on LoCoMo's two smallest conversations
@@ -26,8 +27,13 @@ function dot(a: Float32Array, b: Float32Array): number {
  * w * bm25 / best bm25 + (1 - w) * cosine. Cosine stays raw, so a model whose similarities
  * barely separate candidates moves the order little. Every candidate gets its exact cosine
  * (vectors are unit length), so a threshold on similarity applies to keyword-only hits too.
+ *
+ * A memory made only of filler words (filler.ts: "Noted!", "Good morning!") has a positive fused
+ * score counted `fillerWeight` times: short texts sit close to many questions under averaged
+ * word vectors, and share words like "morning" with them, yet say nothing that could answer
+ * one. It still ranks where nothing else matches; a memory with any content word is never touched.
  */
-export function fuseHybrid(query: Float32Array, vectorHits: ScoredMemory[], keywordHits: ScoredMemory[]): FusedHit[] {
+export function fuseHybrid(query: Float32Array, vectorHits: ScoredMemory[], keywordHits: ScoredMemory[], fillerWeight: number): FusedHit[] {
   const byId = new Map<string, FusedHit>()
   vectorHits.forEach((hit, i) => {
     byId.set(hit.memory.id, { memory: hit.memory, explain: { vector: { score: hit.score, rank: i + 1 }, keyword: null, fused: 0 } })
@@ -44,9 +50,12 @@ export function fuseHybrid(query: Float32Array, vectorHits: ScoredMemory[], keyw
   })
   const bestKeyword = Math.max(0, ...keywordHits.map((h) => h.score))
   const hits = [...byId.values()]
-  for (const { explain } of hits) {
+  for (const { memory, explain } of hits) {
     const keyword = explain.keyword && bestKeyword > 0 ? explain.keyword.score / bestKeyword : 0
-    explain.fused = keywordWeight * keyword + (1 - keywordWeight) * explain.vector.score
+    const fused = keywordWeight * keyword + (1 - keywordWeight) * explain.vector.score
+    const filler = fillerWeight < 1 && fused > 0 && isLowInformation(memory)
+    if (filler) explain.filler = true
+    explain.fused = filler ? fused * fillerWeight : fused
   }
   return hits.sort((a, b) => b.explain.fused - a.explain.fused || a.memory.id.localeCompare(b.memory.id))
 }

@@ -17,6 +17,8 @@ export interface SearchRequest {
   topK: number
   /** On cosine similarity (hybrid and vector) or BM25 (keyword). */
   threshold: number | undefined
+  /** Hybrid only: how much a filler memory's similarity counts (fusion.ts); 1 is no prior. */
+  fillerWeight: number
 }
 
 export interface SearchHit {
@@ -77,7 +79,7 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
       .filter((h) => threshold === undefined || h.score >= threshold)
       .map((h, i) => ({ ...h, explain: { vector: { score: h.score, rank: i + 1 }, keyword: null, fused: h.score } }))
   }
-  return fuseHybrid(vector as Float32Array, vectorHits, keywordHits)
+  return fuseHybrid(vector as Float32Array, vectorHits, keywordHits, request.fillerWeight)
     .filter((h) => threshold === undefined || h.explain.vector.score >= threshold)
     .slice(0, topK)
     .map((h) => ({ memory: h.memory, score: h.explain.fused, explain: h.explain }))

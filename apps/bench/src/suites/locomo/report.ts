@@ -1,6 +1,7 @@
 import type { Chart } from '../../report/chart.js'
 import { chartImage, fmt, generatedBy, type SuiteRun, type Target, targetsTable, title } from '../../report/markdown.js'
 import type { Headline } from '../../suite.js'
+import type { FillerSetResult } from './filler.js'
 import type { Estimate } from './metrics.js'
 import { depth, type Group, groups, type LocomoSuiteResult, type ModelRun, tuningConversations } from './run.js'
 
@@ -82,6 +83,24 @@ export function locomoHeadlines(result: LocomoSuiteResult): Headline[] {
   ]
 }
 
+function fillerSection(filler: FillerSetResult): string {
+  const rows = filler.runs.map(
+    (r) =>
+      `| ${r.fillerWeight === 1 ? '1 (no prior: before)' : `${r.fillerWeight} (default: after)`} | ${fmt(r.hit1)} | ${fmt(r.hit3)} | ${r.fillerFirst} of ${filler.questions} |`,
+  )
+  return `
+### Facts among filler (this repository's own set, not LoCoMo)
+
+${filler.memories} memories in one scope: ${filler.questions} facts and ${filler.memories - filler.questions} acknowledgements, greetings and thanks ("Noted!",
+"Got it, thanks!"), as an agent keeping every message stores them. Each fact has one paraphrased question
+(apps/bench/src/suites/locomo/filler-set.ts). AgentMem hybrid, top 3, by the Memory's \`fillerWeight\`.
+
+| fillerWeight | Hit@1 % | Hit@3 % | filler ranked first |
+|---|---:|---:|---:|
+${rows.join('\n')}
+`
+}
+
 export function locomoReport(header: SuiteRun<LocomoSuiteResult>): string {
   const { quick, result } = header
   const ci = (e: Estimate) => `${fmt(e.mean)} (${fmt(e.lo)}–${fmt(e.hi)})`
@@ -100,6 +119,7 @@ export function locomoReport(header: SuiteRun<LocomoSuiteResult>): string {
       (i) =>
         `| ${i.contender === 'agentmem' ? 'AgentMem (addBatch per conversation)' : 'Mem0 (add, 32 concurrent)'} | ${i.turns.toLocaleString('en')} | ${i.memories.toLocaleString('en')} | ${Math.round(i.perSecond).toLocaleString('en')} |`,
     )
+    const filler = run.filler ? fillerSection(run.filler) : ''
     const latency = run.retrievers.map(
       (r) => `| ${r.retriever} | ${fmt(r.search.p50Ms)} | ${fmt(r.search.p95Ms)} | ${fmt(r.search.p99Ms)} | ${r.foreignResults} |`,
     )
@@ -138,7 +158,7 @@ ${ingest.join('\n')}
 | retriever | search p50 ms | p95 ms | p99 ms | results from another conversation |
 |---|---:|---:|---:|---:|
 ${latency.join('\n')}
-`
+${filler}`
   })
   return `${title('LoCoMo retrieval quality', quick)}
 

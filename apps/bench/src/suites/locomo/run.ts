@@ -11,6 +11,7 @@ import { type LatencyStats, latencyStats, timed } from '../../harness.js'
 import type { RunOptions } from '../../suite.js'
 import { type ContenderName, ensureBetterSqlite3, openContender, type SearchMode } from '../mem0/contenders.js'
 import { type LocomoConversation, loadLocomo } from './data.js'
+import { type FillerSetResult, runFillerSet } from './filler.js'
 import { type Estimate, type Metric, pairedDifference, type QuestionScores, scoreRanking, summarise } from './metrics.js'
 
 /** Plain BM25 Recall@10 on categories 1-4 (PROVENANCE.md): the floor AgentMem hybrid must beat. */
@@ -40,6 +41,8 @@ export interface ModelRun {
   retrievers: RetrieverResult[]
   /** Paired bootstrap differences on categories 1-4: AgentMem hybrid minus each other retriever. */
   pairs: Array<{ a: string; b: string; metric: Metric; difference: Estimate }>
+  /** Facts among filler (filler-set.ts, this repository's own set): AgentMem hybrid without and with the filler prior. Absent from runs before it existed. */
+  filler?: FillerSetResult
 }
 
 export interface LocomoSuiteResult {
@@ -69,7 +72,7 @@ async function runModel(
   work: string,
   resamples: number,
   log: (line: string) => void,
-): Promise<ModelRun> {
+): Promise<Omit<ModelRun, 'filler'>> {
   const ingest: ModelRun['ingest'] = []
   const scored = new Map<string, Record<Group, QuestionScores[]>>()
   const results: RetrieverResult[] = []
@@ -159,7 +162,7 @@ export async function runLocomoSuite(options: RunOptions): Promise<LocomoSuiteRe
       const embedder = await createEmbedder({ progress: false, ...(folder && { modelPath: folder }) })
       options.progress.step(`model ${embedder.modelId}`)
       try {
-        runs.push(await runModel(embedder, conversations, work, resamples, options.progress.log))
+        runs.push({ ...(await runModel(embedder, conversations, work, resamples, options.progress.log)), filler: await runFillerSet(embedder, work) })
       } finally {
         await embedder.close()
       }
