@@ -53,6 +53,8 @@ export const serverConfigSchema = z
     reranker: z.string().min(1).optional(),
     /** A local cross-encoder folder (Hugging Face layout, ONNX graph with `logits`) instead of a download. */
     rerankerPath: z.string().min(1).optional(),
+    /** Reranker worker threads, each holding a copy of the model (bge-reranker-base: ~1.1 GB); ORT threads split the cores between them. Default: 2 (1 on one core). */
+    rerankerWorkers: int(1, 64).optional(),
     /** Embedding worker threads; default: one per core. */
     embeddingWorkers: int(1, 64).optional(),
     /** Largest request body, in bytes. */
@@ -71,6 +73,8 @@ export const serverConfigSchema = z
     shutdownTimeoutMs: int(100).default(10_000),
     /** Heap the resident search index may hold, in bytes (an estimate); 0 turns it off and every search reads LanceDB. */
     residentBudgetBytes: int(0).default(256 * 1024 * 1024),
+    /** In hybrid search, the factor on the score of a memory made only of filler words ("Noted!", "Got it, thanks!"); 1 turns the prior off. */
+    fillerWeight: z.coerce.number().min(0).max(1).default(0.5),
     /** A scope with more memories is searched in LanceDB, never held in memory whole. */
     residentMaxScopeRows: int(1, 1_000_000).default(10_000),
     /** OpenAI-compatible endpoint for `infer` (e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1); unset: no inference. */

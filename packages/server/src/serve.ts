@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { type IncomingMessage, type Server, type ServerResponse, STATUS_CODES } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { availableParallelism } from 'node:os'
 import { dirname } from 'node:path'
 import { createEmbedder, createReranker } from '@agentmem/embeddings'
 import { Memory, type MemoryOpenOptions } from '@agentmem/memory'
@@ -109,7 +110,9 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
             logger: packageLogger(logger.child({ component: 'reranker' })),
             ...(config.reranker !== undefined && { model: config.reranker }),
             ...(config.rerankerPath !== undefined && { modelPath: config.rerankerPath }),
-            ...(config.embeddingWorkers !== undefined && { workers: config.embeddingWorkers }),
+            workers: config.rerankerWorkers ?? Math.min(2, availableParallelism()),
+            // Stored memories may be as long as the server accepts: the reranker must not refuse them.
+            maxTextLength: config.maxTextLength,
           })
         : undefined
     if (reranker) opened.push(() => reranker.close())
@@ -219,6 +222,7 @@ export function memoryOptions(config: ServerConfig): Partial<MemoryOpenOptions> 
     maxTextLength: config.maxTextLength,
     maxBatchItems: config.maxBatchItems,
     resident: { budgetBytes: config.residentBudgetBytes, maxScopeRows: config.residentMaxScopeRows },
+    fillerWeight: config.fillerWeight,
     ...(config.llmBaseUrl &&
       config.llmModel && {
         llm: {

@@ -60,6 +60,10 @@ export const searchHit = memoryItem
         vector: z.object({ score: z.number(), rank: z.number().nullable() }),
         keyword: z.object({ score: z.number(), rank: z.number() }).nullable(),
         fused: z.number(),
+        filler: z
+          .literal(true)
+          .optional()
+          .openapi({ description: 'The memory holds only filler words (an acknowledgement, a greeting): `fused` is its score times `fillerWeight`.' }),
       })
       .optional(),
   })
