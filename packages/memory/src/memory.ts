@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { createEmbedder, type Embedder, type Logger, noopLogger } from '@agentmem/embeddings'
+import { createEmbedder, type Embedder, type Logger, noopLogger, type Reranker } from '@agentmem/embeddings'
 import { uuidv7 } from 'uuidv7'
 import { z } from 'zod'
 import { MemoryError, MemoryErrorCode } from './errors.js'
@@ -154,6 +154,11 @@ export class Memory implements AsyncDisposable {
 
   get embedder(): Embedder {
     return this.engine.embedder
+  }
+
+  /** The cross-encoder `search(..., { rerank })` uses, if the Memory was opened with one. */
+  get reranker(): Reranker | undefined {
+    return this.engine.config.reranker
   }
 
   /** True when an LLM is configured, so `add(..., { infer: true })` works. */

@@ -85,6 +85,9 @@ describe('rerank over HTTP', () => {
     expect(other.body.error.message).toMatch(/--reranker/)
     const bad = await t.call('POST', '/v1/memories/search', { body: { query, user_id: 'alice', rerank: { top_n: 201 } } })
     expect([bad.status, bad.body.error.code]).toEqual([400, 'REQUEST_VALIDATION_FAILED'])
+    const metrics = await t.call('GET', '/metrics', { key: t.adminKey })
+    expect(metrics.body).toMatch(/^agentmem_rerank_queue_depth 0$/m)
+    expect(metrics.body).toMatch(/^agentmem_rerank_busy_workers 0$/m)
   })
 
   it('agentmem serve --reranker-path loads the cross-encoder and serves rerank', async () => {

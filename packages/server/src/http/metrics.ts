@@ -30,6 +30,26 @@ export function createMetrics(memory: Memory, embedder: Embedder) {
       this.set(embedder.stats().busyWorkers)
     },
   })
+  // Only with a reranker (--reranker): its pool, like the embedder's.
+  const reranker = memory.reranker
+  if (reranker) {
+    new Gauge({
+      name: 'agentmem_rerank_queue_depth',
+      help: '(query, memory) pairs waiting for a reranker worker.',
+      registers: [registry],
+      collect() {
+        this.set(reranker.stats().queued)
+      },
+    })
+    new Gauge({
+      name: 'agentmem_rerank_busy_workers',
+      help: 'Reranker workers running a batch.',
+      registers: [registry],
+      collect() {
+        this.set(reranker.stats().busyWorkers)
+      },
+    })
+  }
   new Gauge({
     name: 'agentmem_leader',
     help: "Whether this process writes the store: 1 alone or as the replicas' leader, 0 as a follower.",
