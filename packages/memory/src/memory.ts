@@ -257,9 +257,10 @@ export class Memory implements AsyncDisposable {
         topK: Math.max(opts.topK, depth),
         threshold: opts.threshold,
         fillerWeight: engine.config.fillerWeight,
+        signal: opts.signal,
       },
     )
-    const ranked = engine.config.reranker && depth > 0 ? await rerankHits(engine.config.reranker, query, hits, opts.topK) : hits
+    const ranked = engine.config.reranker && depth > 0 ? await rerankHits(engine.config.reranker, query, hits, opts.topK, opts.signal) : hits
     const results = ranked.map((h) => withScore(h.memory, h.score, opts.explain ? h.explain : undefined, h.rerankScore))
     engine.logger.debug('memory.search', { mode: opts.mode, k: opts.topK, results: results.length, ms: Math.round(performance.now() - started) })
     return { results }

@@ -89,6 +89,8 @@ export const searchOptionsSchema = z.strictObject({
       }),
     ])
     .default(false),
+  /** Cancels the search's model work (the query's embedding, the reranking): it rejects with EMBEDDINGS_ABORTED. */
+  signal: z.custom<AbortSignal>((s) => s instanceof AbortSignal, 'signal must be an AbortSignal').optional(),
 })
 export type SearchOptions = z.input<typeof searchOptionsSchema>
 

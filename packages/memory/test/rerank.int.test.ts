@@ -92,6 +92,14 @@ describe('search with rerank', () => {
       details: { topK: 201, limit: 200 },
     })
 
+    // A caller that gives up (a request timeout) cancels the model work: the reranking, the query's embedding.
+    const gaveUp = AbortSignal.abort()
+    await expect(store.memory.search('peanuts', { userId: 'u', mode: 'keyword', rerank: true, signal: gaveUp })).rejects.toMatchObject({
+      code: 'EMBEDDINGS_ABORTED',
+    })
+    await expect(store.memory.search(query, { userId: 'u', signal: gaveUp })).rejects.toMatchObject({ code: 'EMBEDDINGS_ABORTED' })
+    await expect(store.memory.search(query, { userId: 'u', signal: 'soon' as never })).rejects.toMatchObject({ code: MemoryErrorCode.InvalidOptions })
+
     // Any object with `score` may rerank: one that answers nonsense fails the search, never sorts at random.
     const broken = { ...reranker, modelId: 'broken', score: async () => [Number.NaN] } as unknown as Reranker
     await using odd = await openTemp(embedder, { reranker: broken })

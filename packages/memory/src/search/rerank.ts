@@ -44,10 +44,11 @@ export function rerankDepth(request: RerankRequest, reranker: Reranker | undefin
  * stage's separate vectors and term counts cannot, and reorders the candidates by it. Equal
  * relevances keep the first stage's order.
  */
-export async function rerankHits(reranker: Reranker, query: string, hits: SearchHit[], topK: number): Promise<SearchHit[]> {
+export async function rerankHits(reranker: Reranker, query: string, hits: SearchHit[], topK: number, signal?: AbortSignal): Promise<SearchHit[]> {
   const scores = await reranker.score(
     query,
     hits.map((hit) => hit.memory.text),
+    signal && { signal },
   )
   // A reranker is any object with `score`: a wrong answer must fail loudly, not sort at random.
   if (scores.length !== hits.length || !scores.every(Number.isFinite)) {

@@ -19,6 +19,7 @@ export interface SearchRequest {
   threshold: number | undefined
   /** Hybrid only: how much a filler memory's similarity counts (fusion.ts); 1 is no prior. */
   fillerWeight: number
+  signal?: AbortSignal | undefined
 }
 
 export interface SearchHit {
@@ -59,7 +60,9 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
   if (resident) deps.healthy()
   else await deps.settled()
   const [vector, stats] = await Promise.all([
-    mode === 'keyword' ? undefined : deps.embedder.embed([request.query], { kind: 'query' }).then(([v]) => v as Float32Array),
+    mode === 'keyword'
+      ? undefined
+      : deps.embedder.embed([request.query], { kind: 'query', ...(request.signal && { signal: request.signal }) }).then(([v]) => v as Float32Array),
     mode === 'vector' ? undefined : deps.cache.stats(scope.tenantId),
   ])
   // Fusion needs more candidates than it returns: a memory ranked low by one signal may top the other.

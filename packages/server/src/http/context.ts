@@ -31,3 +31,11 @@ export interface AppEnv {
     memory: Memory
   }
 }
+
+/**
+ * Aborted when the client goes away or the request outlives its timeout: the 504 answers the
+ * client, this stops the model work (query embedding, reranking) still queued for it.
+ */
+export function requestSignal(request: Request, timeoutMs: number): AbortSignal {
+  return AbortSignal.any([request.signal, AbortSignal.timeout(timeoutMs)])
+}

@@ -56,12 +56,15 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
     description: string,
     inputSchema: Shape,
     annotations: { readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean },
-    run: (args: z.infer<z.ZodObject<Shape>>) => Promise<unknown>,
+    run: (args: z.infer<z.ZodObject<Shape>>, signal: AbortSignal) => Promise<unknown>,
   ) =>
     // Strict, as the HTTP API's bodies: an argument the tool does not know is an error, never ignored.
-    server.registerTool(name, { description, inputSchema: z.strictObject(inputSchema), annotations }, (async (args: z.infer<z.ZodObject<Shape>>) => {
+    server.registerTool(name, { description, inputSchema: z.strictObject(inputSchema), annotations }, (async (
+      args: z.infer<z.ZodObject<Shape>>,
+      extra: { signal: AbortSignal },
+    ) => {
       try {
-        return reply(await run(args))
+        return reply(await run(args, extra.signal))
       } catch (error) {
         return toolError(error, ctx.logger, name)
       }
@@ -105,9 +108,10 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
         .describe("Reorder the best candidates with the server's reranker model (slower, often better); only if the server has one."),
     },
     { readOnlyHint: true },
-    async (args) => {
+    async (args, signal) => {
       const { scope: filterScope, filters: parsed } = readFilters(args.filters)
       const { results } = await memory.search(args.query, {
+        signal,
         ...filterScope,
         ...scopeIds(args),
         ...(parsed && { filters: parsed }),

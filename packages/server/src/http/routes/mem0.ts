@@ -2,7 +2,7 @@ import type { Memory, MemoryItem, SearchResult } from '@agentmem/memory'
 import type { Context, Hono } from 'hono'
 import { z } from 'zod'
 import { ServerError, ServerErrorCode, validationFailed } from '../../errors.js'
-import type { AppEnv } from '../context.js'
+import { type AppEnv, requestSignal } from '../context.js'
 import { readFilters } from '../filters.js'
 import { messageRoles, messagesError, scopeOf } from '../schemas.js'
 import { memoryNotFound } from './memories.js'
@@ -90,7 +90,10 @@ const batchDeleteBody = z.strictObject({
     .max(1000),
 })
 
-export function registerMem0Routes(app: Hono<AppEnv>, limits: { maxTopK: number; mem0InferDefault: 'auto' | 'true' | 'false' }): void {
+export function registerMem0Routes(
+  app: Hono<AppEnv>,
+  limits: { maxTopK: number; mem0InferDefault: 'auto' | 'true' | 'false'; requestTimeoutMs: number },
+): void {
   const memory = (c: Context<AppEnv>) => c.get('memory')
   const actor = (c: Context<AppEnv>) => c.get('principal').keyId ?? undefined
 
@@ -135,6 +138,7 @@ export function registerMem0Routes(app: Hono<AppEnv>, limits: { maxTopK: number;
       // For `similarity`, what threshold compares.
       explain: true,
       rerank: body.rerank ?? false,
+      ...(body.rerank && { signal: requestSignal(c.req.raw, limits.requestTimeoutMs) }),
     })
     return c.json({ results: results.map(toMem0) })
   })

@@ -2,7 +2,7 @@ import { type Memory, MemoryError, MemoryErrorCode } from '@agentmem/memory'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { ServerConfig } from '../../config.js'
 import { ServerError, ServerErrorCode } from '../../errors.js'
-import type { AppEnv } from '../context.js'
+import { type AppEnv, requestSignal } from '../context.js'
 import { readFilters } from '../filters.js'
 import {
   addResult,
@@ -158,6 +158,8 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
         explain: true,
         includeSuperseded: body.include_superseded,
         rerank: typeof body.rerank === 'boolean' ? body.rerank : { model: body.rerank.model, topN: body.rerank.top_n },
+        // Only reranking is worth a timer per request: the offline model embeds a query in microseconds.
+        ...(body.rerank !== false && { signal: requestSignal(c.req.raw, config.requestTimeoutMs) }),
       })
       return c.json({ results: results.map((hit) => toSearchHitJson(hit, body.explain)) }, 200)
     },
