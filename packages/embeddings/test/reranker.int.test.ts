@@ -4,7 +4,7 @@ import { AutoModelForSequenceClassification, AutoTokenizer, env } from '@hugging
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createReranker, EmbeddingErrorCode, ModelRunner, type Reranker, readModelSpec } from '../src/index.js'
 import { TextTokenizer } from '../src/inference/text-tokenizer.js'
-import { miniLmTokenizer, sampleTexts, tempDir, writeTinyCrossEncoder } from './helpers/fixtures.js'
+import { miniLmTokenizer, sampleTexts, tempDir, writeTinyBert, writeTinyCrossEncoder } from './helpers/fixtures.js'
 
 // Reference: transformers.js sequence classification on the same folder, strictly offline.
 env.allowRemoteModels = false
@@ -123,6 +123,16 @@ describe('createReranker', () => {
       message: expect.stringContaining('ms-marco-MiniLM-L-6-v2'),
     })
     await expect(createReranker({ model: 'all-MiniLM-L6-v2', progress: false })).rejects.toMatchObject({ code: EmbeddingErrorCode.UnknownModel })
+    await expect(createReranker({ modelPath: join(dir.path, 'nowhere'), progress: false })).rejects.toMatchObject({
+      code: EmbeddingErrorCode.ModelNotFound,
+      message: expect.stringContaining('model folder not found'),
+    })
+    // An embedding model is not a cross-encoder: say so, not ORT's "invalid output name".
+    const encoder = await writeTinyBert(join(dir.path, 'plain-encoder'))
+    await expect(createReranker({ modelPath: encoder, progress: false, workers: 1 })).rejects.toMatchObject({
+      code: EmbeddingErrorCode.ModelLoadFailed,
+      message: expect.stringMatching(/no output "logits".*cross-encoder/),
+    })
   })
 })
 

@@ -77,7 +77,7 @@ export const searchOptionsSchema = z.strictObject({
   /** Also memories a newer fact superseded (they carry validTo). */
   includeSuperseded: z.boolean().default(false),
   /**
-   * Reorder the first stage's best `topN` candidates (default max(topK, 20)) by the configured
+   * Reorder the first stage's best `topN` candidates (default 20, never fewer than topK) by the configured
    * reranker (open option `reranker`); `model`, if given, must name it. Results gain `rerankScore`.
    */
   rerank: z

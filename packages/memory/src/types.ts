@@ -24,7 +24,7 @@ export interface SearchExplanation {
   keyword: { score: number; rank: number } | null
   /** The fused score the result was ordered by. */
   fused: number
-  /** Set when the memory holds only filler words (acknowledgements, greetings): `fused` is its score times `fillerWeight`. */
+  /** Set when the memory holds only filler words (acknowledgements, greetings): a positive `fused` is its score times `fillerWeight`. */
   filler?: true
 }
 

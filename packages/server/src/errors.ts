@@ -89,7 +89,7 @@ export const retryAfterByCode: Partial<Record<ErrorCode, number>> = {
 export function publicMessage(code: ErrorCode): string {
   if (code === 'MEMORY_INFERENCE_NOT_CONFIGURED') return 'infer: true needs an LLM, and this server has none configured'
   if (code === 'MEMORY_RERANKER_NOT_CONFIGURED')
-    return 'rerank needs a reranker model, and this server has none configured (--reranker) or another one than asked for'
+    return 'rerank needs a reranker model, and this server has none (--reranker or --reranker-path) or another one than `model` names (details.configured)'
   const status = statusByCode[code]
   if (status === 501) return 'Not implemented by this server'
   if (status === 502) return 'An upstream service (LLM or model hub) failed; the request id identifies it in the server log'

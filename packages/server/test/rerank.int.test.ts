@@ -83,6 +83,8 @@ describe('rerank over HTTP', () => {
     const other = await t.call('POST', '/v1/memories/search', { body: { query, user_id: 'alice', rerank: { model: 'bge-reranker-base' } } })
     expect([other.status, other.body.error.code]).toEqual([501, 'MEMORY_RERANKER_NOT_CONFIGURED'])
     expect(other.body.error.message).toMatch(/--reranker/)
+    // The client learns which model to name instead.
+    expect(other.body.error.details).toEqual({ model: 'bge-reranker-base', configured: reranker.modelId })
     const bad = await t.call('POST', '/v1/memories/search', { body: { query, user_id: 'alice', rerank: { top_n: 201 } } })
     expect([bad.status, bad.body.error.code]).toEqual([400, 'REQUEST_VALIDATION_FAILED'])
     const metrics = await t.call('GET', '/metrics', { key: t.adminKey })

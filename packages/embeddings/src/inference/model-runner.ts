@@ -54,6 +54,16 @@ export class ModelRunner {
         details: { folder },
       })
     }
+    const missing = spec.outputName !== undefined && !session.outputNames.includes(spec.outputName)
+    if (missing) {
+      await session.release()
+      const hint = spec.outputName === 'logits' ? ': a reranker needs a cross-encoder (sequence-classification) graph' : ''
+      throw new EmbeddingError(
+        EmbeddingErrorCode.ModelLoadFailed,
+        `model ${spec.id} has no output "${spec.outputName}" (it has ${session.outputNames.join(', ')})${hint}`,
+        { details: { folder } },
+      )
+    }
     return new ModelRunner(spec, tokenizer, session)
   }
 

@@ -141,8 +141,8 @@ function toDownloadError(error: unknown, url: string, model: KnownModel): Embedd
   return new EmbeddingError(
     EmbeddingErrorCode.DownloadFailed,
     `cannot download ${model.hub.repo} (${url}): ${(error as Error).message}. ` +
-      'If this machine is offline: use the offline default model (createEmbedder() with no model), ' +
-      'point hubEndpoint / HF_ENDPOINT at a reachable mirror, or download the files elsewhere and pass modelPath.',
+      'If this machine is offline: point hubEndpoint / HF_ENDPOINT at a reachable mirror, download the files elsewhere ' +
+      "and pass modelPath (the server's --model-path / --reranker-path), or, for embeddings, use the offline default model (no model).",
     { cause: error, details: { url } },
   )
 }

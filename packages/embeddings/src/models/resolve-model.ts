@@ -1,3 +1,4 @@
+import { access } from 'node:fs/promises'
 import { EmbeddingError, EmbeddingErrorCode } from '../errors.js'
 import { type CreateEmbedderOptions, type ResolvedEmbedderOptions, resolveOptions } from '../options.js'
 import { ensureHubModel } from './hub-download.js'
@@ -31,7 +32,7 @@ function selectModel(
   if (model === undefined ? kind === 'reranker' && !modelPath : !offline.includes(model) && !(model in registry)) {
     throw new EmbeddingError(
       EmbeddingErrorCode.UnknownModel,
-      `unknown ${kind === 'embedder' ? 'model' : 'reranker'} "${model ?? ''}"; known: ${[...offline, ...Object.keys(registry)].join(', ')} (for any other model pass modelPath)`,
+      `unknown ${kind === 'embedder' ? 'model' : 'reranker'} "${model ?? ''}"; known: ${[...offline, ...Object.keys(registry)].join(', ')} (for any other model pass modelPath; the server's --${kind === 'embedder' ? 'model' : 'reranker'}-path)`,
       { details: { model } },
     )
   }
@@ -62,7 +63,12 @@ export async function resolveModel(options: ResolvedEmbedderOptions, onProgress?
   const run = (spec: ModelSpec) => (quantized ? int8Spec(spec) : spec)
   // A local copy of a registry model's folder holds its int8 file where the hub repository does.
   const int8Path = known?.hub.quantized && { quantizedOnnxFile: known.hub.quantized.path }
-  if (modelPath !== undefined) return { folder: modelPath, spec: run(await readModelSpec(modelPath, { ...known?.spec, ...int8Path, ...overrides })) }
+  if (modelPath !== undefined) {
+    await access(modelPath).catch((cause: unknown) => {
+      throw new EmbeddingError(EmbeddingErrorCode.ModelNotFound, `model folder not found: ${modelPath}`, { cause, details: { folder: modelPath } })
+    })
+    return { folder: modelPath, spec: run(await readModelSpec(modelPath, { ...known?.spec, ...int8Path, ...overrides })) }
+  }
   if (!known) {
     const folder = await ensureStaticModel(options.cacheDir, onProgress)
     return { folder, spec: await readModelSpec(folder, overrides) }

@@ -95,6 +95,6 @@ describe('fuseHybrid with the filler prior', () => {
 
   it('never lifts a negative score', () => {
     const opposite = memory('e', 'Noted!', [-1, 0])
-    expect(fuseHybrid(query, [{ memory: opposite, score: -1 }], [], 0.5)[0]?.explain).toMatchObject({ fused: expect.closeTo(-0.3, 6) })
+    expect(fuseHybrid(query, [{ memory: opposite, score: -1 }], [], 0.5)[0]?.explain).toMatchObject({ fused: expect.closeTo(-0.3, 6), filler: true })
   })
 })

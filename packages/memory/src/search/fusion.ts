@@ -53,9 +53,10 @@ export function fuseHybrid(query: Float32Array, vectorHits: ScoredMemory[], keyw
   for (const { memory, explain } of hits) {
     const keyword = explain.keyword && bestKeyword > 0 ? explain.keyword.score / bestKeyword : 0
     const fused = keywordWeight * keyword + (1 - keywordWeight) * explain.vector.score
-    const filler = fillerWeight < 1 && fused > 0 && isLowInformation(memory)
+    const filler = fillerWeight < 1 && isLowInformation(memory)
     if (filler) explain.filler = true
-    explain.fused = filler ? fused * fillerWeight : fused
+    // Only a positive score is lowered: multiplying a negative one would lift it.
+    explain.fused = filler && fused > 0 ? fused * fillerWeight : fused
   }
   return hits.sort((a, b) => b.explain.fused - a.explain.fused || a.memory.id.localeCompare(b.memory.id))
 }

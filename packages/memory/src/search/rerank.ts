@@ -17,7 +17,7 @@ export function rerankDepth(request: RerankRequest, reranker: Reranker | undefin
       MemoryErrorCode.RerankerNotConfigured,
       'rerank needs a reranker: open the Memory with `reranker` (createReranker from @agentmem/embeddings)',
       {
-        details: { model: asked ?? null },
+        details: { model: asked ?? null, configured: null },
       },
     )
   }

@@ -196,6 +196,8 @@ export function createApp(deps: AppDeps) {
       } else {
         // A library's 5xx message can carry paths and internals: it goes to the log only.
         message = publicMessage(code)
+        // Which reranker the server has is no secret, and the client needs it to ask again.
+        if (code === 'MEMORY_RERANKER_NOT_CONFIGURED') details = error.details
       }
     } else if (error instanceof HTTPException && error.status < 500 && error.status !== 413) {
       // hono's own 4xx, e.g. malformed JSON in a validated body.
@@ -215,6 +217,8 @@ export function createApp(deps: AppDeps) {
     const log = c.get('log') ?? logger
     // A 503 is a condition the client retries through (a leader changing, PostgreSQL restarting), not a fault: one line, no stack.
     if (status === 503) log.warn({ code, error: error instanceof Error ? errorChain(error) : String(error) }, 'http.unavailable')
+    // 501: a feature this server lacks or was not configured for, asked by a client; not a fault.
+    else if (status === 501) log.warn({ code }, 'http.not_implemented')
     else if (status >= 500) log.error({ err: error, code }, 'http.error')
     const retryAfter = retryAfterByCode[code]
     if (retryAfter !== undefined && !headers['retry-after']) headers['retry-after'] = String(retryAfter)

@@ -63,7 +63,9 @@ export const searchHit = memoryItem
         filler: z
           .literal(true)
           .optional()
-          .openapi({ description: 'The memory holds only filler words (an acknowledgement, a greeting): `fused` is its score times `fillerWeight`.' }),
+          .openapi({
+            description: 'The memory holds only filler words (an acknowledgement, a greeting): a positive `fused` is its score times `fillerWeight`.',
+          }),
       })
       .optional(),
   })
