@@ -60,12 +60,9 @@ export const searchHit = memoryItem
         vector: z.object({ score: z.number(), rank: z.number().nullable() }),
         keyword: z.object({ score: z.number(), rank: z.number() }).nullable(),
         fused: z.number(),
-        filler: z
-          .literal(true)
-          .optional()
-          .openapi({
-            description: 'The memory holds only filler words (an acknowledgement, a greeting): a positive `fused` is its score times `fillerWeight`.',
-          }),
+        filler: z.literal(true).optional().openapi({
+          description: 'The memory holds only filler words (an acknowledgement, a greeting): a positive `fused` is its score times `fillerWeight`.',
+        }),
       })
       .optional(),
   })
