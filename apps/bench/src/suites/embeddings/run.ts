@@ -4,19 +4,12 @@ import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createEmbedder, ensureStaticModel, ModelRunner, readModelSpec } from '@agentmem/embeddings'
-import { locomoTurns, median, observe, percentile, writeMiniLmShapedModel } from '../../harness.js'
+import { locomoTurns, median, writeMiniLmShapedModel } from '../../harness.js'
 import type { RunOptions } from '../../suite.js'
-
-/** One way of embedding: single-text calls, a batch call, or both. */
-interface Contender {
-  embedOne?(text: string): Promise<unknown>
-  embedAll?(texts: string[]): Promise<unknown>
-  close(): Promise<void>
-}
+import { FASTEMBED } from './fastembed.js'
+import type { Contender, ModeResult } from './measure.js'
 
 const cores = availableParallelism()
-export const CONCURRENCY = [1, 8, 64]
-
 /** A: one ORT session on the main thread fed batches of 32 (tokenisation included). B: the same session behind a mutex, one text per run. */
 async function rawSession(folder: string): Promise<ModelRunner> {
   return ModelRunner.load({ folder, spec: await readModelSpec(folder), intraOpThreads: cores })
@@ -79,69 +72,6 @@ const contenders: Record<string, (folder: string) => Promise<Contender>> = {
   },
 }
 
-export interface ModeResult {
-  mode: string
-  texts: number
-  textsPerSecond: number
-  p50Ms?: number
-  p99Ms?: number
-  loopP99Ms: number
-  loopMaxMs: number
-  peakRssMb: number
-}
-
-/** Runs in a child process, one contender per process, so RSS and threads do not mix. */
-export async function runContender(name: string, folder: string, count: number): Promise<ModeResult[]> {
-  const make = contenders[name]
-  if (!make) throw new Error(`unknown contender ${name}`)
-  const contender = await make(folder)
-  const texts = locomoTurns(count)
-  const results: ModeResult[] = []
-  // Warm-up: first runs allocate ORT arenas and JIT the JS paths.
-  if (contender.embedOne) for (const text of texts.slice(0, 20)) await contender.embedOne(text)
-  if (contender.embedAll) await contender.embedAll(texts.slice(0, 64))
-
-  const embedOne = contender.embedOne
-  const levels = name.startsWith('A ') ? [1] : CONCURRENCY
-  for (const concurrency of embedOne ? levels : []) {
-    const one = embedOne as (text: string) => Promise<unknown> // defined: the loop runs only then
-    const latencies: number[] = []
-    let next = 0
-    const observed = await observe(() =>
-      Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (next < texts.length) {
-            const text = texts[next++] as string
-            const started = performance.now()
-            await one(text)
-            latencies.push(performance.now() - started)
-          }
-        }),
-      ),
-    )
-    latencies.sort((a, b) => a - b)
-    results.push({
-      mode: `single c=${concurrency}`,
-      texts: texts.length,
-      textsPerSecond: texts.length / observed.seconds,
-      p50Ms: percentile(latencies, 50),
-      p99Ms: percentile(latencies, 99),
-      ...pick(observed),
-    })
-  }
-  if (contender.embedAll) {
-    const embedAll = contender.embedAll
-    const observed = await observe(() => embedAll(texts))
-    results.push({ mode: 'batch', texts: texts.length, textsPerSecond: texts.length / observed.seconds, ...pick(observed) })
-  }
-  await contender.close()
-  return results
-}
-
-function pick(o: { loopP99Ms: number; loopMaxMs: number; peakRssMb: number }) {
-  return { loopP99Ms: o.loopP99Ms, loopMaxMs: o.loopMaxMs, peakRssMb: o.peakRssMb }
-}
-
 /** Times the offline default model's first build (fresh cache) and its cached start. */
 async function offlineModelStartTimes(): Promise<{ firstBuildS: number; cachedStartS: number }> {
   const cache = await mkdtemp(join(tmpdir(), 'agentmem-bench-static-'))
@@ -158,6 +88,15 @@ async function offlineModelStartTimes(): Promise<{ firstBuildS: number; cachedSt
     await rm(cache, { recursive: true, force: true })
   }
 }
+
+/** Builds contender `name` (not fastembed-js: see child.ts) for the model in `folder`. */
+export async function makeContender(name: string, folder: string): Promise<Contender> {
+  const make = contenders[name]
+  if (!make) throw new Error(`unknown contender ${name}`)
+  return make(folder)
+}
+
+export type { ModeResult } from './measure.js'
 
 export interface EmbeddingsSuiteResult {
   texts: number
@@ -201,11 +140,13 @@ export async function runEmbeddingsSuite(options: RunOptions): Promise<Embedding
   try {
     const folder = await writeMiniLmShapedModel(join(work, 'minilm-shaped'), { quantized: true })
     const runs: Record<string, ModeResult[][]> = {}
-    options.progress.total(repetitions * Object.keys(contenders).length + 2)
+    const names = [...Object.keys(contenders), FASTEMBED]
+    options.progress.total(repetitions * names.length + 2)
     for (let rep = 0; rep < repetitions; rep++) {
-      for (const name of Object.keys(contenders)) {
+      for (const name of names) {
         options.progress.step(`rep ${rep + 1}/${repetitions}: ${name}`)
-        const result = await inChildProcess(name, folder, count)
+        // fastembed-js pads every text to 256 tokens: a quarter of the texts measures its rate as well, in a quarter of the time.
+        const result = await inChildProcess(name, folder, name === FASTEMBED ? Math.ceil(count / 4) : count)
         runs[name] = [...(runs[name] ?? []), result]
       }
     }
