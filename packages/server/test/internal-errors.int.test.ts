@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import type { Embedder } from '@agentmem/embeddings'
 import { Memory } from '@agentmem/memory'
 import pino from 'pino'
@@ -10,6 +9,7 @@ import { loadConfig } from '../src/config.js'
 import { createApp } from '../src/http/app.js'
 import { KeyStore } from '../src/keys/key-store.js'
 import { dataPaths, memoryOptions } from '../src/serve.js'
+import { logLines } from './helpers/log-lines.js'
 import { defaultEmbedder } from './helpers/server.js'
 
 let embedder: Embedder
@@ -23,13 +23,7 @@ afterAll(async () => {
 // Issue 17, item 1: a 500 body never carries a library's message (paths, internals); the log has it.
 it('answers a storage failure with the code, a generic message and the request id, and logs the cause under that id', async () => {
   const data = await mkdtemp(join(tmpdir(), 'agentmem-server-'))
-  const lines: Array<Record<string, unknown>> = []
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(JSON.parse(String(chunk)))
-      done()
-    },
-  })
+  const { sink, parsed } = logLines()
   const config = loadConfig({ env: {}, flags: { data, rateLimitPerMinute: 0 } })
   const keys = await KeyStore.open(dataPaths(data).keys)
   const memory = await Memory.open({ path: dataPaths(data).memory, embedder, ...memoryOptions(config) })
@@ -49,7 +43,7 @@ it('answers a storage failure with the code, a generic message and the request i
     expect(body).toEqual({
       error: { code: 'MEMORY_STORAGE_FAILED', message: 'Internal error; the request id identifies it in the server log', request_id: expect.any(String) },
     })
-    const logged = lines.find((line) => line['msg'] === 'http.error')
+    const logged = parsed().find((line) => line['msg'] === 'http.error')
     expect(logged).toMatchObject({ requestId: body.error.request_id, code: 'MEMORY_STORAGE_FAILED' })
     expect(JSON.stringify(logged)).toContain(data)
   } finally {

@@ -1,16 +1,10 @@
-import { Writable } from 'node:stream'
 import fc from 'fast-check'
 import { expect, it } from 'vitest'
 import { createLogger, withoutRedaction } from '../src/logger.js'
+import { logLines } from './helpers/log-lines.js'
 
 function capture() {
-  const lines: string[] = []
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...chunk.toString().trim().split('\n'))
-      done()
-    },
-  })
+  const { sink, lines } = logLines()
   // The time is the only field two otherwise identical lines may differ in.
   return { sink, lines: () => lines.map((l) => l.replace(/"time":\d+,/, '')) }
 }

@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream'
 import type { Embedder } from '@agentmem/embeddings'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { loadConfig } from '../src/config.js'
@@ -6,6 +5,7 @@ import { createApp } from '../src/http/app.js'
 import { KeyStore } from '../src/keys/key-store.js'
 import { createLogger } from '../src/logger.js'
 import { dataPaths } from '../src/serve.js'
+import { logLines } from './helpers/log-lines.js'
 import { defaultEmbedder, openTestApp } from './helpers/server.js'
 
 let embedder: Embedder
@@ -26,18 +26,6 @@ function slowed(ms: number): Embedder {
       },
     },
   })
-}
-
-/** A log destination that keeps every line. */
-function logLines() {
-  const lines: string[] = []
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...chunk.toString().trim().split('\n'))
-      done()
-    },
-  })
-  return { sink, lines, parsed: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) }
 }
 
 it('answers 504 past the request timeout, and the write in flight still lands whole', async () => {

@@ -1,7 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { Writable } from 'node:stream'
 import type { Embedder } from '@agentmem/embeddings'
 import { Memory } from '@agentmem/memory'
 import pino from 'pino'
@@ -10,6 +9,7 @@ import { loadConfig } from '../src/config.js'
 import { createApp } from '../src/http/app.js'
 import { KeyStore } from '../src/keys/key-store.js'
 import { dataPaths, memoryOptions } from '../src/serve.js'
+import { logLines } from './helpers/log-lines.js'
 import { defaultEmbedder } from './helpers/server.js'
 
 // The dashboard's failures, without a browser: a server fault is a page with only its code and
@@ -25,13 +25,7 @@ afterAll(async () => {
 
 it('shows a storage failure as a page with the code and request id only, and never logs the key', async () => {
   const data = await mkdtemp(join(tmpdir(), 'agentmem-ui-errors-'))
-  const logged: string[] = []
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      logged.push(String(chunk))
-      done()
-    },
-  })
+  const { sink, lines: logged, parsed } = logLines()
   const config = loadConfig({ env: {}, flags: { data, rateLimitPerMinute: 0 } })
   const keys = await KeyStore.open(dataPaths(data).keys)
   const memory = await Memory.open({ path: dataPaths(data).memory, embedder, ...memoryOptions(config) })
@@ -77,7 +71,7 @@ it('shows a storage failure as a page with the code and request id only, and nev
     expect(html).toContain('Internal error; the request id identifies it in the server log')
     expect(html).not.toContain(data)
     expect(html.toLowerCase()).not.toContain('lance')
-    const error = logged.map((line) => JSON.parse(line) as Record<string, unknown>).find((line) => line['msg'] === 'http.error')
+    const error = parsed().find((line) => line['msg'] === 'http.error')
     expect(error).toMatchObject({ requestId, code: 'MEMORY_STORAGE_FAILED' })
 
     expect(logged.length).toBeGreaterThan(3)
