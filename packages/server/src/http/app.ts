@@ -196,8 +196,8 @@ export function createApp(deps: AppDeps) {
       } else {
         // A library's 5xx message can carry paths and internals: it goes to the log only.
         message = publicMessage(code)
-        // Which reranker the server has is no secret, and the client needs it to ask again.
-        if (code === 'MEMORY_RERANKER_NOT_CONFIGURED') details = error.details
+        // A 501 names what the client asked for and this server lacks (e.g. which reranker it has instead): no internals.
+        if (statusByCode[code] === 501) details = error.details
       }
     } else if (error instanceof HTTPException && error.status < 500 && error.status !== 413) {
       // hono's own 4xx, e.g. malformed JSON in a validated body.
