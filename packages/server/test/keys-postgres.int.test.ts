@@ -199,11 +199,14 @@ it('two replicas answer 429 once their requests together pass the limit, and bot
   try {
     const { key, info } = await one.keys.create({ tenantId: 'a' })
     const statuses: number[] = []
+    const started = performance.now()
     for (let i = 0; i < 90; i++) statuses.push((await (i % 2 ? one : two).list(key)).status)
-    // A burst of 60 over both (plus a token of refill while this ran), not 60 each.
+    const seconds = (performance.now() - started) / 1000
+    // A burst of 60 over both (plus a token a second of refill while this ran, and a block of
+    // one), not 60 each. The refill counts by the clock: a loaded CI machine takes seconds here.
     const ok = statuses.filter((s) => s === 200).length
     expect(ok).toBeGreaterThanOrEqual(60 - 2)
-    expect(ok).toBeLessThanOrEqual(60 + 3)
+    expect(ok).toBeLessThanOrEqual(60 + Math.ceil(seconds) + 1)
     expect(new Set(statuses)).toEqual(new Set([200, 429]))
 
     await one.keys.revoke(info.id)
