@@ -127,7 +127,8 @@ export class Memory implements AsyncDisposable {
         cache: new ResidentCache(
           {
             vectors: () => engine.vectors,
-            pending: () => engine.writer.pendingRows(),
+            // A follower's writer holds nothing: the leader's unapplied groups are the replication's.
+            pending: () => [...engine.writer.pendingRows(), ...(replication?.commits.rows() ?? [])],
             exclusive: (task) => engine.writer.exclusive(() => (replication ? replication.serially(task) : task())),
           },
           { ...config.resident, logger },
@@ -245,8 +246,8 @@ export class Memory implements AsyncDisposable {
         embedder: engine.embedder,
         vectors: engine.vectors,
         cache: engine.cache,
-        settled: () => engine.writer.settled(),
-        settlesAfterMaintenance: () => engine.writer.settlesAfterMaintenance,
+        settled: (scope) => this.settled(scope),
+        loadsRatherThanWaits: (scope) => engine.writer.settlesAfterMaintenance || engine.replication?.commits.touches(scope) === true,
         healthy: () => engine.writer.healthy(),
       },
       {
@@ -275,7 +276,9 @@ export class Memory implements AsyncDisposable {
     this.checkOpen()
     const { replication } = this.engine
     const role = replication ? (replication.leading ? 'leader' : 'follower') : 'single'
-    return { resident: this.engine.cache.usage(), pendingWrites: this.engine.writer.pendingRows().length, role }
+    // A follower's are the leader's groups it heard of, not applied yet.
+    const pendingWrites = this.engine.writer.pendingRows().length + (replication?.commits.rows().length ?? 0)
+    return { resident: this.engine.cache.usage(), pendingWrites, role }
   }
 
   /**
@@ -307,7 +310,7 @@ export class Memory implements AsyncDisposable {
     const memoryId = parseId(id)
     // A write not yet in LanceDB answers from the writer: no wait for the apply.
     this.engine.writer.healthy()
-    const pending = this.engine.writer.pendingRow(memoryId)
+    const pending = this.engine.writer.pendingRow(memoryId) ?? this.engine.replication?.commits.row(memoryId)
     if (pending !== undefined) return pending && pending.tenantId === this.tenantId ? toItem(pending) : null
     const [memory] = await this.engine.vectors.getByIds(this.tenantId, [memoryId])
     return memory ? toItem(memory) : null
@@ -315,9 +318,10 @@ export class Memory implements AsyncDisposable {
 
   /** Lists a scope in creation order, `limit` at a time; pass `nextCursor` back for the next page until it is null. */
   async getAll(options: ListOptions): Promise<{ results: MemoryItem[]; nextCursor: string | null }> {
-    await this.readable()
+    this.checkOpen()
     const opts = parseWith(listOptionsSchema, options, 'getAll options')
     const scope = { ...this.requireScope(opts, 'getAll'), currentOnly: !opts.includeSuperseded }
+    await this.readable(scope)
     const filter = parseFilters(opts.filters)
     const query = queryFingerprint(scope, filter)
     const afterId = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, query, 'getAll for this scope and filter')
@@ -329,9 +333,11 @@ export class Memory implements AsyncDisposable {
 
   /** How many memories a scope (and filter) holds. */
   async count(options: CountOptions): Promise<number> {
-    await this.readable()
+    this.checkOpen()
     const opts = parseWith(countOptionsSchema, options, 'count options')
-    return this.engine.vectors.count({ ...this.requireScope(opts, 'count'), currentOnly: !opts.includeSuperseded }, parseFilters(opts.filters))
+    const scope = { ...this.requireScope(opts, 'count'), currentOnly: !opts.includeSuperseded }
+    await this.readable(scope)
+    return this.engine.vectors.count(scope, parseFilters(opts.filters))
   }
 
   /** Memories in the whole store, every tenant (for metrics). */
@@ -579,9 +585,18 @@ export class Memory implements AsyncDisposable {
   }
 
   /** Reads see every acknowledged write: they wait for its LanceDB apply if it is still running. */
-  private async readable(): Promise<void> {
+  private async readable(scope: ScopeFilter = { tenantId: this.tenantId }): Promise<void> {
     this.checkOpen()
+    await this.settled(scope)
+  }
+
+  /**
+   * Resolves once the store holds every acknowledged write of `scope`: this process's own (it
+   * leads), or those the leader journaled and told this follower of (replica-notice.ts).
+   */
+  private async settled(scope: ScopeFilter): Promise<void> {
     await this.engine.writer.settled()
+    await this.engine.replication?.commits.caughtUp(scope)
   }
 
   private checkOpen(): void {
@@ -834,6 +849,7 @@ function newWriter(vectors: VectorStore, metadata: MetadataStore, config: Memory
     annIndexThreshold: config.annIndexThreshold,
     logger,
     onApplied: replication && ((change) => replication.applied(change)),
+    onCommitted: replication && ((seq, images) => replication.committed(seq, images)),
   })
 }
 
@@ -886,6 +902,7 @@ function replicaEngine(engine: () => Engine): ReplicaEngine {
       else for (const scope of scopes) cache.invalidate(scope, options)
     },
     follow: (images, from, to) => engine().cache.followed(images, from, to),
+    followCommitted: (images) => engine().cache.followedCommit(images),
     followTexts: (texts, from, to) => engine().cache.followedTexts(texts, from, to),
     async promote() {
       const e = engine()

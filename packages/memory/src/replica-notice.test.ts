@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { appliedNoticeSchema, encodeNotice, noticeImages } from './replica-notice.js'
+import { FollowedCommits } from './followed-commits.js'
+import { appliedNoticeSchema, committedNoticeSchema, encodeCommittedNotices, encodeNotice, noticeImages } from './replica-notice.js'
 import { type RowImage, scopeKey } from './search/resident-cache.js'
 import type { StoredMemory } from './store/types.js'
 
@@ -63,5 +64,30 @@ describe('leader notices', () => {
     expect(texts.texts).toHaveLength(30)
     const tenants = appliedNoticeSchema.parse(JSON.parse(encodeNotice(1, change(big(500, 500)))))
     expect(tenants).toMatchObject({ from: 4, to: 6, tenants: ['t'] })
+  })
+})
+
+describe('commit notices', () => {
+  const wide = (id: string, text = `fact ${id}`) => ({ ...memory(id, text), vector: new Float32Array(384).fill(0.1) })
+
+  it('split a group into notices under 8,000 bytes that a follower lays over only once all have come', () => {
+    const images = new Map<string, RowImage>(Array.from({ length: 20 }, (_, i) => [`r${i}`, { before: null, after: wide(`r${i}`) }]))
+    const notices = encodeCommittedNotices(2, 77, images).map((n) => {
+      expect(Buffer.byteLength(n)).toBeLessThan(8_000)
+      return committedNoticeSchema.parse(JSON.parse(n))
+    })
+    expect(notices.length).toBeGreaterThan(2)
+    const commits = new FollowedCommits()
+    // Out of order, and the last part completes the group.
+    const laid = [...notices].reverse().map((n) => commits.part(n.committed, n.part, n.parts, noticeImages(n.rows)))
+    expect(laid.slice(0, -1).every((l) => l === undefined)).toBe(true)
+    expect([...(laid.at(-1)?.keys() ?? [])].sort()).toEqual([...images.keys()].sort())
+    expect(commits.row('r7')).toEqual(wide('r7'))
+  })
+
+  it('are not sent for a bulk group or a row too big for one notice: its apply tells followers', () => {
+    const bulk = new Map<string, RowImage>(Array.from({ length: 2_000 }, (_, i) => [`r${i}`, { before: null, after: wide(`r${i}`) }]))
+    expect(encodeCommittedNotices(2, 1, bulk)).toEqual([])
+    expect(encodeCommittedNotices(2, 1, new Map([['big', { before: null, after: wide('big', 'x'.repeat(9_000)) }]]))).toEqual([])
   })
 })

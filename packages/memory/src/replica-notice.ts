@@ -45,6 +45,8 @@ export const appliedNoticeSchema = z.object({
   epoch: z.number(),
   from: z.number().optional(),
   to: z.number().optional(),
+  /** The journal sequence of the last group the apply wrote: followers forget the commits it covers. */
+  seq: z.number().optional(),
   rows: z.array(noticeRowSchema).optional(),
   /** With `scopes`, when the rows do not fit: the texts each row had before and after (null: none), for the keyword statistics. */
   texts: z.array(z.object({ tenantId: z.string(), before: z.string().nullable(), after: z.string().nullable() })).optional(),
@@ -53,26 +55,40 @@ export const appliedNoticeSchema = z.object({
   all: z.literal(true).optional(),
 })
 
+/**
+ * What the leader tells followers when it journals a group, before acknowledging it: the rows it
+ * wrote, in `parts` notices (a notice holds a few rows of 384-dimension vectors), which followers
+ * lay over what they read once all have come (a group shows whole or not at all), until an apply
+ * notice's `seq` covers them. The LanceDB write follows later: after a linger, or after a
+ * maintenance (seconds on object storage). A group too big for `maxCommitParts` notices (a bulk
+ * write) reaches followers with its apply only.
+ */
+export const committedNoticeSchema = z.object({
+  epoch: z.number(),
+  committed: z.number(),
+  part: z.number().int().min(0),
+  parts: z.number().int().min(1),
+  rows: z.array(noticeRowSchema),
+})
+export type CommittedNotice = z.infer<typeof committedNoticeSchema>
+
+/** Most notices one journaled group is told in (each under maxNoticeBytes). */
+const maxCommitParts = 16
+
 /** PostgreSQL refuses notices of 8,000 bytes or more. */
 const maxNoticeBytes = 7_500
 
 /** The most precise notice of `change` that fits. */
 export function encodeNotice(epoch: number, change: AppliedChange): string {
-  const versions = { epoch, ...(change.from !== undefined && { from: change.from }), ...(change.to !== undefined && { to: change.to }) }
-  const fits = (notice: AppliedNotice) => {
-    const payload = JSON.stringify(notice)
-    return Buffer.byteLength(payload) <= maxNoticeBytes ? payload : undefined
+  const versions = {
+    epoch,
+    ...(change.from !== undefined && { from: change.from }),
+    ...(change.to !== undefined && { to: change.to }),
+    ...(change.seq !== undefined && { seq: change.seq }),
   }
   const tenants = new Set([...change.scopes].map((key) => key.slice(0, key.indexOf('\u0000'))))
   const images = [...change.images.values()].filter((image) => image.before || image.after)
-  // A large apply (thousands of rows) must not be encoded whole only to be found too big: a
-  // lower bound of each tier's size (texts, and vectors as base64) skips it first.
-  let textChars = 0
-  let vectorChars = 0
-  for (const { before, after } of images) {
-    textChars += (before?.text.length ?? 0) + (after?.text.length ?? 0)
-    vectorChars += ((after?.vector.byteLength ?? 0) * 4) / 3
-  }
+  const { textChars, vectorChars } = sizeOf(images)
   const texts = () =>
     images
       .filter(({ before, after }) => before?.text !== after?.text)
@@ -84,6 +100,52 @@ export function encodeNotice(epoch: number, change: AppliedChange): string {
     fits({ ...versions, tenants: [...tenants] }) ??
     JSON.stringify({ ...versions, all: true } satisfies AppliedNotice)
   )
+}
+
+/** The notices of a journaled group, or none when it needs more than maxCommitParts (or one row is too big for a notice). */
+export function encodeCommittedNotices(epoch: number, seq: number, images: ReadonlyMap<string, RowImage>): string[] {
+  const rows = [...images.values()].filter((image) => image.before || image.after)
+  const { textChars, vectorChars } = sizeOf(rows)
+  if (textChars + vectorChars > maxCommitParts * maxNoticeBytes) return []
+  // Greedy: rows in order, a new part when the next row would not fit (sizes are exact here: encoded).
+  const chunks: Array<ReturnType<typeof encodeRow>[]> = []
+  let chunk: ReturnType<typeof encodeRow>[] = []
+  let bytes = 0
+  const envelope = 120 // the notice's other fields
+  for (const image of rows) {
+    const row = encodeRow(image)
+    const size = Buffer.byteLength(JSON.stringify(row)) + 1
+    if (size + envelope > maxNoticeBytes) return []
+    if (bytes + size + envelope > maxNoticeBytes) {
+      chunks.push(chunk)
+      chunk = []
+      bytes = 0
+    }
+    chunk.push(row)
+    bytes += size
+  }
+  chunks.push(chunk)
+  if (chunks.length > maxCommitParts) return []
+  return chunks.map((part, i) => JSON.stringify({ epoch, committed: seq, part: i, parts: chunks.length, rows: part } satisfies CommittedNotice))
+}
+
+function fits(notice: AppliedNotice): string | undefined {
+  const payload = JSON.stringify(notice)
+  return Buffer.byteLength(payload) <= maxNoticeBytes ? payload : undefined
+}
+
+/**
+ * A lower bound of the notice sizes of `images` (texts, and vectors as base64): a large write
+ * (thousands of rows) must not be encoded whole only to be found too big.
+ */
+function sizeOf(images: readonly RowImage[]): { textChars: number; vectorChars: number } {
+  let textChars = 0
+  let vectorChars = 0
+  for (const { before, after } of images) {
+    textChars += (before?.text.length ?? 0) + (after?.text.length ?? 0)
+    vectorChars += ((after?.vector.byteLength ?? 0) * 4) / 3
+  }
+  return { textChars, vectorChars }
 }
 
 /** A notice's row images, as the resident index takes them (a before image holds the scope and text only: nothing else of it is read). */

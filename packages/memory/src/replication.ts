@@ -1,7 +1,8 @@
 import type { Logger } from '@agentmem/embeddings'
 import { z } from 'zod'
 import { MemoryError, MemoryErrorCode, storeUnavailable } from './errors.js'
-import { appliedNoticeSchema, encodeNotice, noticeImages } from './replica-notice.js'
+import { FollowedCommits } from './followed-commits.js'
+import { appliedNoticeSchema, committedNoticeSchema, encodeCommittedNotices, encodeNotice, noticeImages } from './replica-notice.js'
 import type { RowImage } from './search/resident-cache.js'
 import type { PostgresCluster } from './store/postgres-cluster.js'
 import type { ScopeFilter } from './store/types.js'
@@ -48,6 +49,8 @@ export interface ReplicaEngine {
   invalidate(scopes: ScopeFilter[] | undefined, options?: { keepStats?: boolean }): void
   /** Lays the leader's row images of one apply, which moved the store from version `from` to `to`, over what this process holds. */
   follow(images: Map<string, RowImage>, from: number, to: number): void
+  /** Lays the rows of a group the leader journaled (not in the store yet) over the resident scopes; the statistics wait for its apply. */
+  followCommitted(images: ReadonlyMap<string, RowImage>): void
   /** The texts one apply changed (its rows did not fit a notice), for the keyword statistics. */
   followTexts(texts: Array<{ tenantId: string; before: string | null; after: string | null }>, from: number, to: number): void
   /** Makes this process the writer: replays the journal and starts the writer's work. */
@@ -80,6 +83,8 @@ export class Replication {
   private readonly waiters = new Set<{ version: number; resolve: (reached: boolean) => void }>()
   private stopped = false
   private address: string | undefined
+  /** On a follower: the leader's groups journaled but not applied yet, which reads lay over the store. */
+  readonly commits = new FollowedCommits()
 
   constructor(
     private readonly cluster: PostgresCluster,
@@ -114,14 +119,14 @@ export class Replication {
       lost: () => {
         this.engine.logger.warn('memory.replica_connection_lost', { leading: this.cluster.epoch !== undefined })
         this.engine.demote()
-        this.engine.invalidate(undefined)
+        this.dropAll()
       },
       reconnected: () => {
         this.engine.logger.info('memory.replica_reconnected', {})
         this.background(async () => {
           this.chainedTo = undefined
           await this.engine.refresh()
-          this.engine.invalidate(undefined)
+          this.dropAll()
         })
       },
     })
@@ -150,6 +155,22 @@ export class Replication {
       notice = JSON.stringify({ epoch, all: true })
     }
     void this.cluster.publish(notice)
+  }
+
+  /**
+   * The leader journaled a group (before acknowledging it): tell followers its rows now, since its
+   * apply may wait for a maintenance. A bulk group reaches them with its apply only.
+   */
+  committed(seq: number, images: ReadonlyMap<string, RowImage>): void {
+    const { epoch } = this.cluster
+    if (epoch === undefined) return
+    let notices: string[] = []
+    try {
+      notices = encodeCommittedNotices(epoch, seq, images)
+    } catch (e) {
+      this.engine.logger.error('memory.replica_notice_failed', { error: String(e) })
+    }
+    for (const notice of notices) void this.cluster.publish(notice)
   }
 
   /** Runs a write on the leader; resolves once this process reads what it wrote. */
@@ -207,6 +228,17 @@ export class Replication {
 
   private heard(raw: unknown): void {
     if (this.cluster.epoch !== undefined) return // our own notice
+    if (raw !== null && typeof raw === 'object' && 'committed' in raw) {
+      // Not a store change: it moves no version, and one lost costs only staleness until its apply.
+      const parsed = committedNoticeSchema.safeParse(raw)
+      if (!parsed.success) return
+      const { committed, part, parts, rows } = parsed.data
+      this.background(async () => {
+        const whole = this.commits.part(committed, part, parts, noticeImages(rows))
+        if (whole) this.engine.followCommitted(whole)
+      })
+      return
+    }
     this.heardSinceCheck = true
     const parsed = appliedNoticeSchema.safeParse(raw)
     this.background(async () => {
@@ -223,13 +255,19 @@ export class Replication {
           from,
           to,
         })
-        this.engine.invalidate(undefined)
-      } else if (notice.rows) this.engine.follow(noticeImages(notice.rows), from, to)
-      else if (notice.scopes && notice.texts) {
-        this.engine.invalidate(notice.scopes.map(parseScopeKey), { keepStats: true })
-        this.engine.followTexts(notice.texts, from, to)
-      } else if (notice.scopes) this.engine.invalidate(notice.scopes.map(parseScopeKey))
-      else this.engine.invalidate((notice.tenants ?? []).map((tenantId) => ({ tenantId })))
+        this.dropAll()
+      } else {
+        if (notice.seq !== undefined) this.commits.applied(notice.seq)
+        if (notice.rows) {
+          this.engine.follow(noticeImages(notice.rows), from, to)
+          // Groups journaled after this apply began may have changed its rows again.
+          for (const images of this.commits.images()) this.engine.followCommitted(images)
+        } else if (notice.scopes && notice.texts) {
+          this.engine.invalidate(notice.scopes.map(parseScopeKey), { keepStats: true })
+          this.engine.followTexts(notice.texts, from, to)
+        } else if (notice.scopes) this.engine.invalidate(notice.scopes.map(parseScopeKey))
+        else this.engine.invalidate((notice.tenants ?? []).map((tenantId) => ({ tenantId })))
+      }
       for (const waiter of this.waiters) {
         if (to !== undefined && to >= waiter.version) {
           this.waiters.delete(waiter)
@@ -237,6 +275,12 @@ export class Replication {
         }
       }
     })
+  }
+
+  /** Drops everything held (a re-read of the store follows), the leader's unapplied groups included. */
+  private dropAll(): void {
+    this.engine.invalidate(undefined)
+    this.commits.clear()
   }
 
   /**
@@ -289,6 +333,8 @@ export class Replication {
     try {
       if (mayLead && (await this.cluster.tryLead(this.address))) {
         this.engine.logger.info('memory.replica_promoting', { epoch: this.cluster.epoch })
+        // The journal's replay writes every group heard of; this process's own writer lays them from now on.
+        this.commits.clear()
         this.promoting = this.engine.promote()
         try {
           await this.promoting
@@ -313,7 +359,7 @@ export class Replication {
         // A change with no notice (the leader died between its write and its notice), or a re-read
         // that failed: forget everything.
         if ((version !== this.lastVersion && !heard) || this.unsure || unannounced) {
-          this.engine.invalidate(undefined)
+          this.dropAll()
           if (unannounced) this.chainedTo = undefined
         }
         this.behindAtLastCheck = unannounced ? undefined : behind

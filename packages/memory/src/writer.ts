@@ -55,6 +55,8 @@ interface PendingApply {
 export interface AppliedChange {
   from: number | undefined
   to: number | undefined
+  /** The journal sequence of the last group this write applied (none for a maintenance). */
+  seq?: number
   scopes: Set<string>
   images: Map<string, RowImage>
 }
@@ -75,6 +77,8 @@ export interface WriterOptions {
   logger: Logger
   /** Told after each vector-store write (and maintenance) what it changed: replicas following this writer lay it over what they hold. */
   onApplied?: ((change: AppliedChange) => void) | undefined
+  /** Told of each group once it is journaled, before it is acknowledged (its LanceDB write comes later). */
+  onCommitted?: ((seq: number, images: ReadonlyMap<string, RowImage>) => void) | undefined
 }
 
 /**
@@ -364,6 +368,7 @@ export class Writer {
     this.pendingRowCount += rows.size
     if (this.pendingRowCount >= applyAtOnceRows) this.flushNow?.()
     this.cache?.committed(committed.images)
+    this.options.onCommitted?.(committed.seq, committed.images)
     this.startApplier()
   }
 
@@ -402,7 +407,13 @@ export class Writer {
     }
     this.pending.splice(0, taking.length)
     if (this.options.onApplied) {
-      this.options.onApplied({ from, to: await this.followedVersion(), scopes: new Set(taking.flatMap((p) => [...p.scopes])), images: mergeImages(taking) })
+      this.options.onApplied({
+        from,
+        to: await this.followedVersion(),
+        seq: last.seq,
+        scopes: new Set(taking.flatMap((p) => [...p.scopes])),
+        images: mergeImages(taking),
+      })
     }
     this.pendingRowCount -= taking.reduce((sum, p) => sum + p.rows.size, 0)
     this.appliedCount = last.number

@@ -119,7 +119,7 @@ describe('the writer’s store lane', () => {
           vectors: gated.store,
           cache,
           settled: () => writer.settled(),
-          settlesAfterMaintenance: () => writer.settlesAfterMaintenance,
+          loadsRatherThanWaits: () => writer.settlesAfterMaintenance,
           healthy: () => writer.healthy(),
         },
         { query, scope: { tenantId: 't', userId }, filter: undefined, mode: 'hybrid', topK: 5, threshold: undefined, fillerWeight: 1 },

@@ -247,6 +247,16 @@ export class ResidentCache {
   }
 
   /**
+   * A follower heard the rows of a group the leader journaled, not in the store yet: resident
+   * scopes take them now; the keyword statistics take them with the group's apply (`followed`),
+   * whose version step tells whether they were counted before it.
+   */
+  followedCommit(images: ReadonlyMap<string, RowImage>): void {
+    for (const image of images.values()) for (const key of keysOf((image.after ?? image.before) as StoredMemory)) this.oversized.delete(key)
+    this.lay(images, () => undefined)
+  }
+
+  /**
    * A follower heard the texts an apply changed, without the rows (too many for a notice): the
    * statistics take them as `followed` does; the caller drops the touched scopes.
    */

@@ -34,10 +34,13 @@ export interface SearchDeps {
   embedder: Embedder
   vectors: VectorStore
   cache: ResidentCache
-  /** Store reads wait for acknowledged writes to reach the store; resident reads only check the writer is healthy. */
-  settled(): Promise<void>
-  /** Whether `settled()` would wait for a maintenance (see Writer.settlesAfterMaintenance). */
-  settlesAfterMaintenance(): boolean
+  /** Store reads wait for the scope's acknowledged writes to reach the store; resident reads only check the writer is healthy. */
+  settled(scope: ScopeFilter): Promise<void>
+  /**
+   * Whether `settled(scope)` could wait long: writes queued behind a maintenance (see
+   * Writer.settlesAfterMaintenance), or, on a follower, the leader's groups not applied yet.
+   */
+  loadsRatherThanWaits(scope: ScopeFilter): boolean
   healthy(): void
 }
 
@@ -56,9 +59,9 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
   let resident = await deps.cache.scope(scope)
   // Writes queued behind a maintenance would hold a store read for its whole length: load the
   // scope (laying them over the store) rather than wait. A scope too big to load still waits.
-  if (!resident && deps.settlesAfterMaintenance()) resident = await deps.cache.scope(scope, { wait: true })
+  if (!resident && deps.loadsRatherThanWaits(scope)) resident = await deps.cache.scope(scope, { wait: true })
   if (resident) deps.healthy()
-  else await deps.settled()
+  else await deps.settled(scope)
   const [vector, stats] = await Promise.all([
     mode === 'keyword'
       ? undefined

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest'
+import { FollowedCommits } from './followed-commits.js'
+import type { RowImage } from './search/resident-cache.js'
+import type { StoredMemory } from './store/types.js'
+
+function row(id: string, userId: string, text = id): StoredMemory {
+  return {
+    id,
+    tenantId: 't',
+    userId,
+    agentId: null,
+    runId: null,
+    role: null,
+    text,
+    dedupKey: text,
+    metadata: {},
+    createdAt: 0,
+    updatedAt: 0,
+    validTo: null,
+    vector: new Float32Array([1, 0, 0]),
+  }
+}
+const images = (...entries: Array<[string, RowImage]>) => new Map(entries)
+
+describe('FollowedCommits', () => {
+  it('answers the newest unapplied image of a row until an apply covers its group', () => {
+    const commits = new FollowedCommits()
+    commits.add(5, images(['a', { before: null, after: row('a', 'u', 'first') }]))
+    commits.add(6, images(['a', { before: row('a', 'u', 'first'), after: row('a', 'u', 'second') }], ['b', { before: row('b', 'v'), after: null }]))
+    expect(commits.row('a')?.text).toBe('second')
+    expect(commits.row('b')).toBeNull()
+    expect(commits.row('c')).toBeUndefined()
+    expect(commits.rows()).toHaveLength(2)
+
+    commits.applied(5)
+    expect(commits.row('a')?.text).toBe('second')
+    expect(commits.images()).toHaveLength(1)
+    commits.applied(6)
+    expect(commits.row('a')).toBeUndefined()
+    // A group an apply already covered is not laid over again.
+    expect(commits.add(6, images(['a', { before: null, after: row('a', 'u') }]))).toBe(false)
+    expect(commits.rows()).toEqual([])
+  })
+
+  it('tells which scopes have unapplied writes, and waits for their applies only', async () => {
+    const commits = new FollowedCommits()
+    commits.add(1, images(['a', { before: null, after: row('a', 'u') }]))
+    commits.add(2, images(['b', { before: row('b', 'v'), after: null }]))
+    expect([commits.touches({ tenantId: 't', userId: 'u' }), commits.touches({ tenantId: 't', userId: 'v' })]).toEqual([true, true])
+    expect([commits.touches({ tenantId: 't', userId: 'w' }), commits.touches({ tenantId: 'other' })]).toEqual([false, false])
+    expect(commits.touches({ tenantId: 't' })).toBe(true)
+
+    const order: string[] = []
+    const u = commits.caughtUp({ tenantId: 't', userId: 'u' }).then(() => order.push('u'))
+    const v = commits.caughtUp({ tenantId: 't', userId: 'v' }).then(() => order.push('v'))
+    await commits.caughtUp({ tenantId: 't', userId: 'w' })
+    commits.applied(1)
+    await u
+    expect(order).toEqual(['u'])
+    commits.clear()
+    await v
+    expect(order).toEqual(['u', 'v'])
+  })
+})

@@ -1,0 +1,115 @@
+import { type PostgresService, startPostgres } from '@agentmem/test-services'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Memory } from '../src/index.js'
+import type { VectorStore } from '../src/store/types.js'
+import { createHashEmbedder } from '../src/testing/index.js'
+import { tempDir } from './helpers/fixtures.js'
+
+/**
+ * A write the leader acknowledges reaches followers at its commit, not at its LanceDB write, which
+ * can wait seconds behind a maintenance on object storage (replica-notice.ts, committed notices).
+ * Two replicas in this process on real PostgreSQL and one LanceDB folder; the leader's LanceDB
+ * writes are held at a gate, as a long maintenance holds them.
+ */
+
+let postgres: PostgresService
+beforeAll(async () => {
+  postgres = await startPostgres()
+})
+afterAll(async () => {
+  await postgres?.stop()
+})
+
+/** Holds every LanceDB write of `memory`'s store until `release()`. */
+function holdApplies(memory: Memory) {
+  const vectors = (memory as unknown as { engine: { vectors: VectorStore } }).engine.vectors
+  const apply = vectors.apply.bind(vectors)
+  let release = () => {}
+  const gate = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  let held = 0
+  vectors.apply = async (...args) => {
+    held++
+    await gate
+    return apply(...args)
+  }
+  return {
+    held: () => held,
+    release() {
+      release()
+      vectors.apply = apply
+    },
+  }
+}
+
+/** Resolves with `promise`'s value, or `'waiting'` if it has not settled within `ms`. */
+function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | 'waiting'> {
+  return Promise.race([promise, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), ms))])
+}
+
+describe('followers see the leader’s commits before its LanceDB writes', () => {
+  it('search (resident scope or not) and get show a write at once; lists wait for its apply; rankings converge after', async () => {
+    await using dir = await tempDir('replica-commits')
+    const embedder = createHashEmbedder()
+    const metadataUrl = await postgres.createDatabase(`commits_${process.pid}`)
+    const replicas = new Map<string, Memory>()
+    const open = async (name: string) => {
+      const memory = await Memory.open({
+        path: `${dir.path}/${name}`,
+        metadataUrl,
+        vectorsUrl: `${dir.path}/vectors`,
+        embedder,
+        replication: { address: name, forward: (address, _secret, call) => (replicas.get(address) as Memory).serveForwarded(call) },
+      })
+      replicas.set(name, memory)
+      return memory
+    }
+    const leader = await open('a')
+    const follower = await open('b')
+    try {
+      expect([leader.stats().role, follower.stats().role]).toEqual(['leader', 'follower'])
+      for (const text of ['alice keeps bees', 'alice rides a bike', 'bob sails boats']) {
+        await leader.add(text, { userId: text.startsWith('alice') ? 'alice' : 'bob' })
+      }
+      await expect.poll(async () => (await follower.getAll({ userId: 'alice' })).results.length, { timeout: 10_000 }).toBe(2)
+      await follower.warm({ userId: 'alice' })
+
+      const gate = holdApplies(leader)
+      try {
+        const zebra = (await leader.add('alice saw a zebra at the zoo', { userId: 'alice' })).results[0]?.id as string
+        const lion = (await leader.add('bob met a lion at the zoo', { userId: 'bob' })).results[0]?.id as string
+        await expect.poll(() => gate.held(), { timeout: 5_000 }).toBeGreaterThan(0)
+
+        // Resident scope: laid over at once.
+        await expect.poll(async () => (await follower.search('zebra', { userId: 'alice', topK: 1 })).results[0]?.id, { timeout: 5_000 }).toBe(zebra)
+        // A scope the follower does not hold is loaded with the commits laid over the store.
+        expect((await follower.search('lion', { userId: 'bob', topK: 1 })).results[0]?.id).toBe(lion)
+        expect((await follower.get(lion))?.memory).toBe('bob met a lion at the zoo')
+        // A group told in several notices shows whole.
+        const batch = await leader.addBatch(Array.from({ length: 16 }, (_, i) => ({ messages: `carol owns parrot number ${i}`, userId: 'carol' })))
+        await expect
+          .poll(async () => (await follower.search('parrot', { userId: 'carol', topK: 20 })).results.map((r) => r.id).sort(), { timeout: 5_000 })
+          .toEqual(batch.results.map((r) => r.id).sort())
+        expect(follower.stats().pendingWrites).toBeGreaterThan(0)
+        // Still not in LanceDB: a list (a store read) waits for the apply, as the leader's own does.
+        const listing = follower.getAll({ userId: 'bob' })
+        expect(await settledWithin(listing, 300)).toBe('waiting')
+        gate.release()
+        expect((await listing).results.map((m) => m.id)).toContain(lion)
+      } finally {
+        gate.release()
+      }
+
+      // Once applied, the follower's keyword statistics have the writes too: same scores as the leader.
+      const ranked = async (memory: Memory) =>
+        (await memory.search('alice at the zoo', { userId: 'alice', topK: 5 })).results.map((r) => [r.id, r.score.toFixed(6)])
+      await expect.poll(async () => ranked(follower), { timeout: 10_000 }).toEqual(await ranked(leader))
+      await expect.poll(() => follower.stats().pendingWrites, { timeout: 10_000 }).toBe(0)
+    } finally {
+      await follower.close()
+      await leader.close()
+      await embedder.close()
+    }
+  })
+})
