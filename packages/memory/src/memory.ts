@@ -310,7 +310,8 @@ export class Memory implements AsyncDisposable {
     const memoryId = parseId(id)
     // A write not yet in LanceDB answers from the writer: no wait for the apply.
     this.engine.writer.healthy()
-    const pending = this.engine.writer.pendingRow(memoryId) ?? this.engine.replication?.commits.row(memoryId)
+    let pending = this.engine.writer.pendingRow(memoryId)
+    if (pending === undefined) pending = this.engine.replication?.commits.row(memoryId) // null (deleted) must not fall through
     if (pending !== undefined) return pending && pending.tenantId === this.tenantId ? toItem(pending) : null
     const [memory] = await this.engine.vectors.getByIds(this.tenantId, [memoryId])
     return memory ? toItem(memory) : null

@@ -69,9 +69,11 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
     const follower = await open('b')
     try {
       expect([leader.stats().role, follower.stats().role]).toEqual(['leader', 'follower'])
+      const stored: string[] = []
       for (const text of ['alice keeps bees', 'alice rides a bike', 'bob sails boats']) {
-        await leader.add(text, { userId: text.startsWith('alice') ? 'alice' : 'bob' })
+        stored.push((await leader.add(text, { userId: text.startsWith('alice') ? 'alice' : 'bob' })).results[0]?.id as string)
       }
+      const bees = stored[0] as string
       await expect.poll(async () => (await follower.getAll({ userId: 'alice' })).results.length, { timeout: 10_000 }).toBe(2)
       await follower.warm({ userId: 'alice' })
 
@@ -92,6 +94,11 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
           .poll(async () => (await follower.search('parrot', { userId: 'carol', topK: 20 })).results.map((r) => r.id).sort(), { timeout: 5_000 })
           .toEqual(batch.results.map((r) => r.id).sort())
         expect(follower.stats().pendingWrites).toBeGreaterThan(0)
+        // A delete not in LanceDB yet: both answer from what is pending, not from the store.
+        await leader.delete(bees)
+        expect(await leader.get(bees)).toBeNull()
+        await expect.poll(() => follower.get(bees), { timeout: 5_000 }).toBeNull()
+        expect((await follower.search('bees', { userId: 'alice', topK: 3 })).results.map((r) => r.id)).not.toContain(bees)
         // Still not in LanceDB: a list (a store read) waits for the apply, as the leader's own does.
         const listing = follower.getAll({ userId: 'bob' })
         expect(await settledWithin(listing, 300)).toBe('waiting')
