@@ -20,7 +20,12 @@ export class FollowedCommits {
   /** Groups whose notices have not all come yet: seq → the parts heard. */
   private readonly partial = new Map<number, Array<ReadonlyMap<string, RowImage> | undefined>>()
   private appliedSeq = 0
+  /** The newest group heard whole: notices come in order, so every told group before it was heard too. */
+  private heardSeq = 0
+  /** `heardSeq` at the last clear: groups up to it may have been heard and forgotten unapplied. */
+  private heardAtClear = 0
   private readonly waiters = new Set<{ seq: number; resolve: () => void }>()
+  private readonly reachers = new Set<{ since: number; seq: number; resolve: (reached: boolean) => void }>()
 
   /**
    * Records one of a group's `parts` notices; once all have come, records the group and returns
@@ -45,7 +50,25 @@ export class FollowedCommits {
     const rows = new Map<string, StoredMemory | null>()
     for (const [id, image] of images) rows.set(id, image.after)
     this.commits.push({ seq, images, rows })
+    this.heardSeq = Math.max(this.heardSeq, seq)
+    this.wake()
     return true
+  }
+
+  /**
+   * Resolves true once reads here show the told groups after `since` up to `seq` (a forwarded
+   * call's): heard whole (notices are ordered, so hearing `seq` means hearing those before it)
+   * and not forgotten since, or applied; false after `ms`.
+   */
+  reached(since: number, seq: number, ms: number): Promise<boolean> {
+    if (this.shows(since, seq)) return Promise.resolve(true)
+    return new Promise((resolve) => {
+      const reacher = { since, seq, resolve }
+      this.reachers.add(reacher)
+      setTimeout(() => {
+        if (this.reachers.delete(reacher)) resolve(false)
+      }, ms).unref()
+    })
   }
 
   /** An apply wrote every group up to `seq`: the store holds them now. */
@@ -60,6 +83,8 @@ export class FollowedCommits {
   clear(): void {
     this.commits = []
     this.partial.clear()
+    // Groups heard before are forgotten: a write among them now shows once applied.
+    this.heardAtClear = this.heardSeq
     this.wake()
   }
 
@@ -94,6 +119,10 @@ export class FollowedCommits {
     return new Promise((resolve) => this.waiters.add({ seq, resolve }))
   }
 
+  private shows(since: number, seq: number): boolean {
+    return this.appliedSeq >= seq || (this.heardSeq >= seq && this.heardAtClear <= since)
+  }
+
   private lastTouching(scope: ScopeFilter): number | undefined {
     const wide = { ...scope, currentOnly: false }
     for (let i = this.commits.length - 1; i >= 0; i--) {
@@ -107,6 +136,12 @@ export class FollowedCommits {
   }
 
   private wake(): void {
+    for (const reacher of this.reachers) {
+      if (this.shows(reacher.since, reacher.seq)) {
+        this.reachers.delete(reacher)
+        reacher.resolve(true)
+      }
+    }
     for (const waiter of this.waiters) {
       if (!this.commits.some((c) => c.seq <= waiter.seq)) {
         this.waiters.delete(waiter)

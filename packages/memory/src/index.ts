@@ -35,7 +35,7 @@ export {
   type UpdateOptions,
   updateOptionsSchema,
 } from './options.js'
-export type { Forward, ForwardedCall, ReplicationOptions } from './replication.js'
+export type { Forward, ForwardedAnswer, ForwardedCall, ReplicationOptions } from './replication.js'
 export { type CopyProgress, type CopyStoreOptions, type CopyStoreResult, copyStore, type StoreCounts } from './store/copy-store.js'
 export type { StoreLocation } from './store/open-stores.js'
 export type { AddResult, HistoryEntry, MemoryEvent, MemoryItem, Metadata, ReembedProgress, SearchExplanation, SearchResult } from './types.js'

@@ -36,7 +36,7 @@ import {
   type UpdateOptions,
   updateOptionsSchema,
 } from './options.js'
-import { type ForwardedMethod, forwardedCallSchema, notLeading, type ReplicaEngine, Replication, scopeOfIds } from './replication.js'
+import { type ForwardedAnswer, type ForwardedMethod, forwardedCallSchema, notLeading, type ReplicaEngine, Replication, scopeOfIds } from './replication.js'
 import { rerankDepth, rerankHits } from './search/rerank.js'
 import { ResidentCache, type ResidentCacheStats } from './search/resident-cache.js'
 import { searchMemories } from './search/searcher.js'
@@ -562,16 +562,22 @@ export class Memory implements AsyncDisposable {
 
   /**
    * Runs a call a follower forwarded (the server's internal route, authenticated with
-   * `replicationSecret`), as the tenant it names; answers once the write is in the vector store.
+   * `replicationSecret`), as the tenant it names. Answers at the commit when followers were told
+   * every group since the call began (committed notices: the follower waits for them, not for a
+   * LanceDB write that may queue behind a maintenance); otherwise once the writes are applied.
    */
-  async serveForwarded(call: unknown): Promise<unknown> {
+  async serveForwarded(call: unknown): Promise<ForwardedAnswer> {
     this.checkOpen()
     const { tenantId, method, args } = parseWith(forwardedCallSchema, call, 'forwarded call', MemoryErrorCode.InvalidInput)
     if (!(await this.writesHere())) throw notLeading()
     const memory = this.withTenant(tenantId)
-    const result = await (memory[method] as (...a: unknown[]) => Promise<unknown>).apply(memory, args)
+    const before = this.engine.writer.lastCommittedSeq
+    const result = (await (memory[method] as (...a: unknown[]) => Promise<unknown>).apply(memory, args)) ?? null
+    const seq = this.engine.writer.lastCommittedSeq
+    if (seq === before) return { result, applied: false } // it wrote nothing: nothing to show
+    if (this.engine.replication?.toldSince(before)) return { result, since: before, seq, applied: false }
     await this.engine.writer.settled()
-    return result
+    return { result, seq, applied: true }
   }
 
   /** The secret a forwarded call must carry (undefined unless the store is on PostgreSQL). */

@@ -20,15 +20,36 @@ export const forwardedCallSchema = z.strictObject({
 export type ForwardedCall = z.infer<typeof forwardedCallSchema>
 
 /**
+ * The leader's answer to a forwarded call (Memory.serveForwarded): the method's result, the
+ * journal sequence of the newest group it committed, and whether its writes are in the vector
+ * store (`applied`) or only journaled, told to followers in committed notices. An answer without
+ * `seq` (an older leader) is an applied one.
+ */
+export const forwardedAnswerSchema = z.object({
+  result: z.unknown(),
+  /** The newest group committed before the call began (its groups come after it). */
+  since: z.number().optional(),
+  seq: z.number().optional(),
+  applied: z.boolean().default(true),
+})
+export type ForwardedAnswer = z.input<typeof forwardedAnswerSchema>
+
+/**
  * How a follower reaches the leader: `address` is what the leader advertised (the server's URL),
- * `secret` authenticates the call (see PostgresCluster.secret). Resolves with the method's result;
- * rejects with the leader's MemoryError, or MEMORY_UNAVAILABLE when the leader cannot be reached.
+ * `secret` authenticates the call (see PostgresCluster.secret). Resolves with the leader's answer
+ * (Memory.serveForwarded's ForwardedAnswer, as received: it is validated here); rejects with the
+ * leader's MemoryError, or MEMORY_UNAVAILABLE when the leader cannot be reached.
  */
 export type Forward = (address: string, secret: string, call: ForwardedCall) => Promise<unknown>
 
 const defaultCheckEveryMs = 1_000
 /** How long a forwarded write waits for the leader's notice before re-reading instead (it normally arrives within milliseconds). */
 const noticeWaitMs = 500
+/**
+ * How long a write the leader answered at its commit waits to show here: its committed notice
+ * normally arrives within milliseconds; without it (a lost connection), its apply shows it.
+ */
+const commitShowWaitMs = 30_000
 
 export const replicationOptionsSchema = z.strictObject({
   /** Sends a call to the leader (the server does it over HTTP). */
@@ -85,6 +106,8 @@ export class Replication {
   private address: string | undefined
   /** On a follower: the leader's groups journaled but not applied yet, which reads lay over the store. */
   readonly commits = new FollowedCommits()
+  /** On the leader: the newest group too big for committed notices (followers see it at its apply). */
+  private lastUntoldSeq = 0
 
   constructor(
     private readonly cluster: PostgresCluster,
@@ -170,7 +193,13 @@ export class Replication {
     } catch (e) {
       this.engine.logger.error('memory.replica_notice_failed', { error: String(e) })
     }
+    if (notices.length === 0) this.lastUntoldSeq = seq
     for (const notice of notices) void this.cluster.publish(notice)
+  }
+
+  /** On the leader: whether followers were told every group committed after `seq` (in committed notices). */
+  toldSince(seq: number): boolean {
+    return this.lastUntoldSeq <= seq
   }
 
   /** Runs a write on the leader; resolves once this process reads what it wrote. */
@@ -178,7 +207,17 @@ export class Replication {
     if (!this.options) throw storeUnavailable('Another process leads this store, and this one was opened without replication options')
     const address = await this.cluster.leaderAddress()
     if (!address) throw storeUnavailable('No replica leads this store right now; retry shortly')
-    const result = await this.options.forward(address, this.cluster.secret, call)
+    const answer = forwardedAnswerSchema.safeParse(await this.options.forward(address, this.cluster.secret, call))
+    if (!answer.success) throw storeUnavailable('The replica that leads the store answered a forwarded write unreadably; retry reads shortly')
+    const { result, since, seq, applied } = answer.data
+    if (!applied && seq === undefined) return result // it wrote nothing
+    if (!applied && seq !== undefined) {
+      // Answered at its commit (journaled, durable): once its committed notices are heard here,
+      // reads lay it over the store, so the caller reads its write.
+      if (await this.commits.reached(since ?? 0, seq, commitShowWaitMs)) return result
+      this.unsure = true
+      throw new MemoryError(MemoryErrorCode.Unavailable, 'The write was journaled, but this replica has not heard of it yet; retry reads shortly')
+    }
     // The leader answers once the write is in the vector store, and its notice is on the way:
     // once the notices reach the version that holds the write, this process shows it (scopes
     // and keyword statistics current, nothing dropped). A notice that lags: re-read the store and

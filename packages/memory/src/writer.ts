@@ -151,6 +151,7 @@ export class Writer {
   private pending: PendingApply[] = []
   private applier: Promise<void> | undefined
   private committedCount = 0
+  private committedSeq = 0
   private appliedCount = 0
   private waiters: Array<{ number: number; resolve: () => void; reject: (error: unknown) => void }> = []
   /** Ends the applier's linger early (a read or an exclusive task waits). */
@@ -219,6 +220,11 @@ export class Writer {
   /** Throws the failure that stopped writes, if any (resident reads check this instead of waiting for the store). */
   healthy(): void {
     if (this.failure) throw this.failure
+  }
+
+  /** The journal sequence of the newest group this writer committed (0: none yet). */
+  get lastCommittedSeq(): number {
+    return this.committedSeq
   }
 
   /** Connects the resident index (after construction: the index reads through this writer). */
@@ -365,6 +371,7 @@ export class Writer {
       if (image.after) scopes.add(scopeKey(image.after))
     }
     this.pending.push({ seq: committed.seq, number: ++this.committedCount, change: committed.change, rows, scopes, images: committed.images })
+    this.committedSeq = committed.seq
     this.pendingRowCount += rows.size
     if (this.pendingRowCount >= applyAtOnceRows) this.flushNow?.()
     this.cache?.committed(committed.images)

@@ -49,7 +49,7 @@ function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | 'waiting
 }
 
 describe('followers see the leader’s commits before its LanceDB writes', () => {
-  it('search (resident scope or not) and get show a write at once; lists wait for its apply; rankings converge after', async () => {
+  it('search (resident scope or not) and get show a write at once, forwarded writes too; lists wait for its apply; rankings converge after', async () => {
     await using dir = await tempDir('replica-commits')
     const embedder = createHashEmbedder()
     const metadataUrl = await postgres.createDatabase(`commits_${process.pid}`)
@@ -99,6 +99,13 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
         expect(await leader.get(bees)).toBeNull()
         await expect.poll(() => follower.get(bees), { timeout: 5_000 }).toBeNull()
         expect((await follower.search('bees', { userId: 'alice', topK: 3 })).results.map((r) => r.id)).not.toContain(bees)
+        // A write the follower forwards is answered at its commit, not after the held LanceDB
+        // write, and the follower reads it at once.
+        const forwarded = await settledWithin(follower.add('alice adopted a kitten', { userId: 'alice' }), 10_000)
+        if (forwarded === 'waiting') throw new Error('a forwarded add waited for the leader’s LanceDB write')
+        const kitten = forwarded.results[0]?.id as string
+        expect((await follower.get(kitten))?.memory).toBe('alice adopted a kitten')
+        expect((await follower.search('kitten', { userId: 'alice', topK: 1 })).results[0]?.id).toBe(kitten)
         // Still not in LanceDB: a list (a store read) waits for the apply, as the leader's own does.
         const listing = follower.getAll({ userId: 'bob' })
         expect(await settledWithin(listing, 300)).toBe('waiting')

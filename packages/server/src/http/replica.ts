@@ -22,7 +22,8 @@ export function registerReplicaRoute(app: OpenAPIHono<AppEnv>, memory: Memory): 
     const call = await c.req.json().catch(() => {
       throw new ServerError(ServerErrorCode.ValidationFailed, 'The forwarded call is not JSON')
     })
-    return c.json({ result: (await memory.serveForwarded(call)) ?? null })
+    // The answer's envelope ({ result, seq, applied }) goes to the follower as it is.
+    return c.json(await memory.serveForwarded(call))
   })
 }
 
@@ -65,7 +66,7 @@ export function forwardOverHttp(timeoutMs: number): Forward {
     const body = (await response.json().catch(() => undefined)) as
       | { result?: unknown; error?: { code?: unknown; message?: unknown; details?: unknown } }
       | undefined
-    if (response.ok && body && 'result' in body) return body.result
+    if (response.ok && body && 'result' in body) return body
     const { code, message, details } = body?.error ?? {}
     const text = typeof message === 'string' ? message : 'The leader replica refused the write'
     const extra = typeof details === 'object' && details !== null ? (details as Record<string, unknown>) : undefined
