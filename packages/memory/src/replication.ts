@@ -295,6 +295,8 @@ export class Replication {
           to,
         })
         this.dropAll()
+        // Whatever it covers is in the store this process just re-read.
+        if (notice?.seq !== undefined) this.commits.applied(notice.seq)
       } else {
         if (notice.seq !== undefined) this.commits.applied(notice.seq)
         if (notice.rows) {
