@@ -857,6 +857,7 @@ function newWriter(vectors: VectorStore, metadata: MetadataStore, config: Memory
     logger,
     onApplied: replication && ((change) => replication.applied(change)),
     onCommitted: replication && ((seq, images) => replication.committed(seq, images)),
+    onMaintenanceStart: replication && (() => replication.maintenanceStarted()),
   })
 }
 
@@ -910,6 +911,13 @@ function replicaEngine(engine: () => Engine): ReplicaEngine {
     },
     follow: (images, from, to) => engine().cache.followed(images, from, to),
     followCommitted: (images) => engine().cache.followedCommit(images),
+    async journalImages(seq) {
+      const change = await engine().metadata.journalChange(seq)
+      if (!change) return undefined
+      // Inserts and updates only (a group with deletes is not told by number). A before image is
+      // not needed to lay a row: only the statistics read it, and they take the group at its apply.
+      return new Map([...change.inserts, ...change.updates].map((after) => [after.id, { before: null, after }]))
+    },
     followTexts: (texts, from, to) => engine().cache.followedTexts(texts, from, to),
     async promote() {
       const e = engine()

@@ -61,7 +61,8 @@ export const appliedNoticeSchema = z.object({
  * lay over what they read once all have come (a group shows whole or not at all), until an apply
  * notice's `seq` covers them. The LanceDB write follows later: after a linger, or after a
  * maintenance (seconds on object storage). A group too big for `maxCommitParts` notices (a bulk
- * write) reaches followers with its apply only.
+ * write) is told by number (`journal`, no rows): followers read its rows from the journal in
+ * PostgreSQL.
  */
 export const committedNoticeSchema = z.object({
   epoch: z.number(),
@@ -69,11 +70,19 @@ export const committedNoticeSchema = z.object({
   part: z.number().int().min(0),
   parts: z.number().int().min(1),
   rows: z.array(noticeRowSchema),
+  journal: z.literal(true).optional(),
 })
 export type CommittedNotice = z.infer<typeof committedNoticeSchema>
 
 /** Most notices one journaled group is told in (each under maxNoticeBytes). */
 const maxCommitParts = 16
+
+/**
+ * The leader began a maintenance: until its apply notice, the store's versions move with no row
+ * changed (compaction, index refresh; seconds on object storage), which a follower must not take
+ * for changes whose notices were lost.
+ */
+export const maintainingNoticeSchema = z.object({ epoch: z.number(), maintaining: z.literal(true) })
 
 /** PostgreSQL refuses notices of 8,000 bytes or more. */
 const maxNoticeBytes = 7_500
@@ -100,6 +109,11 @@ export function encodeNotice(epoch: number, change: AppliedChange): string {
     fits({ ...versions, tenants: [...tenants] }) ??
     JSON.stringify({ ...versions, all: true } satisfies AppliedNotice)
   )
+}
+
+/** The notice of a bulk group, told by number: followers read its rows from the journal. */
+export function encodeJournalNotice(epoch: number, seq: number): string {
+  return JSON.stringify({ epoch, committed: seq, part: 0, parts: 1, rows: [], journal: true } satisfies CommittedNotice)
 }
 
 /** The notices of a journaled group, or none when it needs more than maxCommitParts (or one row is too big for a notice). */

@@ -2,7 +2,15 @@ import type { Logger } from '@agentmem/embeddings'
 import { z } from 'zod'
 import { MemoryError, MemoryErrorCode, storeUnavailable } from './errors.js'
 import { FollowedCommits } from './followed-commits.js'
-import { appliedNoticeSchema, committedNoticeSchema, encodeCommittedNotices, encodeNotice, noticeImages } from './replica-notice.js'
+import {
+  appliedNoticeSchema,
+  committedNoticeSchema,
+  encodeCommittedNotices,
+  encodeJournalNotice,
+  encodeNotice,
+  maintainingNoticeSchema,
+  noticeImages,
+} from './replica-notice.js'
 import type { RowImage } from './search/resident-cache.js'
 import type { PostgresCluster } from './store/postgres-cluster.js'
 import type { ScopeFilter } from './store/types.js'
@@ -50,6 +58,12 @@ const noticeWaitMs = 500
  * normally arrives within milliseconds; without it (a lost connection), its apply shows it.
  */
 const commitShowWaitMs = 30_000
+/**
+ * How long a maintenance's notice keeps a follower from taking version moves for lost notices, at
+ * most: its end (an apply notice) normally comes first. Longer than the longest maintenance
+ * measured (30 s on the bench's Ceph), shorter than anyone would wait for a lost write.
+ */
+const maintenanceQuietMs = 120_000
 
 export const replicationOptionsSchema = z.strictObject({
   /** Sends a call to the leader (the server does it over HTTP). */
@@ -72,6 +86,8 @@ export interface ReplicaEngine {
   follow(images: Map<string, RowImage>, from: number, to: number): void
   /** Lays the rows of a group the leader journaled (not in the store yet) over the resident scopes; the statistics wait for its apply. */
   followCommitted(images: ReadonlyMap<string, RowImage>): void
+  /** A journaled group's rows read from the journal (a bulk group told by number); undefined once pruned (it is in the store). */
+  journalImages(seq: number): Promise<ReadonlyMap<string, RowImage> | undefined>
   /** The texts one apply changed (its rows did not fit a notice), for the keyword statistics. */
   followTexts(texts: Array<{ tenantId: string; before: string | null; after: string | null }>, from: number, to: number): void
   /** Makes this process the writer: replays the journal and starts the writer's work. */
@@ -106,8 +122,10 @@ export class Replication {
   private address: string | undefined
   /** On a follower: the leader's groups journaled but not applied yet, which reads lay over the store. */
   readonly commits = new FollowedCommits()
-  /** On the leader: the newest group too big for committed notices (followers see it at its apply). */
+  /** On the leader: the newest group followers were not told of (they see it at its apply). */
   private lastUntoldSeq = 0
+  /** On a follower: until when the leader's maintenance moves the store's versions (see maintainingNoticeSchema). */
+  private quietUntil = 0
 
   constructor(
     private readonly cluster: PostgresCluster,
@@ -182,7 +200,9 @@ export class Replication {
 
   /**
    * The leader journaled a group (before acknowledging it): tell followers its rows now, since its
-   * apply may wait for a maintenance. A bulk group reaches them with its apply only.
+   * apply may wait for a maintenance. A bulk group is told by number, for followers to read from
+   * the journal, unless it deletes rows (the journal has their ids, not their scopes): that one
+   * reaches them with its apply only.
    */
   committed(seq: number, images: ReadonlyMap<string, RowImage>): void {
     const { epoch } = this.cluster
@@ -190,11 +210,19 @@ export class Replication {
     let notices: string[] = []
     try {
       notices = encodeCommittedNotices(epoch, seq, images)
+      if (notices.length === 0 && [...images.values()].every((image) => image.after)) notices = [encodeJournalNotice(epoch, seq)]
     } catch (e) {
       this.engine.logger.error('memory.replica_notice_failed', { error: String(e) })
     }
     if (notices.length === 0) this.lastUntoldSeq = seq
     for (const notice of notices) void this.cluster.publish(notice)
+  }
+
+  /** The leader began a maintenance: tell followers, so that its versions do not make them drop what they hold. */
+  maintenanceStarted(): void {
+    const { epoch } = this.cluster
+    if (epoch === undefined) return
+    void this.cluster.publish(JSON.stringify({ epoch, maintaining: true } satisfies z.infer<typeof maintainingNoticeSchema>))
   }
 
   /** On the leader: whether followers were told every group committed after `seq` (in committed notices). */
@@ -267,18 +295,26 @@ export class Replication {
 
   private heard(raw: unknown): void {
     if (this.cluster.epoch !== undefined) return // our own notice
+    if (maintainingNoticeSchema.safeParse(raw).success) {
+      this.quietUntil = Date.now() + maintenanceQuietMs
+      return
+    }
     if (raw !== null && typeof raw === 'object' && 'committed' in raw) {
       // Not a store change: it moves no version, and one lost costs only staleness until its apply.
       const parsed = committedNoticeSchema.safeParse(raw)
       if (!parsed.success) return
-      const { committed, part, parts, rows } = parsed.data
+      const { committed, part, parts, rows, journal } = parsed.data
       this.background(async () => {
-        const whole = this.commits.part(committed, part, parts, noticeImages(rows))
+        // A group told by number: its rows are in the journal until its apply prunes it.
+        const images = journal ? await this.engine.journalImages(committed) : noticeImages(rows)
+        const whole = images && this.commits.part(committed, part, parts, images)
         if (whole) this.engine.followCommitted(whole)
       })
       return
     }
     this.heardSinceCheck = true
+    // Applies wait for a maintenance: any apply notice, its own included, means it ended.
+    this.quietUntil = 0
     const parsed = appliedNoticeSchema.safeParse(raw)
     this.background(async () => {
       this.lastVersion = await this.engine.refresh()
@@ -397,13 +433,15 @@ export class Replication {
         // one check later, at the same version, changed without one (even if other notices came).
         const behind = this.chainedTo !== undefined && version > this.chainedTo ? version : undefined
         const unannounced = behind !== undefined && behind === this.behindAtLastCheck
+        // During the leader's maintenance versions move with no row changed: not a lost notice.
+        const quiet = Date.now() < this.quietUntil
         // A change with no notice (the leader died between its write and its notice), or a re-read
         // that failed: forget everything.
-        if ((version !== this.lastVersion && !heard) || this.unsure || unannounced) {
+        if ((!quiet && ((version !== this.lastVersion && !heard) || unannounced)) || this.unsure) {
           this.dropAll()
           if (unannounced) this.chainedTo = undefined
         }
-        this.behindAtLastCheck = unannounced ? undefined : behind
+        this.behindAtLastCheck = unannounced || quiet ? undefined : behind
         this.unsure = false
         this.lastVersion = version
       })

@@ -79,6 +79,8 @@ export interface WriterOptions {
   onApplied?: ((change: AppliedChange) => void) | undefined
   /** Told of each group once it is journaled, before it is acknowledged (its LanceDB write comes later). */
   onCommitted?: ((seq: number, images: ReadonlyMap<string, RowImage>) => void) | undefined
+  /** Told when a maintenance begins: until its onApplied, the store's versions move with no row changed. */
+  onMaintenanceStart?: (() => void) | undefined
 }
 
 /**
@@ -280,6 +282,7 @@ export class Writer {
     const from = await this.followedVersion()
     const before = [...this.unindexed]
     this.maintaining = true
+    this.options.onMaintenanceStart?.()
     try {
       await this.vectors.maintain({ purge, annIndexThreshold: this.options.annIndexThreshold })
       if (purge) await this.metadata.compactErased()

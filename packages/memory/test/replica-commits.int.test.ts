@@ -20,9 +20,45 @@ afterAll(async () => {
   await postgres?.stop()
 })
 
+/** A leader and a follower on one store (PostgreSQL + a LanceDB folder); disposing closes both. */
+async function twoReplicas(name: string, checkEveryMs = 1_000) {
+  const dir = await tempDir(name)
+  const embedder = createHashEmbedder()
+  const metadataUrl = await postgres.createDatabase(`${name.replaceAll('-', '_')}_${process.pid}`)
+  const replicas = new Map<string, Memory>()
+  const open = async (address: string) => {
+    const memory = await Memory.open({
+      path: `${dir.path}/${address}`,
+      metadataUrl,
+      vectorsUrl: `${dir.path}/vectors`,
+      embedder,
+      replication: { address, checkEveryMs, forward: (to, _secret, call) => (replicas.get(to) as Memory).serveForwarded(call) },
+    })
+    replicas.set(address, memory)
+    return memory
+  }
+  const leader = await open('a')
+  const follower = await open('b')
+  return {
+    leader,
+    follower,
+    async [Symbol.asyncDispose]() {
+      await follower.close()
+      await leader.close()
+      await embedder.close()
+      await dir[Symbol.asyncDispose]()
+    },
+  }
+}
+
+/** The store a Memory writes (tests reach in to hold its writes, as a slow object store or a maintenance would). */
+function storeOf(memory: Memory): VectorStore {
+  return (memory as unknown as { engine: { vectors: VectorStore } }).engine.vectors
+}
+
 /** Holds every LanceDB write of `memory`'s store until `release()`. */
 function holdApplies(memory: Memory) {
-  const vectors = (memory as unknown as { engine: { vectors: VectorStore } }).engine.vectors
+  const vectors = storeOf(memory)
   const apply = vectors.apply.bind(vectors)
   let release = () => {}
   const gate = new Promise<void>((resolve) => {
@@ -50,80 +86,99 @@ function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | 'waiting
 
 describe('followers see the leader’s commits before its LanceDB writes', () => {
   it('search (resident scope or not) and get show a write at once, forwarded writes too; lists wait for its apply; rankings converge after', async () => {
-    await using dir = await tempDir('replica-commits')
-    const embedder = createHashEmbedder()
-    const metadataUrl = await postgres.createDatabase(`commits_${process.pid}`)
-    const replicas = new Map<string, Memory>()
-    const open = async (name: string) => {
-      const memory = await Memory.open({
-        path: `${dir.path}/${name}`,
-        metadataUrl,
-        vectorsUrl: `${dir.path}/vectors`,
-        embedder,
-        replication: { address: name, forward: (address, _secret, call) => (replicas.get(address) as Memory).serveForwarded(call) },
-      })
-      replicas.set(name, memory)
-      return memory
+    await using replicas = await twoReplicas('replica-commits')
+    const { leader, follower } = replicas
+    expect([leader.stats().role, follower.stats().role]).toEqual(['leader', 'follower'])
+    const stored: string[] = []
+    for (const text of ['alice keeps bees', 'alice rides a bike', 'bob sails boats']) {
+      stored.push((await leader.add(text, { userId: text.startsWith('alice') ? 'alice' : 'bob' })).results[0]?.id as string)
     }
-    const leader = await open('a')
-    const follower = await open('b')
+    const bees = stored[0] as string
+    await expect.poll(async () => (await follower.getAll({ userId: 'alice' })).results.length, { timeout: 10_000 }).toBe(2)
+    await follower.warm({ userId: 'alice' })
+
+    const gate = holdApplies(leader)
     try {
-      expect([leader.stats().role, follower.stats().role]).toEqual(['leader', 'follower'])
-      const stored: string[] = []
-      for (const text of ['alice keeps bees', 'alice rides a bike', 'bob sails boats']) {
-        stored.push((await leader.add(text, { userId: text.startsWith('alice') ? 'alice' : 'bob' })).results[0]?.id as string)
-      }
-      const bees = stored[0] as string
-      await expect.poll(async () => (await follower.getAll({ userId: 'alice' })).results.length, { timeout: 10_000 }).toBe(2)
-      await follower.warm({ userId: 'alice' })
+      const zebra = (await leader.add('alice saw a zebra at the zoo', { userId: 'alice' })).results[0]?.id as string
+      const lion = (await leader.add('bob met a lion at the zoo', { userId: 'bob' })).results[0]?.id as string
+      await expect.poll(() => gate.held(), { timeout: 5_000 }).toBeGreaterThan(0)
 
-      const gate = holdApplies(leader)
-      try {
-        const zebra = (await leader.add('alice saw a zebra at the zoo', { userId: 'alice' })).results[0]?.id as string
-        const lion = (await leader.add('bob met a lion at the zoo', { userId: 'bob' })).results[0]?.id as string
-        await expect.poll(() => gate.held(), { timeout: 5_000 }).toBeGreaterThan(0)
-
-        // Resident scope: laid over at once.
-        await expect.poll(async () => (await follower.search('zebra', { userId: 'alice', topK: 1 })).results[0]?.id, { timeout: 5_000 }).toBe(zebra)
-        // A scope the follower does not hold is loaded with the commits laid over the store.
-        expect((await follower.search('lion', { userId: 'bob', topK: 1 })).results[0]?.id).toBe(lion)
-        expect((await follower.get(lion))?.memory).toBe('bob met a lion at the zoo')
-        // A group told in several notices shows whole.
-        const batch = await leader.addBatch(Array.from({ length: 16 }, (_, i) => ({ messages: `carol owns parrot number ${i}`, userId: 'carol' })))
-        await expect
-          .poll(async () => (await follower.search('parrot', { userId: 'carol', topK: 20 })).results.map((r) => r.id).sort(), { timeout: 5_000 })
-          .toEqual(batch.results.map((r) => r.id).sort())
-        expect(follower.stats().pendingWrites).toBeGreaterThan(0)
-        // A delete not in LanceDB yet: both answer from what is pending, not from the store.
-        await leader.delete(bees)
-        expect(await leader.get(bees)).toBeNull()
-        await expect.poll(() => follower.get(bees), { timeout: 5_000 }).toBeNull()
-        expect((await follower.search('bees', { userId: 'alice', topK: 3 })).results.map((r) => r.id)).not.toContain(bees)
-        // A write the follower forwards is answered at its commit, not after the held LanceDB
-        // write, and the follower reads it at once.
-        const forwarded = await settledWithin(follower.add('alice adopted a kitten', { userId: 'alice' }), 10_000)
-        if (forwarded === 'waiting') throw new Error('a forwarded add waited for the leader’s LanceDB write')
-        const kitten = forwarded.results[0]?.id as string
-        expect((await follower.get(kitten))?.memory).toBe('alice adopted a kitten')
-        expect((await follower.search('kitten', { userId: 'alice', topK: 1 })).results[0]?.id).toBe(kitten)
-        // Still not in LanceDB: a list (a store read) waits for the apply, as the leader's own does.
-        const listing = follower.getAll({ userId: 'bob' })
-        expect(await settledWithin(listing, 300)).toBe('waiting')
-        gate.release()
-        expect((await listing).results.map((m) => m.id)).toContain(lion)
-      } finally {
-        gate.release()
-      }
-
-      // Once applied, the follower's keyword statistics have the writes too: same scores as the leader.
-      const ranked = async (memory: Memory) =>
-        (await memory.search('alice at the zoo', { userId: 'alice', topK: 5 })).results.map((r) => [r.id, r.score.toFixed(6)])
-      await expect.poll(async () => ranked(follower), { timeout: 10_000 }).toEqual(await ranked(leader))
-      await expect.poll(() => follower.stats().pendingWrites, { timeout: 10_000 }).toBe(0)
+      // Resident scope: laid over at once.
+      await expect.poll(async () => (await follower.search('zebra', { userId: 'alice', topK: 1 })).results[0]?.id, { timeout: 5_000 }).toBe(zebra)
+      // A scope the follower does not hold is loaded with the commits laid over the store.
+      expect((await follower.search('lion', { userId: 'bob', topK: 1 })).results[0]?.id).toBe(lion)
+      expect((await follower.get(lion))?.memory).toBe('bob met a lion at the zoo')
+      // A group told in several notices shows whole.
+      const batch = await leader.addBatch(Array.from({ length: 16 }, (_, i) => ({ messages: `carol owns parrot number ${i}`, userId: 'carol' })))
+      await expect
+        .poll(async () => (await follower.search('parrot', { userId: 'carol', topK: 20 })).results.map((r) => r.id).sort(), { timeout: 5_000 })
+        .toEqual(batch.results.map((r) => r.id).sort())
+      expect(follower.stats().pendingWrites).toBeGreaterThan(0)
+      // A delete not in LanceDB yet: both answer from what is pending, not from the store.
+      await leader.delete(bees)
+      expect(await leader.get(bees)).toBeNull()
+      await expect.poll(() => follower.get(bees), { timeout: 5_000 }).toBeNull()
+      expect((await follower.search('bees', { userId: 'alice', topK: 3 })).results.map((r) => r.id)).not.toContain(bees)
+      // A write the follower forwards is answered at its commit, not after the held LanceDB
+      // write, and the follower reads it at once.
+      const forwarded = await settledWithin(follower.add('alice adopted a kitten', { userId: 'alice' }), 10_000)
+      if (forwarded === 'waiting') throw new Error('a forwarded add waited for the leader’s LanceDB write')
+      const kitten = forwarded.results[0]?.id as string
+      expect((await follower.get(kitten))?.memory).toBe('alice adopted a kitten')
+      expect((await follower.search('kitten', { userId: 'alice', topK: 1 })).results[0]?.id).toBe(kitten)
+      // A bulk group, too big for notices, is told by number: the follower reads it from the journal.
+      const bulk = await leader.addBatch(Array.from({ length: 300 }, (_, i) => ({ messages: `dave keeps ferret number ${i}`, userId: 'dave' })))
+      await expect.poll(async () => (await follower.search('ferret', { userId: 'dave', topK: 300 })).results.length, { timeout: 5_000 }).toBe(300)
+      expect((await follower.get(bulk.results[299]?.id as string))?.memory).toBe('dave keeps ferret number 299')
+      // Still not in LanceDB: a list (a store read) waits for the apply, as the leader's own does.
+      const listing = follower.getAll({ userId: 'bob' })
+      expect(await settledWithin(listing, 300)).toBe('waiting')
+      gate.release()
+      expect((await listing).results.map((m) => m.id)).toContain(lion)
     } finally {
-      await follower.close()
-      await leader.close()
-      await embedder.close()
+      gate.release()
+    }
+
+    // Once applied, the follower's keyword statistics have the writes too: same scores as the leader.
+    const ranked = async (memory: Memory) =>
+      (await memory.search('alice at the zoo', { userId: 'alice', topK: 5 })).results.map((r) => [r.id, r.score.toFixed(6)])
+    await expect.poll(async () => ranked(follower), { timeout: 10_000 }).toEqual(await ranked(leader))
+    await expect.poll(() => follower.stats().pendingWrites, { timeout: 10_000 }).toBe(0)
+  })
+
+  it('a follower keeps what it holds while the leader’s maintenance moves the store’s versions', async () => {
+    await using replicas = await twoReplicas('replica-maintenance', 100)
+    const { leader, follower } = replicas
+    for (let i = 0; i < 6; i++) await leader.add(`alice fact number ${i}`, { userId: 'alice' })
+    await expect.poll(async () => (await follower.getAll({ userId: 'alice' })).results.length, { timeout: 10_000 }).toBe(6)
+    await follower.warm({ userId: 'alice' })
+    const loads = follower.stats().resident.loads
+
+    // The maintenance does its work (compaction: new versions, no row changed), then holds before it ends.
+    const vectors = storeOf(leader)
+    const maintain = vectors.maintain.bind(vectors)
+    let release = () => {}
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    let maintained = false
+    vectors.maintain = async (...args) => {
+      await maintain(...args)
+      maintained = true
+      await gate
+    }
+    const before = await vectors.version()
+    const optimizing = leader.optimize()
+    try {
+      await expect.poll(() => maintained, { timeout: 10_000 }).toBe(true)
+      expect(await vectors.version()).toBeGreaterThan(before)
+      // Several of the follower's checks (every 100 ms) see the moved version with no apply notice.
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      expect(follower.stats().resident).toMatchObject({ scopes: 1, loads })
+    } finally {
+      release()
+      vectors.maintain = maintain
+      await optimizing
     }
   })
 })

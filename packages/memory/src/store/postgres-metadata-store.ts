@@ -174,6 +174,13 @@ class PostgresMetadataStore implements MetadataStore {
     })
   }
 
+  journalChange(seq: number): Promise<StoreChange | undefined> {
+    return this.guard('journalChange', async () => {
+      const [entry] = await this.db.select().from(journal).where(eq(journal.seq, seq))
+      return entry && decodeChange(entry)
+    })
+  }
+
   history(tenantId: string, memoryId: string): Promise<HistoryEntry[]> {
     return this.guard('history', async () => {
       const rows = await this.db

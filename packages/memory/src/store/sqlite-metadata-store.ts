@@ -211,6 +211,11 @@ class SqliteMetadataStore implements MetadataStore {
     return entries.map((entry) => ({ seq: entry.seq, change: decodeChange(entry) }))
   }
 
+  async journalChange(seq: number): Promise<StoreChange | undefined> {
+    const [entry] = await this.db.select().from(journal).where(eq(journal.seq, seq))
+    return entry && decodeChange(entry)
+  }
+
   async history(tenantId: string, memoryId: string): Promise<HistoryEntry[]> {
     const rows = await this.db
       .select()

@@ -200,6 +200,8 @@ export interface MetadataStore {
   markApplied(seq: number): void
   /** Journal entries that were committed but may not have reached the vector store (crash recovery). */
   pendingChanges(): Promise<PendingChange[]>
+  /** One journal entry, if not pruned yet (pruned: it is in the vector store). Followers read a bulk group's rows here. */
+  journalChange(seq: number): Promise<StoreChange | undefined>
   history(tenantId: string, memoryId: string): Promise<HistoryEntry[]>
   /** Erases a tenant's history (reset), inference jobs included. */
   deleteHistory(tenantId: string): Promise<void>
