@@ -6,7 +6,9 @@
  *    1 add : 4 searches), autocannon spreading 16 connections over the replicas.
  * 2. Time for another replica to see a write: an add acknowledged by one follower, polled by a
  *    search on another replica's resident scope until it is found.
- * 3. Search latency with the store on the RGW against a local folder, every search read from
+ * 3. The same during the leader's routine maintenances (seconds on the RGW), in process: adds
+ *    acknowledged by the leader while a follower polls its resident scope.
+ * 4. Search latency with the store on the RGW against a local folder, every search read from
  *    LanceDB (resident index off), in process.
  *
  * On 2 cores the replicas, PostgreSQL, Ceph and the load generator share the same CPU: more
@@ -40,6 +42,19 @@ export interface ScaleoutSuiteResult {
   loads: ReplicaLoad[]
   /** ms from one follower's acknowledgement of an add to another replica's search finding it. */
   visibility: LatencyStats & { maxMs: number; trials: number }
+  /**
+   * In process, two replicas, the leader maintaining after every apply (within its time budget):
+   * ms from the leader's acknowledgement of an add to the follower's search finding it, for adds
+   * acknowledged during a maintenance and outside one, and the maintenances' lengths. (Absent
+   * from runs before the leader told followers of its commits.)
+   */
+  duringMaintenance?: {
+    seconds: number
+    memories: number
+    during: LatencyStats & { maxMs: number; trials: number }
+    outside: LatencyStats & { maxMs: number; trials: number }
+    maintenances: LatencyStats & { maxMs: number; count: number }
+  }
   /** In process, resident index off: every search reads LanceDB. */
   storage: Array<{ store: 'local folder' | 'Ceph RGW (S3) + PostgreSQL'; searches: number; latency: LatencyStats }>
   /** Per replica: how often each event of its log at info and up occurred (success access lines are at debug, so not counted). */
@@ -56,7 +71,7 @@ export async function runScaleoutSuite(options: RunOptions): Promise<ScaleoutSui
   const seconds = quick ? 1 : 10
   const repetitions = quick ? 1 : 3
   const loadStart = loadavg()[0] ?? Number.NaN
-  progress.total(2 * 3 * repetitions + 2)
+  progress.total(2 * 3 * repetitions + 3)
   const [postgres, ceph] = await Promise.all([startPostgres(), startCephRgw()])
   const replicas: BenchServer[] = []
   const logs = await mkdtemp(join(tmpdir(), 'agentmem-bench-scaleout-logs-'))
@@ -144,6 +159,12 @@ export async function runScaleoutSuite(options: RunOptions): Promise<ScaleoutSui
 
     progress.step('scaleout: time to see another replica’s write')
     const visibility = await measureVisibility(replicas, headers, quick ? 5 : 30)
+    progress.step('scaleout: time to see a write made during a maintenance')
+    const duringMaintenance = await measureDuringMaintenance(
+      { metadataUrl: await postgres.createDatabase('maintenance'), vectorsUrl: `${bucket}/maintenance`, storageOptions: ceph.storageOptions() },
+      turns.slice(0, quick ? 300 : 3_000),
+      quick ? 5 : 45,
+    )
     progress.step('scaleout: search latency, Ceph RGW vs local folder')
     const storage = await measureStorage(
       { metadataUrl: await postgres.createDatabase('storage'), vectorsUrl: `${bucket}/storage`, storageOptions: ceph.storageOptions() },
@@ -160,6 +181,7 @@ export async function runScaleoutSuite(options: RunOptions): Promise<ScaleoutSui
       repetitions,
       loads,
       visibility,
+      duringMaintenance,
       storage,
       logEvents,
       loadAverage: { start: loadStart, end: loadavg()[0] ?? Number.NaN },
@@ -220,6 +242,82 @@ async function measureVisibility(replicas: BenchServer[], headers: Record<string
     samples.push(performance.now() - acknowledged)
   }
   return { ...latencyStats(samples), maxMs: Math.max(...samples), trials }
+}
+
+/**
+ * Two replicas in this process on the shared services; the leader maintains after every apply
+ * (its time budget spaces them), and acknowledges an add every ~50 ms for `seconds`, each polled
+ * on the follower's resident scope until found. Its log tells when each maintenance ran.
+ */
+async function measureDuringMaintenance(
+  shared: Pick<MemoryOpenOptions, 'metadataUrl' | 'vectorsUrl' | 'storageOptions'>,
+  texts: string[],
+  seconds: number,
+): Promise<ScaleoutSuiteResult['duringMaintenance']> {
+  const embedder: Embedder = await createEmbedder({ workers: 1 })
+  const maintenances: Array<{ start: number; end: number }> = []
+  const logger = {
+    debug: (event: string, fields?: Record<string, unknown>) => {
+      if (event === 'memory.maintain') maintenances.push({ start: performance.now() - Number(fields?.['ms']), end: performance.now() })
+    },
+    info(event: string, fields?: Record<string, unknown>) {
+      this.debug(event, fields)
+    },
+    warn() {},
+    error() {},
+  }
+  const replicas = new Map<string, Memory>()
+  const open = async (name: string, options: Partial<MemoryOpenOptions>) => {
+    const path = await mkdtemp(join(tmpdir(), `agentmem-bench-maintenance-${name}-`))
+    const forward = (address: string, _secret: string, call: unknown) => (replicas.get(address) as Memory).serveForwarded(call)
+    const memory = await Memory.open({ path, embedder, ...shared, ...options, replication: { address: name, forward } })
+    replicas.set(name, memory)
+    return { memory, path }
+  }
+  const leader = await open('leader', { maintenanceEveryCommits: 1, logger })
+  const follower = await open('follower', {})
+  try {
+    for (let i = 0; i < texts.length; i += 1000) {
+      await leader.memory.addBatch(texts.slice(i, i + 1000).map((text, j) => ({ messages: `${text} #${i + j}`, userId: `user-${(i + j) % users}` })))
+    }
+    const scopes = Array.from({ length: 5 }, (_, i) => `probe-${i}`)
+    for (const scope of scopes) await leader.memory.add(`seed fact of ${scope}`, { userId: scope })
+    for (const scope of scopes) {
+      while ((await follower.memory.getAll({ userId: scope })).results.length === 0) await new Promise((resolve) => setTimeout(resolve, 50))
+      await follower.memory.warm({ userId: scope })
+    }
+    const samples: Array<{ acknowledged: number; ms: number }> = []
+    const until = performance.now() + seconds * 1000
+    for (let t = 0; performance.now() < until; t++) {
+      const scope = scopes[t % scopes.length] as string
+      const added = await leader.memory.add(`the probe word is quetzal${t}`, { userId: scope })
+      const acknowledged = performance.now()
+      const id = added.results[0]?.id
+      for (;;) {
+        const found = await follower.memory.search(`quetzal${t}`, { userId: scope, topK: 1 })
+        if (found.results[0]?.id === id) break
+        if (performance.now() - acknowledged > 60_000) throw new Error('the follower did not see a write within 60 s')
+        await new Promise((resolve) => setTimeout(resolve, 2))
+      }
+      samples.push({ acknowledged, ms: performance.now() - acknowledged })
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    const inside = (s: { acknowledged: number }) => maintenances.some((m) => m.start <= s.acknowledged && s.acknowledged < m.end)
+    const stats = (list: number[]) => ({ ...latencyStats(list), maxMs: list.length > 0 ? Math.max(...list) : Number.NaN, trials: list.length })
+    const lengths = maintenances.map((m) => m.end - m.start)
+    return {
+      seconds,
+      memories: texts.length,
+      during: stats(samples.filter(inside).map((s) => s.ms)),
+      outside: stats(samples.filter((s) => !inside(s)).map((s) => s.ms)),
+      maintenances: { ...latencyStats(lengths), maxMs: Math.max(...lengths), count: lengths.length },
+    }
+  } finally {
+    await follower.memory.close()
+    await leader.memory.close()
+    await embedder.close()
+    await Promise.all([leader.path, follower.path].map((path) => rm(path, { recursive: true, force: true })))
+  }
 }
 
 /** Sequential searches with every one read from LanceDB, on a local folder and on the RGW. */
