@@ -34,7 +34,7 @@ describe('FollowedCommits', () => {
 
     commits.applied(5)
     expect(commits.row('a')?.text).toBe('second')
-    expect(commits.images()).toHaveLength(1)
+    expect(commits.groups()).toHaveLength(1)
     commits.applied(6)
     expect(commits.row('a')).toBeUndefined()
     // A group an apply already covered is not laid over again.

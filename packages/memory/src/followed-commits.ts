@@ -1,10 +1,11 @@
-import { inScope } from './search/filter-match.js'
-import type { RowImage } from './search/resident-cache.js'
+import { inScope, scopesOverlap } from './search/filter-match.js'
+import type { BulkDeletes, RowImage } from './search/resident-cache.js'
 import type { ScopeFilter, StoredMemory } from './store/types.js'
 
 interface Commit {
   seq: number
   images: ReadonlyMap<string, RowImage>
+  deletes: BulkDeletes | undefined
   rows: Map<string, StoredMemory | null>
 }
 
@@ -45,11 +46,12 @@ export class FollowedCommits {
   }
 
   /** Records a journaled group; false when an apply already covered it (nothing to lay over). */
-  add(seq: number, images: ReadonlyMap<string, RowImage>): boolean {
+  add(seq: number, images: ReadonlyMap<string, RowImage>, deletes?: BulkDeletes): boolean {
     if (seq <= this.appliedSeq) return false
     const rows = new Map<string, StoredMemory | null>()
     for (const [id, image] of images) rows.set(id, image.after)
-    this.commits.push({ seq, images, rows })
+    for (const id of deletes?.ids ?? []) rows.set(id, null)
+    this.commits.push({ seq, images, deletes, rows })
     this.heardSeq = Math.max(this.heardSeq, seq)
     this.wake()
     return true
@@ -93,9 +95,9 @@ export class FollowedCommits {
     return this.commits.map((c) => c.rows)
   }
 
-  /** Each unapplied group's images, oldest first: laid again after an apply's, which may be older. */
-  images(): Array<ReadonlyMap<string, RowImage>> {
-    return this.commits.map((c) => c.images)
+  /** Each unapplied group's images and bulk deletes, oldest first: laid again after an apply's, which may be older. */
+  groups(): Array<{ images: ReadonlyMap<string, RowImage>; deletes: BulkDeletes | undefined }> {
+    return this.commits.map(({ images, deletes }) => ({ images, deletes }))
   }
 
   /** The newest unapplied image of a row (null: deleted); undefined when the store is current for it. */
@@ -131,6 +133,7 @@ export class FollowedCommits {
         const memory = after ?? before
         if (memory && inScope(memory, wide)) return commit.seq
       }
+      if (commit.deletes?.scopes.some((deleted) => scopesOverlap(deleted, scope))) return commit.seq
     }
     return undefined
   }

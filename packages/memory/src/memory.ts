@@ -911,13 +911,15 @@ function replicaEngine(engine: () => Engine): ReplicaEngine {
     },
     follow: (images, from, to) => engine().cache.followed(images, from, to),
     followCommitted: (images) => engine().cache.followedCommit(images),
-    async journalImages(seq) {
+    async journalGroup(seq) {
       const change = await engine().metadata.journalChange(seq)
       if (!change) return undefined
-      // Inserts and updates only (a group with deletes is not told by number). A before image is
-      // not needed to lay a row: only the statistics read it, and they take the group at its apply.
-      return new Map([...change.inserts, ...change.updates].map((after) => [after.id, { before: null, after }]))
+      // A before image is not needed to lay a row: only the statistics read it, and they take the
+      // group at its apply.
+      const images = new Map([...change.inserts, ...change.updates].map((after) => [after.id, { before: null, after }]))
+      return { images, deletedIds: change.deletes }
     },
+    followDeletes: (deletes) => engine().cache.followedDeletes(deletes),
     followTexts: (texts, from, to) => engine().cache.followedTexts(texts, from, to),
     async promote() {
       const e = engine()

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { RowImage } from './search/resident-cache.js'
+import { type RowImage, scopeKey } from './search/resident-cache.js'
 import type { StoredMemory } from './store/types.js'
 import type { AppliedChange } from './writer.js'
 
@@ -62,7 +62,7 @@ export const appliedNoticeSchema = z.object({
  * notice's `seq` covers them. The LanceDB write follows later: after a linger, or after a
  * maintenance (seconds on object storage). A group too big for `maxCommitParts` notices (a bulk
  * write) is told by number (`journal`, no rows): followers read its rows from the journal in
- * PostgreSQL.
+ * PostgreSQL, and the scopes of the rows it deletes from the notice.
  */
 export const committedNoticeSchema = z.object({
   epoch: z.number(),
@@ -71,6 +71,8 @@ export const committedNoticeSchema = z.object({
   parts: z.number().int().min(1),
   rows: z.array(noticeRowSchema),
   journal: z.literal(true).optional(),
+  /** With `journal`: the scope keys of the rows the group deletes (the journal has their ids only). */
+  deletedScopes: z.array(z.string()).optional(),
 })
 export type CommittedNotice = z.infer<typeof committedNoticeSchema>
 
@@ -111,9 +113,24 @@ export function encodeNotice(epoch: number, change: AppliedChange): string {
   )
 }
 
-/** The notice of a bulk group, told by number: followers read its rows from the journal. */
-export function encodeJournalNotice(epoch: number, seq: number): string {
-  return JSON.stringify({ epoch, committed: seq, part: 0, parts: 1, rows: [], journal: true } satisfies CommittedNotice)
+/**
+ * The notice of a bulk group, told by number: followers read its rows from the journal. Undefined
+ * when the scopes of the rows it deletes do not fit one notice (it then reaches them at its apply).
+ */
+export function encodeJournalNotice(epoch: number, seq: number, images: ReadonlyMap<string, RowImage>): string | undefined {
+  const deleted = new Set<string>()
+  for (const { before, after } of images.values()) if (before && !after) deleted.add(scopeKey(before))
+  const notice: CommittedNotice = {
+    epoch,
+    committed: seq,
+    part: 0,
+    parts: 1,
+    rows: [],
+    journal: true,
+    ...(deleted.size > 0 && { deletedScopes: [...deleted] }),
+  }
+  const payload = JSON.stringify(notice)
+  return Buffer.byteLength(payload) <= maxNoticeBytes ? payload : undefined
 }
 
 /** The notices of a journaled group, or none when it needs more than maxCommitParts (or one row is too big for a notice). */

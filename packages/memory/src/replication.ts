@@ -11,7 +11,7 @@ import {
   maintainingNoticeSchema,
   noticeImages,
 } from './replica-notice.js'
-import type { RowImage } from './search/resident-cache.js'
+import type { BulkDeletes, RowImage } from './search/resident-cache.js'
 import type { PostgresCluster } from './store/postgres-cluster.js'
 import type { ScopeFilter } from './store/types.js'
 import type { AppliedChange } from './writer.js'
@@ -86,8 +86,10 @@ export interface ReplicaEngine {
   follow(images: Map<string, RowImage>, from: number, to: number): void
   /** Lays the rows of a group the leader journaled (not in the store yet) over the resident scopes; the statistics wait for its apply. */
   followCommitted(images: ReadonlyMap<string, RowImage>): void
-  /** A journaled group's rows read from the journal (a bulk group told by number); undefined once pruned (it is in the store). */
-  journalImages(seq: number): Promise<ReadonlyMap<string, RowImage> | undefined>
+  /** A journaled group read from the journal (a bulk group told by number): its rows and deleted ids; undefined once pruned (it is in the store). */
+  journalGroup(seq: number): Promise<{ images: ReadonlyMap<string, RowImage>; deletedIds: string[] } | undefined>
+  /** Drops a bulk group's deleted ids from the resident scopes overlapping its scopes. */
+  followDeletes(deletes: BulkDeletes): void
   /** The texts one apply changed (its rows did not fit a notice), for the keyword statistics. */
   followTexts(texts: Array<{ tenantId: string; before: string | null; after: string | null }>, from: number, to: number): void
   /** Makes this process the writer: replays the journal and starts the writer's work. */
@@ -201,8 +203,8 @@ export class Replication {
   /**
    * The leader journaled a group (before acknowledging it): tell followers its rows now, since its
    * apply may wait for a maintenance. A bulk group is told by number, for followers to read from
-   * the journal, unless it deletes rows (the journal has their ids, not their scopes): that one
-   * reaches them with its apply only.
+   * the journal (with the scopes of the rows it deletes, unless too many for a notice: then it
+   * reaches them with its apply only).
    */
   committed(seq: number, images: ReadonlyMap<string, RowImage>): void {
     const { epoch } = this.cluster
@@ -210,7 +212,8 @@ export class Replication {
     let notices: string[] = []
     try {
       notices = encodeCommittedNotices(epoch, seq, images)
-      if (notices.length === 0 && [...images.values()].every((image) => image.after)) notices = [encodeJournalNotice(epoch, seq)]
+      const byNumber = notices.length === 0 ? encodeJournalNotice(epoch, seq, images) : undefined
+      if (byNumber) notices = [byNumber]
     } catch (e) {
       this.engine.logger.error('memory.replica_notice_failed', { error: String(e) })
     }
@@ -303,12 +306,17 @@ export class Replication {
       // Not a store change: it moves no version, and one lost costs only staleness until its apply.
       const parsed = committedNoticeSchema.safeParse(raw)
       if (!parsed.success) return
-      const { committed, part, parts, rows, journal } = parsed.data
+      const { committed, part, parts, rows, journal, deletedScopes } = parsed.data
       this.background(async () => {
-        // A group told by number: its rows are in the journal until its apply prunes it.
-        const images = journal ? await this.engine.journalImages(committed) : noticeImages(rows)
-        const whole = images && this.commits.part(committed, part, parts, images)
-        if (whole) this.engine.followCommitted(whole)
+        if (journal) {
+          // A group told by number: it is in the journal until its apply prunes it.
+          const group = await this.engine.journalGroup(committed)
+          const deletes = group && { ids: group.deletedIds, scopes: (deletedScopes ?? []).map(parseScopeKey) }
+          if (group && this.commits.add(committed, group.images, deletes)) this.lay(group.images, deletes)
+          return
+        }
+        const whole = this.commits.part(committed, part, parts, noticeImages(rows))
+        if (whole) this.lay(whole, undefined)
       })
       return
     }
@@ -338,7 +346,7 @@ export class Replication {
         if (notice.rows) {
           this.engine.follow(noticeImages(notice.rows), from, to)
           // Groups journaled after this apply began may have changed its rows again.
-          for (const images of this.commits.images()) this.engine.followCommitted(images)
+          for (const { images, deletes } of this.commits.groups()) this.lay(images, deletes)
         } else if (notice.scopes && notice.texts) {
           this.engine.invalidate(notice.scopes.map(parseScopeKey), { keepStats: true })
           this.engine.followTexts(notice.texts, from, to)
@@ -352,6 +360,12 @@ export class Replication {
         }
       }
     })
+  }
+
+  /** Lays a group the leader journaled over the resident scopes. */
+  private lay(images: ReadonlyMap<string, RowImage>, deletes: BulkDeletes | undefined): void {
+    this.engine.followCommitted(images)
+    if (deletes && deletes.ids.length > 0) this.engine.followDeletes(deletes)
   }
 
   /** Drops everything held (a re-read of the store follows), the leader's unapplied groups included. */

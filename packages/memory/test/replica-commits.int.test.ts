@@ -146,6 +146,30 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
     await expect.poll(() => follower.stats().pendingWrites, { timeout: 10_000 }).toBe(0)
   })
 
+  it('a bulk delete too big for notices is told by number: a follower drops its rows before its apply', async () => {
+    await using replicas = await twoReplicas('replica-bulk-delete')
+    const { leader, follower } = replicas
+    // 1,000 deletes are more than 16 notices hold: the follower reads the ids from the journal.
+    const bulk = await leader.addBatch(Array.from({ length: 1_000 }, (_, i) => ({ messages: `dave keeps ferret number ${i}`, userId: 'dave' })))
+    await leader.add('erin keeps a ferret too', { userId: 'erin' })
+    await expect.poll(async () => (await follower.search('ferret', { userId: 'dave', topK: 1_000 })).results.length, { timeout: 10_000 }).toBe(1_000)
+    await follower.search('ferret', { userId: 'dave' }) // read twice: resident from now on
+    // A scope-wide delete first waits for the writes before it to reach LanceDB: let them.
+    await leader.getAll({ userId: 'erin' })
+    const gate = holdApplies(leader)
+    try {
+      expect((await leader.deleteAll({ userId: 'dave' })).deleted).toBe(1_000)
+      await expect.poll(async () => (await follower.search('ferret', { userId: 'dave', topK: 10 })).results.length, { timeout: 5_000 }).toBe(0)
+      expect(await follower.get(bulk.results[0]?.id as string)).toBeNull()
+      expect((await follower.search('ferret', { userId: 'erin' })).results).toHaveLength(1)
+      // Its LanceDB write was held all along.
+      await expect.poll(() => gate.held(), { timeout: 5_000 }).toBeGreaterThan(0)
+    } finally {
+      gate.release()
+    }
+    expect(await follower.count({ userId: 'dave' })).toBe(0)
+  })
+
   it('a follower keeps what it holds while the leader’s maintenance moves the store’s versions', async () => {
     await using replicas = await twoReplicas('replica-maintenance', 100)
     const { leader, follower } = replicas

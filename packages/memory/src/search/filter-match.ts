@@ -34,6 +34,16 @@ export function inScope(memory: StoredMemory, scope: ScopeFilter): boolean {
   )
 }
 
+/** Whether two scope filters can match a row in common (an absent id matches any). */
+export function scopesOverlap(a: ScopeFilter, b: ScopeFilter): boolean {
+  return (
+    a.tenantId === b.tenantId &&
+    (a.userId === undefined || b.userId === undefined || a.userId === b.userId) &&
+    (a.agentId === undefined || b.agentId === undefined || a.agentId === b.agentId) &&
+    (a.runId === undefined || b.runId === undefined || a.runId === b.runId)
+  )
+}
+
 type Condition = Exclude<FilterNode, { kind: 'and' | 'or' | 'not' }>
 
 function columnValue(memory: StoredMemory, column: FilterColumn): string | number | null {

@@ -1,7 +1,7 @@
 import type { Logger } from '@agentmem/embeddings'
 import type { ScopeFilter, StoredMemory, VectorStore } from '../store/types.js'
 import { CorpusStats, countTerms } from './bm25.js'
-import { inScope } from './filter-match.js'
+import { inScope, scopesOverlap } from './filter-match.js'
 import { type ResidentRow, ResidentScope, residentRow } from './resident-scope.js'
 import { tokenize } from './tokenizer.js'
 
@@ -65,8 +65,13 @@ interface Slot {
   loading: Promise<ResidentScope | undefined> | undefined
 }
 
-const scopeFields = ['userId', 'agentId', 'runId'] as const
 const recentReadsKept = 10_000
+
+/** Rows a bulk group deletes, as a follower reads them from the journal: their ids, and the scopes they are in (not which is in which). */
+export interface BulkDeletes {
+  ids: readonly string[]
+  scopes: readonly ScopeFilter[]
+}
 
 /**
  * The key of a read's scope: tenant plus the user / agent / run it names. Ids never hold control
@@ -257,6 +262,25 @@ export class ResidentCache {
   }
 
   /**
+   * A follower read a bulk group's deletes from the journal: ids, and the scopes they are in, not
+   * which is in which. Resident scopes overlapping those drop the ids now (a missing id is a no-op);
+   * the statistics take them at the group's apply.
+   */
+  followedDeletes(deletes: BulkDeletes): void {
+    for (const scope of deletes.scopes) for (const key of this.oversized.keys()) if (key.startsWith(`${scope.tenantId}\u0000`)) this.oversized.delete(key)
+    for (const slot of this.slots.values()) {
+      if (!deletes.scopes.some((scope) => scopesOverlap(scope, slot.scope))) continue
+      if (slot.buffer) {
+        slot.buffer.push(new Map(deletes.ids.map((id) => [id, null])))
+        continue
+      }
+      this.usedBytes -= slot.entry.bytes
+      for (const id of deletes.ids) slot.entry.remove(id)
+      this.usedBytes += slot.entry.bytes
+    }
+  }
+
+  /**
    * A follower heard the texts an apply changed, without the rows (too many for a notice): the
    * statistics take them as `followed` does; the caller drops the touched scopes.
    */
@@ -329,11 +353,7 @@ export class ResidentCache {
     this.epoch++
     this.counters.invalidations++
     if (!options.keepStats) this.tenantStats.delete(scope.tenantId)
-    for (const [key, slot] of this.slots) {
-      if (slot.scope.tenantId !== scope.tenantId) continue
-      const overlaps = scopeFields.every((f) => scope[f] === undefined || slot.scope[f] === undefined || scope[f] === slot.scope[f])
-      if (overlaps) this.drop(key, slot)
-    }
+    for (const [key, slot] of this.slots) if (scopesOverlap(scope, slot.scope)) this.drop(key, slot)
     for (const key of this.oversized.keys()) if (key.startsWith(`${scope.tenantId}\u0000`)) this.oversized.delete(key)
   }
 
