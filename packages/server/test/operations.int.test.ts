@@ -28,18 +28,26 @@ function slowed(ms: number): Embedder {
   })
 }
 
-it('answers 504 past the request timeout, and the write in flight still lands whole', async () => {
+it('answers 504 past the request timeout, logged as a warning without a stack, and the write in flight still lands whole', async () => {
   // The real model, made slow: the timeout must fire while the add is embedding.
-  await using t = await openTestApp(slowed(400), { requestTimeoutMs: 100 })
-  const res = await t.call('POST', '/v1/memories/batch', {
-    body: {
+  await using t = await openTestApp(slowed(400))
+  const { sink, parsed } = logLines()
+  const config = loadConfig({ env: {}, flags: { data: t.data, rateLimitPerMinute: 0, requestTimeoutMs: 100 } })
+  const app = createApp({ memory: t.memory, keys: t.keys, config, logger: createLogger('info', sink) })
+  const res = await app.request('/v1/memories/batch', {
+    method: 'POST',
+    headers: { authorization: `Bearer ${t.keyA}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
       items: [
         { messages: 'first', user_id: 'u' },
         { messages: 'second', user_id: 'u' },
       ],
-    },
+    }),
   })
-  expect([res.status, res.body.error.code]).toEqual([504, 'REQUEST_TIMEOUT'])
+  expect([res.status, ((await res.json()) as { error: { code: string } }).error.code]).toEqual([504, 'REQUEST_TIMEOUT'])
+  const logged = parsed().filter((l) => (l['level'] as number) >= 40)
+  expect(logged).toEqual([expect.objectContaining({ level: 40, msg: 'http.timeout', code: 'REQUEST_TIMEOUT', timeoutMs: 100 })])
+  expect(logged[0]).not.toHaveProperty('err')
   await new Promise((r) => setTimeout(r, 800))
   const listed = await t.memory.withTenant('a').getAll({ userId: 'u' })
   expect(listed.results.map((m) => m.memory)).toEqual(['first', 'second'])

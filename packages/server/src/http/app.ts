@@ -219,6 +219,8 @@ export function createApp(deps: AppDeps) {
     if (status === 503) log.warn({ code, error: error instanceof Error ? errorChain(error) : String(error) }, 'http.unavailable')
     // 501: a feature this server lacks or was not configured for, asked by a client; not a fault.
     else if (status === 501) log.warn({ code }, 'http.not_implemented')
+    // 504: the request outlived requestTimeoutMs (its work may still finish); slow, not broken: no stack.
+    else if (status === 504) log.warn({ code, timeoutMs: config.requestTimeoutMs }, 'http.timeout')
     else if (status >= 500) log.error({ err: error, code }, 'http.error')
     const retryAfter = retryAfterByCode[code]
     if (retryAfter !== undefined && !headers['retry-after']) headers['retry-after'] = String(retryAfter)
