@@ -575,7 +575,7 @@ export class Memory implements AsyncDisposable {
     const result = (await (memory[method] as (...a: unknown[]) => Promise<unknown>).apply(memory, args)) ?? null
     const seq = this.engine.writer.lastCommittedSeq
     if (seq === before) return { result, applied: false } // it wrote nothing: nothing to show
-    if (this.engine.replication?.toldSince(before)) return { result, since: before, seq, applied: false }
+    if (await this.engine.replication?.toldSince(before)) return { result, since: before, seq, applied: false }
     await this.engine.writer.settled()
     return { result, seq, applied: true }
   }

@@ -55,9 +55,11 @@ const defaultCheckEveryMs = 1_000
 const noticeWaitMs = 500
 /**
  * How long a write the leader answered at its commit waits to show here: its committed notice
- * normally arrives within milliseconds; without it (a lost connection), its apply shows it.
+ * normally arrives within milliseconds (the leader answers at the commit only once PostgreSQL
+ * took it); without it (this replica's connection dropped), its apply shows it. Well under the
+ * server's request timeout: past it the caller gets a 503 to retry, not a 504.
  */
-const commitShowWaitMs = 30_000
+const commitShowWaitMs = 5_000
 /**
  * How long a maintenance's notice keeps a follower from taking version moves for lost notices, at
  * most: its end (an apply notice) normally comes first. Longer than the longest maintenance
@@ -126,6 +128,8 @@ export class Replication {
   readonly commits = new FollowedCommits()
   /** On the leader: the newest group followers were not told of (they see it at its apply). */
   private lastUntoldSeq = 0
+  /** On the leader: the committed notices going out (in order, on one connection). */
+  private publishing: Promise<void> = Promise.resolve()
   /** On a follower: until when the leader's maintenance moves the store's versions (see maintainingNoticeSchema). */
   private quietUntil = 0
 
@@ -217,8 +221,15 @@ export class Replication {
     } catch (e) {
       this.engine.logger.error('memory.replica_notice_failed', { error: String(e) })
     }
-    if (notices.length === 0) this.lastUntoldSeq = seq
-    for (const notice of notices) void this.cluster.publish(notice)
+    if (notices.length === 0) {
+      this.lastUntoldSeq = seq
+      return
+    }
+    // A notice PostgreSQL did not take (the connection is down) told nobody.
+    const sent = Promise.all(notices.map((notice) => this.cluster.publish(notice)))
+    this.publishing = sent.then((taken) => {
+      if (!taken.every(Boolean)) this.lastUntoldSeq = Math.max(this.lastUntoldSeq, seq)
+    })
   }
 
   /** The leader began a maintenance: tell followers, so that its versions do not make them drop what they hold. */
@@ -228,8 +239,9 @@ export class Replication {
     void this.cluster.publish(JSON.stringify({ epoch, maintaining: true } satisfies z.infer<typeof maintainingNoticeSchema>))
   }
 
-  /** On the leader: whether followers were told every group committed after `seq` (in committed notices). */
-  toldSince(seq: number): boolean {
+  /** On the leader: whether followers were told every group committed after `seq`, once the notices sent so far have gone out. */
+  async toldSince(seq: number): Promise<boolean> {
+    await this.publishing
     return this.lastUntoldSeq <= seq
   }
 

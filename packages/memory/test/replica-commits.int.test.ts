@@ -170,6 +170,29 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
     expect(await follower.count({ userId: 'dave' })).toBe(0)
   })
 
+  it('a forwarded write whose notices PostgreSQL did not take is answered after its apply, and the follower reads it', async () => {
+    await using replicas = await twoReplicas('replica-untold')
+    const { leader, follower } = replicas
+    await leader.add('alice keeps bees', { userId: 'alice' })
+    await leader.getAll({ userId: 'alice' }) // applied
+    // The leader's notices go nowhere, as on a dropped connection: publish reports it.
+    const cluster = (leader as unknown as { engine: { replication: { cluster: { publish(notice: string): Promise<boolean> } } } }).engine.replication.cluster
+    const publish = cluster.publish.bind(cluster)
+    cluster.publish = async () => false
+    const gate = holdApplies(leader)
+    try {
+      const adding = follower.add('alice told nobody', { userId: 'alice' })
+      // Told nobody, so answered only once applied (held here), not at the commit.
+      expect(await settledWithin(adding, 500)).toBe('waiting')
+      gate.release()
+      const id = (await adding).results[0]?.id as string
+      expect((await follower.get(id))?.memory).toBe('alice told nobody')
+    } finally {
+      gate.release()
+      cluster.publish = publish
+    }
+  })
+
   it('a follower keeps what it holds while the leader’s maintenance moves the store’s versions', async () => {
     await using replicas = await twoReplicas('replica-maintenance', 100)
     const { leader, follower } = replicas

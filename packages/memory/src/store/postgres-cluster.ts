@@ -141,10 +141,16 @@ export class PostgresCluster {
     await this.query(`LISTEN ${channel}`)
   }
 
-  /** Tells followers what an apply changed (leader); never throws: a follower that misses it is bounded by its own checks. */
-  async publish(notice: string): Promise<void> {
-    if (this.epoch === undefined || !this.client) return
-    await this.query('SELECT pg_notify($1, $2)', [channel, notice]).catch(() => {})
+  /**
+   * Tells followers what changed (leader); resolves whether PostgreSQL took the notice. Never
+   * throws: a follower that misses one is bounded by its own checks.
+   */
+  async publish(notice: string): Promise<boolean> {
+    if (this.epoch === undefined || !this.client) return false
+    return this.query('SELECT pg_notify($1, $2)', [channel, notice]).then(
+      () => true,
+      () => false,
+    )
   }
 
   async close(): Promise<void> {
