@@ -1,25 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import { storedRow } from '../test/helpers/fixtures.js'
 import { FollowedCommits } from './followed-commits.js'
 import type { RowImage } from './search/resident-cache.js'
-import type { StoredMemory } from './store/types.js'
 
-function row(id: string, userId: string, text = id): StoredMemory {
-  return {
-    id,
-    tenantId: 't',
-    userId,
-    agentId: null,
-    runId: null,
-    role: null,
-    text,
-    dedupKey: text,
-    metadata: {},
-    createdAt: 0,
-    updatedAt: 0,
-    validTo: null,
-    vector: new Float32Array([1, 0, 0]),
-  }
-}
+/** A row of tenant `t`, user `userId` (the shared test fixture, text defaulting to the id). */
+const row = (id: string, userId: string, text = id) => storedRow(id, text, userId)
 const images = (...entries: Array<[string, RowImage]>) => new Map(entries)
 
 describe('FollowedCommits', () => {
