@@ -47,28 +47,31 @@ describe('FollowedCommits', () => {
     expect(order).toEqual(['u', 'v'])
   })
 
-  it('tells a forwarded write when reads here show it: its group heard, or applied; a clear leaves only its apply', async () => {
+  it('tells a forwarded call when reads here show every group up to its own: heard, or applied; groups forgotten at a clear show once applied', async () => {
     const commits = new FollowedCommits()
-    const heard = commits.reached(2, 3, 5_000)
+    const heard = commits.reached(3, 5_000)
     commits.add(3, images(['a', { before: null, after: row('a', 'u') }]))
     expect(await heard).toBe(true)
-    expect(await commits.reached(1, 2, 5_000)).toBe(true) // notices are ordered: an earlier told group came before
+    expect(await commits.reached(2, 5_000)).toBe(true) // notices are ordered: an earlier told group came before
 
-    // Group 3 was heard, then forgotten unapplied: hearing a later group does not show it again.
+    // Group 3 was heard, then forgotten unapplied: hearing later groups does not show it again.
     commits.clear()
     let shown = false
-    const afterClear = commits.reached(2, 3, 5_000).then((r) => {
+    const afterClear = commits.reached(4, 5_000).then((r) => {
       shown = r
     })
     commits.add(4, images(['b', { before: null, after: row('b', 'u') }]))
     await Promise.resolve()
     expect(shown).toBe(false)
+    commits.applied(2)
+    await Promise.resolve()
+    expect(shown).toBe(false)
     commits.applied(3)
     await afterClear
     expect(shown).toBe(true)
-    // A call whose groups all came after the clear shows once they are heard.
+    // Once everything forgotten is applied, a heard group shows before its apply.
     commits.add(6, images(['c', { before: null, after: row('c', 'u') }]))
-    expect(await commits.reached(5, 6, 5_000)).toBe(true)
-    expect(await commits.reached(8, 9, 20)).toBe(false)
+    expect(await commits.reached(6, 5_000)).toBe(true)
+    expect(await commits.reached(9, 20)).toBe(false)
   })
 })

@@ -26,7 +26,7 @@ export class FollowedCommits {
   /** `heardSeq` at the last clear: groups up to it may have been heard and forgotten unapplied. */
   private heardAtClear = 0
   private readonly waiters = new Set<{ seq: number; resolve: () => void }>()
-  private readonly reachers = new Set<{ since: number; seq: number; resolve: (reached: boolean) => void }>()
+  private readonly reachers = new Set<{ seq: number; resolve: (reached: boolean) => void }>()
 
   /**
    * Records one of a group's `parts` notices; once all have come, records the group and returns
@@ -58,14 +58,15 @@ export class FollowedCommits {
   }
 
   /**
-   * Resolves true once reads here show the told groups after `since` up to `seq` (a forwarded
-   * call's): heard whole (notices are ordered, so hearing `seq` means hearing those before it)
-   * and not forgotten since, or applied; false after `ms`.
+   * Resolves true once reads here show every group up to `seq` (a forwarded call's result may name
+   * rows of any of them: its own, or a duplicate it found): heard whole (notices are ordered, so
+   * hearing `seq` means hearing every told group before it) or applied, and none of them forgotten
+   * unapplied at a clear; false after `ms`.
    */
-  reached(since: number, seq: number, ms: number): Promise<boolean> {
-    if (this.shows(since, seq)) return Promise.resolve(true)
+  reached(seq: number, ms: number): Promise<boolean> {
+    if (this.shows(seq)) return Promise.resolve(true)
     return new Promise((resolve) => {
-      const reacher = { since, seq, resolve }
+      const reacher = { seq, resolve }
       this.reachers.add(reacher)
       setTimeout(() => {
         if (this.reachers.delete(reacher)) resolve(false)
@@ -121,8 +122,8 @@ export class FollowedCommits {
     return new Promise((resolve) => this.waiters.add({ seq, resolve }))
   }
 
-  private shows(since: number, seq: number): boolean {
-    return this.appliedSeq >= seq || (this.heardSeq >= seq && this.heardAtClear <= since)
+  private shows(seq: number): boolean {
+    return this.appliedSeq >= seq || (this.heardSeq >= seq && this.appliedSeq >= this.heardAtClear)
   }
 
   private lastTouching(scope: ScopeFilter): number | undefined {
@@ -140,7 +141,7 @@ export class FollowedCommits {
 
   private wake(): void {
     for (const reacher of this.reachers) {
-      if (this.shows(reacher.since, reacher.seq)) {
+      if (this.shows(reacher.seq)) {
         this.reachers.delete(reacher)
         reacher.resolve(true)
       }

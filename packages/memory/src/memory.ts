@@ -562,21 +562,27 @@ export class Memory implements AsyncDisposable {
 
   /**
    * Runs a call a follower forwarded (the server's internal route, authenticated with
-   * `replicationSecret`), as the tenant it names. Answers at the commit when followers were told
-   * every group since the call began (committed notices: the follower waits for them, not for a
-   * LanceDB write that may queue behind a maintenance); otherwise once the writes are applied.
+   * `replicationSecret`), as the tenant it names. Its result may name rows of any group, not only
+   * its own (a duplicate it found was perhaps written a moment ago through another replica), so
+   * the follower must show every group up to the answer's. Answers at once when followers were
+   * told every group not yet applied (committed notices: the follower waits for them, not for a
+   * LanceDB write that may queue behind a maintenance); otherwise once everything is applied.
    */
   async serveForwarded(call: unknown): Promise<ForwardedAnswer> {
     this.checkOpen()
     const { tenantId, method, args } = parseWith(forwardedCallSchema, call, 'forwarded call', MemoryErrorCode.InvalidInput)
     if (!(await this.writesHere())) throw notLeading()
     const memory = this.withTenant(tenantId)
-    const before = this.engine.writer.lastCommittedSeq
+    const { writer } = this.engine
+    const before = writer.lastCommittedSeq
     const result = (await (memory[method] as (...a: unknown[]) => Promise<unknown>).apply(memory, args)) ?? null
-    const seq = this.engine.writer.lastCommittedSeq
-    if (seq === before) return { result, applied: false } // it wrote nothing: nothing to show
-    if (await this.engine.replication?.toldSince(before)) return { result, since: before, seq, applied: false }
-    await this.engine.writer.settled()
+    const seq = writer.lastCommittedSeq
+    const oldestPending = writer.oldestPendingSeq
+    // Everything is in the store already: the follower re-reads it.
+    if (seq === before && oldestPending === undefined) return { result, applied: true }
+    const toldAfter = Math.min(before, (oldestPending ?? Number.POSITIVE_INFINITY) - 1)
+    if (await this.engine.replication?.toldSince(toldAfter)) return { result, seq, applied: false }
+    await writer.settled()
     return { result, seq, applied: true }
   }
 

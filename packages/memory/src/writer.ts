@@ -229,6 +229,11 @@ export class Writer {
     return this.committedSeq
   }
 
+  /** The journal sequence of the oldest group acknowledged but not yet in the vector store (undefined: none). */
+  get oldestPendingSeq(): number | undefined {
+    return this.pending[0]?.seq
+  }
+
   /** Connects the resident index (after construction: the index reads through this writer). */
   attach(cache: ResidentCache): void {
     this.cache = cache

@@ -79,6 +79,17 @@ function holdApplies(memory: Memory) {
   }
 }
 
+/** Holds `memory`'s handling of notices (its replication's serial chain) until `release()`, as on a busy follower. */
+function holdNotices(memory: Memory) {
+  const replication = (memory as unknown as { engine: { replication: { serially(task: () => Promise<void>): Promise<void> } } }).engine.replication
+  let release = () => {}
+  const gate = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  void replication.serially(() => gate)
+  return { release }
+}
+
 /** Resolves with `promise`'s value, or `'waiting'` if it has not settled within `ms`. */
 function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | 'waiting'> {
   return Promise.race([promise, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), ms))])
@@ -144,6 +155,33 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
       (await memory.search('alice at the zoo', { userId: 'alice', topK: 5 })).results.map((r) => [r.id, r.score.toFixed(6)])
     await expect.poll(async () => ranked(follower), { timeout: 10_000 }).toEqual(await ranked(leader))
     await expect.poll(() => follower.stats().pendingWrites, { timeout: 10_000 }).toBe(0)
+  })
+
+  it('a duplicate that a follower’s add finds among another replica’s newest writes is read there at once, applied or not', async () => {
+    await using replicas = await twoReplicas('replica-duplicate')
+    const { leader, follower } = replicas
+    // The follower has not heard of the leader's write yet (a busy follower) when its own add of
+    // the same text comes back with that write's id: the answer must wait for it to show here.
+    const addTwice = async (text: string) => {
+      const notices = holdNotices(follower)
+      try {
+        const first = (await leader.add(text, { userId: 'dana' })).results[0]?.id
+        setTimeout(notices.release, 300)
+        const second = (await follower.add(text, { userId: 'dana' })).results[0]?.id
+        expect(second).toBe(first)
+        expect((await follower.get(second as string))?.memory).toBe(text)
+      } finally {
+        notices.release()
+      }
+    }
+    const gate = holdApplies(leader)
+    try {
+      await addTwice('dana drinks green tea') // its group not in LanceDB yet
+    } finally {
+      gate.release()
+    }
+    await leader.getAll({ userId: 'dana' })
+    await addTwice('dana drinks black coffee') // in LanceDB by the answer, perhaps
   })
 
   it('a bulk delete too big for notices is told by number: a follower drops its rows before its apply', async () => {
