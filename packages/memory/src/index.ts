@@ -38,4 +38,5 @@ export {
 export type { Forward, ForwardedAnswer, ForwardedCall, ReplicationOptions } from './replication.js'
 export { type CopyProgress, type CopyStoreOptions, type CopyStoreResult, copyStore, type StoreCounts } from './store/copy-store.js'
 export type { StoreLocation } from './store/open-stores.js'
+export { openPostgresPool } from './store/postgres-pool.js'
 export type { AddResult, HistoryEntry, MemoryEvent, MemoryItem, Metadata, ReembedProgress, SearchExplanation, SearchResult } from './types.js'

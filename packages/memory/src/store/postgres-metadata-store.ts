@@ -2,10 +2,10 @@ import { fileURLToPath } from 'node:url'
 import { and, asc, count, desc, eq, getTableColumns, gt, inArray, lt, lte, max, min, type SQL, sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
-import pg from 'pg'
 import { isMemoryError, type MemoryError, storageFailed, storeUnavailable } from '../errors.js'
 import type { HistoryEntry } from '../types.js'
 import { decodeChange, encodeChange, historyScope, idsByTenant, overwriteAll, toHistoryEntry } from './metadata-rows.js'
+import { openPostgresPool } from './postgres-pool.js'
 import { cluster, history, inferenceJobs, journal, manifest } from './postgres-schema.js'
 import type {
   HistoryPurge,
@@ -30,9 +30,7 @@ const purgeChunk = 5_000
  * leader cannot commit after a new one took over.
  */
 export async function openPostgresMetadataStore(url: string, options: { fence?: () => number | undefined } = {}): Promise<MetadataStore> {
-  const pool = new pg.Pool({ connectionString: url, max: 4 })
-  // An idle client's connection error (a PostgreSQL restart) is reported by the next query; without a listener it would crash the process.
-  pool.on('error', () => {})
+  const pool = openPostgresPool({ connectionString: url, max: 4 })
   try {
     const db = drizzle({ client: pool })
     // Replicas starting together would race on CREATE TABLE: one migrates at a time (the server's key store takes the same lock).

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url'
+import { openPostgresPool } from '@agentmem/memory'
 import { drizzle } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import pg from 'pg'
@@ -41,10 +42,7 @@ export async function openServerDatabase(url: string, max: number): Promise<pg.P
   })
   // Bounded waits: a PostgreSQL that stops answering (a partition rather than a refused
   // connection) must turn into 503s within seconds, not hold every request's auth check.
-  const pool = new pg.Pool({ connectionString: url, max, connectionTimeoutMillis: 5_000, query_timeout: 5_000, keepAlive: true })
-  // An idle client's connection error (a PostgreSQL restart) is reported by the next query; without a listener it would crash the process.
-  pool.on('error', () => {})
-  return pool
+  return openPostgresPool({ connectionString: url, max, connectionTimeoutMillis: 5_000, query_timeout: 5_000, keepAlive: true })
 }
 
 /**
