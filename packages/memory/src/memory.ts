@@ -6,6 +6,7 @@ import { MemoryError, MemoryErrorCode } from './errors.js'
 import { type FilterNode, parseFilters } from './filters.js'
 import { Inference, type InferenceJob, type InferResult, toJob } from './inference/inference.js'
 import { LlmClient, type LlmUsage } from './inference/llm-client.js'
+import { toItem, withScore } from './items.js'
 import {
   type AddBatchItem,
   type AddOptions,
@@ -752,39 +753,6 @@ function invalidInput(message: string): MemoryError {
 
 function parseId(id: unknown): string {
   return parseWith(memoryIdSchema, id, 'memory id', MemoryErrorCode.InvalidInput)
-}
-
-function toItem(memory: StoredMemory): MemoryItem {
-  return {
-    id: memory.id,
-    memory: memory.text,
-    // The row may be the resident index's own: a caller changing what it got must not change that.
-    metadata: copyJson(memory.metadata) as Metadata,
-    userId: memory.userId,
-    agentId: memory.agentId,
-    runId: memory.runId,
-    role: memory.role,
-    createdAt: new Date(memory.createdAt).toISOString(),
-    updatedAt: new Date(memory.updatedAt).toISOString(),
-    validTo: memory.validTo === null ? null : new Date(memory.validTo).toISOString(),
-  }
-}
-
-/** A deep copy of JSON data (metadata is JSON by construction); several times faster than structuredClone. */
-function copyJson(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null) return value
-  if (Array.isArray(value)) return value.map(copyJson)
-  const copy: Record<string, unknown> = {}
-  for (const [key, item] of Object.entries(value)) {
-    // An own "__proto__" key (JSON.parse makes one) must stay a key, not become the prototype.
-    if (key === '__proto__') Object.defineProperty(copy, key, { value: copyJson(item), enumerable: true, writable: true, configurable: true })
-    else copy[key] = copyJson(item)
-  }
-  return copy
-}
-
-function withScore(memory: StoredMemory, score: number, explain: SearchResult['explain'], rerankScore?: number): SearchResult {
-  return { ...toItem(memory), score, ...(rerankScore !== undefined && { rerankScore }), ...(explain && { explain }) }
 }
 
 /** Cursors are opaque and bound to the query they came from: reusing one with another scope or filter is an error. */

@@ -34,11 +34,16 @@ function dot(a: Float32Array, b: Float32Array): number {
  * one. It still ranks where nothing else matches; a memory with any content word is never touched.
  */
 export function fuseHybrid(query: Float32Array, vectorHits: ScoredMemory[], keywordHits: ScoredMemory[], fillerWeight: number): FusedHit[] {
+  // Plain loops: this runs on every hybrid search, over ~60 candidates.
   const byId = new Map<string, FusedHit>()
-  vectorHits.forEach((hit, i) => {
+  for (let i = 0; i < vectorHits.length; i++) {
+    const hit = vectorHits[i] as ScoredMemory
     byId.set(hit.memory.id, { memory: hit.memory, explain: { vector: { score: hit.score, rank: i + 1 }, keyword: null, fused: 0 } })
-  })
-  keywordHits.forEach((hit, i) => {
+  }
+  let bestKeyword = 0
+  for (let i = 0; i < keywordHits.length; i++) {
+    const hit = keywordHits[i] as ScoredMemory
+    if (hit.score > bestKeyword) bestKeyword = hit.score
     const existing = byId.get(hit.memory.id)
     if (existing) existing.explain.keyword = { score: hit.score, rank: i + 1 }
     else {
@@ -47,8 +52,7 @@ export function fuseHybrid(query: Float32Array, vectorHits: ScoredMemory[], keyw
         explain: { vector: { score: dot(query, hit.memory.vector), rank: null }, keyword: { score: hit.score, rank: i + 1 }, fused: 0 },
       })
     }
-  })
-  const bestKeyword = Math.max(0, ...keywordHits.map((h) => h.score))
+  }
   const hits = [...byId.values()]
   for (const { memory, explain } of hits) {
     const keyword = explain.keyword && bestKeyword > 0 ? explain.keyword.score / bestKeyword : 0

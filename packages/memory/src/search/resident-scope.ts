@@ -145,8 +145,12 @@ class TopK {
 
   offer(memory: StoredMemory, score: number): void {
     const { hits, k } = this
+    if (hits.length === k) {
+      // Most rows of a big scope stop here, with no allocation.
+      const last = hits[k - 1] as ScoredMemory
+      if ((last.score - score || (memory.id < last.memory.id ? -1 : memory.id > last.memory.id ? 1 : 0)) >= 0) return // compareHits, inlined
+    }
     const hit = { memory, score }
-    if (hits.length === k && compareHits(hit, hits[k - 1] as ScoredMemory) >= 0) return
     let i = hits.length === k ? k - 1 : hits.length
     if (hits.length === k) hits.pop()
     while (i > 0 && compareHits(hit, hits[i - 1] as ScoredMemory) < 0) i--
