@@ -87,7 +87,7 @@ what the machine's HTTP stack and load generator manage at all, and every HTTP r
 fraction of it. Offline default model, local LanceDB + SQLite, default engine settings. Every query text is
 distinct (LoCoMo questions and turns, then fragments of turns: ${queries.sent.toLocaleString('en')} queries sent,
 ${queries.distinct.toLocaleString('en')} distinct, from a pool of ${queries.pool.toLocaleString('en')}), so a query-embedding cache
-cannot stand in for the search path. ${result.repetitions} repetition(s) of each measurement after a warm-up, interleaved; medians reported.
+cannot stand in for the search path. ${result.repetitions} repetition(s) of each measurement after a warm-up that makes every scope resident (first searches are the bulk phase's), interleaved; medians reported.
 
 ## Targets
 
