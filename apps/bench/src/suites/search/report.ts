@@ -134,8 +134,9 @@ ${inProcessRows.join('\n')}
 
 A fresh store loaded with \`addBatch\` of ${bulk.batchSize.toLocaleString('en')} (vectors precomputed per LoCoMo turn, so the load
 measures the store) to ${bulk.memories.toLocaleString('en')} memories over ${bulk.users.toLocaleString('en')} users, then ${bulk.searches}
-sequential hybrid searches at once (no warm-up), each the first search of its user (it loads the scope into the resident index),
-then the same users again (resident); then \`memory.optimize()\` and the same on ${bulk.searches} other users.
+sequential hybrid searches at once (no warm-up), each the first search of its user (the store path),
+then the same users again once \`memory.warm\` loaded their scopes (resident; until this run the second pass
+came before the background loads and measured the store path again); then \`memory.optimize()\` and the same on ${bulk.searches} other users.
 
 ${chartImage('First search of a scope (store path) vs resident, right after the bulk load and after optimize()', 'search-bulk.svg')}
 
