@@ -20,6 +20,9 @@ describe('loadConfig', () => {
   it('names the source of every bad value', () => {
     expect(() => loadConfig({ env: { AGENTMEM_PORT: 'eighty', AGENTMEM_MAX_TOP_K: '5000' } })).toThrow(/AGENTMEM_PORT: .*\n.*AGENTMEM_MAX_TOP_K/)
     expect(() => loadConfig({ env: {}, flags: { port: -1 } })).toThrow(/--port/)
+    // A plain folder for the shared vectors is refused with both forms it could take.
+    expect(() => loadConfig({ env: { AGENTMEM_VECTORS_URL: '/srv/vectors' } })).toThrow(/AGENTMEM_VECTORS_URL: .*s3:\/\/.*file:\/\/\//)
+    expect(loadConfig({ env: { AGENTMEM_VECTORS_URL: 'file:///srv/vectors' } }).vectorsUrl).toBe('file:///srv/vectors')
     expect(() => loadConfig({ env: { AGENTMEM_CONFIG: '/nonexistent/agentmem.json' } })).toThrow(/Cannot read the config file/)
   })
 })

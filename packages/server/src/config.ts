@@ -23,7 +23,7 @@ export const serverConfigSchema = z
     /** `s3://bucket/prefix`: memories (LanceDB) in S3-compatible object storage instead of the data folder. */
     vectorsUrl: z
       .string()
-      .regex(/^[a-z][a-z0-9+.-]*:\/\//, 'must be a URL such as s3://bucket/prefix')
+      .regex(/^[a-z][a-z0-9+.-]*:\/\//, 'must be a URL such as s3://bucket/prefix, or file:///absolute/folder for a folder shared by replicas on one machine')
       .optional(),
     /** The object store's endpoint for vectorsUrl (S3-compatible servers: Ceph RGW, MinIO); default AWS_ENDPOINT_URL, else AWS. */
     s3Endpoint: z.url().optional(),
