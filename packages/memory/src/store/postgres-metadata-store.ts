@@ -49,18 +49,28 @@ export async function openPostgresMetadataStore(url: string, options: { fence?: 
   }
 }
 
-/** Connection failures (PostgreSQL down, restarting, unreachable) are MEMORY_UNAVAILABLE: retry later. Others are storage failures. */
+/**
+ * Connection failures (PostgreSQL down, restarting, unreachable) are MEMORY_UNAVAILABLE: retry
+ * later. Others are storage failures. drizzle wraps a failed query's error (`DrizzleQueryError`,
+ * "Failed query: ...") with pg's as its `cause`, so the causes are read too.
+ */
 export function postgresFailed(operation: string, e: unknown): MemoryError {
   if (isMemoryError(e)) return e
+  for (let error = e, depth = 0; error && depth < 4; error = (error as { cause?: unknown }).cause, depth++) {
+    if (isConnectionFailure(error)) return storeUnavailable(`PostgreSQL is unreachable during ${operation}; retry shortly`, e)
+  }
+  return storageFailed(operation, e)
+}
+
+function isConnectionFailure(e: unknown): boolean {
   const code = String((e as { code?: unknown })?.code ?? '')
   const message = String((e as Error)?.message ?? e)
-  const connection =
+  return (
     code.startsWith('08') ||
     code.startsWith('57P') ||
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH'].includes(code) ||
     /Connection terminated|connection timeout|Client has encountered a connection error/i.test(message)
-  if (connection) return storeUnavailable(`PostgreSQL is unreachable during ${operation}; retry shortly`, e)
-  return storageFailed(operation, e)
+  )
 }
 
 /**
