@@ -26,7 +26,7 @@ export class FollowedCommits {
   /** `heardSeq` at the last clear: groups up to it may have been heard and forgotten unapplied. */
   private heardAtClear = 0
   private readonly waiters = new Set<{ seq: number; resolve: () => void }>()
-  private readonly reachers = new Set<{ seq: number; resolve: (reached: boolean) => void }>()
+  private readonly reachers = new Set<{ since: number; seq: number; resolve: (reached: boolean) => void }>()
 
   /**
    * Records one of a group's `parts` notices; once all have come, records the group and returns
@@ -58,15 +58,15 @@ export class FollowedCommits {
   }
 
   /**
-   * Resolves true once reads here show every group up to `seq` (a forwarded call's result may name
-   * rows of any of them: its own, or a duplicate it found): heard whole (notices are ordered, so
-   * hearing `seq` means hearing every told group before it) or applied, and none of them forgotten
-   * unapplied at a clear; false after `ms`.
+   * Resolves true once reads here show the groups after `since` up to `seq` (those a forwarded
+   * call's result may name: its own, or the leader's unapplied ones when it found a duplicate
+   * among them): heard whole (notices are ordered, so hearing `seq` means hearing every told group
+   * before it) and not forgotten at a clear since, or applied; false after `ms`.
    */
-  reached(seq: number, ms: number): Promise<boolean> {
-    if (this.shows(seq)) return Promise.resolve(true)
+  reached(since: number, seq: number, ms: number): Promise<boolean> {
+    if (this.shows(since, seq)) return Promise.resolve(true)
     return new Promise((resolve) => {
-      const reacher = { seq, resolve }
+      const reacher = { since, seq, resolve }
       this.reachers.add(reacher)
       setTimeout(() => {
         if (this.reachers.delete(reacher)) resolve(false)
@@ -122,8 +122,9 @@ export class FollowedCommits {
     return new Promise((resolve) => this.waiters.add({ seq, resolve }))
   }
 
-  private shows(seq: number): boolean {
-    return this.appliedSeq >= seq || (this.heardSeq >= seq && this.appliedSeq >= this.heardAtClear)
+  /** Groups forgotten at the last clear show once applied; a call's groups heard after it show at once. */
+  private shows(since: number, seq: number): boolean {
+    return this.appliedSeq >= seq || (this.heardSeq >= seq && (this.heardAtClear <= since || this.appliedSeq >= this.heardAtClear))
   }
 
   private lastTouching(scope: ScopeFilter): number | undefined {
@@ -141,7 +142,7 @@ export class FollowedCommits {
 
   private wake(): void {
     for (const reacher of this.reachers) {
-      if (this.shows(reacher.seq)) {
+      if (this.shows(reacher.since, reacher.seq)) {
         this.reachers.delete(reacher)
         reacher.resolve(true)
       }

@@ -563,11 +563,11 @@ export class Memory implements AsyncDisposable {
 
   /**
    * Runs a call a follower forwarded (the server's internal route, authenticated with
-   * `replicationSecret`), as the tenant it names. Its result may name rows of any group, not only
+   * `replicationSecret`), as the tenant it names. Its result may name rows of groups other than
    * its own (a duplicate it found was perhaps written a moment ago through another replica), so
-   * the follower must show every group up to the answer's. Answers at once when followers were
-   * told every group not yet applied (committed notices: the follower waits for them, not for a
-   * LanceDB write that may queue behind a maintenance); otherwise once everything is applied.
+   * the answer says which groups the follower must show. Answers at once when followers were told
+   * them (committed notices: the follower waits for them, not for a LanceDB write that may queue
+   * behind a maintenance); otherwise once everything is applied.
    */
   async serveForwarded(call: unknown): Promise<ForwardedAnswer> {
     this.checkOpen()
@@ -579,10 +579,13 @@ export class Memory implements AsyncDisposable {
     const result = (await (memory[method] as (...a: unknown[]) => Promise<unknown>).apply(memory, args)) ?? null
     const seq = writer.lastCommittedSeq
     const oldestPending = writer.oldestPendingSeq
-    // Everything is in the store already: the follower re-reads it.
-    if (seq === before && oldestPending === undefined) return { result, applied: true }
-    const toldAfter = Math.min(before, (oldestPending ?? Number.POSITIVE_INFINITY) - 1)
-    if (await this.engine.replication?.toldSince(toldAfter)) return { result, seq, applied: false }
+    const wroteNothing = seq === before
+    // It wrote nothing and everything is in the store: the follower re-reads it.
+    if (wroteNothing && oldestPending === undefined) return { result, applied: true }
+    // What the result may name that the store may not hold yet: the call's own groups, or, when
+    // it wrote nothing (a duplicate found), every unapplied group.
+    const since = wroteNothing ? (oldestPending as number) - 1 : before
+    if (await this.engine.replication?.toldSince(since)) return { result, since, seq, applied: false }
     await writer.settled()
     return { result, seq, applied: true }
   }

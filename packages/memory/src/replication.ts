@@ -29,12 +29,14 @@ export type ForwardedCall = z.infer<typeof forwardedCallSchema>
 
 /**
  * The leader's answer to a forwarded call (Memory.serveForwarded): the method's result, the
- * journal sequence of the newest group committed when it answered, and whether every group is in
- * the vector store (`applied`: the follower re-reads it) or the unapplied ones were told to
+ * groups it may name (after `since`, up to `seq`, the newest committed when it answered), and
+ * whether they are in the vector store (`applied`: the follower re-reads it) or were told to
  * followers in committed notices. An answer without `seq` is an applied one.
  */
 export const forwardedAnswerSchema = z.object({
   result: z.unknown(),
+  /** Groups after this one are those the result may name (the call's own, or unapplied ones it found a duplicate among). */
+  since: z.number().optional(),
   seq: z.number().optional(),
   applied: z.boolean().default(true),
 })
@@ -250,11 +252,11 @@ export class Replication {
     if (!address) throw storeUnavailable('No replica leads this store right now; retry shortly')
     const answer = forwardedAnswerSchema.safeParse(await this.options.forward(address, this.cluster.secret, call))
     if (!answer.success) throw storeUnavailable('The replica that leads the store answered a forwarded write unreadably; retry reads shortly')
-    const { result, seq, applied } = answer.data
+    const { result, since, seq, applied } = answer.data
     if (!applied && seq !== undefined) {
       // Answered at its commit (journaled, durable): once the committed notices up to it are heard
       // here, reads lay them over the store, so the caller reads what the result names.
-      if (await this.commits.reached(seq, commitShowWaitMs)) return result
+      if (await this.commits.reached(since ?? 0, seq, commitShowWaitMs)) return result
       this.unsure = true
       throw new MemoryError(MemoryErrorCode.Unavailable, 'The write was journaled, but this replica has not heard of it yet; retry reads shortly')
     }
