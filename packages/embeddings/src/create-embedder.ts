@@ -25,18 +25,20 @@ export async function createEmbedder(options: CreateEmbedderOptions = {}): Promi
   const bar = progressListener(resolved)
   try {
     const { folder, spec } = await resolveModel(resolved, bar)
-    const init = { folder, spec, intraOpThreads: resolved.threadsPerWorker }
     const inline = await loadInline(folder, spec, resolved).catch((error: unknown) => {
       // A failure only costs the fast path, never the embedder.
       resolved.logger?.warn('embed.inline.unavailable', { model: spec.id, reason: (error as Error).message })
       return undefined
     })
+    // Lone texts of a model with an inline path never reach a worker: no solo session for it.
+    const soloThreads = inline ? 0 : resolved.soloThreads
+    const init = { folder, spec, intraOpThreads: resolved.threadsPerWorker, soloThreads: soloThreads || undefined }
     if (inline) resolved.logger?.debug('embed.inline.ready', { model: spec.id, maxTexts: resolved.inlineMaxTexts, maxChars: resolved.inlineMaxChars })
     // With the inline path most calls never reach a worker, and loading the model already
     // proved it loads: workers start on the first call that needs one. Otherwise all start
     // now, so a model that cannot load fails here rather than on the first call.
     const pool = inline ? WorkerPool.deferred(init, resolved.workers) : await WorkerPool.start(init, resolved.workers)
-    return new PooledEmbedder(spec, pool, resolved, inline)
+    return new PooledEmbedder(spec, pool, { ...resolved, soloThreads }, inline)
   } finally {
     bar?.stop?.()
   }
@@ -74,15 +76,17 @@ class PooledEmbedder implements Embedder {
       maxBatchSize: options.maxBatchSize ?? spec.batchSize ?? 8,
       maxWaitMs: options.maxWaitMs,
       maxQueue: options.maxQueue,
+      solo: options.soloThreads > 0,
       cost: (text) => text.length,
-      run: async (lane, texts) => {
+      run: async (lane, texts, solo) => {
         const started = performance.now()
-        const flat = await pool.run(lane, { texts })
+        const flat = await pool.run(lane, { texts }, solo)
         const vectors = texts.map((_, i) => flat.subarray(i * spec.dimensions, (i + 1) * spec.dimensions))
-        logger.debug('embed.batch', { lane, size: texts.length, runMs: performance.now() - started, queued: this.#batcher.queued })
+        logger.debug('embed.batch', { lane, solo, size: texts.length, runMs: performance.now() - started, queued: this.#batcher.queued })
         return vectors
       },
       isRetryable: (error) => (error as { code?: unknown }).code === EmbeddingErrorCode.WorkerCrashed,
+      owner: 'embedder',
     })
   }
 
@@ -123,7 +127,7 @@ class PooledEmbedder implements Embedder {
     const inline = this.#inline
     if (!inline || inputs.length > this.#options.inlineMaxTexts) return this.#batcher.submit(inputs, signal)
     if (!fitsInline(inputs, this.#options.inlineMaxChars)) return this.#batcher.submit(inputs, signal)
-    if (this.#closing) return Promise.reject(closedError())
+    if (this.#closing) return Promise.reject(closedError('embedder'))
     if (signal?.aborted) return Promise.reject(abortError(signal))
     try {
       return Promise.resolve(inline.embed(inputs))

@@ -76,6 +76,7 @@ class PooledReranker implements Reranker {
         return Array.from(logits)
       },
       isRetryable: (error) => (error as { code?: unknown }).code === EmbeddingErrorCode.WorkerCrashed,
+      owner: 'reranker',
     })
   }
 

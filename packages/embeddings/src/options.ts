@@ -32,6 +32,14 @@ export const createEmbedderOptionsSchema = z.object({
   /** ONNX Runtime threads per worker. Default: cores / workers (at least 1), so no core is oversubscribed. */
   threadsPerWorker: z.number().int().positive().max(64).optional(),
   /**
+   * A lone text that arrives while every worker is idle runs on a second session of worker 0
+   * that uses every thread of the pool (workers x threadsPerWorker), so one caller is not held
+   * to one core; under load, each worker runs its own batches. Costs one more copy of the
+   * model's weights in memory (about 90 MB for MiniLM in fp32). Needs 2+ workers; the offline
+   * default model never uses it (small calls run inline). Default true.
+   */
+  soloSession: z.boolean().default(true),
+  /**
    * Most texts per model run. Default: the model spec's `batchSize`, else 8: on CPU,
    * transformer runs gain little from bigger batches while padding costs grow (measured in
    * docs/benchmarks/embeddings.md).
@@ -68,6 +76,8 @@ export type ResolvedEmbedderOptions = z.output<typeof createEmbedderOptionsSchem
   hubEndpoint: string
   workers: number
   threadsPerWorker: number
+  /** Threads of worker 0's solo session; 0 when there is none. */
+  soloThreads: number
 }
 
 /** Validates options and fills every default in one place. */
@@ -80,12 +90,14 @@ export function resolveOptions(options: CreateEmbedderOptions, env: NodeJS.Proce
   }
   const cores = availableParallelism()
   const workers = parsed.data.workers ?? cores
+  const threadsPerWorker = parsed.data.threadsPerWorker ?? Math.max(1, Math.floor(cores / workers))
   return {
     ...parsed.data,
     cacheDir: parsed.data.cacheDir ?? defaultCacheDir(env),
     hubEndpoint: parsed.data.hubEndpoint ?? env['HF_ENDPOINT'] ?? 'https://huggingface.co',
     hubToken: parsed.data.hubToken ?? env['HF_TOKEN'],
     workers,
-    threadsPerWorker: parsed.data.threadsPerWorker ?? Math.max(1, Math.floor(cores / workers)),
+    threadsPerWorker,
+    soloThreads: parsed.data.soloSession && workers > 1 ? workers * threadsPerWorker : 0,
   }
 }

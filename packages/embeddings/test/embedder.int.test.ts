@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createEmbedder, type Embedder, EmbeddingErrorCode, ModelRunner, readModelSpec } from '../src/index.js'
+import { createEmbedder, type Embedder, EmbeddingErrorCode, ModelRunner, noopLogger, readModelSpec } from '../src/index.js'
 import { sampleTexts, tempDir, writeTinyBert } from './helpers/fixtures.js'
 
 let dir: Awaited<ReturnType<typeof tempDir>>
@@ -44,6 +44,33 @@ describe('createEmbedder with a local model folder', () => {
       })
       const norm = Math.hypot(...(batched[0] as Float32Array))
       expect(norm).toBeCloseTo(1, 5)
+    })
+  })
+
+  it('returns the same vectors at 1, 8 and 64 callers: solo runs on lane 0, one batch per lane under load', async () => {
+    const texts = sampleTexts(64)
+    const runner = await ModelRunner.load({ folder, spec: await readModelSpec(folder), intraOpThreads: 1 })
+    const reference = await Promise.all(texts.map(async (text) => (await runner.embed([text])).slice()))
+    await runner.release()
+
+    const batches: { lane: number; solo: boolean; size: number }[] = []
+    const logger = { ...noopLogger, debug: (event: string, fields?: Record<string, unknown>) => event === 'embed.batch' && batches.push(fields as never) }
+    await withEmbedder({ workers: 2, threadsPerWorker: 1, logger }, async (embedder) => {
+      for (const callers of [1, 8, 64]) {
+        batches.length = 0
+        let next = 0
+        await Promise.all(
+          Array.from({ length: callers }, async () => {
+            while (next < texts.length) {
+              const i = next++
+              const [vector] = await embedder.embed([texts[i] as string])
+              expect(maxAbsDiff(vector as Float32Array, reference[i] as Float32Array), `text ${i} at ${callers} callers`).toBeLessThan(1e-5)
+            }
+          }),
+        )
+        if (callers === 1) expect(batches.every((b) => b.solo && b.lane === 0 && b.size === 1)).toBe(true)
+        else expect(new Set(batches.filter((b) => !b.solo).map((b) => b.lane))).toEqual(new Set([0, 1]))
+      }
     })
   })
 

@@ -1,6 +1,6 @@
 /**
- * @module Worker thread entry (embedders and rerankers): owns one tokenizer and one ONNX Runtime session, so the
- * synchronous `session.run()` blocks this thread, never the caller's event loop.
+ * @module Worker thread entry (embedders and rerankers): owns one tokenizer and one ONNX Runtime session (lane 0's
+ * also a second one for solo runs), so the synchronous `session.run()` blocks this thread, never the caller's event loop.
  */
 import { setPriority } from 'node:os'
 import { parentPort, workerData } from 'node:worker_threads'
@@ -21,14 +21,20 @@ try {
 }
 
 try {
-  const runner = await ModelRunner.load(workerData as WorkerInit)
-  // One warm-up run checks the output dimensions before any caller depends on them.
-  await ((workerData as WorkerInit).task === 'score'
-    ? runner.score([
-        ['warm', 'up'],
-        ['a second pair', 'proves one logit per pair'],
-      ])
-    : runner.embed(['warm up']))
+  const init = workerData as WorkerInit
+  const runner = await ModelRunner.load(init)
+  // One warm-up run per session checks the output dimensions before any caller depends on them.
+  for (const solo of init.soloThreads ? [false, true] : [false]) {
+    await (init.task === 'score'
+      ? runner.score(
+          [
+            ['warm', 'up'],
+            ['a second pair', 'proves one logit per pair'],
+          ],
+          solo,
+        )
+      : runner.embed(['warm up'], solo))
+  }
   let crashNext = false
   port.on('message', async (message: ToWorker) => {
     switch (message.type) {
@@ -43,7 +49,7 @@ try {
       case 'score':
         if (crashNext) throw new Error('simulated worker crash')
         try {
-          const output = message.type === 'embed' ? await runner.embed(message.texts) : await runner.score(message.pairs)
+          const output = message.type === 'embed' ? await runner.embed(message.texts, message.solo) : await runner.score(message.pairs, message.solo)
           post({ type: 'result', id: message.id, output }, [output.buffer as ArrayBuffer])
         } catch (error) {
           post({ type: 'error', id: message.id, error: serializeError(error) })

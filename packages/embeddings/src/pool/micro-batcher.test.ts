@@ -4,18 +4,19 @@ import { MicroBatcher, type MicroBatcherOptions } from './micro-batcher.js'
 
 /** Lanes that record every batch and finish only when the test says so. */
 function harness(overrides: Partial<MicroBatcherOptions<string, string>> = {}) {
-  const runs: { lane: number; batch: string[]; finish(error?: unknown): void }[] = []
+  const runs: { lane: number; batch: string[]; solo: boolean; finish(error?: unknown): void }[] = []
   const batcher = new MicroBatcher<string, string>({
     lanes: 2,
     maxBatchSize: 4,
     maxWaitMs: 5,
     maxQueue: 100,
     cost: (item) => item.length,
-    run: (lane, batch) =>
+    run: (lane, batch, solo) =>
       new Promise((resolve, reject) => {
-        runs.push({ lane, batch, finish: (error) => (error ? reject(error) : resolve(batch.map((item) => item.toUpperCase()))) })
+        runs.push({ lane, batch, solo, finish: (error) => (error ? reject(error) : resolve(batch.map((item) => item.toUpperCase()))) })
       }),
     isRetryable: (error) => (error as { retry?: boolean }).retry === true,
+    owner: 'embedder',
     ...overrides,
   })
   return { batcher, runs }
@@ -30,7 +31,7 @@ describe('MicroBatcher', () => {
 
   it('coalesces calls made in the same tick into one batch, results in input order', async () => {
     vi.useFakeTimers()
-    const { batcher, runs } = harness()
+    const { batcher, runs } = harness({ lanes: 1 })
     const a = batcher.submit(['a', 'b'])
     const c = batcher.submit(['c'])
     await flush()
@@ -72,6 +73,49 @@ describe('MicroBatcher', () => {
     runs[0]?.finish()
     await flush()
     expect(runs[1]?.batch).toEqual(['bbbbbbbbbb', 'dddddddddd', 'ffffffffff', 'hhhhhhhhhh'])
+  })
+
+  it('spreads what waits over the idle lanes instead of filling one batch', async () => {
+    vi.useFakeTimers()
+    const { batcher, runs } = harness({ maxBatchSize: 8 })
+    void batcher.submit(['a', 'b', 'c', 'd', 'e', 'f', 'g'])
+    await flush()
+    expect(runs.map((r) => [r.lane, r.batch.length])).toEqual([
+      [0, 4],
+      [1, 3],
+    ])
+  })
+
+  it('runs a lone item solo while every lane is idle, holding every lane until it ends', async () => {
+    vi.useFakeTimers()
+    const { batcher, runs } = harness({ solo: true, maxWaitMs: 0 })
+    const lone = batcher.submit(['a'])
+    await flush()
+    expect(runs.map((r) => [r.lane, r.solo])).toEqual([[0, true]])
+    void batcher.submit(['b'])
+    void batcher.submit(['c'])
+    await flush()
+    expect(runs).toHaveLength(1) // lane 1 is free, but the solo run uses its cores
+    runs[0]?.finish()
+    await expect(lone).resolves.toEqual(['A'])
+    await flush()
+    // Two items wait: one batch per lane, each on its own session.
+    expect(runs.slice(1).map((r) => [r.lane, r.batch, r.solo])).toEqual([
+      [0, ['b'], false],
+      [1, ['c'], false],
+    ])
+    void batcher.submit(['d'])
+    await flush()
+    expect(runs).toHaveLength(3) // no solo run while a lane is busy: 'd' waits for lane 0 or 1
+    runs[1]?.finish()
+    await flush()
+    expect(runs[3]).toMatchObject({ batch: ['d'], solo: false })
+  })
+
+  it('names its owner when it refuses work after closing', async () => {
+    const { batcher } = harness({ owner: 'reranker' })
+    await batcher.drain()
+    await expect(batcher.submit(['late'])).rejects.toThrow('the reranker is closed')
   })
 
   it('sends work to the least-loaded free lane', async () => {

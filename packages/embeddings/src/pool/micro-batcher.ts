@@ -14,10 +14,18 @@ export interface MicroBatcherOptions<TInput, TOutput> {
   maxQueue: number
   /** Relative cost of an item (e.g. its length): batches group similar costs, lanes balance on it. */
   cost(item: TInput): number
-  /** Runs one batch on a lane; results in input order. */
-  run(lane: number, batch: TInput[]): Promise<TOutput[]>
+  /**
+   * When every lane is idle and one item waits, run it alone as a solo run: it holds every
+   * lane, so the runner may give it every core (a lone text gets all the threads; under load,
+   * one batch per lane). Default false.
+   */
+  solo?: boolean
+  /** Runs one batch on a lane (lane 0 for a solo run); results in input order. */
+  run(lane: number, batch: TInput[], solo: boolean): Promise<TOutput[]>
   /** Whether a failed batch's items may be tried once more on another run (e.g. a crashed worker). */
   isRetryable(error: unknown): boolean
+  /** What the errors call this batcher's owner, e.g. "embedder" in "the embedder is closed". */
+  owner: string
 }
 
 interface Call<TOutput> {
@@ -53,6 +61,7 @@ export class MicroBatcher<TInput, TOutput> {
   #queue: Entry<TInput, TOutput>[] = []
   #pumpScheduled = false
   #waitTimer: NodeJS.Timeout | undefined
+  #soloRunning = false
   #closed = false
   #idleWaiters: (() => void)[] = []
 
@@ -70,7 +79,7 @@ export class MicroBatcher<TInput, TOutput> {
   }
 
   submit(items: readonly TInput[], signal?: AbortSignal): Promise<TOutput[]> {
-    if (this.#closed) return Promise.reject(closedError())
+    if (this.#closed) return Promise.reject(closedError(this.#options.owner))
     if (signal?.aborted) return Promise.reject(abortError(signal))
     const { maxQueue } = this.#options
     if (this.#queue.length + items.length > maxQueue) {
@@ -141,17 +150,24 @@ export class MicroBatcher<TInput, TOutput> {
       this.#waitTimer = undefined
     }
     const { maxBatchSize, maxWaitMs } = this.#options
-    while (this.#queue.length > 0) {
-      const lane = this.#leastLoadedFreeLane()
-      if (lane === undefined) return
-      const oldest = this.#queue[0] as Entry<TInput, TOutput>
-      const waited = performance.now() - oldest.enqueuedAt
-      const someLaneBusy = this.#lanes.some((l) => l.busy)
-      if (this.#queue.length < maxBatchSize && someLaneBusy && waited < maxWaitMs) {
-        this.#waitTimer = setTimeout(() => this.#pump(), maxWaitMs - waited)
-        return
-      }
-      this.#dispatch(lane, this.#takeBatch())
+    if (this.#queue.length === 0 || this.#soloRunning) return
+    const free = this.#lanes.filter((lane) => !lane.busy).length
+    if (free === 0) return
+    const idle = free === this.#lanes.length
+    const waited = performance.now() - (this.#queue[0] as Entry<TInput, TOutput>).enqueuedAt
+    if (!idle && this.#queue.length < maxBatchSize && waited < maxWaitMs) {
+      this.#waitTimer = setTimeout(() => this.#pump(), maxWaitMs - waited)
+      return
+    }
+    if (idle && this.#queue.length === 1 && this.#options.solo) {
+      this.#dispatch(0, this.#takeBatch(1), true)
+      return
+    }
+    // Spread what waits over the free lanes: 8 texts on 2 idle lanes run as 4 + 4, not as
+    // 8 on one lane while the other idles (which also kept closed-loop callers in lockstep).
+    const size = Math.min(maxBatchSize, Math.ceil(this.#queue.length / free))
+    for (let lanes = free; lanes > 0 && this.#queue.length > 0; lanes--) {
+      this.#dispatch(this.#leastLoadedFreeLane() as number, this.#takeBatch(size), false)
     }
   }
 
@@ -167,35 +183,36 @@ export class MicroBatcher<TInput, TOutput> {
    * The oldest entry anchors the batch (so nothing starves); the rest are the entries of
    * closest cost among the next few batches' worth, which keeps padding small.
    */
-  #takeBatch(): Entry<TInput, TOutput>[] {
-    const { maxBatchSize } = this.#options
-    if (this.#queue.length <= maxBatchSize) {
+  #takeBatch(size: number): Entry<TInput, TOutput>[] {
+    if (this.#queue.length <= size) {
       const all = this.#queue
       this.#queue = []
       return all
     }
     const anchor = this.#queue[0] as Entry<TInput, TOutput>
-    const window = this.#queue.slice(0, maxBatchSize * 4)
+    const window = this.#queue.slice(0, size * 4)
     const chosen = new Set(
       window
         .map((entry, position) => ({ entry, distance: position === 0 ? -1 : Math.abs(entry.cost - anchor.cost) }))
         .sort((a, b) => a.distance - b.distance)
-        .slice(0, maxBatchSize)
+        .slice(0, size)
         .map(({ entry }) => entry),
     )
     this.#queue = this.#queue.filter((entry) => !chosen.has(entry))
     return [...chosen]
   }
 
-  #dispatch(laneIndex: number, batch: Entry<TInput, TOutput>[]): void {
+  #dispatch(laneIndex: number, batch: Entry<TInput, TOutput>[], solo: boolean): void {
     const lane = this.#lanes[laneIndex] as LaneState
     const cost = batch.reduce((sum, entry) => sum + entry.cost, 0)
     lane.busy = true
     lane.load += cost
+    if (solo) this.#soloRunning = true
     this.#options
       .run(
         laneIndex,
         batch.map((entry) => entry.item),
+        solo,
       )
       .then(
         (results) => {
@@ -213,7 +230,9 @@ export class MicroBatcher<TInput, TOutput> {
       .finally(() => {
         lane.busy = false
         lane.load -= cost
-        this.#pump()
+        if (solo) this.#soloRunning = false
+        // After the callers' continuations: a closed loop's next submissions join this pump.
+        this.#schedulePump()
         this.#notifyIfIdle()
       })
   }
@@ -243,8 +262,9 @@ export class MicroBatcher<TInput, TOutput> {
   }
 }
 
-export function closedError(): EmbeddingError {
-  return new EmbeddingError(EmbeddingErrorCode.Closed, 'the embedder is closed')
+/** `owner`: "embedder" or "reranker", so the message names what the caller closed. */
+export function closedError(owner: string): EmbeddingError {
+  return new EmbeddingError(EmbeddingErrorCode.Closed, `the ${owner} is closed`)
 }
 
 export function abortError(signal: AbortSignal): EmbeddingError {

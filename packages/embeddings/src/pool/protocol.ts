@@ -5,6 +5,8 @@ export interface WorkerInit {
   folder: string
   spec: ModelSpec
   intraOpThreads: number
+  /** Threads of a second session for solo runs (a lone text while the pool is idle); lane 0 only. */
+  soloThreads?: number
   /** What the model does: embed texts (default) or score pairs (a cross-encoder). */
   task?: 'embed' | 'score'
 }
@@ -16,9 +18,10 @@ export interface SerializedError {
 }
 
 export type ToWorker =
-  | { type: 'embed'; id: number; texts: string[] }
+  /** `solo`: run on the session with `soloThreads` (when this worker has one). */
+  | { type: 'embed'; id: number; texts: string[]; solo: boolean }
   /** A cross-encoder's logits for (query, document) pairs. */
-  | { type: 'score'; id: number; pairs: [string, string][] }
+  | { type: 'score'; id: number; pairs: [string, string][]; solo: boolean }
   /** Release the session and exit. Never `terminate()` a worker inside ORT: it aborts the process. */
   | { type: 'close' }
   /** @internal Tests only: die on the next batch, as a crashing worker would. */

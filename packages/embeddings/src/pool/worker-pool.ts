@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { EmbeddingError, EmbeddingErrorCode, isEmbeddingErrorCode } from '../errors.js'
 import { workerExecArgv } from './exec-argv.js'
+import { closedError } from './micro-batcher.js'
 import type { FromWorker, SerializedError, ToWorker, WorkerInit } from './protocol.js'
 
 // Built, the worker is plain JS. Run from TypeScript sources (tests, tsx scripts), it is a
@@ -42,12 +43,15 @@ interface Slot {
  */
 export class WorkerPool {
   readonly #init: WorkerInit
+  /** What errors call the pool's user: "the reranker is closed". */
+  readonly #owner: string
   readonly #slots: (Slot | undefined)[]
   #nextId = 0
   #closing = false
 
   private constructor(init: WorkerInit, size: number) {
     this.#init = init
+    this.#owner = init.task === 'score' ? 'reranker' : 'embedder'
     this.#slots = Array.from({ length: size }, () => undefined)
   }
 
@@ -76,9 +80,12 @@ export class WorkerPool {
     return this.#slots.filter(Boolean).length
   }
 
-  /** Runs one batch on one worker; resolves to its flat output (see FromWorker's `result`). */
-  async run(lane: number, batch: WorkerBatch): Promise<Float32Array> {
-    if (this.#closing) throw new EmbeddingError(EmbeddingErrorCode.Closed, 'the embedder is closed')
+  /**
+   * Runs one batch on one worker; resolves to its flat output (see FromWorker's `result`).
+   * `solo`: on lane 0's session with every thread of the pool (`WorkerInit.soloThreads`).
+   */
+  async run(lane: number, batch: WorkerBatch, solo = false): Promise<Float32Array> {
+    if (this.#closing) throw closedError(this.#owner)
     this.#slots[lane] ??= this.#spawn(lane)
     let slot = this.#slots[lane]
     try {
@@ -89,7 +96,7 @@ export class WorkerPool {
       await slot.ready
     }
     const id = this.#nextId++
-    const message: ToWorker = 'texts' in batch ? { type: 'embed', id, texts: batch.texts } : { type: 'score', id, pairs: batch.pairs }
+    const message: ToWorker = 'texts' in batch ? { type: 'embed', id, texts: batch.texts, solo } : { type: 'score', id, pairs: batch.pairs, solo }
     return new Promise<Float32Array>((resolve, reject) => {
       slot.pending.set(id, { resolve, reject })
       slot.worker.postMessage(message)
@@ -108,7 +115,8 @@ export class WorkerPool {
   }
 
   #spawn(lane: number): Slot {
-    const worker = startWorker(this.#init)
+    // Only lane 0 holds the second, all-threads session of solo runs.
+    const worker = startWorker(lane === 0 ? this.#init : { ...this.#init, soloThreads: undefined })
     const pending = new Map<number, Pending>()
     let markReady!: () => void
     let markFailed!: (error: unknown) => void
@@ -160,7 +168,7 @@ export class WorkerPool {
         details: { lane, exitCode },
       })
       markFailed(crash)
-      for (const { reject } of pending.values()) reject(this.#closing ? new EmbeddingError(EmbeddingErrorCode.Closed, 'the embedder is closed') : crash)
+      for (const { reject } of pending.values()) reject(this.#closing ? closedError(this.#owner) : crash)
       pending.clear()
       if (!this.#closing && this.#slots[lane] === slot) this.#slots[lane] = this.#spawn(lane)
     })
