@@ -22,12 +22,16 @@ export function embeddingsTargets(result: EmbeddingsSuiteResult): Target[] {
   const loop = (prefix: string) => find(result, prefix, 'single c=64')?.loopP99Ms ?? Number.NaN
   return [
     ratio('E c=64 vs A raw batches (texts/s)', e64 / tps(result, 'A ', 'batch'), 0.85),
-    ratio('E c=64 vs B one lock c=64', e64 / tps(result, 'B ', 'single c=64'), 3),
+    // Issue 14 asks 1.5x (the first embeddings issue asked 3x: a CPU transformer gains little from batching).
+    ratio('E c=64 vs B one lock c=64', e64 / tps(result, 'B ', 'single c=64'), 1.5),
     ratio('E c=64 vs C pool c=64', e64 / tps(result, 'C ', 'single c=64'), 1.5),
     ratio('E c=64 vs D transformers.js single calls c=64', e64 / tps(result, 'D ', 'single c=64'), 2),
     ratio('E batch call vs D batch call', tps(result, 'E ', 'batch') / tps(result, 'D ', 'batch'), 1),
-    { label: 'E p50 at c=1 vs one raw run', measured: eP50 / rawP50, goal: '<= 1.25x', met: eP50 / rawP50 <= 1.25, digits: 2 },
-    { label: 'E event-loop delay p99 at c=64 (ms)', measured: loop('E '), goal: '< 10 ms', met: loop('E ') < 10, digits: 2 },
+    { label: 'E p50 at c=1 vs one raw run', measured: eP50 / rawP50, goal: '<= 1.1x', met: eP50 / rawP50 <= 1.1, digits: 2 },
+    ...(['1', '8', '64'] as const).map((c): Target => {
+      const p99 = find(result, 'E ', `single c=${c}`)?.loopP99Ms ?? Number.NaN
+      return { label: `E event-loop delay p99 at c=${c} (ms)`, measured: p99, goal: '< 10 ms', met: p99 < 10, digits: 2 }
+    }),
     { label: 'B event-loop delay p99 at c=64 (ms)', measured: loop('B '), goal: '>= 10 ms (blocks)', met: loop('B ') >= 10, digits: 2 },
     { label: 'D event-loop delay p99 at c=64 (ms)', measured: loop('D '), goal: '>= 10 ms (blocks)', met: loop('D ') >= 10, digits: 2 },
     ...(result.int8Fidelity ? [ratio('F int8 c=64 vs E fp32 c=64 (texts/s)', tps(result, 'F ', 'single c=64') / e64, 1.8)] : []),
