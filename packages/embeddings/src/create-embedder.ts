@@ -76,7 +76,7 @@ class PooledEmbedder implements Embedder {
       maxBatchSize: options.maxBatchSize ?? spec.batchSize ?? 8,
       maxWaitMs: options.maxWaitMs,
       maxQueue: options.maxQueue,
-      solo: options.soloThreads > 0,
+      ...(options.soloThreads > 0 && { canRunSolo: () => pool.isReady(0) }),
       cost: (text) => text.length,
       run: async (lane, texts, solo) => {
         const started = performance.now()
@@ -142,6 +142,7 @@ class PooledEmbedder implements Embedder {
       busyWorkers: this.#batcher.inFlight,
       workers: this.#pool.started,
       threadsPerWorker: this.#options.threadsPerWorker,
+      soloThreads: this.#pool.soloThreads,
       cacheHits: this.#cacheHits,
       cacheMisses: this.#cacheMisses,
     }

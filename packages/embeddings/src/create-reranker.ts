@@ -91,7 +91,13 @@ class PooledReranker implements Reranker {
   }
 
   stats(): RerankerStats {
-    return { queued: this.#batcher.queued, busyWorkers: this.#batcher.inFlight, workers: this.#pool.started, threadsPerWorker: this.#options.threadsPerWorker }
+    return {
+      queued: this.#batcher.queued,
+      busyWorkers: this.#batcher.inFlight,
+      workers: this.#pool.started,
+      threadsPerWorker: this.#options.threadsPerWorker,
+      soloThreads: 0,
+    }
   }
 
   close(): Promise<void> {

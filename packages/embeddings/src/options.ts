@@ -33,10 +33,11 @@ export const createEmbedderOptionsSchema = z.object({
   threadsPerWorker: z.number().int().positive().max(64).optional(),
   /**
    * A lone text that arrives while every worker is idle runs on a second session of worker 0
-   * that uses every thread of the pool (workers x threadsPerWorker), so one caller is not held
-   * to one core; under load, each worker runs its own batches. Costs one more copy of the
-   * model's weights in memory (about 90 MB for MiniLM in fp32). Needs 2+ workers; the offline
-   * default model never uses it (small calls run inline). Default true.
+   * that uses every thread of the pool (workers x threadsPerWorker, at most the cores), so one
+   * caller is not held to one core; under load, each worker runs its own batches. Costs one
+   * more copy of the model's weights in memory (about 90 MB for MiniLM in fp32). Needs 2+
+   * workers; not loaded for the offline default model while its inline path serves small calls.
+   * Default true.
    */
   soloSession: z.boolean().default(true),
   /**
@@ -98,6 +99,7 @@ export function resolveOptions(options: CreateEmbedderOptions, env: NodeJS.Proce
     hubToken: parsed.data.hubToken ?? env['HF_TOKEN'],
     workers,
     threadsPerWorker,
-    soloThreads: parsed.data.soloSession && workers > 1 ? workers * threadsPerWorker : 0,
+    // Never more threads than cores, whatever workers x threadsPerWorker says.
+    soloThreads: parsed.data.soloSession && workers > 1 ? Math.min(workers * threadsPerWorker, cores) : 0,
   }
 }

@@ -12,11 +12,13 @@ export interface EmbedOptions {
 export interface EmbedderStats {
   /** Texts waiting for a worker. */
   queued: number
-  /** Workers running a batch right now. */
+  /** Workers running a batch right now (a solo run counts one, though it holds every lane). */
   busyWorkers: number
   /** Workers started: all of them, except that the offline model starts them on the first call too big for its inline path. */
   workers: number
   threadsPerWorker: number
+  /** Threads of worker 0's session for lone texts (see `soloSession`) once it started; 0 for none. */
+  soloThreads: number
   cacheHits: number
   cacheMisses: number
 }

@@ -56,6 +56,7 @@ describe('createEmbedder with a local model folder', () => {
     const batches: { lane: number; solo: boolean; size: number }[] = []
     const logger = { ...noopLogger, debug: (event: string, fields?: Record<string, unknown>) => event === 'embed.batch' && batches.push(fields as never) }
     await withEmbedder({ workers: 2, threadsPerWorker: 1, logger }, async (embedder) => {
+      expect(embedder.stats().soloThreads).toBe(2) // reported by worker 0 once it loaded that session
       for (const callers of [1, 8, 64]) {
         batches.length = 0
         let next = 0
@@ -71,6 +72,12 @@ describe('createEmbedder with a local model folder', () => {
         if (callers === 1) expect(batches.every((b) => b.solo && b.lane === 0 && b.size === 1)).toBe(true)
         else expect(new Set(batches.filter((b) => !b.solo).map((b) => b.lane))).toEqual(new Set([0, 1]))
       }
+    })
+    await withEmbedder({ workers: 2, threadsPerWorker: 1, soloSession: false, logger }, async (embedder) => {
+      batches.length = 0
+      await embedder.embed(['a lone text'])
+      expect(embedder.stats().soloThreads).toBe(0)
+      expect(batches).toMatchObject([{ solo: false }])
     })
   })
 

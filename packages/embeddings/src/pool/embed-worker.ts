@@ -56,7 +56,7 @@ try {
         }
     }
   })
-  post({ type: 'ready' })
+  post({ type: 'ready', soloThreads: runner.soloThreads })
 } catch (error) {
   post({ type: 'failed', error: serializeError(error) })
 }

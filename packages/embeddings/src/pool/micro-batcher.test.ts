@@ -88,7 +88,7 @@ describe('MicroBatcher', () => {
 
   it('runs a lone item solo while every lane is idle, holding every lane until it ends', async () => {
     vi.useFakeTimers()
-    const { batcher, runs } = harness({ solo: true, maxWaitMs: 0 })
+    const { batcher, runs } = harness({ canRunSolo: () => true, maxWaitMs: 0 })
     const lone = batcher.submit(['a'])
     await flush()
     expect(runs.map((r) => [r.lane, r.solo])).toEqual([[0, true]])
@@ -110,6 +110,50 @@ describe('MicroBatcher', () => {
     runs[1]?.finish()
     await flush()
     expect(runs[3]).toMatchObject({ batch: ['d'], solo: false })
+  })
+
+  it('runs no solo when the runner says it cannot (its lane 0 restarting), nor for a retry', async () => {
+    vi.useFakeTimers()
+    let lane0Ready = false
+    const { batcher, runs } = harness({ canRunSolo: () => lane0Ready, maxWaitMs: 0 })
+    const first = batcher.submit(['a'])
+    await flush()
+    expect(runs[0]).toMatchObject({ lane: 0, solo: false })
+    runs[0]?.finish()
+    await first
+    lane0Ready = true
+    const retried = batcher.submit(['b'])
+    await flush()
+    expect(runs[1]).toMatchObject({ solo: true })
+    runs[1]?.finish(Object.assign(new Error('worker died'), { retry: true }))
+    await flush()
+    expect(runs[2]).toMatchObject({ batch: ['b'], solo: false }) // a retry: one lane, while lane 0 restarts
+    runs[2]?.finish()
+    await expect(retried).resolves.toEqual(['B'])
+  })
+
+  it('drain waits for a solo run, and an abort during one fails only that call', async () => {
+    vi.useFakeTimers()
+    const { batcher, runs } = harness({ canRunSolo: () => true, maxWaitMs: 0 })
+    const controller = new AbortController()
+    const aborted = batcher.submit(['a'], controller.signal)
+    await flush()
+    expect(runs[0]?.solo).toBe(true)
+    const kept = batcher.submit(['b'])
+    controller.abort()
+    await expect(aborted).rejects.toMatchObject({ code: EmbeddingErrorCode.Aborted })
+    let drained = false
+    const draining = batcher.drain().then(() => {
+      drained = true
+    })
+    await flush()
+    expect(drained).toBe(false)
+    runs[0]?.finish() // its result is discarded; 'b' runs next
+    await flush()
+    expect(runs[1]?.batch).toEqual(['b'])
+    runs[1]?.finish()
+    await expect(kept).resolves.toEqual(['B'])
+    await draining
   })
 
   it('names its owner when it refuses work after closing', async () => {

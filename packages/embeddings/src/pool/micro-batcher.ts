@@ -15,11 +15,11 @@ export interface MicroBatcherOptions<TInput, TOutput> {
   /** Relative cost of an item (e.g. its length): batches group similar costs, lanes balance on it. */
   cost(item: TInput): number
   /**
-   * When every lane is idle and one item waits, run it alone as a solo run: it holds every
-   * lane, so the runner may give it every core (a lone text gets all the threads; under load,
-   * one batch per lane). Default false.
+   * When every lane is idle and one item waits (not a retry), and this says yes, run it alone
+   * as a solo run: it holds every lane, so the runner may give it every core (a lone text gets
+   * all the threads; under load, one batch per lane). Default: never.
    */
-  solo?: boolean
+  canRunSolo?: () => boolean
   /** Runs one batch on a lane (lane 0 for a solo run); results in input order. */
   run(lane: number, batch: TInput[], solo: boolean): Promise<TOutput[]>
   /** Whether a failed batch's items may be tried once more on another run (e.g. a crashed worker). */
@@ -51,8 +51,8 @@ interface LaneState {
 }
 
 /**
- * Coalesces concurrent submissions into batches and hands each batch to the least-loaded
- * free lane. Generic: it knows nothing about models or workers, so its timing rules are
+ * Coalesces concurrent submissions into batches, spreads them over the free lanes (least
+ * loaded first), and runs a lone item on an idle pool as a solo run. Generic: it knows nothing about models or workers, so its timing rules are
  * testable with fake timers and fake lanes.
  */
 export class MicroBatcher<TInput, TOutput> {
@@ -159,7 +159,8 @@ export class MicroBatcher<TInput, TOutput> {
       this.#waitTimer = setTimeout(() => this.#pump(), maxWaitMs - waited)
       return
     }
-    if (idle && this.#queue.length === 1 && this.#options.solo) {
+    // A retry never runs solo: its lane 0 may be the worker that just crashed, still restarting.
+    if (idle && this.#queue.length === 1 && this.#queue[0]?.attempts === 0 && this.#options.canRunSolo?.()) {
       this.#dispatch(0, this.#takeBatch(1), true)
       return
     }

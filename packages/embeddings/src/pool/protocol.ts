@@ -28,7 +28,8 @@ export type ToWorker =
   | { type: 'crash-next' }
 
 export type FromWorker =
-  | { type: 'ready' }
+  /** `soloThreads`: threads of the solo session this worker loaded, 0 for none. */
+  | { type: 'ready'; soloThreads: number }
   | { type: 'failed'; error: SerializedError }
   /** Flat: `[inputs, dimensions]` vectors for `embed`, one logit per pair for `score`. */
   | { type: 'result'; id: number; output: Float32Array }

@@ -31,6 +31,8 @@ interface Slot {
   /** Settles when the thread has ended; asks a live worker to exit cleanly first. */
   readonly exited: Promise<void>
   pending: Map<number, Pending>
+  /** Set once the worker said it is ready: the threads of its solo session (0 for none). */
+  readySoloThreads: number | undefined
 }
 
 /**
@@ -73,6 +75,16 @@ export class WorkerPool {
 
   get size(): number {
     return this.#slots.length
+  }
+
+  /** Whether the worker of `lane` is started and ready (not spawning, not replaced after a crash). */
+  isReady(lane: number): boolean {
+    return this.#slots[lane]?.readySoloThreads !== undefined
+  }
+
+  /** Threads of the solo session lane 0's worker loaded (0 for none, or not started yet). */
+  get soloThreads(): number {
+    return this.#slots[0]?.readySoloThreads ?? 0
   }
 
   /** Workers spawned so far (all of them once `start` resolved). */
@@ -131,6 +143,7 @@ export class WorkerPool {
       worker,
       ready,
       pending,
+      readySoloThreads: undefined,
       get exited() {
         // Wait for start-up to settle: a worker must not be stopped inside ORT's session creation.
         if (alive)
@@ -145,6 +158,7 @@ export class WorkerPool {
     worker.on('message', (message: FromWorker) => {
       switch (message.type) {
         case 'ready':
+          slot.readySoloThreads = message.soloThreads
           markReady()
           return
         case 'failed':
@@ -164,6 +178,7 @@ export class WorkerPool {
     )
     worker.on('exit', (exitCode) => {
       alive = false
+      slot.readySoloThreads = undefined
       const crash = new EmbeddingError(EmbeddingErrorCode.WorkerCrashed, `embedding worker ${lane} exited unexpectedly (code ${exitCode})`, {
         details: { lane, exitCode },
       })
