@@ -1,11 +1,12 @@
-import { createHash } from 'node:crypto'
-import { createEmbedder, type Embedder, type Logger, noopLogger, type Reranker } from '@agentmem/embeddings'
+import { createEmbedder, type Embedder, noopLogger, type Reranker } from '@agentmem/embeddings'
 import { uuidv7 } from 'uuidv7'
 import { z } from 'zod'
+import { decodeCursor, encodeCursor, fingerprint, queryFingerprint } from './cursor.js'
+import { type Engine, lead, loadManifest, newWriter, replicaEngine, schemaVersion } from './engine.js'
 import { MemoryError, MemoryErrorCode } from './errors.js'
-import { type FilterNode, parseFilters } from './filters.js'
-import { Inference, type InferenceJob, type InferResult, toJob } from './inference/inference.js'
-import { LlmClient, type LlmUsage } from './inference/llm-client.js'
+import { parseFilters } from './filters.js'
+import { type InferenceJob, type InferResult, toJob } from './inference/inference.js'
+import type { LlmUsage } from './inference/llm-client.js'
 import { toItem, withScore } from './items.js'
 import {
   type AddBatchItem,
@@ -22,7 +23,6 @@ import {
   jobListOptionsSchema,
   type ListOptions,
   listOptionsSchema,
-  type MemoryConfig,
   type MemoryOpenOptions,
   type Message,
   memoryIdSchema,
@@ -37,41 +37,19 @@ import {
   type UpdateOptions,
   updateOptionsSchema,
 } from './options.js'
-import { type ForwardedAnswer, type ForwardedMethod, forwardedCallSchema, notLeading, type ReplicaEngine, Replication, scopeOfIds } from './replication.js'
+import { type ForwardedAnswer, type ForwardedMethod, forwardedCallSchema, notLeading, Replication, scopeOfIds } from './replication.js'
 import { rerankDepth, rerankHits } from './search/rerank.js'
 import { ResidentCache, type ResidentCacheStats } from './search/resident-cache.js'
 import { searchMemories } from './search/searcher.js'
 import { openStores } from './store/open-stores.js'
-import type { Manifest, MetadataStore, ScopeFilter, StoredMemory, VectorStore, VectorStoreProvider } from './store/types.js'
+import type { ScopeFilter, StoredMemory } from './store/types.js'
 import { dedupKey } from './text.js'
 import type { AddResult, HistoryEntry, MemoryItem, Metadata, ReembedProgress, SearchResult } from './types.js'
-import { mergeChanges, type WriteOp, Writer } from './writer.js'
+import type { WriteOp } from './writer.js'
 
-const schemaVersion = 1
 /** Metadata keys that look like identity fields are refused: scope lives in columns, never in metadata. */
 const reservedMetadataKeys = new Set(['tenant_id', 'tenantId', 'user_id', 'userId', 'agent_id', 'agentId', 'run_id', 'runId'])
 const maxMetadataBytes = 64 * 1024
-
-/** What every tenant view of one store shares. */
-interface Engine {
-  config: MemoryConfig
-  logger: Logger
-  embedder: Embedder
-  ownsEmbedder: boolean
-  provider: VectorStoreProvider
-  vectors: VectorStore
-  metadata: MetadataStore
-  writer: Writer
-  /** The scope-resident index (search/resident-cache.ts), kept current by the writer. */
-  cache: ResidentCache
-  /** Present when an LLM is configured and this process writes. */
-  inference: Inference | undefined
-  /** Present when the store is on PostgreSQL: who leads the processes sharing it. */
-  replication: Replication | undefined
-  /** Closes the metadata store and releases the store's ownership. */
-  closeStores: () => Promise<void>
-  closed: boolean
-}
 
 /**
  * Long-term memory for agents: scoped add / search / list / update / delete / history.
@@ -756,168 +734,4 @@ function invalidInput(message: string): MemoryError {
 
 function parseId(id: unknown): string {
   return parseWith(memoryIdSchema, id, 'memory id', MemoryErrorCode.InvalidInput)
-}
-
-/** Cursors are opaque and bound to the query they came from: reusing one with another scope or filter is an error. */
-function queryFingerprint(scope: ScopeFilter, filter: FilterNode | undefined): string {
-  return fingerprint([scope.tenantId, scope.userId ?? null, scope.agentId ?? null, scope.runId ?? null, filter ?? null, scope.currentOnly ?? false])
-}
-
-function fingerprint(query: unknown[]): string {
-  return createHash('sha256').update(JSON.stringify(query)).digest('base64url').slice(0, 16)
-}
-
-/** The last id of a page, and the fingerprint of the query it belongs to. */
-function encodeCursor(lastId: string, query: string): string {
-  return Buffer.from(JSON.stringify({ v: 1, after: lastId, q: query })).toString('base64url')
-}
-
-/** The last id of the previous page; `returnedBy` names the call and query in the error. */
-function decodeCursor(cursor: string, query: string, returnedBy: string): string {
-  const invalid = () => new MemoryError(MemoryErrorCode.InvalidCursor, `cursor is not one returned by ${returnedBy}`)
-  let decoded: unknown
-  try {
-    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'))
-  } catch {
-    throw invalid()
-  }
-  const parsed = z.object({ v: z.literal(1), after: z.uuid(), q: z.string() }).safeParse(decoded)
-  if (!parsed.success) throw invalid()
-  if (parsed.data.q !== query) throw invalid()
-  return parsed.data.after
-}
-
-async function loadManifest(metadata: MetadataStore, embedder: Embedder): Promise<Manifest> {
-  const manifest = await metadata.getManifest()
-  if (!manifest) {
-    const fresh = { schemaVersion, embeddingModel: embedder.modelId, dimensions: embedder.dimensions, vectorTable: 'memories' }
-    await metadata.setManifest(fresh)
-    return fresh
-  }
-  if (manifest.embeddingModel !== embedder.modelId || manifest.dimensions !== embedder.dimensions) {
-    throw new MemoryError(
-      MemoryErrorCode.EmbedderMismatch,
-      `This store was built with ${manifest.embeddingModel} (${manifest.dimensions} dimensions) but was opened with ${embedder.modelId} (${embedder.dimensions} dimensions). Open it with the original model, then call memory.reembed(newEmbedder) to migrate.`,
-      {
-        details: {
-          stored: { model: manifest.embeddingModel, dimensions: manifest.dimensions },
-          given: { model: embedder.modelId, dimensions: embedder.dimensions },
-        },
-      },
-    )
-  }
-  return manifest
-}
-
-/**
- * Replays journal entries a crash left between the metadata commit and the LanceDB write, as one
- * write: each LanceDB write is a version (~0.3 s on object storage), and a takeover waits for them.
- */
-async function recover(metadata: MetadataStore, vectors: VectorStore, logger: Logger): Promise<void> {
-  const pending = await metadata.pendingChanges()
-  const last = pending.at(-1)
-  if (!last) return
-  const change = mergeChanges(
-    pending.map((entry) => entry.change),
-    { replay: true },
-  )
-  await vectors.apply(change, { replay: true })
-  metadata.markApplied(last.seq)
-  logger.info('memory.recovered', { entries: pending.length, through: last.seq, rows: change.inserts.length + change.updates.length + change.deletes.length })
-}
-
-function newWriter(vectors: VectorStore, metadata: MetadataStore, config: MemoryConfig, logger: Logger, replication: Replication | undefined): Writer {
-  return new Writer(vectors, metadata, {
-    maintenanceEveryRows: config.maintenanceEveryRows,
-    maintenanceEveryCommits: config.maintenanceEveryCommits,
-    annIndexThreshold: config.annIndexThreshold,
-    logger,
-    onApplied: replication && ((change) => replication.applied(change)),
-    onCommitted: replication && ((seq, images) => replication.committed(seq, images)),
-    onMaintenanceStart: replication && (() => replication.maintenanceStarted()),
-  })
-}
-
-/**
- * Makes this process the store's writer: at open, or when a follower takes over from a vanished
- * leader. Replays what the journal holds (a crash, or the previous leader's acknowledged writes),
- * then starts the writer's background work.
- */
-async function lead(engine: Engine, options: { takeover?: boolean } = {}): Promise<void> {
-  const { metadata, provider, logger, config } = engine
-  await recover(metadata, engine.vectors, logger)
-  // A re-embed that crashed before switching leaves its half-filled table behind.
-  const manifest = await metadata.getManifest()
-  for (const name of await provider.tableNames()) if (manifest && name !== manifest.vectorTable) await provider.drop(name)
-  // The writer's duplicate lookups trust the index for every row it did not write itself:
-  // rows left unindexed by an earlier process (or a replay) are indexed before any write.
-  // A takeover must not keep writes waiting for a maintenance (seconds on object storage before
-  // the first apply): duplicate lookups scan the unindexed rows until the writer's routine
-  // maintenance comes due.
-  if ((await engine.vectors.unindexedRows()) > 0) {
-    if (options.takeover) engine.writer.distrustIndex()
-    else await engine.writer.maintain()
-  }
-  if (config.llm) {
-    engine.inference = new Inference({
-      llm: config.llm instanceof LlmClient ? config.llm : new LlmClient(config.llm),
-      embedder: () => engine.embedder,
-      vectors: () => engine.vectors,
-      metadata,
-      writer: engine.writer,
-      logger,
-      settled: () => engine.writer.settled(),
-      config: config.inference,
-    })
-    // Jobs an earlier process left queued or pending resume now.
-    engine.inference.start()
-  }
-}
-
-/** How replication drives the engine (replication.ts). */
-function replicaEngine(engine: () => Engine): ReplicaEngine {
-  return {
-    get logger() {
-      return engine().logger
-    },
-    refresh: () => engine().vectors.refresh(),
-    invalidate(scopes, options) {
-      const { cache } = engine()
-      if (scopes === undefined) cache.clear()
-      else for (const scope of scopes) cache.invalidate(scope, options)
-    },
-    follow: (images, from, to) => engine().cache.followed(images, from, to),
-    followCommitted: (images) => engine().cache.followedCommit(images),
-    async journalGroup(seq) {
-      const change = await engine().metadata.journalChange(seq)
-      if (!change) return undefined
-      // A before image is not needed to lay a row: only the statistics read it, and they take the
-      // group at its apply.
-      const images = new Map([...change.inserts, ...change.updates].map((after) => [after.id, { before: null, after }]))
-      return { images, deletedIds: change.deletes }
-    },
-    followDeletes: (deletes) => engine().cache.followedDeletes(deletes),
-    followTexts: (texts, from, to) => engine().cache.followedTexts(texts, from, to),
-    async promote() {
-      const e = engine()
-      await e.vectors.refresh()
-      // A fresh writer: the one a follower holds never wrote, and a deposed leader's is stale.
-      e.writer.stop()
-      e.writer = newWriter(e.vectors, e.metadata, e.config, e.logger, e.replication)
-      e.writer.attach(e.cache)
-      e.cache.clear()
-      await lead(e, { takeover: true })
-      // Searches went on during the promotion: what they loaded may predate the journal's replay,
-      // which wrote to LanceDB without passing through the index.
-      e.cache.clear()
-    },
-    demote() {
-      const e = engine()
-      e.writer.fail(notLeading())
-      void e.inference?.stop().catch(() => {})
-      e.inference = undefined
-      e.writer = newWriter(e.vectors, e.metadata, e.config, e.logger, e.replication)
-      e.writer.attach(e.cache)
-    },
-  }
 }
