@@ -1,5 +1,5 @@
 import { noopLogger } from '@agentmem/embeddings'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import type { AddResult } from '../src/index.js'
 import { ResidentCache } from '../src/search/resident-cache.js'
 import { searchMemories } from '../src/search/searcher.js'
@@ -139,5 +139,24 @@ describe('the writer’s store lane', () => {
     expect(writer.settlesAfterMaintenance).toBe(true)
     const hits = await within(search('third', 'u3'), 10_000, 'a search during maintenance')
     expect(hits.map((h) => h.memory.id)).toEqual(['c2', 'c1'])
+  })
+
+  it('runs a maintenance the time budget postponed as soon as writes stop, not when the budget allows', async () => {
+    await using dir = await tempDir('lanes-quiet')
+    await using lanes = await gatedWriter(dir.path, { maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1 })
+    const { gated, writer } = lanes
+    const add = (id: string, text: string) => writer.submit([{ kind: 'add', memory: storedRow(id, text, 'u'), actor: null }])
+    await add('a', 'first fact')
+    await writer.settled()
+    await within(gated.started, 10_000, 'the first maintenance')
+    // Held for 2 s, that maintenance makes the budget postpone the next one by about 18 s.
+    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    gated.release()
+    await writer.exclusive(async () => {}) // the lane is past the maintenance
+    expect(gated.maintenances()).toBe(1)
+
+    await add('b', 'second fact')
+    await writer.settled() // applied: a maintenance is due again
+    await vi.waitFor(() => expect(gated.maintenances()).toBe(2), { timeout: 8_000, interval: 50 })
   })
 })
