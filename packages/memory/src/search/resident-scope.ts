@@ -1,6 +1,7 @@
 import type { FilterNode } from '../filters.js'
 import type { ScoredMemory, StoredMemory } from '../store/types.js'
 import { type CorpusStats, countTerms, type TermCounts } from './bm25.js'
+import { dotProducts } from './dot-kernel.js'
 import { matchesFilter } from './filter-match.js'
 import { tokenize } from './tokenizer.js'
 
@@ -32,7 +33,8 @@ export interface ResidentQuery {
  * included, with an inverted index of its terms: a search is a pass over at most a few thousand
  * vectors and the postings of the query terms, in microseconds, with no query planning. Vectors
  * sit in one contiguous matrix (a row per slot; a removed row's slot takes the last row), which
- * made the scan of a 1,000-memory scope several times faster than one Float32Array per row.
+ * made the scan of a 1,000-memory scope several times faster than one Float32Array per row, and
+ * lets one WASM SIMD call (dot-kernel.ts) scan it.
  */
 export class ResidentScope {
   readonly rows = new Map<string, ResidentRow>()
@@ -100,16 +102,14 @@ export class ResidentScope {
   /** The `k` rows closest to `vector` by cosine similarity, best first (ties by id). */
   vectorSearch(vector: Float32Array, vectorNorm: number, query: ResidentQuery, k: number): ScoredMemory[] {
     const best = new TopK(k)
-    const { matrix, dimensions, slots } = this
+    const { slots } = this
+    const dots = dotProducts(this.matrix, slots.length, this.dimensions, vector)
     const check = query.currentOnly || query.filter !== undefined
     for (let slot = 0; slot < slots.length; slot++) {
       const row = slots[slot] as ResidentRow
       if (check && !this.passes(row, query)) continue
-      let dot = 0
-      const offset = slot * dimensions
-      for (let i = 0; i < dimensions; i++) dot += (matrix[offset + i] as number) * (vector[i] as number)
       const denominator = row.norm * vectorNorm
-      best.offer(row.memory, denominator > 0 ? dot / denominator : 0)
+      best.offer(row.memory, denominator > 0 ? (dots[slot] as number) / denominator : 0)
     }
     return best.sorted()
   }
