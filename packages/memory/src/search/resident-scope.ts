@@ -38,12 +38,12 @@ export interface ResidentQuery {
  */
 export class ResidentScope {
   readonly rows = new Map<string, ResidentRow>()
-  /** Term -> rows holding it, with the term's frequency in each. */
-  private readonly postings = new Map<string, Map<ResidentRow, number>>()
+  /** Term -> this scope's rows holding it, with the term's frequency in each. */
+  private readonly postings = new Map<string, Map<Slotted, number>>()
   /** Duplicate key -> id of the live row with it (an add in this scope checks here). */
   readonly byDedupKey = new Map<string, string>()
-  private slots: ResidentRow[] = []
-  private readonly slotOf = new Map<ResidentRow, number>()
+  private slots: Slotted[] = []
+  private readonly slotted = new Map<ResidentRow, Slotted>()
   private matrix = new Float32Array(0)
   private dimensions = 0
   bytes = 0
@@ -52,46 +52,46 @@ export class ResidentScope {
     this.remove(row.memory.id)
     this.rows.set(row.memory.id, row)
     this.byDedupKey.set(row.memory.dedupKey, row.memory.id)
+    const entry: Slotted = { row, slot: this.slots.length }
     for (const [term, tf] of row.counts.terms) {
       let rows = this.postings.get(term)
       if (!rows) {
         rows = new Map()
         this.postings.set(term, rows)
       }
-      rows.set(row, tf)
+      rows.set(entry, tf)
     }
     const vector = row.memory.vector
     if (this.dimensions === 0) this.dimensions = vector.length
-    const slot = this.slots.length
-    if ((slot + 1) * this.dimensions > this.matrix.length) {
-      const grown = new Float32Array(Math.max(16, (slot + 1) * 2) * this.dimensions)
+    if ((entry.slot + 1) * this.dimensions > this.matrix.length) {
+      const grown = new Float32Array(Math.max(16, (entry.slot + 1) * 2) * this.dimensions)
       grown.set(this.matrix)
       this.matrix = grown
     }
-    this.matrix.set(vector, slot * this.dimensions)
-    this.slots.push(row)
-    this.slotOf.set(row, slot)
+    this.matrix.set(vector, entry.slot * this.dimensions)
+    this.slots.push(entry)
+    this.slotted.set(row, entry)
     this.bytes += row.bytes
   }
 
   remove(id: string): void {
     const row = this.rows.get(id)
     if (!row) return
+    const entry = this.slotted.get(row) as Slotted
     this.rows.delete(id)
     if (this.byDedupKey.get(row.memory.dedupKey) === id) this.byDedupKey.delete(row.memory.dedupKey)
     for (const term of row.counts.terms.keys()) {
       const rows = this.postings.get(term)
-      rows?.delete(row)
+      rows?.delete(entry)
       if (rows?.size === 0) this.postings.delete(term)
     }
-    const slot = this.slotOf.get(row) as number
-    const last = this.slots.pop() as ResidentRow
-    if (last !== row) {
-      this.slots[slot] = last
-      this.slotOf.set(last, slot)
-      this.matrix.copyWithin(slot * this.dimensions, this.slots.length * this.dimensions, (this.slots.length + 1) * this.dimensions)
+    const last = this.slots.pop() as Slotted
+    if (last !== entry) {
+      this.slots[entry.slot] = last
+      this.matrix.copyWithin(entry.slot * this.dimensions, last.slot * this.dimensions, (last.slot + 1) * this.dimensions)
+      last.slot = entry.slot
     }
-    this.slotOf.delete(row)
+    this.slotted.delete(row)
     this.bytes -= row.bytes
   }
 
@@ -106,7 +106,7 @@ export class ResidentScope {
     const dots = dotProducts(this.matrix, slots.length, this.dimensions, vector)
     const check = query.currentOnly || query.filter !== undefined
     for (let slot = 0; slot < slots.length; slot++) {
-      const row = slots[slot] as ResidentRow
+      const row = (slots[slot] as Slotted).row
       if (check && !this.passes(row, query)) continue
       const denominator = row.norm * vectorNorm
       best.offer(row.memory, denominator > 0 ? (dots[slot] as number) / denominator : 0)
@@ -117,14 +117,48 @@ export class ResidentScope {
   /** The `k` rows with the highest BM25 for these query terms (tenant statistics), best first. */
   keywordSearch(queryTerms: readonly string[], stats: CorpusStats, query: ResidentQuery, k: number): ScoredMemory[] {
     const { terms, norm } = stats.weights(queryTerms)
-    const scores = new Map<ResidentRow, number>()
+    // Scores by slot in a shared scratch array (a search runs start to end in one call): a Map of
+    // rows to scores cost more than the BM25 arithmetic on scopes of 1,000.
+    const scratch = keywordScratch(this.slots.length)
+    const touched: Slotted[] = []
     for (const { term, weight } of terms) {
-      for (const [row, tf] of this.postings.get(term) ?? []) scores.set(row, (scores.get(row) ?? 0) + (weight * tf) / (tf + norm(row.counts.length)))
+      const rows = this.postings.get(term)
+      if (!rows) continue
+      for (const [entry, tf] of rows) {
+        const slot = entry.slot
+        if (scratch.stamps[slot] !== scratch.stamp) {
+          scratch.stamps[slot] = scratch.stamp
+          scratch.scores[slot] = 0
+          touched.push(entry)
+        }
+        scratch.scores[slot] = (scratch.scores[slot] as number) + (weight * tf) / (tf + norm(entry.row.counts.length))
+      }
     }
     const best = new TopK(k)
-    for (const [row, score] of scores) if (this.passes(row, query)) best.offer(row.memory, score)
+    for (const { row, slot } of touched) if (this.passes(row, query)) best.offer(row.memory, scratch.scores[slot] as number)
     return best.sorted()
   }
+}
+
+/** A row as one scope holds it: where its vector sits in the scope's matrix (rows are shared by the scopes they belong to). */
+interface Slotted {
+  row: ResidentRow
+  slot: number
+}
+
+/** Keyword scores by slot; a slot's score counts for this search only while its stamp is the current one. */
+const scratch = { scores: new Float64Array(0), stamps: new Uint32Array(0), stamp: 0 }
+
+function keywordScratch(slots: number): typeof scratch {
+  if (scratch.scores.length < slots) {
+    const size = Math.max(slots, scratch.scores.length * 2, 1024)
+    scratch.scores = new Float64Array(size)
+    scratch.stamps = new Uint32Array(size)
+    scratch.stamp = 0
+  }
+  scratch.stamp = scratch.stamp === 0xffffffff ? 1 : scratch.stamp + 1
+  if (scratch.stamp === 1) scratch.stamps.fill(0)
+  return scratch
 }
 
 /** Best first; equal scores in id order, so that every read path breaks ties alike. */
