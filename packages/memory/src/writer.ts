@@ -91,10 +91,14 @@ export interface WriterOptions {
 const maintenanceBudget = 0.1
 
 /**
- * A store with no write for this long gets a due maintenance at once, budget or not: the budget
- * protects a stream of writes, and a quiet store has none, while the rows a bulk load left
- * unindexed slow every store read until it runs (first searches right after a 100,000-row load
- * measured 2.3x those after a maintenance, and the budget held it back for up to 9x the last one).
+ * A store with no write for this long, and at least twice as long as the last maintenance took,
+ * gets a due maintenance at once, budget or not: the budget protects a stream of writes, and a
+ * quiet store has none, while the rows a bulk load left unindexed slow every store read until it
+ * runs (first searches right after a 100,000-row load measured 2.3x those after a maintenance,
+ * and the budget held it back for up to 9x the last one). Scaling the quiet time with the last
+ * maintenance keeps a loader whose writes come seconds apart (a slow embedding model between
+ * addBatch calls) from running every due maintenance: once maintenance outgrows the gaps, the
+ * budget governs again, so a bulk load stays linear.
  */
 const quietMaintenanceMs = 500
 
@@ -136,8 +140,9 @@ export class Writer {
   private maintenanceNotBefore = 0
   /** Timer of a maintenance the budget postponed. */
   private deferred: NodeJS.Timeout | undefined
-  /** performance.now() of the last write submitted (see quietMaintenanceMs). */
+  /** performance.now() of the last write submitted or committed, and how long the last maintenance took (see quietMaintenanceMs). */
   private lastWriteAt = 0
+  private lastMaintenanceMs = 0
   private stopped = false
   private failure: MemoryError | undefined
   /**
@@ -320,6 +325,7 @@ export class Writer {
     // Compaction makes a new version without changing any row: followers need not drop anything.
     this.options.onApplied?.({ from, to: await this.followedVersion(), scopes: new Set(), images: new Map() })
     const ms = performance.now() - started
+    this.lastMaintenanceMs = ms
     this.maintenanceNotBefore = performance.now() + (ms * (1 - maintenanceBudget)) / maintenanceBudget
   }
 
@@ -363,6 +369,7 @@ export class Writer {
     try {
       if (this.failure) throw this.failure
       const { results, committed } = await this.commit(group.flatMap((p) => p.ops))
+      this.lastWriteAt = performance.now()
       // The group is durable once journaled: the resident index hears of it and its callers hear
       // back now; the LanceDB write happens in the applier, overlapping with the next groups.
       if (committed) this.enqueue(committed)
@@ -502,26 +509,32 @@ export class Writer {
   }
 
   /**
-   * Maintenance the budget postponed runs when the budget allows or once writes stop for
-   * quietMaintenanceMs, whichever comes first, writes or not: otherwise a store that goes quiet
+   * Maintenance the budget postponed runs when the budget allows or once the store is quiet
+   * (quietMaintenanceMs), whichever comes first, writes or not: otherwise a store that goes quiet
    * after a bulk load would keep its unindexed rows (slower searches) until the next write.
    */
-  private scheduleMaintenance(): void {
+  private scheduleMaintenance(delay = Math.max(1, this.maintenanceAt() - performance.now())): void {
     if (this.deferred || this.stopped) return
-    const runAt = Math.min(this.maintenanceNotBefore, this.lastWriteAt + quietMaintenanceMs)
-    this.deferred = setTimeout(
-      () => {
-        this.deferred = undefined
-        if (this.stopped || !this.maintenanceDue()) return
+    this.deferred = setTimeout(() => {
+      this.deferred = undefined
+      if (this.stopped || !this.maintenanceDue()) return
+      const now = performance.now()
+      if (now < this.maintenanceNotBefore) {
         // Written to since this was set: wait for quiet or the budget again.
-        if (performance.now() < Math.min(this.maintenanceNotBefore, this.lastWriteAt + quietMaintenanceMs)) return this.scheduleMaintenance()
-        void this.onStoreLane(async () => {
-          if (!this.stopped && this.maintenanceDue()) await this.maintainQuietly()
-        })
-      },
-      Math.max(0, runAt - performance.now()),
-    )
+        if (now < this.maintenanceAt()) return this.scheduleMaintenance()
+        // A write waits behind a long commit: not quiet after all.
+        if (this.queue.length > 0) return this.scheduleMaintenance(quietMaintenanceMs)
+      }
+      void this.onStoreLane(async () => {
+        if (!this.stopped && this.maintenanceDue()) await this.maintainQuietly()
+      })
+    }, delay)
     this.deferred.unref()
+  }
+
+  /** When routine maintenance may run: once the budget allows, or once the store is quiet. */
+  private maintenanceAt(): number {
+    return Math.min(this.maintenanceNotBefore, this.lastWriteAt + Math.max(quietMaintenanceMs, 2 * this.lastMaintenanceMs))
   }
 
   /**

@@ -1,3 +1,5 @@
+import { realpathSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { openSqliteMetadataStore } from '../src/store/sqlite-metadata-store.js'
@@ -59,5 +61,12 @@ describe('the SQLite journal commit', () => {
     } finally {
       await store.close()
     }
+  })
+
+  it('loads the same copy of libsql as @libsql/client: two SQLite libraries on one file would break its locks', () => {
+    const require = createRequire(import.meta.url)
+    const ours = require.resolve('libsql')
+    const theirs = createRequire(require.resolve('@libsql/client')).resolve('libsql')
+    expect(realpathSync(theirs)).toBe(realpathSync(ours))
   })
 })

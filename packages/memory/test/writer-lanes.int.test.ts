@@ -141,7 +141,7 @@ describe('the writer’s store lane', () => {
     expect(hits.map((h) => h.memory.id)).toEqual(['c2', 'c1'])
   })
 
-  it('runs a maintenance the time budget postponed as soon as writes stop, not when the budget allows', async () => {
+  it('runs a maintenance the time budget postponed once writes stop for twice its last length, not when the budget allows', async () => {
     await using dir = await tempDir('lanes-quiet')
     await using lanes = await gatedWriter(dir.path, { maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1 })
     const { gated, writer } = lanes
@@ -157,6 +157,13 @@ describe('the writer’s store lane', () => {
 
     await add('b', 'second fact')
     await writer.settled() // applied: a maintenance is due again
-    await vi.waitFor(() => expect(gated.maintenances()).toBe(2), { timeout: 8_000, interval: 50 })
+    // Writes a second apart: more than 500 ms, but less than twice the last maintenance, so not quiet.
+    for (const id of ['c', 'd', 'e']) {
+      await new Promise((resolve) => setTimeout(resolve, 1_000))
+      await add(id, `fact ${id}`)
+    }
+    expect(gated.maintenances()).toBe(1)
+    // Quiet now: it runs about 4 s after the last write, well before the budget's 18 s.
+    await vi.waitFor(() => expect(gated.maintenances()).toBe(2), { timeout: 10_000, interval: 50 })
   })
 })

@@ -103,6 +103,8 @@ export class ResidentScope {
   vectorSearch(vector: Float32Array, vectorNorm: number, query: ResidentQuery, k: number): ScoredMemory[] {
     const best = new TopK(k)
     const { slots } = this
+    // A vector of another model (a search racing a re-embed) would score against the wrong floats.
+    if (slots.length > 0 && vector.length !== this.dimensions) throw new Error(`a ${vector.length}-dimension query against ${this.dimensions}-dimension rows`)
     const dots = dotProducts(this.matrix, slots.length, this.dimensions, vector)
     const check = query.currentOnly || query.filter !== undefined
     for (let slot = 0; slot < slots.length; slot++) {

@@ -102,6 +102,10 @@ function run({ query, statement }: Prepared, values: Record<string, unknown>) {
  * drizzle and prepared every statement again, ~25% of a sequential add's CPU (profiled; the
  * fsync is the floor). drizzle still writes the SQL, once. Both connections run each of their
  * transactions in one synchronous call, so they never interleave; SQLite orders their writes.
+ * Keep it so: an interactive (async) transaction on the drizzle connection would hold the write
+ * lock across awaits, and a journal commit would then block the event loop for the busy timeout
+ * and fail. Both connections must load the same copy of libsql (one SQLite library per process
+ * and file, or POSIX locks break); sqlite-journal.int.test.ts checks it.
  */
 class JournalCommits {
   private readonly db: Database.Database
@@ -143,15 +147,21 @@ class JournalCommits {
 
   /** One transaction: the entry, its history events, these other statements, and the deletion of entries up to `deleteThrough`. */
   commit(entry: Record<string, unknown>, events: HistoryRecord[], also: Query[], deleteThrough: number | undefined): number {
-    return this.db.transaction(() => {
+    this.db.exec('BEGIN IMMEDIATE')
+    try {
       const { query, statement } = this.insertEntry
       const row = statement.get(fillPlaceholders(query.params, entry)) as { seq?: number } | undefined
       if (row?.seq === undefined) throw new Error('journal insert returned no sequence number')
       if (events.length > 0) run(this.insertHistory, { rows: historyRowsJson(events) })
       for (const other of also) this.db.prepare(other.sql).run(other.params)
       if (deleteThrough !== undefined) run(this.deleteThrough, { through: deleteThrough })
+      this.db.exec('COMMIT')
       return row.seq
-    })()
+    } catch (e) {
+      // SQLite may have rolled back already (a full disk, an I/O error): a second ROLLBACK would hide the cause.
+      if (this.db.inTransaction) this.db.exec('ROLLBACK')
+      throw e
+    }
   }
 
   close(): void {
