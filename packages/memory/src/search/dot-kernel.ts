@@ -5,8 +5,9 @@ import { dotKernelWasm } from './dot-kernel.wasm.js'
  * index's vector scan: a scope of 1,000 memories of 100 dimensions took ~150-200 µs in a JS loop
  * on this machine, ~26 µs in the WASM SIMD kernel (dot-kernel.wat) and ~50 µs with the copy into
  * its memory (a probe, 10 such scopes, this machine). The result is a view into the kernel's
- * memory, valid until the next call. Where WebAssembly cannot run (`--jitless`), a JS loop that
- * computes the same.
+ * memory, valid until the next call. That memory grows to the largest scope scanned and stays
+ * (resident.maxScopeRows bounds it: 10,000 rows of 384 dimensions are 15 MB). Where WebAssembly
+ * cannot run (`--jitless`), a JS loop that computes the same.
  */
 export function dotProducts(matrix: Float32Array, rows: number, dimensions: number, query: Float32Array): Float64Array {
   kernel ??= loadKernel()
