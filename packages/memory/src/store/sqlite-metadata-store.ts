@@ -111,7 +111,7 @@ class JournalCommits {
   private readonly db: Database.Database
   private readonly insertEntry: Prepared
   private readonly insertHistory: Prepared
-  private readonly deleteThrough: Prepared
+  private readonly deleteEntries: Prepared
 
   constructor(file: string, drizzleDb: LibSQLDatabase) {
     this.db = new Database(file)
@@ -133,7 +133,7 @@ class JournalCommits {
           .toSQL(),
       )
       this.insertHistory = prepared(insertHistory())
-      this.deleteThrough = prepared(
+      this.deleteEntries = prepared(
         drizzleDb
           .delete(journal)
           .where(lte(journal.seq, sql.placeholder('through')))
@@ -154,7 +154,7 @@ class JournalCommits {
       if (row?.seq === undefined) throw new Error('journal insert returned no sequence number')
       if (events.length > 0) run(this.insertHistory, { rows: historyRowsJson(events) })
       for (const other of also) this.db.prepare(other.sql).run(other.params)
-      if (deleteThrough !== undefined) run(this.deleteThrough, { through: deleteThrough })
+      if (deleteThrough !== undefined) this.deleteThrough(deleteThrough)
       this.db.exec('COMMIT')
       return row.seq
     } catch (e) {
@@ -162,6 +162,11 @@ class JournalCommits {
       if (this.db.inTransaction) this.db.exec('ROLLBACK')
       throw e
     }
+  }
+
+  /** Deletes the entries up to `seq` (applied to the vector store). */
+  deleteThrough(seq: number): void {
+    run(this.deleteEntries, { through: seq })
   }
 
   close(): void {
@@ -182,22 +187,12 @@ class SqliteMetadataStore implements MetadataStore {
 
   async close(): Promise<void> {
     try {
-      await this.deleteApplied()
+      // Entries applied since the last commit (which deletes those before it).
+      if (this.appliedThrough > this.deletedThrough) this.journal.deleteThrough(this.appliedThrough)
     } finally {
       this.journal.close()
       this.closeClient()
     }
-  }
-
-  private deleteAppliedQuery(through: number) {
-    return this.db.delete(journal).where(lte(journal.seq, through))
-  }
-
-  private async deleteApplied(): Promise<void> {
-    if (this.appliedThrough <= this.deletedThrough) return
-    const through = this.appliedThrough
-    await this.deleteAppliedQuery(through)
-    this.deletedThrough = through
   }
 
   async getManifest(): Promise<Manifest | undefined> {
