@@ -1,12 +1,18 @@
 /**
- * BM25 as the engine defines it, the same on every read path: Okapi BM25 (k1 1.2, b 0.75, the
- * store's full-text index uses the same) with the IDF and average length of the tenant's live
- * memories. The store's own `_score` depends on when maintenance last ran (rows not yet indexed,
- * rows deleted but not yet compacted) and counts every tenant's texts; the engine's statistics
- * are exact at every write and never let one tenant's texts move another's scores.
+ * BM25 as the engine defines it, the same on every read path: Okapi BM25 with the IDF and average
+ * length of the tenant's live memories. The store's own `_score` depends on when maintenance last
+ * ran (rows not yet indexed, rows deleted but not yet compacted) and counts every tenant's texts;
+ * the engine's statistics are exact at every write and never let one tenant's texts move another's
+ * scores.
  */
 const k1 = 1.2
-const b = 0.75
+/**
+ * Length normalisation, weak on purpose (the store's index uses the textbook 0.75). A memory is a
+ * message or a fact, not a document: a longer one says more, it does not repeat itself more, so
+ * the usual penalty on length mostly buried the turns that answer a question. Picked from
+ * {0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 0.9} on LoCoMo's quick set (docs/benchmarks/locomo.md).
+ */
+const b = 0.1
 
 /** Term frequencies and length of one text, as the keyword index sees it. */
 export interface TermCounts {

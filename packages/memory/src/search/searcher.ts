@@ -44,10 +44,11 @@ export interface SearchDeps {
   healthy(): void
 }
 
-/** Keyword candidates asked of the store per result wanted, and at least this many. */
-const storeCandidateFactor = 2
-const minStoreCandidates = 30
-
+/**
+ * Matches the store's full-text index hands the engine to rank: every match of a scope this size
+ * or smaller, so the store path ranks exactly as the resident path does.
+ */
+const storeKeywordNet = 1000
 /**
  * One search, on whichever path serves the scope: its resident index, or the store's indexes (a
  * scope not resident yet or too big to hold, or the resident index off). Both rank alike: cosine
@@ -104,8 +105,8 @@ async function vectorCandidates(
 }
 
 /**
- * The store's full-text index finds the candidates (by its own BM25, rows not yet indexed
- * included); the engine's BM25 ranks them, as on the resident path.
+ * The store's full-text index finds the candidates (rows not yet indexed included); the engine's
+ * BM25 ranks them, as on the resident path.
  */
 async function keywordCandidates(
   deps: SearchDeps,
@@ -119,11 +120,12 @@ async function keywordCandidates(
   if (queryTerms.length === 0) return []
   const currentOnly = request.scope.currentOnly ?? false
   if (resident) return resident.keywordSearch(queryTerms, stats, { filter: request.filter, currentOnly }, k)
-  // The store picks candidates by its own BM25, whose statistics lag (rows deleted but not yet
-  // compacted still count): a wider net keeps the engine's top k among them.
-  const candidates = await deps.vectors.keywordSearch(request.query, request.scope, request.filter, Math.max(k * storeCandidateFactor, minStoreCandidates))
+  // The store's own BM25 only picks which matches come back, and it ranks differently (textbook
+  // length normalisation, whole-table statistics that lag deletes): ask for every match, up to a
+  // net wide enough for a resident-sized scope. Past the net, its ranking decides what is left out.
+  const matches = await deps.vectors.keywordSearch(request.query, request.scope, request.filter, Math.max(k, storeKeywordNet))
   const score = stats.scorer(queryTerms)
-  const scored = candidates.map((hit) => ({ memory: hit.memory, score: score(countTerms(tokenize(hit.memory.text))) }))
+  const scored = matches.map((hit) => ({ memory: hit.memory, score: score(countTerms(tokenize(hit.memory.text))) }))
   return top(
     scored.filter((hit) => hit.score > 0),
     k,
