@@ -185,6 +185,12 @@ export const memoryOpenOptionsSchema = z.strictObject({
    * never touched. 1 turns the prior off.
    */
   fillerWeight: z.number().min(0).max(1).default(0.5),
+  /**
+   * In hybrid search, the share of a hit's score lent to the memories just before and after it in
+   * its conversation thread (same user, agent and run, written within 30 minutes): an answer is
+   * often the message after the one that matches the question. 0 turns it off.
+   */
+  contextWeight: z.number().min(0).max(1).default(0.3),
   /** Rows at which an ANN index is built; below it search is exact. */
   annIndexThreshold: z.number().int().min(256).default(100_000),
   /** Rows written between two compactions / index refreshes. */

@@ -20,12 +20,17 @@ export interface MemoryItem {
 export interface SearchExplanation {
   /** Cosine similarity to the query, and the rank in the vector candidate list (null if not a candidate). */
   vector: { score: number; rank: number | null }
-  /** BM25 score and rank in the keyword candidate list; null when the text did not match the query terms. */
-  keyword: { score: number; rank: number } | null
+  /**
+   * BM25 score and rank in the keyword candidate list (rank null for a memory that only context
+   * brought in); null when the text did not match the query terms.
+   */
+  keyword: { score: number; rank: number | null } | null
   /** The fused score the result was ordered by. */
   fused: number
   /** Set when the memory holds only filler words (acknowledgements, greetings): a positive `fused` is its score times `fillerWeight`. */
   filler?: true
+  /** Set when a neighbouring memory of its conversation thread matched: `fused` includes `score`, lent by the memory `from`. */
+  context?: { from: string; score: number }
 }
 
 export interface SearchResult extends MemoryItem {

@@ -91,7 +91,7 @@ describe('resident index vs store indexes', () => {
         )
         const speaker = turns(conversation)[0]?.speaker as string
         for (const { question } of conversation.qa.slice(0, 40)) {
-          queries.push({ query: question, options: { userId: `c${c}`, topK: 10 } })
+          queries.push({ query: question, options: { userId: `c${c}`, topK: 10, explain: true } })
           queries.push({ query: question, options: { userId: `c${c}`, topK: 5, mode: 'keyword' } })
           queries.push({ query: question, options: { userId: `c${c}`, topK: 5, mode: 'vector' } })
         }
@@ -128,6 +128,8 @@ describe('resident index vs store indexes', () => {
         swaps += expectSameRanking(reloaded[i] as SearchResult[], store[i] as SearchResult[], label)
       })
       expect(resident.flat().length).toBeGreaterThan(queries.length * 4)
+      // Conversation context (search/context.ts) took part: its neighbours come from each path's own rows.
+      expect(store.flat().filter((hit) => hit.explain?.context).length).toBeGreaterThan(50)
       console.log(`resident equivalence: ${queries.length} queries, ${resident.flat().length} results, ${swaps} tie swaps`)
     } finally {
       await memory.close()

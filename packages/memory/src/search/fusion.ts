@@ -54,13 +54,46 @@ export function fuseHybrid(query: Float32Array, vectorHits: ScoredMemory[], keyw
     }
   }
   const hits = [...byId.values()]
-  for (const { memory, explain } of hits) {
-    const keyword = explain.keyword && bestKeyword > 0 ? explain.keyword.score / bestKeyword : 0
-    const fused = keywordWeight * keyword + (1 - keywordWeight) * explain.vector.score
-    const filler = fillerWeight < 1 && isLowInformation(memory)
-    if (filler) explain.filler = true
-    // Only a positive score is lowered: multiplying a negative one would lift it.
-    explain.fused = filler && fused > 0 ? fused * fillerWeight : fused
+  for (const hit of hits) score(hit, bestKeyword, fillerWeight)
+  return hits.sort(byFusedScore)
+}
+
+/**
+ * A memory that was neither a vector nor a keyword candidate (a neighbour that context reached),
+ * scored as a candidate would have been: its cosine, and its BM25 (0 when none of the terms match)
+ * against the best keyword candidate's. `bm25` is in neither candidate list, so it has no rank.
+ */
+export function fuseOutsider(query: Float32Array, memory: StoredMemory, bm25: number, bestKeyword: number, fillerWeight: number): FusedHit {
+  const hit = {
+    memory,
+    explain: { vector: { score: dot(query, memory.vector), rank: null }, keyword: bm25 > 0 ? { score: bm25, rank: null } : null, fused: 0 },
   }
-  return hits.sort((a, b) => b.explain.fused - a.explain.fused || a.memory.id.localeCompare(b.memory.id))
+  score(hit, bestKeyword, fillerWeight)
+  return hit
+}
+
+/**
+ * The most a memory in neither candidate list can score: a full list's weakest member bounds
+ * everyone left out of it, and a list that is not full left out no visible row (vector) or no
+ * matching one (keyword). A little slack covers float32 cosine against the float64 dot.
+ */
+export function outsiderCeiling(vectorHits: readonly ScoredMemory[], keywordHits: readonly ScoredMemory[], depth: number): number {
+  if (vectorHits.length < depth) return Number.NEGATIVE_INFINITY
+  let bestKeyword = 0
+  for (const hit of keywordHits) if (hit.score > bestKeyword) bestKeyword = hit.score
+  const keyword = keywordHits.length < depth || bestKeyword === 0 ? 0 : (keywordHits.at(-1) as ScoredMemory).score / bestKeyword
+  return keywordWeight * keyword + (1 - keywordWeight) * (vectorHits.at(-1) as ScoredMemory).score + 1e-6
+}
+
+export function byFusedScore(a: FusedHit, b: FusedHit): number {
+  return b.explain.fused - a.explain.fused || a.memory.id.localeCompare(b.memory.id)
+}
+
+function score({ memory, explain }: FusedHit, bestKeyword: number, fillerWeight: number): void {
+  const keyword = explain.keyword && bestKeyword > 0 ? explain.keyword.score / bestKeyword : 0
+  const fused = keywordWeight * keyword + (1 - keywordWeight) * explain.vector.score
+  const filler = fillerWeight < 1 && isLowInformation(memory)
+  if (filler) explain.filler = true
+  // Only a positive score is lowered: multiplying a negative one would lift it.
+  explain.fused = filler && fused > 0 ? fused * fillerWeight : fused
 }

@@ -1,6 +1,7 @@
 import type { FilterNode } from '../filters.js'
 import type { ScoredMemory, StoredMemory } from '../store/types.js'
 import { type CorpusStats, countTerms, type TermCounts } from './bm25.js'
+import { threadNeighbours, threadPosition } from './context.js'
 import { dotProducts } from './dot-kernel.js'
 import { matchesFilter } from './filter-match.js'
 import { tokenize } from './tokenizer.js'
@@ -44,6 +45,8 @@ export class ResidentScope {
   readonly byDedupKey = new Map<string, string>()
   private slots: Slotted[] = []
   private readonly slotted = new Map<ResidentRow, Slotted>()
+  /** The rows in thread order (context.ts), kept sorted as rows come and go. */
+  private readonly threadOrder: StoredMemory[] = []
   private matrix = new Float32Array(0)
   private dimensions = 0
   bytes = 0
@@ -71,6 +74,7 @@ export class ResidentScope {
     this.matrix.set(vector, entry.slot * this.dimensions)
     this.slots.push(entry)
     this.slotted.set(row, entry)
+    this.threadOrder.splice(threadPosition(this.threadOrder, row.memory), 0, row.memory)
     this.bytes += row.bytes
   }
 
@@ -92,11 +96,23 @@ export class ResidentScope {
       last.slot = entry.slot
     }
     this.slotted.delete(row)
+    const at = threadPosition(this.threadOrder, row.memory)
+    if (this.threadOrder[at]?.id === id) this.threadOrder.splice(at, 1)
     this.bytes -= row.bytes
   }
 
   private passes(row: ResidentRow, query: ResidentQuery): boolean {
-    return (!query.currentOnly || row.memory.validTo === null) && (query.filter === undefined || matchesFilter(row.memory, query.filter))
+    return this.visible(row.memory, query)
+  }
+
+  private visible(memory: StoredMemory, query: ResidentQuery): boolean {
+    return (!query.currentOnly || memory.validTo === null) && (query.filter === undefined || matchesFilter(memory, query.filter))
+  }
+
+  /** Each lender's thread neighbours among the rows a read with this query may return (context.ts). */
+  neighbours(lenders: readonly StoredMemory[], query: ResidentQuery): Map<string, { row: StoredMemory; lender: number }> {
+    const check = query.currentOnly || query.filter !== undefined
+    return threadNeighbours(this.threadOrder, lenders, (memory) => !check || this.visible(memory, query))
   }
 
   /** The `k` rows closest to `vector` by cosine similarity, best first (ties by id). */

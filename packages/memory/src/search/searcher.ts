@@ -3,8 +3,10 @@ import type { FilterNode } from '../filters.js'
 import type { SearchMode } from '../options.js'
 import type { ScopeFilter, ScoredMemory, StoredMemory, VectorStore } from '../store/types.js'
 import type { SearchExplanation } from '../types.js'
-import { type CorpusStats, countTerms } from './bm25.js'
-import { fuseHybrid } from './fusion.js'
+import { type CorpusStats, countTerms, type TermCounts } from './bm25.js'
+import { compareThreadOrder, contextLenders, contextWindows, lendContext, threadNeighbours } from './context.js'
+import { matchesFilter } from './filter-match.js'
+import { type FusedHit, fuseHybrid, fuseOutsider, outsiderCeiling } from './fusion.js'
 import type { ResidentCache } from './resident-cache.js'
 import { type ResidentScope, top } from './resident-scope.js'
 import { tokenize } from './tokenizer.js'
@@ -19,6 +21,8 @@ export interface SearchRequest {
   threshold: number | undefined
   /** Hybrid only: how much a filler memory's similarity counts (fusion.ts); 1 is no prior. */
   fillerWeight: number
+  /** Hybrid only: the share of a hit's score its thread neighbours get (context.ts); 0 is none. */
+  contextWeight: number
   signal?: AbortSignal | undefined
 }
 
@@ -69,12 +73,14 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
       : deps.embedder.embed([request.query], { kind: 'query', ...(request.signal && { signal: request.signal }) }).then(([v]) => v as Float32Array),
     mode === 'vector' ? undefined : deps.cache.stats(scope.tenantId),
   ])
+  // A term the query repeats counts each time, as in the store's full-text search.
+  const queryTerms = mode === 'vector' ? [] : tokenize(request.query)
   // Fusion needs more candidates than it returns: a memory ranked low by one signal may top the other.
   const depth = mode === 'hybrid' ? Math.min(Math.max(topK * 3, 30), 1000) : topK
   // On the store path the two are LanceDB queries: run them at once, as before the resident index.
   const [vectorHits, keywordHits] = await Promise.all([
     vector ? vectorCandidates(deps, resident, request, vector, depth) : [],
-    stats ? keywordCandidates(deps, resident, request, stats, depth) : [],
+    stats ? keywordCandidates(deps, resident, request, stats, queryTerms, depth) : [],
   ])
   if (mode === 'keyword') {
     return keywordHits
@@ -86,7 +92,18 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
       .filter((h) => threshold === undefined || h.score >= threshold)
       .map((h, i) => ({ ...h, explain: { vector: { score: h.score, rank: i + 1 }, keyword: null, fused: h.score } }))
   }
-  return fuseHybrid(vector as Float32Array, vectorHits, keywordHits, request.fillerWeight)
+  const fused = fuseHybrid(vector as Float32Array, vectorHits, keywordHits, request.fillerWeight)
+  const ranked =
+    request.contextWeight > 0
+      ? await withContext(
+          deps,
+          resident,
+          request,
+          { vector: vector as Float32Array, vectorHits, keywordHits, depth, bm25: (stats as CorpusStats).scorer(queryTerms) },
+          fused,
+        )
+      : fused
+  return ranked
     .filter((h) => threshold === undefined || h.explain.vector.score >= threshold)
     .slice(0, topK)
     .map((h) => ({ memory: h.memory, score: h.explain.fused, explain: h.explain }))
@@ -113,10 +130,9 @@ async function keywordCandidates(
   resident: ResidentScope | undefined,
   request: SearchRequest,
   stats: CorpusStats,
+  queryTerms: readonly string[],
   k: number,
 ): Promise<ScoredMemory[]> {
-  // A term the query repeats counts each time, as in the store's full-text search.
-  const queryTerms = tokenize(request.query)
   if (queryTerms.length === 0) return []
   const currentOnly = request.scope.currentOnly ?? false
   if (resident) return resident.keywordSearch(queryTerms, stats, { filter: request.filter, currentOnly }, k)
@@ -130,6 +146,51 @@ async function keywordCandidates(
     scored.filter((hit) => hit.score > 0),
     k,
   )
+}
+
+/** The hits with the context their best lend to their thread neighbours (context.ts), neighbours not among them added. */
+async function withContext(
+  deps: SearchDeps,
+  resident: ResidentScope | undefined,
+  request: SearchRequest,
+  candidates: { vector: Float32Array; vectorHits: ScoredMemory[]; keywordHits: ScoredMemory[]; depth: number; bm25: (doc: TermCounts) => number },
+  hits: FusedHit[],
+): Promise<FusedHit[]> {
+  const lenders = hits.slice(0, contextLenders)
+  if (lenders.length === 0) return hits
+  const query = { filter: request.filter, currentOnly: request.scope.currentOnly ?? false }
+  const lent = lenders.map((hit) => hit.memory)
+  const found = resident
+    ? resident.neighbours(lent, query)
+    : threadNeighbours((await deps.vectors.threadRows(request.scope, request.filter, contextWindows(lent))).sort(compareThreadOrder), lent, () => true)
+  const byId = new Map<string, FusedHit>()
+  for (const hit of hits) byId.set(hit.memory.id, hit)
+  // Only the first topK are returned, and lending only raises scores: a neighbour that was no
+  // candidate, at most as good as each list's weakest candidate, is not worth reading when even
+  // its best lender's share cannot lift that to the topK-th score.
+  const ceiling = outsiderCeiling(candidates.vectorHits, candidates.keywordHits, candidates.depth)
+  const passing = request.threshold === undefined ? hits : hits.filter((hit) => hit.explain.vector.score >= (request.threshold as number))
+  const floor = passing[request.topK - 1]?.explain.fused ?? Number.NEGATIVE_INFINITY
+  const outsiders: string[] = []
+  for (const [id, { lender }] of found) {
+    if (!byId.has(id) && ceiling + request.contextWeight * (lenders[lender] as FusedHit).explain.fused >= floor) outsiders.push(id)
+  }
+  if (outsiders.length > 0) {
+    let bestKeyword = 0
+    for (const hit of candidates.keywordHits) if (hit.score > bestKeyword) bestKeyword = hit.score
+    const rows = resident
+      ? outsiders.flatMap((id) => resident.rows.get(id) ?? [])
+      : // A write between the two reads may have deleted a row or moved it out of the filter.
+        (await deps.vectors.getByIds(request.scope.tenantId, outsiders))
+          .filter((memory) => (!query.currentOnly || memory.validTo === null) && (query.filter === undefined || matchesFilter(memory, query.filter)))
+          .map((memory) => ({ memory, counts: countTerms(tokenize(memory.text)) }))
+    for (const { memory, counts } of rows) {
+      const hit = fuseOutsider(candidates.vector, memory, candidates.bm25(counts), bestKeyword, request.fillerWeight)
+      hits.push(hit)
+      byId.set(memory.id, hit)
+    }
+  }
+  return lendContext(hits, byId, lenders, found, request.contextWeight, request.fillerWeight)
 }
 
 function norm(vector: Float32Array): number {

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import * as lancedb from '@lancedb/lancedb'
 import { storageFailed } from '../errors.js'
 import type { FilterNode } from '../filters.js'
+import type { ThreadRow } from '../search/context.js'
 import { compileWhere, inList, literal } from './lancedb-predicate.js'
 import type { ScopeCount, ScopeFilter, ScoredMemory, StoreChange, StoredMemory, VectorStore, VectorStoreProvider } from './types.js'
 
@@ -296,6 +297,35 @@ class LanceVectorStore implements VectorStore {
       return rows.map((row) => ({ memory: fromRow(row), score: row._score }))
     } catch (e) {
       throw storageFailed('keyword search', e)
+    }
+  }
+
+  async threadRows(
+    scope: ScopeFilter,
+    filter: FilterNode | undefined,
+    windows: ReadonlyArray<{ thread: ThreadRow; from: number; to: number }>,
+  ): Promise<ThreadRow[]> {
+    if (windows.length === 0) return []
+    const isValue = (column: string, value: string | null) => (value === null ? `${column} IS NULL` : `${column} = ${literal(value)}`)
+    const stretches = windows.map(
+      ({ thread, from, to }) =>
+        `(${isValue('user_id', thread.userId)} AND ${isValue('agent_id', thread.agentId)} AND ${isValue('run_id', thread.runId)} AND created_at >= ${Math.floor(from)} AND created_at <= ${Math.ceil(to)})`,
+    )
+    try {
+      const rows = await this.table
+        .query()
+        .where(`${compileWhere(scope, filter)} AND (${stretches.join(' OR ')})`)
+        .select(['id', 'user_id', 'agent_id', 'run_id', 'created_at'])
+        .toArray()
+      return rows.map((row) => ({
+        id: row.id as string,
+        userId: (row.user_id as string | null) ?? null,
+        agentId: (row.agent_id as string | null) ?? null,
+        runId: (row.run_id as string | null) ?? null,
+        createdAt: Number(row.created_at),
+      }))
+    } catch (e) {
+      throw storageFailed('thread read', e)
     }
   }
 

@@ -1,4 +1,5 @@
 import type { FilterNode } from '../filters.js'
+import type { ThreadRow } from '../search/context.js'
 import type { HistoryEntry, Metadata } from '../types.js'
 
 /**
@@ -72,6 +73,11 @@ export interface VectorStore {
   vectorSearch(vector: Float32Array, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]>
   /** Rows matching the query's terms: the index's best `k` by the store's own BM25, plus any rows it has not indexed yet. */
   keywordSearch(query: string, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]>
+  /**
+   * Where rows matching a scope and filter sit in their threads (search/context.ts), for the rows
+   * of each given thread created within [from, to].
+   */
+  threadRows(scope: ScopeFilter, filter: FilterNode | undefined, windows: ReadonlyArray<{ thread: ThreadRow; from: number; to: number }>): Promise<ThreadRow[]>
   /** Live rows matching a scope and filter. */
   count(scope: ScopeFilter, filter: FilterNode | undefined): Promise<number>
   /** How many rows each user / agent / run id of a tenant has. */

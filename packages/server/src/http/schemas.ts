@@ -58,10 +58,14 @@ export const searchHit = memoryItem
     explain: z
       .object({
         vector: z.object({ score: z.number(), rank: z.number().nullable() }),
-        keyword: z.object({ score: z.number(), rank: z.number() }).nullable(),
+        keyword: z.object({ score: z.number(), rank: z.number().nullable() }).nullable(),
         fused: z.number(),
         filler: z.literal(true).optional().openapi({
           description: 'The memory holds only filler words (an acknowledgement, a greeting): a positive `fused` is its score times `fillerWeight`.',
+        }),
+        context: z.object({ from: z.string(), score: z.number() }).optional().openapi({
+          description:
+            'A memory next to this one in its conversation thread matched: `fused` includes `score`, `contextWeight` times the fused score of the memory `from`. Ranks (vector, keyword) are null for a memory only context brought in.',
         }),
       })
       .optional(),

@@ -1,0 +1,100 @@
+import type { Embedder } from '@agentmem/embeddings'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { Memory, type SearchResult } from '../src/index.js'
+import { defaultEmbedder, tempDir } from './helpers/fixtures.js'
+
+/**
+ * Issue 18: conversation context. The answer to a question is often the message after the one
+ * that shares its words; in hybrid search a strong hit lends part of its score to its thread
+ * neighbours, on the resident path and the store path alike.
+ */
+
+let embedder: Embedder
+beforeAll(async () => {
+  embedder = await defaultEmbedder()
+})
+afterAll(() => embedder.close())
+
+const question = 'Where did Caroline go camping last weekend?'
+const asked = 'Melanie: Did you go camping last weekend, Caroline?'
+const answer = 'Caroline: Yes, to the lake at Big Sur with the kids.'
+/** Other things Caroline said: they share her name with the question, as the answer does. */
+const chatter = [
+  'Caroline: I started a pottery class on Tuesdays.',
+  'Caroline: My sister visits in June.',
+  'Caroline: The adoption agency called back today.',
+  'Caroline: I finished the book about volcanoes.',
+  'Caroline: Work has been busy with the new project.',
+  'Caroline: I painted the fence blue.',
+  'Caroline: We adopted a cat called Pixel.',
+  'Caroline: My knee still hurts after the run.',
+]
+
+function rankOf(results: SearchResult[], text: string): number {
+  return results.findIndex((r) => r.memory === text)
+}
+
+describe('conversation context', () => {
+  it('lifts the reply to a matching message, in its own thread only, on both read paths', async () => {
+    await using dir = await tempDir('context')
+    let memory = await Memory.open({ path: dir.path, embedder })
+    try {
+      await memory.addBatch(chatter.map((text) => ({ messages: text, userId: 'u', runId: 'earlier', infer: false })))
+      await memory.add(asked, { userId: 'u', runId: 'chat', infer: false })
+      // Another conversation of the same user, written in between: not part of this thread.
+      await memory.add('Jon: I think the match starts at noon.', { userId: 'u', runId: 'other', infer: false })
+      await memory.add(answer, { userId: 'u', runId: 'chat', infer: false })
+
+      const search = async (m: Memory) => (await m.search(question, { userId: 'u', topK: 10, explain: true })).results
+      const resident = await search(memory)
+      const lifted = resident[rankOf(resident, answer)]
+      expect(rankOf(resident, answer)).toBeLessThan(3)
+      expect(lifted?.explain?.context?.from).toBe(resident.find((r) => r.memory === asked)?.id)
+      // The other conversation's message sits between them in time, yet borrows nothing.
+      expect(resident.find((r) => r.memory.startsWith('Jon:'))?.explain?.context).toBeUndefined()
+      await memory.close()
+
+      // The store path (no resident index) ranks alike.
+      memory = await Memory.open({ path: dir.path, embedder, resident: { budgetBytes: 0 } })
+      const store = await search(memory)
+      expect(store.map((r) => [r.id, r.score.toFixed(5), r.explain?.context?.from])).toEqual(
+        resident.map((r) => [r.id, r.score.toFixed(5), r.explain?.context?.from]),
+      )
+      await memory.close()
+
+      // Without context, the reply ranks among the chatter that merely names Caroline.
+      memory = await Memory.open({ path: dir.path, embedder, contextWeight: 0 })
+      const without = await search(memory)
+      expect(rankOf(without, answer)).toBeGreaterThan(rankOf(resident, answer))
+      expect(without.some((r) => r.explain?.context)).toBe(false)
+    } finally {
+      await memory.close()
+    }
+  })
+
+  it('does not reach a message written more than the window after, or one the filter excludes', async () => {
+    await using dir = await tempDir('context-window')
+    for (const budgetBytes of [undefined, 0]) {
+      const memory = await Memory.open({ path: `${dir.path}/${budgetBytes ?? 'resident'}`, embedder, ...(budgetBytes === 0 && { resident: { budgetBytes } }) })
+      try {
+        const start = Date.parse('2026-01-01T10:00:00Z')
+        await memory.import([
+          { memory: asked, userId: 'u', createdAt: new Date(start).toISOString() },
+          { memory: 'Caroline: The lake was cold.', userId: 'u', createdAt: new Date(start + 20 * 60_000).toISOString(), metadata: { hidden: true } },
+          { memory: answer, userId: 'u', createdAt: new Date(start + 3 * 3600_000).toISOString() },
+          ...chatter.map((text, i) => ({ memory: text, userId: 'u', createdAt: new Date(start - (i + 1) * 3600_000).toISOString() })),
+        ])
+        const results = (await memory.search(question, { userId: 'u', topK: 20, explain: true, filters: { NOT: { metadata: { hidden: true } } } })).results
+        // Three hours later is another conversation; the message 20 minutes later is filtered out.
+        expect(results.filter((r) => r.explain?.context).map((r) => r.memory)).toEqual([])
+        expect(results.some((r) => r.memory.includes('cold'))).toBe(false)
+        const unfiltered = (await memory.search(question, { userId: 'u', topK: 20, explain: true })).results
+        const askedId = unfiltered.find((r) => r.memory === asked)?.id
+        expect(unfiltered.find((r) => r.memory.includes('cold'))?.explain?.context?.from).toBe(askedId)
+        expect(unfiltered.find((r) => r.memory === answer)?.explain?.context).toBeUndefined()
+      } finally {
+        await memory.close()
+      }
+    }
+  })
+})
