@@ -54,13 +54,14 @@ describe('conversation context', () => {
       expect(resident.find((r) => r.memory.startsWith('Jon:'))?.explain?.context).toBeUndefined()
       await memory.close()
 
-      // The store path (no resident index) ranks alike.
-      memory = await Memory.open({ path: dir.path, embedder, resident: { budgetBytes: 0 } })
-      const store = await search(memory)
-      expect(store.map((r) => [r.id, r.score.toFixed(5), r.explain?.context?.from])).toEqual(
-        resident.map((r) => [r.id, r.score.toFixed(5), r.explain?.context?.from]),
-      )
-      await memory.close()
+      // The store path ranks alike: reading the scope's threads whole beside the candidates (no
+      // resident index), or only the stretches near the lenders (a scope too big to read whole).
+      const ranking = (results: SearchResult[]) => results.map((r) => [r.id, r.score.toFixed(5), r.explain?.context?.from])
+      for (const options of [{ budgetBytes: 0 }, { maxScopeRows: 2 }]) {
+        memory = await Memory.open({ path: dir.path, embedder, resident: options })
+        for (let i = 0; i < 2; i++) expect(ranking(await search(memory)), JSON.stringify(options)).toEqual(ranking(resident))
+        await memory.close()
+      }
 
       // Without context, the reply ranks among the chatter that merely names Caroline.
       memory = await Memory.open({ path: dir.path, embedder, contextWeight: 0 })

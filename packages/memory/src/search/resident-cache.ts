@@ -186,6 +186,15 @@ export class ResidentCache {
     return undefined
   }
 
+  /** Whether the scope was last seen holding more than `maxScopeRows` memories (so the store serves it). */
+  knownOversized(scope: ScopeFilter): boolean {
+    return this.oversized.has(scopeKey(scope))
+  }
+
+  get maxScopeRows(): number {
+    return this.options.maxScopeRows
+  }
+
   /** How often this scope was read recently, this read included. */
   private reads(key: string): number {
     const count = (this.recent.get(key) ?? 0) + 1

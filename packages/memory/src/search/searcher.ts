@@ -4,7 +4,7 @@ import type { SearchMode } from '../options.js'
 import type { ScopeFilter, ScoredMemory, StoredMemory, VectorStore } from '../store/types.js'
 import type { SearchExplanation } from '../types.js'
 import { type CorpusStats, countTerms, type TermCounts } from './bm25.js'
-import { compareThreadOrder, contextLenders, contextWindows, lendContext, threadNeighbours } from './context.js'
+import { compareThreadOrder, contextLenders, contextWindows, lendContext, type ThreadRow, threadNeighbours } from './context.js'
 import { matchesFilter } from './filter-match.js'
 import { type FusedHit, fuseHybrid, fuseOutsider, outsiderCeiling } from './fusion.js'
 import type { ResidentCache } from './resident-cache.js'
@@ -67,6 +67,13 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
   if (!resident && deps.loadsRatherThanWaits(scope)) resident = await deps.cache.scope(scope, { wait: true })
   if (resident) deps.healthy()
   else await deps.settled(scope)
+  // Context on the store path needs where the scope's rows sit in their threads: read that beside
+  // the candidates (one LanceDB query costs milliseconds), unless the scope is known to be too big
+  // to read whole. Failing here only means reading the stretches near the lenders later.
+  const threads =
+    mode === 'hybrid' && request.contextWeight > 0 && !resident && !deps.cache.knownOversized(scope)
+      ? deps.vectors.threadRows(scope, request.filter, undefined, deps.cache.maxScopeRows + 1).catch(() => undefined)
+      : undefined
   const [vector, stats] = await Promise.all([
     mode === 'keyword'
       ? undefined
@@ -99,7 +106,7 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
           deps,
           resident,
           request,
-          { vector: vector as Float32Array, vectorHits, keywordHits, depth, bm25: (stats as CorpusStats).scorer(queryTerms) },
+          { vector: vector as Float32Array, vectorHits, keywordHits, depth, bm25: (stats as CorpusStats).scorer(queryTerms), threads },
           fused,
         )
       : fused
@@ -153,16 +160,21 @@ async function withContext(
   deps: SearchDeps,
   resident: ResidentScope | undefined,
   request: SearchRequest,
-  candidates: { vector: Float32Array; vectorHits: ScoredMemory[]; keywordHits: ScoredMemory[]; depth: number; bm25: (doc: TermCounts) => number },
+  candidates: {
+    vector: Float32Array
+    vectorHits: ScoredMemory[]
+    keywordHits: ScoredMemory[]
+    depth: number
+    bm25: (doc: TermCounts) => number
+    threads: Promise<ThreadRow[] | undefined> | undefined
+  },
   hits: FusedHit[],
 ): Promise<FusedHit[]> {
   const lenders = hits.slice(0, contextLenders)
   if (lenders.length === 0) return hits
   const query = { filter: request.filter, currentOnly: request.scope.currentOnly ?? false }
   const lent = lenders.map((hit) => hit.memory)
-  const found = resident
-    ? resident.neighbours(lent, query)
-    : threadNeighbours((await deps.vectors.threadRows(request.scope, request.filter, contextWindows(lent))).sort(compareThreadOrder), lent, () => true)
+  const found = resident ? resident.neighbours(lent, query) : threadNeighbours(await storeThreadRows(deps, request, lent, candidates.threads), lent, () => true)
   const byId = new Map<string, FusedHit>()
   for (const hit of hits) byId.set(hit.memory.id, hit)
   // Only the first topK are returned, and lending only raises scores: a neighbour that was no
@@ -191,6 +203,18 @@ async function withContext(
     }
   }
   return lendContext(hits, byId, lenders, found, request.contextWeight, request.fillerWeight)
+}
+
+/** The scope's rows in thread order: all of them as read beside the candidates, or the stretches near the lenders. */
+async function storeThreadRows(
+  deps: SearchDeps,
+  request: SearchRequest,
+  lenders: readonly StoredMemory[],
+  whole: Promise<ThreadRow[] | undefined> | undefined,
+): Promise<ThreadRow[]> {
+  const all = await whole
+  const rows = all && all.length <= deps.cache.maxScopeRows ? all : await deps.vectors.threadRows(request.scope, request.filter, contextWindows(lenders))
+  return rows.sort(compareThreadOrder)
 }
 
 function norm(vector: Float32Array): number {

@@ -303,20 +303,22 @@ class LanceVectorStore implements VectorStore {
   async threadRows(
     scope: ScopeFilter,
     filter: FilterNode | undefined,
-    windows: ReadonlyArray<{ thread: ThreadRow; from: number; to: number }>,
+    windows: ReadonlyArray<{ thread: ThreadRow; from: number; to: number }> | undefined,
+    limit?: number,
   ): Promise<ThreadRow[]> {
-    if (windows.length === 0) return []
+    if (windows?.length === 0) return []
     const isValue = (column: string, value: string | null) => (value === null ? `${column} IS NULL` : `${column} = ${literal(value)}`)
-    const stretches = windows.map(
+    const stretches = windows?.map(
       ({ thread, from, to }) =>
         `(${isValue('user_id', thread.userId)} AND ${isValue('agent_id', thread.agentId)} AND ${isValue('run_id', thread.runId)} AND created_at >= ${Math.floor(from)} AND created_at <= ${Math.ceil(to)})`,
     )
     try {
-      const rows = await this.table
+      let query = this.table
         .query()
-        .where(`${compileWhere(scope, filter)} AND (${stretches.join(' OR ')})`)
+        .where(stretches ? `${compileWhere(scope, filter)} AND (${stretches.join(' OR ')})` : compileWhere(scope, filter))
         .select(['id', 'user_id', 'agent_id', 'run_id', 'created_at'])
-        .toArray()
+      if (limit !== undefined) query = query.limit(limit)
+      const rows = await query.toArray()
       return rows.map((row) => ({
         id: row.id as string,
         userId: (row.user_id as string | null) ?? null,

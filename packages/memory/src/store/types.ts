@@ -74,10 +74,15 @@ export interface VectorStore {
   /** Rows matching the query's terms: the index's best `k` by the store's own BM25, plus any rows it has not indexed yet. */
   keywordSearch(query: string, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]>
   /**
-   * Where rows matching a scope and filter sit in their threads (search/context.ts), for the rows
-   * of each given thread created within [from, to].
+   * Where rows matching a scope and filter sit in their threads (search/context.ts): the rows of
+   * each given thread created within [from, to], or with no windows every row (at most `limit`).
    */
-  threadRows(scope: ScopeFilter, filter: FilterNode | undefined, windows: ReadonlyArray<{ thread: ThreadRow; from: number; to: number }>): Promise<ThreadRow[]>
+  threadRows(
+    scope: ScopeFilter,
+    filter: FilterNode | undefined,
+    windows: ReadonlyArray<{ thread: ThreadRow; from: number; to: number }> | undefined,
+    limit?: number,
+  ): Promise<ThreadRow[]>
   /** Live rows matching a scope and filter. */
   count(scope: ScopeFilter, filter: FilterNode | undefined): Promise<number>
   /** How many rows each user / agent / run id of a tenant has. */
