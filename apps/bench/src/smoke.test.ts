@@ -43,3 +43,16 @@ for (const [suite, heading] of [
     for (const chart of charts) expect(readFileSync(join(out, chart), 'utf8')).toMatch(/^<svg /)
   })
 }
+
+/**
+ * Issue 18: a ranking change must not cost quality on the quick set (deterministic: same data,
+ * same model). Hybrid Recall@10 on categories 1-4 of conv-26 and conv-30 was 62.8 before the
+ * BM25 length normalisation and conversation context, 70.4 after.
+ */
+it('keeps LoCoMo quick-set hybrid Recall@10 at its measured level', () => {
+  const result = JSON.parse(readFileSync(join(out, 'locomo.json'), 'utf8')) as {
+    runs: Array<{ retrievers: Array<{ retriever: string; byGroup: Record<string, { recall10: { mean: number } }> }> }>
+  }
+  const hybrid = result.runs[0]?.retrievers.find((r) => r.retriever === 'AgentMem hybrid')
+  expect(hybrid?.byGroup['1-4']?.recall10.mean).toBeGreaterThanOrEqual(70)
+})
