@@ -1,6 +1,6 @@
 import type { Embedder } from '@agentmem/embeddings'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Memory, type SearchResult } from '../src/index.js'
+import { Memory, type SearchOptions, type SearchResult } from '../src/index.js'
 import { defaultEmbedder, tempDir } from './helpers/fixtures.js'
 
 /**
@@ -30,8 +30,10 @@ const chatter = [
   'Caroline: My knee still hurts after the run.',
 ]
 
+/** Where the text ranks, or Infinity when it is not among the results. */
 function rankOf(results: SearchResult[], text: string): number {
-  return results.findIndex((r) => r.memory === text)
+  const at = results.findIndex((r) => r.memory === text)
+  return at < 0 ? Number.POSITIVE_INFINITY : at
 }
 
 describe('conversation context', () => {
@@ -46,7 +48,10 @@ describe('conversation context', () => {
       await memory.add(answer, { userId: 'u', runId: 'chat', infer: false })
 
       const search = async (m: Memory) => (await m.search(question, { userId: 'u', topK: 10, explain: true })).results
+      await memory.warm({ userId: 'u' })
+      const hits = memory.stats().resident.hits
       const resident = await search(memory)
+      expect(memory.stats().resident.hits).toBe(hits + 1)
       const lifted = resident[rankOf(resident, answer)]
       expect(rankOf(resident, answer)).toBeLessThan(3)
       expect(lifted?.explain?.context?.from).toBe(resident.find((r) => r.memory === asked)?.id)
@@ -73,26 +78,35 @@ describe('conversation context', () => {
     }
   })
 
-  it('does not reach a message written more than the window after, or one the filter excludes', async () => {
+  it('does not reach a message written more than the window after, and steps over one the filter excludes', async () => {
     await using dir = await tempDir('context-window')
-    for (const budgetBytes of [undefined, 0]) {
-      const memory = await Memory.open({ path: `${dir.path}/${budgetBytes ?? 'resident'}`, embedder, ...(budgetBytes === 0 && { resident: { budgetBytes } }) })
+    for (const resident of [true, false]) {
+      const memory = await Memory.open({ path: `${dir.path}/${resident}`, embedder, ...(!resident && { resident: { budgetBytes: 0 } }) })
       try {
         const start = Date.parse('2026-01-01T10:00:00Z')
+        const at = (minutes: number) => new Date(start + minutes * 60_000).toISOString()
         await memory.import([
-          { memory: asked, userId: 'u', createdAt: new Date(start).toISOString() },
-          { memory: 'Caroline: The lake was cold.', userId: 'u', createdAt: new Date(start + 20 * 60_000).toISOString(), metadata: { hidden: true } },
-          { memory: answer, userId: 'u', createdAt: new Date(start + 3 * 3600_000).toISOString() },
-          ...chatter.map((text, i) => ({ memory: text, userId: 'u', createdAt: new Date(start - (i + 1) * 3600_000).toISOString() })),
+          { memory: asked, userId: 'u', createdAt: at(0) },
+          { memory: 'Caroline: The lake was cold.', userId: 'u', createdAt: at(20), metadata: { hidden: true } },
+          { memory: 'Caroline: We swam anyway.', userId: 'u', createdAt: at(25) },
+          { memory: answer, userId: 'u', createdAt: at(180) },
+          ...chatter.map((text, i) => ({ memory: text, userId: 'u', createdAt: at(-60 * (i + 1)) })),
         ])
-        const results = (await memory.search(question, { userId: 'u', topK: 20, explain: true, filters: { NOT: { metadata: { hidden: true } } } })).results
-        // Three hours later is another conversation; the message 20 minutes later is filtered out.
-        expect(results.filter((r) => r.explain?.context).map((r) => r.memory)).toEqual([])
-        expect(results.some((r) => r.memory.includes('cold'))).toBe(false)
-        const unfiltered = (await memory.search(question, { userId: 'u', topK: 20, explain: true })).results
+        if (resident) await memory.warm({ userId: 'u' })
+        const search = async (filters?: SearchOptions['filters']) =>
+          (await memory.search(question, { userId: 'u', topK: 20, explain: true, ...(filters && { filters }) })).results
+        const context = (results: SearchResult[], text: string) => results.find((r) => r.memory === text)?.explain?.context?.from
+        const unfiltered = await search()
         const askedId = unfiltered.find((r) => r.memory === asked)?.id
-        expect(unfiltered.find((r) => r.memory.includes('cold'))?.explain?.context?.from).toBe(askedId)
-        expect(unfiltered.find((r) => r.memory === answer)?.explain?.context).toBeUndefined()
+        expect(askedId).toBeDefined()
+        // Twenty minutes after, the next message; three hours after, another conversation.
+        expect(context(unfiltered, 'Caroline: The lake was cold.')).toBe(askedId)
+        expect(context(unfiltered, answer)).toBeUndefined()
+        // With the next message filtered out, the one after it is the neighbour.
+        const filtered = await search({ NOT: { metadata: { hidden: true } } })
+        expect(filtered.some((r) => r.memory.includes('cold'))).toBe(false)
+        expect(context(filtered, 'Caroline: We swam anyway.')).toBe(askedId)
+        expect(context(filtered, answer)).toBeUndefined()
       } finally {
         await memory.close()
       }

@@ -191,6 +191,12 @@ export class ResidentCache {
     return this.oversized.has(scopeKey(scope))
   }
 
+  /** A read found the scope holds more than `maxScopeRows` memories (a lower bound: commits keep the count). */
+  foundOversized(scope: ScopeFilter): void {
+    const key = scopeKey(scope)
+    if (!this.oversized.has(key)) this.oversized.set(key, this.options.maxScopeRows + 1)
+  }
+
   get maxScopeRows(): number {
     return this.options.maxScopeRows
   }

@@ -1,7 +1,7 @@
 import type { FilterNode } from '../filters.js'
 import type { ScoredMemory, StoredMemory } from '../store/types.js'
 import { type CorpusStats, countTerms, type TermCounts } from './bm25.js'
-import { threadNeighbours, threadPosition } from './context.js'
+import { compareThreadOrder, threadNeighbours, threadPosition } from './context.js'
 import { dotProducts } from './dot-kernel.js'
 import { matchesFilter } from './filter-match.js'
 import { tokenize } from './tokenizer.js'
@@ -45,8 +45,13 @@ export class ResidentScope {
   readonly byDedupKey = new Map<string, string>()
   private slots: Slotted[] = []
   private readonly slotted = new Map<ResidentRow, Slotted>()
-  /** The rows in thread order (context.ts), kept sorted as rows come and go. */
-  private readonly threadOrder: StoredMemory[] = []
+  /**
+   * The rows in thread order (context.ts). A row is appended, and the array sorted when next read
+   * (rarely more than one row out of place, which sorting handles in about one pass): inserting
+   * each row of a load in place would move half the array every time.
+   */
+  private threadOrder: StoredMemory[] = []
+  private threadOrderSorted = true
   private matrix = new Float32Array(0)
   private dimensions = 0
   bytes = 0
@@ -74,7 +79,9 @@ export class ResidentScope {
     this.matrix.set(vector, entry.slot * this.dimensions)
     this.slots.push(entry)
     this.slotted.set(row, entry)
-    this.threadOrder.splice(threadPosition(this.threadOrder, row.memory), 0, row.memory)
+    const last = this.threadOrder.at(-1)
+    if (last && compareThreadOrder(last, row.memory) > 0) this.threadOrderSorted = false
+    this.threadOrder.push(row.memory)
     this.bytes += row.bytes
   }
 
@@ -96,8 +103,9 @@ export class ResidentScope {
       last.slot = entry.slot
     }
     this.slotted.delete(row)
-    const at = threadPosition(this.threadOrder, row.memory)
-    if (this.threadOrder[at]?.id === id) this.threadOrder.splice(at, 1)
+    const order = this.sortedThreadOrder()
+    const at = threadPosition(order, row.memory)
+    if (order[at]?.id === id) order.splice(at, 1)
     this.bytes -= row.bytes
   }
 
@@ -112,7 +120,15 @@ export class ResidentScope {
   /** Each lender's thread neighbours among the rows a read with this query may return (context.ts). */
   neighbours(lenders: readonly StoredMemory[], query: ResidentQuery): Map<string, { row: StoredMemory; lender: number }> {
     const check = query.currentOnly || query.filter !== undefined
-    return threadNeighbours(this.threadOrder, lenders, (memory) => !check || this.visible(memory, query))
+    return threadNeighbours(this.sortedThreadOrder(), lenders, (memory) => !check || this.visible(memory, query))
+  }
+
+  private sortedThreadOrder(): StoredMemory[] {
+    if (!this.threadOrderSorted) {
+      this.threadOrder.sort(compareThreadOrder)
+      this.threadOrderSorted = true
+    }
+    return this.threadOrder
   }
 
   /** The `k` rows closest to `vector` by cosine similarity, best first (ties by id). */

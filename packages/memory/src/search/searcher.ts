@@ -178,14 +178,17 @@ async function withContext(
   const byId = new Map<string, FusedHit>()
   for (const hit of hits) byId.set(hit.memory.id, hit)
   // Only the first topK are returned, and lending only raises scores: a neighbour that was no
-  // candidate, at most as good as each list's weakest candidate, is not worth reading when even
-  // its best lender's share cannot lift that to the topK-th score.
-  const ceiling = outsiderCeiling(candidates.vectorHits, candidates.keywordHits, candidates.depth)
+  // candidate, at most as good as each list's weakest candidate, is not worth scoring when even
+  // its lender's share cannot lift that to the topK-th score. Only on the resident path, whose
+  // candidate lists are exact; the store's may not be (an ANN index, the keyword net's cut).
+  const ceiling = resident ? outsiderCeiling(candidates.vectorHits, candidates.keywordHits, candidates.depth) : Number.POSITIVE_INFINITY
   const passing = request.threshold === undefined ? hits : hits.filter((hit) => hit.explain.vector.score >= (request.threshold as number))
   const floor = passing[request.topK - 1]?.explain.fused ?? Number.NEGATIVE_INFINITY
   const outsiders: string[] = []
   for (const [id, { lender }] of found) {
-    if (!byId.has(id) && ceiling + request.contextWeight * (lenders[lender] as FusedHit).explain.fused >= floor) outsiders.push(id)
+    const share = (lenders[lender] as FusedHit).explain.fused
+    // A lender with no positive score lends nothing (lendContext): its neighbour ranks on its own.
+    if (!byId.has(id) && share > 0 && ceiling + request.contextWeight * share >= floor) outsiders.push(id)
   }
   if (outsiders.length > 0) {
     let bestKeyword = 0
@@ -213,8 +216,10 @@ async function storeThreadRows(
   whole: Promise<ThreadRow[] | undefined> | undefined,
 ): Promise<ThreadRow[]> {
   const all = await whole
-  const rows = all && all.length <= deps.cache.maxScopeRows ? all : await deps.vectors.threadRows(request.scope, request.filter, contextWindows(lenders))
-  return rows.sort(compareThreadOrder)
+  if (all && all.length <= deps.cache.maxScopeRows) return all.sort(compareThreadOrder)
+  // Remembered, so the next search of this scope skips the whole read.
+  if (all) deps.cache.foundOversized(request.scope)
+  return (await deps.vectors.threadRows(request.scope, request.filter, contextWindows(lenders))).sort(compareThreadOrder)
 }
 
 function norm(vector: Float32Array): number {
