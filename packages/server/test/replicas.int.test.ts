@@ -359,7 +359,22 @@ describe('replicas on PostgreSQL and Ceph RGW', () => {
       await Promise.all(writers)
     }
     try {
-      expect(failures.filter((f) => f.status !== 503)).toEqual([])
+      // On a failure, the replicas' error lines say what the 500 was.
+      const errors = () =>
+        replicas
+          .map((r) =>
+            r
+              .logs()
+              .split('\n')
+              .filter((line) => /"level":(50|60)/.test(line))
+              .slice(-5)
+              .join('\n'),
+          )
+          .join('\n')
+      expect(
+        failures.filter((f) => f.status !== 503),
+        errors(),
+      ).toEqual([])
       expect(failures.every((f) => ['MEMORY_UNAVAILABLE', 'KEYS_UNAVAILABLE'].includes(f.code))).toBe(true)
       // Every replica lists every acknowledged add within the staleness bound (the last ones may
       // have been acknowledged by the leader a moment before a follower re-read the store).

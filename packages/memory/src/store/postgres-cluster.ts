@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { storeUnavailable } from '../errors.js'
+import { postgresFailed } from './postgres-metadata-store.js'
 
 const leaderLock = `hashtext('agentmem:leader')`
 const channel = 'agentmem_applied'
@@ -67,12 +68,18 @@ export class PostgresCluster {
 
   /**
    * Runs a query on the dedicated connection, after the ones sent before it: one client runs one
-   * query at a time (pg deprecates queueing them implicitly).
+   * query at a time (pg deprecates queueing them implicitly). Failures are typed like the
+   * metadata store's: a connection PostgreSQL terminates mid-query (a restart) is a 503 to a
+   * forwarded write, never a raw driver error (a 500).
    */
   private query<R extends pg.QueryResultRow>(text: string, values?: unknown[]): Promise<pg.QueryResult<R>> {
     const client = this.client
     if (!client) return Promise.reject(storeUnavailable('PostgreSQL (the replicas connection) is unreachable'))
-    const run = this.queries.then(() => client.query<R>(text, values))
+    const run = this.queries
+      .then(() => client.query<R>(text, values))
+      .catch((e: unknown) => {
+        throw postgresFailed('a replicas query', e)
+      })
     this.queries = run.catch(() => {})
     return run
   }
