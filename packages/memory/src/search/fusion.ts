@@ -79,10 +79,16 @@ export function fuseOutsider(query: Float32Array, memory: StoredMemory, bm25: nu
  */
 export function outsiderCeiling(vectorHits: readonly ScoredMemory[], keywordHits: readonly ScoredMemory[], depth: number): number {
   if (vectorHits.length < depth) return Number.NEGATIVE_INFINITY
-  let bestKeyword = 0
-  for (const hit of keywordHits) if (hit.score > bestKeyword) bestKeyword = hit.score
+  const bestKeyword = bestScore(keywordHits)
   const keyword = keywordHits.length < depth || bestKeyword === 0 ? 0 : (keywordHits.at(-1) as ScoredMemory).score / bestKeyword
   return keywordWeight * keyword + (1 - keywordWeight) * (vectorHits.at(-1) as ScoredMemory).score + 1e-6
+}
+
+/** The best score among hits (0 for none): what fusion divides BM25 by. */
+export function bestScore(hits: readonly ScoredMemory[]): number {
+  let best = 0
+  for (const hit of hits) if (hit.score > best) best = hit.score
+  return best
 }
 
 export function byFusedScore(a: FusedHit, b: FusedHit): number {

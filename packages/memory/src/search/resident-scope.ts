@@ -109,10 +109,6 @@ export class ResidentScope {
     this.bytes -= row.bytes
   }
 
-  private passes(row: ResidentRow, query: ResidentQuery): boolean {
-    return this.visible(row.memory, query)
-  }
-
   private visible(memory: StoredMemory, query: ResidentQuery): boolean {
     return (!query.currentOnly || memory.validTo === null) && (query.filter === undefined || matchesFilter(memory, query.filter))
   }
@@ -141,7 +137,7 @@ export class ResidentScope {
     const check = query.currentOnly || query.filter !== undefined
     for (let slot = 0; slot < slots.length; slot++) {
       const row = (slots[slot] as Slotted).row
-      if (check && !this.passes(row, query)) continue
+      if (check && !this.visible(row.memory, query)) continue
       const denominator = row.norm * vectorNorm
       best.offer(row.memory, denominator > 0 ? (dots[slot] as number) / denominator : 0)
     }
@@ -169,7 +165,7 @@ export class ResidentScope {
       }
     }
     const best = new TopK(k)
-    for (const { row, slot } of touched) if (this.passes(row, query)) best.offer(row.memory, scratch.scores[slot] as number)
+    for (const { row, slot } of touched) if (this.visible(row.memory, query)) best.offer(row.memory, scratch.scores[slot] as number)
     return best.sorted()
   }
 }

@@ -5,8 +5,8 @@ import type { ScopeFilter, ScoredMemory, StoredMemory, VectorStore } from '../st
 import type { SearchExplanation } from '../types.js'
 import { type CorpusStats, countTerms, type TermCounts } from './bm25.js'
 import { compareThreadOrder, contextLenders, contextWindows, lendContext, type ThreadRow, threadNeighbours } from './context.js'
-import { matchesFilter } from './filter-match.js'
-import { type FusedHit, fuseHybrid, fuseOutsider, outsiderCeiling } from './fusion.js'
+import { inScope, matchesFilter } from './filter-match.js'
+import { bestScore, type FusedHit, fuseHybrid, fuseOutsider, outsiderCeiling } from './fusion.js'
 import type { ResidentCache } from './resident-cache.js'
 import { type ResidentScope, top } from './resident-scope.js'
 import { tokenize } from './tokenizer.js'
@@ -191,13 +191,12 @@ async function withContext(
     if (!byId.has(id) && share > 0 && ceiling + request.contextWeight * share >= floor) outsiders.push(id)
   }
   if (outsiders.length > 0) {
-    let bestKeyword = 0
-    for (const hit of candidates.keywordHits) if (hit.score > bestKeyword) bestKeyword = hit.score
+    const bestKeyword = bestScore(candidates.keywordHits)
     const rows = resident
       ? outsiders.flatMap((id) => resident.rows.get(id) ?? [])
       : // A write between the two reads may have deleted a row or moved it out of the filter.
         (await deps.vectors.getByIds(request.scope.tenantId, outsiders))
-          .filter((memory) => (!query.currentOnly || memory.validTo === null) && (query.filter === undefined || matchesFilter(memory, query.filter)))
+          .filter((memory) => inScope(memory, request.scope) && (request.filter === undefined || matchesFilter(memory, request.filter)))
           .map((memory) => ({ memory, counts: countTerms(tokenize(memory.text)) }))
     for (const { memory, counts } of rows) {
       const hit = fuseOutsider(candidates.vector, memory, candidates.bm25(counts), bestKeyword, request.fillerWeight)
