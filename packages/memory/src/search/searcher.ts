@@ -146,13 +146,30 @@ async function keywordCandidates(
   // The store's own BM25 only picks which matches come back, and it ranks differently (textbook
   // length normalisation, whole-table statistics that lag deletes): ask for every match, up to a
   // net wide enough for a resident-sized scope. Past the net, its ranking decides what is left out.
-  const matches = await deps.vectors.keywordSearch(request.query, request.scope, request.filter, Math.max(k, storeKeywordNet))
+  // The net is ids and texts; only the best k rows are then read whole.
+  const matches = await deps.vectors.keywordMatches(request.query, request.scope, request.filter, Math.max(k, storeKeywordNet))
   const score = stats.scorer(queryTerms)
-  const scored = matches.map((hit) => ({ memory: hit.memory, score: score(countTerms(tokenize(hit.memory.text))) }))
+  const best = matches
+    .map(({ id, text }) => ({ id, score: score(countTerms(tokenize(text))) }))
+    .filter((hit) => hit.score > 0)
+    .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .slice(0, k)
+  const rows = await deps.vectors.getByIds(
+    request.scope.tenantId,
+    best.map((hit) => hit.id),
+  )
+  // A write between the two reads may have changed a row's text, or deleted it, or moved it out of the filter.
   return top(
-    scored.filter((hit) => hit.score > 0),
+    rows
+      .filter((memory) => visible(memory, request))
+      .map((memory) => ({ memory, score: score(countTerms(tokenize(memory.text))) }))
+      .filter((hit) => hit.score > 0),
     k,
   )
+}
+
+function visible(memory: StoredMemory, request: SearchRequest): boolean {
+  return inScope(memory, request.scope) && (request.filter === undefined || matchesFilter(memory, request.filter))
 }
 
 /** The hits with the context their best lend to their thread neighbours (context.ts), neighbours not among them added. */
@@ -196,7 +213,7 @@ async function withContext(
       ? outsiders.flatMap((id) => resident.rows.get(id) ?? [])
       : // A write between the two reads may have deleted a row or moved it out of the filter.
         (await deps.vectors.getByIds(request.scope.tenantId, outsiders))
-          .filter((memory) => inScope(memory, request.scope) && (request.filter === undefined || matchesFilter(memory, request.filter)))
+          .filter((memory) => visible(memory, request))
           .map((memory) => ({ memory, counts: countTerms(tokenize(memory.text)) }))
     for (const { memory, counts } of rows) {
       const hit = fuseOutsider(candidates.vector, memory, candidates.bm25(counts), bestKeyword, request.fillerWeight)

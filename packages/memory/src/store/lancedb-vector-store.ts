@@ -282,7 +282,7 @@ class LanceVectorStore implements VectorStore {
     }
   }
 
-  async keywordSearch(query: string, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]> {
+  async keywordMatches(query: string, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<Array<{ id: string; text: string }>> {
     try {
       // LanceDB scans rows that are not in the full-text index yet and stops at the limit in row
       // order, before ranking: with limit k, the first k matches won, not the best k. So ask for
@@ -291,10 +291,12 @@ class LanceVectorStore implements VectorStore {
         .query()
         .fullTextSearch(query, { columns: ['text'] })
         .where(compileWhere(scope, filter))
-        .select([...rowColumns, '_score'])
+        // Two columns: every column read costs per scattered row (at 1M memories, ~480 matches of a
+        // scope took 21 ms with these, 39 ms with whole rows).
+        .select(['id', 'text'])
         .limit(k + this.unindexed)
-        .toArray()) as Array<Row & { _score: number }>
-      return rows.map((row) => ({ memory: fromRow(row), score: row._score }))
+        .toArray()) as Array<{ id: string; text: string }>
+      return rows.map((row) => ({ id: row.id, text: row.text }))
     } catch (e) {
       throw storageFailed('keyword search', e)
     }

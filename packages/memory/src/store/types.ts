@@ -71,8 +71,11 @@ export interface VectorStore {
   /** Rows in id order after `afterId`; `limit` undefined means all. */
   list(scope: ScopeFilter, filter: FilterNode | undefined, afterId: string | undefined, limit: number | undefined): Promise<StoredMemory[]>
   vectorSearch(vector: Float32Array, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]>
-  /** Rows matching the query's terms: the index's best `k` by the store's own BM25, plus any rows it has not indexed yet. */
-  keywordSearch(query: string, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<ScoredMemory[]>
+  /**
+   * Ids and texts of rows matching the query's terms: the index's best `k` by the store's own
+   * BM25, plus any rows it has not indexed yet (the caller ranks them, then reads the rows it keeps).
+   */
+  keywordMatches(query: string, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<Array<{ id: string; text: string }>>
   /**
    * Where rows matching a scope and filter sit in their threads (search/context.ts): the rows of
    * each given thread created within [from, to], or with no windows every row (at most `limit`).
