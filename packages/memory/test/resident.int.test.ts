@@ -268,17 +268,27 @@ describe('resident index coherence', () => {
     expect(memory.stats().resident.storeSearches).toBe(before + 1)
   })
 
-  it('loads a scope on its second read, in the background; the first reads are served by the store', async () => {
+  it('loads a small scope on its first read, which waits for it; a bigger one on its second read, in the background', async () => {
     await using store = await openTemp(embedder)
     const { memory } = store
     await memory.addBatch(Array.from({ length: 30 }, (_, i) => ({ messages: `fact ${i} about sailing`, userId: 'y' })))
     const first = await memory.search('sailing', { userId: 'y', topK: 5 })
-    expect(memory.stats().resident).toMatchObject({ scopes: 0, hits: 0, storeSearches: 1 })
-    await memory.search('sailing', { userId: 'y', topK: 5 })
-    await vi.waitFor(() => expect(memory.stats().resident.loads).toBe(1))
-    const resident = await memory.search('sailing', { userId: 'y', topK: 5 })
+    expect(memory.stats().resident).toMatchObject({ scopes: 1, loads: 1, hits: 0, storeSearches: 0 })
+    const again = await memory.search('sailing', { userId: 'y', topK: 5 })
     expect(memory.stats().resident.hits).toBe(1)
-    expect(resident.results.map((r) => r.id)).toEqual(first.results.map((r) => r.id))
+    expect(again.results.map((r) => r.id)).toEqual(first.results.map((r) => r.id))
+
+    // Over firstReadLoadRows (250): reading it whole would cost more than a store search.
+    await memory.addBatch(Array.from({ length: 260 }, (_, i) => ({ messages: `note ${i} about rowing`, userId: 'z' })))
+    // The count reads the store: a list waits until the batch is applied there.
+    await memory.getAll({ userId: 'z', limit: 1 })
+    const fromStore = await memory.search('rowing', { userId: 'z', topK: 5 })
+    expect(memory.stats().resident).toMatchObject({ scopes: 1, loads: 1, storeSearches: 1 })
+    await memory.search('rowing', { userId: 'z', topK: 5 })
+    await vi.waitFor(() => expect(memory.stats().resident.loads).toBe(2))
+    const resident = await memory.search('rowing', { userId: 'z', topK: 5 })
+    expect(memory.stats().resident.hits).toBe(2)
+    expect(resident.results.map((r) => r.id)).toEqual(fromStore.results.map((r) => r.id))
   })
 
   it('sees a write made outside this process after invalidate, not before', async () => {

@@ -51,7 +51,7 @@ export interface ResidentCacheStats {
   hits: number
   loads: number
   evictions: number
-  /** Reads the vector store served: a scope read for the first time, loading, or over maxScopeRows. */
+  /** Reads the vector store served: a scope not resident (over firstReadLoadRows, or the budget nearly full), loading, or over maxScopeRows. */
   storeSearches: number
   invalidations: number
 }
@@ -66,6 +66,12 @@ interface Slot {
 }
 
 const recentReadsKept = 10_000
+/**
+ * A scope of at most this many memories is loaded by its first read, which waits for it: reading a
+ * scope whole costs about 0.09 ms a row (100 rows ~9 ms at 100,000 memories, 1,000 rows ~85 ms at
+ * 1M), a store search 15-25 ms, and every later read is then resident.
+ */
+const firstReadLoadRows = 250
 
 /** Rows a bulk group deletes, as a follower reads them from the journal: their ids, and the scopes they are in (not which is in which). */
 export interface BulkDeletes {
@@ -135,11 +141,14 @@ export class ResidentCache {
   }
 
   /**
-   * The resident index of a scope, or undefined when the store serves this read. A scope is not
-   * loaded on its first read: loading a scope of 1,000 memories spread over a 1M-row table reads
-   * 1,000 scattered rows (~150 ms), eight times a store search, so only a scope read again while
-   * it is still remembered as recently read is loaded, in the background (no read waits for a
-   * load unless it asks to: `wait`, as `Memory.warm` does).
+   * The resident index of a scope, or undefined when the store serves this read. A small scope
+   * (`firstReadLoadRows`, counted by one indexed query) is loaded by the read that finds it not
+   * resident, which waits: that costs less than the store search it replaces. A bigger one is
+   * not: loading a scope of 1,000 memories spread over a 1M-row table reads 1,000 scattered rows
+   * (~85 ms, several store searches), so only a scope read again while it is still remembered as
+   * recently read is loaded, in the background (no such read waits for the load unless it asks
+   * to: `wait`, as `Memory.warm` does). With the budget nearly full, no read loads at once: it
+   * would evict a scope that was read more than once.
    */
   async scope(scope: ScopeFilter, options: { wait?: boolean; admit?: boolean } = {}): Promise<ResidentScope | undefined> {
     if (!this.enabled) return undefined
@@ -160,12 +169,26 @@ export class ResidentCache {
       this.counters.storeSearches++
       return undefined
     }
+    const full = this.usedBytes >= this.options.budgetBytes * 0.9
+    if (!options.wait && !options.admit && !full) {
+      const small = await this.small(key, scope)
+      if (small) {
+        this.reads(key)
+        // Another read of the scope may have started loading it meanwhile.
+        const now = this.slots.get(key)
+        if (now) return now.loading ?? (now.buffer ? undefined : now.entry)
+        return this.load(key, { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId })
+      }
+      if (this.oversized.has(key)) {
+        this.counters.storeSearches++
+        return undefined
+      }
+    }
     // Background loads go one at a time, and only for scopes read again (more often when the
     // budget is full and a load would evict another scope): a workload spread over more scopes
     // than fit keeps reading the store instead of loading and evicting scopes without end.
     // With the budget full, loads also take at most a fifth of the time (after one of D ms the
     // next waits 4D): a load would evict another scope, and the store serves reads meanwhile.
-    const full = this.usedBytes >= this.options.budgetBytes * 0.9
     const wanted = full ? 3 : 2
     const busy = this.backgroundLoads > 0 || (full && performance.now() < this.loadNotBefore)
     if (!options.wait && ((!options.admit && this.reads(key) < wanted) || busy)) {
@@ -184,6 +207,20 @@ export class ResidentCache {
       })
     this.counters.storeSearches++
     return undefined
+  }
+
+  /**
+   * Whether the scope holds few enough memories to load at once (a count over maxScopeRows is kept,
+   * as a load would keep it). A failed count says no: the store search reports the failure.
+   */
+  private async small(key: string, scope: ScopeFilter): Promise<boolean> {
+    const whole = { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId }
+    const rows = await this.source
+      .vectors()
+      .count(whole, undefined)
+      .catch(() => Number.POSITIVE_INFINITY)
+    if (rows > this.options.maxScopeRows && Number.isFinite(rows)) this.oversized.set(key, rows)
+    return rows <= Math.min(firstReadLoadRows, this.options.maxScopeRows)
   }
 
   /** Whether the scope was last seen holding more than `maxScopeRows` memories (so the store serves it). */

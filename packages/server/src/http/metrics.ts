@@ -87,7 +87,11 @@ export function createMetrics(memory: Memory, embedder: Embedder) {
     ['hits', 'agentmem_resident_hits_total', 'Searches served by a resident scope.'],
     ['loads', 'agentmem_resident_loads_total', 'Scopes loaded into the resident search index.'],
     ['evictions', 'agentmem_resident_evictions_total', 'Scopes evicted from the resident search index (budget).'],
-    ['storeSearches', 'agentmem_resident_store_searches_total', 'Searches LanceDB served: a scope read for the first time, loading, or too big to hold.'],
+    [
+      'storeSearches',
+      'agentmem_resident_store_searches_total',
+      'Searches LanceDB served: a scope not resident (its first read when over 250 memories), loading, or too big to hold.',
+    ],
   ] as const) {
     runningTotal(registry, name, help, () => memory.stats().resident[key])
   }

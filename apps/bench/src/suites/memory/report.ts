@@ -37,7 +37,9 @@ export function memoryReport(run: SuiteRun<MemorySuiteResult>): string {
 ${generatedBy(run)}
 
 Real LanceDB and SQLite in a temporary folder, texts from LoCoMo turns (made unique with a \` #n\` suffix),
-1,000 users; every search and list is scoped to one user. Latencies are per call, p50 / p95 / p99 in ms.
+1,000 users; every search and list is scoped to one user, and every search is its user's first read: a scope of
+at most 250 memories (10k and 100k) is loaded into the resident index by that read, a bigger one (1M) is searched
+in LanceDB. Latencies are per call, p50 / p95 / p99 in ms.
 
 ## Adds
 

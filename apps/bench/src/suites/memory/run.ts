@@ -126,12 +126,16 @@ async function measureSizes(embedder: Embedder, sizes: number[], work: string, q
       const count = quick ? 30 : 300
       const search = {} as SizeResult['search']
       const measured = await observe(async () => {
-        for (const mode of ['hybrid', 'vector', 'keyword'] as const) {
+        // Every search is the first read of its user (each mode its own users; 37 is coprime with
+        // 1,000, so 3 x (300 + 10) users are distinct): the latency of a scope not resident yet.
+        const user = (n: number) => `user-${(n * 37) % users}`
+        for (const [m, mode] of (['hybrid', 'vector', 'keyword'] as const).entries()) {
           const samples: number[] = []
           let returned = 0
-          for (let i = 0; i < 10; i++) await memory.search(queries[i] as string, { userId: `user-${i}`, mode })
+          const first = m * (count + 10)
+          for (let i = 0; i < 10; i++) await memory.search(queries[i] as string, { userId: user(first + count + i), mode })
           for (let i = 0; i < count; i++) {
-            const { results } = await timed(samples, () => memory.search(queries[i % queries.length] as string, { userId: `user-${(i * 37) % users}`, mode }))
+            const { results } = await timed(samples, () => memory.search(queries[i % queries.length] as string, { userId: user(first + i), mode }))
             returned += results.length
           }
           search[mode] = { ...latencyStats(samples), meanResults: returned / count }
