@@ -128,6 +128,8 @@ async function measureSizes(embedder: Embedder, sizes: number[], work: string, q
       const measured = await observe(async () => {
         // Every search is the first read of its user (each mode its own users; 37 is coprime with
         // 1,000, so 3 x (300 + 10) users are distinct): the latency of a scope not resident yet.
+        // The smaller size's searches left their scopes resident: forget them.
+        await memory.invalidate()
         const user = (n: number) => `user-${(n * 37) % users}`
         for (const [m, mode] of (['hybrid', 'vector', 'keyword'] as const).entries()) {
           const samples: number[] = []
