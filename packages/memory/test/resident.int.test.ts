@@ -3,6 +3,7 @@ import type { Embedder } from '@agentmem/embeddings'
 import * as lancedb from '@lancedb/lancedb'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { Memory, type SearchOptions, type SearchResult } from '../src/index.js'
+import type { VectorStore } from '../src/store/types.js'
 import { defaultEmbedder, openTemp, seededRandom, tempDir } from './helpers/fixtures.js'
 
 /**
@@ -289,6 +290,32 @@ describe('resident index coherence', () => {
     const resident = await memory.search('rowing', { userId: 'z', topK: 5 })
     expect(memory.stats().resident.hits).toBe(2)
     expect(resident.results.map((r) => r.id)).toEqual(fromStore.results.map((r) => r.id))
+  })
+
+  it('a read that comes while a small scope loads waits for that load instead of searching the store', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    await memory.addBatch(Array.from({ length: 20 }, (_, i) => ({ messages: `tip ${i} about knots`, userId: 'k' })))
+    await memory.getAll({ userId: 'k', limit: 1 })
+    // Hold the load's read of the scope (tests reach in, as a slow object store would).
+    const vectors = (memory as unknown as { engine: { vectors: VectorStore } }).engine.vectors
+    const list = vectors.list.bind(vectors)
+    let release = () => {}
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    vectors.list = async (...args) => {
+      await gate
+      return list(...args)
+    }
+    const first = memory.search('knots', { userId: 'k', topK: 3 })
+    await vi.waitFor(() => expect(memory.stats().resident.scopes).toBe(1)) // its slot is registered, loading
+    const second = memory.search('knots', { userId: 'k', topK: 3 })
+    release()
+    const [a, b] = await Promise.all([first, second])
+    expect(b.results.map((r) => r.id)).toEqual(a.results.map((r) => r.id))
+    expect(a.results).toHaveLength(3)
+    expect(memory.stats().resident).toMatchObject({ loads: 1, storeSearches: 0 })
   })
 
   it('sees a write made outside this process after invalidate, not before', async () => {

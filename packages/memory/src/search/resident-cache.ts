@@ -63,6 +63,8 @@ interface Slot {
   /** Images committed while the slot loads; laid over what the load read, in order. */
   buffer: Array<Map<string, StoredMemory | null>> | undefined
   loading: Promise<ResidentScope | undefined> | undefined
+  /** A small scope's load, which reads wait for (it costs less than a store search), unlike a background one. */
+  awaited: boolean
 }
 
 const recentReadsKept = 10_000
@@ -161,7 +163,7 @@ export class ResidentCache {
       return slot.entry
     }
     if (slot?.loading) {
-      if (options.wait) return slot.loading
+      if (options.wait || slot.awaited) return slot.loading
       this.counters.storeSearches++
       return undefined
     }
@@ -177,7 +179,7 @@ export class ResidentCache {
         // Another read of the scope may have started loading it meanwhile.
         const now = this.slots.get(key)
         if (now) return now.loading ?? (now.buffer ? undefined : now.entry)
-        return this.load(key, { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId })
+        return this.load(key, { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId }, { awaited: true })
       }
       if (this.oversized.has(key)) {
         this.counters.storeSearches++
@@ -435,8 +437,8 @@ export class ResidentCache {
    * images over what the store returns, then the buffer. Images are whole rows, so applying one the
    * store already had is harmless: the result is every committed write, in order.
    */
-  private load(key: string, scope: ScopeFilter): Promise<ResidentScope | undefined> {
-    const slot: Slot = { key, scope, entry: new ResidentScope(), buffer: [], loading: undefined }
+  private load(key: string, scope: ScopeFilter, { awaited = false } = {}): Promise<ResidentScope | undefined> {
+    const slot: Slot = { key, scope, entry: new ResidentScope(), buffer: [], loading: undefined, awaited }
     const epoch = this.epoch
     slot.loading = (async () => {
       try {
