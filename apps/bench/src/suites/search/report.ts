@@ -134,7 +134,8 @@ ${inProcessRows.join('\n')}
 
 A fresh store loaded with \`addBatch\` of ${bulk.batchSize.toLocaleString('en')} (vectors precomputed per LoCoMo turn, so the load
 measures the store) to ${bulk.memories.toLocaleString('en')} memories over ${bulk.users.toLocaleString('en')} users, then ${bulk.searches}
-sequential hybrid searches at once (no warm-up), each the first search of its user (the store path),
+sequential hybrid searches at once (no warm-up), each the first search of its user (since 2c15fd7 that search
+counts the scope and, at 100 memories, loads it and searches it resident; before, the store path),
 then the same users again once \`memory.warm\` loaded their scopes (resident; until this run the second pass
 came before the background loads and measured the store path again); then \`memory.optimize()\` and the same on ${bulk.searches} other users.
 
