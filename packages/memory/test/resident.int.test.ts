@@ -292,6 +292,64 @@ describe('resident index coherence', () => {
     expect(resident.results.map((r) => r.id)).toEqual(fromStore.results.map((r) => r.id))
   })
 
+  it('a load a read waits for that fails leaves the read to the store; an add meanwhile is not handed the failure', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    await memory.addBatch(Array.from({ length: 20 }, (_, i) => ({ messages: `fact ${i} about gliding`, userId: 'g' })))
+    await memory.getAll({ userId: 'g', limit: 1 })
+    const vectors = (memory as unknown as { engine: { vectors: VectorStore } }).engine.vectors
+    const list = vectors.list.bind(vectors)
+    let release = () => {}
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    vectors.list = async () => {
+      await gate
+      throw new Error('object store unreachable')
+    }
+    try {
+      const search = memory.search('gliding', { userId: 'g', topK: 3 })
+      await vi.waitFor(() => expect(memory.stats().resident.scopes).toBe(1))
+      // An add to a scope written before asks for its load without waiting (writer.ts): it must
+      // not be handed the load, whose rejection nothing would then handle.
+      await memory.add('one more fact about gliding', { userId: 'g' })
+      release()
+      expect((await search).results).toHaveLength(3)
+      expect(memory.stats().resident).toMatchObject({ scopes: 0, loads: 0 })
+    } finally {
+      vectors.list = list
+    }
+    expect((await memory.search('gliding', { userId: 'g', topK: 30 })).results).toHaveLength(21)
+    expect(memory.stats().resident.loads).toBe(1)
+  })
+
+  it('does not keep a scope that writes not yet in the store take over maxScopeRows', async () => {
+    await using store = await openTemp(embedder, { resident: { maxScopeRows: 25 } })
+    const { memory } = store
+    const vectors = (memory as unknown as { engine: { vectors: VectorStore } }).engine.vectors
+    const apply = vectors.apply.bind(vectors)
+    let release = () => {}
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    vectors.apply = async (...args) => {
+      await gate
+      return apply(...args)
+    }
+    try {
+      // Acknowledged (journaled), held from LanceDB: the scope's count reads 0.
+      await memory.addBatch(Array.from({ length: 30 }, (_, i) => ({ messages: `entry ${i} about tides`, userId: 't' })))
+      const search = memory.search('tides', { userId: 't', topK: 50 })
+      await vi.waitFor(() => expect(memory.stats().resident.storeSearches).toBe(1))
+      release()
+      expect((await search).results).toHaveLength(30)
+    } finally {
+      release()
+      vectors.apply = apply
+    }
+    expect(memory.stats().resident).toMatchObject({ scopes: 0, loads: 0 })
+  })
+
   it('a read that comes while a small scope loads waits for that load instead of searching the store', async () => {
     await using store = await openTemp(embedder)
     const { memory } = store

@@ -163,29 +163,26 @@ export class ResidentCache {
       return slot.entry
     }
     if (slot?.loading) {
-      if (options.wait || slot.awaited) return slot.loading
-      this.counters.storeSearches++
-      return undefined
+      if (options.wait) return slot.loading
+      // A small scope's load costs less than a store search: a read waits for it (an add does not).
+      if (slot.awaited && !options.admit) return this.orStore(slot.loading)
+      return this.storeServes(options)
     }
-    if (this.oversized.has(key)) {
-      this.counters.storeSearches++
-      return undefined
-    }
-    const full = this.usedBytes >= this.options.budgetBytes * 0.9
-    if (!options.wait && !options.admit && !full) {
-      const small = await this.small(key, scope)
-      if (small) {
+    if (this.oversized.has(key)) return this.storeServes(options)
+    const nearlyFull = () => this.usedBytes >= this.options.budgetBytes * 0.9
+    if (!options.wait && !options.admit && !nearlyFull()) {
+      // Other loads may have filled the budget during the count.
+      if ((await this.small(key, scope)) && !nearlyFull()) {
         this.reads(key)
-        // Another read of the scope may have started loading it meanwhile.
+        // Another read of the scope may have started loading it meanwhile, or finished.
         const now = this.slots.get(key)
-        if (now) return now.loading ?? (now.buffer ? undefined : now.entry)
-        return this.load(key, { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId }, { awaited: true })
+        if (now?.loading) return this.orStore(now.loading)
+        if (now && !now.buffer) return this.scope(scope, options)
+        return this.orStore(this.load(key, { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId }, { awaited: true }))
       }
-      if (this.oversized.has(key)) {
-        this.counters.storeSearches++
-        return undefined
-      }
+      if (this.oversized.has(key)) return this.storeServes(options)
     }
+    const full = nearlyFull()
     // Background loads go one at a time, and only for scopes read again (more often when the
     // budget is full and a load would evict another scope): a workload spread over more scopes
     // than fit keeps reading the store instead of loading and evicting scopes without end.
@@ -193,10 +190,7 @@ export class ResidentCache {
     // next waits 4D): a load would evict another scope, and the store serves reads meanwhile.
     const wanted = full ? 3 : 2
     const busy = this.backgroundLoads > 0 || (full && performance.now() < this.loadNotBefore)
-    if (!options.wait && ((!options.admit && this.reads(key) < wanted) || busy)) {
-      this.counters.storeSearches++
-      return undefined
-    }
+    if (!options.wait && ((!options.admit && this.reads(key) < wanted) || busy)) return this.storeServes(options)
     const loading = this.load(key, { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId })
     if (options.wait) return loading
     this.backgroundLoads++
@@ -207,8 +201,7 @@ export class ResidentCache {
         this.backgroundLoads--
         this.loadNotBefore = performance.now() + 4 * (performance.now() - started)
       })
-    this.counters.storeSearches++
-    return undefined
+    return this.storeServes(options)
   }
 
   /**
@@ -217,12 +210,32 @@ export class ResidentCache {
    */
   private async small(key: string, scope: ScopeFilter): Promise<boolean> {
     const whole = { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId }
+    const epoch = this.epoch
     const rows = await this.source
       .vectors()
       .count(whole, undefined)
       .catch(() => Number.POSITIVE_INFINITY)
-    if (rows > this.options.maxScopeRows && Number.isFinite(rows)) this.oversized.set(key, rows)
+    // An invalidation during the count may have dropped what it read.
+    if (rows > this.options.maxScopeRows && Number.isFinite(rows) && epoch === this.epoch) this.oversized.set(key, rows)
     return rows <= Math.min(firstReadLoadRows, this.options.maxScopeRows)
+  }
+
+  /** The store serves this read; an add asking for its scope's load (`admit`) is no read. */
+  private storeServes(options: { admit?: boolean }): undefined {
+    if (!options.admit) this.counters.storeSearches++
+    return undefined
+  }
+
+  /** A load a read waits for: if it fails, or ends not resident, the store serves the read (and reports what is wrong). */
+  private orStore(loading: Promise<ResidentScope | undefined>): Promise<ResidentScope | undefined> {
+    return loading.then(
+      (entry) => entry,
+      (e: unknown) => {
+        this.options.logger.warn('memory.resident_load_failed', { error: String(e) })
+        this.counters.storeSearches++
+        return undefined
+      },
+    )
   }
 
   /** Whether the scope was last seen holding more than `maxScopeRows` memories (so the store serves it). */
@@ -458,6 +471,12 @@ export class ResidentCache {
             if (memory && inScope(memory, scope)) entry.put(residentRow(memory))
             else if (!memory) entry.remove(id)
           }
+        }
+        // Writes not applied to the store yet (a bulk load) can take a scope over the limit too.
+        if (entry.rows.size > this.options.maxScopeRows) {
+          if (epoch === this.epoch) this.oversized.set(key, entry.rows.size)
+          this.counters.storeSearches++
+          return undefined
         }
         if (epoch !== this.epoch || this.slots.get(key) !== slot) return undefined
         this.counters.loads++

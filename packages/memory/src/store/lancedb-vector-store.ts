@@ -134,7 +134,7 @@ function fromRow(row: Row): StoredMemory {
 class LanceVectorStore implements VectorStore {
   private readonly schema: import('apache-arrow').Schema
   /**
-   * Rows written since the last index refresh (an upper bound: see keywordSearch). It starts at 0
+   * Rows written since the last index refresh (an upper bound: see keywordMatches). It starts at 0
    * because Memory.open refreshes the index when anything is unindexed, as the writer's duplicate
    * lookups also require.
    */
