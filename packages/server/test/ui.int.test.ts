@@ -271,6 +271,12 @@ describe('dashboard', () => {
     expect(cells[0]).toBe('1')
     for (const cell of cells.slice(1)) expect(cell).toMatch(/^-?\d+(\.\d{3})?$/)
     expect(cells[5]).toBe('1')
+    // The memory written right after it in Alice's thread takes conversation context from it.
+    const next = page.getByRole('row').filter({ hasText: 'Alice is allergic to peanuts' })
+    expect(await next.locator('td.context').textContent()).toMatch(/^\+0\.\d{3} from #1$/)
+    expect(await next.locator('td.context a').getAttribute('href')).toBe(`/ui/memories/${ids['tea']}`)
+    // A memory alone in its thread (Alice's planner run) has no neighbour to take from.
+    expect(await page.getByRole('row').filter({ hasText: 'Weekly planning meeting' }).locator('td.context').textContent()).toBe('–')
     await snap(page, 'search')
 
     await page.getByLabel('mode').selectOption('keyword')

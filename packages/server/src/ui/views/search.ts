@@ -49,7 +49,7 @@ function resultTable(results: SearchHitJson[]): Html {
   return html`<table>
   <thead><tr>
     <th class="num">#</th><th>memory</th><th>scope</th>
-    <th class="num">score</th><th class="num">similarity</th><th class="num">vector rank</th><th class="num">keyword (BM25)</th><th class="num">keyword rank</th><th class="num">fused</th>
+    <th class="num">score</th><th class="num">similarity</th><th class="num">vector rank</th><th class="num">keyword (BM25)</th><th class="num">keyword rank</th><th class="num">fused</th><th>context</th>
   </tr></thead>
   <tbody>
   ${results.map(
@@ -63,9 +63,18 @@ function resultTable(results: SearchHitJson[]): Html {
     <td class="num">${score(hit.explain?.keyword?.score)}</td>
     <td class="num">${hit.explain?.keyword?.rank ?? '–'}</td>
     <td class="num">${score(hit.explain?.fused)}</td>
+    <td class="context">${contextCell(hit, results)}</td>
   </tr>`,
   )}
   </tbody>
 </table>
-<p class="muted">score orders the results: in hybrid mode 0.7 · BM25 / best BM25 + 0.3 · similarity; in vector mode the similarity; in keyword mode BM25. Ranks are each signal's own order (– when the memory was not among its candidates).</p>`
+<p class="muted">score orders the results: in hybrid mode 0.7 · BM25 / best BM25 + 0.3 · similarity, plus context (a share of the score of the memory next to it in its conversation that matched); in vector mode the similarity; in keyword mode BM25. Ranks are each signal's own order (– when the memory was not among its candidates).</p>`
+}
+
+/** What conversation context added, and from which memory: its place among the results, or a link when it is not shown. */
+function contextCell(hit: SearchHitJson, results: SearchHitJson[]): Html | string {
+  const context = hit.explain?.context
+  if (!context) return '–'
+  const at = results.findIndex((other) => other.id === context.from)
+  return html`+${score(context.score)} from <a href="/ui/memories/${context.from}">${at >= 0 ? `#${at + 1}` : 'a memory not shown'}</a>`
 }
