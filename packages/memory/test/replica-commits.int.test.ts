@@ -1,9 +1,8 @@
 import { type PostgresService, startPostgres } from '@agentmem/test-services'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Memory } from '../src/index.js'
-import type { VectorStore } from '../src/store/types.js'
 import { createHashEmbedder } from '../src/testing/index.js'
-import { tempDir } from './helpers/fixtures.js'
+import { holdStore, storeOf, tempDir } from './helpers/fixtures.js'
 
 /**
  * A write the leader acknowledges reaches followers at its commit, not at its LanceDB write, which
@@ -51,34 +50,6 @@ async function twoReplicas(name: string, checkEveryMs = 1_000) {
   }
 }
 
-/** The store a Memory writes (tests reach in to hold its writes, as a slow object store or a maintenance would). */
-function storeOf(memory: Memory): VectorStore {
-  return (memory as unknown as { engine: { vectors: VectorStore } }).engine.vectors
-}
-
-/** Holds every LanceDB write of `memory`'s store until `release()`. */
-function holdApplies(memory: Memory) {
-  const vectors = storeOf(memory)
-  const apply = vectors.apply.bind(vectors)
-  let release = () => {}
-  const gate = new Promise<void>((resolve) => {
-    release = resolve
-  })
-  let held = 0
-  vectors.apply = async (...args) => {
-    held++
-    await gate
-    return apply(...args)
-  }
-  return {
-    held: () => held,
-    release() {
-      release()
-      vectors.apply = apply
-    },
-  }
-}
-
 /** Holds `memory`'s handling of notices (its replication's serial chain) until `release()`, as on a busy follower. */
 function holdNotices(memory: Memory) {
   const replication = (memory as unknown as { engine: { replication: { serially(task: () => Promise<void>): Promise<void> } } }).engine.replication
@@ -108,7 +79,7 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
     await expect.poll(async () => (await follower.getAll({ userId: 'alice' })).results.length, { timeout: 10_000 }).toBe(2)
     await follower.warm({ userId: 'alice' })
 
-    const gate = holdApplies(leader)
+    const gate = holdStore(leader, 'apply')
     try {
       const zebra = (await leader.add('alice saw a zebra at the zoo', { userId: 'alice' })).results[0]?.id as string
       const lion = (await leader.add('bob met a lion at the zoo', { userId: 'bob' })).results[0]?.id as string
@@ -174,7 +145,7 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
         notices.release()
       }
     }
-    const gate = holdApplies(leader)
+    const gate = holdStore(leader, 'apply')
     try {
       await addTwice('dana drinks green tea') // its group not in LanceDB yet
     } finally {
@@ -194,7 +165,7 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
     await follower.search('ferret', { userId: 'dave' }) // read twice: resident from now on
     // A scope-wide delete first waits for the writes before it to reach LanceDB: let them.
     await leader.getAll({ userId: 'erin' })
-    const gate = holdApplies(leader)
+    const gate = holdStore(leader, 'apply')
     try {
       expect((await leader.deleteAll({ userId: 'dave' })).deleted).toBe(1_000)
       await expect.poll(async () => (await follower.search('ferret', { userId: 'dave', topK: 10 })).results.length, { timeout: 5_000 }).toBe(0)
@@ -217,7 +188,7 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
     const cluster = (leader as unknown as { engine: { replication: { cluster: { publish(notice: string): Promise<boolean> } } } }).engine.replication.cluster
     const publish = cluster.publish.bind(cluster)
     cluster.publish = async () => false
-    const gate = holdApplies(leader)
+    const gate = holdStore(leader, 'apply')
     try {
       const adding = follower.add('alice told nobody', { userId: 'alice' })
       // Told nobody, so answered only once applied (held here), not at the commit.

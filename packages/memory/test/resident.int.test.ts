@@ -3,8 +3,7 @@ import type { Embedder } from '@agentmem/embeddings'
 import * as lancedb from '@lancedb/lancedb'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { Memory, type SearchOptions, type SearchResult } from '../src/index.js'
-import type { VectorStore } from '../src/store/types.js'
-import { defaultEmbedder, openTemp, seededRandom, tempDir } from './helpers/fixtures.js'
+import { defaultEmbedder, holdStore, openTemp, seededRandom, tempDir } from './helpers/fixtures.js'
 
 /**
  * Issue 13: the scope-resident index answers exactly what the store's indexes answer, stays
@@ -297,27 +296,18 @@ describe('resident index coherence', () => {
     const { memory } = store
     await memory.addBatch(Array.from({ length: 20 }, (_, i) => ({ messages: `fact ${i} about gliding`, userId: 'g' })))
     await memory.getAll({ userId: 'g', limit: 1 })
-    const vectors = (memory as unknown as { engine: { vectors: VectorStore } }).engine.vectors
-    const list = vectors.list.bind(vectors)
-    let release = () => {}
-    const gate = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    vectors.list = async () => {
-      await gate
-      throw new Error('object store unreachable')
-    }
+    const held = holdStore(memory, 'list', { fail: new Error('object store unreachable') })
     try {
       const search = memory.search('gliding', { userId: 'g', topK: 3 })
       await vi.waitFor(() => expect(memory.stats().resident.scopes).toBe(1))
       // An add to a scope written before asks for its load without waiting (writer.ts): it must
       // not be handed the load, whose rejection nothing would then handle.
       await memory.add('one more fact about gliding', { userId: 'g' })
-      release()
+      held.release()
       expect((await search).results).toHaveLength(3)
       expect(memory.stats().resident).toMatchObject({ scopes: 0, loads: 0 })
     } finally {
-      vectors.list = list
+      held.release()
     }
     expect((await memory.search('gliding', { userId: 'g', topK: 30 })).results).toHaveLength(21)
     expect(memory.stats().resident.loads).toBe(1)
@@ -326,26 +316,16 @@ describe('resident index coherence', () => {
   it('does not keep a scope that writes not yet in the store take over maxScopeRows', async () => {
     await using store = await openTemp(embedder, { resident: { maxScopeRows: 25 } })
     const { memory } = store
-    const vectors = (memory as unknown as { engine: { vectors: VectorStore } }).engine.vectors
-    const apply = vectors.apply.bind(vectors)
-    let release = () => {}
-    const gate = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    vectors.apply = async (...args) => {
-      await gate
-      return apply(...args)
-    }
+    const held = holdStore(memory, 'apply')
     try {
       // Acknowledged (journaled), held from LanceDB: the scope's count reads 0.
       await memory.addBatch(Array.from({ length: 30 }, (_, i) => ({ messages: `entry ${i} about tides`, userId: 't' })))
       const search = memory.search('tides', { userId: 't', topK: 50 })
       await vi.waitFor(() => expect(memory.stats().resident.storeSearches).toBe(1))
-      release()
+      held.release()
       expect((await search).results).toHaveLength(30)
     } finally {
-      release()
-      vectors.apply = apply
+      held.release()
     }
     expect(memory.stats().resident).toMatchObject({ scopes: 0, loads: 0 })
   })
@@ -355,21 +335,12 @@ describe('resident index coherence', () => {
     const { memory } = store
     await memory.addBatch(Array.from({ length: 20 }, (_, i) => ({ messages: `tip ${i} about knots`, userId: 'k' })))
     await memory.getAll({ userId: 'k', limit: 1 })
-    // Hold the load's read of the scope (tests reach in, as a slow object store would).
-    const vectors = (memory as unknown as { engine: { vectors: VectorStore } }).engine.vectors
-    const list = vectors.list.bind(vectors)
-    let release = () => {}
-    const gate = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    vectors.list = async (...args) => {
-      await gate
-      return list(...args)
-    }
+    // Hold the load's read of the scope.
+    const held = holdStore(memory, 'list')
     const first = memory.search('knots', { userId: 'k', topK: 3 })
     await vi.waitFor(() => expect(memory.stats().resident.scopes).toBe(1)) // its slot is registered, loading
     const second = memory.search('knots', { userId: 'k', topK: 3 })
-    release()
+    held.release()
     const [a, b] = await Promise.all([first, second])
     expect(b.results.map((r) => r.id)).toEqual(a.results.map((r) => r.id))
     expect(a.results).toHaveLength(3)

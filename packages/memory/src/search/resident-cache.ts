@@ -169,16 +169,18 @@ export class ResidentCache {
       return this.storeServes(options)
     }
     if (this.oversized.has(key)) return this.storeServes(options)
+    // The scope's own rows, superseded ones included, whatever the read asks for.
+    const whole = { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId }
     const nearlyFull = () => this.usedBytes >= this.options.budgetBytes * 0.9
     if (!options.wait && !options.admit && !nearlyFull()) {
       // Other loads may have filled the budget during the count.
-      if ((await this.small(key, scope)) && !nearlyFull()) {
+      if ((await this.small(key, whole)) && !nearlyFull()) {
         this.reads(key)
         // Another read of the scope may have started loading it meanwhile, or finished.
         const now = this.slots.get(key)
         if (now?.loading) return this.orStore(now.loading)
         if (now && !now.buffer) return this.scope(scope, options)
-        return this.orStore(this.load(key, { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId }, { awaited: true }))
+        return this.orStore(this.load(key, whole, { awaited: true }))
       }
       if (this.oversized.has(key)) return this.storeServes(options)
     }
@@ -191,7 +193,7 @@ export class ResidentCache {
     const wanted = full ? 3 : 2
     const busy = this.backgroundLoads > 0 || (full && performance.now() < this.loadNotBefore)
     if (!options.wait && ((!options.admit && this.reads(key) < wanted) || busy)) return this.storeServes(options)
-    const loading = this.load(key, { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId })
+    const loading = this.load(key, whole)
     if (options.wait) return loading
     this.backgroundLoads++
     const started = performance.now()
@@ -208,8 +210,7 @@ export class ResidentCache {
    * Whether the scope holds few enough memories to load at once (a count over maxScopeRows is kept,
    * as a load would keep it). A failed count says no: the store search reports the failure.
    */
-  private async small(key: string, scope: ScopeFilter): Promise<boolean> {
-    const whole = { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId }
+  private async small(key: string, whole: ScopeFilter): Promise<boolean> {
     const epoch = this.epoch
     const rows = await this.source
       .vectors()

@@ -6,7 +6,7 @@ import { createEmbedder, createReranker, type Embedder, type Reranker } from '@a
 import { tinyBertShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
 import { type CephRgwService, type PostgresService, startCephRgw, startPostgres } from '@agentmem/test-services'
 import { Memory, type MemoryOpenOptions } from '../../src/index.js'
-import type { StoredMemory } from '../../src/store/types.js'
+import type { StoredMemory, VectorStore } from '../../src/store/types.js'
 
 export { seededRandom } from '../../src/testing/index.js'
 
@@ -114,6 +114,39 @@ export async function openTemp(embedder: Embedder, options: Partial<MemoryOpenOp
     async [Symbol.asyncDispose]() {
       await memory.close()
       await store[Symbol.asyncDispose]()
+    },
+  }
+}
+
+/** The store a Memory reads and writes (tests reach in to hold its calls, as a slow object store or a maintenance would). */
+export function storeOf(memory: Memory): VectorStore {
+  return (memory as unknown as { engine: { vectors: VectorStore } }).engine.vectors
+}
+
+/**
+ * Holds every call of one method of `memory`'s store until `release()`, which also puts the method
+ * back; with `fail`, the held calls then reject with it instead of running.
+ */
+export function holdStore(memory: Memory, method: 'list' | 'apply', options: { fail?: Error } = {}) {
+  const vectors = storeOf(memory)
+  const original = vectors[method]
+  let open = () => {}
+  const gate = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  let held = 0
+  const holding = async (...args: unknown[]) => {
+    held++
+    await gate
+    if (options.fail) throw options.fail
+    return (original as (...args: unknown[]) => Promise<unknown>).apply(vectors, args)
+  }
+  Object.assign(vectors, { [method]: holding })
+  return {
+    held: () => held,
+    release() {
+      open()
+      Object.assign(vectors, { [method]: original })
     },
   }
 }
