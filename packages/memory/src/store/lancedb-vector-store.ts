@@ -292,8 +292,9 @@ class LanceVectorStore implements VectorStore {
         .fullTextSearch(query, { columns: ['text'] })
         .where(compileWhere(scope, filter))
         // Two columns: every column read costs per scattered row (at 1M memories, ~480 matches of a
-        // scope took 21 ms with these, 39 ms with whole rows).
-        .select(['id', 'text'])
+        // scope took 21 ms with these, 39 ms with whole rows). `_score` comes back anyway; a select
+        // without it makes LanceDB log a deprecation warning on every search.
+        .select(['id', 'text', '_score'])
         .limit(k + this.unindexed)
         .toArray()) as Array<{ id: string; text: string }>
       return rows.map((row) => ({ id: row.id, text: row.text }))
