@@ -237,6 +237,7 @@ export class Memory implements AsyncDisposable {
         topK: Math.max(opts.topK, depth),
         threshold: opts.threshold,
         fillerWeight: engine.config.fillerWeight,
+        feedbackWeight: engine.config.feedbackWeight,
         contextWeight: engine.config.contextWeight,
         signal: opts.signal,
       },

@@ -186,6 +186,12 @@ export const memoryOpenOptionsSchema = z.strictObject({
    */
   fillerWeight: z.number().min(0).max(1).default(0.5),
   /**
+   * In hybrid search, pseudo-relevance feedback: the words of the best 3 hits that the query lacks
+   * join it, each counting at most this fraction of a query word, and re-score the candidates
+   * (search/feedback.ts). It re-orders what was found and never searches again. 0 turns it off.
+   */
+  feedbackWeight: z.number().min(0).max(1).default(0.3),
+  /**
    * In hybrid search, the share of a hit's score lent to the memories just before and after it in
    * its conversation thread (same user, agent and run, written within 30 minutes): an answer is
    * often the message after the one that matches the question. 0 turns it off: a store of

@@ -29,6 +29,8 @@ export interface SearchExplanation {
   fused: number
   /** Set when the memory holds only filler words (acknowledgements, greetings): a positive `fused` is its score times `fillerWeight`. */
   filler?: true
+  /** Set when the best hits' own words (pseudo-relevance feedback, hybrid only) match this memory: `fused` includes it. */
+  feedback?: number
   /** Set when a neighbouring memory of its conversation thread matched: `fused` includes `score`, lent by the memory `from`. */
   context?: { from: string; score: number }
 }

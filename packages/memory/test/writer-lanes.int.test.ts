@@ -122,7 +122,17 @@ describe('the writer’s store lane', () => {
           loadsRatherThanWaits: () => writer.settlesAfterMaintenance,
           healthy: () => writer.healthy(),
         },
-        { query, scope: { tenantId: 't', userId }, filter: undefined, mode: 'hybrid', topK: 5, threshold: undefined, fillerWeight: 1, contextWeight: 0.3 },
+        {
+          query,
+          scope: { tenantId: 't', userId },
+          filter: undefined,
+          mode: 'hybrid',
+          topK: 5,
+          threshold: undefined,
+          fillerWeight: 1,
+          feedbackWeight: 0.3,
+          contextWeight: 0.3,
+        },
       )
     // Each user written once, so no scope is resident until a search loads it.
     const add = (id: string, text: string, userId: string) => writer.submit([{ kind: 'add', memory: storedRow(id, text, userId), actor: null }])

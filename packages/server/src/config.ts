@@ -75,6 +75,8 @@ export const serverConfigSchema = z
     residentBudgetBytes: int(0).default(256 * 1024 * 1024),
     /** In hybrid search, the factor on the score of a memory made only of filler words ("Noted!", "Got it, thanks!"); 1 turns the prior off. */
     fillerWeight: z.coerce.number().min(0).max(1).default(0.5),
+    /** In hybrid search, how much a word of the best hits that the query lacks counts, as a fraction of a query word (pseudo-relevance feedback); 0 turns it off. */
+    feedbackWeight: z.coerce.number().min(0).max(1).default(0.3),
     /** In hybrid search, the share of a hit's score lent to its neighbours in its conversation thread; 0 turns it off. */
     contextWeight: z.coerce.number().min(0).max(1).default(0.3),
     /** A scope with more memories is searched in LanceDB, never held in memory whole. */

@@ -223,6 +223,7 @@ export function memoryOptions(config: ServerConfig): Partial<MemoryOpenOptions> 
     maxBatchItems: config.maxBatchItems,
     resident: { budgetBytes: config.residentBudgetBytes, maxScopeRows: config.residentMaxScopeRows },
     fillerWeight: config.fillerWeight,
+    feedbackWeight: config.feedbackWeight,
     contextWeight: config.contextWeight,
     ...(config.llmBaseUrl &&
       config.llmModel && {

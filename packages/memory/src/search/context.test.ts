@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { StoredMemory } from '../store/types.js'
-import { compareThreadOrder, contextWindowMs, contextWindows, lendContext, type ThreadRow, threadNeighbours } from './context.js'
+import { compareThreadOrder, contextWindowMs, contextWindows, lendContext, precedingShare, type ThreadRow, threadNeighbours } from './context.js'
 import type { FusedHit } from './fusion.js'
 
 const minute = 60_000
@@ -26,6 +26,15 @@ describe('threadNeighbours', () => {
     const lenders = [thread[3] as ThreadRow, thread[1] as ThreadRow]
     // d (lender 0, the better) borders c and e; b (lender 1) borders a and c, which takes d's.
     expect(neighboursOf(lenders, [...thread].reverse())).toEqual({ c: 0, e: 0, a: 1 })
+  })
+
+  it('says whether a neighbour follows its lender or precedes it', () => {
+    const thread = ['a', 'b', 'c'].map((id, i) => row(id, i * minute))
+    const found = threadNeighbours(thread, [thread[1] as ThreadRow], () => true)
+    expect([...found].map(([id, { after }]) => [id, after])).toEqual([
+      ['a', false],
+      ['c', true],
+    ])
   })
 
   it('orders a batch written in one millisecond by id, and lenders next to each other lend to each other', () => {
@@ -69,21 +78,23 @@ describe('lendContext', () => {
     explain: { vector: { score: 0, rank: null }, keyword: null, fused, ...(filler && { filler: true as const }) },
   })
 
-  it("adds weight times the lender's score, from scores before any lending, and re-sorts", () => {
+  it("adds weight times the lender's score after it, precedingShare of that before it, from scores before any lending, and re-sorts", () => {
     const [question, answer, other] = [hit('question', 1), hit('answer', 0.5), hit('other', 0.6)]
     const hits = [question, answer, other]
-    // Lenders best first: question, then other. Question takes 0.18 from other first; answer
-    // still gets 0.3 of question's own 1, not of its 1.18.
+    // Lenders best first: question, then other. Question, before other, takes 0.18 * precedingShare
+    // from it first; answer, after question, still gets 0.3 of question's own 1, not of its score after lending.
     const found = new Map([
-      ['question', { lender: 1 }],
-      ['answer', { lender: 0 }],
+      ['question', { lender: 1, after: false }],
+      ['answer', { lender: 0, after: true }],
     ])
     const ranked = lendContext(hits, new Map(hits.map((h) => [h.memory.id, h])), [question, other], found, 0.3, 0.5)
     expect(ranked.map((h) => [h.memory.id, Number(h.explain.fused.toFixed(6))])).toEqual([
-      ['question', 1.18],
+      ['question', Number((1 + 0.18 * precedingShare).toFixed(6))],
       ['answer', 0.8],
       ['other', 0.6],
     ])
+    expect(precedingShare).toBeGreaterThan(0)
+    expect(precedingShare).toBeLessThan(1)
     expect(answer.explain.context).toEqual({ from: 'question', score: 0.3 })
   })
 
@@ -91,9 +102,9 @@ describe('lendContext', () => {
     const [negative, filler, strong] = [hit('negative', -0.2), hit('filler', 0.1, true), hit('strong', 1)]
     const hits = [negative, filler, strong]
     const byId = new Map(hits.map((h) => [h.memory.id, h]))
-    lendContext(hits, byId, [negative], new Map([['filler', { lender: 0 }]]), 0.3, 0.5)
+    lendContext(hits, byId, [negative], new Map([['filler', { lender: 0, after: true }]]), 0.3, 0.5)
     expect(filler.explain.fused).toBe(0.1)
-    lendContext(hits, byId, [strong], new Map([['filler', { lender: 0 }]]), 0.3, 0.5)
+    lendContext(hits, byId, [strong], new Map([['filler', { lender: 0, after: true }]]), 0.3, 0.5)
     expect(filler.explain.fused).toBeCloseTo(0.1 + 0.15, 12)
   })
 })

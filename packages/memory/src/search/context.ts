@@ -2,10 +2,11 @@ import type { StoredMemory } from '../store/types.js'
 import { byFusedScore, type FusedHit } from './fusion.js'
 
 /**
- * Conversation context: in hybrid search, each of the best `contextLenders` hits lends its two
- * neighbours in its thread `contextWeight` times its score. An answer is often the message just
- * after (or before) the one that matches the question's words: "Where did you go?" / "To the lake
- * with the kids". Agents that keep every message (`infer: false`) store exactly these threads.
+ * Conversation context: in hybrid search, each of the best `contextLenders` hits lends the
+ * message after it in its thread `contextWeight` times its score, and the message before it
+ * `precedingShare` of that. An answer is often the message just after (or before) the one that
+ * matches the question's words: "Where did you go?" / "To the lake with the kids". Agents that
+ * keep every message (`infer: false`) store exactly these threads.
  *
  * A thread is one user + agent + run (the exact scope a memory was written to), in write order:
  * creation time, then id (uuidv7, so rows of one batch keep their order). The neighbours of a
@@ -21,6 +22,12 @@ import { byFusedScore, type FusedHit } from './fusion.js'
  * (docs/benchmarks/locomo.md); deeper lenders lifted little and cost a neighbour search each.
  */
 export const contextLenders = 10
+/**
+ * What the message before a hit gets of the share the message after it gets: an answer follows
+ * its question more often than it precedes it. Picked on LoCoMo's quick set with feedback
+ * (feedback.ts), from before / after shares {0, 0.1, 0.15, 0.2, 0.25, 0.3} / {0.25, 0.3, 0.35}.
+ */
+export const precedingShare = 0.5
 export const contextWindowMs = 30 * 60_000
 
 /** What finding neighbours reads of a row: its thread and place in it. */
@@ -74,6 +81,13 @@ export function contextWindows(lenders: readonly ThreadRow[]): Array<{ thread: T
   return windows
 }
 
+/** A memory next to a lender: `lender` is its index among the lenders, `after` whether it follows it. */
+export interface Neighbour<T extends ThreadRow = ThreadRow> {
+  row: T
+  lender: number
+  after: boolean
+}
+
 /**
  * Each lender's neighbours: the nearest rows before and after it in its thread that `visible`
  * accepts, within the window. `order` holds the rows in thread order; both read paths call this
@@ -84,15 +98,15 @@ export function threadNeighbours<T extends ThreadRow>(
   order: readonly T[],
   lenders: readonly ThreadRow[],
   visible: (row: T) => boolean,
-): Map<string, { row: T; lender: number }> {
-  const found = new Map<string, { row: T; lender: number }>()
+): Map<string, Neighbour<T>> {
+  const found = new Map<string, Neighbour<T>>()
   for (let lender = 0; lender < lenders.length; lender++) {
     const row = lenders[lender] as ThreadRow
     const at = threadPosition(order, row)
     const before = nearest(order, row, at - 1, -1, visible)
     const after = nearest(order, row, order[at]?.id === row.id ? at + 1 : at, 1, visible)
-    if (before && !found.has(before.id)) found.set(before.id, { row: before, lender })
-    if (after && !found.has(after.id)) found.set(after.id, { row: after, lender })
+    if (before && !found.has(before.id)) found.set(before.id, { row: before, lender, after: false })
+    if (after && !found.has(after.id)) found.set(after.id, { row: after, lender, after: true })
   }
   return found
 }
@@ -108,8 +122,9 @@ function nearest<T extends ThreadRow>(order: readonly T[], lender: ThreadRow, st
 }
 
 /**
- * Adds to each neighbour `weight` times the score of the lender it takes context from (scores
- * before any lending: it does not cascade), and returns every hit, best first. `byId` indexes
+ * Adds to each neighbour `weight` (`precedingShare` of it before the lender) times the score of
+ * the lender it takes context from (scores before any lending: it does not cascade), and returns
+ * every hit, best first. `byId` indexes
  * `hits`, which must hold each neighbour: the candidates already there, the others scored by
  * fusion alone.
  */
@@ -117,16 +132,17 @@ export function lendContext(
   hits: FusedHit[],
   byId: ReadonlyMap<string, FusedHit>,
   lenders: readonly FusedHit[],
-  found: ReadonlyMap<string, { lender: number }>,
+  found: ReadonlyMap<string, Pick<Neighbour, 'lender' | 'after'>>,
   weight: number,
   fillerWeight: number,
 ): FusedHit[] {
   const lent: Array<{ hit: FusedHit; from: string; score: number }> = []
-  for (const [id, { lender }] of found) {
+  for (const [id, { lender, after }] of found) {
     const hit = byId.get(id)
     const from = lenders[lender] as FusedHit
+    const share = after ? weight : weight * precedingShare
     // A filler memory takes its share of context at its lowered weight, like its own score.
-    if (hit && from.explain.fused > 0) lent.push({ hit, from: from.memory.id, score: weight * from.explain.fused * (hit.explain.filler ? fillerWeight : 1) })
+    if (hit && from.explain.fused > 0) lent.push({ hit, from: from.memory.id, score: share * from.explain.fused * (hit.explain.filler ? fillerWeight : 1) })
   }
   for (const { hit, from, score } of lent) {
     hit.explain.context = { from, score }

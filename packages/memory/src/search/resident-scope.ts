@@ -1,7 +1,7 @@
 import type { FilterNode } from '../filters.js'
 import type { ScoredMemory, StoredMemory } from '../store/types.js'
 import { type CorpusStats, countTerms, type TermCounts } from './bm25.js'
-import { compareThreadOrder, threadNeighbours, threadPosition } from './context.js'
+import { compareThreadOrder, type Neighbour, threadNeighbours, threadPosition } from './context.js'
 import { dotProducts } from './dot-kernel.js'
 import { matchesFilter } from './filter-match.js'
 import { tokenize } from './tokenizer.js'
@@ -114,7 +114,7 @@ export class ResidentScope {
   }
 
   /** Each lender's thread neighbours among the rows a read with this query may return (context.ts). */
-  neighbours(lenders: readonly StoredMemory[], query: ResidentQuery): Map<string, { row: StoredMemory; lender: number }> {
+  neighbours(lenders: readonly StoredMemory[], query: ResidentQuery): Map<string, Neighbour<StoredMemory>> {
     const check = query.currentOnly || query.filter !== undefined
     return threadNeighbours(this.sortedThreadOrder(), lenders, (memory) => !check || this.visible(memory, query))
   }

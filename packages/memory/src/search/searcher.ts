@@ -5,6 +5,7 @@ import type { ScopeFilter, ScoredMemory, StoredMemory, VectorStore } from '../st
 import type { SearchExplanation } from '../types.js'
 import { type CorpusStats, countTerms, type TermCounts } from './bm25.js'
 import { compareThreadOrder, contextLenders, contextWindows, lendContext, type ThreadRow, threadNeighbours } from './context.js'
+import { applyFeedback } from './feedback.js'
 import { inScope, matchesFilter } from './filter-match.js'
 import { bestScore, type FusedHit, fuseHybrid, fuseOutsider, outsiderCeiling } from './fusion.js'
 import type { ResidentCache } from './resident-cache.js'
@@ -21,6 +22,8 @@ export interface SearchRequest {
   threshold: number | undefined
   /** Hybrid only: how much a filler memory's similarity counts (fusion.ts); 1 is no prior. */
   fillerWeight: number
+  /** Hybrid only: what a word of the best hits counts, as a fraction of a query word, in re-scoring the candidates (feedback.ts); 0 is none. */
+  feedbackWeight: number
   /** Hybrid only: the share of a hit's score its thread neighbours get (context.ts); 0 is none. */
   contextWeight: number
   signal?: AbortSignal | undefined
@@ -99,7 +102,11 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
       .filter((h) => threshold === undefined || h.score >= threshold)
       .map((h, i) => ({ ...h, explain: { vector: { score: h.score, rank: i + 1 }, keyword: null, fused: h.score } }))
   }
-  const fused = fuseHybrid(vector as Float32Array, vectorHits, keywordHits, request.fillerWeight)
+  let fused = fuseHybrid(vector as Float32Array, vectorHits, keywordHits, request.fillerWeight)
+  if (request.feedbackWeight > 0) {
+    const counts = ({ memory }: FusedHit) => resident?.rows.get(memory.id)?.counts ?? countTerms(tokenize(memory.text))
+    fused = applyFeedback(fused, counts, queryTerms, stats as CorpusStats, bestScore(keywordHits), request.feedbackWeight)
+  }
   const ranked =
     request.contextWeight > 0
       ? await withContext(

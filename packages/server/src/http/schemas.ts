@@ -47,7 +47,7 @@ export const searchHit = memoryItem
   .extend({
     score: z.number().openapi({
       description:
-        'What results are ordered by: in hybrid mode 0.7 · BM25 / best BM25 + 0.3 · similarity; in vector mode the similarity; in keyword mode BM25.',
+        'What results are ordered by: in hybrid mode 0.7 · BM25 / best BM25 + 0.3 · similarity, plus `explain.feedback` and `explain.context` when set; in vector mode the similarity; in keyword mode BM25.',
     }),
     similarity: z.number().nullable().openapi({
       description: 'Cosine similarity of the query and the memory, -1 to 1; what `threshold` compares in vector and hybrid modes. Null in keyword mode.',
@@ -63,9 +63,13 @@ export const searchHit = memoryItem
         filler: z.literal(true).optional().openapi({
           description: 'The memory holds only filler words (an acknowledgement, a greeting): a positive `fused` is its score times `fillerWeight`.',
         }),
+        feedback: z.number().optional().openapi({
+          description:
+            'Hybrid mode: the memory holds words of the best results that the query lacks (pseudo-relevance feedback); `fused` includes this, up to `feedbackWeight`.',
+        }),
         context: z.object({ from: z.string(), score: z.number() }).optional().openapi({
           description:
-            'A memory next to this one in its conversation thread matched: `fused` includes `score`, `contextWeight` times the fused score of the memory `from`. Ranks (vector, keyword) are null for a memory only context brought in.',
+            'A memory next to this one in its conversation thread matched: `fused` includes `score`, `contextWeight` times the fused score of the memory `from` (half that when it comes before `from`). Ranks (vector, keyword) are null for a memory only context brought in.',
         }),
       })
       .optional(),

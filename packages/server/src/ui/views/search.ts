@@ -68,7 +68,7 @@ function resultTable(results: SearchHitJson[]): Html {
   )}
   </tbody>
 </table>
-<p class="muted">score orders the results: in hybrid mode 0.7 · BM25 / best BM25 + 0.3 · similarity, plus context (a share of the score of the memory next to it in its conversation that matched); in vector mode the similarity; in keyword mode BM25. Ranks are each signal's own order (– when the memory was not among its candidates).</p>`
+<p class="muted">score orders the results: in hybrid mode 0.7 · BM25 / best BM25 + 0.3 · similarity, plus feedback (it holds words of the best results the query lacks) and context (a share of the score of the memory next to it in its conversation that matched); in vector mode the similarity; in keyword mode BM25. Ranks are each signal's own order (– when the memory was not among its candidates).</p>`
 }
 
 /** What conversation context added, and from which memory: its place among the results, or a link when it is not shown. */

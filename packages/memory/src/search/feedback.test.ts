@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest'
+import type { StoredMemory } from '../store/types.js'
+import { CorpusStats, countTerms, type TermCounts } from './bm25.js'
+import { applyFeedback, feedbackTerms, feedbackWords } from './feedback.js'
+import { type FusedHit, keywordWeight } from './fusion.js'
+import { tokenize } from './tokenizer.js'
+
+const texts = {
+  lake: 'We went to the lake, kayaking with the kids',
+  kayak: 'The kayak rental was cheap this summer',
+  work: 'Work was busy, a deadline every day',
+  paint: 'I painted a sunrise over the lake last week',
+  other: 'The kids loved the pizza place downtown',
+  swim: 'Swimming in the lake at dawn is the best',
+  trip: 'Our lake trip was fun',
+}
+type Id = keyof typeof texts
+const doc = (id: string): TermCounts => countTerms(tokenize(texts[id as Id]))
+const stats = new CorpusStats()
+for (const id of Object.keys(texts)) stats.add(doc(id))
+// The rest of the scope: "lake" is rare in it, as a topic's word is in a real one.
+for (let i = 0; i < 30; i++) stats.add(countTerms(tokenize(`meeting number ${i} about the budget and the roadmap`)))
+
+const hit = (id: Id, fused: number): FusedHit => ({
+  memory: { id, text: texts[id] } as StoredMemory,
+  explain: { vector: { score: 0, rank: null }, keyword: null, fused },
+})
+
+describe('feedbackWords', () => {
+  it("takes the best hits' words the query lacks, by share of the hits' weight times IDF", () => {
+    const words = feedbackWords([doc('lake'), doc('paint')], tokenize('where did they go'), stats)
+    // "lake" is in both hits: the whole weight (share 1). Words of the first hit alone weigh 1 / 1.5, of the second 0.5 / 1.5.
+    const lake = tokenize('lake')[0] as string
+    expect(words.get(lake)).toBeCloseTo(1, 12)
+    expect(words.get(tokenize('kayaking')[0] as string)).toBeCloseTo(1 / 1.5, 12)
+    expect(words.get(tokenize('sunrise')[0] as string)).toBeCloseTo(0.5 / 1.5, 12)
+    const many = countTerms(tokenize('alpha bravo charlie delta echo foxtrot golf hotel india juliet kilo lima mike november oscar'))
+    expect(feedbackWords([many], [], stats).size).toBe(feedbackTerms)
+  })
+
+  it('leaves out every query term', () => {
+    expect([...feedbackWords([doc('lake')], tokenize('lake kayaking kids'), stats).keys()]).not.toEqual(expect.arrayContaining(tokenize('lake')))
+  })
+})
+
+describe('applyFeedback', () => {
+  const lift = (before: Record<string, number>, query: string) =>
+    applyFeedback(
+      Object.entries(before).map(([id, fused]) => hit(id as Id, fused)),
+      (h) => doc(h.memory.id),
+      tokenize(query),
+      stats,
+      2,
+      0.3,
+    )
+
+  it("lifts candidates that share the best hits' words above those that do not", () => {
+    // The best three all speak of the lake; "trip" does too, "work" does not.
+    const before: Record<string, number> = { lake: 1, paint: 0.9, swim: 0.8, work: 0.5, trip: 0.45 }
+    const ranked = lift(before, 'what did she do in the summer')
+    const ids = ranked.map((h) => h.memory.id)
+    expect(ids.indexOf('trip')).toBeLessThan(ids.indexOf('work'))
+    expect(ranked.find((h) => h.memory.id === 'work')?.explain.feedback).toBeUndefined()
+    for (const h of ranked) expect(h.explain.fused).toBeCloseTo((before[h.memory.id] ?? Number.NaN) + (h.explain.feedback ?? 0), 12)
+    expect(ranked.map((h) => h.explain.fused)).toEqual(ranked.map((h) => h.explain.fused).sort((a, b) => b - a))
+  })
+
+  it("scores a hit by weight times its BM25 for the words, each by its share, over the best keyword score, in fusion's keyword weight", () => {
+    const [trip] = lift({ lake: 1, paint: 0.9, swim: 0.8, trip: 0.45 }, 'what did she do in the summer').filter((h) => h.memory.id === 'trip')
+    const words = feedbackWords([doc('lake'), doc('paint'), doc('swim')], tokenize('what did she do in the summer'), stats)
+    const lake = tokenize('lake')[0] as string
+    // Of trip's words only "lake" is among them.
+    expect(trip?.explain.feedback).toBeCloseTo((0.3 * keywordWeight * (words.get(lake) as number) * stats.scorer([lake])(doc('trip'))) / 2, 12)
+  })
+
+  it('changes nothing without a keyword candidate or a word beyond the query', () => {
+    const none = applyFeedback([hit('lake', 1)], (h) => doc(h.memory.id), tokenize('kids'), stats, 0, 0.3)
+    expect(none[0]?.explain).toEqual({ vector: { score: 0, rank: null }, keyword: null, fused: 1 })
+    const ranked = lift({ work: 1 }, texts.work)
+    expect(ranked[0]?.explain).toEqual({ vector: { score: 0, rank: null }, keyword: null, fused: 1 })
+  })
+})
