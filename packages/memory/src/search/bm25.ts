@@ -86,12 +86,19 @@ export class CorpusStats {
    * weight * tf / (tf + norm(length)), summed over the query's terms (repeats included).
    */
   weights(queryTerms: readonly string[]): { terms: Array<{ term: string; weight: number }>; norm: (length: number) => number } {
-    const averageLength = this.documents > 0 ? this.totalLength / this.documents || 1 : 1
     const weighted = new Map<string, number>()
-    for (const term of queryTerms) weighted.set(term, (weighted.get(term) ?? 0) + this.idf(term) * (k1 + 1))
-    return {
-      terms: [...weighted].map(([term, weight]) => ({ term, weight })),
-      norm: (length) => k1 * (1 - b + (b * length) / averageLength),
-    }
+    for (const term of queryTerms) weighted.set(term, (weighted.get(term) ?? 0) + this.termWeight(term))
+    return { terms: [...weighted].map(([term, weight]) => ({ term, weight })), norm: this.norm() }
+  }
+
+  /** A term's weight in BM25: its IDF times (k1 + 1). */
+  termWeight(term: string): number {
+    return this.idf(term) * (k1 + 1)
+  }
+
+  /** BM25's length normalisation at the current average length. */
+  norm(): (length: number) => number {
+    const averageLength = this.documents > 0 ? this.totalLength / this.documents || 1 : 1
+    return (length) => k1 * (1 - b + (b * length) / averageLength)
   }
 }
