@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest'
+import { storedRow } from '../../test/helpers/fixtures.js'
 import type { StoredMemory } from '../store/types.js'
 import { CorpusStats, countTerms, type TermCounts } from './bm25.js'
-import { applyFeedback, type FeedbackWord, feedbackTerms, feedbackWords } from './feedback.js'
+import { applyFeedback, type FeedbackWord, feedbackTerms, feedbackWords, wordsBm25 } from './feedback.js'
 import { type FusedHit, keywordWeight } from './fusion.js'
+import { ResidentScope, residentRow } from './resident-scope.js'
 import { tokenize } from './tokenizer.js'
 
 const texts = {
@@ -49,7 +51,7 @@ describe('applyFeedback', () => {
   const lift = (before: Record<string, number>, query: string) =>
     applyFeedback(
       Object.entries(before).map(([id, fused]) => hit(id as Id, fused)),
-      (h) => doc(h.memory.id),
+      { counts: (memory) => doc(memory.id) },
       tokenize(query),
       stats,
       2,
@@ -76,9 +78,22 @@ describe('applyFeedback', () => {
   })
 
   it('changes nothing without a keyword candidate or a word beyond the query', () => {
-    const none = applyFeedback([hit('lake', 1)], (h) => doc(h.memory.id), tokenize('kids'), stats, 0, 0.3)
+    const none = applyFeedback([hit('lake', 1)], { counts: (memory) => doc(memory.id) }, tokenize('kids'), stats, 0, 0.3)
     expect(none[0]?.explain).toEqual({ vector: { score: 0, rank: null }, keyword: null, fused: 1 })
     const ranked = lift({ work: 1 }, texts.work)
     expect(ranked[0]?.explain).toEqual({ vector: { score: 0, rank: null }, keyword: null, fused: 1 })
+  })
+
+  it("scores alike from the resident index's postings and from the hits' term counts, to the last bit", () => {
+    const scope = new ResidentScope()
+    for (const id of Object.keys(texts)) scope.put(residentRow({ ...storedRow(id, texts[id as Id]), vector: Float32Array.of(1, 0) }))
+    const { words, norm } = feedbackWords([doc('lake'), doc('paint'), doc('swim')], tokenize('what did she do'), stats)
+    const fromPostings = scope.termScores(words, norm)
+    for (const id of Object.keys(texts)) {
+      const memory = { id } as StoredMemory
+      expect(fromPostings(memory)).toBe(wordsBm25(doc(id), words, norm))
+    }
+    expect(fromPostings({ id: 'trip' } as StoredMemory)).toBeGreaterThan(0)
+    expect(fromPostings({ id: 'work' } as StoredMemory)).toBe(0)
   })
 })

@@ -1,3 +1,4 @@
+import type { StoredMemory } from '../store/types.js'
 import type { CorpusStats, TermCounts } from './bm25.js'
 import { byFusedScore, type FusedHit, keywordWeight } from './fusion.js'
 
@@ -63,40 +64,53 @@ function ranksBefore(a: FeedbackWord, b: FeedbackWord): boolean {
 }
 
 /**
+ * Where feedback reads the hits' terms: each one's term counts, and optionally a faster way to
+ * score every hit for the words (the resident index's postings). Both must sum a hit's words in
+ * the order given, so both read paths rank alike to the last bit.
+ */
+export interface FeedbackTerms {
+  counts(memory: StoredMemory): TermCounts
+  scorer?(words: readonly FeedbackWord[], norm: (length: number) => number): (memory: StoredMemory) => number
+}
+
+/** A text's BM25 for the feedback words, each weighted by its share, summed in the words' order. */
+export function wordsBm25(doc: TermCounts, words: readonly FeedbackWord[], norm: (length: number) => number): number {
+  const n = norm(doc.length)
+  let bm25 = 0
+  for (let j = 0; j < words.length; j++) {
+    const word = words[j] as FeedbackWord
+    const tf = doc.terms.get(word.term)
+    if (tf !== undefined) bm25 += (word.weight * tf) / (tf + n)
+  }
+  return bm25
+}
+
+/**
  * Adds each hit's feedback score (`explain.feedback`) to its fused score and returns the hits,
  * best first: `weight` times each feedback word's share, times the hit's BM25 for the word, over
  * `bestKeyword` (the best keyword candidate's BM25, what fusion divides by), in fusion's keyword
  * weight. So a feedback word counts at most `weight` of a query word: the query's own words
- * still count most. No keyword candidate, no feedback. `counts` gives a hit's term counts (the
- * resident index keeps them; the store path tokenizes the text).
+ * still count most. No keyword candidate, no feedback.
  */
 export function applyFeedback(
   hits: FusedHit[],
-  counts: (hit: FusedHit) => TermCounts,
+  source: FeedbackTerms,
   queryTerms: readonly string[],
   stats: CorpusStats,
   bestKeyword: number,
   weight: number,
 ): FusedHit[] {
   if (hits.length === 0 || bestKeyword <= 0) return hits
-  const docs = hits.map(counts)
-  const { words, norm } = feedbackWords(docs.slice(0, feedbackHits), queryTerms, stats)
+  const best = hits.slice(0, feedbackHits).map((hit) => source.counts(hit.memory))
+  const { words, norm } = feedbackWords(best, queryTerms, stats)
   if (words.length === 0) return hits
+  const score = source.scorer?.(words, norm) ?? ((memory: StoredMemory) => wordsBm25(source.counts(memory), words, norm))
   const scale = (weight * keywordWeight) / bestKeyword
-  // Plain loops: this runs on every hybrid search, over ~60 hits x 10 words.
-  for (let i = 0; i < hits.length; i++) {
-    const doc = docs[i] as TermCounts
-    const n = norm(doc.length)
-    let bm25 = 0
-    for (let j = 0; j < words.length; j++) {
-      const word = words[j] as FeedbackWord
-      const tf = doc.terms.get(word.term)
-      if (tf !== undefined) bm25 += (word.weight * tf) / (tf + n)
-    }
+  for (const hit of hits) {
+    const bm25 = score(hit.memory)
     if (bm25 > 0) {
-      const explain = (hits[i] as FusedHit).explain
-      explain.feedback = scale * bm25
-      explain.fused += scale * bm25
+      hit.explain.feedback = scale * bm25
+      hit.explain.fused += scale * bm25
     }
   }
   return hits.sort(byFusedScore)

@@ -147,9 +147,34 @@ export class ResidentScope {
   /** The `k` rows with the highest BM25 for these query terms (tenant statistics), best first. */
   keywordSearch(queryTerms: readonly string[], stats: CorpusStats, query: ResidentQuery, k: number): ScoredMemory[] {
     const { terms, norm } = stats.weights(queryTerms)
-    // Scores by slot in a shared scratch array (a search runs start to end in one call): a Map of
-    // rows to scores cost more than the BM25 arithmetic on scopes of 1,000.
-    const scratch = keywordScratch(this.slots.length)
+    const touched = this.scoreTerms(terms, norm)
+    const best = new TopK(k)
+    for (const { row, slot } of touched) if (this.visible(row.memory, query)) best.offer(row.memory, scratch.scores[slot] as number)
+    return best.sorted()
+  }
+
+  /**
+   * Each row's BM25 for weighted terms (feedback's words, feedback.ts), through the postings: a
+   * few rows hold a rare word, where looking every hit's terms up cost a cold map read per word.
+   * The function answers 0 for a row holding none, and holds only until the next search.
+   */
+  termScores(terms: ReadonlyArray<{ term: string; weight: number }>, norm: (length: number) => number): (memory: StoredMemory) => number {
+    this.scoreTerms(terms, norm)
+    const { stamp } = scratch
+    return (memory) => {
+      const row = this.rows.get(memory.id)
+      const entry = row && this.slotted.get(row)
+      return entry && scratch.stamps[entry.slot] === stamp ? (scratch.scores[entry.slot] as number) : 0
+    }
+  }
+
+  /**
+   * BM25 by slot in the shared scratch array (a search runs start to end in one call: a Map of
+   * rows to scores cost more than the arithmetic on scopes of 1,000), term by term in the order
+   * given, as feedback sums them on the store path; returns the rows scored.
+   */
+  private scoreTerms(terms: ReadonlyArray<{ term: string; weight: number }>, norm: (length: number) => number): Slotted[] {
+    keywordScratch(this.slots.length)
     const touched: Slotted[] = []
     for (const { term, weight } of terms) {
       const rows = this.postings.get(term)
@@ -164,9 +189,7 @@ export class ResidentScope {
         scratch.scores[slot] = (scratch.scores[slot] as number) + (weight * tf) / (tf + norm(entry.row.counts.length))
       }
     }
-    const best = new TopK(k)
-    for (const { row, slot } of touched) if (this.visible(row.memory, query)) best.offer(row.memory, scratch.scores[slot] as number)
-    return best.sorted()
+    return touched
   }
 }
 
@@ -179,7 +202,7 @@ interface Slotted {
 /** Keyword scores by slot; a slot's score counts for this search only while its stamp is the current one. */
 const scratch = { scores: new Float64Array(0), stamps: new Uint32Array(0), stamp: 0 }
 
-function keywordScratch(slots: number): typeof scratch {
+function keywordScratch(slots: number): void {
   if (scratch.scores.length < slots) {
     const size = Math.max(slots, scratch.scores.length * 2, 1024)
     scratch.scores = new Float64Array(size)
@@ -188,7 +211,6 @@ function keywordScratch(slots: number): typeof scratch {
   }
   scratch.stamp = scratch.stamp === 0xffffffff ? 1 : scratch.stamp + 1
   if (scratch.stamp === 1) scratch.stamps.fill(0)
-  return scratch
 }
 
 /** Best first; equal scores in id order, so that every read path breaks ties alike. */

@@ -5,7 +5,7 @@ import type { ScopeFilter, ScoredMemory, StoredMemory, VectorStore } from '../st
 import type { SearchExplanation } from '../types.js'
 import { type CorpusStats, countTerms, type TermCounts } from './bm25.js'
 import { compareThreadOrder, contextLenders, contextWindows, lendContext, type ThreadRow, threadNeighbours } from './context.js'
-import { applyFeedback } from './feedback.js'
+import { applyFeedback, type FeedbackTerms } from './feedback.js'
 import { inScope, matchesFilter } from './filter-match.js'
 import { bestScore, type FusedHit, fuseHybrid, fuseOutsider, outsiderCeiling } from './fusion.js'
 import type { ResidentCache } from './resident-cache.js'
@@ -104,8 +104,13 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
   }
   let fused = fuseHybrid(vector as Float32Array, vectorHits, keywordHits, request.fillerWeight)
   if (request.feedbackWeight > 0) {
-    const counts = ({ memory }: FusedHit) => resident?.rows.get(memory.id)?.counts ?? countTerms(tokenize(memory.text))
-    fused = applyFeedback(fused, counts, queryTerms, stats as CorpusStats, bestScore(keywordHits), request.feedbackWeight)
+    const terms: FeedbackTerms = resident
+      ? {
+          counts: (memory) => resident.rows.get(memory.id)?.counts ?? countTerms(tokenize(memory.text)),
+          scorer: (words, norm) => resident.termScores(words, norm),
+        }
+      : { counts: (memory) => countTerms(tokenize(memory.text)) }
+    fused = applyFeedback(fused, terms, queryTerms, stats as CorpusStats, bestScore(keywordHits), request.feedbackWeight)
   }
   const ranked =
     request.contextWeight > 0
