@@ -130,6 +130,8 @@ describe('resident index vs store indexes', () => {
       expect(resident.flat().length).toBeGreaterThan(queries.length * 4)
       // Conversation context (search/context.ts) took part: its neighbours come from each path's own rows.
       expect(store.flat().filter((hit) => hit.explain?.context).length).toBeGreaterThan(50)
+      // So did feedback (search/feedback.ts): the resident path scores it from its postings, the store path from the texts.
+      expect(resident.flat().filter((hit) => hit.explain?.feedback).length).toBeGreaterThan(50)
       console.log(`resident equivalence: ${queries.length} queries, ${resident.flat().length} results, ${swaps} tie swaps`)
     } finally {
       await memory.close()

@@ -54,8 +54,7 @@ describe('applyFeedback', () => {
       { counts: (memory) => doc(memory.id) },
       tokenize(query),
       stats,
-      2,
-      0.3,
+      { bestKeyword: 2, weight: 0.3, fillerWeight: 0.5 },
     )
 
   it("lifts candidates that share the best hits' words above those that do not", () => {
@@ -78,7 +77,11 @@ describe('applyFeedback', () => {
   })
 
   it('changes nothing without a keyword candidate or a word beyond the query', () => {
-    const none = applyFeedback([hit('lake', 1)], { counts: (memory) => doc(memory.id) }, tokenize('kids'), stats, 0, 0.3)
+    const none = applyFeedback([hit('lake', 1)], { counts: (memory) => doc(memory.id) }, tokenize('kids'), stats, {
+      bestKeyword: 0,
+      weight: 0.3,
+      fillerWeight: 0.5,
+    })
     expect(none[0]?.explain).toEqual({ vector: { score: 0, rank: null }, keyword: null, fused: 1 })
     const ranked = lift({ work: 1 }, texts.work)
     expect(ranked[0]?.explain).toEqual({ vector: { score: 0, rank: null }, keyword: null, fused: 1 })
@@ -88,12 +91,28 @@ describe('applyFeedback', () => {
     const scope = new ResidentScope()
     for (const id of Object.keys(texts)) scope.put(residentRow({ ...storedRow(id, texts[id as Id]), vector: Float32Array.of(1, 0) }))
     const { words, norm } = feedbackWords([doc('lake'), doc('paint'), doc('swim')], tokenize('what did she do'), stats)
-    const fromPostings = scope.termScores(words, norm)
-    for (const id of Object.keys(texts)) {
-      const memory = { id } as StoredMemory
-      expect(fromPostings(memory)).toBe(wordsBm25(doc(id), words, norm))
-    }
-    expect(fromPostings({ id: 'trip' } as StoredMemory)).toBeGreaterThan(0)
-    expect(fromPostings({ id: 'work' } as StoredMemory)).toBe(0)
+    const held = (id: string) => scope.rows.get(id)?.memory as StoredMemory
+    const ids = Object.keys(texts)
+    const fromScope = scope.termScores(words, norm, ids.map(held))
+    expect(fromScope).toEqual(ids.map((id) => wordsBm25(doc(id), words, norm)))
+    // Rare words come from the postings, common ones from each row's terms: both ways, the same bits.
+    expect(scope.termScores(words, norm, [held('trip')])).toEqual([wordsBm25(doc('trip'), words, norm)])
+    expect(fromScope[ids.indexOf('trip')]).toBeGreaterThan(0)
+    expect(fromScope[ids.indexOf('work')]).toBe(0)
+    // A row the scope does not hold as found (a write replaced or removed it): the caller scores its text.
+    expect(scope.termScores(words, norm, [{ ...held('trip') }, storedRow('elsewhere', texts.trip)])).toEqual([undefined, undefined])
+  })
+
+  it('gives a filler memory fillerWeight of its feedback, as of its own score', () => {
+    const filler = hit('trip', 0.45)
+    filler.explain.filler = true
+    const plain = hit('trip', 0.45)
+    const best = [hit('lake', 1), hit('paint', 0.9), hit('swim', 0.8)]
+    const options = { bestKeyword: 2, weight: 0.3, fillerWeight: 0.5 }
+    const counts = { counts: (memory: StoredMemory) => doc(memory.id) }
+    applyFeedback([...best, plain], counts, [], stats, options)
+    applyFeedback([...best.map((h) => hit(h.memory.id as Id, h.explain.fused)), filler], counts, [], stats, options)
+    expect(plain.explain.feedback).toBeGreaterThan(0)
+    expect(filler.explain.feedback).toBeCloseTo((plain.explain.feedback as number) * 0.5, 12)
   })
 })

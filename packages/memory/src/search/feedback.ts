@@ -70,7 +70,8 @@ function ranksBefore(a: FeedbackWord, b: FeedbackWord): boolean {
  */
 export interface FeedbackTerms {
   counts(memory: StoredMemory): TermCounts
-  scorer?(words: readonly FeedbackWord[], norm: (length: number) => number): (memory: StoredMemory) => number
+  /** Every hit's score for the words at once, in the hits' order; undefined for a hit it does not hold (then `counts` scores it). */
+  scores?(words: readonly FeedbackWord[], norm: (length: number) => number, memories: readonly StoredMemory[]): Array<number | undefined>
 }
 
 /** A text's BM25 for the feedback words, each weighted by its share, summed in the words' order. */
@@ -89,28 +90,34 @@ export function wordsBm25(doc: TermCounts, words: readonly FeedbackWord[], norm:
  * Adds each hit's feedback score (`explain.feedback`) to its fused score and returns the hits,
  * best first: `weight` times each feedback word's share, times the hit's BM25 for the word, over
  * `bestKeyword` (the best keyword candidate's BM25, what fusion divides by), in fusion's keyword
- * weight. So a feedback word counts at most `weight` of a query word: the query's own words
- * still count most. No keyword candidate, no feedback.
+ * weight: a feedback word counts `weight` of what it would as a query word (up to
+ * `feedbackTerms` of them, so the sum may pass a query word's). A filler memory gains
+ * `fillerWeight` of it, as of its own score. No keyword candidate, no feedback.
  */
 export function applyFeedback(
   hits: FusedHit[],
   source: FeedbackTerms,
   queryTerms: readonly string[],
   stats: CorpusStats,
-  bestKeyword: number,
-  weight: number,
+  { bestKeyword, weight, fillerWeight }: { bestKeyword: number; weight: number; fillerWeight: number },
 ): FusedHit[] {
   if (hits.length === 0 || bestKeyword <= 0) return hits
   const best = hits.slice(0, feedbackHits).map((hit) => source.counts(hit.memory))
   const { words, norm } = feedbackWords(best, queryTerms, stats)
   if (words.length === 0) return hits
-  const score = source.scorer?.(words, norm) ?? ((memory: StoredMemory) => wordsBm25(source.counts(memory), words, norm))
+  const scored = source.scores?.(
+    words,
+    norm,
+    hits.map((hit) => hit.memory),
+  )
   const scale = (weight * keywordWeight) / bestKeyword
-  for (const hit of hits) {
-    const bm25 = score(hit.memory)
+  for (let i = 0; i < hits.length; i++) {
+    const hit = hits[i] as FusedHit
+    const bm25 = scored?.[i] ?? wordsBm25(source.counts(hit.memory), words, norm)
     if (bm25 > 0) {
-      hit.explain.feedback = scale * bm25
-      hit.explain.fused += scale * bm25
+      const gain = scale * bm25 * (hit.explain.filler ? fillerWeight : 1)
+      hit.explain.feedback = gain
+      hit.explain.fused += gain
     }
   }
   return hits.sort(byFusedScore)

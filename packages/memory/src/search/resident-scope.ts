@@ -154,24 +154,48 @@ export class ResidentScope {
   }
 
   /**
-   * Each row's BM25 for weighted terms (feedback's words, feedback.ts), through the postings: a
-   * few rows hold a rare word, where looking every hit's terms up cost a cold map read per word.
-   * The function answers 0 for a row holding none, and holds only until the next search.
+   * Each memory's BM25 for weighted terms (feedback's words, feedback.ts), term by term in the
+   * order given, as the store path sums them: undefined for a memory this scope does not hold as
+   * given (a write replaced or removed it since the candidates were found). A word's rows come
+   * from its postings when it is rarer than the memories are many (a rare word is in few rows),
+   * else from each memory's own term map, so a word costs at most one read per memory.
    */
-  termScores(terms: ReadonlyArray<{ term: string; weight: number }>, norm: (length: number) => number): (memory: StoredMemory) => number {
-    this.scoreTerms(terms, norm)
-    const { stamp } = scratch
-    return (memory) => {
+  termScores(
+    terms: ReadonlyArray<{ term: string; weight: number }>,
+    norm: (length: number) => number,
+    memories: readonly StoredMemory[],
+  ): Array<number | undefined> {
+    keywordScratch(this.slots.length)
+    const { stamp, stamps, scores } = scratch
+    const held = memories.map((memory) => {
       const row = this.rows.get(memory.id)
-      const entry = row && this.slotted.get(row)
-      return entry && scratch.stamps[entry.slot] === stamp ? (scratch.scores[entry.slot] as number) : 0
+      return row?.memory === memory ? this.slotted.get(row) : undefined
+    })
+    for (const entry of held) {
+      if (!entry) continue
+      stamps[entry.slot] = stamp
+      scores[entry.slot] = 0
     }
+    for (const { term, weight } of terms) {
+      const rows = this.postings.get(term)
+      if (!rows) continue
+      if (rows.size <= held.length) {
+        for (const [entry, tf] of rows) {
+          if (stamps[entry.slot] === stamp) scores[entry.slot] = (scores[entry.slot] as number) + (weight * tf) / (tf + norm(entry.row.counts.length))
+        }
+      } else {
+        for (const entry of held) {
+          const tf = entry?.row.counts.terms.get(term)
+          if (entry && tf !== undefined) scores[entry.slot] = (scores[entry.slot] as number) + (weight * tf) / (tf + norm(entry.row.counts.length))
+        }
+      }
+    }
+    return held.map((entry) => entry && (scores[entry.slot] as number))
   }
 
   /**
    * BM25 by slot in the shared scratch array (a search runs start to end in one call: a Map of
-   * rows to scores cost more than the arithmetic on scopes of 1,000), term by term in the order
-   * given, as feedback sums them on the store path; returns the rows scored.
+   * rows to scores cost more than the arithmetic on scopes of 1,000); returns the rows scored.
    */
   private scoreTerms(terms: ReadonlyArray<{ term: string; weight: number }>, norm: (length: number) => number): Slotted[] {
     keywordScratch(this.slots.length)

@@ -106,11 +106,15 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
   if (request.feedbackWeight > 0) {
     const terms: FeedbackTerms = resident
       ? {
-          counts: (memory) => resident.rows.get(memory.id)?.counts ?? countTerms(tokenize(memory.text)),
-          scorer: (words, norm) => resident.termScores(words, norm),
+          counts: (memory) => residentCounts(resident, memory),
+          scores: (words, norm, memories) => resident.termScores(words, norm, memories),
         }
       : { counts: (memory) => countTerms(tokenize(memory.text)) }
-    fused = applyFeedback(fused, terms, queryTerms, stats as CorpusStats, bestScore(keywordHits), request.feedbackWeight)
+    fused = applyFeedback(fused, terms, queryTerms, stats as CorpusStats, {
+      bestKeyword: bestScore(keywordHits),
+      weight: request.feedbackWeight,
+      fillerWeight: request.fillerWeight,
+    })
   }
   const ranked =
     request.contextWeight > 0
@@ -248,6 +252,12 @@ async function storeThreadRows(
   // Remembered, so the next search of this scope skips the whole read.
   if (all) deps.cache.foundOversized(request.scope)
   return (await deps.vectors.threadRows(request.scope, request.filter, contextWindows(lenders))).sort(compareThreadOrder)
+}
+
+/** A resident hit's term counts; a row a write replaced since the candidates were found is tokenized, as the store path would. */
+function residentCounts(resident: ResidentScope, memory: StoredMemory): TermCounts {
+  const row = resident.rows.get(memory.id)
+  return row && row.memory === memory ? row.counts : countTerms(tokenize(memory.text))
 }
 
 function norm(vector: Float32Array): number {

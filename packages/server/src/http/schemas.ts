@@ -65,7 +65,7 @@ export const searchHit = memoryItem
         }),
         feedback: z.number().optional().openapi({
           description:
-            'Hybrid mode: the memory holds words of the best results that the query lacks (pseudo-relevance feedback); `fused` includes this, up to `feedbackWeight`.',
+            "Hybrid mode: the memory holds words of the best results that the query lacks (pseudo-relevance feedback); `fused` includes this: their BM25 over the best keyword match's, each word counting `feedbackWeight` of a query word, in the keyword share.",
         }),
         context: z.object({ from: z.string(), score: z.number() }).optional().openapi({
           description:
