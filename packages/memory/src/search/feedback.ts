@@ -113,7 +113,7 @@ export function applyFeedback(
   const scale = (weight * keywordWeight) / bestKeyword
   for (let i = 0; i < hits.length; i++) {
     const hit = hits[i] as FusedHit
-    const bm25 = scored?.[i] ?? wordsBm25(source.counts(hit.memory), words, norm)
+    const bm25 = scored?.[i] ?? wordsBm25(best[i] ?? source.counts(hit.memory), words, norm)
     if (bm25 > 0) {
       const gain = scale * bm25 * (hit.explain.filler ? fillerWeight : 1)
       hit.explain.feedback = gain

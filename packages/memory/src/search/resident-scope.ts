@@ -147,7 +147,23 @@ export class ResidentScope {
   /** The `k` rows with the highest BM25 for these query terms (tenant statistics), best first. */
   keywordSearch(queryTerms: readonly string[], stats: CorpusStats, query: ResidentQuery, k: number): ScoredMemory[] {
     const { terms, norm } = stats.weights(queryTerms)
-    const touched = this.scoreTerms(terms, norm)
+    // Scores by slot in a shared scratch array (a search runs start to end in one call): a Map of
+    // rows to scores cost more than the BM25 arithmetic on scopes of 1,000.
+    const scratch = keywordScratch(this.slots.length)
+    const touched: Slotted[] = []
+    for (const { term, weight } of terms) {
+      const rows = this.postings.get(term)
+      if (!rows) continue
+      for (const [entry, tf] of rows) {
+        const slot = entry.slot
+        if (scratch.stamps[slot] !== scratch.stamp) {
+          scratch.stamps[slot] = scratch.stamp
+          scratch.scores[slot] = 0
+          touched.push(entry)
+        }
+        scratch.scores[slot] = (scratch.scores[slot] as number) + (weight * tf) / (tf + norm(entry.row.counts.length))
+      }
+    }
     const best = new TopK(k)
     for (const { row, slot } of touched) if (this.visible(row.memory, query)) best.offer(row.memory, scratch.scores[slot] as number)
     return best.sorted()
@@ -165,8 +181,7 @@ export class ResidentScope {
     norm: (length: number) => number,
     memories: readonly StoredMemory[],
   ): Array<number | undefined> {
-    keywordScratch(this.slots.length)
-    const { stamp, stamps, scores } = scratch
+    const { stamp, stamps, scores } = keywordScratch(this.slots.length)
     const held = memories.map((memory) => {
       const row = this.rows.get(memory.id)
       return row?.memory === memory ? this.slotted.get(row) : undefined
@@ -192,29 +207,6 @@ export class ResidentScope {
     }
     return held.map((entry) => entry && (scores[entry.slot] as number))
   }
-
-  /**
-   * BM25 by slot in the shared scratch array (a search runs start to end in one call: a Map of
-   * rows to scores cost more than the arithmetic on scopes of 1,000); returns the rows scored.
-   */
-  private scoreTerms(terms: ReadonlyArray<{ term: string; weight: number }>, norm: (length: number) => number): Slotted[] {
-    keywordScratch(this.slots.length)
-    const touched: Slotted[] = []
-    for (const { term, weight } of terms) {
-      const rows = this.postings.get(term)
-      if (!rows) continue
-      for (const [entry, tf] of rows) {
-        const slot = entry.slot
-        if (scratch.stamps[slot] !== scratch.stamp) {
-          scratch.stamps[slot] = scratch.stamp
-          scratch.scores[slot] = 0
-          touched.push(entry)
-        }
-        scratch.scores[slot] = (scratch.scores[slot] as number) + (weight * tf) / (tf + norm(entry.row.counts.length))
-      }
-    }
-    return touched
-  }
 }
 
 /** A row as one scope holds it: where its vector sits in the scope's matrix (rows are shared by the scopes they belong to). */
@@ -226,7 +218,7 @@ interface Slotted {
 /** Keyword scores by slot; a slot's score counts for this search only while its stamp is the current one. */
 const scratch = { scores: new Float64Array(0), stamps: new Uint32Array(0), stamp: 0 }
 
-function keywordScratch(slots: number): void {
+function keywordScratch(slots: number): typeof scratch {
   if (scratch.scores.length < slots) {
     const size = Math.max(slots, scratch.scores.length * 2, 1024)
     scratch.scores = new Float64Array(size)
@@ -235,6 +227,7 @@ function keywordScratch(slots: number): void {
   }
   scratch.stamp = scratch.stamp === 0xffffffff ? 1 : scratch.stamp + 1
   if (scratch.stamp === 1) scratch.stamps.fill(0)
+  return scratch
 }
 
 /** Best first; equal scores in id order, so that every read path breaks ties alike. */
