@@ -57,9 +57,9 @@ export function fitsInline(texts: readonly string[], maxChars: number): boolean 
  * normalise, see models/static-model.ts) computed in plain JS on the calling thread.
  *
  * A text costs a tokenizer pass, one 100-float row addition per token and the projection
- * (2 x 100 multiply-adds when it is the SIF recipe's I - u·uᵀ, else 100 x 100): ~20 µs for
- * a LoCoMo question, two thirds of it in the tokenizer, against ~100 µs for a round trip
- * to a worker. The weights are read back from the very `model.onnx` the workers run (the
+ * (2 x 100 multiply-adds when it is the SIF recipe's I - u·uᵀ, else 100 x 100): ~8 µs for
+ * a LoCoMo question (the tokenizer's ASCII word-level path; ~20 µs through the library),
+ * against ~100 µs for a round trip to a worker. The weights are read back from the very `model.onnx` the workers run (the
  * initializers are raw little-endian float32, read in place through a DataView), and the
  * tokenizer is the workers' own `TextTokenizer` with the same truncation, so both paths see
  * the same ids and the same weights. The sum and projection are accumulated in float64

@@ -3,9 +3,21 @@ import { join } from 'node:path'
 import { Tokenizer } from '@huggingface/tokenizers'
 
 interface TokenizerJson {
-  added_tokens?: { id: number; content: string; special?: boolean }[]
+  added_tokens?: { id: number; content: string; special?: boolean; normalized?: boolean }[]
   padding?: { pad_id?: number } | null
-  model?: { vocab?: Record<string, number> | unknown }
+  normalizer?: { type?: string; clean_text?: boolean; lowercase?: boolean } | null
+  pre_tokenizer?: { type?: string } | null
+  post_processor?: unknown
+  model?: { type?: string; vocab?: Record<string, number> | unknown; unk_token?: string; continuing_subword_prefix?: string; max_input_chars_per_word?: number }
+}
+
+/** How a word-level pipeline (see `wordLevelShape`) treats a word. */
+interface WordLevel {
+  lowercase: boolean
+  maxWordChars: number
+  unknownId: number
+  /** Added tokens are cut out of the raw text before anything else: a text holding one goes through the library. */
+  addedTokens: readonly string[]
 }
 
 /** A batch ready for a BERT-style graph: row-major `[batch, seqLen]` int64 tensors. */
@@ -28,6 +40,7 @@ export class TextTokenizer {
   /** Added tokens (specials such as `<s>`, `[SEP]`) by text: a model's vocabulary may not hold them. */
   readonly #addedIds: Map<string, number>
   readonly #unknownId: number
+  readonly #wordLevel: WordLevel | undefined
 
   private constructor(json: TokenizerJson, config: object) {
     this.#tokenizer = new Tokenizer(json, config)
@@ -36,6 +49,12 @@ export class TextTokenizer {
     this.#padId = json.padding?.pad_id ?? vocab?.['[PAD]'] ?? 0
     this.#addedIds = new Map((json.added_tokens ?? []).map((t) => [t.content, t.id]))
     this.#unknownId = this.#addedIds.get('[UNK]') ?? this.#addedIds.get('<unk>') ?? vocab?.['[UNK]'] ?? this.#padId
+    this.#wordLevel = wordLevelShape(json, config)
+  }
+
+  /** Whether plain ASCII texts skip the library (the offline default's word-level pipeline, see `#asciiWordIds`). */
+  get wordLevel(): boolean {
+    return this.#wordLevel !== undefined
   }
 
   /** The id batches are padded with. */
@@ -56,7 +75,7 @@ export class TextTokenizer {
 
   /** Token ids of one text, truncated to `maxLength` while keeping a closing special token. */
   encode(text: string, maxLength: number): number[] {
-    const ids = this.#tokenizer.encode(text).ids
+    const ids = this.#asciiWordIds(text) ?? this.#tokenizer.encode(text).ids
     if (ids.length <= maxLength) return ids
     const last = ids[ids.length - 1] as number
     return this.#specialIds.has(last) ? [...ids.slice(0, maxLength - 1), last] : ids.slice(0, maxLength)
@@ -100,6 +119,46 @@ export class TextTokenizer {
     return this.#pad(pairs.map(([first, second]) => this.encodePair(first, second, maxLength)))
   }
 
+  /**
+   * The library's ids for a word-level pipeline, computed in one pass when the text is
+   * printable ASCII (tab, line feed and carriage return allowed) and holds no added token:
+   * then BertNormalizer only lowercases and turns those three into spaces, BertPreTokenizer
+   * cuts runs of letters and digits and makes each other printable character a word, and a
+   * WordPiece vocabulary without continuation pieces maps a word to its id or to the unknown
+   * one. Anything else returns undefined and goes through the library. A query is tokenized
+   * on every search, and the library costs ~10x this (regex passes, per-character arrays).
+   * test/text-tokenizer.int.test.ts checks both agree on LoCoMo and on random ASCII.
+   */
+  #asciiWordIds(text: string): number[] | undefined {
+    const shape = this.#wordLevel
+    if (!shape) return undefined
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i)
+      if (c > 0x7e || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)) return undefined
+    }
+    for (const added of shape.addedTokens) if (text.includes(added)) return undefined
+    const source = shape.lowercase ? text.toLowerCase() : text
+    const ids: number[] = []
+    let start = -1
+    const word = (end: number) => {
+      const w = source.slice(start, end)
+      ids.push(w.length > shape.maxWordChars ? shape.unknownId : (this.#tokenizer.token_to_id(w) ?? shape.unknownId))
+      start = -1
+    }
+    for (let i = 0; i < source.length; i++) {
+      const c = source.charCodeAt(i)
+      const alphanumeric = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a)
+      if (alphanumeric) {
+        if (start < 0) start = i
+        continue
+      }
+      if (start >= 0) word(i)
+      if (c > 0x20) ids.push(this.#tokenizer.token_to_id(source[i] as string) ?? shape.unknownId)
+    }
+    if (start >= 0) word(source.length)
+    return ids
+  }
+
   #pad(rows: readonly { ids: readonly number[]; typeIds?: readonly number[] }[]): EncodedBatch {
     const seqLen = Math.max(1, ...rows.map((r) => r.ids.length))
     const size = rows.length * seqLen
@@ -114,5 +173,32 @@ export class TextTokenizer {
       }
     })
     return { batch: rows.length, seqLen, inputIds, attentionMask, tokenTypeIds }
+  }
+}
+
+/**
+ * Whether the pipeline is word-level: BertNormalizer (cleaning text) and BertPreTokenizer
+ * around a WordPiece vocabulary with no continuation pieces, no post-processor, and added
+ * tokens matched on the raw text. The offline default's tokenizer is exactly this
+ * (models/static-model.ts `wordTokenizer`); BERT models have `##` pieces and templates.
+ */
+function wordLevelShape(json: TokenizerJson, config: object): WordLevel | undefined {
+  const { normalizer, pre_tokenizer: preTokenizer, post_processor: postProcessor, model } = json
+  const options = config as { remove_space?: unknown; do_lowercase_and_remove_accent?: unknown }
+  if (normalizer?.type !== 'BertNormalizer' || normalizer.clean_text !== true || preTokenizer?.type !== 'BertPreTokenizer') return undefined
+  if (postProcessor || options.remove_space || options.do_lowercase_and_remove_accent) return undefined
+  if (model?.type !== 'WordPiece' || typeof model.vocab !== 'object' || model.vocab === null || model.unk_token === undefined) return undefined
+  const added = json.added_tokens ?? []
+  if (added.some((token) => token.normalized)) return undefined
+  const vocab = model.vocab as Record<string, number>
+  const prefix = model.continuing_subword_prefix ?? '##'
+  for (const piece in vocab) if (piece.startsWith(prefix)) return undefined
+  const unknownId = added.find((token) => token.content === model.unk_token)?.id ?? vocab[model.unk_token]
+  if (unknownId === undefined) return undefined
+  return {
+    lowercase: normalizer.lowercase === true,
+    maxWordChars: model.max_input_chars_per_word ?? 100,
+    unknownId,
+    addedTokens: added.map((token) => token.content),
   }
 }
