@@ -35,25 +35,27 @@ export function feedbackWords(
   queryTerms: readonly string[],
   stats: CorpusStats,
 ): { words: FeedbackWord[]; norm: (length: number) => number } {
-  const shares = new Map<string, number>()
+  // A word's share sums the weights of the hits that hold it, in hit order; it is counted at the
+  // first hit that holds it, by looking it up in the later ones (no map of all the words).
   let total = 0
-  best.forEach((doc, i) => {
-    const hitWeight = feedbackDecay ** i
-    total += hitWeight
-    for (const term of doc.terms.keys()) shares.set(term, (shares.get(term) ?? 0) + hitWeight)
-  })
-  for (const term of queryTerms) shares.delete(term)
-  // The best few by share times BM25 term weight (IDF times a constant), kept in order as found:
-  // one IDF lookup per word, no sort of them all.
+  for (let i = 0; i < best.length; i++) total += feedbackDecay ** i
   const words: FeedbackWord[] = []
-  for (const [term, hitWeights] of shares) {
-    const share = hitWeights / total
-    const word = { term, share, weight: share * stats.termWeight(term) }
-    let at = words.length
-    while (at > 0 && ranksBefore(word, words[at - 1] as FeedbackWord)) at--
-    if (at < feedbackTerms) {
-      words.splice(at, 0, word)
-      if (words.length > feedbackTerms) words.pop()
+  for (let i = 0; i < best.length; i++) {
+    terms: for (const term of (best[i] as TermCounts).terms.keys()) {
+      for (let earlier = 0; earlier < i; earlier++) if ((best[earlier] as TermCounts).terms.has(term)) continue terms
+      if (queryTerms.includes(term)) continue
+      let hitWeights = feedbackDecay ** i
+      for (let later = i + 1; later < best.length; later++) if ((best[later] as TermCounts).terms.has(term)) hitWeights += feedbackDecay ** later
+      // The best few by share times BM25 term weight (IDF times a constant), kept in order as
+      // found: one IDF lookup per word, no sort of them all.
+      const share = hitWeights / total
+      const word = { term, share, weight: share * stats.termWeight(term) }
+      let at = words.length
+      while (at > 0 && ranksBefore(word, words[at - 1] as FeedbackWord)) at--
+      if (at < feedbackTerms) {
+        words.splice(at, 0, word)
+        if (words.length > feedbackTerms) words.pop()
+      }
     }
   }
   return { words, norm: stats.norm() }

@@ -254,10 +254,16 @@ class TopK {
       if ((last.score - score || (memory.id < last.memory.id ? -1 : memory.id > last.memory.id ? 1 : 0)) >= 0) return // compareHits, inlined
     }
     const hit = { memory, score }
-    let i = hits.length === k ? k - 1 : hits.length
     if (hits.length === k) hits.pop()
-    while (i > 0 && compareHits(hit, hits[i - 1] as ScoredMemory) < 0) i--
-    hits.splice(i, 0, hit)
+    // Binary search: a scope of 100 offers most of its rows to a top 30.
+    let lo = 0
+    let hi = hits.length
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (compareHits(hits[mid] as ScoredMemory, hit) < 0) lo = mid + 1
+      else hi = mid
+    }
+    hits.splice(lo, 0, hit)
   }
 
   sorted(): ScoredMemory[] {
