@@ -96,6 +96,11 @@ export class CorpusStats {
     return this.idf(term) * (k1 + 1)
   }
 
+  /** The most `termWeight` can be at these statistics: a term no memory holds. */
+  maxTermWeight(): number {
+    return Math.log(1 + (this.documents + 0.5) / 0.5) * (k1 + 1)
+  }
+
   /** BM25's length normalisation at the current average length. */
   norm(): (length: number) => number {
     const averageLength = this.documents > 0 ? this.totalLength / this.documents || 1 : 1

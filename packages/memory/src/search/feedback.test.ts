@@ -42,6 +42,33 @@ describe('feedbackWords', () => {
     expect(feedbackWords([many], [], stats).words.length).toBe(feedbackTerms)
   })
 
+  it('picks what a sort of every word would, though it skips the IDF of words that cannot enter', () => {
+    let seed = 7
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed / 2 ** 31
+    }
+    // A skewed vocabulary: some words in many memories (low IDF), most in few.
+    const word = () => `w${Math.floor(next() ** 3 * 400)}`
+    const text = () => Array.from({ length: 5 + Math.floor(next() * 25) }, word).join(' ')
+    const corpus = new CorpusStats()
+    for (let i = 0; i < 300; i++) corpus.add(countTerms(tokenize(text())))
+    for (let trial = 0; trial < 200; trial++) {
+      const best = Array.from({ length: 1 + (trial % 3) }, () => countTerms(tokenize(text())))
+      const query = tokenize(text()).slice(0, 4)
+      const expected = new Map<string, number>()
+      best.forEach((doc, i) => {
+        for (const term of doc.terms.keys()) if (!query.includes(term)) expected.set(term, (expected.get(term) ?? 0) + 0.5 ** i)
+      })
+      const total = best.reduce((sum, _, i) => sum + 0.5 ** i, 0)
+      const reference = [...expected]
+        .map(([term, weights]) => ({ term, weight: (weights / total) * corpus.termWeight(term) }))
+        .sort((a, b) => b.weight - a.weight || (a.term < b.term ? -1 : 1))
+        .slice(0, feedbackTerms)
+      expect(feedbackWords(best, query, corpus).words.map(({ term, weight }) => ({ term, weight }))).toEqual(reference)
+    }
+  })
+
   it('leaves out every query term', () => {
     expect([...shares(feedbackWords([doc('lake')], tokenize('lake kayaking kids'), stats)).keys()]).not.toEqual(expect.arrayContaining(tokenize('lake')))
   })

@@ -40,6 +40,9 @@ export function feedbackWords(
   let total = 0
   for (let i = 0; i < best.length; i++) total += feedbackDecay ** i
   const words: FeedbackWord[] = []
+  // Once the list is full, a word whose share times the highest possible term weight falls below
+  // the last one's weight cannot enter: its IDF is not looked up.
+  const ceiling = stats.maxTermWeight()
   for (let i = 0; i < best.length; i++) {
     terms: for (const term of (best[i] as TermCounts).terms.keys()) {
       for (let earlier = 0; earlier < i; earlier++) if ((best[earlier] as TermCounts).terms.has(term)) continue terms
@@ -47,8 +50,9 @@ export function feedbackWords(
       let hitWeights = feedbackDecay ** i
       for (let later = i + 1; later < best.length; later++) if ((best[later] as TermCounts).terms.has(term)) hitWeights += feedbackDecay ** later
       // The best few by share times BM25 term weight (IDF times a constant), kept in order as
-      // found: one IDF lookup per word, no sort of them all.
+      // found: at most one IDF lookup per word, no sort of them all.
       const share = hitWeights / total
+      if (words.length === feedbackTerms && share * ceiling < (words[feedbackTerms - 1] as FeedbackWord).weight) continue
       const word = { term, share, weight: share * stats.termWeight(term) }
       let at = words.length
       while (at > 0 && ranksBefore(word, words[at - 1] as FeedbackWord)) at--

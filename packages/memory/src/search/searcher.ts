@@ -122,7 +122,7 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
           deps,
           resident,
           request,
-          { vector: vector as Float32Array, vectorHits, keywordHits, depth, bm25: (stats as CorpusStats).scorer(queryTerms), threads },
+          { vector: vector as Float32Array, vectorHits, keywordHits, depth, stats: stats as CorpusStats, queryTerms, threads },
           fused,
         )
       : fused
@@ -198,7 +198,8 @@ async function withContext(
     vectorHits: ScoredMemory[]
     keywordHits: ScoredMemory[]
     depth: number
-    bm25: (doc: TermCounts) => number
+    stats: CorpusStats
+    queryTerms: readonly string[]
     threads: Promise<ThreadRow[] | undefined> | undefined
   },
   hits: FusedHit[],
@@ -225,6 +226,7 @@ async function withContext(
   }
   if (outsiders.length > 0) {
     const bestKeyword = bestScore(candidates.keywordHits)
+    const bm25 = candidates.stats.scorer(candidates.queryTerms)
     const rows = resident
       ? outsiders.flatMap((id) => resident.rows.get(id) ?? [])
       : // A write between the two reads may have deleted a row or moved it out of the filter.
@@ -232,7 +234,7 @@ async function withContext(
           .filter((memory) => visible(memory, request))
           .map((memory) => ({ memory, counts: countTerms(tokenize(memory.text)) }))
     for (const { memory, counts } of rows) {
-      const hit = fuseOutsider(candidates.vector, memory, candidates.bm25(counts), bestKeyword, request.fillerWeight)
+      const hit = fuseOutsider(candidates.vector, memory, bm25(counts), bestKeyword, request.fillerWeight)
       hits.push(hit)
       byId.set(memory.id, hit)
     }
