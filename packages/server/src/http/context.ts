@@ -25,7 +25,6 @@ export interface AppEnv {
   Bindings: Partial<HttpBindings>
   Variables: {
     requestId: string
-    log: Logger
     principal: Principal
     /** The store seen as the principal's tenant. */
     memory: Memory

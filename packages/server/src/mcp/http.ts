@@ -1,5 +1,6 @@
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
+import type { Logger } from 'pino'
 import { z } from 'zod'
 import { validationFailed } from '../errors.js'
 import type { AppEnv } from '../http/context.js'
@@ -15,7 +16,7 @@ const defaultScopeQuery = z.strictObject({ user_id: id.optional(), agent_id: id.
  * confines every tool. Stateless (no session ids): each POST gets its own server and transport,
  * so any replica can answer any request and nothing is kept between calls.
  */
-export function registerMcpRoute(app: OpenAPIHono<AppEnv>): void {
+export function registerMcpRoute(app: OpenAPIHono<AppEnv>, logger: Logger): void {
   app.all('/mcp', async (c) => {
     const query = defaultScopeQuery.safeParse(c.req.query())
     if (!query.success) throw validationFailed(query.error.issues, 'query')
@@ -23,7 +24,7 @@ export function registerMcpRoute(app: OpenAPIHono<AppEnv>): void {
       memory: c.get('memory'),
       defaults: query.data,
       actor: c.get('principal').keyId ?? undefined,
-      logger: c.get('log'),
+      logger: logger.child({ requestId: c.get('requestId') }),
       version: serverVersion,
     })
     const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true })
