@@ -5,10 +5,17 @@ import { Tokenizer } from '@huggingface/tokenizers'
 interface TokenizerJson {
   added_tokens?: { id: number; content: string; special?: boolean; normalized?: boolean }[]
   padding?: { pad_id?: number } | null
-  normalizer?: { type?: string; clean_text?: boolean; lowercase?: boolean } | null
+  normalizer?: { type?: string; clean_text?: unknown; lowercase?: unknown } | null
   pre_tokenizer?: { type?: string } | null
   post_processor?: unknown
-  model?: { type?: string; vocab?: Record<string, number> | unknown; unk_token?: string; continuing_subword_prefix?: string; max_input_chars_per_word?: number }
+  model?: {
+    type?: string
+    vocab?: Record<string, number> | unknown
+    unk_token?: string
+    continuing_subword_prefix?: unknown
+    max_input_chars_per_word?: number
+    fuse_unk?: unknown
+  }
 }
 
 /** How a word-level pipeline (see `wordLevelShape`) treats a word. */
@@ -121,13 +128,15 @@ export class TextTokenizer {
 
   /**
    * The library's ids for a word-level pipeline, computed in one pass when the text is
-   * printable ASCII (tab, line feed and carriage return allowed) and holds no added token:
+   * printable ASCII (tab, line feed and carriage return allowed) and neither holds nor
+   * normalises to an added token:
    * then BertNormalizer only lowercases and turns those three into spaces, BertPreTokenizer
    * cuts runs of letters and digits and makes each other printable character a word, and a
    * WordPiece vocabulary without continuation pieces maps a word to its id or to the unknown
    * one. Anything else returns undefined and goes through the library. A query is tokenized
-   * on every search, and the library costs ~10x this (regex passes, per-character arrays).
-   * test/text-tokenizer.int.test.ts checks both agree on LoCoMo and on random ASCII.
+   * on every search, and the library costs ~7x this (regex passes, per-character arrays).
+   * test/text-tokenizer.int.test.ts checks both agree on LoCoMo, random ASCII and other
+   * word-level tokenizer files.
    */
   #asciiWordIds(text: string): number[] | undefined {
     const shape = this.#wordLevel
@@ -136,8 +145,12 @@ export class TextTokenizer {
       const c = text.charCodeAt(i)
       if (c > 0x7e || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)) return undefined
     }
-    for (const added of shape.addedTokens) if (text.includes(added)) return undefined
     const source = shape.lowercase ? text.toLowerCase() : text
+    for (const added of shape.addedTokens) {
+      if (text.includes(added)) return undefined
+      // The library also reads a text that normalises to exactly an added token as that token.
+      if (added.length === text.length && added === source.replace(/[\t\n\r]/g, ' ')) return undefined
+    }
     const ids: number[] = []
     let start = -1
     const word = (end: number) => {
@@ -178,9 +191,10 @@ export class TextTokenizer {
 
 /**
  * Whether the pipeline is word-level: BertNormalizer (cleaning text) and BertPreTokenizer
- * around a WordPiece vocabulary with no continuation pieces, no post-processor, and added
- * tokens matched on the raw text. The offline default's tokenizer is exactly this
- * (models/static-model.ts `wordTokenizer`); BERT models have `##` pieces and templates.
+ * around a WordPiece vocabulary with no continuation pieces (nor added tokens that look like
+ * one) and no fusing of unknown words, no post-processor, and added tokens matched on the raw
+ * text. The offline default's tokenizer is exactly this (models/static-model.ts
+ * `wordTokenizer`); BERT models have `##` pieces and templates.
  */
 function wordLevelShape(json: TokenizerJson, config: object): WordLevel | undefined {
   const { normalizer, pre_tokenizer: preTokenizer, post_processor: postProcessor, model } = json
@@ -188,17 +202,18 @@ function wordLevelShape(json: TokenizerJson, config: object): WordLevel | undefi
   if (normalizer?.type !== 'BertNormalizer' || normalizer.clean_text !== true || preTokenizer?.type !== 'BertPreTokenizer') return undefined
   if (postProcessor || options.remove_space || options.do_lowercase_and_remove_accent) return undefined
   if (model?.type !== 'WordPiece' || typeof model.vocab !== 'object' || model.vocab === null || model.unk_token === undefined) return undefined
+  // fuse_unk merges runs of unknown words into one id; a limit under 1 makes punctuation unknown too.
+  const maxWordChars = model.max_input_chars_per_word ?? 100
+  if (model.fuse_unk || !(maxWordChars >= 1)) return undefined
   const added = json.added_tokens ?? []
-  if (added.some((token) => token.normalized)) return undefined
+  // As the library reads them: an added token is normalised unless it says otherwise or is special.
+  if (added.some((token) => token.normalized ?? !token.special)) return undefined
   const vocab = model.vocab as Record<string, number>
-  const prefix = model.continuing_subword_prefix ?? '##'
+  const prefix = model.continuing_subword_prefix
+  if (typeof prefix !== 'string') return undefined
   for (const piece in vocab) if (piece.startsWith(prefix)) return undefined
+  if (added.some((token) => token.content.startsWith(prefix))) return undefined
   const unknownId = added.find((token) => token.content === model.unk_token)?.id ?? vocab[model.unk_token]
   if (unknownId === undefined) return undefined
-  return {
-    lowercase: normalizer.lowercase === true,
-    maxWordChars: model.max_input_chars_per_word ?? 100,
-    unknownId,
-    addedTokens: added.map((token) => token.content),
-  }
+  return { lowercase: Boolean(normalizer.lowercase), maxWordChars, unknownId, addedTokens: added.map((token) => token.content) }
 }

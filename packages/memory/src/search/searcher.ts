@@ -208,6 +208,10 @@ async function withContext(
   if (lenders.length === 0) return hits
   const query = { filter: request.filter, currentOnly: request.scope.currentOnly ?? false }
   const lent = lenders.map((hit) => hit.memory)
+  // Outsiders are scored with the statistics the candidates were: the store path builds its scorer
+  // before its wait (a write meanwhile changes them), the resident path, which does not wait, only
+  // when an outsider needs one.
+  const storeBm25 = resident ? undefined : candidates.stats.scorer(candidates.queryTerms)
   const found = resident ? resident.neighbours(lent, query) : threadNeighbours(await storeThreadRows(deps, request, lent, candidates.threads), lent, () => true)
   const byId = new Map<string, FusedHit>()
   for (const hit of hits) byId.set(hit.memory.id, hit)
@@ -226,7 +230,7 @@ async function withContext(
   }
   if (outsiders.length > 0) {
     const bestKeyword = bestScore(candidates.keywordHits)
-    const bm25 = candidates.stats.scorer(candidates.queryTerms)
+    const bm25 = storeBm25 ?? candidates.stats.scorer(candidates.queryTerms)
     const rows = resident
       ? outsiders.flatMap((id) => resident.rows.get(id) ?? [])
       : // A write between the two reads may have deleted a row or moved it out of the filter.

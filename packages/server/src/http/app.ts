@@ -213,15 +213,15 @@ export function createApp(deps: AppDeps) {
       message = publicMessage(code)
     }
     const status: ContentfulStatusCode = statusByCode[code]
-    // A child logger per failure, not per request: building one costs ~2% of a search's CPU.
-    const log = logger.child({ requestId })
+    // Built only for a response it logs, not per request: a child logger costs ~2% of a search's CPU.
+    const log = () => logger.child({ requestId })
     // A 503 is a condition the client retries through (a leader changing, PostgreSQL restarting), not a fault: one line, no stack.
-    if (status === 503) log.warn({ code, error: error instanceof Error ? errorChain(error) : String(error) }, 'http.unavailable')
+    if (status === 503) log().warn({ code, error: error instanceof Error ? errorChain(error) : String(error) }, 'http.unavailable')
     // 501: a feature this server lacks or was not configured for, asked by a client; not a fault.
-    else if (status === 501) log.warn({ code }, 'http.not_implemented')
+    else if (status === 501) log().warn({ code }, 'http.not_implemented')
     // 504: the request outlived requestTimeoutMs (its work may still finish); slow, not broken: no stack.
-    else if (status === 504) log.warn({ code, timeoutMs: config.requestTimeoutMs }, 'http.timeout')
-    else if (status >= 500) log.error({ err: error, code }, 'http.error')
+    else if (status === 504) log().warn({ code, timeoutMs: config.requestTimeoutMs }, 'http.timeout')
+    else if (status >= 500) log().error({ err: error, code }, 'http.error')
     const retryAfter = retryAfterByCode[code]
     if (retryAfter !== undefined && !headers['retry-after']) headers['retry-after'] = String(retryAfter)
     if (dashboard.owns(c.req.path)) return dashboard.errorResponse(c, { status, code, message, requestId, headers })
