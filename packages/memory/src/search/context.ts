@@ -1,5 +1,5 @@
 import type { StoredMemory } from '../store/types.js'
-import { byFusedScore, type FusedHit } from './fusion.js'
+import { type FusedHit, sortByFusedScore } from './fusion.js'
 
 /**
  * Conversation context: in hybrid search, each of the best `contextLenders` hits lends the
@@ -148,5 +148,5 @@ export function lendContext(
     hit.explain.context = { from, score }
     hit.explain.fused += score
   }
-  return hits.sort(byFusedScore)
+  return sortByFusedScore(hits)
 }

@@ -1,6 +1,6 @@
 import type { StoredMemory } from '../store/types.js'
 import type { CorpusStats, TermCounts } from './bm25.js'
-import { byFusedScore, type FusedHit, keywordWeight } from './fusion.js'
+import { type FusedHit, keywordWeight, sortByFusedScore } from './fusion.js'
 
 /**
  * Pseudo-relevance feedback (Rocchio), over the candidates only. The best hits most likely answer
@@ -126,5 +126,5 @@ export function applyFeedback(
       hit.explain.fused += gain
     }
   }
-  return hits.sort(byFusedScore)
+  return sortByFusedScore(hits)
 }

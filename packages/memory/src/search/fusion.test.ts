@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { StoredMemory } from '../store/types.js'
 import { isLowInformation } from './filler.js'
-import { fuseHybrid } from './fusion.js'
+import { byFusedScore, fuseHybrid, sortByFusedScore } from './fusion.js'
 
 const memory = (id: string, text: string, vector: number[]): StoredMemory => ({
   id,
@@ -96,5 +96,34 @@ describe('fuseHybrid with the filler prior', () => {
   it('never lifts a negative score', () => {
     const opposite = memory('e', 'Noted!', [-1, 0])
     expect(fuseHybrid(query, [{ memory: opposite, score: -1 }], [], 0.5)[0]?.explain).toMatchObject({ fused: expect.closeTo(-0.3, 6), filler: true })
+  })
+})
+
+describe('sortByFusedScore', () => {
+  it('orders as the built-in sort with byFusedScore does, ties by id included, small lists and big', () => {
+    let seed = 11
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      return seed / 2 ** 31
+    }
+    for (const size of [0, 1, 2, 3, 10, 50, 128, 129, 300]) {
+      for (let trial = 0; trial < 20; trial++) {
+        // Few distinct scores, so that many hits tie and the id decides.
+        const hits = Array.from({ length: size }, (_, i) => ({
+          memory: { id: `m${Math.floor(next() * 1e6)}-${i}` } as StoredMemory,
+          explain: { vector: { score: 0, rank: null }, keyword: null, fused: Math.floor(next() * 8) / 8 },
+        }))
+        // Nearly in order too, as after feedback and context: sorted, then a few hits moved.
+        if (trial % 2 === 1 && size > 1) {
+          hits.sort(byFusedScore)
+          for (let swap = 0; swap < 3; swap++) {
+            const [a, b] = [Math.floor(next() * size), Math.floor(next() * size)]
+            ;[hits[a], hits[b]] = [hits[b] as (typeof hits)[number], hits[a] as (typeof hits)[number]]
+          }
+        }
+        const expected = [...hits].sort(byFusedScore)
+        expect(sortByFusedScore(hits)).toEqual(expected)
+      }
+    }
   })
 })

@@ -55,7 +55,7 @@ export function fuseHybrid(query: Float32Array, vectorHits: ScoredMemory[], keyw
   }
   const hits = [...byId.values()]
   for (const hit of hits) score(hit, bestKeyword, fillerWeight)
-  return hits.sort(byFusedScore)
+  return sortByFusedScore(hits)
 }
 
 /**
@@ -93,6 +93,30 @@ export function bestScore(hits: readonly ScoredMemory[]): number {
 
 export function byFusedScore(a: FusedHit, b: FusedHit): number {
   return b.explain.fused - a.explain.fused || a.memory.id.localeCompare(b.memory.id)
+}
+
+/**
+ * `hits.sort(byFusedScore)`, in place. A search sorts its ~50 candidates three times (fusion,
+ * feedback, context), the last two nearly in order already; a binary insertion sort in JS, where
+ * the comparison is inlined, took about half the time of the built-in sort, which calls it.
+ * Big lists (a large topK) take the built-in sort.
+ */
+export function sortByFusedScore(hits: FusedHit[]): FusedHit[] {
+  if (hits.length > 128) return hits.sort(byFusedScore)
+  for (let i = 1; i < hits.length; i++) {
+    const hit = hits[i] as FusedHit
+    if (byFusedScore(hits[i - 1] as FusedHit, hit) <= 0) continue
+    let lo = 0
+    let hi = i - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (byFusedScore(hits[mid] as FusedHit, hit) <= 0) lo = mid + 1
+      else hi = mid
+    }
+    for (let j = i; j > lo; j--) hits[j] = hits[j - 1] as FusedHit
+    hits[lo] = hit
+  }
+  return hits
 }
 
 function score({ memory, explain }: FusedHit, bestKeyword: number, fillerWeight: number): void {
