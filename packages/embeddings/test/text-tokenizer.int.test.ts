@@ -86,6 +86,10 @@ describe('TextTokenizer.encode', () => {
     const library = new Tokenizer(JSON.parse(await readFile(join(folder, 'tokenizer.json'), 'utf8')), {})
     const text = 'Lisbon river memory, dog! '.repeat(100)
     expect(tokenizer.encode(text, 512)).toEqual(library.encode(text).ids.slice(0, 512))
+    // A text ending in an unknown word: [UNK] is a special token here, but no closing one to keep.
+    const unknownLast = `${text} zzqxv`
+    expect(library.encode(unknownLast).ids.at(-1)).toBe(1)
+    expect(tokenizer.encode(unknownLast, 512)).toEqual(library.encode(unknownLast).ids.slice(0, 512))
   })
 
   it('leaves BERT vocabularies (continuation pieces, a template) to the library', async () => {

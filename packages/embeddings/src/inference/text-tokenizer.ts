@@ -80,12 +80,15 @@ export class TextTokenizer {
     return new TextTokenizer(json, config)
   }
 
-  /** Token ids of one text, truncated to `maxLength` while keeping a closing special token. */
+  /**
+   * Token ids of one text, truncated to `maxLength` while keeping a closing special token (a
+   * template's `[SEP]` or `</s>`; not the unknown token, which only stands for the text's last word).
+   */
   encode(text: string, maxLength: number): number[] {
     const ids = this.#asciiWordIds(text) ?? this.#tokenizer.encode(text).ids
     if (ids.length <= maxLength) return ids
     const last = ids[ids.length - 1] as number
-    return this.#specialIds.has(last) ? [...ids.slice(0, maxLength - 1), last] : ids.slice(0, maxLength)
+    return this.#specialIds.has(last) && last !== this.#unknownId ? [...ids.slice(0, maxLength - 1), last] : ids.slice(0, maxLength)
   }
 
   /** Encodes and pads to the longest text of this batch (never to a fixed length). */
