@@ -269,8 +269,8 @@ async function writeTinyStaticModel(root: string): Promise<string> {
   const dims = 8
   let seed = 7
   const random = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31
-    return seed / 2 ** 31 - 0.5
+    seed = (seed * 16807) % 2147483647
+    return (seed - 1) / 2147483646 - 0.5
   }
   const table = Float32Array.from({ length: (words.length + 2) * dims }, (_, k) => (k < 2 * dims ? 0 : random()))
   const projection = Float32Array.from({ length: dims * dims }, () => random())

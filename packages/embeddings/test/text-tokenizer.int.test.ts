@@ -20,8 +20,8 @@ const questions = locomo.flatMap((sample) => sample.qa.map((qa) => qa.question))
 function randomAscii(count: number, words: readonly string[], { onlyShortcut = false } = {}): string[] {
   let seed = onlyShortcut ? 43 : 42
   const next = () => {
-    seed = (seed * 1103515245 + 12345) % 2 ** 31
-    return seed / 2 ** 31
+    seed = (seed * 16807) % 2147483647
+    return (seed - 1) / 2147483646
   }
   const pick = <T>(items: readonly T[]) => items[Math.floor(next() * items.length)] as T
   const separators = [' ', ' ', ' ', '\t', '\n', '\r\n', '  ', ...(onlyShortcut ? [] : ['\u000b', '\u000c', '\u007f', '\u0000', '\u001f'])]
@@ -86,10 +86,23 @@ describe('TextTokenizer.encode', () => {
     const library = new Tokenizer(JSON.parse(await readFile(join(folder, 'tokenizer.json'), 'utf8')), {})
     const text = 'Lisbon river memory, dog! '.repeat(100)
     expect(tokenizer.encode(text, 512)).toEqual(library.encode(text).ids.slice(0, 512))
-    // A text ending in an unknown word: [UNK] is a special token here, but no closing one to keep.
-    const unknownLast = `${text} zzqxv`
-    expect(library.encode(unknownLast).ids.at(-1)).toBe(1)
-    expect(tokenizer.encode(unknownLast, 512)).toEqual(library.encode(unknownLast).ids.slice(0, 512))
+    // Texts ending in an unknown word or a literal [PAD]: special tokens here, but no template's closing one to keep.
+    for (const end of [' zzqxv', ' [PAD]']) {
+      const ending = `${text}${end}`
+      expect([0, 1]).toContain(library.encode(ending).ids.at(-1))
+      expect(tokenizer.encode(ending, 512)).toEqual(library.encode(ending).ids.slice(0, 512))
+    }
+  })
+
+  it("keeps a template's closing token when truncating (MiniLM: [SEP]), and only that", async () => {
+    const tokenizer = await TextTokenizer.load(miniLmTokenizer)
+    const library = new Tokenizer(JSON.parse(await readFile(join(miniLmTokenizer, 'tokenizer.json'), 'utf8')), {})
+    const sep = library.encode('').ids.at(-1) as number
+    const text = 'Lisbon river memory, dog! '.repeat(100)
+    const ids = tokenizer.encode(text, 128)
+    expect(ids).toHaveLength(128)
+    expect(ids.at(-1)).toBe(sep)
+    expect(ids.slice(0, 127)).toEqual(library.encode(text).ids.slice(0, 127))
   })
 
   it('leaves BERT vocabularies (continuation pieces, a template) to the library', async () => {

@@ -42,7 +42,8 @@ export interface EncodedBatch {
  */
 export class TextTokenizer {
   readonly #tokenizer: Tokenizer
-  readonly #specialIds: Set<number>
+  /** The id the template closes every text with (`[SEP]`, `</s>`), kept when truncating; undefined without a template. */
+  readonly #closingId: number | undefined
   readonly #padId: number
   /** Added tokens (specials such as `<s>`, `[SEP]`) by text: a model's vocabulary may not hold them. */
   readonly #addedIds: Map<string, number>
@@ -51,12 +52,12 @@ export class TextTokenizer {
 
   private constructor(json: TokenizerJson, config: object) {
     this.#tokenizer = new Tokenizer(json, config)
-    this.#specialIds = new Set((json.added_tokens ?? []).filter((t) => t.special).map((t) => t.id))
     const vocab = json.model?.vocab as Record<string, number> | undefined
     this.#padId = json.padding?.pad_id ?? vocab?.['[PAD]'] ?? 0
     this.#addedIds = new Map((json.added_tokens ?? []).map((t) => [t.content, t.id]))
     this.#unknownId = this.#addedIds.get('[UNK]') ?? this.#addedIds.get('<unk>') ?? vocab?.['[UNK]'] ?? this.#padId
     this.#wordLevel = wordLevelShape(json, config)
+    this.#closingId = closingToken(this.#tokenizer, new Set((json.added_tokens ?? []).filter((t) => t.special).map((t) => t.id)))
   }
 
   /** Whether plain ASCII texts skip the library (the offline default's word-level pipeline, see `#asciiWordIds`). */
@@ -80,15 +81,12 @@ export class TextTokenizer {
     return new TextTokenizer(json, config)
   }
 
-  /**
-   * Token ids of one text, truncated to `maxLength` while keeping a closing special token (a
-   * template's `[SEP]` or `</s>`; not the unknown token, which only stands for the text's last word).
-   */
+  /** Token ids of one text, truncated to `maxLength` while keeping the template's closing token. */
   encode(text: string, maxLength: number): number[] {
     const ids = this.#asciiWordIds(text) ?? this.#tokenizer.encode(text).ids
     if (ids.length <= maxLength) return ids
     const last = ids[ids.length - 1] as number
-    return this.#specialIds.has(last) && last !== this.#unknownId ? [...ids.slice(0, maxLength - 1), last] : ids.slice(0, maxLength)
+    return last === this.#closingId ? [...ids.slice(0, maxLength - 1), last] : ids.slice(0, maxLength)
   }
 
   /** Encodes and pads to the longest text of this batch (never to a fixed length). */
@@ -219,4 +217,18 @@ function wordLevelShape(json: TokenizerJson, config: object): WordLevel | undefi
   const unknownId = added.find((token) => token.content === model.unk_token)?.id ?? vocab[model.unk_token]
   if (unknownId === undefined) return undefined
   return { lowercase: Boolean(normalizer.lowercase), maxWordChars, unknownId, addedTokens: added.map((token) => token.content) }
+}
+
+/**
+ * The special token the post-processor closes every text with: the last id of an empty text's
+ * encoding, if special (BERT: `[CLS] [SEP]`, XLM-R: `<s> </s>`). A special token the text itself
+ * ends with (a literal `[PAD]`, an unknown word's `[UNK]`) is a word like any other.
+ */
+function closingToken(tokenizer: Tokenizer, specialIds: ReadonlySet<number>): number | undefined {
+  try {
+    const last = tokenizer.encode('').ids.at(-1)
+    return last !== undefined && specialIds.has(last) ? last : undefined
+  } catch {
+    return undefined
+  }
 }

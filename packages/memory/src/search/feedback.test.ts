@@ -45,8 +45,8 @@ describe('feedbackWords', () => {
   it('picks what a sort of every word would, though it skips the IDF of words that cannot enter', () => {
     let seed = 7
     const next = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31
-      return seed / 2 ** 31
+      seed = (seed * 16807) % 2147483647
+      return (seed - 1) / 2147483646
     }
     // A skewed vocabulary: some words in many memories (low IDF), most in few.
     const word = () => `w${Math.floor(next() ** 3 * 400)}`

