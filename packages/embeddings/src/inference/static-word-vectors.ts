@@ -63,9 +63,10 @@ export function fitsInline(texts: readonly string[], maxChars: number): boolean 
  * against ~100 µs for a round trip to a worker. The weights are read back from the very
  * `model.onnx` the workers run (the initializers are raw little-endian float32, see
  * `asFloat32`), and the tokenizer is the workers' own `TextTokenizer` with the same
- * truncation, so both paths see the same ids and the same weights. The sum and projection are accumulated in float64
- * (ORT: float32); the vectors agree within 1e-6 (test/static-fast-path.int.test.ts: LoCoMo
- * turns, edge cases; every vocabulary word was checked once too, worst 3.9e-7).
+ * truncation, so both paths see the same ids and the same weights. The sum and projection
+ * are accumulated in float64 (ORT: float32); the vectors agree within 1e-6
+ * (test/static-fast-path.int.test.ts: LoCoMo turns, edge cases; every vocabulary word was
+ * checked once too, worst 3.9e-7).
  *
  * `load` refuses any graph that is not exactly this shape; the embedder then keeps every
  * call on the workers.

@@ -130,11 +130,10 @@ export class TextTokenizer {
   /**
    * The library's ids for a word-level pipeline, computed in one pass when the text is
    * printable ASCII (tab, line feed and carriage return allowed) and neither holds nor
-   * normalises to an added token:
-   * then BertNormalizer only lowercases and turns those three into spaces, BertPreTokenizer
-   * cuts runs of letters and digits and makes each other printable character a word, and a
-   * WordPiece vocabulary without continuation pieces maps a word to its id or to the unknown
-   * one. Anything else returns undefined and goes through the library. A query is tokenized
+   * normalises to an added token: then BertNormalizer only lowercases and turns those three
+   * into spaces, BertPreTokenizer cuts runs of letters and digits and makes each other
+   * printable character a word, and a WordPiece vocabulary without continuation pieces maps a
+   * word to its id or to the unknown one. Anything else returns undefined and goes through the library. A query is tokenized
    * on every search, and the library costs ~7x this (regex passes, per-character arrays).
    * test/text-tokenizer.int.test.ts checks both agree on LoCoMo, random ASCII and other
    * word-level tokenizer files.
