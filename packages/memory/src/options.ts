@@ -194,8 +194,9 @@ export const memoryOpenOptionsSchema = z.strictObject({
   /**
    * In hybrid search, the share of a hit's score lent to the memory just after it in its
    * conversation thread (same user, agent and run, written within 30 minutes), half that to the
-   * one before: an answer is often the message after the one that matches the question. 0 turns it off: a store of
-   * unrelated facts written together (one batch is one thread) ranks better without it.
+   * one before: an answer is often the message after the one that matches the question. 0 turns
+   * it off: a store of unrelated facts written together (one batch is one thread) ranks better
+   * without it.
    */
   contextWeight: z.number().min(0).max(1).default(0.3),
   /** Rows at which an ANN index is built; below it search is exact. */

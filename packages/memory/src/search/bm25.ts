@@ -26,6 +26,28 @@ export function countTerms(tokens: readonly string[]): TermCounts {
   return { terms, length: tokens.length }
 }
 
+/** What BM25 needs of a query, computed once per query (`CorpusStats.weights`). */
+export interface QueryWeights {
+  terms: Array<{ term: string; weight: number }>
+  norm: (length: number) => number
+}
+
+/**
+ * The BM25 of a text for weighted query terms (a repeated term counts again; 0 when it holds none
+ * of them), as a function: IDFs and the average length were computed once, in the weights.
+ */
+export function bm25Scorer({ terms, norm }: QueryWeights): (doc: TermCounts) => number {
+  return (doc) => {
+    const n = norm(doc.length)
+    let score = 0
+    for (const { term, weight } of terms) {
+      const tf = doc.terms.get(term)
+      if (tf !== undefined) score += (weight * tf) / (tf + n)
+    }
+    return score
+  }
+}
+
 /** Document count, total length and document frequency of every term over a tenant's memories. */
 export class CorpusStats {
   private documents = 0
@@ -64,28 +86,16 @@ export class CorpusStats {
     return Math.log(1 + (this.documents - n + 0.5) / (n + 0.5))
   }
 
-  /**
-   * The BM25 of a text for these query terms (a repeated term counts again; 0 when it holds none
-   * of them), as a function: IDFs and the average length are computed once per query.
-   */
+  /** The BM25 of a text for these query terms, as a function (see `bm25Scorer`). */
   scorer(queryTerms: readonly string[]): (doc: TermCounts) => number {
-    const { terms, norm } = this.weights(queryTerms)
-    return (doc) => {
-      const n = norm(doc.length)
-      let score = 0
-      for (const { term, weight } of terms) {
-        const tf = doc.terms.get(term)
-        if (tf !== undefined) score += (weight * tf) / (tf + n)
-      }
-      return score
-    }
+    return bm25Scorer(this.weights(queryTerms))
   }
 
   /**
    * The parts of BM25 that depend on the query only: a term's contribution to a text is
    * weight * tf / (tf + norm(length)), summed over the query's terms (repeats included).
    */
-  weights(queryTerms: readonly string[]): { terms: Array<{ term: string; weight: number }>; norm: (length: number) => number } {
+  weights(queryTerms: readonly string[]): QueryWeights {
     const weighted = new Map<string, number>()
     for (const term of queryTerms) weighted.set(term, (weighted.get(term) ?? 0) + this.termWeight(term))
     return { terms: [...weighted].map(([term, weight]) => ({ term, weight })), norm: this.norm() }

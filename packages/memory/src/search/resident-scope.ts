@@ -1,6 +1,6 @@
 import type { FilterNode } from '../filters.js'
 import type { ScoredMemory, StoredMemory } from '../store/types.js'
-import { type CorpusStats, countTerms, type TermCounts } from './bm25.js'
+import { countTerms, type QueryWeights, type TermCounts } from './bm25.js'
 import { compareThreadOrder, type Neighbour, threadNeighbours, threadPosition } from './context.js'
 import { dotProducts } from './dot-kernel.js'
 import { matchesFilter } from './filter-match.js'
@@ -144,9 +144,8 @@ export class ResidentScope {
     return best.sorted()
   }
 
-  /** The `k` rows with the highest BM25 for these query terms (tenant statistics), best first. */
-  keywordSearch(queryTerms: readonly string[], stats: CorpusStats, query: ResidentQuery, k: number): ScoredMemory[] {
-    const { terms, norm } = stats.weights(queryTerms)
+  /** The `k` rows with the highest BM25 for these weighted query terms (tenant statistics), best first. */
+  keywordSearch({ terms, norm }: QueryWeights, query: ResidentQuery, k: number): ScoredMemory[] {
     // Scores by slot in a shared scratch array (a search runs start to end in one call): a Map of
     // rows to scores cost more than the BM25 arithmetic on scopes of 1,000.
     const scratch = keywordScratch(this.slots.length)

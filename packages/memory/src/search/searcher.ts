@@ -3,7 +3,7 @@ import type { FilterNode } from '../filters.js'
 import type { SearchMode } from '../options.js'
 import type { ScopeFilter, ScoredMemory, StoredMemory, VectorStore } from '../store/types.js'
 import type { SearchExplanation } from '../types.js'
-import { type CorpusStats, countTerms, type TermCounts } from './bm25.js'
+import { bm25Scorer, type CorpusStats, countTerms, type QueryWeights, type TermCounts } from './bm25.js'
 import { compareThreadOrder, contextLenders, contextWindows, lendContext, type ThreadRow, threadNeighbours } from './context.js'
 import { applyFeedback, type FeedbackTerms } from './feedback.js'
 import { inScope, matchesFilter } from './filter-match.js'
@@ -85,12 +85,14 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
   ])
   // A term the query repeats counts each time, as in the store's full-text search.
   const queryTerms = mode === 'vector' ? [] : tokenize(request.query)
+  // IDFs and average length once, for the keyword candidates and for the neighbours context adds.
+  const queryWeights = stats?.weights(queryTerms)
   // Fusion needs more candidates than it returns: a memory ranked low by one signal may top the other.
   const depth = mode === 'hybrid' ? Math.min(Math.max(topK * 3, 30), 1000) : topK
   // On the store path the two are LanceDB queries: run them at once, as before the resident index.
   const [vectorHits, keywordHits] = await Promise.all([
     vector ? vectorCandidates(deps, resident, request, vector, depth) : [],
-    stats ? keywordCandidates(deps, resident, request, stats, queryTerms, depth) : [],
+    queryWeights ? keywordCandidates(deps, resident, request, queryWeights, depth) : [],
   ])
   if (mode === 'keyword') {
     return keywordHits
@@ -122,7 +124,7 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
           deps,
           resident,
           request,
-          { vector: vector as Float32Array, vectorHits, keywordHits, depth, stats: stats as CorpusStats, queryTerms, threads },
+          { vector: vector as Float32Array, vectorHits, keywordHits, depth, bm25: bm25Scorer(queryWeights as QueryWeights), threads },
           fused,
         )
       : fused
@@ -152,19 +154,18 @@ async function keywordCandidates(
   deps: SearchDeps,
   resident: ResidentScope | undefined,
   request: SearchRequest,
-  stats: CorpusStats,
-  queryTerms: readonly string[],
+  weights: QueryWeights,
   k: number,
 ): Promise<ScoredMemory[]> {
-  if (queryTerms.length === 0) return []
+  if (weights.terms.length === 0) return []
   const currentOnly = request.scope.currentOnly ?? false
-  if (resident) return resident.keywordSearch(queryTerms, stats, { filter: request.filter, currentOnly }, k)
+  if (resident) return resident.keywordSearch(weights, { filter: request.filter, currentOnly }, k)
   // The store's own BM25 only picks which matches come back, and it ranks differently (textbook
   // length normalisation, whole-table statistics that lag deletes): ask for every match, up to a
   // net wide enough for a resident-sized scope. Past the net, its ranking decides what is left out.
   // The net is ids and texts; only the best k rows are then read whole.
   const matches = await deps.vectors.keywordMatches(request.query, request.scope, request.filter, Math.max(k, storeKeywordNet))
-  const score = stats.scorer(queryTerms)
+  const score = bm25Scorer(weights)
   const best = matches
     .map(({ id, text }) => ({ id, score: score(countTerms(tokenize(text))) }))
     .filter((hit) => hit.score > 0)
@@ -198,8 +199,7 @@ async function withContext(
     vectorHits: ScoredMemory[]
     keywordHits: ScoredMemory[]
     depth: number
-    stats: CorpusStats
-    queryTerms: readonly string[]
+    bm25: (doc: TermCounts) => number
     threads: Promise<ThreadRow[] | undefined> | undefined
   },
   hits: FusedHit[],
@@ -208,10 +208,6 @@ async function withContext(
   if (lenders.length === 0) return hits
   const query = { filter: request.filter, currentOnly: request.scope.currentOnly ?? false }
   const lent = lenders.map((hit) => hit.memory)
-  // Outsiders are scored with the statistics the candidates were: the store path builds its scorer
-  // before its wait (a write meanwhile changes them), the resident path, which does not wait, only
-  // when an outsider needs one.
-  const storeBm25 = resident ? undefined : candidates.stats.scorer(candidates.queryTerms)
   const found = resident ? resident.neighbours(lent, query) : threadNeighbours(await storeThreadRows(deps, request, lent, candidates.threads), lent, () => true)
   const byId = new Map<string, FusedHit>()
   for (const hit of hits) byId.set(hit.memory.id, hit)
@@ -230,7 +226,6 @@ async function withContext(
   }
   if (outsiders.length > 0) {
     const bestKeyword = bestScore(candidates.keywordHits)
-    const bm25 = storeBm25 ?? candidates.stats.scorer(candidates.queryTerms)
     const rows = resident
       ? outsiders.flatMap((id) => resident.rows.get(id) ?? [])
       : // A write between the two reads may have deleted a row or moved it out of the filter.
@@ -238,7 +233,7 @@ async function withContext(
           .filter((memory) => visible(memory, request))
           .map((memory) => ({ memory, counts: countTerms(tokenize(memory.text)) }))
     for (const { memory, counts } of rows) {
-      const hit = fuseOutsider(candidates.vector, memory, bm25(counts), bestKeyword, request.fillerWeight)
+      const hit = fuseOutsider(candidates.vector, memory, candidates.bm25(counts), bestKeyword, request.fillerWeight)
       hits.push(hit)
       byId.set(memory.id, hit)
     }
