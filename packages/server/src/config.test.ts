@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, onTestFinished } from 'vitest'
 import { envName, loadConfig, serverConfigSchema } from './config.js'
 import { statusByCode } from './errors.js'
 
@@ -11,7 +11,9 @@ describe('loadConfig', () => {
   })
 
   it('takes the file, then the environment, then flags', () => {
-    const file = join(mkdtempSync(join(tmpdir(), 'agentmem-config-')), 'config.json')
+    const folder = mkdtempSync(join(tmpdir(), 'agentmem-config-'))
+    onTestFinished(() => rmSync(folder, { recursive: true, force: true }))
+    const file = join(folder, 'config.json')
     writeFileSync(file, JSON.stringify({ port: 9000, maxTopK: 50, host: '127.0.0.2' }))
     const config = loadConfig({ env: { AGENTMEM_CONFIG: file, AGENTMEM_PORT: '9100', AGENTMEM_MAX_TOP_K: '60' }, flags: { port: 9200 } })
     expect(config).toMatchObject({ port: 9200, maxTopK: 60, host: '127.0.0.2' })
