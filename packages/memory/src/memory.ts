@@ -2,6 +2,7 @@ import { createEmbedder, type Embedder, noopLogger, type Reranker } from '@agent
 import { uuidv7 } from 'uuidv7'
 import { z } from 'zod'
 import { decodeCursor, encodeCursor, fingerprint, queryFingerprint } from './cursor.js'
+import { embed } from './embed.js'
 import { type Engine, lead, loadManifest, newWriter, replicaEngine, schemaVersion } from './engine.js'
 import { MemoryError, MemoryErrorCode } from './errors.js'
 import { parseFilters } from './filters.js'
@@ -389,7 +390,7 @@ export class Memory implements AsyncDisposable {
     let text: { text: string; vector: Float32Array } | undefined
     if (opts.text !== undefined) {
       const clean = this.checkText(opts.text)
-      const [vector] = await this.engine.embedder.embed([clean])
+      const [vector] = await embed(this.engine.embedder, [clean])
       text = { text: clean, vector: vector as Float32Array }
     }
     const op: WriteOp = {
@@ -474,7 +475,10 @@ export class Memory implements AsyncDisposable {
       try {
         options.onProgress?.({ done, total })
         for await (const batch of engine.vectors.scan(batchSize)) {
-          const vectors = await embedder.embed(batch.map((m) => m.text))
+          const vectors = await embed(
+            embedder,
+            batch.map((m) => m.text),
+          )
           await next.apply({ inserts: batch.map((m, i) => ({ ...m, vector: vectors[i] as Float32Array })), updates: [], deletes: [] })
           done += batch.length
           options.onProgress?.({ done, total })
@@ -672,7 +676,10 @@ export class Memory implements AsyncDisposable {
   }
 
   private async buildAdds(drafts: Draft[]): Promise<Array<WriteOp & { kind: 'add'; index: number }>> {
-    const vectors = await this.engine.embedder.embed(drafts.map((d) => d.text))
+    const vectors = await embed(
+      this.engine.embedder,
+      drafts.map((d) => d.text),
+    )
     const now = Date.now()
     return drafts.map((d, i) => ({
       kind: 'add',

@@ -294,6 +294,43 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     await after.close()
   })
 
+  it("refuses an embedder's broken vectors with a typed error and stores nothing", async () => {
+    await using dir = await tempStore('broken-embedder')
+    const honest = createHashEmbedder({ dimensions: 16 })
+    // Breaks the contract for texts that ask it to: a NaN, a short vector, one vector too many.
+    const broken: Embedder = {
+      ...honest,
+      async embed(texts, options) {
+        const vectors = await honest.embed(texts, options)
+        return texts.flatMap((text, i) => {
+          const vector = vectors[i] as Float32Array
+          if (text.includes('nan')) vector[3] = Number.NaN
+          if (text.includes('infinite')) vector[0] = Number.POSITIVE_INFINITY
+          if (text.includes('short')) return [vector.subarray(0, 8)]
+          return text.includes('twice') ? [vector, vector] : [vector]
+        })
+      },
+    }
+    const memory = await Memory.open({ ...dir.location, embedder: broken })
+    const kept = await memory.add('a fine memory', { userId: 'u1' })
+    const id = kept.results[0]?.id as string
+    const failed = { code: 'EMBEDDINGS_INFERENCE_FAILED', message: expect.stringContaining(honest.modelId) }
+    await expect(memory.add('a nan memory', { userId: 'u1' })).rejects.toMatchObject(failed)
+    await expect(memory.add('an infinite memory', { userId: 'u1' })).rejects.toMatchObject(failed)
+    await expect(memory.add('said twice', { userId: 'u1' })).rejects.toMatchObject(failed)
+    await expect(memory.add('a short memory', { userId: 'u1' })).rejects.toMatchObject({
+      code: 'EMBEDDINGS_DIMENSION_MISMATCH',
+      details: { index: 0, expected: 16, actual: 8 },
+    })
+    // One bad text fails the whole batch: nothing of it lands.
+    await expect(memory.addBatch([{ messages: 'fine one', userId: 'u1' }, { messages: 'nan two', userId: 'u1' }])).rejects.toMatchObject(failed)
+    await expect(memory.update(id, { text: 'now nan' })).rejects.toMatchObject(failed)
+    await expect(memory.search('nan query', { userId: 'u1' })).rejects.toMatchObject(failed)
+    expect((await memory.getAll({ userId: 'u1' })).results.map((m) => m.memory)).toEqual(['a fine memory'])
+    expect((await memory.search('fine memory', { userId: 'u1' })).results[0]?.memory).toBe('a fine memory')
+    await memory.close()
+  })
+
   it('rejects calls after close', async () => {
     await using dir = await tempStore('closed')
     const memory = await Memory.open({ ...dir.location, embedder })

@@ -1,5 +1,6 @@
 import type { Embedder, Logger } from '@agentmem/embeddings'
 import { uuidv7 } from 'uuidv7'
+import { embed } from '../embed.js'
 import { isMemoryError, MemoryError, MemoryErrorCode } from '../errors.js'
 import type { MemoryConfig } from '../options.js'
 import type { InferenceJobRecord, MetadataStore, ScopeFilter, StoredMemory, VectorStore } from '../store/types.js'
@@ -179,7 +180,10 @@ export class Inference {
   /** The input as plain memories, marked with the job, while extraction is pending. */
   private async storeRaw(record: InferenceJobRecord): Promise<AddResult[]> {
     const input = record.input as InferInput
-    const vectors = await this.deps.embedder().embed(input.messages.map((m) => m.content))
+    const vectors = await embed(
+      this.deps.embedder(),
+      input.messages.map((m) => m.content),
+    )
     const now = Date.now()
     const ops: WriteOp[] = input.messages.map((m, i) => ({
       kind: 'add',
@@ -197,7 +201,7 @@ export class Inference {
         { name: 'procedure', schema: procedureSchema, ...procedurePrompt(input.messages, input.instructions) },
         this.closing.signal,
       )
-      const [vector] = await this.deps.embedder().embed([procedure])
+      const [vector] = await embed(this.deps.embedder(), [procedure])
       const metadata = { ...input.metadata, memory_type: 'procedural', source: { job: record.id } }
       const op: WriteOp = { kind: 'add', actor: input.actor, memory: memoryOf(input.scope, procedure, vector as Float32Array, metadata, null, Date.now()) }
       return this.inScope(input.scope, async () => this.apply(record, { ops: [op], opFact: [0], nones: [], rejected: [], existing: [], facts: 1 }))
@@ -210,7 +214,13 @@ export class Inference {
     const facts = extraction.facts
       .map((f) => ({ text: f.text.trim(), sources: f.sources.filter((s) => s < input.messages.length) }))
       .filter((f) => f.text.length > 0)
-    const factVectors = facts.length > 0 ? await this.deps.embedder().embed(facts.map((f) => f.text)) : []
+    const factVectors =
+      facts.length > 0
+        ? await embed(
+            this.deps.embedder(),
+            facts.map((f) => f.text),
+          )
+        : []
     return this.inScope(input.scope, async () => {
       const existing = await this.similar(input.scope, factVectors, record.rawMemoryIds ?? [])
       const decided =
@@ -231,7 +241,8 @@ export class Inference {
       // UPDATE texts other than the fact's own need their own vectors: one embedding call for all.
       const updateTexts = plan.steps.filter((s) => s.event === 'UPDATE' && s.text !== facts[s.fact]?.text).map((s) => s.text as string)
       const updateVectors = new Map<string, Float32Array>()
-      if (updateTexts.length > 0) for (const [i, v] of (await this.deps.embedder().embed(updateTexts)).entries()) updateVectors.set(updateTexts[i] as string, v)
+      if (updateTexts.length > 0)
+        for (const [i, v] of (await embed(this.deps.embedder(), updateTexts)).entries()) updateVectors.set(updateTexts[i] as string, v)
       const now = Date.now()
       const addFact = (fact: number): WriteOp => {
         const f = facts[fact] as { text: string; sources: number[] }

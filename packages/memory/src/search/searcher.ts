@@ -1,4 +1,5 @@
 import type { Embedder } from '@agentmem/embeddings'
+import { embed } from '../embed.js'
 import type { FilterNode } from '../filters.js'
 import type { SearchMode } from '../options.js'
 import type { ScopeFilter, ScoredMemory, StoredMemory, VectorStore } from '../store/types.js'
@@ -80,7 +81,7 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
   const [vector, stats] = await Promise.all([
     mode === 'keyword'
       ? undefined
-      : deps.embedder.embed([request.query], { kind: 'query', ...(request.signal && { signal: request.signal }) }).then(([v]) => v as Float32Array),
+      : embed(deps.embedder, [request.query], { kind: 'query', ...(request.signal && { signal: request.signal }) }).then(([v]) => v as Float32Array),
     mode === 'vector' ? undefined : deps.cache.stats(scope.tenantId),
   ])
   // A term the query repeats counts each time, as in the store's full-text search.
