@@ -323,7 +323,12 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
       details: { index: 0, expected: 16, actual: 8 },
     })
     // One bad text fails the whole batch: nothing of it lands.
-    await expect(memory.addBatch([{ messages: 'fine one', userId: 'u1' }, { messages: 'nan two', userId: 'u1' }])).rejects.toMatchObject(failed)
+    await expect(
+      memory.addBatch([
+        { messages: 'fine one', userId: 'u1' },
+        { messages: 'nan two', userId: 'u1' },
+      ]),
+    ).rejects.toMatchObject(failed)
     await expect(memory.update(id, { text: 'now nan' })).rejects.toMatchObject(failed)
     await expect(memory.search('nan query', { userId: 'u1' })).rejects.toMatchObject(failed)
     expect((await memory.getAll({ userId: 'u1' })).results.map((m) => m.memory)).toEqual(['a fine memory'])

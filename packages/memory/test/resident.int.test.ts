@@ -293,6 +293,36 @@ describe('resident index coherence', () => {
     expect(resident.results.map((r) => r.id)).toEqual(fromStore.results.map((r) => r.id))
   })
 
+  it('lets I/O run between resident searches that callers chain without pause', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    await memory.addBatch(Array.from({ length: 50 }, (_, i) => ({ messages: `fact ${i} about kayaking and rivers`, userId: 'k' })))
+    await memory.search('kayaking', { userId: 'k' })
+    expect(memory.stats().resident.scopes).toBe(1)
+    // A resident search awaits nothing but resolved promises, so callers that loop on it would
+    // hold the event loop (timers, sockets, the writer's commits) until they all stop.
+    let done = 0
+    let stopped = false
+    // A callback that reschedules itself each turn of the loop, noting the searches done by then.
+    const doneAtTurns: number[] = []
+    const turn = () => {
+      doneAtTurns.push(done)
+      if (!stopped) setImmediate(turn)
+    }
+    setImmediate(turn)
+    const loop = async () => {
+      for (let i = 0; i < 250; i++) {
+        await memory.search(`kayaking river ${i}`, { userId: 'k' })
+        done++
+      }
+    }
+    await Promise.all(Array.from({ length: 8 }, loop))
+    stopped = true
+    expect(memory.stats().resident.storeSearches).toBe(0)
+    const gaps = [...doneAtTurns, done].map((d, i, all) => d - (all[i - 1] ?? 0))
+    expect(Math.max(...gaps)).toBeLessThan(done / 4)
+  })
+
   it('a load a read waits for that fails leaves the read to the store; an add meanwhile is not handed the failure', async () => {
     await using store = await openTemp(embedder)
     const { memory } = store
