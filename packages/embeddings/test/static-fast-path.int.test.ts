@@ -133,7 +133,7 @@ describe('the in-process fast path of the offline default model', () => {
     expectSameVectors(viaFast.flat(), viaWorkers.flat(), calls)
   })
 
-  it('sends large calls to the workers: more than 8 texts, more than 256 characters, or a word longer than 24 characters', async () => {
+  it('sends large calls to the workers: more than 8 texts, more than 256 characters (1,024 of plain ASCII), or a word longer than 24 characters (outside plain ASCII)', async () => {
     const sent = async (texts: string[]) => {
       const before = fastLog.batches.length
       const vectors = await fast.embed(texts)
@@ -144,10 +144,15 @@ describe('the in-process fast path of the offline default model', () => {
     expect(await sent(short.slice(0, 8))).toBe(false)
     expect(await sent(short)).toBe(true)
     expect(fast.stats().workers).toBe(1) // started by the first call too big to run inline
-    expect(await sent(['x '.repeat(128)])).toBe(false) // 256 characters
-    expect(await sent(['x '.repeat(128), 'y'])).toBe(true)
-    expect(await sent([`my key is ${'a1'.repeat(12)}`])).toBe(false) // a 24-character word
-    expect(await sent([`my key is ${'a1'.repeat(12)}b`])).toBe(true)
+    // Plain ASCII, which the offline default's tokenizer reads in one pass, counts a quarter.
+    expect(await sent(['x '.repeat(512)])).toBe(false) // 1,024 characters
+    expect(await sent(['x '.repeat(512), 'y'])).toBe(true)
+    expect(await sent([`my key is ${'a1'.repeat(50)}`])).toBe(false) // a 100-character word
+    // Anything else counts each character, and its words' length.
+    expect(await sent(['é '.repeat(128)])).toBe(false) // 256 characters
+    expect(await sent(['é '.repeat(128), 'y'])).toBe(true)
+    expect(await sent([`my kéy is ${'a1'.repeat(12)}`])).toBe(false) // a 24-character word
+    expect(await sent([`my kéy is ${'a1'.repeat(12)}b`])).toBe(true)
     expect(await sent(['東京都'.repeat(20)])).toBe(false) // CJK ideographs are a token each
     expect(await sent(['ひらがな'.repeat(7)])).toBe(true) // kana are one long word
 
@@ -258,6 +263,15 @@ describe('helpers', () => {
     expect(fitsInline(['hello world', 'x'.repeat(24)], 256)).toBe(true)
     expect(fitsInline(['hello world'], 10)).toBe(false)
     expect(fitsInline(['élan-vital'.repeat(3)], 256)).toBe(true)
+    // A tokenizer that reads plain ASCII in one pass: such texts count a quarter, long words allowed.
+    expect(fitsInline(['a'.repeat(100), 'b'.repeat(20)], 256, true)).toBe(true)
+    expect(fitsInline(['word '.repeat(200), 'tab\tand\nlines'], 256, true)).toBe(true) // 1,015 characters
+    expect(fitsInline(['word '.repeat(205)], 256, true)).toBe(false)
+    expect(fitsInline(['word '.repeat(100), 'élan'], 256, true)).toBe(true) // 125 + 4
+    expect(fitsInline(['word '.repeat(100), 'é'.repeat(130)], 256, true)).toBe(false) // 125 + 130
+    expect(fitsInline([`${'a'.repeat(30)}é`], 256, true)).toBe(false) // not plain ASCII: the word counts
+    expect(fitsInline(['bell\u0007'.repeat(20)], 256, true)).toBe(true) // 100 characters, counted whole
+    expect(fitsInline(['bell\u0007'.repeat(60)], 256, true)).toBe(false)
   })
 })
 

@@ -140,11 +140,7 @@ export class TextTokenizer {
    */
   #asciiWordIds(text: string): number[] | undefined {
     const shape = this.#wordLevel
-    if (!shape) return undefined
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i)
-      if (c > 0x7e || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)) return undefined
-    }
+    if (!shape || !isPlainAscii(text)) return undefined
     const source = shape.lowercase ? text.toLowerCase() : text
     for (const added of shape.addedTokens) {
       if (text.includes(added)) return undefined
@@ -187,6 +183,15 @@ export class TextTokenizer {
     })
     return { batch: rows.length, seqLen, inputIds, attentionMask, tokenTypeIds }
   }
+}
+
+/** Printable ASCII, tab, line feed and carriage return only: what a word-level tokenizer reads in one pass (`#asciiWordIds`). */
+export function isPlainAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (c > 0x7e || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)) return false
+  }
+  return true
 }
 
 /**
