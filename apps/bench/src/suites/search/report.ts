@@ -70,11 +70,12 @@ export function searchReport(run: SuiteRun<SearchSuiteResult>): string {
   }
   const httpRows = http.loads.map((l) => {
     const m = l.median
-    return `| ${what[l.name]} | ${l.connections} | ${fmt(m.requestsPerSecond, 0)} | ${l.name === 'health' ? '' : `${fmt(m.requestsPerSecond / health(l.connections), 3)}x`} | ${fmt(m.p50Ms, 2)} | ${fmt(m.p99Ms, 2)} | ${m.errors} | ${m.non2xx} | ${l.runs.map((r) => fmt(r.requestsPerSecond, 0)).join(' / ')} |`
+    const cpu = m.serverCpuUs ? `${fmt(m.serverCpuUs.mainThread, 0)} / ${fmt(m.serverCpuUs.allThreads, 0)}` : ''
+    return `| ${what[l.name]} | ${l.connections} | ${fmt(m.requestsPerSecond, 0)} | ${l.name === 'health' ? '' : `${fmt(m.requestsPerSecond / health(l.connections), 3)}x`} | ${fmt(m.p50Ms, 2)} | ${fmt(m.p99Ms, 2)} | ${cpu} | ${m.errors} | ${m.non2xx} | ${l.runs.map((r) => fmt(r.requestsPerSecond, 0)).join(' / ')} |`
   })
   const inProcessRows = inProcess.loads.map(
     (l) =>
-      `| ${l.scopeSize.toLocaleString('en')} | ${l.scopes} | ${l.callers} | ${fmt(l.searchesPerSecond, 0)} | ${fmt(l.latency.p50Ms, 2)} | ${fmt(l.latency.p99Ms, 2)} | ${fmt(l.meanResults)} | ${l.runs.map((r) => fmt(r, 0)).join(' / ')} |`,
+      `| ${l.scopeSize.toLocaleString('en')} | ${l.scopes} | ${l.callers} | ${fmt(l.searchesPerSecond, 0)} | ${fmt(l.latency.p50Ms, 2)} | ${fmt(l.latency.p99Ms, 2)} | ${fmt(l.cpuUsPerSearch, 0)} | ${fmt(l.meanResults)} | ${l.runs.map((r) => fmt(r, 0)).join(' / ')} |`,
   )
   const l = (x: LatencyStats) => `${fmt(x.p50Ms, 2)} / ${fmt(x.p95Ms, 2)} / ${fmt(x.p99Ms, 2)}`
   return `${title('Search benchmark', quick)}
@@ -103,22 +104,26 @@ preloaded through \`/v1/memories/batch\` with ${http.memories.toLocaleString('en
 ${http.secondsPerRun} s per run; each search is one random user's scope, \`mode: hybrid\`, \`top_k: 10\`. The mix loops one add
 and four searches per connection, after the other loads (it writes). Latencies are per 2xx response, in ms;
 requests/s and latencies are medians over the runs, errors (socket errors and timeouts) and non-2xx are totals.
+CPU is the server's user + system time per request in µs (median over the runs), on its main thread and on
+all its threads (the embedder's and reranker's workers included), from /proc: it moves far less than
+requests/s when other work shares the machine, so it is the number to compare between commits.
 Server RSS: ${fmt(http.serverRssMb.afterPreload, 0)} MB after the preload, ${fmt(http.serverRssMb.end, 0)} MB at the end.
 
 ${chartImage('HTTP requests/s against GET /health', 'search-http.svg')}
 
-| requests | connections | requests/s | x \`/health\` | p50 ms | p99 ms | errors | non-2xx | each run (requests/s) |
-|---|---:|---:|---:|---:|---:|---:|---:|---|
+| requests | connections | requests/s | x \`/health\` | p50 ms | p99 ms | server CPU µs/request (main / all threads) | errors | non-2xx | each run (requests/s) |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---|
 ${httpRows.join('\n')}
 
 ## In process
 
 \`Memory\` from @agentmem/memory on one store of ${inProcess.memories.toLocaleString('en')} memories holding scopes of both sizes;
 each search is \`mode: hybrid\`, \`topK: 10\`, in one random scope of the given size, by callers that each await
-one search at a time, ${inProcess.secondsPerRun} s per run. Latencies are per call, in ms.
+one search at a time, ${inProcess.secondsPerRun} s per run. Latencies are per call, in ms; CPU is this process's user + system
+time per search in µs (all threads), median over the runs.
 
-| scope size | scopes | callers | searches/s | p50 ms | p99 ms | mean results | each run (searches/s) |
-|---:|---:|---:|---:|---:|---:|---:|---|
+| scope size | scopes | callers | searches/s | p50 ms | p99 ms | CPU µs/search | mean results | each run (searches/s) |
+|---:|---:|---:|---:|---:|---:|---:|---:|---|
 ${inProcessRows.join('\n')}
 
 ### Sequential single adds
@@ -126,9 +131,9 @@ ${inProcessRows.join('\n')}
 \`await memory.add(text, { userId })\` one after another (durable when it resolves), into the same store
 (${adds.memoriesBefore.toLocaleString('en')} memories), each text embedded by the model: ${adds.perRun.toLocaleString('en')} adds per run.
 
-| adds/s | p50 / p95 / p99 ms | each run (adds/s) |
-|---:|---:|---|
-| ${fmt(adds.addsPerSecond, 0)} | ${l(adds.latency)} | ${adds.runs.map((r) => fmt(r, 0)).join(' / ')} |
+| adds/s | p50 / p95 / p99 ms | CPU µs/add | each run (adds/s) |
+|---:|---:|---:|---|
+| ${fmt(adds.addsPerSecond, 0)} | ${l(adds.latency)} | ${fmt(adds.cpuUsPerAdd, 0)} | ${adds.runs.map((r) => fmt(r, 0)).join(' / ')} |
 
 ## Search right after a bulk load
 

@@ -23,7 +23,7 @@ import autocannon from 'autocannon'
 import { type LatencyStats, latencyStats, locomoTurns, median, precomputed, timed } from '../../harness.js'
 import type { Progress, RunOptions } from '../../suite.js'
 import { loadLocomo } from '../locomo/data.js'
-import { rssMb, startServer } from '../server/run.js'
+import { cpuMs, rssMb, startServer } from '../server/run.js'
 
 /** One autocannon run. Latencies are per 2xx response, from autocannon's own timer (fractional ms). */
 export interface HttpRun {
@@ -35,6 +35,8 @@ export interface HttpRun {
   /** Socket errors plus timeouts. */
   errors: number
   non2xx: number
+  /** The server's CPU time (user + system) per request, in µs: its main thread, and all its threads. */
+  serverCpuUs?: { mainThread: number; allThreads: number }
 }
 /** Repeated runs of one load; `median` takes each field's median over the runs. */
 export interface HttpLoad {
@@ -52,6 +54,8 @@ export interface InProcessLoad {
   searchesPerSecond: number
   latency: LatencyStats
   meanResults: number
+  /** This process's CPU time (user + system, all threads) per search, in µs: median over the runs. */
+  cpuUsPerSearch?: number
 }
 export interface SearchSuiteResult {
   repetitions: number
@@ -70,7 +74,7 @@ export interface SearchSuiteResult {
     secondsPerRun: number
     loads: InProcessLoad[]
   }
-  adds: { memoriesBefore: number; perRun: number; runs: number[]; addsPerSecond: number; latency: LatencyStats }
+  adds: { memoriesBefore: number; perRun: number; runs: number[]; addsPerSecond: number; latency: LatencyStats; cpuUsPerAdd?: number }
   bulk: {
     memories: number
     users: number
@@ -147,15 +151,20 @@ export function medianRun(runs: HttpRun[]): HttpRun {
     seconds: m((r) => r.seconds),
     errors: runs.reduce((n, r) => n + r.errors, 0),
     non2xx: runs.reduce((n, r) => n + r.non2xx, 0),
+    ...(runs.every((r) => r.serverCpuUs) && {
+      serverCpuUs: { mainThread: m((r) => r.serverCpuUs?.mainThread ?? 0), allThreads: m((r) => r.serverCpuUs?.allThreads ?? 0) },
+    }),
   }
 }
 
 /**
  * One autocannon run; latencies come from its per-response events (its histogram rounds to whole
- * ms). `merged` also collects them, for callers that merge several runs' latencies.
+ * ms). `merged` also collects them, for callers that merge several runs' latencies. Given the
+ * server's pid, it also reads the server's CPU time per request.
  */
-export async function load(options: autocannon.Options, merged?: number[]): Promise<HttpRun> {
+export async function load(options: autocannon.Options, merged?: number[], serverPid?: number): Promise<HttpRun> {
   const samples: number[] = []
+  const cpuBefore = serverPid === undefined ? undefined : cpuMs(serverPid)
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(options, (error, done) => (error ? reject(error) : resolve(done)))
     instance.on('response', (_client, statusCode, _bytes, ms) => {
@@ -165,7 +174,16 @@ export async function load(options: autocannon.Options, merged?: number[]): Prom
     })
   })
   const stats = latencyStats(samples)
+  const cpuAfter = serverPid === undefined ? undefined : cpuMs(serverPid)
+  const perRequest = (before: number, after: number) => ((after - before) * 1000) / Math.max(1, result.requests.total)
   return {
+    ...(cpuBefore &&
+      cpuAfter && {
+        serverCpuUs: {
+          mainThread: perRequest(cpuBefore.mainThread, cpuAfter.mainThread),
+          allThreads: perRequest(cpuBefore.allThreads, cpuAfter.allThreads),
+        },
+      }),
     requestsPerSecond: result.requests.total / result.duration,
     p50Ms: stats.p50Ms,
     p99Ms: stats.p99Ms,
@@ -177,9 +195,14 @@ export async function load(options: autocannon.Options, merged?: number[]): Prom
 }
 
 /** Fresh callers each await one call at a time until the deadline; returns calls/s and per-call latencies. */
-async function closedLoop(callers: number, seconds: number, call: () => Promise<number>): Promise<{ perSecond: number; samples: number[]; returned: number }> {
+async function closedLoop(
+  callers: number,
+  seconds: number,
+  call: () => Promise<number>,
+): Promise<{ perSecond: number; samples: number[]; returned: number; cpuUsPerCall: number }> {
   const samples: number[] = []
   let returned = 0
+  const cpu = process.cpuUsage()
   const started = performance.now()
   const deadline = started + seconds * 1000
   await Promise.all(
@@ -191,7 +214,8 @@ async function closedLoop(callers: number, seconds: number, call: () => Promise<
       }
     }),
   )
-  return { perSecond: samples.length / ((performance.now() - started) / 1000), samples, returned }
+  const { user, system } = process.cpuUsage(cpu)
+  return { perSecond: samples.length / ((performance.now() - started) / 1000), samples, returned, cpuUsPerCall: (user + system) / Math.max(1, samples.length) }
 }
 
 async function measureHttp(
@@ -240,7 +264,7 @@ async function measureHttp(
     const run = (name: keyof typeof shapes, connections: number, duration: number) => {
       const shape = shapes[name]
       // /health as a probe calls it: no key, no body.
-      return load({ url, connections, duration, headers: name === 'health' ? {} : headers, requests: Array.isArray(shape) ? shape : [shape] })
+      return load({ url, connections, duration, headers: name === 'health' ? {} : headers, requests: Array.isArray(shape) ? shape : [shape] }, undefined, pid)
     }
     // Warm-up: the server's JIT, LanceDB's caches, the embedder's workers, and every user's
     // scope resident (a scope's second search loads it): the loads measure the steady state, as
@@ -345,7 +369,7 @@ async function measureInProcess(
     for (const shape of shapes) await closedLoop(16, options.quick ? 0.5 : 2, search(shape))
 
     const plan = shapes.flatMap((shape) => [16, 1].map((callers) => ({ shape, callers })))
-    const collected = plan.map(() => ({ runs: [] as number[], samples: [] as number[], returned: 0 }))
+    const collected = plan.map(() => ({ runs: [] as number[], samples: [] as number[], returned: 0, cpuUs: [] as number[] }))
     for (let r = 0; r < options.repetitions; r++) {
       for (const [i, { shape, callers }] of plan.entries()) {
         options.progress.step(`in process: scopes of ${shape.scopeSize}, ${callers} caller(s)`)
@@ -354,7 +378,10 @@ async function measureInProcess(
         into.runs.push(result.perSecond)
         into.samples.push(...result.samples)
         into.returned += result.returned
-        options.progress.log(`  scopes of ${shape.scopeSize}, ${callers} caller(s): ${result.perSecond.toFixed(0)} searches/s`)
+        into.cpuUs.push(result.cpuUsPerCall)
+        options.progress.log(
+          `  scopes of ${shape.scopeSize}, ${callers} caller(s): ${result.perSecond.toFixed(0)} searches/s, ${result.cpuUsPerCall.toFixed(0)} µs CPU each`,
+        )
       }
     }
     const loads: InProcessLoad[] = plan.map(({ shape, callers }, i) => {
@@ -366,6 +393,7 @@ async function measureInProcess(
         searchesPerSecond: median(c.runs),
         latency: latencyStats(c.samples),
         meanResults: c.returned / Math.max(1, c.samples.length),
+        cpuUsPerSearch: median(c.cpuUs),
       }
     })
 
@@ -375,16 +403,27 @@ async function measureInProcess(
     for (let i = 0; i < (options.quick ? 5 : 50); i++) await addOne()
     const addRuns: number[] = []
     const addSamples: number[] = []
+    const addCpuUs: number[] = []
     for (let r = 0; r < options.repetitions; r++) {
       options.progress.step('in process: sequential adds')
+      const cpu = process.cpuUsage()
       const started = performance.now()
       for (let i = 0; i < perRun; i++) await timed(addSamples, addOne)
       addRuns.push(perRun / ((performance.now() - started) / 1000))
-      options.progress.log(`  sequential adds: ${(addRuns.at(-1) as number).toFixed(0)}/s`)
+      const { user, system } = process.cpuUsage(cpu)
+      addCpuUs.push((user + system) / perRun)
+      options.progress.log(`  sequential adds: ${(addRuns.at(-1) as number).toFixed(0)}/s, ${(addCpuUs.at(-1) as number).toFixed(0)} µs CPU each`)
     }
     return {
       inProcess: { memories, secondsPerRun: seconds, loads },
-      adds: { memoriesBefore: memories, perRun, runs: addRuns, addsPerSecond: median(addRuns), latency: latencyStats(addSamples) },
+      adds: {
+        memoriesBefore: memories,
+        perRun,
+        runs: addRuns,
+        addsPerSecond: median(addRuns),
+        latency: latencyStats(addSamples),
+        cpuUsPerAdd: median(addCpuUs),
+      },
     }
   } finally {
     await memory.close()

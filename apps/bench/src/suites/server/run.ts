@@ -3,7 +3,7 @@
  * one add to four searches, at 1, 16 and 64 connections, through the native API and through the
  * Mem0 MemoryClient routes; requests/s, latency, errors and the server's RSS over time.
  */
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import type { EventEmitter } from 'node:events'
 import { closeSync, openSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -49,6 +49,26 @@ const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).hre
 export function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024
+}
+
+/** Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`; 100 on Linux unless built otherwise). */
+let clockTicks: number | undefined
+
+/**
+ * CPU time (user + system, ms) a process has used so far: its main thread alone and all its
+ * threads (workers included). Unlike requests/s, CPU per request barely moves when other work
+ * shares the machine, so it tells a change in the code from a change in the machine.
+ */
+export function cpuMs(pid: number): { mainThread: number; allThreads: number } {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  // Fields after the command name (which may hold spaces): state is 3rd, utime 14th, stime 15th.
+  const ticks = (file: string) => {
+    const stat = readFileSync(file, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return Number(fields[11]) + Number(fields[12])
+  }
+  const ms = (t: number) => (t * 1000) / (clockTicks as number)
+  return { mainThread: ms(ticks(`/proc/${pid}/task/${pid}/stat`)), allThreads: ms(ticks(`/proc/${pid}/stat`)) }
 }
 
 /** A running `agentmem serve` child process on a fresh data folder holding one API key. */
