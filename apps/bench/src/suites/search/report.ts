@@ -105,8 +105,9 @@ ${http.secondsPerRun} s per run; each search is one random user's scope, \`mode:
 and four searches per connection, after the other loads (it writes). Latencies are per 2xx response, in ms;
 requests/s and latencies are medians over the runs, errors (socket errors and timeouts) and non-2xx are totals.
 CPU is the server's user + system time per request in µs (median over the runs), on its main thread and on
-all its threads (the embedder's and reranker's workers included), from /proc: it moves far less than
-requests/s when other work shares the machine, so it is the number to compare between commits.
+all its threads (workers, GC and compiler threads included), from /proc. It leaves out time spent waiting for
+the cores, so it says where the server's work goes; it still moves with the machine (shared caches, clock
+speed), so compare it between commits only within one run or with builds alternated.
 Server RSS: ${fmt(http.serverRssMb.afterPreload, 0)} MB after the preload, ${fmt(http.serverRssMb.end, 0)} MB at the end.
 
 ${chartImage('HTTP requests/s against GET /health', 'search-http.svg')}
