@@ -1,6 +1,6 @@
-import { Worker } from 'node:worker_threads'
+import type { Worker } from 'node:worker_threads'
 import { EmbeddingError, EmbeddingErrorCode, isEmbeddingErrorCode } from '../errors.js'
-import { workerExecArgv } from './exec-argv.js'
+import { startWorker } from './exec-argv.js'
 import { closedError } from './micro-batcher.js'
 import type { FromWorker, SerializedError, ToWorker, WorkerInit } from './protocol.js'
 
@@ -9,12 +9,11 @@ import type { FromWorker, SerializedError, ToWorker, WorkerInit } from './protoc
 const fromSource = import.meta.url.endsWith('.ts')
 const workerUrl = new URL(fromSource ? './embed-worker.ts' : './embed-worker.js', import.meta.url)
 
-function startWorker(workerData: WorkerInit): Worker {
-  const execArgv = workerExecArgv(process.execArgv)
-  if (!fromSource) return new Worker(workerUrl, { workerData, execArgv })
+function startModelWorker(workerData: WorkerInit): Worker {
+  if (!fromSource) return startWorker(workerUrl, { workerData })
   const tsxApi = import.meta.resolve('tsx/esm/api')
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}) })`
-  return new Worker(bootstrap, { eval: true, workerData, execArgv })
+  return startWorker(bootstrap, { eval: true, workerData })
 }
 
 /** One batch for a worker: texts to embed, or (query, document) pairs to score. */
@@ -128,7 +127,7 @@ export class WorkerPool {
 
   #spawn(lane: number): Slot {
     // Only lane 0 holds the second, all-threads session of solo runs.
-    const worker = startWorker(lane === 0 ? this.#init : { ...this.#init, soloThreads: undefined })
+    const worker = startModelWorker(lane === 0 ? this.#init : { ...this.#init, soloThreads: undefined })
     const pending = new Map<number, Pending>()
     let markReady!: () => void
     let markFailed!: (error: unknown) => void
