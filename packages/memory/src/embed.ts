@@ -12,11 +12,14 @@ export async function embed(embedder: Embedder, texts: readonly string[], option
     throw broken(embedder, `returned ${Array.isArray(vectors) ? vectors.length : 'no array of'} vectors for ${texts.length} texts`)
   }
   for (const [index, vector] of vectors.entries()) {
-    if (!(vector instanceof Float32Array) || vector.length !== embedder.dimensions) {
-      const actual = vector instanceof Float32Array ? vector.length : typeof vector
-      throw broken(embedder, `returned a vector of ${actual} where ${embedder.dimensions} dimensions were expected`, {
+    // Not `instanceof`: a Float32Array made in another realm (a VM context, some test runners) is one too.
+    if (Object.prototype.toString.call(vector) !== '[object Float32Array]') {
+      throw broken(embedder, `returned ${Object.prototype.toString.call(vector).slice(8, -1)} where a Float32Array was expected`, { details: { index } })
+    }
+    if (vector.length !== embedder.dimensions) {
+      throw broken(embedder, `returned a vector of ${vector.length} dimensions where ${embedder.dimensions} were expected`, {
         code: EmbeddingErrorCode.DimensionMismatch,
-        details: { index, expected: embedder.dimensions, actual },
+        details: { index, expected: embedder.dimensions, actual: vector.length },
       })
     }
     for (let i = 0; i < vector.length; i++) {

@@ -39,6 +39,7 @@ import {
   updateOptionsSchema,
 } from './options.js'
 import { type ForwardedAnswer, type ForwardedMethod, forwardedCallSchema, notLeading, Replication, scopeOfIds } from './replication.js'
+import { loopTurn } from './search/loop-share.js'
 import { rerankDepth, rerankHits } from './search/rerank.js'
 import { ResidentCache, type ResidentCacheStats } from './search/resident-cache.js'
 import { searchMemories } from './search/searcher.js'
@@ -214,6 +215,9 @@ export class Memory implements AsyncDisposable {
   }
 
   async search(query: string, options: SearchOptions): Promise<{ results: SearchResult[] }> {
+    // Before anything is read or checked: a close() during the wait is then MEMORY_CLOSED.
+    const turn = loopTurn()
+    if (turn) await turn
     this.checkOpen()
     const opts = parseWith(searchOptionsSchema, options, 'search options')
     if (typeof query !== 'string' || query.trim().length === 0) throw invalidInput('query must be a non-empty string')

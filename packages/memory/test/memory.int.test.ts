@@ -1,5 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { runInNewContext } from 'node:vm'
 import type { Embedder } from '@agentmem/embeddings'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type AddBatchItem, Memory, MemoryError, MemoryErrorCode } from '../src/index.js'
@@ -307,6 +308,8 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
           if (text.includes('nan')) vector[3] = Number.NaN
           if (text.includes('infinite')) vector[0] = Number.POSITIVE_INFINITY
           if (text.includes('short')) return [vector.subarray(0, 8)]
+          if (text.includes('plain')) return [Array.from(vector) as unknown as Float32Array]
+          if (text.includes('realm')) return [runInNewContext('new Float32Array(16)').fill(0.25)]
           return text.includes('twice') ? [vector, vector] : [vector]
         })
       },
@@ -318,6 +321,9 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     await expect(memory.add('a nan memory', { userId: 'u1' })).rejects.toMatchObject(failed)
     await expect(memory.add('an infinite memory', { userId: 'u1' })).rejects.toMatchObject(failed)
     await expect(memory.add('said twice', { userId: 'u1' })).rejects.toMatchObject(failed)
+    await expect(memory.add('a plain array', { userId: 'u1' })).rejects.toMatchObject({ ...failed, message: expect.stringContaining('returned Array where') })
+    // A Float32Array from another realm is a Float32Array.
+    await memory.add('from another realm', { userId: 'u2' })
     await expect(memory.add('a short memory', { userId: 'u1' })).rejects.toMatchObject({
       code: 'EMBEDDINGS_DIMENSION_MISMATCH',
       details: { index: 0, expected: 16, actual: 8 },

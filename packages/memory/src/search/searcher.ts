@@ -9,7 +9,6 @@ import { compareThreadOrder, contextLenders, contextWindows, lendContext, type T
 import { applyFeedback, type FeedbackTerms } from './feedback.js'
 import { inScope, matchesFilter } from './filter-match.js'
 import { bestScore, type FusedHit, fuseHybrid, fuseOutsider, outsiderCeiling } from './fusion.js'
-import { loopTurn } from './loop-share.js'
 import type { ResidentCache } from './resident-cache.js'
 import { type ResidentScope, top } from './resident-scope.js'
 import { tokenize } from './tokenizer.js'
@@ -66,8 +65,6 @@ const storeKeywordNet = 1000
  */
 export async function searchMemories(deps: SearchDeps, request: SearchRequest): Promise<SearchHit[]> {
   const { scope, mode, topK, threshold } = request
-  const turn = loopTurn()
-  if (turn) await turn
   let resident = await deps.cache.scope(scope)
   // Writes queued behind a maintenance would hold a store read for its whole length: load the
   // scope (laying them over the store) rather than wait. A scope too big to load still waits.
