@@ -126,7 +126,7 @@ class PooledEmbedder implements Embedder {
   #compute(inputs: string[], signal: AbortSignal | undefined): Promise<Float32Array[]> {
     const inline = this.#inline
     if (!inline || inputs.length > this.#options.inlineMaxTexts) return this.#batcher.submit(inputs, signal)
-    if (!fitsInline(inputs, this.#options.inlineMaxChars, inline.asciiInOnePass)) return this.#batcher.submit(inputs, signal)
+    if (!fitsInline(inputs, this.#options.inlineMaxChars, (text) => inline.readsInOnePass(text))) return this.#batcher.submit(inputs, signal)
     if (this.#closing) return Promise.reject(closedError('embedder'))
     if (signal?.aborted) return Promise.reject(abortError(signal))
     try {

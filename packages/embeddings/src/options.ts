@@ -61,9 +61,10 @@ export const createEmbedderOptionsSchema = z.object({
   /**
    * ...of at most this many characters in all, and no word longer than 24 characters, so an
    * inline call holds the event loop for a fraction of a millisecond (measured: ~0.1 ms for
-   * 256 characters of accented prose, ~0.3 ms at worst). When the tokenizer reads plain ASCII in
-   * one pass (the offline default's does), such a text counts a quarter of its characters and
-   * may hold longer words: 1,024 characters of English prose take ~0.2 ms. Default 256.
+   * 256 characters of accented prose, ~0.3 ms at worst). A text the tokenizer reads in one pass
+   * (the offline default's reads plain ASCII holding no added token such as `[UNK]` so) counts
+   * a quarter of its characters and may hold longer words: 1,024 characters of English prose
+   * take ~0.2 ms. Default 256.
    */
   inlineMaxChars: z.number().int().nonnegative().default(256),
   /** Entries of the (kind, text) -> vector LRU cache; 0 turns it off. Default 0. */

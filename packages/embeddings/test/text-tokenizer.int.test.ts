@@ -53,6 +53,11 @@ describe('TextTokenizer.encode', () => {
     const tokenizer = await TextTokenizer.load(folder)
     const library = new Tokenizer(JSON.parse(await readFile(join(folder, 'tokenizer.json'), 'utf8')), {})
     expect(tokenizer.wordLevel).toBe(true)
+    expect([tokenizer.readsInOnePass('Hello, world!\tok'), tokenizer.readsInOnePass('[UNK] hi'), tokenizer.readsInOnePass('héllo')]).toEqual([
+      true,
+      false,
+      false,
+    ])
     const words = turns
       .slice(0, 500)
       .flatMap((turn) => turn.split(/\s+/))

@@ -5,7 +5,7 @@ import onnxProto from 'onnx-proto'
 import { EmbeddingError, EmbeddingErrorCode } from '../errors.js'
 import type { ModelSpec } from '../models/model-spec.js'
 import { normalizeRows } from './pooling.js'
-import { isPlainAscii, TextTokenizer } from './text-tokenizer.js'
+import { TextTokenizer } from './text-tokenizer.js'
 
 const { onnx } = onnxProto
 type Tensor = onnxProto.onnx.ITensorProto
@@ -34,16 +34,16 @@ const INLINE_MAX_WORD = 24
 
 /**
  * Whether texts are cheap enough to embed on the caller's thread: few characters, no long words.
- * With `asciiInOnePass` (a word-level tokenizer, `TextTokenizer.wordLevel`), a plain ASCII text
- * counts a quarter of its characters and may hold long words: the tokenizer reads it in one pass
- * with one lookup a word (measured: ~0.2 µs a character against ~0.8 through the library for
- * accented prose, ~1.7 for CJK).
+ * A text the tokenizer reads in one pass (`readsInOnePass`: plain ASCII, no added token, on a
+ * word-level tokenizer) counts a quarter of its characters and may hold long words: one lookup a
+ * word (measured: ~0.2 µs a character against ~0.8 through the library for accented prose, ~1.7
+ * for CJK, and more for long unknown words, whose cost grows with their length squared).
  */
-export function fitsInline(texts: readonly string[], maxChars: number, asciiInOnePass = false): boolean {
+export function fitsInline(texts: readonly string[], maxChars: number, readsInOnePass?: (text: string) => boolean): boolean {
   let cost = 0
   for (const text of texts) {
-    if (cost + (asciiInOnePass ? text.length / 4 : text.length) > maxChars) return false
-    const onePass = asciiInOnePass && isPlainAscii(text)
+    if (cost + (readsInOnePass ? text.length / 4 : text.length) > maxChars) return false
+    const onePass = readsInOnePass?.(text) ?? false
     cost += onePass ? text.length / 4 : text.length
     if (cost > maxChars || (!onePass && hasLongWord(text))) return false
   }
@@ -113,9 +113,9 @@ export class StaticWordVectors {
     this.#projected = new Float64Array(weights.dimensions)
   }
 
-  /** Whether the tokenizer reads plain ASCII texts in one pass (see `fitsInline`). */
-  get asciiInOnePass(): boolean {
-    return this.#tokenizer.wordLevel
+  /** Whether the tokenizer reads this text in one pass (see `fitsInline`). */
+  readsInOnePass(text: string): boolean {
+    return this.#tokenizer.readsInOnePass(text)
   }
 
   /** Reads the tokenizer and the graph's weights; throws (plain Error) when the graph is not a static word-vector graph. */

@@ -65,6 +65,11 @@ export class TextTokenizer {
     return this.#wordLevel !== undefined
   }
 
+  /** Whether `encode` reads this text in one pass (`#asciiWordIds`) rather than through the library. */
+  readsInOnePass(text: string): boolean {
+    return this.#onePassShape(text) !== undefined
+  }
+
   /** The id batches are padded with. */
   get padId(): number {
     return this.#padId
@@ -139,14 +144,9 @@ export class TextTokenizer {
    * word-level tokenizer files.
    */
   #asciiWordIds(text: string): number[] | undefined {
-    const shape = this.#wordLevel
-    if (!shape || !isPlainAscii(text)) return undefined
+    const shape = this.#onePassShape(text)
+    if (!shape) return undefined
     const source = shape.lowercase ? text.toLowerCase() : text
-    for (const added of shape.addedTokens) {
-      if (text.includes(added)) return undefined
-      // The library also reads a text that normalises to exactly an added token as that token.
-      if (added.length === text.length && added === source.replace(/[\t\n\r]/g, ' ')) return undefined
-    }
     const ids: number[] = []
     let start = -1
     const word = (end: number) => {
@@ -168,6 +168,21 @@ export class TextTokenizer {
     return ids
   }
 
+  /** The word-level shape when `#asciiWordIds` may read this text: plain ASCII that neither holds nor normalises to an added token. */
+  #onePassShape(text: string): WordLevel | undefined {
+    const shape = this.#wordLevel
+    if (!shape || !isPlainAscii(text)) return undefined
+    for (const added of shape.addedTokens) {
+      if (text.includes(added)) return undefined
+      // The library also reads a text that normalises to exactly an added token as that token.
+      if (added.length === text.length) {
+        const normalised = (shape.lowercase ? text.toLowerCase() : text).replace(/[\t\n\r]/g, ' ')
+        if (added === normalised) return undefined
+      }
+    }
+    return shape
+  }
+
   #pad(rows: readonly { ids: readonly number[]; typeIds?: readonly number[] }[]): EncodedBatch {
     const seqLen = Math.max(1, ...rows.map((r) => r.ids.length))
     const size = rows.length * seqLen
@@ -186,7 +201,7 @@ export class TextTokenizer {
 }
 
 /** Printable ASCII, tab, line feed and carriage return only: what a word-level tokenizer reads in one pass (`#asciiWordIds`). */
-export function isPlainAscii(text: string): boolean {
+function isPlainAscii(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i)
     if (c > 0x7e || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)) return false

@@ -29,7 +29,15 @@ describe('startWorker', () => {
       worker.once('message', (argv) => { console.log(JSON.stringify(argv)); worker.terminate() })
     `
     const tsx = createRequire(import.meta.url).resolve('tsx/esm')
-    const flags = ['--max-old-space-size=2048', '--max-semi-space-size=32', '--stack-trace-limit=20', '--conditions=agentmem-source']
+    // `--title x`: a per-process flag whose value is a separate argument, before flags that must survive.
+    const flags = [
+      '--max-old-space-size=2048',
+      '--title',
+      'agentmem, test: a',
+      '--max-semi-space-size=32',
+      '--stack-trace-limit=20',
+      '--conditions=agentmem-source',
+    ]
     const { stdout } = await execFileAsync(process.execPath, [...flags, '--import', pathToFileURL(tsx).href, '--input-type=module', '-e', code])
     expect(JSON.parse(stdout)).toEqual(['--conditions=agentmem-source', '--import', pathToFileURL(tsx).href])
   })

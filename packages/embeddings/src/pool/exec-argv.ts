@@ -32,24 +32,50 @@ export function workerExecArgv(execArgv: readonly string[]): string[] {
  * flags such as `--max-old-space-size` or `--trace-gc` in an explicit `execArgv`
  * (ERR_WORKER_INVALID_EXEC_ARGV, naming them), though a worker that inherits them ignores them:
  * without this, `node --max-old-space-size=4096 agentmem serve` failed every call that needed
- * a worker. Those flags are dropped and the worker started again.
+ * a worker. The flags it names are dropped and the worker started again.
  */
 export function startWorker(entry: URL | string, options: Omit<WorkerOptions, 'execArgv'>): Worker {
-  const execArgv = workerExecArgv(process.execArgv)
-  try {
-    return new Worker(entry, { ...options, execArgv })
-  } catch (error) {
-    const refused = refusedFlags(error)
-    if (!refused) throw error
-    return new Worker(entry, { ...options, execArgv: execArgv.filter((arg) => !refused.has(arg)) })
+  let execArgv = workerExecArgv(process.execArgv)
+  for (;;) {
+    try {
+      return new Worker(entry, { ...options, execArgv })
+    } catch (error) {
+      // Node names only the refused flags before the first argument it cannot read as an option
+      // (a separate value such as `--title x`), so this may take a few rounds; each drops some.
+      const refused = refusedFlags(error)
+      const fewer = refused ? withoutFlags(execArgv, refused) : execArgv
+      if (fewer.length === execArgv.length) throw error
+      execArgv = fewer
+    }
   }
 }
 
-/** The flags an ERR_WORKER_INVALID_EXEC_ARGV names ("... invalid execArgv flags: --a, --b=1"). */
-function refusedFlags(error: unknown): Set<string> | undefined {
+/** Whether an ERR_WORKER_INVALID_EXEC_ARGV names an argument ("... invalid execArgv flags: --a, --b=1"). */
+function refusedFlags(error: unknown): ((arg: string) => boolean) | undefined {
   if ((error as { code?: unknown })?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV') return undefined
-  const listed = String((error as Error).message)
-    .split(': ')
-    .at(-1)
-  return listed ? new Set(listed.split(', ')) : undefined
+  const message = String((error as Error).message)
+  const at = message.indexOf('flags: ')
+  if (at < 0) return undefined
+  // Matched whole against the list, so a value holding ", " or ": " (`--title="a, b"`) still matches.
+  const listed = `, ${message.slice(at + 'flags: '.length)}, `
+  return (arg) => listed.includes(`, ${arg}, `)
+}
+
+/**
+ * The arguments without the refused flags. Node names a flag given as two arguments (`--title
+ * x`) by its name alone; its value goes too, or it would end the worker's options and drop the
+ * flags after it.
+ */
+function withoutFlags(execArgv: readonly string[], refused: (arg: string) => boolean): string[] {
+  const kept: string[] = []
+  for (let i = 0; i < execArgv.length; i++) {
+    const arg = execArgv[i] as string
+    if (!refused(arg)) {
+      kept.push(arg)
+      continue
+    }
+    const next = execArgv[i + 1]
+    if (!arg.includes('=') && next !== undefined && !next.startsWith('-')) i++
+  }
+  return kept
 }
