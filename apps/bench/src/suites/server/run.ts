@@ -60,7 +60,7 @@ let clockTicks: number | undefined
  * shares the machine, so it tells a change in the code from a change in the machine.
  */
 export function cpuMs(pid: number): { mainThread: number; allThreads: number } {
-  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  clockTicks ??= ticksPerSecond()
   // Fields after the command name (which may hold spaces): state is 3rd, utime 14th, stime 15th.
   const ticks = (file: string) => {
     const stat = readFileSync(file, 'utf8')
@@ -69,6 +69,14 @@ export function cpuMs(pid: number): { mainThread: number; allThreads: number } {
   }
   const ms = (t: number) => (t * 1000) / (clockTicks as number)
   return { mainThread: ms(ticks(`/proc/${pid}/task/${pid}/stat`)), allThreads: ms(ticks(`/proc/${pid}/stat`)) }
+}
+
+function ticksPerSecond(): number {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    return 100 // Linux's USER_HZ unless the kernel was built otherwise
+  }
 }
 
 /** A running `agentmem serve` child process on a fresh data folder holding one API key. */
