@@ -146,6 +146,17 @@ describe('issue 17, item 7: validation speaks the HTTP API', () => {
         headers: { 'content-type': 'text/plain', ...(key === null && { authorization: `Token ${t.keyA}` }) },
       })
       expect([path, res.status, res.body.error.code]).toEqual([path, 415, 'UNSUPPORTED_MEDIA_TYPE'])
+      // Bytes as the body: no Content-Type at all.
+      const bare = await t.app.request(path, {
+        method: 'POST',
+        headers: { authorization: `${key === null ? 'Token' : 'Bearer'} ${t.keyA}` },
+        body: new TextEncoder().encode(JSON.stringify({ messages: 'y', user_id: 'u' })),
+      })
+      expect([path, bare.status, ((await bare.json()) as { error: { code: string; message: string } }).error]).toEqual([
+        path,
+        415,
+        { code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.stringContaining('none was sent'), request_id: expect.any(String) },
+      ])
     }
     expect((await t.call('GET', '/v1/memories?user_id=u')).body.results).toEqual([])
     const charset = await t.call('POST', '/v1/memories', {
