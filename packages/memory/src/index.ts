@@ -32,6 +32,7 @@ export {
   type SearchOptions,
   searchModes,
   searchOptionsSchema,
+  tenantIdSchema,
   type UpdateOptions,
   updateOptionsSchema,
 } from './options.js'

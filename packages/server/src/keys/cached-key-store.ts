@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { tenantIdSchema } from '@agentmem/memory'
+import { validationFailed } from '../errors.js'
 import type { ApiKeyInfo, KeyRole, KeyStore, KeyStoreOptions, Principal } from './key-store.js'
 
 /** A key row as both schemas store it (times in epoch ms). */
@@ -106,6 +108,13 @@ export abstract class CachedKeyStore implements KeyStore {
 
 /** A new key and its row; the key itself is returned once and never stored. */
 export function newKey(options: { tenantId: string; role?: KeyRole; name?: string }): { key: string; row: KeyRow } {
+  // A tenant the engine refuses ('', '*', control characters) would make a key that fails every call.
+  const tenant = tenantIdSchema.safeParse(options.tenantId)
+  if (!tenant.success)
+    throw validationFailed(
+      tenant.error.issues.map((issue) => ({ ...issue, path: ['tenant', ...issue.path] })),
+      'key',
+    )
   const key = `am_${randomBytes(32).toString('base64url')}`
   const row: KeyRow = {
     id: `key_${randomBytes(8).toString('hex')}`,

@@ -47,6 +47,14 @@ export function runKeyStoreContract(open: (options?: KeyStoreOptions) => Promise
     expect(await store.verify(b.key)).toBeNull()
   })
 
+  it('refuses a tenant the engine would refuse, creating nothing', async () => {
+    const store = await openStore()
+    for (const tenantId of ['', '*', 'tab\there']) {
+      await expect(store.create({ tenantId })).rejects.toMatchObject({ code: 'REQUEST_VALIDATION_FAILED', details: { issues: [{ path: 'tenant' }] } })
+    }
+    expect(await store.list()).toEqual([])
+  })
+
   it("applies this store's own creations and revocations at once, whatever the staleness bound", async () => {
     const store = await openStore({ maxStalenessMs: 60_000 })
     expect(await store.activeCount()).toBe(0)
