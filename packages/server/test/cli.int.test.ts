@@ -6,7 +6,9 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tinyBertShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { runCli, spawnCli, startServeProcess, waitForBanner } from './helpers/cli.js'
+import { dataPaths } from '../src/data-paths.js'
+import { KeyStore } from '../src/keys/key-store.js'
+import { cliCommand, runCli, spawnCli, startServeProcess, waitForBanner } from './helpers/cli.js'
 
 let root: string
 beforeAll(async () => {
@@ -265,3 +267,25 @@ it('re-embeds a store with another model; afterwards it opens only with that mod
   const withNew = await runCli(['list', '--user', 'u', '--data', data], { AGENTMEM_MODEL_PATH: model })
   expect(lines(withNew.stdout).map((r) => r['memory'])).toEqual(['I moved to Lisbon in May', 'My sister is called Ana'])
 })
+
+it(
+  'stops quietly when its reader closes the pipe early',
+  async () => {
+    const data = join(root, 'pipe')
+    const keys = await KeyStore.open(dataPaths(data).keys)
+    for (let i = 0; i < 1000; i++) await keys.create({ tenantId: `t${i}` })
+    await keys.close()
+    // Each key is its own write, ~150 kB in all: more than a pipe holds, so later writes meet the pipe `head` closed.
+    const { command, args } = cliCommand(['keys', 'list', '--data', data])
+    const quoted = [command, ...args].map((a) => `'${a}'`).join(' ')
+    const run = spawn('sh', ['-c', `${quoted} | head -c 100 > /dev/null`], { stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    run.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    const code = await new Promise((resolve) => run.on('close', resolve))
+    expect(code).toBe(0)
+    expect(stderr).not.toMatch(/EPIPE|Error/)
+  },
+  cliTimeout,
+)

@@ -9,6 +9,12 @@ import { type ServerTarget, serverTarget } from './server-client.js'
 
 const program = new Command('agentmem').description('Long-term memory for AI agents').showHelpAfterError()
 
+// A reader that stops early (`agentmem list | head`) closes the pipe: stop quietly, as Unix tools do.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE') throw error
+  process.exit(0)
+})
+
 /** `--limit abc` is an error naming the flag, never NaN passed on. */
 const integer = (min: number, max?: number) => (value: string) => {
   const n = Number(value)
