@@ -105,6 +105,9 @@ describe('native API', () => {
     expect((await t.call('POST', '/v1/memories', { body: { messages: 'x', user_id: 'u1', infer: true, timestamp: 'yesterday' } })).status).toBe(400)
     const asyncWithoutInfer = await t.call('POST', '/v1/memories', { body: { messages: 'x', user_id: 'u1', async: true } })
     expect(asyncWithoutInfer).toMatchObject({ status: 400, body: { error: { code: 'MEMORY_INVALID_INPUT' } } })
+    // The Mem0 route too: a timestamp without inference is refused, not dropped (the memory dated now).
+    const mem0Dated = await t.call('POST', '/v3/memories/add/', { body: { messages: 'x', user_id: 'u1', infer: false, timestamp: 1_700_000_000 } })
+    expect(mem0Dated).toMatchObject({ status: 400, body: { error: { code: 'MEMORY_INVALID_INPUT', message: expect.stringContaining('timestamp') } } })
     expect((await t.call('GET', '/v1/memories?user_id=u1')).body.results).toEqual([])
     expect(llm.calls).toHaveLength(0)
   })

@@ -107,8 +107,11 @@ export function registerMem0Routes(
       ...scopeOf(body),
       ...(body.metadata && { metadata: body.metadata }),
       actor: actor(c),
-      // Mem0 timestamps are Unix seconds. async_mode is honoured only when asked for: results come back otherwise.
-      ...(infer && { infer, async: body.async_mode === true, ...(body.timestamp !== undefined && { timestamp: Math.round(body.timestamp * 1000) }) }),
+      // async_mode is honoured only when asked for: results come back otherwise.
+      ...(infer && { infer, async: body.async_mode === true }),
+      // Mem0 timestamps are Unix seconds. Passed on with infer: false too, where the engine refuses
+      // it (it dates inferred facts only) rather than the add storing it dated now.
+      ...(body.timestamp !== undefined && { timestamp: Math.round(body.timestamp * 1000) }),
     })
     if (result.job?.status === 'queued')
       return c.json([{ message: 'Memory processing has been queued for background execution', status: 'PENDING', event_id: result.job.id }])
