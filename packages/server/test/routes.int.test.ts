@@ -208,6 +208,15 @@ describe('native API', () => {
     const topK = await t.call('POST', '/v1/memories/search', { body: { query: 'x', user_id: 'u', top_k: 21 } })
     expect(topK.status).toBe(400)
     expect(topK.body.error.details.issues[0].path).toBe('top_k')
+    // Mem0's route names this server's limit however far past it the ask is.
+    for (const top_k of [21, 100_000]) {
+      const mem0TopK = await t.call('POST', '/v3/memories/search/', {
+        key: null,
+        headers: { authorization: `Token ${t.keyA}` },
+        body: { query: 'x', filters: { user_id: 'u' }, top_k },
+      })
+      expect([mem0TopK.status, mem0TopK.body.error.message]).toEqual([400, "top_k is larger than this server's limit of 20"])
+    }
     expect((await t.call('GET', '/v1/memories?user_id=u')).body.results).toEqual([])
 
     let limited: Awaited<ReturnType<typeof t.call>> | undefined

@@ -55,7 +55,8 @@ const searchBody = z.strictObject({
   query: z.string().min(1),
   filters: filters.optional(),
   metadata: z.record(z.string(), z.unknown()).optional(),
-  top_k: z.number().int().min(1).max(1000).optional(),
+  // No schema maximum: the server's own (maxTopK) is checked in the route, and names the limit that applies.
+  top_k: z.number().int().min(1).optional(),
   threshold: z.number().min(-1).max(1).optional(),
   rerank: z.boolean().optional(),
   keyword_search: z.boolean().optional(),
