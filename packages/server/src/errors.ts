@@ -116,6 +116,13 @@ export function apiNames(message: string): string {
   return message.replace(engineName, (name) => apiNameOf[name] ?? name)
 }
 
+/** A library's client-error details in the HTTP API's words: each validation issue's `path` (`1.user_id`). */
+export function apiDetails(details: Record<string, unknown> | undefined): Record<string, unknown> | undefined {
+  const issues = details?.['issues']
+  if (!Array.isArray(issues)) return details
+  return { ...details, issues: issues.map((issue) => (typeof issue?.path === 'string' ? { ...issue, path: apiNames(issue.path) } : issue)) }
+}
+
 export class ServerError extends Error {
   readonly code: ServerErrorCode
   readonly details: Record<string, unknown> | undefined

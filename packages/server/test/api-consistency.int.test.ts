@@ -131,6 +131,10 @@ describe('issue 17, item 7: validation speaks the HTTP API', () => {
       },
     })
     expect(badItem.body.error.details.issues[0].path).toBe('items.1.messages')
+    // The engine's own validation (here of an id the route passes on) speaks the API's names too.
+    const wildcard = await t.call('POST', '/v1/memories', { body: { messages: 'x', user_id: '*' } })
+    expect([wildcard.status, wildcard.body.error.details.issues[0].path]).toEqual([400, 'user_id'])
+    expect(wildcard.body.error.message).not.toMatch(/userId/)
     expect((await t.call('GET', '/v1/memories?user_id=u')).body.results).toEqual([])
   })
 

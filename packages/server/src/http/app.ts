@@ -7,6 +7,7 @@ import { timeout } from 'hono/timeout'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { isLoopback } from '../config.js'
 import {
+  apiDetails,
   apiNames,
   type ErrorCode,
   isCodedError,
@@ -194,7 +195,7 @@ export function createApp(deps: AppDeps) {
         details = error.details
       } else if (statusByCode[code] < 500) {
         message = apiNames(error.message)
-        details = error.details
+        details = apiDetails(error.details)
       } else {
         // A library's 5xx message can carry paths and internals: it goes to the log only.
         message = publicMessage(code)
