@@ -284,6 +284,11 @@ describe('dashboard', () => {
     await page.waitForURL(/mode=keyword/)
     // Keyword mode compares no embedding: no similarity.
     expect((await page.locator('tbody tr').first().locator('td.num').allTextContents())[2]).toBe('–')
+
+    // An empty query is the form's error, in words.
+    const empty = await page.goto(`${server.url}/ui/search?query=&user_id=alice`)
+    expect(empty?.status()).toBe(400)
+    expect(await page.getByRole('alert').textContent()).toContain('query: enter a query')
   })
 
   it('edits a memory and shows the change in its history', async () => {

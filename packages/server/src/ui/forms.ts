@@ -43,7 +43,8 @@ export function dashboardForms(config: ServerConfig) {
   const readSearchForm = read(
     z
       .strictObject({
-        query: z.string(),
+        // An empty field is dropped (`given`): say what is missing, not "expected string, received undefined".
+        query: z.string({ error: 'enter a query' }),
         ...scopeFields,
         filters: jsonObjectText('filters').optional(),
         top_k: z.coerce.number().optional(),
