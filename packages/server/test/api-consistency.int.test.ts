@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib'
 import type { Embedder } from '@agentmem/embeddings'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { defaultEmbedder, openTestApp, type TestApp } from './helpers/server.js'
@@ -163,6 +164,15 @@ describe('issue 17, item 7: validation speaks the HTTP API', () => {
       ])
     }
     expect((await t.call('GET', '/v1/memories?user_id=u')).body.results).toEqual([])
+    const gzipped = await t.app.request('/v1/memories', {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t.keyA}`, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(JSON.stringify({ messages: 'z', user_id: 'u' })),
+    })
+    expect([gzipped.status, ((await gzipped.json()) as { error: { message: string } }).error.message]).toEqual([
+      415,
+      expect.stringContaining('Compressed bodies are not supported'),
+    ])
     const charset = await t.call('POST', '/v1/memories', {
       body: { messages: 'x', user_id: 'u' },
       headers: { 'content-type': 'application/json; charset=utf-8' },

@@ -151,15 +151,17 @@ describe('native API', () => {
 
   it('refuses missing, malformed, unknown and revoked keys with 401, and non-admin keys on admin routes with 403', async () => {
     await using t = await openTestApp(embedder)
-    const attempts: Array<Record<string, string>> = [
-      {},
-      { authorization: 'Bearer nope' },
-      { authorization: 'Basic abc' },
-      { authorization: `Bearer ${t.keyA}x` },
+    const attempts: Array<[Record<string, string>, RegExp]> = [
+      [{}, /key is required/],
+      [{ authorization: 'Bearer nope' }, /invalid or revoked/],
+      [{ authorization: 'Basic abc' }, /must be Bearer <key>/],
+      [{ authorization: t.keyA }, /must be Bearer <key>/], // the key without its scheme
+      [{ authorization: `Bearer ${t.keyA}x` }, /invalid or revoked/],
     ]
-    for (const headers of attempts) {
+    for (const [headers, message] of attempts) {
       const res = await t.call('GET', '/v1/memories?user_id=u', { key: null, headers })
       expect([res.status, res.body.error.code]).toEqual([401, 'UNAUTHORIZED'])
+      expect(res.body.error.message).toMatch(message)
       expect(res.headers.get('www-authenticate')).toBe('Bearer')
     }
     const [info] = await t.keys.list({ tenantId: 'b' })

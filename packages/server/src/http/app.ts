@@ -136,6 +136,14 @@ export function createApp(deps: AppDeps) {
     const length = c.req.header('content-length')
     const method = c.req.method
     const hasBody = method === 'GET' || method === 'HEAD' ? false : length === undefined ? c.req.raw.body !== null : length !== '0'
+    // A compressed body would read as malformed JSON: say what is not supported.
+    const encoding = c.req.header('content-encoding')
+    if (hasBody && encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+      throw new ServerError(
+        ServerErrorCode.UnsupportedMediaType,
+        `Compressed bodies are not supported: send the JSON without Content-Encoding (got ${encoding.slice(0, 50)})`,
+      )
+    }
     // A body without a Content-Type too: the native routes' validators would call it invalid, and
     // the Mem0 routes would take it, where docs/http-api.md says 415 for both.
     if (hasBody && (type === undefined || !/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type))) {
@@ -167,7 +175,12 @@ export function createApp(deps: AppDeps) {
     const challenge = { 'www-authenticate': 'Bearer' }
     if (header !== undefined) {
       const match = /^(?:bearer|token)\s+(\S+)$/i.exec(header.trim())
-      const principal = match?.[1] ? await keys.verify(match[1]) : null
+      if (!match?.[1]) {
+        throw new ServerError(ServerErrorCode.Unauthorized, 'The Authorization header must be Bearer <key> (or Token <key>, as Mem0 clients send)', {
+          headers: challenge,
+        })
+      }
+      const principal = await keys.verify(match[1])
       if (!principal) throw new ServerError(ServerErrorCode.Unauthorized, 'The API key is invalid or revoked', { headers: challenge })
       return principal
     }
