@@ -221,7 +221,7 @@ export class Memory implements AsyncDisposable {
     this.checkOpen()
     const opts = parseWith(searchOptionsSchema, options, 'search options')
     if (typeof query !== 'string' || query.trim().length === 0) throw invalidInput('query must be a non-empty string')
-    if (query.length > this.engine.config.maxTextLength) throw invalidInput(`query is longer than ${this.engine.config.maxTextLength} characters`)
+    if (query.length > this.engine.config.maxTextLength) throw invalidInput(`query is longer than ${this.engine.config.maxTextLength} UTF-16 code units (an emoji counts 2)`)
     const { engine } = this
     const depth = rerankDepth(opts.rerank, engine.config.reranker, opts.topK)
     const started = performance.now()
@@ -620,7 +620,7 @@ export class Memory implements AsyncDisposable {
     const trimmed = text.trim()
     if (trimmed.length === 0) throw invalidInput('memory text is empty')
     if (trimmed.length > this.engine.config.maxTextLength) {
-      throw invalidInput(`memory text is ${trimmed.length} characters; the limit is ${this.engine.config.maxTextLength}`)
+      throw invalidInput(`memory text is ${trimmed.length} UTF-16 code units long (an emoji counts 2); the limit is ${this.engine.config.maxTextLength}`)
     }
     return trimmed
   }

@@ -143,7 +143,7 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     await using store = await openTemp(embedder, { maxTextLength: 50 })
     const cases: Array<[AddBatchItem, RegExp]> = [
       [{ messages: 'fine', metadata: { user_id: 'u2' }, userId: 'u1' }, /user_id/],
-      [{ messages: 'x'.repeat(51), userId: 'u1' }, /51 characters/],
+      [{ messages: 'x'.repeat(51), userId: 'u1' }, /51 UTF-16 code units long/],
       [{ messages: 'no scope' }, /user_id|userId/],
     ]
     for (const [bad, reason] of cases) {
