@@ -32,7 +32,6 @@ export {
   type SearchOptions,
   searchModes,
   searchOptionsSchema,
-  tenantIdSchema,
   type UpdateOptions,
   updateOptionsSchema,
 } from './options.js'

@@ -221,7 +221,8 @@ export class Memory implements AsyncDisposable {
     this.checkOpen()
     const opts = parseWith(searchOptionsSchema, options, 'search options')
     if (typeof query !== 'string' || query.trim().length === 0) throw invalidInput('query must be a non-empty string')
-    if (query.length > this.engine.config.maxTextLength) throw invalidInput(`query is longer than ${this.engine.config.maxTextLength} UTF-16 code units (an emoji counts 2)`)
+    if (query.length > this.engine.config.maxTextLength)
+      throw invalidInput(`query is longer than ${this.engine.config.maxTextLength} UTF-16 code units (an emoji counts 2)`)
     const { engine } = this
     const depth = rerankDepth(opts.rerank, engine.config.reranker, opts.topK)
     const started = performance.now()

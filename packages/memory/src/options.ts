@@ -1,19 +1,9 @@
 import type { Embedder, Logger, Reranker } from '@agentmem/embeddings'
 import { z } from 'zod'
 import { MemoryError, MemoryErrorCode } from './errors.js'
+import { identifier, tenantIdSchema } from './identifiers.js'
 import { LlmClient, llmOptionsSchema } from './inference/llm-client.js'
 import { replicationOptionsSchema } from './replication.js'
-
-/**
- * Identifiers: no control characters, bounded, so they are safe in keys, logs and predicates; never
- * `*`, which filters read as Mem0's "any value" (a user named `*` could not be told from it).
- */
-const identifier = z
-  .string()
-  .min(1)
-  .max(256)
-  .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters')
-  .refine((s) => s !== '*', '\'*\' is the filter wildcard (any value), not an id: use filters, e.g. { "agent_id": "*" }')
 
 export const metadataSchema = z.record(z.string().min(1).max(256), z.unknown())
 
@@ -147,7 +137,7 @@ export const deleteOptionsSchema = z.strictObject({ purge: z.boolean().default(f
 export type DeleteOptions = z.input<typeof deleteOptionsSchema>
 
 export const memoryIdSchema = z.uuid()
-export const tenantIdSchema = identifier
+export { tenantIdSchema }
 
 export const memoryOpenOptionsSchema = z.strictObject({
   /** Folder holding the LanceDB tables and the SQLite file; created if missing. */

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { tenantIdSchema } from '@agentmem/memory'
+import { tenantIdSchema } from '@agentmem/memory/identifiers'
 import { validationFailed } from '../errors.js'
 import type { ApiKeyInfo, KeyRole, KeyStore, KeyStoreOptions, Principal } from './key-store.js'
 
