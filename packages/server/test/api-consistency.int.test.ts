@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib'
 import type { Embedder } from '@agentmem/embeddings'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { defaultEmbedder, openTestApp, type TestApp } from './helpers/server.js'
+import { defaultEmbedder, listen, openTestApp, type TestApp } from './helpers/server.js'
 
 let embedder: Embedder
 beforeAll(async () => {
@@ -191,6 +191,32 @@ describe('issue 17, item 7: validation speaks the HTTP API', () => {
     const get = await t.call('GET', '/v1/memories/search?query=x&user_id=u')
     expect([get.status, get.body.error.code, get.headers.get('allow')]).toEqual([405, 'METHOD_NOT_ALLOWED', 'POST'])
     expect(get.body.error.message).toMatch(/use POST \/v1\/memories\/search/)
+  })
+})
+
+describe('bodies over a real socket', () => {
+  it('a request without a body needs no Content-Type; one with a body needs JSON, whether it has a length or is chunked', async () => {
+    await using t = await openTestApp(embedder)
+    await using server = await listen(t.app)
+    const headers = { authorization: `Bearer ${t.keyA}` }
+    const added = await fetch(`${server.url}/v1/memories`, {
+      method: 'POST',
+      headers: { ...headers, 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: 'a fact to delete', user_id: 'u' }),
+    })
+    const id = ((await added.json()) as { results: Array<{ id: string }> }).results[0]?.id as string
+    // node-server hands a DELETE a body stream, empty: no Content-Length, no Transfer-Encoding, no body.
+    expect((await fetch(`${server.url}/v1/memories/${id}`, { method: 'DELETE', headers })).status).toBe(200)
+    const body = JSON.stringify({ messages: 'x', user_id: 'u' })
+    const withLength = await fetch(`${server.url}/v1/memories`, { method: 'POST', headers, body: new TextEncoder().encode(body) })
+    const chunked = await fetch(`${server.url}/v1/memories`, {
+      method: 'POST',
+      headers,
+      body: new Blob([body]).stream(),
+      duplex: 'half',
+    } as RequestInit)
+    expect([withLength.status, chunked.status]).toEqual([415, 415])
+    expect((await t.call('GET', '/v1/memories?user_id=u')).body.results).toEqual([])
   })
 })
 

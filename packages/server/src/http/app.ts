@@ -135,7 +135,15 @@ export function createApp(deps: AppDeps) {
     const type = c.req.header('content-type')
     const length = c.req.header('content-length')
     const method = c.req.method
-    const hasBody = method === 'GET' || method === 'HEAD' ? false : length === undefined ? c.req.raw.body !== null : length !== '0'
+    // Over HTTP/1.1 a request has a body only with Content-Length or Transfer-Encoding; node-server
+    // gives every other request a body stream, empty or not (a DELETE without one). In process
+    // (`app.request`), the Request says.
+    const hasBody =
+      method === 'GET' || method === 'HEAD'
+        ? false
+        : length !== undefined
+          ? length !== '0'
+          : c.req.header('transfer-encoding') !== undefined || (c.env?.incoming === undefined && c.req.raw.body !== null)
     // A compressed body would read as malformed JSON: say what is not supported.
     const encoding = c.req.header('content-encoding')
     if (hasBody && encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
