@@ -618,7 +618,8 @@ export class Memory implements AsyncDisposable {
 
   private checkText(text: unknown): string {
     if (typeof text !== 'string') throw invalidInput(`memory text must be a string, got ${text === null ? 'null' : typeof text}`)
-    const trimmed = text.trim()
+    // A lone surrogate cannot be stored as UTF-8: replaced (U+FFFD) here, so what is answered is what is stored.
+    const trimmed = text.toWellFormed().trim()
     if (trimmed.length === 0) throw invalidInput('memory text is empty')
     if (trimmed.length > this.engine.config.maxTextLength) {
       throw invalidInput(`memory text is ${trimmed.length} UTF-16 code units long (an emoji counts 2); the limit is ${this.engine.config.maxTextLength}`)

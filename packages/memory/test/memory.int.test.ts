@@ -166,6 +166,8 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     await expectCode(memory.add('x'.repeat(51), { userId: 'u1' }), MemoryErrorCode.InvalidInput)
     await expectCode(memory.add('hi', { userId: 'u1', metadata: { user_id: 'u2' } }), MemoryErrorCode.InvalidInput)
     await expectCode(memory.add('hi', { userId: 'u1', colour: 'red' } as never), MemoryErrorCode.InvalidOptions)
+    await expectCode(memory.add('hi', { userId: '   ' }), MemoryErrorCode.InvalidOptions)
+    expect(() => memory.withTenant(' ')).toThrow(expect.objectContaining({ code: MemoryErrorCode.InvalidInput, message: expect.stringContaining('blank') }))
     await expectCode(memory.add('hi', { userId: 'u1', infer: true }), MemoryErrorCode.InferenceNotConfigured)
     // One bad item fails the whole batch before anything is written.
     await expectCode(
@@ -183,6 +185,10 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     await expectCode(memory.getAll({}), MemoryErrorCode.ScopeRequired)
     await expectCode(memory.deleteAll({}), MemoryErrorCode.ScopeRequired)
     expect((await memory.getAll({ userId: 'u1' })).results).toEqual([])
+    // A lone surrogate is replaced before the write, so the answer is what was stored.
+    const added = await memory.add('broken \ud800 pair', { userId: 'u1' })
+    expect(added.results[0]?.memory).toBe('broken \ufffd pair')
+    expect((await memory.get(added.results[0]?.id as string))?.memory).toBe('broken \ufffd pair')
   })
 
   it('issue 17: re-adding a text merges its new metadata (UPDATE); nothing new is NONE', async () => {
