@@ -107,7 +107,7 @@ describe('native API', () => {
     expect(asyncWithoutInfer).toMatchObject({ status: 400, body: { error: { code: 'MEMORY_INVALID_INPUT' } } })
     // The Mem0 route too: a timestamp without inference is refused, not dropped (the memory dated now).
     const mem0Dated = await t.call('POST', '/v3/memories/add/', { body: { messages: 'x', user_id: 'u1', infer: false, timestamp: 1_700_000_000 } })
-    expect(mem0Dated).toMatchObject({ status: 400, body: { error: { code: 'MEMORY_INVALID_INPUT', message: expect.stringContaining('timestamp') } } })
+    expect(mem0Dated).toMatchObject({ status: 400, body: { error: { code: 'REQUEST_VALIDATION_FAILED', message: expect.stringContaining('infer: false') } } })
     expect((await t.call('GET', '/v1/memories?user_id=u1')).body.results).toEqual([])
     expect(llm.calls).toHaveLength(0)
   })
@@ -116,6 +116,12 @@ describe('native API', () => {
     await using t = await openTestApp(embedder)
     const res = await t.call('POST', '/v1/memories', { body: { messages: 'x', user_id: 'u1', infer: true } })
     expect(res).toMatchObject({ status: 501, body: { error: { code: 'MEMORY_INFERENCE_NOT_CONFIGURED' } } })
+    // A Mem0 client's timestamp, with infer left to the server's default (none without an LLM), says why it is refused.
+    const dated = await t.call('POST', '/v3/memories/add/', { body: { messages: 'x', user_id: 'u1', timestamp: 1_700_000_000 } })
+    expect(dated).toMatchObject({
+      status: 400,
+      body: { error: { code: 'REQUEST_VALIDATION_FAILED', message: expect.stringContaining('does not infer unless asked') } },
+    })
     expect((await t.call('GET', '/v1/memories?user_id=u1')).body.results).toEqual([])
   })
 })

@@ -9,10 +9,12 @@ import { type ServerTarget, serverTarget } from './server-client.js'
 
 const program = new Command('agentmem').description('Long-term memory for AI agents').showHelpAfterError()
 
-// A reader that stops early (`agentmem list | head`) closes the pipe: stop quietly, as Unix tools do.
+// A reader that stops early (`agentmem list | head`) closes the pipe: stop without a stack trace,
+// with the status a shell gives a process its closed pipe ended (128 + SIGPIPE), since an import
+// or a key cut short this way did not finish.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code !== 'EPIPE') throw error
-  process.exit(0)
+  process.exit(141)
 })
 
 /** `--limit abc` is an error naming the flag, never NaN passed on. */

@@ -146,7 +146,7 @@ export function createApp(deps: AppDeps) {
           : c.req.header('transfer-encoding') !== undefined || (c.env?.incoming === undefined && c.req.raw.body !== null)
     // A compressed body would read as malformed JSON: say what is not supported.
     const encoding = c.req.header('content-encoding')
-    if (hasBody && encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+    if (hasBody && encoding !== undefined && !['', 'identity'].includes(encoding.trim().toLowerCase())) {
       throw new ServerError(
         ServerErrorCode.UnsupportedMediaType,
         `Compressed bodies are not supported: send the JSON without Content-Encoding (got ${encoding.slice(0, 50)})`,

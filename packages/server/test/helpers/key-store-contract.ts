@@ -49,7 +49,7 @@ export function runKeyStoreContract(open: (options?: KeyStoreOptions) => Promise
 
   it('refuses a tenant the engine would refuse, creating nothing', async () => {
     const store = await openStore()
-    for (const tenantId of ['', '   ', '*', 'tab\there']) {
+    for (const tenantId of ['', '*', 'tab\there']) {
       await expect(store.create({ tenantId })).rejects.toMatchObject({ code: 'REQUEST_VALIDATION_FAILED', details: { issues: [{ path: 'tenant' }] } })
     }
     expect(await store.list()).toEqual([])

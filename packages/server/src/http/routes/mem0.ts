@@ -104,15 +104,19 @@ export function registerMem0Routes(
     const body = await parseBody(c, addBody, 'add request')
     // Mem0's clients expect inference unless they say infer: false.
     const infer = body.infer ?? (limits.mem0InferDefault === 'auto' ? memory(c).inferenceEnabled : limits.mem0InferDefault === 'true')
+    // A timestamp dates inferred facts; without inference it would be dropped and the memory dated now.
+    if (body.timestamp !== undefined && !infer) {
+      const why = body.infer === false ? 'this request sets infer: false' : 'this server does not infer unless asked (no LLM, or mem0InferDefault)'
+      throw new ServerError(ServerErrorCode.ValidationFailed, `timestamp applies only with inference, and ${why}`, {
+        details: { issues: [{ path: 'timestamp', message: 'applies only with infer: true' }] },
+      })
+    }
     const result = await memory(c).add(body.messages, {
       ...scopeOf(body),
       ...(body.metadata && { metadata: body.metadata }),
       actor: actor(c),
-      // async_mode is honoured only when asked for: results come back otherwise.
-      ...(infer && { infer, async: body.async_mode === true }),
-      // Mem0 timestamps are Unix seconds. Passed on with infer: false too, where the engine refuses
-      // it (it dates inferred facts only) rather than the add storing it dated now.
-      ...(body.timestamp !== undefined && { timestamp: Math.round(body.timestamp * 1000) }),
+      // Mem0 timestamps are Unix seconds. async_mode is honoured only when asked for: results come back otherwise.
+      ...(infer && { infer, async: body.async_mode === true, ...(body.timestamp !== undefined && { timestamp: Math.round(body.timestamp * 1000) }) }),
     })
     if (result.job?.status === 'queued')
       return c.json([{ message: 'Memory processing has been queued for background execution', status: 'PENDING', event_id: result.job.id }])
