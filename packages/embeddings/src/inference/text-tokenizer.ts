@@ -60,11 +60,6 @@ export class TextTokenizer {
     this.#closingId = closingToken(this.#tokenizer, new Set((json.added_tokens ?? []).filter((t) => t.special).map((t) => t.id)))
   }
 
-  /** Whether plain ASCII texts skip the library (the offline default's word-level pipeline, see `#asciiWordIds`). */
-  get wordLevel(): boolean {
-    return this.#wordLevel !== undefined
-  }
-
   /** Whether `encode` reads this text in one pass (`#asciiWordIds`) rather than through the library. */
   readsInOnePass(text: string): boolean {
     return this.#onePassShape(text) !== undefined
@@ -138,8 +133,9 @@ export class TextTokenizer {
    * normalises to an added token: then BertNormalizer only lowercases and turns those three
    * into spaces, BertPreTokenizer cuts runs of letters and digits and makes each other
    * printable character a word, and a WordPiece vocabulary without continuation pieces maps a
-   * word to its id or to the unknown one. Anything else returns undefined and goes through the library. A query is tokenized
-   * on every search, and the library costs ~7x this (regex passes, per-character arrays).
+   * word to its id or to the unknown one. Anything else returns undefined and goes through the
+   * library. A query is tokenized on every search, and the library costs ~7x this (regex
+   * passes, per-character arrays).
    * test/text-tokenizer.int.test.ts checks both agree on LoCoMo, random ASCII and other
    * word-level tokenizer files.
    */

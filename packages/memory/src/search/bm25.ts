@@ -86,11 +86,6 @@ export class CorpusStats {
     return Math.log(1 + (this.documents - n + 0.5) / (n + 0.5))
   }
 
-  /** The BM25 of a text for these query terms, as a function (see `bm25Scorer`). */
-  scorer(queryTerms: readonly string[]): (doc: TermCounts) => number {
-    return bm25Scorer(this.weights(queryTerms))
-  }
-
   /**
    * The parts of BM25 that depend on the query only: a term's contribution to a text is
    * weight * tf / (tf + norm(length)), summed over the query's terms (repeats included).

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { storedRow } from '../../test/helpers/fixtures.js'
 import type { StoredMemory } from '../store/types.js'
-import { CorpusStats, countTerms, type TermCounts } from './bm25.js'
+import { bm25Scorer, CorpusStats, countTerms, type TermCounts } from './bm25.js'
 import { applyFeedback, type FeedbackWord, feedbackTerms, feedbackWords, wordsBm25 } from './feedback.js'
 import { type FusedHit, keywordWeight } from './fusion.js'
 import { ResidentScope, residentRow } from './resident-scope.js'
@@ -100,7 +100,7 @@ describe('applyFeedback', () => {
     const words = shares(feedbackWords([doc('lake'), doc('paint'), doc('swim')], tokenize('what did she do in the summer'), stats))
     const lake = tokenize('lake')[0] as string
     // Of trip's words only "lake" is among them.
-    expect(trip?.explain.feedback).toBeCloseTo((0.3 * keywordWeight * (words.get(lake) as number) * stats.scorer([lake])(doc('trip'))) / 2, 12)
+    expect(trip?.explain.feedback).toBeCloseTo((0.3 * keywordWeight * (words.get(lake) as number) * bm25Scorer(stats.weights([lake]))(doc('trip'))) / 2, 12)
   })
 
   it('changes nothing without a keyword candidate or a word beyond the query', () => {
