@@ -25,8 +25,9 @@ function dot(a: Float32Array, b: Float32Array): number {
 /**
  * Fuses vector and keyword candidates by a convex combination of their scores:
  * w * bm25 / best bm25 + (1 - w) * cosine. Cosine stays raw, so a model whose similarities
- * barely separate candidates moves the order little. Every candidate gets its exact cosine
- * (vectors are unit length), so a threshold on similarity applies to keyword-only hits too.
+ * barely separate candidates moves the order little. Every candidate gets its exact cosine, so a
+ * threshold on similarity applies to keyword-only hits too: the resident scan's (`similarity`),
+ * else the dot of its vector with the query (vectors are unit length).
  *
  * A memory made only of filler words (filler.ts: "Noted!", "Good morning!") has a positive fused
  * score counted `fillerWeight` times: short texts sit close to many questions under averaged
@@ -49,7 +50,7 @@ export function fuseHybrid(query: Float32Array, vectorHits: ScoredMemory[], keyw
     else {
       byId.set(hit.memory.id, {
         memory: hit.memory,
-        explain: { vector: { score: dot(query, hit.memory.vector), rank: null }, keyword: { score: hit.score, rank: i + 1 }, fused: 0 },
+        explain: { vector: { score: hit.similarity ?? dot(query, hit.memory.vector), rank: null }, keyword: { score: hit.score, rank: i + 1 }, fused: 0 },
       })
     }
   }

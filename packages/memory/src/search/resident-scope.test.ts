@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { storedRow } from '../../test/helpers/fixtures.js'
+import { CorpusStats, countTerms } from './bm25.js'
+import { fuseHybrid } from './fusion.js'
 import { ResidentScope, residentRow } from './resident-scope.js'
+import { tokenize } from './tokenizer.js'
 
 describe('ResidentScope', () => {
   const all = { filter: undefined, currentOnly: false }
@@ -18,5 +21,38 @@ describe('ResidentScope', () => {
       ['c', 0.8],
     ])
     expect(() => scope.vectorSearch(Float32Array.of(0, 1), 1, all, 2)).toThrow('a 2-dimension query against 3-dimension rows')
+  })
+
+  it("gives keyword candidates of a hybrid search the cosine of the vector scan, which fusion uses rather than the row's own vector", () => {
+    const scope = new ResidentScope()
+    const stats = new CorpusStats()
+    // Rows of norm 2: the scan divides by it, a dot of the row's own vector would not.
+    const row = (id: string, text: string, vector: number[]) => residentRow({ ...storedRow(id, text), vector: Float32Array.from(vector) })
+    for (const r of [row('a', 'kayak lake', [0, 2, 0]), row('b', 'kayak river', [2, 0.2, 0]), row('c', 'hiking', [1.2, 1.6, 0])]) {
+      scope.put(r)
+      stats.add(countTerms(tokenize(r.memory.text)))
+    }
+    scope.remove('a') // slots move: c takes a's
+    scope.put(row('a', 'kayak lake', [0, 2, 0]))
+    const query = Float32Array.of(0, 1, 0)
+    const [vectorHits, keywordHits] = scope.hybridSearch(query, 1, stats.weights(tokenize('kayak')), all, 2)
+    expect(vectorHits.map((h) => h.memory.id)).toEqual(['a', 'c'])
+    const similarity = Object.fromEntries(keywordHits.map((h) => [h.memory.id, h.similarity]))
+    expect(similarity['a']).toBeCloseTo(1, 6)
+    expect(similarity['b']).toBeCloseTo(0.2 / Math.hypot(2, 0.2), 6)
+    const fused = fuseHybrid(query, vectorHits, keywordHits, 1)
+    // b is keyword-only: its cosine is the scan's (the dot of its own vector, not unit length, is 0.2),
+    expect(fused.find((h) => h.memory.id === 'b')?.explain.vector).toEqual({ score: keywordHits.find((h) => h.memory.id === 'b')?.similarity, rank: null })
+    // and a keyword-only hit with a similarity is scored by it, not by the dot of its own vector.
+    const [ownDot] = fuseHybrid(query, [], [{ memory: row('d', 'kayak', [0, 3, 0]).memory, score: 1, similarity: 0.25 }], 1)
+    expect(ownDot?.explain.vector.score).toBe(0.25)
+  })
+
+  it('finds no keyword candidates for a query without terms', () => {
+    const scope = new ResidentScope()
+    scope.put(residentRow({ ...storedRow('a', 'kayak'), vector: Float32Array.of(1, 0) }))
+    const [vectorHits, keywordHits] = scope.hybridSearch(Float32Array.of(1, 0), 1, new CorpusStats().weights([]), all, 3)
+    expect(vectorHits).toHaveLength(1)
+    expect(keywordHits).toEqual([])
   })
 })

@@ -129,23 +129,51 @@ export class ResidentScope {
 
   /** The `k` rows closest to `vector` by cosine similarity, best first (ties by id). */
   vectorSearch(vector: Float32Array, vectorNorm: number, query: ResidentQuery, k: number): ScoredMemory[] {
-    const best = new TopK(k)
+    return this.vectorTop(this.similarities(vector, vectorNorm), query, k)
+  }
+
+  /** The `k` rows with the highest BM25 for these weighted query terms (tenant statistics), best first. */
+  keywordSearch(weights: QueryWeights, query: ResidentQuery, k: number): ScoredMemory[] {
+    return this.keywordTop(weights, query, k, undefined)
+  }
+
+  /**
+   * Both candidate lists of a hybrid search from one scan: keyword candidates carry their cosine
+   * (`similarity`) from it, so fusion need not compute it again from each row's own vector (about
+   * a tenth of a search's time on scopes of 100).
+   */
+  hybridSearch(vector: Float32Array, vectorNorm: number, weights: QueryWeights, query: ResidentQuery, k: number): [ScoredMemory[], ScoredMemory[]] {
+    const similarities = this.similarities(vector, vectorNorm)
+    return [this.vectorTop(similarities, query, k), weights.terms.length === 0 ? [] : this.keywordTop(weights, query, k, similarities)]
+  }
+
+  /** Each slot's cosine similarity to `vector` (0 against a zero vector), in slot order. */
+  private similarities(vector: Float32Array, vectorNorm: number): Float64Array {
     const { slots } = this
     // A vector of another model (a search racing a re-embed) would score against the wrong floats.
     if (slots.length > 0 && vector.length !== this.dimensions) throw new Error(`a ${vector.length}-dimension query against ${this.dimensions}-dimension rows`)
-    const dots = dotProducts(this.matrix, slots.length, this.dimensions, vector)
+    // Divided in place: the kernel's result is a view valid until its next call, which only comes from another search.
+    const similarities = dotProducts(this.matrix, slots.length, this.dimensions, vector)
+    for (let slot = 0; slot < slots.length; slot++) {
+      const denominator = (slots[slot] as Slotted).row.norm * vectorNorm
+      similarities[slot] = denominator > 0 ? (similarities[slot] as number) / denominator : 0
+    }
+    return similarities
+  }
+
+  private vectorTop(similarities: Float64Array, query: ResidentQuery, k: number): ScoredMemory[] {
+    const best = new TopK(k)
+    const { slots } = this
     const check = query.currentOnly || query.filter !== undefined
     for (let slot = 0; slot < slots.length; slot++) {
       const row = (slots[slot] as Slotted).row
       if (check && !this.visible(row.memory, query)) continue
-      const denominator = row.norm * vectorNorm
-      best.offer(row.memory, denominator > 0 ? (dots[slot] as number) / denominator : 0)
+      best.offer(row.memory, similarities[slot] as number, undefined)
     }
     return best.sorted()
   }
 
-  /** The `k` rows with the highest BM25 for these weighted query terms (tenant statistics), best first. */
-  keywordSearch({ terms, norm }: QueryWeights, query: ResidentQuery, k: number): ScoredMemory[] {
+  private keywordTop({ terms, norm }: QueryWeights, query: ResidentQuery, k: number, similarities: Float64Array | undefined): ScoredMemory[] {
     // Scores by slot in a shared scratch array (a search runs start to end in one call): a Map of
     // rows to scores cost more than the BM25 arithmetic on scopes of 1,000.
     const scratch = keywordScratch(this.slots.length)
@@ -164,7 +192,9 @@ export class ResidentScope {
       }
     }
     const best = new TopK(k)
-    for (const { row, slot } of touched) if (this.visible(row.memory, query)) best.offer(row.memory, scratch.scores[slot] as number)
+    for (const { row, slot } of touched) {
+      if (this.visible(row.memory, query)) best.offer(row.memory, scratch.scores[slot] as number, similarities?.[slot])
+    }
     return best.sorted()
   }
 
@@ -245,14 +275,15 @@ class TopK {
 
   constructor(private readonly k: number) {}
 
-  offer(memory: StoredMemory, score: number): void {
+  offer(memory: StoredMemory, score: number, similarity: number | undefined): void {
     const { hits, k } = this
     if (hits.length === k) {
       // Most rows of a big scope stop here, with no allocation.
       const last = hits[k - 1] as ScoredMemory
       if ((last.score - score || (memory.id < last.memory.id ? -1 : memory.id > last.memory.id ? 1 : 0)) >= 0) return // compareHits, inlined
     }
-    const hit = { memory, score }
+    // One object shape for every hit, similarity or not.
+    const hit = { memory, score, similarity }
     if (hits.length === k) hits.pop()
     // Binary search: a scope of 100 offers most of its rows to a top 30.
     let lo = 0

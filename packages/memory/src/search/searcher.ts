@@ -10,7 +10,7 @@ import { applyFeedback, type FeedbackTerms } from './feedback.js'
 import { inScope, matchesFilter } from './filter-match.js'
 import { bestScore, type FusedHit, fuseHybrid, fuseOutsider, outsiderCeiling } from './fusion.js'
 import type { ResidentCache } from './resident-cache.js'
-import { type ResidentScope, top } from './resident-scope.js'
+import { type ResidentQuery, type ResidentScope, top } from './resident-scope.js'
 import { tokenize } from './tokenizer.js'
 
 export interface SearchRequest {
@@ -91,10 +91,13 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
   // Fusion needs more candidates than it returns: a memory ranked low by one signal may top the other.
   const depth = mode === 'hybrid' ? Math.min(Math.max(topK * 3, 30), 1000) : topK
   // On the store path the two are LanceDB queries: run them at once, as before the resident index.
-  const [vectorHits, keywordHits] = await Promise.all([
-    vector ? vectorCandidates(deps, resident, request, vector, depth) : [],
-    queryWeights ? keywordCandidates(deps, resident, request, queryWeights, depth) : [],
-  ])
+  const [vectorHits, keywordHits] =
+    resident && vector && queryWeights
+      ? resident.hybridSearch(vector, norm(vector), queryWeights, residentQuery(request), depth)
+      : await Promise.all([
+          vector ? vectorCandidates(deps, resident, request, vector, depth) : [],
+          queryWeights ? keywordCandidates(deps, resident, request, queryWeights, depth) : [],
+        ])
   if (mode === 'keyword') {
     return keywordHits
       .filter((h) => threshold === undefined || h.score >= threshold)
@@ -142,8 +145,7 @@ async function vectorCandidates(
   vector: Float32Array,
   k: number,
 ): Promise<ScoredMemory[]> {
-  const currentOnly = request.scope.currentOnly ?? false
-  if (resident) return resident.vectorSearch(vector, norm(vector), { filter: request.filter, currentOnly }, k)
+  if (resident) return resident.vectorSearch(vector, norm(vector), residentQuery(request), k)
   return top(await deps.vectors.vectorSearch(vector, request.scope, request.filter, k), k)
 }
 
@@ -159,8 +161,7 @@ async function keywordCandidates(
   k: number,
 ): Promise<ScoredMemory[]> {
   if (weights.terms.length === 0) return []
-  const currentOnly = request.scope.currentOnly ?? false
-  if (resident) return resident.keywordSearch(weights, { filter: request.filter, currentOnly }, k)
+  if (resident) return resident.keywordSearch(weights, residentQuery(request), k)
   // The store's own BM25 only picks which matches come back, and it ranks differently (textbook
   // length normalisation, whole-table statistics that lag deletes): ask for every match, up to a
   // net wide enough for a resident-sized scope. Past the net, its ranking decides what is left out.
@@ -186,6 +187,10 @@ async function keywordCandidates(
   )
 }
 
+function residentQuery(request: SearchRequest): ResidentQuery {
+  return { filter: request.filter, currentOnly: request.scope.currentOnly ?? false }
+}
+
 function visible(memory: StoredMemory, request: SearchRequest): boolean {
   return inScope(memory, request.scope) && (request.filter === undefined || matchesFilter(memory, request.filter))
 }
@@ -207,9 +212,10 @@ async function withContext(
 ): Promise<FusedHit[]> {
   const lenders = hits.slice(0, contextLenders)
   if (lenders.length === 0) return hits
-  const query = { filter: request.filter, currentOnly: request.scope.currentOnly ?? false }
   const lent = lenders.map((hit) => hit.memory)
-  const found = resident ? resident.neighbours(lent, query) : threadNeighbours(await storeThreadRows(deps, request, lent, candidates.threads), lent, () => true)
+  const found = resident
+    ? resident.neighbours(lent, residentQuery(request))
+    : threadNeighbours(await storeThreadRows(deps, request, lent, candidates.threads), lent, () => true)
   const byId = new Map<string, FusedHit>()
   for (const hit of hits) byId.set(hit.memory.id, hit)
   // Only the first topK are returned, and lending only raises scores: a neighbour that was no

@@ -41,6 +41,8 @@ export interface ScoredMemory {
   memory: StoredMemory
   /** Vector search: cosine similarity. Keyword search: BM25. */
   score: number
+  /** A keyword hit's cosine similarity, when the read path computed it beside the BM25 (the resident index's hybrid search). */
+  similarity?: number | undefined
 }
 
 /** The net effect of one group commit. Applying it twice leaves the same state (journal replay). */
