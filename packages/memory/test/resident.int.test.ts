@@ -137,6 +137,38 @@ describe('resident index vs store indexes', () => {
       await memory.close()
     }
   })
+
+  it('find nothing by vector for a query of words the model does not know; its keyword matches still count', async () => {
+    for (const resident of [{}, { budgetBytes: 0 }]) {
+      await using store = await openTemp(embedder, { resident })
+      const { memory } = store
+      await memory.addBatch([
+        { messages: 'I kayak on the lake every summer', userId: 'u' },
+        { messages: 'The qzxvbn rollout failed again', userId: 'u' },
+      ])
+      await memory.search('lake', { userId: 'u' }) // loads the scope where the index is on
+      const texts = async (query: string, mode: 'hybrid' | 'vector') => (await memory.search(query, { userId: 'u', mode })).results.map((r) => r.memory)
+      const label = JSON.stringify(resident)
+      // Before, every memory came back at score 0, in id order.
+      expect(await texts('zzqqxx wwvvkk', 'hybrid'), label).toEqual([])
+      expect(await texts('zzqqxx wwvvkk', 'vector'), label).toEqual([])
+      // The keyword match; the other memory only by the context its thread neighbour lends it.
+      const { results } = await memory.search('qzxvbn', { userId: 'u', explain: true })
+      expect(
+        results.map((r) => r.memory),
+        label,
+      ).toEqual(['The qzxvbn rollout failed again', 'I kayak on the lake every summer'])
+      expect(
+        results.map((r) => [r.explain?.keyword !== null, r.explain?.context?.from]),
+        label,
+      ).toEqual([
+        [true, undefined],
+        [false, results[0]?.id],
+      ])
+      expect(await texts('qzxvbn', 'vector'), label).toEqual([])
+      expect(await texts('kayak', 'vector'), label).toHaveLength(2)
+    }
+  })
 })
 
 interface Expected {

@@ -90,12 +90,17 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
   const queryWeights = stats?.weights(queryTerms)
   // Fusion needs more candidates than it returns: a memory ranked low by one signal may top the other.
   const depth = mode === 'hybrid' ? Math.min(Math.max(topK * 3, 30), 1000) : topK
+  // A query the model reads as nothing (the offline default embeds words it does not know as
+  // zeros) is no nearer to one memory than to another: ranking every memory at cosine 0 returned
+  // topK arbitrary ones. It finds no vector candidates; its keyword matches still count.
+  const vectorNorm = vector ? norm(vector) : 0
+  const readable = vectorNorm > 0
   // On the store path the two are LanceDB queries: run them at once, as before the resident index.
   const [vectorHits, keywordHits] =
-    resident && vector && queryWeights
-      ? resident.hybridSearch(vector, norm(vector), queryWeights, residentQuery(request), depth)
+    resident && vector && readable && queryWeights
+      ? resident.hybridSearch(vector, vectorNorm, queryWeights, residentQuery(request), depth)
       : await Promise.all([
-          vector ? vectorCandidates(deps, resident, request, vector, depth) : [],
+          vector && readable ? vectorCandidates(deps, resident, request, vector, depth) : [],
           queryWeights ? keywordCandidates(deps, resident, request, queryWeights, depth) : [],
         ])
   if (mode === 'keyword') {
