@@ -115,7 +115,7 @@ ${chartImage('HTTP requests/s against GET /health', 'search-http.svg')}
 | requests | connections | requests/s | x \`/health\` | p50 ms | p99 ms | server CPU µs/request (main / all threads) | errors | non-2xx | each run (requests/s) |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---|
 ${httpRows.join('\n')}
-
+${bareSection(result)}
 ## In process
 
 \`Memory\` from @agentmem/memory on one store of ${inProcess.memories.toLocaleString('en')} memories holding scopes of both sizes;
@@ -150,6 +150,34 @@ ${chartImage('First search of a scope (store path) vs resident, right after the 
 | store | load s | memories/s | right after: first search p50 / p95 / p99 ms | resident | optimize s | after optimize: first search | resident | first-search p50 ratio |
 |---:|---:|---:|---:|---:|---:|---:|---:|---:|
 | ${bulk.memories.toLocaleString('en')} | ${fmt(bulk.loadSeconds)} | ${fmt(bulk.memories / bulk.loadSeconds, 0)} | ${l(bulk.afterLoad)} | ${l(bulk.afterLoadResident)} | ${fmt(bulk.optimizeSeconds)} | ${l(bulk.afterOptimize)} | ${l(bulk.afterOptimizeResident)} | ${fmt(bulk.afterLoad.p50Ms / bulk.afterOptimize.p50Ms, 2)}x |
+`
+}
+
+/**
+ * The calibration: what a bare node:http server manages at 16 connections when each request costs
+ * a fixed amount of CPU. Absent in runs before it was added.
+ */
+function bareSection(result: SearchSuiteResult): string {
+  const bare = result.bareHttp
+  if (!bare) return ''
+  const rows = bare.loads.map((load) => {
+    const m = load.median
+    const main = m.serverCpuUs?.mainThread
+    return `| ${load.workUs} | ${fmt(m.requestsPerSecond, 0)} | ${fmt(m.p99Ms, 2)} | ${fmt(main, 0)} | ${main === undefined ? '' : fmt(main - load.workUs, 0)} | ${m.errors + m.non2xx} | ${load.runs.map((r) => fmt(r.requestsPerSecond, 0)).join(' / ')} |`
+  })
+  return `
+### Calibration: a bare node:http server
+
+What this machine's HTTP stack leaves to a handler: a bare \`node:http\` server (\`bare-server.ts\`, no framework,
+no engine) that reads each request, spins the given µs of CPU on its main thread, and answers
+${bare.responseBytes.toLocaleString('en')} bytes (a search response's size), driven as the search load: autocannon in the bench process,
+16 connections, ${bare.secondsPerRun} s per run, ${bare.loads[0]?.runs.length ?? 0} run(s), medians. "Beyond the work" is its main thread's CPU per
+request minus the spin: what serving one request costs at that rate. The search rows above compare with the row
+whose work is nearest to the server's CPU per search request less its \`/health\` CPU.
+
+| work µs/request | requests/s | p99 ms | main thread CPU µs/request | beyond the work | errors + non-2xx | each run (requests/s) |
+|---:|---:|---:|---:|---:|---:|---|
+${rows.join('\n')}
 `
 }
 

@@ -8,14 +8,18 @@
  *    scopes of 100 and 1,000 memories; then sequential single durable adds.
  * 3. A fresh store bulk-loaded with addBatch(1,000): search p50 right after the load vs after
  *    `memory.optimize()`.
+ * 4. Calibration: a bare `node:http` server (bare-server.ts) spinning 0 to 400 µs of CPU per request,
+ *    at 16 connections: what this machine's HTTP stack leaves to a handler of a given cost.
  *
  * Every query text is distinct until a pool of about 350k LoCoMo questions, turns and turn fragments
  * runs out (the report says how many were sent and how many were distinct), so that a
  * query-embedding cache cannot stand in for the search path.
  */
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { createEmbedder, type Embedder } from '@agentmem/embeddings'
 import { Memory } from '@agentmem/memory'
 import { seededRandom } from '@agentmem/memory/testing'
@@ -23,7 +27,7 @@ import autocannon from 'autocannon'
 import { type LatencyStats, latencyStats, locomoTurns, median, precomputed, timed } from '../../harness.js'
 import type { Progress, RunOptions } from '../../suite.js'
 import { loadLocomo } from '../locomo/data.js'
-import { cpuMs, rssMb, startServer } from '../server/run.js'
+import { cpuMs, rssMb, startServer, tsx } from '../server/run.js'
 
 /** One autocannon run. Latencies are per 2xx response, from autocannon's own timer (fractional ms). */
 export interface HttpRun {
@@ -42,6 +46,12 @@ export interface HttpRun {
 export interface HttpLoad {
   name: 'health' | 'search' | 'mix'
   connections: number
+  runs: HttpRun[]
+  median: HttpRun
+}
+/** The bare server at one amount of work per request (bare-server.ts), 16 connections. */
+export interface BareHttpLoad {
+  workUs: number
   runs: HttpRun[]
   median: HttpRun
 }
@@ -68,7 +78,11 @@ export interface SearchSuiteResult {
     secondsPerRun: number
     loads: HttpLoad[]
     serverRssMb: { afterPreload: number; end: number }
+    /** Bytes of a search response (top 10): the size the bare server answers. */
+    searchResponseBytes?: number
   }
+  /** Absent in runs before it was added. */
+  bareHttp?: { responseBytes: number; secondsPerRun: number; loads: BareHttpLoad[] }
   inProcess: {
     memories: number
     secondsPerRun: number
@@ -245,7 +259,8 @@ async function measureHttp(
     const searchBody = () => JSON.stringify({ query: queries.next(), user_id: user(), mode: 'hybrid', top_k: 10 })
     // A search that finds nothing would measure an empty path: check one before the load.
     const probe = await fetch(`${url}/v1/memories/search`, { method: 'POST', headers, body: JSON.stringify({ query: 'what did they do', user_id: 'user-1' }) })
-    const found = ((await probe.json()) as { results?: unknown[] }).results?.length ?? 0
+    const probeBody = await probe.text()
+    const found = (JSON.parse(probeBody) as { results?: unknown[] }).results?.length ?? 0
     if (!probe.ok || found === 0) throw new Error(`search probe answered ${probe.status} with ${found} results`)
 
     let added = memories
@@ -313,10 +328,59 @@ async function measureHttp(
       }),
       { name: 'mix', connections: 16, runs: mixRuns, median: medianRun(mixRuns) },
     ]
-    return { memories, users, secondsPerRun: seconds, loads, serverRssMb: { afterPreload, end: rssMb(pid) } }
+    return {
+      memories,
+      users,
+      secondsPerRun: seconds,
+      loads,
+      serverRssMb: { afterPreload, end: rssMb(pid) },
+      searchResponseBytes: Buffer.byteLength(probeBody),
+    }
   } finally {
     await server.stop()
   }
+}
+
+/**
+ * The bare server (bare-server.ts) spinning each amount of CPU per request, at 16 connections as
+ * the search load: requests/s and its main thread's CPU per request, of which the rest beyond the
+ * spin is what serving a request costs here at that rate.
+ */
+async function measureBareHttp(
+  responseBytes: number,
+  options: { quick: boolean; repetitions: number; progress: Progress },
+): Promise<NonNullable<SearchSuiteResult['bareHttp']>> {
+  const seconds = options.quick ? 0.5 : 5
+  const loads: BareHttpLoad[] = []
+  for (const workUs of [0, 100, 200, 400]) {
+    const child = spawn(process.execPath, ['--import', tsx, fileURLToPath(new URL('./bare-server.ts', import.meta.url))], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, BARE_WORK_US: String(workUs), BARE_RESPONSE_BYTES: String(responseBytes) },
+    })
+    try {
+      const port = await new Promise<string>((resolve, reject) => {
+        child.stdout?.once('data', (d: Buffer) => resolve(d.toString().trim()))
+        child.once('exit', (code) => reject(new Error(`bare server exited with ${code}`)))
+      })
+      const options16 = {
+        url: `http://127.0.0.1:${port}`,
+        connections: 16,
+        method: 'POST' as const,
+        body: JSON.stringify({ query: 'what did they do', user_id: 'user-1' }),
+      }
+      await load({ ...options16, duration: options.quick ? 0.5 : 2 })
+      const runs: HttpRun[] = []
+      for (let r = 0; r < options.repetitions; r++) runs.push(await load({ ...options16, duration: seconds }, undefined, child.pid))
+      const median = medianRun(runs)
+      loads.push({ workUs, runs, median })
+      options.progress.log(
+        `  bare node:http, ${workUs} µs of work: ${median.requestsPerSecond.toFixed(0)} req/s, main thread ${median.serverCpuUs?.mainThread.toFixed(0)} µs CPU/request`,
+      )
+    } finally {
+      child.kill()
+    }
+  }
+  return { responseBytes, secondsPerRun: seconds, loads }
 }
 
 async function measureInProcess(
@@ -493,17 +557,19 @@ export async function runSearchSuite(options: RunOptions): Promise<SearchSuiteRe
   const queries = new QueryStream()
   const turns = locomoTurns(6000)
   options.progress.log(`${queries.stats.pool} distinct query texts`)
-  // HTTP: 4 loads and the mix per repetition; in process: 4 loads and the adds per repetition; the bulk load.
-  options.progress.total(repetitions * 10 + 1)
+  // HTTP: 4 loads and the mix per repetition; the calibration; in process: 4 loads and the adds per repetition; the bulk load.
+  options.progress.total(repetitions * 10 + 2)
   // HTTP first and alone: the in-process phases would share the 2 cores with the server.
   const http = await measureHttp(queries, turns, { ...options, repetitions })
   options.progress.log('server stopped')
+  options.progress.step('http: bare node:http calibration')
+  const bareHttp = await measureBareHttp(http.searchResponseBytes ?? 0, { ...options, repetitions })
   const work = await mkdtemp(join(tmpdir(), 'agentmem-bench-search-'))
   const embedder = await createEmbedder({ progress: false })
   try {
     const { inProcess, adds } = await measureInProcess(embedder, work, queries, turns, { ...options, repetitions })
     const bulk = await measureBulk(embedder, work, queries, turns, options)
-    return { repetitions, loadAverage: { start: loadAtStart, end: loadavg()[0] as number }, queries: queries.stats, http, inProcess, adds, bulk }
+    return { repetitions, loadAverage: { start: loadAtStart, end: loadavg()[0] as number }, queries: queries.stats, http, bareHttp, inProcess, adds, bulk }
   } finally {
     await embedder.close()
     await rm(work, { recursive: true, force: true })

@@ -44,7 +44,7 @@ export interface ServerSuiteResult {
 
 const users = 100
 const main = fileURLToPath(new URL('../../../../../packages/server/src/cli/main.ts', import.meta.url))
-const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href
+export const tsx = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm')).href
 
 export function rssMb(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
