@@ -63,11 +63,19 @@ export function fuseHybrid(query: Float32Array, vectorHits: ScoredMemory[], keyw
  * A memory that was neither a vector nor a keyword candidate (a neighbour that context reached),
  * scored as a candidate would have been: its cosine, and its BM25 (0 when none of the terms match)
  * against the best keyword candidate's. `bm25` is in neither candidate list, so it has no rank.
+ * `similarity` is the resident index's cosine where it has one (`ResidentScope.similarity`).
  */
-export function fuseOutsider(query: Float32Array, memory: StoredMemory, bm25: number, bestKeyword: number, fillerWeight: number): FusedHit {
+export function fuseOutsider(
+  query: Float32Array,
+  memory: StoredMemory,
+  bm25: number,
+  bestKeyword: number,
+  fillerWeight: number,
+  similarity = dot(query, memory.vector),
+): FusedHit {
   const hit = {
     memory,
-    explain: { vector: { score: dot(query, memory.vector), rank: null }, keyword: bm25 > 0 ? { score: bm25, rank: null } : null, fused: 0 },
+    explain: { vector: { score: similarity, rank: null }, keyword: bm25 > 0 ? { score: bm25, rank: null } : null, fused: 0 },
   }
   score(hit, bestKeyword, fillerWeight)
   return hit

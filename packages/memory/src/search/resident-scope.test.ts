@@ -11,10 +11,14 @@ describe('ResidentScope', () => {
   it('ranks by cosine after rows move slots, and refuses a query of other dimensions', () => {
     const scope = new ResidentScope()
     const row = (id: string, vector: number[]) => residentRow({ ...storedRow(id, `text ${id}`), vector: Float32Array.from(vector) })
-    scope.put(row('a', [1, 0, 0]))
+    const a = row('a', [1, 0, 0])
+    scope.put(a)
     scope.put(row('b', [0, 1, 0]))
-    scope.put(row('c', [0.6, 0.8, 0]))
+    const c = row('c', [1.2, 1.6, 0]) // norm 2: the similarity divides by it
+    scope.put(c)
     scope.remove('a') // 'c' takes a's slot
+    expect(scope.similarity(c, Float32Array.of(0, 1, 0), 1)).toBeCloseTo(0.8, 6)
+    expect(scope.similarity(a, Float32Array.of(0, 1, 0), 1)).toBeUndefined()
     const hits = scope.vectorSearch(Float32Array.of(0, 1, 0), 1, all, 2)
     expect(hits.map((h) => [h.memory.id, Number(h.score.toFixed(6))])).toEqual([
       ['b', 1],

@@ -147,6 +147,21 @@ export class ResidentScope {
     return [this.vectorTop(similarities, query, k), weights.terms.length === 0 ? [] : this.keywordTop(weights, query, k, similarities)]
   }
 
+  /**
+   * One row's cosine similarity to `vector`, from this scope's matrix, which a search's scan just
+   * read (the row's own vector sits elsewhere in the heap); undefined for a row it does not hold.
+   */
+  similarity(row: ResidentRow, vector: Float32Array, vectorNorm: number): number | undefined {
+    const entry = this.slotted.get(row)
+    if (!entry || vector.length !== this.dimensions) return undefined
+    const { matrix, dimensions } = this
+    const at = entry.slot * dimensions
+    let dot = 0
+    for (let i = 0; i < dimensions; i++) dot += (matrix[at + i] as number) * (vector[i] as number)
+    const denominator = row.norm * vectorNorm
+    return denominator > 0 ? dot / denominator : 0
+  }
+
   /** Each slot's cosine similarity to `vector` (0 against a zero vector), in slot order. */
   private similarities(vector: Float32Array, vectorNorm: number): Float64Array {
     const { slots } = this
@@ -293,7 +308,9 @@ class TopK {
       if (compareHits(hits[mid] as ScoredMemory, hit) < 0) lo = mid + 1
       else hi = mid
     }
-    hits.splice(lo, 0, hit)
+    // Shifted by hand: splice took nearly all of this method's time.
+    for (let i = hits.length; i > lo; i--) hits[i] = hits[i - 1] as ScoredMemory
+    hits[lo] = hit
   }
 
   sorted(): ScoredMemory[] {

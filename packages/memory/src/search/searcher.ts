@@ -133,7 +133,7 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
           deps,
           resident,
           request,
-          { vector: vector as Float32Array, vectorHits, keywordHits, depth, bm25: bm25Scorer(queryWeights as QueryWeights), threads },
+          { vector: vector as Float32Array, vectorNorm, vectorHits, keywordHits, depth, bm25: bm25Scorer(queryWeights as QueryWeights), threads },
           fused,
         )
       : fused
@@ -207,6 +207,7 @@ async function withContext(
   request: SearchRequest,
   candidates: {
     vector: Float32Array
+    vectorNorm: number
     vectorHits: ScoredMemory[]
     keywordHits: ScoredMemory[]
     depth: number
@@ -238,14 +239,17 @@ async function withContext(
   }
   if (outsiders.length > 0) {
     const bestKeyword = bestScore(candidates.keywordHits)
-    const rows = resident
-      ? outsiders.flatMap((id) => resident.rows.get(id) ?? [])
+    const rows: Array<{ memory: StoredMemory; counts: TermCounts; similarity?: number | undefined }> = resident
+      ? outsiders.flatMap((id) => {
+          const row = resident.rows.get(id)
+          return row ? [{ memory: row.memory, counts: row.counts, similarity: resident.similarity(row, candidates.vector, candidates.vectorNorm) }] : []
+        })
       : // A write between the two reads may have deleted a row or moved it out of the filter.
         (await deps.vectors.getByIds(request.scope.tenantId, outsiders))
           .filter((memory) => visible(memory, request))
           .map((memory) => ({ memory, counts: countTerms(tokenize(memory.text)) }))
-    for (const { memory, counts } of rows) {
-      const hit = fuseOutsider(candidates.vector, memory, candidates.bm25(counts), bestKeyword, request.fillerWeight)
+    for (const { memory, counts, similarity } of rows) {
+      const hit = fuseOutsider(candidates.vector, memory, candidates.bm25(counts), bestKeyword, request.fillerWeight, similarity)
       hits.push(hit)
       byId.set(memory.id, hit)
     }
