@@ -229,6 +229,7 @@ describe('issue 17, item 8: Mem0 client flags AgentMem does not support answer 5
       ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, reference_date: '2026-01-01' }],
       ['POST', '/v3/memories/', { filters: { user_id: 'u' }, start_date: '2026-01-01' }],
       ['POST', '/v3/memories/', { filters: { user_id: 'u' }, show_expired: true }],
+      ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, latest_only: false }],
       ['PUT', `/v1/memories/${missingId}/`, { text: 'x', timestamp: 1_700_000_000 }],
     ]
     for (const [method, path, body] of cases) {
@@ -243,5 +244,32 @@ describe('issue 17, item 8: Mem0 client flags AgentMem does not support answer 5
       body: { query: 'tea', filters: { user_id: 'u' }, rerank: false, show_expired: false },
     })
     expect([plain.status, texts(plain.body.results)]).toEqual([200, ['I like tea']])
+  })
+
+  it('honours the search flags it accepts: fields picks what each hit holds, keyword_search: false searches by meaning alone', async () => {
+    await using t = await openTestApp(embedder)
+    await t.call('POST', '/v1/memories/batch', {
+      body: {
+        items: [
+          { messages: 'I like green tea', user_id: 'u' },
+          { messages: 'My cat sleeps all day', user_id: 'u' },
+        ],
+      },
+    })
+    const search = (body: Record<string, unknown>) =>
+      t.call('POST', '/v3/memories/search/', { ...mem0(t), body: { query: 'tea', filters: { user_id: 'u' }, ...body } })
+    const picked = await search({ fields: ['memory', 'score'] })
+    expect(picked.status).toBe(200)
+    expect(picked.body.results.map((r: object) => Object.keys(r).sort())).toEqual([
+      ['memory', 'score'],
+      ['memory', 'score'],
+    ])
+    const unknown = await search({ fields: ['memory', 'text'] })
+    expect([unknown.status, unknown.body.error.code, unknown.body.error.details.issues[0].path]).toEqual([400, 'REQUEST_VALIDATION_FAILED', 'fields.1'])
+    // Hybrid gives the keyword match a share of the score; by meaning alone the score is the similarity.
+    const hybrid = (await search({ keyword_search: true })).body.results
+    const meaning = (await search({ keyword_search: false })).body.results
+    expect(hybrid[0].score).not.toBeCloseTo(hybrid[0].similarity, 6)
+    expect(meaning.map((r: { score: number; similarity: number }) => r.score - r.similarity)).toEqual([0, 0])
   })
 })

@@ -38,6 +38,8 @@ const unsupported: Record<string, readonly unknown[] | 'any'> = {
   start_date: 'any',
   end_date: 'any',
   show_expired: [true],
+  // AgentMem reads only current memories (a superseded one is history); nothing older to include.
+  latest_only: [false],
 }
 
 const addBody = z.strictObject({
@@ -51,6 +53,22 @@ const addBody = z.strictObject({
   version: z.string().optional(),
   source: z.string().optional(),
 })
+/** What a Mem0 search hit holds (`toMem0`), which `fields` may pick from. */
+const mem0Fields = [
+  'id',
+  'memory',
+  'user_id',
+  'agent_id',
+  'run_id',
+  'app_id',
+  'metadata',
+  'categories',
+  'created_at',
+  'updated_at',
+  'score',
+  'similarity',
+  'rerank_score',
+] as const
 const searchBody = z.strictObject({
   query: z.string().min(1),
   filters: filters.optional(),
@@ -62,7 +80,7 @@ const searchBody = z.strictObject({
   keyword_search: z.boolean().optional(),
   latest_only: z.boolean().optional(),
   show_expired: z.boolean().optional(),
-  fields: z.array(z.string()).optional(),
+  fields: z.array(z.enum(mem0Fields)).min(1).optional(),
   output_format: z.string().optional(),
   version: z.string().optional(),
   source: z.string().optional(),
@@ -141,6 +159,8 @@ export function registerMem0Routes(
     const { results } = await memory(c).search(body.query, {
       ...scope,
       ...(combined && { filters: combined }),
+      // Hybrid search already matches keywords; `keyword_search: false` asks for meaning alone.
+      mode: body.keyword_search === false ? 'vector' : 'hybrid',
       topK,
       ...(body.threshold !== undefined && { threshold: body.threshold }),
       // For `similarity`, what threshold compares.
@@ -148,7 +168,11 @@ export function registerMem0Routes(
       rerank: body.rerank ?? false,
       ...(body.rerank && { signal: requestSignal(c.req.raw, limits.requestTimeoutMs) }),
     })
-    return c.json({ results: results.map(toMem0) })
+    const hits = results.map(toMem0)
+    const { fields } = body
+    return c.json({
+      results: fields ? hits.map((hit) => Object.fromEntries(Object.entries(hit).filter(([key]) => (fields as readonly string[]).includes(key)))) : hits,
+    })
   })
 
   app.post('/v3/memories/', async (c) => {
