@@ -334,10 +334,14 @@ export class Memory implements AsyncDisposable {
     return this.engine.vectors.countRows()
   }
 
-  /** Every user, agent and run id of this tenant with its number of memories. */
+  /**
+   * Every user, agent and run id of this tenant with its number of memories: users, then agents,
+   * then runs, each by id, so that pages of it (the Mem0 route's) hold still between calls.
+   */
   async entities(): Promise<Array<{ type: 'user' | 'agent' | 'run'; id: string; count: number }>> {
     await this.readable()
-    return this.engine.vectors.scopeCounts(this.tenantId)
+    const order = { user: 0, agent: 1, run: 2 }
+    return (await this.engine.vectors.scopeCounts(this.tenantId)).sort((a, b) => order[a.type] - order[b.type] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   }
 
   /** Every memory of this tenant in creation order, `batchSize` at a time; `after` resumes after that id. */

@@ -365,10 +365,11 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     expect(await a.count({ userId: 'u1' })).toBe(2)
     expect(await a.count({ agentId: 'bot', filters: { run_id: 'r1' } })).toBe(1)
     expect(await source.memory.size()).toBe(4)
-    expect((await a.entities()).sort((x, y) => `${x.type}${x.id}`.localeCompare(`${y.type}${y.id}`))).toEqual([
+    // Users, agents, runs, each by id: in that order, not the table's.
+    expect(await a.entities()).toEqual([
+      { type: 'user', id: 'u1', count: 2 },
       { type: 'agent', id: 'bot', count: 2 },
       { type: 'run', id: 'r1', count: 1 },
-      { type: 'user', id: 'u1', count: 2 },
     ])
     const exported = []
     for await (const batch of a.exportAll({ batchSize: 2 })) exported.push(...batch)

@@ -100,6 +100,21 @@ describe('native API', () => {
         { type: 'agent', id: 'coach', count: 1 },
       ]),
     )
+    // Filtered by type on both routes; an unknown parameter or type is refused, not ignored.
+    expect((await t.call('GET', '/v1/entities?type=agent')).body.results).toEqual([{ type: 'agent', id: 'coach', count: 1 }])
+    expect((await t.call('GET', '/v1/entities/?type=agent')).body.results.map((e: { id: string }) => e.id)).toEqual(['coach'])
+    // Mem0's users({ page, pageSize }) pages.
+    const first = (await t.call('GET', '/v1/entities/?page=1&page_size=1')).body
+    const second = (await t.call('GET', '/v1/entities/?page=2&page_size=1')).body
+    expect([first.count, first.results.length, first.previous, second.next, second.previous !== null]).toEqual([2, 1, null, null, true])
+    expect(new URL(first.next).searchParams.get('page')).toBe('2')
+    expect(new Set([first.results[0].id, second.results[0].id])).toEqual(new Set(['u1', 'coach']))
+    for (const query of ['type=app', 'user_id=u1']) {
+      for (const path of ['/v1/entities', '/v1/entities/']) {
+        const refused = await t.call('GET', `${path}?${query}`)
+        expect([path, query, refused.status, refused.body.error?.code]).toEqual([path, query, 400, 'REQUEST_VALIDATION_FAILED'])
+      }
+    }
 
     expect((await t.call('DELETE', '/v1/memories?user_id=u1&purge=true')).body).toEqual({ deleted: 3 })
     expect((await t.call('GET', '/v1/memories?user_id=u1')).body.results).toEqual([])

@@ -204,6 +204,9 @@ export function requestSchemas(config: ServerConfig) {
           }),
       })
       .openapi('SearchRequest'),
+    entitiesQuery: z.strictObject({
+      type: z.enum(['user', 'agent', 'run']).optional().openapi({ description: 'Only entities of this type.' }),
+    }),
     listQuery: z.strictObject({
       ...scope,
       limit: z.coerce.number().int().min(1).max(1000).default(100),

@@ -197,16 +197,10 @@ export function registerMem0Routes(
       }
       cursor = next.nextCursor
     }
-    const url = (p: number) => {
-      const u = new URL(c.req.url)
-      u.searchParams.set('page', String(p))
-      u.searchParams.set('page_size', String(pageSize))
-      return u.toString()
-    }
     return c.json({
       count,
-      next: page * pageSize < count ? url(page + 1) : null,
-      previous: page > 1 ? url(page - 1) : null,
+      next: page * pageSize < count ? pageUrl(c.req.url, page + 1, pageSize) : null,
+      previous: page > 1 ? pageUrl(c.req.url, page - 1, pageSize) : null,
       results: results.map(toMem0),
     })
   })
@@ -267,12 +261,24 @@ export function registerMem0Routes(
   })
 
   app.get('/v1/entities/', async (c) => {
-    const entities = await memory(c).entities()
+    // The client's users({ page, pageSize }) pages; AgentMem adds a filter by type.
+    const query = z
+      .strictObject({
+        page: z.coerce.number().int().min(1).max(100_000).default(1),
+        page_size: z.coerce.number().int().min(1).max(1000).default(100),
+        type: z.enum(['user', 'agent', 'run']).optional(),
+      })
+      .safeParse(c.req.query())
+    if (!query.success) throw validationFailed(query.error.issues, 'query')
+    const { page, page_size: pageSize, type } = query.data
+    const entities = (await memory(c).entities()).filter((e) => type === undefined || e.type === type)
     return c.json({
       count: entities.length,
-      next: null,
-      previous: null,
-      results: entities.map((e) => ({ id: e.id, name: e.id, type: e.type, total_memories: e.count, owner: null, created_at: null, updated_at: null })),
+      next: page * pageSize < entities.length ? pageUrl(c.req.url, page + 1, pageSize) : null,
+      previous: page > 1 ? pageUrl(c.req.url, page - 1, pageSize) : null,
+      results: entities
+        .slice((page - 1) * pageSize, page * pageSize)
+        .map((e) => ({ id: e.id, name: e.id, type: e.type, total_memories: e.count, owner: null, created_at: null, updated_at: null })),
     })
   })
 
@@ -351,6 +357,14 @@ function tooLarge(field: string, limit: number): ServerError {
 function combineFilters(filters: Record<string, unknown> | undefined, metadata: Record<string, unknown> | undefined) {
   if (!metadata || Object.keys(metadata).length === 0) return filters
   return filters ? { AND: [filters, { metadata }] } : { metadata }
+}
+
+/** This request's URL at another page, as Mem0's paged answers link `next` and `previous`. */
+function pageUrl(url: string, page: number, pageSize: number): string {
+  const u = new URL(url)
+  u.searchParams.set('page', String(page))
+  u.searchParams.set('page_size', String(pageSize))
+  return u.toString()
 }
 
 function toMem0(item: MemoryItem | SearchResult) {

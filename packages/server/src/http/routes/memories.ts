@@ -274,12 +274,17 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
       path: '/v1/entities',
       summary: 'Users, agents and runs of this tenant with their memory counts',
       security,
+      request: { query: s.entitiesQuery },
       responses: {
         ...json(z.object({ results: z.array(z.object({ type: z.enum(['user', 'agent', 'run']), id: z.string(), count: z.number() })) }), 'Entities'),
         ...errors,
       },
     }),
-    async (c) => c.json({ results: await c.get('memory').entities() }, 200),
+    async (c) => {
+      const { type } = c.req.valid('query')
+      const entities = await c.get('memory').entities()
+      return c.json({ results: type ? entities.filter((e) => e.type === type) : entities }, 200)
+    },
   )
 }
 
