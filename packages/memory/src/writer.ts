@@ -634,6 +634,11 @@ export class Writer {
             results.push(notFound(op.id))
             break
           }
+          // Nothing new (the same text, metadata equal or not given): no UPDATE in history, no new updatedAt.
+          if ((!op.text || op.text.text === current.text) && (!op.metadata || isDeepStrictEqual(op.metadata, current.metadata))) {
+            results.push(current)
+            break
+          }
           const next: StoredMemory = {
             ...current,
             ...(op.text && { text: op.text.text, vector: op.text.vector, dedupKey: dedupKey(scopeOf(current), op.text.text) }),

@@ -66,6 +66,14 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     expect(updated).toMatchObject({ id, memory: 'I moved to Porto in June', metadata: { topic: 'home', year: 2024 } })
     expect(Date.parse(updated.updatedAt)).toBeGreaterThanOrEqual(Date.parse(updated.createdAt))
     expect((await memory.search('Porto', { userId: 'u1', mode: 'keyword' })).results[0]?.id).toBe(id)
+    // An update that changes nothing (same text, equal metadata, or none given) records nothing.
+    for (const same of [
+      { text: 'I moved to Porto in June' },
+      { metadata: { year: 2024, topic: 'home' } },
+      { text: 'I moved to Porto in June', metadata: { topic: 'home', year: 2024 } },
+    ]) {
+      expect(await memory.update(id, same)).toEqual(updated)
+    }
 
     await memory.delete(id, { actor: 'agent-7' })
     expect(await memory.get(id)).toBeNull()
