@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -41,4 +41,27 @@ it('issue 17: import keeps ids unless another tenant of the store holds them, an
   const kept = await runCli(['import', file, '--tenant', 't2', '--data', join(root, 'other')])
   expect([kept.code, kept.stdout]).toEqual([0, ''])
   expect(kept.stderr).toMatch(/imported 2 new, 0 already present\n/)
+})
+
+it("names a faulty line and the file's own field names, and imports nothing from a batch that fails", { timeout: 600_000 }, async () => {
+  const data = join(root, 'faults')
+  const cases: Array<[string[], string]> = [
+    [['{"memory":"fine","user_id":"u"}', '{"memory":"when","user_id":"u","created_at":"yesterday"}'], 'line 2: created_at: Invalid ISO datetime'],
+    [['{"memory":"a number","user_id":42}'], 'line 1: user_id: Invalid input: expected string, received number'],
+    [['{"memory":"nobody","agent_id":null}'], 'line 1: needs at least one of user_id, agent_id or run_id'],
+    [['[1]'], 'line 1 is not a JSON object'],
+    [['{"memory":"fine","user_id":"u"}', JSON.stringify({ memory: 'x'.repeat(20_000), user_id: 'u' })], 'in lines 1-2: memory text is 20000 UTF-16'],
+  ]
+  for (const [rows, message] of cases) {
+    const file = join(root, 'faulty.jsonl')
+    writeFileSync(file, `${rows.join('\n')}\n`)
+    const run = await runCli(['import', file, '--data', data])
+    expect([run.code, run.stderr]).toEqual([1, expect.stringContaining(message)])
+  }
+  // Exports write null for absent fields: such a line imports.
+  const file = join(root, 'nulls.jsonl')
+  writeFileSync(file, '{"memory":"null fields","user_id":"u","agent_id":null,"run_id":null,"role":null,"valid_to":null}\n')
+  const run = await runCli(['import', file, '--data', data])
+  expect([run.code, run.stderr]).toEqual([0, expect.stringContaining('imported 1 new')])
+  expect(lines((await runCli(['list', '--user', 'u', '--data', data])).stdout).map((m) => m['memory'])).toEqual(['null fields'])
 })

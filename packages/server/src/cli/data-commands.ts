@@ -16,7 +16,7 @@ import {
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { createEmbedder } from '@agentmem/embeddings'
-import { type ImportItem, Memory } from '@agentmem/memory'
+import { type ImportItem, importItemSchema, Memory } from '@agentmem/memory'
 import { SingleBar } from 'cli-progress'
 import type { ServerConfig } from '../config.js'
 import { toAddResponseJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
@@ -148,9 +148,14 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
     let line = 0
     let bytes = 0
     let batch: ImportItem[] = []
+    let firstLine = 0
     const flush = async () => {
       if (batch.length === 0) return
-      const { results, remapped } = await memory.import(batch)
+      // What the engine checks beyond a line's fields (text length, metadata keys) names the batch's lines.
+      const { results, remapped } = await memory.import(batch).catch((error: unknown) => {
+        if (error instanceof Error) error.message = `in lines ${firstLine}-${line}: ${error.message}`
+        throw error
+      })
       for (const r of results) counts[r.event === 'ADD' ? 'ADD' : 'NONE']++
       // Ids another tenant of this store holds cannot be kept: every new id goes to stdout, so references can follow.
       for (const { from, to } of remapped) print({ from, to })
@@ -164,6 +169,7 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
       line++
       bytes += Buffer.byteLength(text) + 1
       if (line <= done.lines || text.trim() === '') continue
+      if (batch.length === 0) firstLine = line
       batch.push(toImportItem(text, line))
       if (batch.length >= batchSize) await flush()
     }
@@ -175,31 +181,48 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
   })
 }
 
+/** An export line's snake_case fields and the engine's names for them: how a line is read, and how its faults are named. */
+const importFields: ReadonlyArray<readonly [string, keyof ImportItem]> = [
+  ['id', 'id'],
+  ['memory', 'memory'],
+  ['metadata', 'metadata'],
+  ['user_id', 'userId'],
+  ['agent_id', 'agentId'],
+  ['run_id', 'runId'],
+  ['role', 'role'],
+  ['created_at', 'createdAt'],
+  ['updated_at', 'updatedAt'],
+  ['valid_to', 'validTo'],
+]
+
+/**
+ * One line of an export as the engine imports it, checked here so that a fault names the line and
+ * the file's own field names (`line 3: user_id: ...`), not a batch index and the engine's names.
+ * Null is absent (exports write `"agent_id": null`); fields the export does not write are ignored.
+ */
 function toImportItem(text: string, line: number): ImportItem {
-  let row: Record<string, unknown>
+  let row: unknown
   try {
-    row = JSON.parse(text) as Record<string, unknown>
+    row = JSON.parse(text)
   } catch {
     throw new Error(`line ${line} is not JSON`)
   }
-  const optional = (key: string) => (typeof row[key] === 'string' ? (row[key] as string) : undefined)
-  const item: ImportItem = { memory: row['memory'] as string }
-  const fields: Array<[keyof ImportItem, string]> = [
-    ['id', 'id'],
-    ['userId', 'user_id'],
-    ['agentId', 'agent_id'],
-    ['runId', 'run_id'],
-    ['createdAt', 'created_at'],
-    ['updatedAt', 'updated_at'],
-    ['validTo', 'valid_to'],
-  ]
-  for (const [to, from] of fields) {
-    const value = optional(from)
-    if (value !== undefined) (item as Record<string, unknown>)[to] = value
+  if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new Error(`line ${line} is not a JSON object`)
+  const item: Record<string, unknown> = {}
+  for (const [from, to] of importFields) {
+    const value = (row as Record<string, unknown>)[from]
+    if (value !== undefined && value !== null) item[to] = value
   }
-  if (row['metadata'] && typeof row['metadata'] === 'object') item.metadata = row['metadata'] as Record<string, unknown>
-  if (typeof row['role'] === 'string') item.role = row['role'] as ImportItem['role']
-  return item
+  const parsed = importItemSchema.safeParse(item)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const field = importFields.find(([, to]) => to === issue?.path[0])?.[0] ?? issue?.path.join('.')
+    throw new Error(`line ${line}: ${field ? `${field}: ` : ''}${issue?.message ?? 'invalid'}`)
+  }
+  if (item['userId'] === undefined && item['agentId'] === undefined && item['runId'] === undefined) {
+    throw new Error(`line ${line}: needs at least one of user_id, agent_id or run_id`)
+  }
+  return item as ImportItem
 }
 
 export async function reembedCommand(config: ServerConfig, o: { model?: string; modelPath?: string }) {
