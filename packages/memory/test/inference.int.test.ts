@@ -63,6 +63,14 @@ describe('add with infer: true', () => {
     expect(await store.memory.inferenceJob(added.job?.id as string)).toMatchObject({ status: 'done', facts: 2 })
   })
 
+  it("stores a fact with a lone surrogate (a model's broken emoji) as its answer says, U+FFFD in its place", async () => {
+    await using store = await openTemp(embedder, { llm: llmOptions() })
+    llm.enqueue({ json: { facts: [{ text: 'Loves \ud83d hiking', sources: [0] }] } })
+    const added = await store.memory.add('I love hiking', { userId: 'u1', infer: true })
+    expect(added.results.map((r) => r.memory)).toEqual(['Loves \ufffd hiking'])
+    expect((await store.memory.get(added.results[0]?.id as string))?.memory).toBe('Loves \ufffd hiking')
+  })
+
   it('applies UPDATE, NONE and ADD decisions against existing memories shown as small integers', async () => {
     await using store = await openTemp(embedder, { llm: llmOptions() })
     const { memory } = store

@@ -197,10 +197,8 @@ export class Inference {
     const input = record.input as InferInput
     const { llm } = this.deps
     if (input.memoryType === 'procedural') {
-      const { procedure } = await llm.json(
-        { name: 'procedure', schema: procedureSchema, ...procedurePrompt(input.messages, input.instructions) },
-        this.closing.signal,
-      )
+      const reply = await llm.json({ name: 'procedure', schema: procedureSchema, ...procedurePrompt(input.messages, input.instructions) }, this.closing.signal)
+      const procedure = reply.procedure.toWellFormed()
       const [vector] = await embed(this.deps.embedder(), [procedure])
       const metadata = { ...input.metadata, memory_type: 'procedural', source: { job: record.id } }
       const op: WriteOp = { kind: 'add', actor: input.actor, memory: memoryOf(input.scope, procedure, vector as Float32Array, metadata, null, Date.now()) }
@@ -212,7 +210,8 @@ export class Inference {
       this.closing.signal,
     )
     const facts = extraction.facts
-      .map((f) => ({ text: f.text.trim(), sources: f.sources.filter((s) => s < input.messages.length) }))
+      // A lone surrogate cannot be stored as UTF-8: replaced here, as for texts added as given, so the answer is what is stored.
+      .map((f) => ({ text: f.text.toWellFormed().trim(), sources: f.sources.filter((s) => s < input.messages.length) }))
       .filter((f) => f.text.length > 0)
     const factVectors =
       facts.length > 0
@@ -418,7 +417,7 @@ export function checkDecisions(
       continue
     }
     if (d.event !== 'NONE') claimed.add(d.memory)
-    steps.set(d.fact, { fact: d.fact, event: d.event, memory: d.memory, text: d.text?.trim() || null })
+    steps.set(d.fact, { fact: d.fact, event: d.event, memory: d.memory, text: d.text?.toWellFormed().trim() || null })
   }
   for (let fact = 0; fact < facts; fact++) {
     if (steps.has(fact)) continue
