@@ -52,6 +52,8 @@ import type { WriteOp } from './writer.js'
 /** Metadata keys that look like identity fields are refused: scope lives in columns, never in metadata. */
 const reservedMetadataKeys = new Set(['tenant_id', 'tenantId', 'user_id', 'userId', 'agent_id', 'agentId', 'run_id', 'runId'])
 const maxMetadataBytes = 64 * 1024
+/** Objects and arrays nested deeper are refused: SQLite's JSON functions stop at 1,000 levels, and no real metadata comes near this. */
+const maxMetadataDepth = 64
 
 /**
  * Long-term memory for agents: scoped add / search / list / update / delete / history.
@@ -744,7 +746,22 @@ function checkMetadata(metadata: Metadata): Metadata {
     throw new MemoryError(MemoryErrorCode.InvalidInput, 'metadata must be JSON-serialisable', { cause })
   }
   if (Buffer.byteLength(json) > maxMetadataBytes) throw invalidInput(`metadata is larger than ${maxMetadataBytes} bytes as JSON`)
-  return JSON.parse(json) as Metadata
+  const copy = JSON.parse(json) as Metadata
+  if (nestingDepth(copy) > maxMetadataDepth) throw invalidInput(`metadata is nested more than ${maxMetadataDepth} levels deep`)
+  return copy
+}
+
+/** How many objects and arrays deep a JSON value goes (a flat object is 1), without recursion. */
+function nestingDepth(value: unknown): number {
+  let deepest = 0
+  const stack: Array<[unknown, number]> = [[value, 1]]
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop() as [unknown, number]
+    if (typeof node !== 'object' || node === null) continue
+    deepest = Math.max(deepest, depth)
+    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
+  }
+  return deepest
 }
 
 function invalidInput(message: string): MemoryError {

@@ -173,6 +173,9 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     await expectCode(memory.add([{ role: 'user', content: 5 }] as never, { userId: 'u1' }), MemoryErrorCode.InvalidInput)
     await expectCode(memory.add('x'.repeat(51), { userId: 'u1' }), MemoryErrorCode.InvalidInput)
     await expectCode(memory.add('hi', { userId: 'u1', metadata: { user_id: 'u2' } }), MemoryErrorCode.InvalidInput)
+    // Nested past 64 levels (SQLite's JSON refused 1,000 as a storage failure, a 500 over HTTP); 64 is kept.
+    const nested = (levels: number) => JSON.parse(`${'{"a":'.repeat(levels - 1)}{"leaf":1}${'}'.repeat(levels - 1)}`) as Record<string, unknown>
+    for (const levels of [65, 1000]) await expectCode(memory.add('deep', { userId: 'u1', metadata: nested(levels) }), MemoryErrorCode.InvalidInput)
     await expectCode(memory.add('hi', { userId: 'u1', colour: 'red' } as never), MemoryErrorCode.InvalidOptions)
     await expectCode(memory.add('hi', { userId: 'u1', infer: true }), MemoryErrorCode.InferenceNotConfigured)
     // One bad item fails the whole batch before anything is written.
@@ -191,6 +194,7 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     await expectCode(memory.getAll({}), MemoryErrorCode.ScopeRequired)
     await expectCode(memory.deleteAll({}), MemoryErrorCode.ScopeRequired)
     expect((await memory.getAll({ userId: 'u1' })).results).toEqual([])
+    expect((await memory.add('deep enough', { userId: 'u1', metadata: nested(64) })).results[0]?.event).toBe('ADD')
     // A lone surrogate is replaced before the write, so the answer is what was stored.
     const added = await memory.add('broken \ud800 pair', { userId: 'u1' })
     expect(added.results[0]?.memory).toBe('broken \ufffd pair')
