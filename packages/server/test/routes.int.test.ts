@@ -300,6 +300,20 @@ describe('native API', () => {
       ['PUT', '/v1/memories/01900000-0000-7000-8000-000000000000/', { text: 'x' }, 404, 'MEMORY_NOT_FOUND'],
       ['DELETE', '/v1/memories/', undefined, 400, 'MEMORY_SCOPE_REQUIRED'],
       ['PUT', '/v1/batch/', { memories: [{ memory_id: 'nope', text: 'x' }] }, 400, 'REQUEST_VALIDATION_FAILED'],
+      // An id twice: the second delete used to find nothing and answer 404 after the first had deleted it.
+      ['DELETE', '/v1/batch/', { memories: [{ memory_id: added.body[0].id }, { memory_id: added.body[0].id }] }, 400, 'REQUEST_VALIDATION_FAILED'],
+      [
+        'PUT',
+        '/v1/batch/',
+        {
+          memories: [
+            { memory_id: added.body[0].id, text: 'a' },
+            { memory_id: added.body[0].id, text: 'b' },
+          ],
+        },
+        400,
+        'REQUEST_VALIDATION_FAILED',
+      ],
       ['DELETE', '/v2/entities/app/shop/', undefined, 501, 'NOT_IMPLEMENTED'],
       ['POST', '/v1/feedback/', { memory_id: 'x', feedback: 'POSITIVE' }, 501, 'NOT_IMPLEMENTED'],
       ['GET', '/api/v1/orgs/organizations/o/projects/p/', undefined, 501, 'NOT_IMPLEMENTED'],

@@ -316,8 +316,21 @@ export function registerMem0Routes(
   }
 }
 
-/** Batch calls check every id first, so a missing one fails the call before anything changes. */
+/**
+ * Batch calls check every id first, so a missing one fails the call before anything changes. An id
+ * given twice is refused too: the second delete found nothing and failed the call after the first
+ * had deleted it.
+ */
 async function requireAll(memory: Memory, items: Array<{ memory_id: string }>): Promise<void> {
+  const seen = new Set<string>()
+  items.forEach((item, i) => {
+    if (seen.has(item.memory_id)) {
+      throw new ServerError(ServerErrorCode.ValidationFailed, `memory_id ${item.memory_id} is given more than once`, {
+        details: { issues: [{ path: `memories.${i}.memory_id`, message: 'given more than once' }] },
+      })
+    }
+    seen.add(item.memory_id)
+  })
   for (const item of items) if (!(await memory.get(item.memory_id))) throw memoryNotFound(item.memory_id)
 }
 
