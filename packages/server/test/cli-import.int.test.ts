@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -50,6 +50,7 @@ it("names a faulty line and the file's own field names, and imports nothing from
     [['{"memory":"a number","user_id":42}'], 'line 1: user_id: Invalid input: expected string, received number'],
     [['{"memory":"nobody","agent_id":null}'], 'line 1: needs at least one of user_id, agent_id or run_id'],
     [['[1]'], 'line 1 is not a JSON object'],
+    [['{"memory":"typo","user_id":"u","metdata":{"secret":1}}'], 'line 1: unknown field "metdata"'],
     [['{"memory":"fine","user_id":"u"}', JSON.stringify({ memory: 'x'.repeat(20_000), user_id: 'u' })], 'in lines 1-2: memory text is 20000 UTF-16'],
   ]
   for (const [rows, message] of cases) {
@@ -60,8 +61,34 @@ it("names a faulty line and the file's own field names, and imports nothing from
   }
   // Exports write null for absent fields: such a line imports.
   const file = join(root, 'nulls.jsonl')
-  writeFileSync(file, '{"memory":"null fields","user_id":"u","agent_id":null,"run_id":null,"role":null,"valid_to":null}\n')
+  // With a byte-order mark, as some editors save files.
+  writeFileSync(file, '\uFEFF{"memory":"null fields","user_id":"u","agent_id":null,"run_id":null,"role":null,"valid_to":null}\n')
   const run = await runCli(['import', file, '--data', data])
   expect([run.code, run.stderr]).toEqual([0, expect.stringContaining('imported 1 new')])
   expect(lines((await runCli(['list', '--user', 'u', '--data', data])).stdout).map((m) => m['memory'])).toEqual(['null fields'])
+})
+
+it("export refuses to resume another tenant's file, an unwritable --out, and a --data with no store", { timeout: 600_000 }, async () => {
+  const data = join(root, 'exports')
+  expect((await runCli(['add', 'tenant one fact', '--user', 'u', '--tenant', 'one', '--data', data])).code).toBe(0)
+  expect((await runCli(['add', 'tenant two fact', '--user', 'u', '--tenant', 'two', '--data', data])).code).toBe(0)
+  const file = join(root, 'one.jsonl')
+  expect((await runCli(['export', '--tenant', 'one', '--data', data, '--out', file])).code).toBe(0)
+  // Resuming with another tenant appended its memories to tenant one's file (or, the other way, skipped them all).
+  const other = await runCli(['export', '--tenant', 'two', '--data', data, '--out', file])
+  expect([other.code, other.stderr]).toEqual([1, expect.stringContaining('which tenant two never held')])
+  expect(lines(readFileSync(file, 'utf8')).map((m) => m['memory'])).toEqual(['tenant one fact'])
+  // The same tenant resumes: nothing new to write.
+  const again = await runCli(['export', '--tenant', 'one', '--data', data, '--out', file])
+  expect([again.code, again.stderr]).toEqual([0, expect.stringContaining('exported 0 memories (resumed after')])
+  // An unwritable path crashed Node with an unhandled stream error.
+  const unwritable = await runCli(['export', '--tenant', 'one', '--data', data, '--out', join(root, 'missing-dir', 'x.jsonl')])
+  expect([unwritable.code, unwritable.stderr]).toEqual([1, expect.stringMatching(/^agentmem: ENOENT/)])
+  // A mistyped --data made an empty store there and exported nothing, successfully.
+  const nowhere = join(root, 'no-such-store')
+  for (const command of [['export'], ['list', '--user', 'u'], ['search', 'fact', '--user', 'u']]) {
+    const run = await runCli([...command, '--data', nowhere])
+    expect([command[0], run.code, run.stderr]).toEqual([command[0], 1, expect.stringContaining('there is no store in')])
+  }
+  expect(existsSync(nowhere)).toBe(false)
 })

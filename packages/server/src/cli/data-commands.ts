@@ -1,18 +1,6 @@
 import { createHash } from 'node:crypto'
-import {
-  closeSync,
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  rmSync,
-  statSync,
-  truncateSync,
-  writeFileSync,
-} from 'node:fs'
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { open } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { createEmbedder } from '@agentmem/embeddings'
@@ -30,14 +18,25 @@ type StoreScope = ScopeFlags & { tenant: string }
  * Opens the store directly (the server must not be running on the same folder: the store is locked
  * to one process). The model starts only if the command embeds something.
  */
-export async function withMemory<T>(config: ServerConfig, tenant: string, run: (memory: Memory) => Promise<T>): Promise<T> {
+export async function withMemory<T>(
+  config: ServerConfig,
+  tenant: string,
+  run: (memory: Memory) => Promise<T>,
+  { existing = false }: { existing?: boolean } = {},
+): Promise<T> {
+  const location = storeLocation(config)
+  // A command that only reads must not create a store where a mistyped --data points (a local
+  // store's folder; a store on object storage or PostgreSQL is not checked here).
+  if (existing && !location.metadataUrl && !location.vectorsUrl && !existsSync(location.path as string)) {
+    throw new Error(`there is no store in ${config.data} (no ${location.path}); check --data`)
+  }
   const embedder = await lazyEmbedder({
     ...(config.model !== undefined && { model: config.model }),
     ...(config.modelPath !== undefined && { modelPath: config.modelPath }),
     ...(config.embeddingWorkers !== undefined && { workers: config.embeddingWorkers }),
   })
   try {
-    const memory = await Memory.open({ ...storeLocation(config), embedder, tenantId: tenant, maxTextLength: config.maxTextLength })
+    const memory = await Memory.open({ ...location, embedder, tenantId: tenant, maxTextLength: config.maxTextLength })
     try {
       return await run(memory)
     } finally {
@@ -72,19 +71,28 @@ export async function addCommand(config: ServerConfig, text: string, o: StoreSco
 
 /** Prints the hits `POST /v1/memories/search` would answer, one per line, best first. */
 export async function searchCommand(config: ServerConfig, query: string, o: StoreScope & SearchFlags) {
-  await withMemory(config, o.tenant, async (memory) => {
-    const { results } = await memory.search(query, { ...scope(o), topK: o.topK, mode: o.mode, ...(o.filters && { filters: o.filters }), explain: true })
-    for (const hit of results) print(toSearchHitJson(hit))
-  })
+  await withMemory(
+    config,
+    o.tenant,
+    async (memory) => {
+      const { results } = await memory.search(query, { ...scope(o), topK: o.topK, mode: o.mode, ...(o.filters && { filters: o.filters }), explain: true })
+      for (const hit of results) print(toSearchHitJson(hit))
+    },
+    { existing: true },
+  )
 }
 
 /** Prints a scope as `GET /v1/memories` lists it, oldest first. */
 export async function listCommand(config: ServerConfig, o: StoreScope & ListFlags) {
-  await withMemory(config, o.tenant, (memory) =>
-    printPages(o.limit, async (size, cursor) => {
-      const page = await memory.getAll({ ...scope(o), limit: size, ...(o.filters && { filters: o.filters }), ...(cursor !== undefined && { cursor }) })
-      return { results: page.results.map(toMemoryJson), next: page.nextCursor }
-    }),
+  await withMemory(
+    config,
+    o.tenant,
+    (memory) =>
+      printPages(o.limit, async (size, cursor) => {
+        const page = await memory.getAll({ ...scope(o), limit: size, ...(o.filters && { filters: o.filters }), ...(cursor !== undefined && { cursor }) })
+        return { results: page.results.map(toMemoryJson), next: page.nextCursor }
+      }),
+    { existing: true },
   )
 }
 
@@ -108,23 +116,37 @@ function resumePoint(file: string): string | undefined {
 }
 
 export function exportCommand(config: ServerConfig, o: { tenant: string; out?: string }) {
-  return withMemory(config, o.tenant, async (memory) => {
-    const after = o.out !== undefined && existsSync(o.out) ? resumePoint(o.out) : undefined
-    const out = o.out === undefined ? process.stdout : createWriteStream(o.out, { flags: 'a' })
-    const progress = o.out === undefined ? undefined : bar('memories')
-    progress?.start(0, 0)
-    let written = 0
-    for await (const batch of memory.exportAll(after === undefined ? {} : { after })) {
-      const ok = out.write(batch.map((item) => `${JSON.stringify(toMemoryJson(item))}\n`).join(''))
-      if (!ok) await new Promise<void>((r) => out.once('drain', () => r()))
-      written += batch.length
-      progress?.setTotal(written)
-      progress?.update(written)
-    }
-    progress?.stop()
-    if (out !== process.stdout) await new Promise<void>((r, j) => out.end((e?: Error | null) => (e ? j(e) : r())))
-    process.stderr.write(`exported ${written} memories${after ? ` (resumed after ${after})` : ''}\n`)
-  })
+  return withMemory(
+    config,
+    o.tenant,
+    async (memory) => {
+      const after = o.out !== undefined && existsSync(o.out) ? resumePoint(o.out) : undefined
+      // Resuming appends after the file's last id: only a file this tenant's export wrote may be resumed.
+      if (after !== undefined && (await memory.history(after)).length === 0) {
+        throw new Error(`${o.out} ends with memory ${after}, which tenant ${o.tenant} never held: it is not this tenant's export; give another --out`)
+      }
+      // Opened before anything is read, so an unwritable path is an error message, not a crash.
+      const file = o.out === undefined ? undefined : await open(o.out, 'a')
+      const progress = file === undefined ? undefined : bar('memories')
+      progress?.start(0, 0)
+      let written = 0
+      try {
+        for await (const batch of memory.exportAll(after === undefined ? {} : { after })) {
+          const lines = batch.map((item) => `${JSON.stringify(toMemoryJson(item))}\n`).join('')
+          if (file) await file.appendFile(lines)
+          else if (!process.stdout.write(lines)) await new Promise<void>((r) => process.stdout.once('drain', () => r()))
+          written += batch.length
+          progress?.setTotal(written)
+          progress?.update(written)
+        }
+      } finally {
+        progress?.stop()
+        await file?.close()
+      }
+      process.stderr.write(`exported ${written} memories${after ? ` (resumed after ${after})` : ''}\n`)
+    },
+    { existing: true },
+  )
 }
 
 export function importCommand(config: ServerConfig, file: string, o: { tenant: string; batch: string }) {
@@ -170,7 +192,8 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
       bytes += Buffer.byteLength(text) + 1
       if (line <= done.lines || text.trim() === '') continue
       if (batch.length === 0) firstLine = line
-      batch.push(toImportItem(text, line))
+      // A byte-order mark (some editors save one) is not part of the first line's JSON.
+      batch.push(toImportItem(line === 1 ? text.replace(/^\uFEFF/, '') : text, line))
       if (batch.length >= batchSize) await flush()
     }
     await flush()
@@ -198,7 +221,7 @@ const importFields: ReadonlyArray<readonly [string, keyof ImportItem]> = [
 /**
  * One line of an export as the engine imports it, checked here so that a fault names the line and
  * the file's own field names (`line 3: user_id: ...`), not a batch index and the engine's names.
- * Null is absent (exports write `"agent_id": null`); fields the export does not write are ignored.
+ * Null is absent (exports write `"agent_id": null`); a field the export does not write is refused.
  */
 function toImportItem(text: string, line: number): ImportItem {
   let row: unknown
@@ -208,6 +231,9 @@ function toImportItem(text: string, line: number): ImportItem {
     throw new Error(`line ${line} is not JSON`)
   }
   if (typeof row !== 'object' || row === null || Array.isArray(row)) throw new Error(`line ${line} is not a JSON object`)
+  // A misspelt field ("metdata") would otherwise import the memory without what it meant to carry.
+  const unknown = Object.keys(row).find((key) => !importFields.some(([from]) => from === key))
+  if (unknown !== undefined) throw new Error(`line ${line}: unknown field "${unknown}" (an export line has ${importFields.map(([from]) => from).join(', ')})`)
   const item: Record<string, unknown> = {}
   for (const [from, to] of importFields) {
     const value = (row as Record<string, unknown>)[from]
