@@ -310,6 +310,12 @@ describe('dashboard', () => {
     await page.getByRole('button', { name: 'Save' }).click()
     await page.waitForURL(/notice=unchanged/)
     expect((await t.call('GET', `/v1/memories/${ids['running']}/history`)).body.results).toHaveLength(2)
+    // Not even for a text of several lines, which the browser sends with CRLF line breaks.
+    const lines = (await t.call('POST', '/v1/memories', { body: { messages: 'Shopping list:\neggs\nmilk', user_id: 'alice' } })).body.results[0].id
+    await page.goto(`${server.url}/ui/memories/${lines}`)
+    await page.getByRole('button', { name: 'Save' }).click()
+    await page.waitForURL(/notice=unchanged/)
+    expect((await t.call('GET', `/v1/memories/${lines}`)).body.memory).toBe('Shopping list:\neggs\nmilk')
 
     // Bad metadata is refused with the API's message, and nothing changes.
     await page.getByLabel('metadata (JSON object)').fill('[1, 2]')
@@ -340,6 +346,15 @@ describe('dashboard', () => {
     expect((await t.call('GET', `/v1/memories/${ids['peanuts']}`)).status).toBe(404)
     const history = (await t.call('GET', `/v1/memories/${ids['peanuts']}/history`)).body.results
     expect(history.every((e: { purged: boolean; new_memory: string | null }) => e.purged && e.new_memory === null)).toBe(true)
+
+    // A scripted POST to the documented address purges too: it read purge from the form only.
+    const hint = (await t.call('POST', '/v1/memories', { body: { messages: 'My password hint is blue horse', user_id: 'alice' } })).body.results[0].id
+    const confirm = `${server.url}/ui/memories/${hint}/delete?purge=true`
+    await page.goto(confirm)
+    const response = await page.context().request.post(confirm, { form: { _csrf: await tokenOf(page) }, headers: { origin: server.url }, maxRedirects: 0 })
+    expect([response.status(), response.headers()['location']]).toEqual([303, `/ui/memories/${hint}?notice=purged`])
+    const purged = (await t.call('GET', `/v1/memories/${hint}/history`)).body.results
+    expect(purged.every((e: { purged: boolean }) => e.purged)).toBe(true)
   })
 
   it('refuses a state-changing request without the form token or from another origin', async () => {

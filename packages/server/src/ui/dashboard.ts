@@ -215,9 +215,10 @@ export function createDashboard(deps: AppDeps): Dashboard {
 
   app.post('/memories/:id/delete', async (c) => {
     const { id } = forms.memoryId(c.req.param())
-    const { purge } = forms.delete(await form(c))
-    await c.get('memory').delete(id, { purge: purge === 'true', actor: actor(c) })
-    return c.redirect(`/ui/memories/${id}?notice=${purge === 'true' ? 'purged' : 'deleted'}`, 303)
+    const body = forms.delete(await form(c))
+    const purge = (body.purge ?? forms.confirmDelete(c.req.query()).purge) === 'true'
+    await c.get('memory').delete(id, { purge, actor: actor(c) })
+    return c.redirect(`/ui/memories/${id}?notice=${purge ? 'purged' : 'deleted'}`, 303)
   })
 
   app.get('/search', async (c) => {

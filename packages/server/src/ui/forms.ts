@@ -64,12 +64,21 @@ export function dashboardForms(config: ServerConfig) {
     search: (input: Record<string, unknown>) => readSearchBody(readSearchForm(input)),
     update: read(
       z
-        .strictObject({ _csrf: z.string(), text: z.string().optional(), metadata: jsonObjectText('metadata').optional() })
+        .strictObject({
+          _csrf: z.string(),
+          // Browsers send a textarea's line breaks as CRLF: saved as they were, a text would change unedited.
+          text: z
+            .string()
+            .transform((text) => text.replace(/\r\n?/g, '\n'))
+            .optional(),
+          metadata: jsonObjectText('metadata').optional(),
+        })
         .transform(({ _csrf, ...rest }) => rest)
         .pipe(api.updateBody),
       'edit form',
     ),
-    delete: read(z.strictObject({ _csrf: z.string(), purge: z.enum(['true', 'false']).default('false') }), 'delete form'),
+    /** `purge` from the form, else from the URL (`?purge=true`, as the confirmation page's address has it). */
+    delete: read(z.strictObject({ _csrf: z.string(), purge: z.enum(['true', 'false']).optional() }), 'delete form'),
     createKey: read(
       z.strictObject({
         _csrf: z.string(),
