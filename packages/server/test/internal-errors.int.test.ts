@@ -46,6 +46,28 @@ it('answers a storage failure with the code, a generic message and the request i
     const logged = parsed().find((line) => line['msg'] === 'http.error')
     expect(logged).toMatchObject({ requestId: body.error.request_id, code: 'MEMORY_STORAGE_FAILED' })
     expect(JSON.stringify(logged)).toContain(data)
+
+    // The same over MCP: the tool error names the request id its log line has (before, the message pointed at an id the client never saw).
+    const mcp = async (name: string, args: Record<string, unknown>) => {
+      const response = await app.request('/mcp', {
+        method: 'POST',
+        headers: { ...headers, accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name, arguments: args } }),
+      })
+      const { result } = (await response.json()) as { result: { isError: boolean; content: Array<{ text: string }> } }
+      return { isError: result.isError, error: (JSON.parse(result.content[0]?.text ?? '{}') as { error: Record<string, unknown> }).error }
+    }
+    const fault = await mcp('list_memories', { user_id: 'u' })
+    expect(fault).toEqual({
+      isError: true,
+      error: { code: 'MEMORY_STORAGE_FAILED', message: 'Internal error; the request id identifies it in the server log', request_id: expect.any(String) },
+    })
+    expect(parsed().find((line) => line['msg'] === 'mcp.tool_failed')).toMatchObject({ requestId: fault.error['request_id'], code: 'MEMORY_STORAGE_FAILED' })
+    // A feature this server lacks is the client's to know, not a fault: a warning, no stack, no request id.
+    const lacking = await mcp('search_memories', { query: 'x', user_id: 'u', rerank: true })
+    expect([lacking.isError, lacking.error['code'], lacking.error['request_id']]).toEqual([true, 'MEMORY_RERANKER_NOT_CONFIGURED', undefined])
+    expect(parsed().find((line) => line['msg'] === 'mcp.not_implemented')).toMatchObject({ level: 40, code: 'MEMORY_RERANKER_NOT_CONFIGURED' })
+    expect(parsed().filter((line) => line['msg'] === 'mcp.tool_failed')).toHaveLength(1)
   } finally {
     await memory.close()
     keys.close()

@@ -25,6 +25,7 @@ export function registerMcpRoute(app: OpenAPIHono<AppEnv>, logger: Logger): void
       defaults: query.data,
       actor: c.get('principal').keyId ?? undefined,
       logger: logger.child({ requestId: c.get('requestId') }),
+      requestId: c.get('requestId'),
       version: serverVersion,
     })
     const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true })

@@ -23,6 +23,8 @@ export interface McpToolsContext {
   actor?: string | undefined
   logger: Logger
   version: string
+  /** The HTTP request's id (absent over stdio): a server fault's error names it, as the log does. */
+  requestId?: string | undefined
 }
 
 const id = z.string().min(1).max(256)
@@ -66,7 +68,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
       try {
         return reply(await run(args, extra.signal))
       } catch (error) {
-        return toolError(error, ctx.logger, name)
+        return toolError(error, ctx, name)
       }
     }) as never)
 
@@ -224,16 +226,26 @@ function reply(value: unknown): CallToolResult {
 }
 
 /**
- * A tool error the model can read: our stable code, and the message of a client error in the API's
- * words. A server fault's own message can carry internals: it goes to the log, as over HTTP.
+ * A failed call as a tool result, `{ error: { code, message, details? } }` as the HTTP API answers:
+ * a client error's message in API words; a feature this server lacks (501) names it; a server
+ * fault's own message can carry internals, so it goes to the log, and the result names the request
+ * id that finds it there. Logged as over HTTP: 501, 503 and 504 are warnings without a stack.
  */
-function toolError(error: unknown, logger: Logger, tool: string): CallToolResult {
+function toolError(error: unknown, ctx: Pick<McpToolsContext, 'logger' | 'requestId'>, tool: string): CallToolResult {
   const code: ErrorCode = isCodedError(error) ? error.code : ServerErrorCode.Internal
-  const clientError = isCodedError(error) && statusByCode[code] < 500
-  if (!clientError) logger.error({ err: error, tool, code }, 'mcp.tool_failed')
-  const body = clientError
-    ? { code, message: apiNames(error.message), ...(error.details && { details: error.details }) }
-    : { code, message: publicMessage(code) }
+  const status = statusByCode[code]
+  if (status === 501) ctx.logger.warn({ tool, code }, 'mcp.not_implemented')
+  else if (status === 503 || status === 504) ctx.logger.warn({ tool, code, error: error instanceof Error ? error.message : String(error) }, 'mcp.unavailable')
+  else if (status >= 500) ctx.logger.error({ err: error, tool, code }, 'mcp.tool_failed')
+  const body =
+    isCodedError(error) && status < 500
+      ? { code, message: apiNames(error.message), ...(error.details && { details: error.details }) }
+      : {
+          code,
+          message: publicMessage(code),
+          ...(status === 501 && isCodedError(error) && error.details && { details: error.details }),
+          ...(status !== 501 && ctx.requestId !== undefined && { request_id: ctx.requestId }),
+        }
   return { isError: true, content: [{ type: 'text', text: JSON.stringify({ error: body }) }] }
 }
 
