@@ -173,6 +173,15 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     })
     expect(badScope.status).toBe(400)
+    // A default scope given twice, or as the filter wildcard, is refused at connect (it used the first, or failed every call).
+    for (const query of ['user_id=alice&user_id=zed', 'user_id=*']) {
+      const refused = await fetch(`${server.url}/mcp?${query}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.keyA}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
+      })
+      expect([query, refused.status]).toEqual([query, 400])
+    }
   })
 
   it('serves concurrent sessions, each in its own default scope', async () => {

@@ -296,6 +296,7 @@ describe('native API', () => {
       ['POST', '/v3/memories/search/', { query: 'tea' }, 400, 'MEMORY_SCOPE_REQUIRED'],
       ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u', colour: 'red' } }, 400, 'MEMORY_INVALID_FILTER'],
       ['POST', '/v3/memories/?page=0', { filters: { user_id: 'u' } }, 400, 'REQUEST_VALIDATION_FAILED'],
+      ['POST', '/v3/memories/', {}, 400, 'MEMORY_SCOPE_REQUIRED'],
       ['GET', '/v1/memories/01900000-0000-7000-8000-000000000000/', undefined, 404, 'MEMORY_NOT_FOUND'],
       ['PUT', '/v1/memories/01900000-0000-7000-8000-000000000000/', { text: 'x' }, 404, 'MEMORY_NOT_FOUND'],
       ['DELETE', '/v1/memories/', undefined, 400, 'MEMORY_SCOPE_REQUIRED'],
@@ -322,6 +323,8 @@ describe('native API', () => {
       const res = await t.call(method, path, { ...token(t.keyA), body })
       expect([method, path, res.status, res.body.error?.code]).toEqual([method, path, status, code])
     }
+    // getAll() without a scope is refused as a list (it said "count needs ...").
+    expect((await t.call('POST', '/v3/memories/', { ...token(t.keyA), body: {} })).body.error.message).toMatch(/^list needs at least one of user_id/)
     const unauthorized = await t.call('POST', '/v3/memories/search/', {
       key: null,
       headers: { authorization: 'Token wrong' },

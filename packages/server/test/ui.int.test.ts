@@ -223,7 +223,9 @@ describe('dashboard', () => {
     // A malformed filter is the form's error (400), not a failure of the page.
     const response = await page.goto(`${server.url}/ui/memories?user_id=alice&filters=${encodeURIComponent('{"metadata.topic": ')}`)
     expect(response?.status()).toBe(400)
-    expect(await page.getByRole('alert').textContent()).toContain('filters must be a JSON object')
+    expect(await page.getByRole('alert').textContent()).toContain('filters must be a JSON object, like {"metadata.topic": "home"}')
+    // The example the error gives is a filter the page takes.
+    expect((await page.goto(`${server.url}/ui/memories?user_id=alice&filters=${encodeURIComponent('{"metadata.topic": "home"}')}`))?.status()).toBe(200)
   })
 
   it('renders memory text and metadata that hold markup as inert text', async () => {
@@ -323,6 +325,13 @@ describe('dashboard', () => {
     await page.getByRole('button', { name: 'Save' }).click()
     expect((await refused).status()).toBe(400)
     expect(await page.getByRole('alert').textContent()).toContain('metadata must be a JSON object')
+
+    // Emptying the metadata box clears the metadata (it kept it, "unchanged").
+    await page.goto(`${server.url}/ui/memories/${ids['running']}`)
+    await page.getByLabel('metadata (JSON object)').fill('')
+    await page.getByRole('button', { name: 'Save' }).click()
+    await page.waitForURL(/notice=saved/)
+    expect((await t.call('GET', `/v1/memories/${ids['running']}`)).body.metadata).toEqual({})
   })
 
   it('deletes and purges only after a confirmation step', async () => {

@@ -1,3 +1,4 @@
+import { identifier } from '@agentmem/memory/identifiers'
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import type { Logger } from 'pino'
@@ -7,9 +8,8 @@ import type { AppEnv } from '../http/context.js'
 import { serverVersion } from '../version.js'
 import { createMcpServer } from './tools.js'
 
-const id = z.string().min(1).max(256)
-/** `/mcp?user_id=alice`: the scope a connection's tool calls default to. */
-const defaultScopeQuery = z.strictObject({ user_id: id.optional(), agent_id: id.optional(), run_id: id.optional() })
+/** `/mcp?user_id=alice`: the scope a connection's tool calls default to, checked as the engine checks ids (no `*`). */
+const defaultScopeQuery = z.strictObject({ user_id: identifier.optional(), agent_id: identifier.optional(), run_id: identifier.optional() })
 
 /**
  * MCP over Streamable HTTP at /mcp, behind the same API-key auth as every route: the key's tenant
@@ -18,6 +18,9 @@ const defaultScopeQuery = z.strictObject({ user_id: id.optional(), agent_id: id.
  */
 export function registerMcpRoute(app: OpenAPIHono<AppEnv>, logger: Logger): void {
   app.all('/mcp', async (c) => {
+    // A parameter given twice is refused, as on every route, rather than its first value used.
+    const repeated = Object.entries(c.req.queries()).find(([, values]) => values.length > 1)?.[0]
+    if (repeated !== undefined) throw validationFailed([{ path: [repeated], message: 'given more than once' }], 'query')
     const query = defaultScopeQuery.safeParse(c.req.query())
     if (!query.success) throw validationFailed(query.error.issues, 'query')
     const server = createMcpServer({

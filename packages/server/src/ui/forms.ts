@@ -15,7 +15,8 @@ function given(input: Record<string, unknown>): Record<string, unknown> {
 }
 
 const checkbox = z.literal('true').optional()
-const jsonObjectText = (name: string) =>
+/** A field holding a JSON object as text; the example in its error is one the field accepts. */
+const jsonObjectText = (name: 'metadata' | 'filters') =>
   z
     .string()
     .max(16_384)
@@ -24,7 +25,8 @@ const jsonObjectText = (name: string) =>
         const value: unknown = JSON.parse(text)
         if (typeof value === 'object' && value !== null && !Array.isArray(value)) return value as Record<string, unknown>
       } catch {}
-      ctx.addIssue({ code: 'custom', message: `${name} must be a JSON object, like {"topic": "home"}` })
+      const example = name === 'metadata' ? '{"topic": "home"}' : '{"metadata.topic": "home"}'
+      ctx.addIssue({ code: 'custom', message: `${name} must be a JSON object, like ${example}` })
       return z.NEVER
     })
 const scopeFields = { user_id: z.string().optional(), agent_id: z.string().optional(), run_id: z.string().optional() }
@@ -55,6 +57,21 @@ export function dashboardForms(config: ServerConfig) {
     'search',
   )
   const readSearchBody = read(api.searchBody, 'search')
+  const readUpdate = read(
+    z
+      .strictObject({
+        _csrf: z.string(),
+        // Browsers send a textarea's line breaks as CRLF: saved as they were, a text would change unedited.
+        text: z
+          .string()
+          .transform((text) => text.replace(/\r\n?/g, '\n'))
+          .optional(),
+        metadata: jsonObjectText('metadata').optional(),
+      })
+      .transform(({ _csrf, ...rest }) => rest)
+      .pipe(api.updateBody),
+    'edit form',
+  )
 
   return {
     login: read(z.strictObject({ key: z.string().min(1).max(512) }), 'sign-in form'),
@@ -62,21 +79,7 @@ export function dashboardForms(config: ServerConfig) {
     list: read(api.listQuery, 'list'),
     /** The search page's query string, as the API's search body (`POST /v1/memories/search`) with `explain`. */
     search: (input: Record<string, unknown>) => readSearchBody(readSearchForm(input)),
-    update: read(
-      z
-        .strictObject({
-          _csrf: z.string(),
-          // Browsers send a textarea's line breaks as CRLF: saved as they were, a text would change unedited.
-          text: z
-            .string()
-            .transform((text) => text.replace(/\r\n?/g, '\n'))
-            .optional(),
-          metadata: jsonObjectText('metadata').optional(),
-        })
-        .transform(({ _csrf, ...rest }) => rest)
-        .pipe(api.updateBody),
-      'edit form',
-    ),
+    update: (input: Record<string, unknown>) => readUpdate(emptiedMetadata(input)),
     /** `purge` from the form, else from the URL (`?purge=true`, as the confirmation page's address has it). */
     delete: read(z.strictObject({ _csrf: z.string(), purge: z.enum(['true', 'false']).optional() }), 'delete form'),
     createKey: read(
@@ -96,6 +99,11 @@ export function dashboardForms(config: ServerConfig) {
   }
 }
 export type DashboardForms = ReturnType<typeof dashboardForms>
+
+/** An emptied metadata box means no metadata: `{}` (an empty field is otherwise dropped, which kept the old metadata). */
+function emptiedMetadata(input: Record<string, unknown>): Record<string, unknown> {
+  return typeof input['metadata'] === 'string' && input['metadata'].trim() === '' ? { ...input, metadata: '{}' } : input
+}
 
 /** The list query's `filters` (JSON text, as `GET /v1/memories` takes it) as an object. */
 export function parseFiltersText(text: string | undefined): Record<string, unknown> | undefined {

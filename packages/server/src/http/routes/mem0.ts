@@ -184,8 +184,8 @@ export function registerMem0Routes(
     const { page, page_size: pageSize } = query.data
     const { scope, filters } = readFilters(body.filters)
     const options = { ...scope, ...(filters && { filters }) }
-    const count = await memory(c).count(options)
     // The engine pages by cursor; page N is reached by walking N - 1 cursors (cheap: keyset reads).
+    // Pages first, then the count: a request without a scope is refused as a list, not as a count.
     let cursor: string | undefined
     let results: MemoryItem[] = []
     for (let p = 1; p <= page; p++) {
@@ -197,6 +197,7 @@ export function registerMem0Routes(
       }
       cursor = next.nextCursor
     }
+    const count = await memory(c).count(options)
     return c.json({
       count,
       next: page * pageSize < count ? pageUrl(c.req.url, page + 1, pageSize) : null,
