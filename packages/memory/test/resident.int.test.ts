@@ -169,6 +169,26 @@ describe('resident index vs store indexes', () => {
       expect(await texts('kayak', 'vector'), label).toHaveLength(2)
     }
   })
+
+  it('rank a query the model cannot read alike when a thread neighbour outranks a keyword hit', async () => {
+    // A holds all four unknown query words, C one of them (another thread), B follows A in A's
+    // thread: B's context from A (0.3 x 0.7) beats C's keyword share (~0.7 / 4). The resident path
+    // took "no vector candidates" for "no row left out" and never scored B.
+    const rankings: string[][] = []
+    for (const resident of [{}, { budgetBytes: 0 }]) {
+      await using store = await openTemp(embedder, { resident })
+      await store.memory.addBatch([
+        { messages: 'qzxa was mentioned once', userId: 'z', runId: 'r2' },
+        { messages: 'qzxa qzxb qzxc qzxd all together', userId: 'z', runId: 'r1' },
+        { messages: 'The meeting moved to Thursday afternoon', userId: 'z', runId: 'r1' },
+      ])
+      await store.memory.search('meeting', { userId: 'z' }) // loads the scope where the index is on
+      const { results } = await store.memory.search('qzxa qzxb qzxc qzxd', { userId: 'z', topK: 2, explain: true })
+      rankings.push(results.map((r) => r.memory))
+    }
+    expect(rankings[0]).toEqual(['qzxa qzxb qzxc qzxd all together', 'The meeting moved to Thursday afternoon'])
+    expect(rankings[1]).toEqual(rankings[0])
+  })
 })
 
 interface Expected {

@@ -16,10 +16,19 @@ export interface FusedHit {
   explain: SearchExplanation
 }
 
-function dot(a: Float32Array, b: Float32Array): number {
-  let sum = 0
-  for (let i = 0; i < a.length; i++) sum += (a[i] as number) * (b[i] as number)
-  return sum
+/** Cosine similarity, 0 against a zero vector, as the store's cosine distance and the resident scan compute it. */
+function cosine(a: Float32Array, b: Float32Array): number {
+  let dot = 0
+  let aa = 0
+  let bb = 0
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i] as number
+    const y = b[i] as number
+    dot += x * y
+    aa += x * x
+    bb += y * y
+  }
+  return aa > 0 && bb > 0 ? dot / Math.sqrt(aa * bb) : 0
 }
 
 /**
@@ -27,7 +36,7 @@ function dot(a: Float32Array, b: Float32Array): number {
  * w * bm25 / best bm25 + (1 - w) * cosine. Cosine stays raw, so a model whose similarities
  * barely separate candidates moves the order little. Every candidate gets its exact cosine, so a
  * threshold on similarity applies to keyword-only hits too: the resident scan's (`similarity`),
- * else the dot of its vector with the query (vectors are unit length).
+ * else computed here from its vector.
  *
  * A memory made only of filler words (filler.ts: "Noted!", "Good morning!") has a positive fused
  * score counted `fillerWeight` times: short texts sit close to many questions under averaged
@@ -50,7 +59,7 @@ export function fuseHybrid(query: Float32Array, vectorHits: ScoredMemory[], keyw
     else {
       byId.set(hit.memory.id, {
         memory: hit.memory,
-        explain: { vector: { score: hit.similarity ?? dot(query, hit.memory.vector), rank: null }, keyword: { score: hit.score, rank: i + 1 }, fused: 0 },
+        explain: { vector: { score: hit.similarity ?? cosine(query, hit.memory.vector), rank: null }, keyword: { score: hit.score, rank: i + 1 }, fused: 0 },
       })
     }
   }
@@ -71,7 +80,7 @@ export function fuseOutsider(
   bm25: number,
   bestKeyword: number,
   fillerWeight: number,
-  similarity = dot(query, memory.vector),
+  similarity = cosine(query, memory.vector),
 ): FusedHit {
   const hit = {
     memory,
@@ -86,11 +95,14 @@ export function fuseOutsider(
  * everyone left out of it, and a list that is not full left out no visible row (vector) or no
  * matching one (keyword). A little slack covers float32 cosine against the float64 dot.
  */
-export function outsiderCeiling(vectorHits: readonly ScoredMemory[], keywordHits: readonly ScoredMemory[], depth: number): number {
-  if (vectorHits.length < depth) return Number.NEGATIVE_INFINITY
+export function outsiderCeiling(vectorHits: readonly ScoredMemory[], keywordHits: readonly ScoredMemory[], depth: number, readable = true): number {
+  // A query the model read as nothing (searcher.ts) has no vector candidates, yet left every row
+  // out of them: each row's cosine to it is 0.
+  if (readable && vectorHits.length < depth) return Number.NEGATIVE_INFINITY
   const bestKeyword = bestScore(keywordHits)
   const keyword = keywordHits.length < depth || bestKeyword === 0 ? 0 : (keywordHits.at(-1) as ScoredMemory).score / bestKeyword
-  return keywordWeight * keyword + (1 - keywordWeight) * (vectorHits.at(-1) as ScoredMemory).score + 1e-6
+  const vector = readable ? (vectorHits.at(-1) as ScoredMemory).score : 0
+  return keywordWeight * keyword + (1 - keywordWeight) * vector + 1e-6
 }
 
 /** The best score among hits (0 for none): what fusion divides BM25 by. */

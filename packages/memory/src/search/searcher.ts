@@ -100,7 +100,7 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
     resident && vector && readable && queryWeights
       ? resident.hybridSearch(vector, vectorNorm, queryWeights, residentQuery(request), depth)
       : await Promise.all([
-          vector && readable ? vectorCandidates(deps, resident, request, vector, depth) : [],
+          vector && readable ? vectorCandidates(deps, resident, request, vector, vectorNorm, depth) : [],
           queryWeights ? keywordCandidates(deps, resident, request, queryWeights, depth) : [],
         ])
   if (mode === 'keyword') {
@@ -148,9 +148,10 @@ async function vectorCandidates(
   resident: ResidentScope | undefined,
   request: SearchRequest,
   vector: Float32Array,
+  vectorNorm: number,
   k: number,
 ): Promise<ScoredMemory[]> {
-  if (resident) return resident.vectorSearch(vector, norm(vector), residentQuery(request), k)
+  if (resident) return resident.vectorSearch(vector, vectorNorm, residentQuery(request), k)
   return top(await deps.vectors.vectorSearch(vector, request.scope, request.filter, k), k)
 }
 
@@ -228,7 +229,9 @@ async function withContext(
   // candidate, at most as good as each list's weakest candidate, is not worth scoring when even
   // its lender's share cannot lift that to the topK-th score. Only on the resident path, whose
   // candidate lists are exact; the store's may not be (an ANN index, the keyword net's cut).
-  const ceiling = resident ? outsiderCeiling(candidates.vectorHits, candidates.keywordHits, candidates.depth) : Number.POSITIVE_INFINITY
+  const ceiling = resident
+    ? outsiderCeiling(candidates.vectorHits, candidates.keywordHits, candidates.depth, candidates.vectorNorm > 0)
+    : Number.POSITIVE_INFINITY
   const passing = request.threshold === undefined ? hits : hits.filter((hit) => hit.explain.vector.score >= (request.threshold as number))
   const floor = passing[request.topK - 1]?.explain.fused ?? Number.NEGATIVE_INFINITY
   const outsiders: string[] = []
