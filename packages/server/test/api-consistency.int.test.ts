@@ -246,7 +246,7 @@ describe('issue 17, item 8: Mem0 client flags AgentMem does not support answer 5
     expect([plain.status, texts(plain.body.results)]).toEqual([200, ['I like tea']])
   })
 
-  it('honours the search flags it accepts: fields picks what each hit holds, keyword_search: false searches by meaning alone', async () => {
+  it('honours fields: each hit holds the fields named (all for none); a Mem0 field AgentMem does not return is 501', async () => {
     await using t = await openTestApp(embedder)
     await t.call('POST', '/v1/memories/batch', {
       body: {
@@ -264,12 +264,14 @@ describe('issue 17, item 8: Mem0 client flags AgentMem does not support answer 5
       ['memory', 'score'],
       ['memory', 'score'],
     ])
-    const unknown = await search({ fields: ['memory', 'text'] })
-    expect([unknown.status, unknown.body.error.code, unknown.body.error.details.issues[0].path]).toEqual([400, 'REQUEST_VALIDATION_FAILED', 'fields.1'])
-    // Hybrid gives the keyword match a share of the score; by meaning alone the score is the similarity.
-    const hybrid = (await search({ keyword_search: true })).body.results
-    const meaning = (await search({ keyword_search: false })).body.results
-    expect(hybrid[0].score).not.toBeCloseTo(hybrid[0].similarity, 6)
-    expect(meaning.map((r: { score: number; similarity: number }) => r.score - r.similarity)).toEqual([0, 0])
+    const all = (await search({ fields: [] })).body.results
+    expect(Object.keys(all[0])).toEqual(Object.keys((await search({})).body.results[0]))
+    const lacking = await search({ fields: ['memory', 'hash'] })
+    expect([lacking.status, lacking.body.error.code, lacking.body.error.message]).toEqual([501, 'NOT_IMPLEMENTED', expect.stringContaining('fields: hash')])
+    // keyword_search either way: AgentMem's semantic search is hybrid, keywords included.
+    const hybrid = (await search({ keyword_search: false })).body.results
+    expect(hybrid.map((r: { memory: string }) => r.memory)).toEqual(
+      (await search({ keyword_search: true })).body.results.map((r: { memory: string }) => r.memory),
+    )
   })
 })

@@ -103,7 +103,9 @@ describe('native API', () => {
     // Filtered by type on both routes; an unknown parameter or type is refused, not ignored.
     expect((await t.call('GET', '/v1/entities?type=agent')).body.results).toEqual([{ type: 'agent', id: 'coach', count: 1 }])
     expect((await t.call('GET', '/v1/entities/?type=agent')).body.results.map((e: { id: string }) => e.id)).toEqual(['coach'])
-    // Mem0's users({ page, pageSize }) pages.
+    // users() alone lists every entity (deleteUsers() deletes what it lists); users({ page, pageSize }) pages.
+    const all = (await t.call('GET', '/v1/entities/')).body
+    expect([all.count, all.results.length, all.next, all.previous]).toEqual([2, 2, null, null])
     const first = (await t.call('GET', '/v1/entities/?page=1&page_size=1')).body
     const second = (await t.call('GET', '/v1/entities/?page=2&page_size=1')).body
     expect([first.count, first.results.length, first.previous, second.next, second.previous !== null]).toEqual([2, 1, null, null, true])

@@ -80,7 +80,7 @@ const searchBody = z.strictObject({
   keyword_search: z.boolean().optional(),
   latest_only: z.boolean().optional(),
   show_expired: z.boolean().optional(),
-  fields: z.array(z.enum(mem0Fields)).min(1).optional(),
+  fields: z.array(z.string().max(64)).max(64).optional(),
   output_format: z.string().optional(),
   version: z.string().optional(),
   source: z.string().optional(),
@@ -159,8 +159,6 @@ export function registerMem0Routes(
     const { results } = await memory(c).search(body.query, {
       ...scope,
       ...(combined && { filters: combined }),
-      // Hybrid search already matches keywords; `keyword_search: false` asks for meaning alone.
-      mode: body.keyword_search === false ? 'vector' : 'hybrid',
       topK,
       ...(body.threshold !== undefined && { threshold: body.threshold }),
       // For `similarity`, what threshold compares.
@@ -169,10 +167,11 @@ export function registerMem0Routes(
       ...(body.rerank && { signal: requestSignal(c.req.raw, limits.requestTimeoutMs) }),
     })
     const hits = results.map(toMem0)
-    const { fields } = body
-    return c.json({
-      results: fields ? hits.map((hit) => Object.fromEntries(Object.entries(hit).filter(([key]) => (fields as readonly string[]).includes(key)))) : hits,
-    })
+    // `fields` picks what each hit holds (none named: all); a Mem0 field AgentMem does not return is 501, not silently left out.
+    const fields = body.fields?.length ? body.fields : undefined
+    const lacking = fields?.filter((field) => !(mem0Fields as readonly string[]).includes(field))
+    if (lacking?.length) throw platformFeature(`fields: ${lacking.join(', ')}`)
+    return c.json({ results: fields ? hits.map((hit) => Object.fromEntries(Object.entries(hit).filter(([key]) => fields.includes(key)))) : hits })
   })
 
   app.post('/v3/memories/', async (c) => {
@@ -262,17 +261,21 @@ export function registerMem0Routes(
   })
 
   app.get('/v1/entities/', async (c) => {
-    // The client's users({ page, pageSize }) pages; AgentMem adds a filter by type.
+    // The client's users({ page, pageSize }) pages; users() alone gets every entity (deleteUsers()
+    // deletes what it lists). AgentMem adds a filter by type.
     const query = z
       .strictObject({
-        page: z.coerce.number().int().min(1).max(100_000).default(1),
-        page_size: z.coerce.number().int().min(1).max(1000).default(100),
+        page: z.coerce.number().int().min(1).max(100_000).optional(),
+        page_size: z.coerce.number().int().min(1).max(1000).optional(),
         type: z.enum(['user', 'agent', 'run']).optional(),
       })
       .safeParse(c.req.query())
     if (!query.success) throw validationFailed(query.error.issues, 'query')
-    const { page, page_size: pageSize, type } = query.data
+    const { type } = query.data
     const entities = (await memory(c).entities()).filter((e) => type === undefined || e.type === type)
+    const paged = query.data.page !== undefined || query.data.page_size !== undefined
+    const page = query.data.page ?? 1
+    const pageSize = paged ? (query.data.page_size ?? 100) : Math.max(1, entities.length)
     return c.json({
       count: entities.length,
       next: page * pageSize < entities.length ? pageUrl(c.req.url, page + 1, pageSize) : null,
