@@ -97,6 +97,16 @@ describe('add with infer: true', () => {
       ['UPDATE', 'Lives in Lisbon', 'Lives in Lisbon, in the Alfama district'],
     ])
     expect(await memory.count({ userId: 'u1' })).toBe(3)
+
+    // An UPDATE to the text the memory already has changes nothing, in the answer as in history.
+    llm.enqueue(facts('Lives in Alfama'))
+    llm.fallback = (call) => {
+      const at = /\[(\d+)\] Lives in Lisbon, in the Alfama district/.exec(call.user.split('New facts')[0] ?? '')?.[1]
+      return decisions({ fact: 0, event: 'UPDATE', memory: Number(at), text: 'Lives in Lisbon, in the Alfama district' })
+    }
+    const third = await memory.add('again', { userId: 'u1', infer: true })
+    expect(third.results.map((r) => [r.event, r.memory, r.previousMemory])).toEqual([['NONE', 'Lives in Lisbon, in the Alfama district', undefined]])
+    expect(await memory.history(updated?.id as string)).toHaveLength(2)
   })
 
   it('"I love X" then "I hate X": the new fact is current, the old one superseded and kept', async () => {

@@ -449,6 +449,8 @@ function toResult(op: WriteOp | undefined, result: WriteResult, existing: Stored
   if (op?.kind === 'update') {
     const memory = result as StoredMemory
     const previous = existing.find((m) => m.id === memory.id)
+    // An UPDATE to the text the memory already has changed nothing: the writer recorded nothing, and so does the answer.
+    if (previous?.text === memory.text) return { id: memory.id, memory: memory.text, event: 'NONE' }
     return { id: memory.id, memory: memory.text, event: 'UPDATE', ...(previous && { previousMemory: previous.text }) }
   }
   return result as AddResult
