@@ -74,6 +74,7 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     ]) {
       expect(await memory.update(id, same)).toEqual(updated)
     }
+    expect(await memory.history(id)).toHaveLength(2)
 
     await memory.delete(id, { actor: 'agent-7' })
     expect(await memory.get(id)).toBeNull()

@@ -76,7 +76,7 @@ it("export refuses to resume another tenant's file, an unwritable --out, and a -
   expect((await runCli(['export', '--tenant', 'one', '--data', data, '--out', file])).code).toBe(0)
   // Resuming with another tenant appended its memories to tenant one's file (or, the other way, skipped them all).
   const other = await runCli(['export', '--tenant', 'two', '--data', data, '--out', file])
-  expect([other.code, other.stderr]).toEqual([1, expect.stringContaining('which tenant two never held')])
+  expect([other.code, other.stderr]).toEqual([1, expect.stringContaining('which tenant two does not know')])
   expect(lines(readFileSync(file, 'utf8')).map((m) => m['memory'])).toEqual(['tenant one fact'])
   // The same tenant resumes: nothing new to write.
   const again = await runCli(['export', '--tenant', 'one', '--data', data, '--out', file])

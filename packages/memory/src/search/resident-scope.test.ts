@@ -46,7 +46,8 @@ describe('ResidentScope', () => {
     expect(similarity['b']).toBeCloseTo(0.2 / Math.hypot(2, 0.2), 6)
     const fused = fuseHybrid(query, vectorHits, keywordHits, 1)
     // b is keyword-only: its cosine is the scan's (the dot of its own vector, not unit length, is 0.2),
-    expect(fused.find((h) => h.memory.id === 'b')?.explain.vector).toEqual({ score: keywordHits.find((h) => h.memory.id === 'b')?.similarity, rank: null })
+    expect(fused.find((h) => h.memory.id === 'b')?.explain.vector.score).toBeCloseTo(0.2 / Math.hypot(2, 0.2), 6)
+    expect(fused.find((h) => h.memory.id === 'b')?.explain.vector.rank).toBeNull()
     // and a keyword-only hit with a similarity is scored by it, not by the dot of its own vector.
     const [ownDot] = fuseHybrid(query, [], [{ memory: row('d', 'kayak', [0, 3, 0]).memory, score: 1, similarity: 0.25 }], 1)
     expect(ownDot?.explain.vector.score).toBe(0.25)

@@ -25,9 +25,10 @@ export async function withMemory<T>(
   { existing = false }: { existing?: boolean } = {},
 ): Promise<T> {
   const location = storeLocation(config)
-  // A command that only reads must not create a store where a mistyped --data points (a local
-  // store's folder; a store on object storage or PostgreSQL is not checked here).
-  if (existing && !location.metadataUrl && !location.vectorsUrl && !existsSync(location.path as string)) {
+  // A command that only reads must not create a store where a mistyped --data points: the local
+  // folder holds the metadata (SQLite) or the vectors unless both live elsewhere (PostgreSQL and
+  // object storage, not checked here).
+  if (existing && !(location.metadataUrl && location.vectorsUrl) && !existsSync(location.path as string)) {
     throw new Error(`there is no store in ${config.data} (no ${location.path}); check --data`)
   }
   const embedder = await lazyEmbedder({
@@ -123,7 +124,9 @@ export function exportCommand(config: ServerConfig, o: { tenant: string; out?: s
       const after = o.out !== undefined && existsSync(o.out) ? resumePoint(o.out) : undefined
       // Resuming appends after the file's last id: only a file this tenant's export wrote may be resumed.
       if (after !== undefined && (await memory.history(after)).length === 0) {
-        throw new Error(`${o.out} ends with memory ${after}, which tenant ${o.tenant} never held: it is not this tenant's export; give another --out`)
+        throw new Error(
+          `${o.out} ends with memory ${after}, which tenant ${o.tenant} does not know (another tenant's export, or a memory purged since): give another --out`,
+        )
       }
       // Opened before anything is read, so an unwritable path is an error message, not a crash.
       const file = o.out === undefined ? undefined : await open(o.out, 'a')
@@ -259,18 +262,23 @@ export async function reembedCommand(config: ServerConfig, o: { model?: string; 
     progress: true,
   })
   try {
-    await withMemory(config, 'default', async (memory) => {
-      const progress = bar('memories')
-      progress.start(0, 0)
-      await memory.reembed(next, {
-        onProgress: ({ done, total }) => {
-          progress.setTotal(total)
-          progress.update(done)
-        },
-      })
-      progress.stop()
-      process.stderr.write(`re-embedded with ${next.modelId}; start the server with the same model from now on\n`)
-    })
+    await withMemory(
+      config,
+      'default',
+      async (memory) => {
+        const progress = bar('memories')
+        progress.start(0, 0)
+        await memory.reembed(next, {
+          onProgress: ({ done, total }) => {
+            progress.setTotal(total)
+            progress.update(done)
+          },
+        })
+        progress.stop()
+        process.stderr.write(`re-embedded with ${next.modelId}; start the server with the same model from now on\n`)
+      },
+      { existing: true },
+    )
   } finally {
     await next.close()
   }

@@ -10,7 +10,7 @@ export function keysPage(viewer: Viewer, options: { keys: ApiKeyInfo[]; notice?:
   ${csrfField(viewer)}
   <label>tenant<input name="tenant" required maxlength="256" autocomplete="off"></label>
   <label>name<input name="name" maxlength="256" autocomplete="off" placeholder="optional"></label>
-  <label>role<select name="role"><option value="tenant">tenant</option><option value="admin">admin (its tenant, and keys of every tenant)</option></select></label>
+  <label>role<select name="role"><option value="tenant">tenant</option><option value="admin">admin (every tenant: keys, resets)</option></select></label>
   <div class="actions"><button>Create key</button></div>
 </form>
 <table>
