@@ -1,6 +1,7 @@
 import type { EmbeddingErrorCode } from '@agentmem/embeddings'
 import type { MemoryErrorCode } from '@agentmem/memory'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
+import type { Logger } from 'pino'
 
 /** Codes only the server reports. */
 export const ServerErrorCode = {
@@ -148,4 +149,26 @@ export function validationFailed(issues: ReadonlyArray<{ path: ReadonlyArray<Pro
   const list = issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }))
   const summary = list.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')
   return new ServerError(ServerErrorCode.ValidationFailed, `Invalid ${where}: ${summary}`, { details: { issues: list } })
+}
+
+/**
+ * Logs a failed request (HTTP) or tool call (MCP) alike: a 503 is a condition the client retries
+ * through (a leader changing, PostgreSQL restarting) and a 504 a request that outlived its timeout,
+ * warnings without a stack; a 501 is a feature the client asked for and this server lacks, a
+ * warning; any other 5xx is a fault, an error with its stack. Client errors (4xx) are not logged.
+ * `log` builds the logger only when there is something to log.
+ */
+export function logFailure(log: () => Logger, surface: 'http' | 'mcp', error: unknown, code: ErrorCode, context: Record<string, unknown> = {}): void {
+  const status = statusByCode[code]
+  if (status === 503) log().warn({ ...context, code, error: error instanceof Error ? errorChain(error) : String(error) }, `${surface}.unavailable`)
+  else if (status === 504) log().warn({ ...context, code }, `${surface}.timeout`)
+  else if (status === 501) log().warn({ ...context, code }, `${surface}.not_implemented`)
+  else if (status >= 500) log().error({ ...context, err: error, code }, surface === 'http' ? 'http.error' : 'mcp.tool_failed')
+}
+
+/** An error's message and its causes' messages, for a one-line log. */
+function errorChain(error: Error): string {
+  const messages: string[] = []
+  for (let e: unknown = error; e instanceof Error && messages.length < 5; e = e.cause) messages.push(e.message)
+  return messages.join(': ')
 }

@@ -11,6 +11,7 @@ import {
   apiNames,
   type ErrorCode,
   isCodedError,
+  logFailure,
   publicMessage,
   retryAfterByCode,
   ServerError,
@@ -240,13 +241,7 @@ export function createApp(deps: AppDeps) {
     const status: ContentfulStatusCode = statusByCode[code]
     // Built only for a response it logs, not per request: a child logger costs ~2% of a search's CPU.
     const log = () => logger.child({ requestId })
-    // A 503 is a condition the client retries through (a leader changing, PostgreSQL restarting), not a fault: one line, no stack.
-    if (status === 503) log().warn({ code, error: error instanceof Error ? errorChain(error) : String(error) }, 'http.unavailable')
-    // 501: a feature this server lacks or was not configured for, asked by a client; not a fault.
-    else if (status === 501) log().warn({ code }, 'http.not_implemented')
-    // 504: the request outlived requestTimeoutMs (its work may still finish); slow, not broken: no stack.
-    else if (status === 504) log().warn({ code, timeoutMs: config.requestTimeoutMs }, 'http.timeout')
-    else if (status >= 500) log().error({ err: error, code }, 'http.error')
+    logFailure(log, 'http', error, code, status === 504 ? { timeoutMs: config.requestTimeoutMs } : {})
     const retryAfter = retryAfterByCode[code]
     if (retryAfter !== undefined && !headers['retry-after']) headers['retry-after'] = String(retryAfter)
     if (dashboard.owns(c.req.path)) return dashboard.errorResponse(c, { status, code, message, requestId, headers })
@@ -261,10 +256,3 @@ function remoteAddress(c: Context<AppEnv>): string {
 }
 
 export type App = ReturnType<typeof createApp>
-
-/** An error's message and its causes' messages, for a one-line log. */
-function errorChain(error: Error): string {
-  const messages: string[] = []
-  for (let e: unknown = error; e instanceof Error && messages.length < 5; e = e.cause) messages.push(e.message)
-  return messages.join(': ')
-}

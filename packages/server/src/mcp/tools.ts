@@ -3,7 +3,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import { apiNames, type ErrorCode, isCodedError, publicMessage, ServerError, ServerErrorCode, statusByCode } from '../errors.js'
+import { apiNames, type ErrorCode, isCodedError, logFailure, publicMessage, ServerError, ServerErrorCode, statusByCode } from '../errors.js'
 import { readFilters } from '../http/filters.js'
 import { memoryNotFound } from '../http/routes/memories.js'
 import { messageRoles, messagesError, scopeOf, toAddResponseJson, toHistoryJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
@@ -229,14 +229,12 @@ function reply(value: unknown): CallToolResult {
  * A failed call as a tool result, `{ error: { code, message, details? } }` as the HTTP API answers:
  * a client error's message in API words; a feature this server lacks (501) names it; a server
  * fault's own message can carry internals, so it goes to the log, and the result names the request
- * id that finds it there. Logged as over HTTP: 501, 503 and 504 are warnings without a stack.
+ * id that finds it there. Logged as over HTTP (`logFailure`).
  */
 function toolError(error: unknown, ctx: Pick<McpToolsContext, 'logger' | 'requestId'>, tool: string): CallToolResult {
   const code: ErrorCode = isCodedError(error) ? error.code : ServerErrorCode.Internal
   const status = statusByCode[code]
-  if (status === 501) ctx.logger.warn({ tool, code }, 'mcp.not_implemented')
-  else if (status === 503 || status === 504) ctx.logger.warn({ tool, code, error: error instanceof Error ? error.message : String(error) }, 'mcp.unavailable')
-  else if (status >= 500) ctx.logger.error({ err: error, tool, code }, 'mcp.tool_failed')
+  logFailure(() => ctx.logger, 'mcp', error, code, { tool })
   const body =
     isCodedError(error) && status < 500
       ? { code, message: apiNames(error.message), ...(error.details && { details: error.details }) }
