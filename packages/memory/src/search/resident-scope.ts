@@ -139,8 +139,8 @@ export class ResidentScope {
 
   /**
    * Both candidate lists of a hybrid search from one scan: keyword candidates carry their cosine
-   * (`similarity`) from it, so fusion need not compute it again from each row's own vector (about
-   * a tenth of a search's time on scopes of 100).
+   * (`similarity`) from it, so fusion need not compute it again from each row's own vector, which
+   * sits elsewhere in the heap (docs/architecture.md, Reads).
    */
   hybridSearch(vector: Float32Array, vectorNorm: number, weights: QueryWeights, query: ResidentQuery, k: number): [ScoredMemory[], ScoredMemory[]] {
     const similarities = this.similarities(vector, vectorNorm)
