@@ -2,7 +2,7 @@ import type { FilterNode } from '../filters.js'
 import type { ScoredMemory, StoredMemory } from '../store/types.js'
 import { countTerms, type QueryWeights, type TermCounts } from './bm25.js'
 import { compareThreadOrder, type Neighbour, threadNeighbours, threadPosition } from './context.js'
-import { dotProducts } from './dot-kernel.js'
+import { dotProducts, dotsInJs } from './dot-kernel.js'
 import { matchesFilter } from './filter-match.js'
 import { tokenize } from './tokenizer.js'
 
@@ -154,12 +154,10 @@ export class ResidentScope {
   similarity(row: ResidentRow, vector: Float32Array, vectorNorm: number): number | undefined {
     const entry = this.slotted.get(row)
     if (!entry || vector.length !== this.dimensions) return undefined
-    const { matrix, dimensions } = this
-    const at = entry.slot * dimensions
-    let dot = 0
-    for (let i = 0; i < dimensions; i++) dot += (matrix[at + i] as number) * (vector[i] as number)
+    const at = entry.slot * this.dimensions
+    const [dot] = dotsInJs(this.matrix.subarray(at, at + this.dimensions), 1, this.dimensions, vector)
     const denominator = row.norm * vectorNorm
-    return denominator > 0 ? dot / denominator : 0
+    return denominator > 0 ? (dot as number) / denominator : 0
   }
 
   /** Each slot's cosine similarity to `vector` (0 against a zero vector), in slot order. */

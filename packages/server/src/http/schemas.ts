@@ -18,6 +18,8 @@ const filters = z.record(z.string(), z.unknown()).openapi({
   example: { AND: [{ 'metadata.topic': 'home' }, { created_at: { gte: '2026-01-01T00:00:00Z' } }] },
 })
 export const messageRoles = ['user', 'assistant', 'system', 'tool'] as const
+/** What an entity of a tenant is: the scope id it is named by. */
+export const entityTypes = ['user', 'agent', 'run'] as const
 export const message = z.strictObject({
   role: z.enum(messageRoles),
   content: z.string(),
@@ -205,7 +207,7 @@ export function requestSchemas(config: ServerConfig) {
       })
       .openapi('SearchRequest'),
     entitiesQuery: z.strictObject({
-      type: z.enum(['user', 'agent', 'run']).optional().openapi({ description: 'Only entities of this type.' }),
+      type: z.enum(entityTypes).optional().openapi({ description: 'Only entities of this type.' }),
     }),
     listQuery: z.strictObject({
       ...scope,

@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { ServerError, ServerErrorCode, validationFailed } from '../../errors.js'
 import { type AppEnv, requestSignal } from '../context.js'
 import { readFilters } from '../filters.js'
-import { messageRoles, messagesError, scopeOf } from '../schemas.js'
+import { entityTypes, messageRoles, messagesError, scopeOf } from '../schemas.js'
 import { memoryNotFound } from './memories.js'
 
 /**
@@ -267,7 +267,7 @@ export function registerMem0Routes(
       .strictObject({
         page: z.coerce.number().int().min(1).max(100_000).optional(),
         page_size: z.coerce.number().int().min(1).max(1000).optional(),
-        type: z.enum(['user', 'agent', 'run']).optional(),
+        type: z.enum(entityTypes).optional(),
       })
       .safeParse(c.req.query())
     if (!query.success) throw validationFailed(query.error.issues, 'query')

@@ -6,6 +6,7 @@ import { type AppEnv, requestSignal } from '../context.js'
 import { readFilters } from '../filters.js'
 import {
   addResult,
+  entityTypes,
   errorBody,
   historyItem,
   inferenceJob,
@@ -276,7 +277,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
       security,
       request: { query: s.entitiesQuery },
       responses: {
-        ...json(z.object({ results: z.array(z.object({ type: z.enum(['user', 'agent', 'run']), id: z.string(), count: z.number() })) }), 'Entities'),
+        ...json(z.object({ results: z.array(z.object({ type: z.enum(entityTypes), id: z.string(), count: z.number() })) }), 'Entities'),
         ...errors,
       },
     }),
