@@ -184,6 +184,14 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
     }
   })
 
+  it('answers GET and DELETE with 405: stateless, it opens no event stream and keeps no session', async () => {
+    for (const method of ['GET', 'DELETE']) {
+      const res = await fetch(`${server.url}/mcp`, { method, headers: { authorization: `Bearer ${t.keyA}`, accept: 'text/event-stream' } })
+      expect([method, res.status, res.headers.get('allow')]).toEqual([method, 405, 'POST'])
+      expect((await res.json()).error.code).toBe('METHOD_NOT_ALLOWED')
+    }
+  })
+
   it('serves concurrent sessions, each in its own default scope', async () => {
     const users = Array.from({ length: 8 }, (_, i) => `concurrent-${i}`)
     await Promise.all(
