@@ -2,7 +2,7 @@ import type { Embedder } from '@agentmem/embeddings'
 import { embed } from '../embed.js'
 import type { FilterNode } from '../filters.js'
 import type { SearchMode } from '../options.js'
-import type { ScopeFilter, ScoredMemory, StoredMemory, VectorStore } from '../store/types.js'
+import type { ScopeFilter, ScopeRow, ScoredMemory, StoredMemory, VectorStore } from '../store/types.js'
 import type { SearchExplanation } from '../types.js'
 import { bm25Scorer, type CorpusStats, countTerms, type QueryWeights, type TermCounts } from './bm25.js'
 import { compareThreadOrder, contextLenders, contextWindows, lendContext, type ThreadRow, threadNeighbours } from './context.js'
@@ -54,7 +54,8 @@ export interface SearchDeps {
 
 /**
  * Matches the store's full-text index hands the engine to rank: every match of a scope this size
- * or smaller, so the store path ranks exactly as the resident path does.
+ * or smaller, so the store path ranks exactly as the resident path does. A scope read whole (for
+ * context) this size or smaller is ranked from that read instead.
  */
 const storeKeywordNet = 1000
 /**
@@ -71,13 +72,13 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
   if (!resident && deps.loadsRatherThanWaits(scope)) resident = await deps.cache.scope(scope, { wait: true })
   if (resident) deps.healthy()
   else await deps.settled(scope)
-  // Context on the store path needs where the scope's rows sit in their threads: read that beside
-  // the candidates (one LanceDB query costs milliseconds), unless the scope is known to be too big
-  // to read whole. Failing here only means reading the stretches near the lenders later.
-  const threads =
-    mode === 'hybrid' && request.contextWeight > 0 && !resident && !deps.cache.knownOversized(scope)
-      ? deps.vectors.threadRows(scope, request.filter, undefined, deps.cache.maxScopeRows + 1).catch(() => undefined)
-      : undefined
+  // Context on the store path needs where the scope's rows sit in their threads: read the whole
+  // scope beside the vector candidates (one LanceDB query costs milliseconds), unless it is known to
+  // be too big to read whole. With its texts, the same read ranks the keyword candidates, so the
+  // full-text query is not made: at 1M memories the two contended for the same 2 cores.
+  // Undefined (too big, or failed) means the full-text index, and the stretches near the lenders.
+  const wholeScope =
+    mode === 'hybrid' && request.contextWeight > 0 && !resident && !deps.cache.knownOversized(scope) ? readWholeScope(deps, request) : undefined
   const [vector, stats] = await Promise.all([
     mode === 'keyword'
       ? undefined
@@ -101,7 +102,7 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
       ? resident.hybridSearch(vector, vectorNorm, queryWeights, residentQuery(request), depth)
       : await Promise.all([
           vector && readable ? vectorCandidates(deps, resident, request, vector, vectorNorm, depth) : [],
-          queryWeights ? keywordCandidates(deps, resident, request, queryWeights, depth) : [],
+          queryWeights ? keywordCandidates(deps, resident, request, queryWeights, depth, wholeScope) : [],
         ])
   if (mode === 'keyword') {
     return keywordHits
@@ -133,7 +134,7 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
           deps,
           resident,
           request,
-          { vector: vector as Float32Array, vectorNorm, vectorHits, keywordHits, depth, bm25: bm25Scorer(queryWeights as QueryWeights), threads },
+          { vector: vector as Float32Array, vectorNorm, vectorHits, keywordHits, depth, bm25: bm25Scorer(queryWeights as QueryWeights), wholeScope },
           fused,
         )
       : fused
@@ -156,8 +157,8 @@ async function vectorCandidates(
 }
 
 /**
- * The store's full-text index finds the candidates (rows not yet indexed included); the engine's
- * BM25 ranks them, as on the resident path.
+ * The store's full-text index finds the candidates (rows not yet indexed included), or the whole
+ * scope when it was read anyway; the engine's BM25 ranks them, as on the resident path.
  */
 async function keywordCandidates(
   deps: SearchDeps,
@@ -165,14 +166,21 @@ async function keywordCandidates(
   request: SearchRequest,
   weights: QueryWeights,
   k: number,
+  wholeScope: Promise<ScopeRow[] | undefined> | undefined,
 ): Promise<ScoredMemory[]> {
   if (weights.terms.length === 0) return []
   if (resident) return resident.keywordSearch(weights, residentQuery(request), k)
-  // The store's own BM25 only picks which matches come back, and it ranks differently (textbook
-  // length normalisation, whole-table statistics that lag deletes): ask for every match, up to a
-  // net wide enough for a resident-sized scope. Past the net, its ranking decides what is left out.
-  // The net is ids and texts; only the best k rows are then read whole.
-  const matches = await deps.vectors.keywordMatches(request.query, request.scope, request.filter, Math.max(k, storeKeywordNet))
+  // The whole scope, when read for context, holds every match; past the net's size its tokenizing
+  // would hold the event loop too long (~6 µs a text). Otherwise the store's own BM25 picks which
+  // matches come back, and it ranks differently (textbook length normalisation, whole-table
+  // statistics that lag deletes): ask for every match, up to a net wide enough for a
+  // resident-sized scope. Past the net, its ranking decides what is left out. Either way the
+  // engine ranks ids and texts; only the best k rows are then read whole.
+  const whole = await wholeScope
+  const matches =
+    whole && whole.length <= storeKeywordNet
+      ? whole
+      : await deps.vectors.keywordMatches(request.query, request.scope, request.filter, Math.max(k, storeKeywordNet))
   const score = bm25Scorer(weights)
   const best = matches
     .map(({ id, text }) => ({ id, score: score(countTerms(tokenize(text))) }))
@@ -213,7 +221,7 @@ async function withContext(
     keywordHits: ScoredMemory[]
     depth: number
     bm25: (doc: TermCounts) => number
-    threads: Promise<ThreadRow[] | undefined> | undefined
+    wholeScope: Promise<ScopeRow[] | undefined> | undefined
   },
   hits: FusedHit[],
 ): Promise<FusedHit[]> {
@@ -222,7 +230,7 @@ async function withContext(
   const lent = lenders.map((hit) => hit.memory)
   const found = resident
     ? resident.neighbours(lent, residentQuery(request))
-    : threadNeighbours(await storeThreadRows(deps, request, lent, candidates.threads), lent, () => true)
+    : threadNeighbours((await candidates.wholeScope) ?? (await storeThreadRows(deps, request, lent)), lent, () => true)
   const byId = new Map<string, FusedHit>()
   for (const hit of hits) byId.set(hit.memory.id, hit)
   // Only the first topK are returned, and lending only raises scores: a neighbour that was no
@@ -260,17 +268,23 @@ async function withContext(
   return lendContext(hits, byId, lenders, found, request.contextWeight, request.fillerWeight)
 }
 
-/** The scope's rows in thread order: all of them as read beside the candidates, or the stretches near the lenders. */
-async function storeThreadRows(
-  deps: SearchDeps,
-  request: SearchRequest,
-  lenders: readonly StoredMemory[],
-  whole: Promise<ThreadRow[] | undefined> | undefined,
-): Promise<ThreadRow[]> {
-  const all = await whole
-  if (all && all.length <= deps.cache.maxScopeRows) return all.sort(compareThreadOrder)
-  // Remembered, so the next search of this scope skips the whole read.
-  if (all) deps.cache.foundOversized(request.scope)
+/**
+ * Every row of the scope in thread order, with its text; undefined when the scope holds more than
+ * `maxScopeRows` (remembered, so the next search skips this read) or the read failed.
+ */
+async function readWholeScope(deps: SearchDeps, request: SearchRequest): Promise<ScopeRow[] | undefined> {
+  try {
+    const rows = await deps.vectors.scopeRows(request.scope, request.filter, deps.cache.maxScopeRows + 1)
+    if (rows.length <= deps.cache.maxScopeRows) return rows.sort(compareThreadOrder)
+    deps.cache.foundOversized(request.scope)
+  } catch {
+    // Only means the full-text index finds the keyword candidates and a narrower read the neighbours.
+  }
+  return undefined
+}
+
+/** The stretches of the lenders' threads near them, in thread order. */
+async function storeThreadRows(deps: SearchDeps, request: SearchRequest, lenders: readonly StoredMemory[]): Promise<ThreadRow[]> {
   return (await deps.vectors.threadRows(request.scope, request.filter, contextWindows(lenders))).sort(compareThreadOrder)
 }
 

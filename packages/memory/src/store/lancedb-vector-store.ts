@@ -4,7 +4,7 @@ import { storageFailed } from '../errors.js'
 import type { FilterNode } from '../filters.js'
 import type { ThreadRow } from '../search/context.js'
 import { compileWhere, inList, literal } from './lancedb-predicate.js'
-import type { ScopeCount, ScopeFilter, ScoredMemory, StoreChange, StoredMemory, VectorStore, VectorStoreProvider } from './types.js'
+import type { ScopeCount, ScopeFilter, ScopeRow, ScoredMemory, StoreChange, StoredMemory, VectorStore, VectorStoreProvider } from './types.js'
 
 // LanceDB is CommonJS and checks arrow classes with instanceof, so use the same (CommonJS) copy of
 // apache-arrow it loads; the ESM build would be a second, incompatible set of classes.
@@ -128,6 +128,19 @@ function fromRow(row: Row): StoredMemory {
     updatedAt: Number(row['updated_at']),
     validTo: row['valid_to'] === null || row['valid_to'] === undefined ? null : Number(row['valid_to']),
     vector: Array.isArray(vector) ? Float32Array.from(vector) : Float32Array.from(vector.toArray()),
+  }
+}
+
+/** What places a row in its thread (search/context.ts). */
+const threadColumns = ['id', 'user_id', 'agent_id', 'run_id', 'created_at'] as const
+
+function toThreadRow(row: Record<string, unknown>): ThreadRow {
+  return {
+    id: row['id'] as string,
+    userId: (row['user_id'] as string | null) ?? null,
+    agentId: (row['agent_id'] as string | null) ?? null,
+    runId: (row['run_id'] as string | null) ?? null,
+    createdAt: Number(row['created_at']),
   }
 }
 
@@ -306,31 +319,37 @@ class LanceVectorStore implements VectorStore {
   async threadRows(
     scope: ScopeFilter,
     filter: FilterNode | undefined,
-    windows: ReadonlyArray<{ thread: ThreadRow; from: number; to: number }> | undefined,
-    limit?: number,
+    windows: ReadonlyArray<{ thread: ThreadRow; from: number; to: number }>,
   ): Promise<ThreadRow[]> {
-    if (windows?.length === 0) return []
+    if (windows.length === 0) return []
     const isValue = (column: string, value: string | null) => (value === null ? `${column} IS NULL` : `${column} = ${literal(value)}`)
-    const stretches = windows?.map(
+    const stretches = windows.map(
       ({ thread, from, to }) =>
         `(${isValue('user_id', thread.userId)} AND ${isValue('agent_id', thread.agentId)} AND ${isValue('run_id', thread.runId)} AND created_at >= ${Math.floor(from)} AND created_at <= ${Math.ceil(to)})`,
     )
     try {
-      let query = this.table
+      const rows = await this.table
         .query()
-        .where(stretches ? `${compileWhere(scope, filter)} AND (${stretches.join(' OR ')})` : compileWhere(scope, filter))
-        .select(['id', 'user_id', 'agent_id', 'run_id', 'created_at'])
-      if (limit !== undefined) query = query.limit(limit)
-      const rows = await query.toArray()
-      return rows.map((row) => ({
-        id: row.id as string,
-        userId: (row.user_id as string | null) ?? null,
-        agentId: (row.agent_id as string | null) ?? null,
-        runId: (row.run_id as string | null) ?? null,
-        createdAt: Number(row.created_at),
-      }))
+        .where(`${compileWhere(scope, filter)} AND (${stretches.join(' OR ')})`)
+        .select([...threadColumns])
+        .toArray()
+      return rows.map(toThreadRow)
     } catch (e) {
       throw storageFailed('thread read', e)
+    }
+  }
+
+  async scopeRows(scope: ScopeFilter, filter: FilterNode | undefined, limit: number): Promise<ScopeRow[]> {
+    try {
+      const rows = await this.table
+        .query()
+        .where(compileWhere(scope, filter))
+        .select([...threadColumns, 'text'])
+        .limit(limit)
+        .toArray()
+      return rows.map((row) => Object.assign(toThreadRow(row), { text: row.text as string }))
+    } catch (e) {
+      throw storageFailed('scope read', e)
     }
   }
 

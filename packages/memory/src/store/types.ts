@@ -45,6 +45,9 @@ export interface ScoredMemory {
   similarity?: number | undefined
 }
 
+/** A row as a whole-scope read returns it: enough to rank it by keywords and to place it in its thread. */
+export type ScopeRow = ThreadRow & Pick<StoredMemory, 'text'>
+
 /** The net effect of one group commit. Applying it twice leaves the same state (journal replay). */
 export interface StoreChange {
   inserts: StoredMemory[]
@@ -78,16 +81,10 @@ export interface VectorStore {
    * BM25, plus any rows it has not indexed yet (the caller ranks them, then reads the rows it keeps).
    */
   keywordMatches(query: string, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<Array<{ id: string; text: string }>>
-  /**
-   * Where rows matching a scope and filter sit in their threads (search/context.ts): the rows of
-   * each given thread created within [from, to], or with no windows every row (at most `limit`).
-   */
-  threadRows(
-    scope: ScopeFilter,
-    filter: FilterNode | undefined,
-    windows: ReadonlyArray<{ thread: ThreadRow; from: number; to: number }> | undefined,
-    limit?: number,
-  ): Promise<ThreadRow[]>
+  /** Where rows matching a scope and filter sit in their threads (search/context.ts): the rows of each given thread created within [from, to]. */
+  threadRows(scope: ScopeFilter, filter: FilterNode | undefined, windows: ReadonlyArray<{ thread: ThreadRow; from: number; to: number }>): Promise<ThreadRow[]>
+  /** Every row matching a scope and filter (at most `limit`), with its text and where it sits in its thread. */
+  scopeRows(scope: ScopeFilter, filter: FilterNode | undefined, limit: number): Promise<ScopeRow[]>
   /** Live rows matching a scope and filter. */
   count(scope: ScopeFilter, filter: FilterNode | undefined): Promise<number>
   /** How many rows each user / agent / run id of a tenant has. */
