@@ -138,6 +138,35 @@ describe('resident index vs store indexes', () => {
     }
   })
 
+  it('rank a scope of more memories than the store path ranks by their texts alike, on its first store search and after', async () => {
+    // Over 1,000 rows, the store path's first search finds the scope too big to rank by the texts it
+    // read and asks the full-text index after that read; later searches ask it beside the read.
+    await using dir = await tempDir('resident-wide-scope')
+    const texts = locomo.slice(2, 5).flatMap((conversation) => turns(conversation).map((turn) => turn.text))
+    expect(texts.length).toBeGreaterThan(1000)
+    const questions = locomo.slice(2, 5).flatMap((conversation) => conversation.qa.slice(0, 8).map((qa) => qa.question))
+    const run = async (memory: Memory) => {
+      const answers: SearchResult[][] = []
+      for (const question of questions) answers.push((await memory.search(question, { userId: 'w', topK: 10, explain: true })).results)
+      return answers
+    }
+    let memory = await Memory.open({ path: dir.path, embedder, resident: { maxScopeRows: 5000 } })
+    try {
+      for (let i = 0; i < texts.length; i += 500)
+        await memory.addBatch(texts.slice(i, i + 500).map((text, j) => ({ messages: `${text} #${i + j}`, userId: 'w' })))
+      await memory.warm({ userId: 'w' })
+      const resident = await run(memory)
+      expect(memory.stats().resident.scopes).toBe(1)
+      await memory.close()
+      memory = await Memory.open({ path: dir.path, embedder, resident: { budgetBytes: 0 } })
+      const store = await run(memory)
+      for (const [i, question] of questions.entries()) expectSameRanking(store[i] as SearchResult[], resident[i] as SearchResult[], question)
+      expect(store.flat().filter((hit) => hit.explain?.keyword && hit.explain.context).length).toBeGreaterThan(0)
+    } finally {
+      await memory.close()
+    }
+  })
+
   it('find nothing by vector for a query of words the model does not know; its keyword matches still count', async () => {
     for (const resident of [{}, { budgetBytes: 0 }]) {
       await using store = await openTemp(embedder, { resident })

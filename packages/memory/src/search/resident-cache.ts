@@ -122,6 +122,11 @@ export class ResidentCache {
   private readonly slots = new Map<string, Slot>()
   /** Scopes last seen over maxScopeRows, with their row count (kept current by commits). */
   private readonly oversized = new Map<string, number>()
+  /**
+   * Scopes a whole-scope read found too big to rank by their texts (search/searcher.ts), oldest
+   * first. A hint, so nothing keeps it current (a scope that shrank is only searched as before).
+   */
+  private readonly wide = new Map<string, true>()
   private readonly tenantStats = new Map<string, TenantStats>()
   /** Scopes read recently but not resident, with their read counts, oldest first (admission). */
   private readonly recent = new Map<string, number>()
@@ -248,6 +253,17 @@ export class ResidentCache {
   foundOversized(scope: ScopeFilter): void {
     const key = scopeKey(scope)
     if (!this.oversized.has(key)) this.oversized.set(key, this.options.maxScopeRows + 1)
+  }
+
+  /** Whether a whole read of this scope was last found too big to rank by its texts. */
+  knownWide(scope: ScopeFilter): boolean {
+    return this.wide.has(scopeKey(scope))
+  }
+
+  foundWide(scope: ScopeFilter): void {
+    this.wide.set(scopeKey(scope), true)
+    // Bounded like the recent reads: forgetting a wide scope costs one slower search of it.
+    if (this.wide.size > recentReadsKept) this.wide.delete(this.wide.keys().next().value as string)
   }
 
   get maxScopeRows(): number {
@@ -430,6 +446,7 @@ export class ResidentCache {
     this.epoch++
     for (const [key, slot] of this.slots) this.drop(key, slot)
     this.oversized.clear()
+    this.wide.clear()
     this.tenantStats.clear()
   }
 

@@ -74,11 +74,13 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
   else await deps.settled(scope)
   // Context on the store path needs where the scope's rows sit in their threads: read the whole
   // scope beside the vector candidates (one LanceDB query costs milliseconds), unless it is known to
-  // be too big to read whole. With its texts, the same read ranks the keyword candidates, so the
-  // full-text query is not made: at 1M memories the two contended for the same 2 cores.
-  // Undefined (too big, or failed) means the full-text index, and the stretches near the lenders.
+  // be too big to read whole. With their texts (at most `storeKeywordNet` rows), the same rows rank
+  // the keyword candidates and no full-text query is made. A scope found to hold more is read
+  // without texts from then on, and the full-text query runs beside that read.
+  const withTexts = !deps.cache.knownWide(scope)
   const wholeScope =
-    mode === 'hybrid' && request.contextWeight > 0 && !resident && !deps.cache.knownOversized(scope) ? readWholeScope(deps, request) : undefined
+    mode === 'hybrid' && request.contextWeight > 0 && !resident && !deps.cache.knownOversized(scope) ? readWholeScope(deps, request, withTexts) : undefined
+  const scopeTexts = withTexts ? wholeScope?.then((whole) => whole?.texts) : undefined
   const [vector, stats] = await Promise.all([
     mode === 'keyword'
       ? undefined
@@ -102,7 +104,7 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
       ? resident.hybridSearch(vector, vectorNorm, queryWeights, residentQuery(request), depth)
       : await Promise.all([
           vector && readable ? vectorCandidates(deps, resident, request, vector, vectorNorm, depth) : [],
-          queryWeights ? keywordCandidates(deps, resident, request, queryWeights, depth, wholeScope) : [],
+          queryWeights ? keywordCandidates(deps, resident, request, queryWeights, depth, scopeTexts) : [],
         ])
   if (mode === 'keyword') {
     return keywordHits
@@ -166,21 +168,16 @@ async function keywordCandidates(
   request: SearchRequest,
   weights: QueryWeights,
   k: number,
-  wholeScope: Promise<ScopeRow[] | undefined> | undefined,
+  scopeTexts: Promise<ScopeRow[] | undefined> | undefined,
 ): Promise<ScoredMemory[]> {
   if (weights.terms.length === 0) return []
   if (resident) return resident.keywordSearch(weights, residentQuery(request), k)
-  // The whole scope, when read for context, holds every match; past the net's size its tokenizing
-  // would hold the event loop too long (~6 µs a text). Otherwise the store's own BM25 picks which
+  // Rows read with their texts hold every match. Otherwise the store's own BM25 picks which
   // matches come back, and it ranks differently (textbook length normalisation, whole-table
   // statistics that lag deletes): ask for every match, up to a net wide enough for a
   // resident-sized scope. Past the net, its ranking decides what is left out. Either way the
   // engine ranks ids and texts; only the best k rows are then read whole.
-  const whole = await wholeScope
-  const matches =
-    whole && whole.length <= storeKeywordNet
-      ? whole
-      : await deps.vectors.keywordMatches(request.query, request.scope, request.filter, Math.max(k, storeKeywordNet))
+  const matches = (await scopeTexts) ?? (await deps.vectors.keywordMatches(request.query, request.scope, request.filter, Math.max(k, storeKeywordNet)))
   const score = bm25Scorer(weights)
   const best = matches
     .map(({ id, text }) => ({ id, score: score(countTerms(tokenize(text))) }))
@@ -221,7 +218,7 @@ async function withContext(
     keywordHits: ScoredMemory[]
     depth: number
     bm25: (doc: TermCounts) => number
-    wholeScope: Promise<ScopeRow[] | undefined> | undefined
+    wholeScope: Promise<WholeScope | undefined> | undefined
   },
   hits: FusedHit[],
 ): Promise<FusedHit[]> {
@@ -230,7 +227,7 @@ async function withContext(
   const lent = lenders.map((hit) => hit.memory)
   const found = resident
     ? resident.neighbours(lent, residentQuery(request))
-    : threadNeighbours((await candidates.wholeScope) ?? (await storeThreadRows(deps, request, lent)), lent, () => true)
+    : threadNeighbours((await candidates.wholeScope)?.rows ?? (await storeThreadRows(deps, request, lent)), lent, () => true)
   const byId = new Map<string, FusedHit>()
   for (const hit of hits) byId.set(hit.memory.id, hit)
   // Only the first topK are returned, and lending only raises scores: a neighbour that was no
@@ -268,19 +265,35 @@ async function withContext(
   return lendContext(hits, byId, lenders, found, request.contextWeight, request.fillerWeight)
 }
 
+interface WholeScope {
+  /** Every row of the scope, in thread order. */
+  rows: ThreadRow[]
+  /** The same rows with their texts, when read with them and few enough to rank by them (`storeKeywordNet`). */
+  texts: ScopeRow[] | undefined
+}
+
 /**
- * Every row of the scope in thread order, with its text; undefined when the scope holds more than
- * `maxScopeRows` (remembered, so the next search skips this read) or the read failed.
+ * Every row of the scope (the texts too if `texts`); undefined when the scope holds more than
+ * `maxScopeRows` (remembered, so the next search skips this read) or the read failed. Too many
+ * rows to rank by their texts (tokenizing each, ~6 µs, would hold the event loop) is remembered
+ * too: the next search reads no texts and asks the full-text index beside this read.
  */
-async function readWholeScope(deps: SearchDeps, request: SearchRequest): Promise<ScopeRow[] | undefined> {
+async function readWholeScope(deps: SearchDeps, request: SearchRequest, texts: boolean): Promise<WholeScope | undefined> {
+  const limit = deps.cache.maxScopeRows + 1
   try {
-    const rows = await deps.vectors.scopeRows(request.scope, request.filter, deps.cache.maxScopeRows + 1)
-    if (rows.length <= deps.cache.maxScopeRows) return rows.sort(compareThreadOrder)
-    deps.cache.foundOversized(request.scope)
+    const withTexts = texts ? await deps.vectors.scopeRows(request.scope, request.filter, limit, true) : undefined
+    const rows: ThreadRow[] = withTexts ?? (await deps.vectors.scopeRows(request.scope, request.filter, limit, false))
+    if (rows.length > deps.cache.maxScopeRows) {
+      deps.cache.foundOversized(request.scope)
+      return undefined
+    }
+    rows.sort(compareThreadOrder)
+    if (withTexts && withTexts.length > storeKeywordNet) deps.cache.foundWide(request.scope)
+    return { rows, texts: withTexts && withTexts.length <= storeKeywordNet ? withTexts : undefined }
   } catch {
     // Only means the full-text index finds the keyword candidates and a narrower read the neighbours.
+    return undefined
   }
-  return undefined
 }
 
 /** The stretches of the lenders' threads near them, in thread order. */

@@ -339,15 +339,17 @@ class LanceVectorStore implements VectorStore {
     }
   }
 
-  async scopeRows(scope: ScopeFilter, filter: FilterNode | undefined, limit: number): Promise<ScopeRow[]> {
+  scopeRows(scope: ScopeFilter, filter: FilterNode | undefined, limit: number, texts: true): Promise<ScopeRow[]>
+  scopeRows(scope: ScopeFilter, filter: FilterNode | undefined, limit: number, texts: false): Promise<ThreadRow[]>
+  async scopeRows(scope: ScopeFilter, filter: FilterNode | undefined, limit: number, texts: boolean): Promise<ThreadRow[]> {
     try {
       const rows = await this.table
         .query()
         .where(compileWhere(scope, filter))
-        .select([...threadColumns, 'text'])
+        .select(texts ? [...threadColumns, 'text'] : [...threadColumns])
         .limit(limit)
         .toArray()
-      return rows.map((row) => Object.assign(toThreadRow(row), { text: row.text as string }))
+      return rows.map((row) => (texts ? Object.assign(toThreadRow(row), { text: row.text as string }) : toThreadRow(row)))
     } catch (e) {
       throw storageFailed('scope read', e)
     }

@@ -83,8 +83,9 @@ export interface VectorStore {
   keywordMatches(query: string, scope: ScopeFilter, filter: FilterNode | undefined, k: number): Promise<Array<{ id: string; text: string }>>
   /** Where rows matching a scope and filter sit in their threads (search/context.ts): the rows of each given thread created within [from, to]. */
   threadRows(scope: ScopeFilter, filter: FilterNode | undefined, windows: ReadonlyArray<{ thread: ThreadRow; from: number; to: number }>): Promise<ThreadRow[]>
-  /** Every row matching a scope and filter (at most `limit`), with its text and where it sits in its thread. */
-  scopeRows(scope: ScopeFilter, filter: FilterNode | undefined, limit: number): Promise<ScopeRow[]>
+  /** Every row matching a scope and filter (at most `limit`): where it sits in its thread, and its text if asked. */
+  scopeRows(scope: ScopeFilter, filter: FilterNode | undefined, limit: number, texts: true): Promise<ScopeRow[]>
+  scopeRows(scope: ScopeFilter, filter: FilterNode | undefined, limit: number, texts: false): Promise<ThreadRow[]>
   /** Live rows matching a scope and filter. */
   count(scope: ScopeFilter, filter: FilterNode | undefined): Promise<number>
   /** How many rows each user / agent / run id of a tenant has. */
