@@ -188,8 +188,9 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
     for (const method of ['GET', 'DELETE']) {
       const res = await fetch(`${server.url}/mcp`, { method, headers: { authorization: `Bearer ${t.keyA}`, accept: 'text/event-stream' } })
       expect([method, res.status, res.headers.get('allow')]).toEqual([method, 405, 'POST'])
-      expect((await res.json()).error.code).toBe('METHOD_NOT_ALLOWED')
+      expect(((await res.json()) as { error: { code: string } }).error.code).toBe('METHOD_NOT_ALLOWED')
     }
+    expect((await fetch(`${server.url}/mcp`, { method: 'HEAD', headers: { authorization: `Bearer ${t.keyA}` } })).status).toBe(405)
   })
 
   it('serves concurrent sessions, each in its own default scope', async () => {
