@@ -167,6 +167,30 @@ describe('resident index vs store indexes', () => {
     }
   })
 
+  it('read quotes and other full-text query syntax in a query as plain words, on both paths', async () => {
+    // The store path's full-text net read `"Lisbon"` as a phrase query, which the index cannot
+    // answer (no positions): MEMORY_STORAGE_FAILED, a 500 over HTTP.
+    const queries = ['"Lisbon"', 'Lisbon AND cat', 'Lisb*', 'text:Lisbon', '(Lisbon', '+Lisbon -cat', 'Lisbon~2', 'cat^3 "sleeps all', 'Lisbon OR']
+    const answers: Record<string, string[][]> = {}
+    for (const [name, resident] of Object.entries({ resident: {}, store: { budgetBytes: 0 }, net: { maxScopeRows: 2 } })) {
+      await using store = await openTemp(embedder, { resident })
+      await store.memory.addBatch(
+        ['I live in Lisbon', 'My cat sleeps all day', 'Lisbon has seven hills and a cat'].map((messages) => ({ messages, userId: 'q' })),
+      )
+      await store.memory.warm({ userId: 'q' }).catch(() => undefined) // over maxScopeRows: not loaded
+      answers[name] = []
+      for (const query of queries) {
+        for (const mode of ['keyword', 'hybrid'] as const) {
+          const { results } = await store.memory.search(query, { userId: 'q', mode })
+          answers[name].push(results.map((r) => `${r.memory} ${r.score.toFixed(5)}`))
+        }
+      }
+    }
+    expect(answers.resident?.flat().length).toBeGreaterThan(queries.length * 2)
+    expect(answers.store).toEqual(answers.resident)
+    expect(answers.net).toEqual(answers.resident)
+  })
+
   it('find nothing by vector for a query of words the model does not know; its keyword matches still count', async () => {
     for (const resident of [{}, { budgetBytes: 0 }]) {
       await using store = await openTemp(embedder, { resident })
@@ -197,6 +221,32 @@ describe('resident index vs store indexes', () => {
       expect(await texts('qzxvbn', 'vector'), label).toEqual([])
       expect(await texts('kayak', 'vector'), label).toHaveLength(2)
     }
+  })
+
+  it('find a memory the model reads as nothing by keywords and context only, on both paths', async () => {
+    // The offline default embeds words it does not know (here all of a Japanese text) as zeros. The
+    // store's cosine search never returns such a row; the resident scan ranked it at 0, among the
+    // vector candidates, so feedback and fusion scored every other hit differently.
+    const answers: SearchResult[][][] = []
+    for (const resident of [{}, { budgetBytes: 0 }]) {
+      await using store = await openTemp(embedder, { resident })
+      await store.memory.addBatch(['I live in Lisbon', '東京に住んでいます', 'My cat sleeps all day'].map((messages) => ({ messages, userId: 'r' })))
+      await store.memory.search('Lisbon', { userId: 'r' }) // loads the scope where the index is on
+      const run = async (query: string, mode: 'hybrid' | 'vector', topK = 10) => (await store.memory.search(query, { userId: 'r', mode, topK })).results
+      answers.push([
+        await run('Lisbon', 'vector'),
+        await run('Lisbon', 'hybrid'),
+        // The Japanese memory follows the best hit in its thread: the context it is lent lifts it
+        // over the cat, which the resident path must see although it is no vector candidate.
+        await run('Lisbon', 'hybrid', 2),
+        await run('東京に住んでいます cat', 'hybrid'),
+      ])
+    }
+    // Two stores, so two sets of ids: compared by text, scores to float32 precision.
+    const [resident, store] = answers.map((runs) => runs.map((results) => results.map((r) => `${r.memory} ${r.score.toFixed(5)}`)))
+    expect(resident?.[0]?.map((hit) => hit.replace(/ -?\d+\.\d+$/, ''))).toEqual(['I live in Lisbon', 'My cat sleeps all day'])
+    expect(resident?.[2]?.map((hit) => hit.replace(/ -?\d+\.\d+$/, ''))).toEqual(['I live in Lisbon', '東京に住んでいます'])
+    expect(store).toEqual(resident)
   })
 
   it('rank a query the model cannot read alike when a thread neighbour outranks a keyword hit', async () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { StoredMemory } from '../store/types.js'
 import { isLowInformation } from './filler.js'
-import { byFusedScore, fuseHybrid, sortByFusedScore } from './fusion.js'
+import { byFusedScore, fuseHybrid, outsiderCeiling, sortByFusedScore } from './fusion.js'
 
 const memory = (id: string, text: string, vector: number[]): StoredMemory => ({
   id,
@@ -96,6 +96,22 @@ describe('fuseHybrid with the filler prior', () => {
   it('never lifts a negative score', () => {
     const opposite = memory('e', 'Noted!', [-1, 0])
     expect(fuseHybrid(query, [{ memory: opposite, score: -1 }], [], 0.5)[0]?.explain).toMatchObject({ fused: expect.closeTo(-0.3, 6), filler: true })
+  })
+})
+
+describe('outsiderCeiling', () => {
+  const hit = (score: number) => ({ memory: memory(`m${score}`, 'x', [1]), score })
+  it('bounds what a memory in neither candidate list can score', () => {
+    const keyword = [hit(4), hit(2)]
+    // A full vector list's weakest member bounds the rest; a short one left out nothing.
+    expect(outsiderCeiling([hit(0.5), hit(-0.2)], keyword, 2)).toBeCloseTo(0.7 * 0.5 + 0.3 * -0.2, 5)
+    expect(outsiderCeiling([hit(0.5)], keyword, 2)).toBe(Number.NEGATIVE_INFINITY)
+    // A query read as nothing: every row's cosine is 0.
+    expect(outsiderCeiling([], keyword, 2, false)).toBeCloseTo(0.7 * 0.5, 5)
+    // Rows read as nothing are never vector candidates but score cosine 0, above a negative weakest.
+    expect(outsiderCeiling([hit(0.5), hit(-0.2)], keyword, 2, true, true)).toBeCloseTo(0.7 * 0.5, 5)
+    expect(outsiderCeiling([hit(0.5)], keyword, 2, true, true)).toBeCloseTo(0.7 * 0.5, 5)
+    expect(outsiderCeiling([hit(0.5), hit(0.4)], keyword, 2, true, true)).toBeCloseTo(0.7 * 0.5 + 0.3 * 0.4, 5)
   })
 })
 

@@ -93,15 +93,26 @@ export function fuseOutsider(
 /**
  * The most a memory in neither candidate list can score: a full list's weakest member bounds
  * everyone left out of it, and a list that is not full left out no visible row (vector) or no
- * matching one (keyword). A little slack covers float32 cosine against the float64 dot.
+ * matching one (keyword). Rows the model reads as nothing (`unreadRows`: zero vectors) are never
+ * vector candidates, yet score cosine 0. A little slack covers float32 cosine against the float64 dot.
  */
-export function outsiderCeiling(vectorHits: readonly ScoredMemory[], keywordHits: readonly ScoredMemory[], depth: number, readable = true): number {
+export function outsiderCeiling(
+  vectorHits: readonly ScoredMemory[],
+  keywordHits: readonly ScoredMemory[],
+  depth: number,
+  readable = true,
+  unreadRows = false,
+): number {
   // A query the model read as nothing (searcher.ts) has no vector candidates, yet left every row
   // out of them: each row's cosine to it is 0.
-  if (readable && vectorHits.length < depth) return Number.NEGATIVE_INFINITY
+  let vector = 0
+  if (readable) {
+    const weakest = vectorHits.length < depth ? Number.NEGATIVE_INFINITY : (vectorHits.at(-1) as ScoredMemory).score
+    vector = unreadRows ? Math.max(weakest, 0) : weakest
+    if (vector === Number.NEGATIVE_INFINITY) return vector
+  }
   const bestKeyword = bestScore(keywordHits)
   const keyword = keywordHits.length < depth || bestKeyword === 0 ? 0 : (keywordHits.at(-1) as ScoredMemory).score / bestKeyword
-  const vector = readable ? (vectorHits.at(-1) as ScoredMemory).score : 0
   return keywordWeight * keyword + (1 - keywordWeight) * vector + 1e-6
 }
 

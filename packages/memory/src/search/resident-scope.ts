@@ -55,6 +55,12 @@ export class ResidentScope {
   private matrix = new Float32Array(0)
   private dimensions = 0
   bytes = 0
+  /**
+   * Rows whose vector is all zeros (the offline default embeds a text of only unknown words so).
+   * The store's cosine search never returns such a row, so neither does the scan: they are found
+   * by keywords and context only, scored at cosine 0 as fusion scores them.
+   */
+  unreadRows = 0
 
   put(row: ResidentRow): void {
     this.remove(row.memory.id)
@@ -83,6 +89,7 @@ export class ResidentScope {
     if (last && compareThreadOrder(last, row.memory) > 0) this.threadOrderSorted = false
     this.threadOrder.push(row.memory)
     this.bytes += row.bytes
+    if (row.norm === 0) this.unreadRows++
   }
 
   remove(id: string): void {
@@ -103,6 +110,7 @@ export class ResidentScope {
       last.slot = entry.slot
     }
     this.slotted.delete(row)
+    if (row.norm === 0) this.unreadRows--
     const order = this.sortedThreadOrder()
     const at = threadPosition(order, row.memory)
     if (order[at]?.id === id) order.splice(at, 1)
@@ -180,7 +188,7 @@ export class ResidentScope {
     const check = query.currentOnly || query.filter !== undefined
     for (let slot = 0; slot < slots.length; slot++) {
       const row = (slots[slot] as Slotted).row
-      if (check && !this.visible(row.memory, query)) continue
+      if (row.norm === 0 || (check && !this.visible(row.memory, query))) continue
       best.offer(row.memory, similarities[slot] as number, undefined)
     }
     return best.sorted()

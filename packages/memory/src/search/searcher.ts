@@ -235,7 +235,7 @@ async function withContext(
   // its lender's share cannot lift that to the topK-th score. Only on the resident path, whose
   // candidate lists are exact; the store's may not be (an ANN index, the keyword net's cut).
   const ceiling = resident
-    ? outsiderCeiling(candidates.vectorHits, candidates.keywordHits, candidates.depth, candidates.vectorNorm > 0)
+    ? outsiderCeiling(candidates.vectorHits, candidates.keywordHits, candidates.depth, candidates.vectorNorm > 0, resident.unreadRows > 0)
     : Number.POSITIVE_INFINITY
   const passing = request.threshold === undefined ? hits : hits.filter((hit) => hit.explain.vector.score >= (request.threshold as number))
   const floor = passing[request.topK - 1]?.explain.fused ?? Number.NEGATIVE_INFINITY
