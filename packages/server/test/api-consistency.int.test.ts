@@ -92,6 +92,20 @@ describe('issue 17, item 6: threshold filters on a score the response shows', ()
 
     const keyword = await t.call('POST', '/v1/memories/search', { body: { query: 'tea', user_id: 'u', mode: 'keyword' } })
     expect(keyword.body.results[0].similarity).toBeNull()
+    // In keyword mode threshold compares BM25 scores, which exceed 1: it was capped at 1 and could not filter.
+    const phrase = await t.call('POST', '/v1/memories/search', { body: { query: 'green tea green tea', user_id: 'u', mode: 'keyword' } })
+    const scores = phrase.body.results.map((r: { score: number }) => r.score) as number[]
+    expect(scores[0]).toBeGreaterThan(1)
+    const bm25 = ((scores[0] as number) + (scores.at(-1) as number)) / 2
+    const strict = await t.call('POST', '/v1/memories/search', { body: { query: 'green tea green tea', user_id: 'u', mode: 'keyword', threshold: bm25 } })
+    expect(strict.status).toBe(200)
+    expect(strict.body.results.map((r: { score: number }) => r.score)).toEqual(scores.filter((score) => score >= bm25))
+    const tooHigh = await t.call('POST', '/v1/memories/search', { body: { query: 'tea', user_id: 'u', threshold: 1.5 } })
+    expect([tooHigh.status, tooHigh.body.error.code, tooHigh.body.error.message]).toEqual([
+      400,
+      'REQUEST_VALIDATION_FAILED',
+      expect.stringMatching(/threshold.*at most 1/),
+    ])
     const mem0Search = await t.call('POST', '/v3/memories/search/', { ...mem0(t), body: { query: 'green tea', filters: { user_id: 'u' } } })
     expect(typeof mem0Search.body.results[0].similarity).toBe('number')
 

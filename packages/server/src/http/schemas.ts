@@ -185,8 +185,8 @@ export function requestSchemas(config: ServerConfig) {
         ...scope,
         filters: filters.optional(),
         top_k: z.number().int().min(1).max(config.maxTopK).default(10),
-        threshold: z.number().min(-1).max(1).optional().openapi({
-          description: 'Minimum `similarity` of a result in vector and hybrid modes; minimum `score` (BM25) in keyword mode.',
+        threshold: z.number().min(-1).optional().openapi({
+          description: 'Minimum `similarity` of a result in vector and hybrid modes (-1 to 1); minimum `score` (BM25, which can exceed 1) in keyword mode.',
         }),
         mode: z.enum(searchModes).default('hybrid'),
         explain: z.boolean().default(false),
@@ -204,6 +204,11 @@ export function requestSchemas(config: ServerConfig) {
             description:
               "Reorder the best `top_n` candidates (default max(top_k, 20)) by the server's cross-encoder (`--reranker`); `model`, if given, must name it. Results gain `rerank_score`. Without a reranker: 501.",
           }),
+      })
+      // A similarity is at most 1; a BM25 score is not, so keyword mode takes any threshold.
+      .refine((body) => body.mode === 'keyword' || body.threshold === undefined || body.threshold <= 1, {
+        path: ['threshold'],
+        message: 'a similarity is at most 1 (vector and hybrid modes); only keyword mode, which compares BM25 scores, takes more',
       })
       .openapi('SearchRequest'),
     entitiesQuery: z.strictObject({
