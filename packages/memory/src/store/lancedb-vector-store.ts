@@ -302,8 +302,8 @@ class LanceVectorStore implements VectorStore {
       // every unindexed row on top of the index's best k; the engine ranks them all.
       const rows = (await this.table
         .query()
-        // A match query, not the query string: LanceDB parses a string's quotes as a phrase (which
-        // an index without positions refuses) and other syntax too. The engine's terms are words.
+        // A match query, not the query string: LanceDB reads a string in quotes as a phrase, which
+        // an index without positions refuses. The engine's terms are words.
         .fullTextSearch(new lancedb.MatchQuery(query, 'text'))
         .where(compileWhere(scope, filter))
         // Two columns: every column read costs per scattered row (at 1M memories, ~480 matches of a
