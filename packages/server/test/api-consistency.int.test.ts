@@ -62,7 +62,16 @@ describe('issue 17, item 5: the scope inside filters, and the * wildcard', () =>
       ['GET', '/v1/memories?agent_id=*', undefined],
     ] as const) {
       const res = await t.call(method, path, { body })
-      expect([res.status, res.body.error.message], path).toEqual([400, expect.stringContaining("'*' is the filter wildcard")])
+      expect([res.status, res.body.error.code, res.body.error.message], path).toEqual([
+        400,
+        'REQUEST_VALIDATION_FAILED',
+        expect.stringContaining("'*' is the filter wildcard"),
+      ])
+    }
+    // A control character in an id is refused with the same code as an empty one (it was the engine's MEMORY_INVALID_OPTIONS).
+    for (const user_id of ['', 'a\u0001b']) {
+      const res = await t.call('POST', '/v1/memories', { body: { messages: 'x', user_id } })
+      expect([res.status, res.body.error.code], JSON.stringify(user_id)).toEqual([400, 'REQUEST_VALIDATION_FAILED'])
     }
     // A filter nested far deeper than the engine allows is its typed 400, not a stack overflow (500).
     let deep: Record<string, unknown> = { user_id: 'u' }

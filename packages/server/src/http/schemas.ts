@@ -1,11 +1,13 @@
 import type { HistoryEntry, InferenceJob, InferResult, MemoryItem, SearchResult } from '@agentmem/memory'
 import { inferenceJobStatuses, maxListLimit, maxRerankCandidates, searchModes } from '@agentmem/memory'
+import { identifier } from '@agentmem/memory/identifiers'
 import { z } from '@hono/zod-openapi'
 import type { ServerConfig } from '../config.js'
 
 /** Request and response schemas of the native API: snake_case JSON, `{ results }` like Mem0's server. */
 
-const identifier = z.string().min(1).max(256)
+// The engine's own id rules (no control characters, never `*`), so a bad id is a validation
+// failure here like an empty one, not the engine's MEMORY_INVALID_OPTIONS.
 const scope = {
   user_id: identifier.optional(),
   agent_id: identifier.optional(),
