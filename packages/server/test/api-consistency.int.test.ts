@@ -201,6 +201,20 @@ describe('issue 17, item 7: validation speaks the HTTP API', () => {
       headers: { 'content-type': 'application/json; charset=utf-8' },
     })
     expect(charset.status).toBe(200)
+    // Another charset was decoded as UTF-8 anyway: é in Latin-1 was stored as U+FFFD.
+    for (const type of ['application/json; charset=iso-8859-1', 'application/json;charset="windows-1252"']) {
+      const latin1 = await t.app.request('/v1/memories', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.keyA}`, 'content-type': type },
+        body: Buffer.from('{"messages":"caf\u00e9","user_id":"latin"}', 'latin1'),
+      })
+      expect([type, latin1.status, ((await latin1.json()) as { error: { message: string } }).error.message]).toEqual([
+        type,
+        415,
+        expect.stringContaining('JSON bodies are UTF-8'),
+      ])
+    }
+    expect((await t.call('GET', '/v1/memories?user_id=latin')).body.results).toEqual([])
 
     for (const path of [`/v1/memories/${missingId}/history`, `/v1/memories/${missingId}/history/`]) {
       const res = await t.call('GET', path, path.endsWith('/') ? mem0(t) : {})

@@ -159,6 +159,12 @@ export function createApp(deps: AppDeps) {
       const sent = type === undefined ? 'none was sent' : `not ${type.slice(0, 100)}`
       throw new ServerError(ServerErrorCode.UnsupportedMediaType, `Bodies are JSON: send Content-Type: application/json, ${sent}`)
     }
+    // JSON is UTF-8 (RFC 8259). Bytes sent as another charset were decoded as UTF-8 anyway, and
+    // each one that is not UTF-8 was stored as U+FFFD: the text changed without a word.
+    const charset = hasBody ? /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(type ?? '')?.[1] : undefined
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      throw new ServerError(ServerErrorCode.UnsupportedMediaType, `JSON bodies are UTF-8: send charset=utf-8 or none, not ${charset.slice(0, 50)}`)
+    }
     return next()
   })
   app.use(timeout(config.requestTimeoutMs, () => new HTTPException(504)))
