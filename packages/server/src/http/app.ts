@@ -169,8 +169,10 @@ export function createApp(deps: AppDeps) {
   })
   app.use(timeout(config.requestTimeoutMs, () => new HTTPException(504)))
 
-  // Without these, GET /v1/memories/search would reach GET /v1/memories/{id} and read as a bad id.
-  for (const path of ['/v1/memories/search', '/v1/memories/batch', '/v3/memories/search/', '/v3/memories/add/']) {
+  // POST-only routes say so. Without these, GET /v1/memories/search would reach GET
+  // /v1/memories/{id} and read as a bad id; and /mcp is stateless, so it has no event stream to
+  // open (GET) and no session to end (DELETE), where the MCP spec's answer is this 405.
+  for (const path of ['/v1/memories/search', '/v1/memories/batch', '/v3/memories/search/', '/v3/memories/add/', '/mcp']) {
     app.on(['GET', 'PUT', 'PATCH', 'DELETE'], path, (c) => {
       throw new ServerError(ServerErrorCode.MethodNotAllowed, `${c.req.method} ${path} does not exist: use POST ${path} with a JSON body`, {
         headers: { allow: 'POST' },

@@ -3,7 +3,7 @@ import type { OpenAPIHono } from '@hono/zod-openapi'
 import { WebStandardStreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js'
 import type { Logger } from 'pino'
 import { z } from 'zod'
-import { ServerError, ServerErrorCode, validationFailed } from '../errors.js'
+import { validationFailed } from '../errors.js'
 import type { AppEnv } from '../http/context.js'
 import { serverVersion } from '../version.js'
 import { createMcpServer } from './tools.js'
@@ -17,19 +17,8 @@ const defaultScopeQuery = z.strictObject({ user_id: identifier.optional(), agent
  * so any replica can answer any request and nothing is kept between calls.
  */
 export function registerMcpRoute(app: OpenAPIHono<AppEnv>, logger: Logger): void {
-  app.all('/mcp', async (c) => {
-    // Stateless, so no event stream to open (GET) and no session to end (DELETE): the spec's answer
-    // is 405, which MCP clients take as "POST only". The transport would open a stream and close it
-    // empty at once, which clients read as a dropped stream and reopen.
-    if (c.req.method !== 'POST') {
-      throw new ServerError(
-        ServerErrorCode.MethodNotAllowed,
-        `${c.req.method} /mcp is not served: this MCP endpoint is stateless, send JSON-RPC messages with POST`,
-        {
-          headers: { allow: 'POST' },
-        },
-      )
-    }
+  // Other methods are 405 (app.ts): nothing to open or end between stateless calls.
+  app.post('/mcp', async (c) => {
     // A parameter given twice is refused, as on every route, rather than its first value used.
     const repeated = Object.entries(c.req.queries()).find(([, values]) => values.length > 1)?.[0]
     if (repeated !== undefined) throw validationFailed([{ path: [repeated], message: 'given more than once' }], 'query')
