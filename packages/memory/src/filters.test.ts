@@ -67,6 +67,44 @@ describe('parseFilters', () => {
 
   it('converts times to epoch milliseconds', () => {
     expect(compile({ created_at: { gte: '2024-07-01T00:00:00Z' }, updatedAt: { lt: 5 } })).toBe('((created_at >= 1719792000000) AND (updated_at < 5))')
+    // A date is UTC midnight, a date-time without an offset is UTC, an offset moves it.
+    expect(compile({ created_at: '2024-07-01' })).toBe('(created_at = 1719792000000)')
+    expect(compile({ created_at: '2024-07-01T02:00' })).toBe('(created_at = 1719799200000)')
+    expect(compile({ created_at: '2024-07-01T02:00:00+02:00' })).toBe('(created_at = 1719792000000)')
+    expect(compile({ created_at: '2024-02-29T00:00:00.123Z' })).toBe('(created_at = 1709164800123)')
+    expect(compile({ created_at: { in: ['0001-01-01', -8.64e15] } })).toBe('(created_at IN (-62135596800000, -8640000000000000))')
+  })
+
+  it('rounds a range bound finer than a millisecond to the stored whole milliseconds', () => {
+    // Stored times are whole ms: 359 lies before .3591, so gte .3591 starts at 360 (it was cut to 359).
+    expect(compile({ created_at: { gte: '2026-12-01T00:00:00.3591Z' } })).toBe('(created_at >= 1796083200360)')
+    expect(compile({ created_at: { gt: '2026-12-01T00:00:00.3591Z' } })).toBe('(created_at > 1796083200359)')
+    expect(compile({ created_at: { lt: '2026-12-01T00:00:00.359999Z' } })).toBe('(created_at < 1796083200360)')
+    expect(compile({ created_at: { lte: '2026-12-01T00:00:00.3590000Z' } })).toBe('(created_at <= 1796083200359)')
+    expect(compile({ updated_at: { gte: 1.5, lt: -1.5 } })).toBe('((updated_at >= 2) AND (updated_at < -1))')
+    expectInvalid({ created_at: '2026-12-01T00:00:00.3591Z' }, /whole milliseconds/)
+    expectInvalid({ created_at: { in: [1, 2.5] } }, /created_at\.in\[1\]: times are whole milliseconds/)
+  })
+
+  it('refuses times that are not ISO-8601, not on the calendar or beyond what a date holds', () => {
+    for (const time of [
+      '12',
+      '0',
+      'Dec 1 2026',
+      'Thu, 03 Dec 2026 00:00:00 GMT',
+      '1796180741359',
+      '2026-02-29',
+      '2026-02-31',
+      '2026-13-01',
+      '2026-01-01T24:00',
+      '2026-01-01T10:00+25:00',
+      ' 2026-01-01',
+    ]) {
+      expectInvalid({ created_at: { gte: time } }, /expected an ISO-8601 date or date-time/)
+    }
+    for (const time of [1e20, -1e19, 9.3e18, 8.64e15 + 1]) expectInvalid({ created_at: { gte: time } }, /within -8640000000000000 to 8640000000000000/)
+    expectInvalid({ updated_at: { in: [1e20] } }, /updated_at\.in\[0\]: a time must lie within/)
+    expectInvalid({ created_at: true }, /expected an ISO-8601/)
   })
 
   it('nests AND, OR and NOT', () => {

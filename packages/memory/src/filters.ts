@@ -48,7 +48,8 @@ const timeColumns = new Set<FilterColumn>(['created_at', 'updated_at'])
 const maxDepth = 16
 const maxConditions = 256
 const maxListLength = 1000
-const maxKeyLength = 256
+/** The longest metadata key, in UTF-16 units: what a write stores and a filter names alike. */
+export const maxMetadataKeyLength = 256
 
 function invalid(message: string, path: string): MemoryError {
   return new MemoryError(MemoryErrorCode.InvalidFilter, `Invalid filter at ${path || 'root'}: ${message}`, { details: { path } })
@@ -101,7 +102,7 @@ function resolveField(key: string, path: string, metadataOnly: true | undefined)
 }
 
 function metadataField(key: string, path: string): FilterField {
-  if (key.length === 0 || key.length > maxKeyLength) throw invalid(`metadata keys must be 1-${maxKeyLength} characters`, path)
+  if (key.length === 0 || key.length > maxMetadataKeyLength) throw invalid(`metadata keys must be 1-${maxMetadataKeyLength} characters`, path)
   if (key.includes('\u0000')) throw invalid('metadata keys cannot contain NUL', path)
   return { kind: 'metadata', key }
 }
@@ -119,7 +120,8 @@ function condition(field: FilterField, op: string, operand: unknown, path: strin
   if (!(filterOperators as readonly string[]).includes(op)) throw invalid(`unknown operator '${op}'. Operators: ${filterOperators.join(', ')}`, path)
   const type: ValueType = field.kind === 'metadata' ? 'any' : timeColumns.has(field.column) ? 'time' : 'text'
   const isTime = type === 'time'
-  switch (op as FilterOperator) {
+  const operator = op as FilterOperator
+  switch (operator) {
     case 'in':
     case 'nin': {
       if (!Array.isArray(operand) || operand.length === 0 || operand.length > maxListLength) {
@@ -133,8 +135,14 @@ function condition(field: FilterField, op: string, operand: unknown, path: strin
       if (typeof operand !== 'string') throw invalid(`${op} takes a string`, path)
       return { kind: 'contains', caseInsensitive: op === 'icontains', field, value: checkString(operand, path) }
     }
+    case 'gt':
+    case 'gte':
+    case 'lt':
+    case 'lte':
+      if (isTime) return { kind: 'compare', op: operator, field, value: timeBound(operator, timeValue(operand, path)) }
+      return { kind: 'compare', op: operator, field, value: scalar(operand, path, type) }
     default:
-      return { kind: 'compare', op: op as ComparisonOperator, field, value: scalar(operand, path, type) }
+      return { kind: 'compare', op: operator, field, value: scalar(operand, path, type) }
   }
 }
 
@@ -147,7 +155,7 @@ function checkString(value: string, path: string): string {
 type ValueType = 'time' | 'text' | 'any'
 
 function scalar(value: unknown, path: string, type: ValueType): Scalar {
-  if (type === 'time') return timeValue(value, path)
+  if (type === 'time') return wholeTime(timeValue(value, path), path)
   if (typeof value === 'string') return checkString(value, path)
   if (type === 'text') throw invalid(`expected a string, got ${value === null ? 'null' : typeof value}`, path)
   if (typeof value === 'boolean') return value
@@ -155,9 +163,69 @@ function scalar(value: unknown, path: string, type: ValueType): Scalar {
   throw invalid(`expected a string, a finite number or a boolean, got ${value === null ? 'null' : typeof value}`, path)
 }
 
-/** Times are ISO-8601 strings or epoch milliseconds. */
-function timeValue(value: unknown, path: string): number {
-  const ms = typeof value === 'number' ? value : typeof value === 'string' ? Date.parse(value) : Number.NaN
-  if (!Number.isFinite(ms)) throw invalid('expected an ISO-8601 date or epoch milliseconds', path)
-  return Math.trunc(ms)
+/** The latest epoch millisecond a Date holds (and the earliest, negated): a bound beyond it is no time. */
+const maxEpochMs = 8.64e15
+
+/**
+ * A time as given: its whole epoch millisecond, and whether the instant lies a fraction of a
+ * millisecond after it (`2026-01-01T00:00:00.0005Z`, `1.5`). Stored times are whole milliseconds.
+ */
+interface Instant {
+  ms: number
+  fraction: boolean
+}
+
+const isoTime = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/
+const timeHint = 'expected an ISO-8601 date or date-time (2026-01-31, 2026-01-31T09:30:00Z; no offset means UTC) or epoch milliseconds as a number'
+
+/** Times are ISO-8601 strings (checked against the calendar) or epoch milliseconds (numbers), within what a Date holds. */
+function timeValue(value: unknown, path: string): Instant {
+  let instant: Instant | undefined
+  if (typeof value === 'number' && Number.isFinite(value)) {
+    const ms = Math.floor(value)
+    instant = { ms, fraction: ms !== value }
+  } else if (typeof value === 'string') instant = parseIsoTime(value)
+  if (!instant) throw invalid(timeHint, path)
+  if (Math.abs(instant.ms) > maxEpochMs || (instant.fraction && instant.ms + 1 > maxEpochMs)) {
+    throw invalid(`a time must lie within ${-maxEpochMs} to ${maxEpochMs} epoch milliseconds (what a date holds)`, path)
+  }
+  return instant
+}
+
+function parseIsoTime(text: string): Instant | undefined {
+  const m = isoTime.exec(text)
+  if (!m) return undefined
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map((part) => Number(part ?? 0)) as [number, number, number, number, number, number]
+  const digits = m[7] ?? ''
+  const offset = m[8]
+  if (!(month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 59)) return undefined
+  let offsetMinutes = 0
+  if (offset && offset.toUpperCase() !== 'Z') {
+    const [hours, minutes] = [Number(offset.slice(1, 3)), Number(offset.slice(-2))]
+    if (hours > 23 || minutes > 59) return undefined
+    offsetMinutes = (offset[0] === '-' ? -1 : 1) * (hours * 60 + minutes)
+  }
+  const date = new Date(0)
+  date.setUTCFullYear(year, month - 1, day)
+  date.setUTCHours(hour, minute, second, Number(digits.slice(0, 3).padEnd(3, '0')))
+  return { ms: date.getTime() - offsetMinutes * 60_000, fraction: /[1-9]/.test(digits.slice(3)) }
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31
+}
+
+/** A time compared for (in)equality: stored times are whole milliseconds, so a finer one is refused rather than never (or always) matching. */
+function wholeTime({ ms, fraction }: Instant, path: string): number {
+  if (fraction) throw invalid('times are whole milliseconds: eq, ne, in and nin take no finer fraction', path)
+  return ms
+}
+
+/**
+ * A range bound on a time, in whole milliseconds: an instant a fraction after ms t lies between
+ * t and t + 1, so `gte`/`lt` round it up and `gt`/`lte` down (`gte 00.5` holds from 1 on).
+ */
+function timeBound(op: 'gt' | 'gte' | 'lt' | 'lte', { ms, fraction }: Instant): number {
+  return fraction && (op === 'gte' || op === 'lt') ? ms + 1 : ms
 }

@@ -82,6 +82,12 @@ describe('issue 17, item 5: the scope inside filters, and the * wildcard', () =>
       const res = await t.call('POST', '/v1/memories/search', { body: { query: 'tea', filters } })
       expect([res.status, res.body.error.code]).toEqual([400, 'MEMORY_INVALID_FILTER'])
     }
+    // A time no date holds reached LanceDB as a Float64 it could not take as Int64: a 500 on every surface that lists.
+    await t.call('POST', '/v1/memories', { body: { messages: 'timed', user_id: 'u' } })
+    const hugeList = await t.call('GET', `/v1/memories?user_id=u&filters=${encodeURIComponent(JSON.stringify({ created_at: { gte: 1e20 } }))}`)
+    const hugeMem0 = await t.call('POST', '/v3/memories/', { body: { filters: { AND: [{ user_id: 'u' }, { created_at: { gte: 1e20 } }] } } })
+    const notIso = await t.call('POST', '/v1/memories/search', { body: { query: 'timed', user_id: 'u', filters: { created_at: { lt: 'Dec 1 2026' } } } })
+    for (const res of [hugeList, hugeMem0, notIso]) expect([res.status, res.body.error.code]).toEqual([400, 'MEMORY_INVALID_FILTER'])
   })
 })
 
