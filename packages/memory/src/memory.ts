@@ -5,7 +5,7 @@ import { decodeCursor, encodeCursor, fingerprint, queryFingerprint } from './cur
 import { embed } from './embed.js'
 import { type Engine, lead, loadManifest, newWriter, replicaEngine, schemaVersion } from './engine.js'
 import { MemoryError, MemoryErrorCode } from './errors.js'
-import { parseFilters } from './filters.js'
+import { maxMetadataKeyLength, parseFilters } from './filters.js'
 import { type InferenceJob, type InferResult, toJob } from './inference/inference.js'
 import type { LlmUsage } from './inference/llm-client.js'
 import { toItem, withScore } from './items.js'
@@ -735,8 +735,17 @@ function parseMessages(messages: Message[]): Array<{ role: string; content: stri
   return parseWith(z.array(messageSchema), messages, 'messages', MemoryErrorCode.InvalidInput).filter((m) => m.role !== 'system')
 }
 
+/**
+ * Metadata as it will be stored: plain JSON within the size and depth limits, keys a filter can
+ * name. A lone surrogate cannot be stored as UTF-8: in a value it is replaced (U+FFFD), as in a
+ * memory's text; in a key it is refused, since two keys could become one.
+ */
 function checkMetadata(metadata: Metadata): Metadata {
   for (const key of Object.keys(metadata)) {
+    if (key.length === 0 || key.length > maxMetadataKeyLength) {
+      throw invalidInput(`metadata keys must be 1-${maxMetadataKeyLength} characters; ${shortKey(key)} has ${key.length}`)
+    }
+    if (key.includes('\u0000')) throw invalidInput(`metadata key ${shortKey(key)} holds NUL, which no filter can name`)
     if (reservedMetadataKeys.has(key)) throw invalidInput(`metadata key '${key}' is reserved: scope is set by userId / agentId / runId, never by metadata`)
   }
   let json: string
@@ -748,7 +757,28 @@ function checkMetadata(metadata: Metadata): Metadata {
   if (Buffer.byteLength(json) > maxMetadataBytes) throw invalidInput(`metadata is larger than ${maxMetadataBytes} bytes as JSON`)
   const copy = JSON.parse(json) as Metadata
   if (nestingDepth(copy) > maxMetadataDepth) throw invalidInput(`metadata is nested more than ${maxMetadataDepth} levels deep`)
-  return copy
+  // JSON.stringify writes a lone surrogate, and only that, as a \ud800-\udfff escape.
+  return /\\ud[89a-f]/.test(json) ? (wellFormed(copy, '') as Metadata) : copy
+}
+
+/** A copy of a JSON value with lone surrogates in strings replaced; one in a key is refused. */
+function wellFormed(value: unknown, path: string): unknown {
+  if (typeof value === 'string') return value.toWellFormed()
+  if (Array.isArray(value)) return value.map((item, i) => wellFormed(item, `${path}[${i}]`))
+  if (typeof value !== 'object' || value === null) return value
+  // fromEntries defines each key, so a nested "__proto__" stays a key, as JSON.parse made it.
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => {
+      const at = path ? `${path}.${key.toWellFormed()}` : key.toWellFormed()
+      if (!key.isWellFormed()) throw invalidInput(`metadata key ${shortKey(at)} holds a lone surrogate (half of a UTF-16 pair), which UTF-8 cannot store`)
+      return [key, wellFormed(item, at)]
+    }),
+  )
+}
+
+/** A key for an error message: quoted, cut to 40 characters. */
+function shortKey(key: string): string {
+  return JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}...` : key)
 }
 
 /** How many objects and arrays deep a JSON value goes (a flat object is 1), without recursion. */

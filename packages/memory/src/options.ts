@@ -5,7 +5,8 @@ import { identifier, tenantIdSchema } from './identifiers.js'
 import { LlmClient, llmOptionsSchema } from './inference/llm-client.js'
 import { replicationOptionsSchema } from './replication.js'
 
-export const metadataSchema = z.record(z.string().min(1).max(256), z.unknown())
+/** Keys are checked with the rest of the metadata (memory.ts `checkMetadata`), for one error code and a short message. */
+export const metadataSchema = z.record(z.string(), z.unknown())
 
 const scopeShape = {
   userId: identifier.optional(),

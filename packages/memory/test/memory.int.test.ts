@@ -202,6 +202,34 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     expect((await memory.get(added.results[0]?.id as string))?.memory).toBe('broken \ufffd pair')
   })
 
+  it('stores metadata as given or refuses it: lone surrogates in values replaced as in texts, bad keys named', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    // A lone surrogate and the literal text of its escape are two values, stored as two (the first was stored as the second).
+    const metadata = { lone: '\udc00x', literal: '\\udc00x', nested: { list: ['ok \ud83d\ude00', '\ud800'] }, n: 1 }
+    const id = (await memory.add('surrogates in metadata', { userId: 'u1', metadata })).results[0]?.id as string
+    const expected = { lone: '\ufffdx', literal: '\\udc00x', nested: { list: ['ok \ud83d\ude00', '\ufffd'] }, n: 1 }
+    expect((await memory.get(id))?.metadata).toEqual(expected)
+    expect((await memory.getAll({ userId: 'u1', filters: { metadata: { lone: '\ufffdx' } } })).results.map((r) => r.id)).toEqual([id])
+    expect((await memory.search('surrogates', { userId: 'u1' })).results[0]?.metadata).toEqual(expected)
+    // A nested "__proto__" key (JSON.parse makes it a plain key) stays one.
+    const proto = (await memory.add('a proto key', { userId: 'u1', metadata: JSON.parse('{"outer": {"__proto__": {"x": 1}}}') })).results[0]?.id as string
+    expect(JSON.stringify((await memory.get(proto))?.metadata)).toBe('{"outer":{"__proto__":{"x":1}}}')
+    for (const [bad, message] of [
+      [{ 'k\ud800': 1 }, /metadata key "k\ufffd" holds a lone surrogate/],
+      [{ a: { 'k\udc00': 1 } }, /metadata key "a\.k\ufffd" holds a lone surrogate/],
+      [{ 'k\u0000ey': 'v' }, /metadata key "k\\u0000ey" holds NUL/],
+      [{ '': 1 }, /metadata keys must be 1-256 characters; "" has 0/],
+      [{ ['x'.repeat(10_000)]: 1 }, /metadata keys must be 1-256 characters; "x{40}\.\.\." has 10000$/],
+    ] as const) {
+      const error = await memory.add('bad metadata key', { userId: 'u1', metadata: bad }).catch((e: unknown) => e)
+      expect(error).toMatchObject({ code: MemoryErrorCode.InvalidInput })
+      expect((error as Error).message).toMatch(message)
+      await expectCode(memory.update(id, { metadata: bad }), MemoryErrorCode.InvalidInput)
+    }
+    expect((await memory.get(id))?.metadata).toEqual(expected)
+  })
+
   it('issue 17: re-adding a text merges its new metadata (UPDATE); nothing new is NONE', async () => {
     await using store = await openTemp(embedder)
     const { memory } = store
