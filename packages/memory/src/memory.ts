@@ -674,6 +674,8 @@ export class Memory implements AsyncDisposable {
         const scope = this.requireScope(item, 'add')
         const metadata = checkMetadata(item.metadata ?? {})
         const messages = typeof item.messages === 'string' ? [{ role: null, content: item.messages }] : parseMessages(item.messages)
+        // Per item: in a batch, an item of system messages alone would otherwise vanish from the results.
+        if (messages.length === 0) throw invalidInput('nothing to add: every message was a system message')
         for (const message of messages) {
           drafts.push({ index, scope, text: this.checkText(message.content), role: message.role, metadata, actor: item.actor ?? null })
         }
@@ -682,7 +684,6 @@ export class Memory implements AsyncDisposable {
         throw new MemoryError(error.code, `items[${index}]: ${error.message}`, { cause: error.cause, details: { ...error.details, index } })
       }
     })
-    if (drafts.length === 0) throw invalidInput('nothing to add: every message was a system message')
     if (drafts.length > this.engine.config.maxBatchItems) throw invalidInput(`more than ${this.engine.config.maxBatchItems} texts in one call`)
     return this.buildAdds(drafts)
   }

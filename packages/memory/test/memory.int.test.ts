@@ -187,6 +187,18 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
       ]),
       MemoryErrorCode.InvalidInput,
     )
+    // So does an item of system messages alone (it vanished from the results while the rest were stored).
+    const systemOnly = await memory
+      .addBatch([
+        { messages: [{ role: 'user', content: 'fine' }], userId: 'u1' },
+        { messages: [{ role: 'system', content: 'be brief' }], userId: 'u1' },
+      ])
+      .catch((e: unknown) => e)
+    expect(systemOnly).toMatchObject({
+      code: MemoryErrorCode.InvalidInput,
+      message: 'items[1]: nothing to add: every message was a system message',
+      details: { index: 1 },
+    })
     await expectCode(memory.get('not-a-uuid'), MemoryErrorCode.InvalidInput)
     await expectCode(memory.search('q', { userId: 'u1', topK: 1001 }), MemoryErrorCode.InvalidOptions)
     await expectCode(memory.search('q', { userId: 'u1', filters: { metadata: { a: { like: 'x' } } } }), MemoryErrorCode.InvalidFilter)
