@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { z } from 'zod'
 import { ServerError, ServerErrorCode } from './errors.js'
 
@@ -8,10 +9,13 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().in
  * Every setting of the server, with its default. Sources, later ones winning: the JSON file named
  * by AGENTMEM_CONFIG, AGENTMEM_* environment variables, command-line flags. Parsed once at start.
  */
+/** The data folder when none is given, relative to the working directory. */
+export const defaultDataFolder = '.agentmem'
+
 export const serverConfigSchema = z
   .strictObject({
     /** Data folder: memories (LanceDB + SQLite) and API keys. */
-    data: z.string().min(1).default('.agentmem'),
+    data: z.string().min(1).default(defaultDataFolder),
     /**
      * `postgres://user:password@host:port/database`: metadata (history, journal, jobs) in PostgreSQL
      * instead of the data folder. The password is never logged.
@@ -150,4 +154,17 @@ export function loadConfig(options: { env?: NodeJS.ProcessEnv; flags?: ServerCon
 /** True for addresses only this machine can reach. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || host === '::ffff:127.0.0.1' || /^127\.\d+\.\d+\.\d+$/.test(host) || /^::ffff:127\./.test(host)
+}
+
+/**
+ * The `keys create` line that writes where a server of this configuration reads keys: its data
+ * folder (absolute, so the line works from any directory) or its PostgreSQL. Without the folder, a
+ * key went to ./.agentmem and the server refused it (401).
+ */
+export function keysCreateCommand(config: ServerConfig): string {
+  const command = 'agentmem keys create --tenant NAME'
+  if (config.metadataUrl) return `${command} --metadata-url <its metadata URL>`
+  if (config.data === defaultDataFolder) return command
+  const folder = resolve(config.data)
+  return `${command} --data ${/^[\w./-]+$/.test(folder) ? folder : `'${folder.replaceAll("'", "'\\''")}'`}`
 }

@@ -8,7 +8,7 @@ import { createEmbedder, createReranker } from '@agentmem/embeddings'
 import { Memory, type MemoryOpenOptions } from '@agentmem/memory'
 import { serve } from '@hono/node-server'
 import type { Logger } from 'pino'
-import { isLoopback, type ServerConfig } from './config.js'
+import { isLoopback, keysCreateCommand, type ServerConfig } from './config.js'
 import { dataPaths, type ServerInfo } from './data-paths.js'
 import { ServerError, ServerErrorCode, statusByCode } from './errors.js'
 import { type App, createApp } from './http/app.js'
@@ -94,7 +94,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     if (keyCount === 0 && !isLoopback(config.host)) {
       throw new ServerError(
         ServerErrorCode.InvalidConfig,
-        `Refusing to listen on ${config.host} without API keys: anyone who can reach it could read every memory. Create a key with \`agentmem keys create --tenant NAME\`, or listen on 127.0.0.1.`,
+        `Refusing to listen on ${config.host} without API keys: anyone who can reach it could read every memory. Create a key with \`${keysCreateCommand(config)}\`, or listen on 127.0.0.1.`,
       )
     }
     const embedder = await createEmbedder({

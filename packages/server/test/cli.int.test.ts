@@ -230,7 +230,8 @@ it('README quick start: `pnpm start` serves the embedded default with no configu
     const { url, stderr: banner } = await waitForBanner(proc)
     const stderr = banner()
     expect(stderr).toMatch(/API docs: +http:\/\/127\.0\.0\.1:\d+\/docs/)
-    expect(stderr).toMatch(/agentmem keys create --tenant NAME/)
+    // With the server's own data folder: a key made without it went to ./.agentmem and was refused (401).
+    expect(stderr).toContain(`Create one with: pnpm agentmem keys create --tenant NAME --data ${join(root, 'readme')}   (`)
     const added = await fetch(`${url}/v1/memories`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },

@@ -1,5 +1,5 @@
 import { STATIC_MODEL_ID } from '@agentmem/embeddings'
-import type { ServerConfig } from '../config.js'
+import { keysCreateCommand, type ServerConfig } from '../config.js'
 import { createLogger } from '../logger.js'
 import { redactUrl, startServer } from '../serve.js'
 
@@ -8,6 +8,7 @@ export async function serveCommand(config: ServerConfig): Promise<void> {
   const logger = createLogger(config.logLevel)
   const server = await startServer(config, { logger })
   const { keyCount } = server
+  const keysCommand = `pnpm ${keysCreateCommand(config)}`
   // One write, so a reader sees the whole banner at once.
   const banner = [
     `AgentMem listening on ${server.url}`,
@@ -20,8 +21,8 @@ export async function serveCommand(config: ServerConfig): Promise<void> {
       ? `  model:     ${server.model} (offline default: strong on keywords, weak on meaning; --model all-MiniLM-L6-v2 switches to a transformer model, downloaded once)`
       : `  model:     ${server.model}`,
     keyCount === 0
-      ? '  auth:      no API keys yet, so only clients on this machine are served, without a key, as tenant default.\n             Create one with: pnpm agentmem keys create --tenant NAME   (then send Authorization: Bearer <key>; --tenant default keeps what is stored so far)'
-      : `  auth:      ${keyCount} API key(s); send Authorization: Bearer <key>. New keys: pnpm agentmem keys create --tenant NAME`,
+      ? `  auth:      no API keys yet, so only clients on this machine are served, without a key, as tenant default.\n             Create one with: ${keysCommand}   (then send Authorization: Bearer <key>; --tenant default keeps what is stored so far)`
+      : `  auth:      ${keyCount} API key(s); send Authorization: Bearer <key>. New keys: ${keysCommand}`,
   ]
   process.stderr.write(`${banner.join('\n')}\n`)
 
