@@ -234,6 +234,18 @@ describe('issue 17, item 7: validation speaks the HTTP API', () => {
     const get = await t.call('GET', '/v1/memories/search?query=x&user_id=u')
     expect([get.status, get.body.error.code, get.headers.get('allow')]).toEqual([405, 'METHOD_NOT_ALLOWED', 'POST'])
     expect(get.body.error.message).toMatch(/use POST \/v1\/memories\/search/)
+    // Any path that exists under other methods says which (these were 404 "No route").
+    for (const [method, path, allow] of [
+      ['PUT', `/v1/memories/${id}`, 'GET, PATCH, DELETE, HEAD'],
+      ['POST', `/v1/memories/${id}`, 'GET, PATCH, DELETE, HEAD'],
+      ['PATCH', `/v1/memories/${id}/`, 'GET, PUT, DELETE, HEAD'],
+      ['DELETE', `/v1/memories/${id}/history`, 'GET, HEAD'],
+    ] as const) {
+      const res = await t.call(method, path, path.endsWith('/') ? mem0(t) : {})
+      expect([method, path, res.status, res.body.error.code, res.headers.get('allow')]).toEqual([method, path, 405, 'METHOD_NOT_ALLOWED', allow])
+      expect(res.body.error.message).toBe(`${method} ${path} does not exist: this path takes ${allow}`)
+    }
+    expect((await t.call('GET', '/v1/nothing/here')).body.error.code).toBe('ROUTE_NOT_FOUND')
   })
 })
 

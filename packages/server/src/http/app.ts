@@ -53,7 +53,18 @@ export function createApp(deps: AppDeps) {
   })
 
   app.onError((error, c) => errorResponse(error, c))
-  app.notFound((c) => errorResponse(new ServerError(ServerErrorCode.RouteNotFound, `No route ${c.req.method} ${c.req.path}`), c))
+  app.notFound((c) => {
+    // A path that exists under other methods is a 405 naming them (PUT /v1/memories/{id} read as "no route").
+    const allow = allowedMethods(c.req.path)
+    if (allow.length === 0) return errorResponse(new ServerError(ServerErrorCode.RouteNotFound, `No route ${c.req.method} ${c.req.path}`), c)
+    const methods = allow.join(', ')
+    return errorResponse(
+      new ServerError(ServerErrorCode.MethodNotAllowed, `${c.req.method} ${c.req.path} does not exist: this path takes ${methods}`, {
+        headers: { allow: methods },
+      }),
+      c,
+    )
+  })
 
   // Fixed fields, none secret: the same line as through `logger`, without redaction's cost.
   const accessLog = withoutRedaction(logger)
@@ -186,6 +197,25 @@ export function createApp(deps: AppDeps) {
   registerMcpRoute(app, logger)
   registerReplicaRoute(app, memory)
   app.route('/ui', dashboard.app)
+
+  /** Each route's method and path pattern (`:id` one segment, `*` the rest), read from the app once every route is registered. */
+  let routeTable: Array<{ method: string; pattern: RegExp }> | undefined
+  function allowedMethods(path: string): string[] {
+    routeTable ??= app.routes
+      .filter((route) => route.method !== 'ALL')
+      .map((route) => ({
+        method: route.method,
+        pattern: new RegExp(
+          `^${route.path
+            .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+            .replace(/:[^/]+/g, '[^/]+')
+            .replace(/\*/g, '.*')}$`,
+        ),
+      }))
+    const methods = new Set(routeTable.filter((route) => route.pattern.test(path)).map((route) => route.method))
+    if (methods.has('GET')) methods.add('HEAD')
+    return [...methods]
+  }
 
   /** `Bearer <key>` (native) or `Token <key>` (Mem0 clients). Without any key in the store, loopback clients act as the default tenant's admin. */
   async function authenticate(c: Context<AppEnv>, header: string | undefined) {
