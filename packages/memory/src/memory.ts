@@ -363,30 +363,37 @@ export class Memory implements AsyncDisposable {
    * Adds exported memories keeping their ids and times, in one group commit. Idempotent: an id
    * already in this tenant, or the same text in the same scope, is NONE. Ids are unique across the
    * store, so an id another tenant holds gets a new one; `remapped` lists every item whose id is not
-   * the id it has now (that, or its text was already stored under another id).
+   * the id it has now, with its event (ADD: a new id, or the id in lowercase; NONE: its text was
+   * already stored under another id). An `updatedAt` before its `createdAt` is refused.
    */
-  async import(items: ImportItem[]): Promise<{ results: AddResult[]; remapped: Array<{ from: string; to: string }> }> {
+  async import(items: ImportItem[]): Promise<{ results: AddResult[]; remapped: Array<{ from: string; to: string; event: AddResult['event'] }> }> {
     this.checkOpen()
     const remote = await this.onLeader('import', [items], () => items.map((item) => scopeOfIds(this.tenantId, item)))
-    if (remote) return remote.result as { results: AddResult[]; remapped: Array<{ from: string; to: string }> }
+    if (remote) return remote.result as Awaited<ReturnType<Memory['import']>>
     const parsed = parseWith(z.array(importItemSchema).min(1).max(this.engine.config.maxBatchItems), items, 'import items', MemoryErrorCode.InvalidInput)
-    const drafts = parsed.map((item, index) => ({
-      index,
-      scope: this.requireScope(item, 'import'),
-      text: this.checkText(item.memory),
-      role: item.role ?? null,
-      metadata: checkMetadata(item.metadata ?? {}),
-      actor: null,
-      ...(item.id !== undefined && { id: item.id }),
-      ...(item.createdAt !== undefined && { createdAt: Date.parse(item.createdAt) }),
-      ...(item.updatedAt !== undefined && { updatedAt: Date.parse(item.updatedAt) }),
-      ...(item.validTo && { validTo: Date.parse(item.validTo) }),
-    }))
+    const drafts = parsed.map((item, index) => {
+      if (item.createdAt !== undefined && item.updatedAt !== undefined && Date.parse(item.updatedAt) < Date.parse(item.createdAt)) {
+        throw new MemoryError(MemoryErrorCode.InvalidInput, `items[${index}]: updatedAt is before createdAt`, { details: { index } })
+      }
+      return {
+        index,
+        scope: this.requireScope(item, 'import'),
+        text: this.checkText(item.memory),
+        role: item.role ?? null,
+        metadata: checkMetadata(item.metadata ?? {}),
+        actor: null,
+        ...(item.id !== undefined && { id: item.id }),
+        ...(item.createdAt !== undefined && { createdAt: Date.parse(item.createdAt) }),
+        ...(item.updatedAt !== undefined && { updatedAt: Date.parse(item.updatedAt) }),
+        ...(item.validTo && { validTo: Date.parse(item.validTo) }),
+      }
+    })
     const ops = (await this.buildAdds(drafts)).map((op) => ({ ...op, keepId: true }))
     const results = (await this.engine.writer.submit(ops)) as AddResult[]
-    const remapped = results.flatMap(({ id }, i) => {
-      const from = parsed[i]?.id
-      return from !== undefined && from !== id ? [{ from, to: id }] : []
+    // From the id as given: one in uppercase is stored in lowercase, and listed too.
+    const remapped = results.flatMap(({ id, event }, i) => {
+      const from = items[i]?.id
+      return from !== undefined && from !== id ? [{ from, to: id, event }] : []
     })
     return { results, remapped }
   }

@@ -115,7 +115,10 @@ export type JobListOptions = z.input<typeof jobListOptionsSchema>
 /** A memory as `exportAll` yields it; `id` and times are kept on import when given. */
 export const importItemSchema = z.strictObject({
   ...scopeShape,
-  id: z.uuid().optional(),
+  id: z
+    .uuid()
+    .transform((id) => id.toLowerCase())
+    .optional(),
   memory: z.string(),
   metadata: metadataSchema.optional(),
   role: z.enum(['user', 'assistant', 'tool']).nullable().optional(),
@@ -137,7 +140,8 @@ export type UpdateOptions = z.input<typeof updateOptionsSchema>
 export const deleteOptionsSchema = z.strictObject({ purge: z.boolean().default(false), actor: identifier.optional() })
 export type DeleteOptions = z.input<typeof deleteOptionsSchema>
 
-export const memoryIdSchema = z.uuid()
+/** UUIDs are case-insensitive (RFC 9562): ids are stored and looked up in lowercase. */
+export const memoryIdSchema = z.uuid().transform((id) => id.toLowerCase())
 export { tenantIdSchema }
 
 export const memoryOpenOptionsSchema = z.strictObject({

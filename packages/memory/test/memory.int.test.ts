@@ -214,6 +214,18 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     expect((await memory.get(added.results[0]?.id as string))?.memory).toBe('broken \ufffd pair')
   })
 
+  it('finds a memory by its id in either case (UUIDs are case-insensitive)', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    const id = (await memory.add('an id in capitals', { userId: 'u1' })).results[0]?.id as string
+    const upper = id.toUpperCase()
+    expect((await memory.get(upper))?.id).toBe(id)
+    expect((await memory.update(upper, { text: 'an id in CAPITALS' })).id).toBe(id)
+    expect((await memory.history(upper)).map((h) => h.event)).toEqual(['ADD', 'UPDATE'])
+    await memory.delete(upper)
+    expect(await memory.get(id)).toBeNull()
+  })
+
   it('stores metadata as given or refuses it: lone surrogates in values replaced as in texts, bad keys named', async () => {
     await using store = await openTemp(embedder)
     const { memory } = store

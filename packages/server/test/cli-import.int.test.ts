@@ -30,7 +30,7 @@ it('issue 17: import keeps ids unless another tenant of the store holds them, an
 
   // Into another tenant of the same store: tenant t1 holds every id, so each gets a new one, on stdout.
   const moved = await runCli(['import', file, '--tenant', 't2', '--data', data])
-  expect(moved.stderr).toMatch(/imported 2 new, 0 already present, 2 under new ids/)
+  expect(moved.stderr).toMatch(/imported 2 new \(2 under new ids\), 0 already present; each changed id is on stdout as \{"from","to"\}/)
   const remaps = lines(moved.stdout)
   expect(remaps.map((r) => r['from'])).toEqual(exported.map((m) => m['id']))
   const copies = lines((await runCli(['list', '--user', 'u1', '--tenant', 't2', '--data', data])).stdout)
@@ -41,6 +41,32 @@ it('issue 17: import keeps ids unless another tenant of the store holds them, an
   const kept = await runCli(['import', file, '--tenant', 't2', '--data', join(root, 'other')])
   expect([kept.code, kept.stdout]).toEqual([0, ''])
   expect(kept.stderr).toMatch(/imported 2 new, 0 already present\n/)
+})
+
+it('import stores ids in lowercase, says which lines were already present under other ids, and refuses an update before the creation', {
+  timeout: 600_000,
+}, async () => {
+  const data = join(root, 'cases')
+  const upper = '01A234FF-0000-7000-8000-000000000010'
+  const file = join(root, 'cases.jsonl')
+  const row = (memory: string, extra: object = {}) => JSON.stringify({ memory, user_id: 'u', ...extra })
+  writeFileSync(
+    file,
+    `${[row('kept in lowercase', { id: upper }), row('said once'), row('Said  once', { id: '01a234ff-0000-7000-8000-000000000011' })].join('\n')}\n`,
+  )
+  const run = await runCli(['import', file, '--data', data])
+  expect(run.stderr).toMatch(/imported 2 new \(1 under new ids\), 1 already present \(1 under other ids\); each changed id is on stdout/)
+  const listed = lines((await runCli(['list', '--user', 'u', '--data', data])).stdout)
+  expect(listed).toHaveLength(2)
+  expect(listed.find((m) => m['memory'] === 'kept in lowercase')?.['id']).toBe(upper.toLowerCase())
+  const saidOnce = listed.find((m) => m['memory'] === 'said once')?.['id']
+  expect(lines(run.stdout)).toEqual([
+    { from: upper, to: upper.toLowerCase() },
+    { from: '01a234ff-0000-7000-8000-000000000011', to: saidOnce },
+  ])
+  writeFileSync(file, `${row('time travel', { created_at: '2026-01-02T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' })}\n`)
+  const refused = await runCli(['import', file, '--data', data])
+  expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining('in lines 1-1: items[0]: updatedAt is before createdAt')])
 })
 
 it("names a faulty line and the file's own field names, and imports nothing from a batch that fails", { timeout: 600_000 }, async () => {

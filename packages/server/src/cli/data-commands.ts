@@ -169,7 +169,7 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
   return withMemory(config, o.tenant, async (memory) => {
     const progress = bar('bytes')
     progress.start(statSync(file).size, done.bytes)
-    const counts = { ADD: 0, NONE: 0, remapped: 0 }
+    const counts = { ADD: 0, NONE: 0, newIds: 0, otherIds: 0 }
     let line = 0
     let bytes = 0
     let batch: ImportItem[] = []
@@ -183,8 +183,10 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
       })
       for (const r of results) counts[r.event === 'ADD' ? 'ADD' : 'NONE']++
       // Ids another tenant of this store holds cannot be kept: every new id goes to stdout, so references can follow.
-      for (const { from, to } of remapped) print({ from, to })
-      counts.remapped += remapped.length
+      for (const { from, to, event } of remapped) {
+        print({ from, to })
+        counts[event === 'ADD' ? 'newIds' : 'otherIds']++
+      }
       batch = []
       mkdirSync(dirname(checkpoint), { recursive: true })
       writeFileSync(checkpoint, JSON.stringify({ lines: line, bytes }))
@@ -202,8 +204,11 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
     await flush()
     progress.stop()
     rmSync(checkpoint, { force: true })
-    const remaps = counts.remapped ? `, ${counts.remapped} under new ids (listed on stdout as {"from","to"})` : ''
-    process.stderr.write(`imported ${counts.ADD} new, ${counts.NONE} already present${remaps}${done.lines ? ` (resumed after line ${done.lines})` : ''}\n`)
+    // A line whose text was already stored is present under that memory's id, not stored anew.
+    const added = `${counts.ADD} new${counts.newIds ? ` (${counts.newIds} under new ids)` : ''}`
+    const present = `${counts.NONE} already present${counts.otherIds ? ` (${counts.otherIds} under other ids)` : ''}`
+    const listed = counts.newIds + counts.otherIds ? '; each changed id is on stdout as {"from","to"}' : ''
+    process.stderr.write(`imported ${added}, ${present}${listed}${done.lines ? ` (resumed after line ${done.lines})` : ''}\n`)
   })
 }
 
