@@ -68,6 +68,25 @@ describe('issue 17, item 5: the scope inside filters, and the * wildcard', () =>
         expect.stringContaining("'*' is the filter wildcard"),
       ])
     }
+    // The Mem0 and admin routes too, naming their own fields (they answered the engine's MEMORY_INVALID_OPTIONS / INPUT on userId, tenantId).
+    for (const [path, field, auth] of [
+      ['/v1/memories/?user_id=*', 'user_id', mem0(t)],
+      ['/v1/admin/tenants/%2A/reset', 'tenant', { key: t.adminKey }],
+    ] as const) {
+      const res = await t.call(path.startsWith('/v1/admin') ? 'POST' : 'DELETE', path, auth)
+      expect([res.status, res.body.error.code, res.body.error.message], path).toEqual([
+        400,
+        'REQUEST_VALIDATION_FAILED',
+        expect.stringMatching(new RegExp(`${field}.*'\\*' is the filter wildcard`)),
+      ])
+    }
+    // A Mem0 update with nothing to change is refused as the native PATCH is.
+    const emptyUpdate = await t.call('PUT', '/v1/memories/0190a5b0-0000-7000-8000-000000000000/', { ...mem0(t), body: {} })
+    expect([emptyUpdate.status, emptyUpdate.body.error.code, emptyUpdate.body.error.message]).toEqual([
+      400,
+      'REQUEST_VALIDATION_FAILED',
+      expect.stringContaining('give text, metadata or both'),
+    ])
     // A control character in an id is refused with the same code as an empty one (it was the engine's MEMORY_INVALID_OPTIONS).
     for (const user_id of ['', 'a\u0001b']) {
       const res = await t.call('POST', '/v1/memories', { body: { messages: 'x', user_id } })

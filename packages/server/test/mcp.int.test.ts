@@ -162,6 +162,12 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
     const scopeError = await call(client, 'add_memory', { messages: 'no scope anywhere' })
     expect(scopeError.body.error.code).toBe('MEMORY_SCOPE_REQUIRED')
     expect(scopeError.body.error.message).toMatch(/user_id/)
+    // A '*' id is refused by the tool's own schema, naming the argument as HTTP does (it was the engine's MEMORY_INVALID_OPTIONS on userId).
+    const star = await client.callTool({ name: 'add_memory', arguments: { messages: 'x', user_id: '*' } })
+    expect([star.isError, (star.content as Array<{ text: string }>)[0]?.text]).toEqual([
+      true,
+      expect.stringMatching(/'\*' is the filter wildcard.* at user_id$/),
+    ])
     // The server still serves after all of that.
     expect((await call(client, 'list_entities')).isError).toBe(false)
 

@@ -1,4 +1,5 @@
 import type { Memory } from '@agentmem/memory'
+import { identifier } from '@agentmem/memory/identifiers'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import type { Logger } from 'pino'
@@ -27,11 +28,10 @@ export interface McpToolsContext {
   requestId?: string | undefined
 }
 
-const id = z.string().min(1).max(256)
 const scope = {
-  user_id: id.optional().describe('The user the memories are about. Defaults to the connection’s user, if it has one.'),
-  agent_id: id.optional().describe('The agent the memories belong to. Defaults to the connection’s agent, if it has one.'),
-  run_id: id.optional().describe('One conversation or session. Defaults to the connection’s run, if it has one.'),
+  user_id: identifier.optional().describe('The user the memories are about. Defaults to the connection’s user, if it has one.'),
+  agent_id: identifier.optional().describe('The agent the memories belong to. Defaults to the connection’s agent, if it has one.'),
+  run_id: identifier.optional().describe('One conversation or session. Defaults to the connection’s run, if it has one.'),
 }
 const filters = z
   .record(z.string(), z.unknown())
@@ -188,9 +188,9 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
     'delete_all_memories',
     'Forget every memory of a scope (a user, agent or run), named in the call: the connection’s default scope never applies here. Purge also erases their texts from the history.',
     {
-      user_id: id.optional().describe('Delete every memory of this user.'),
-      agent_id: id.optional().describe('Delete every memory of this agent.'),
-      run_id: id.optional().describe('Delete every memory of this run.'),
+      user_id: identifier.optional().describe('Delete every memory of this user.'),
+      agent_id: identifier.optional().describe('Delete every memory of this agent.'),
+      run_id: identifier.optional().describe('Delete every memory of this run.'),
       purge: z.boolean().default(false),
     },
     { destructiveHint: true, idempotentHint: true },

@@ -1,10 +1,12 @@
+import { tenantIdSchema } from '@agentmem/memory/identifiers'
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { ServerError, ServerErrorCode } from '../../errors.js'
 import { type KeyStore, toKeyJson } from '../../keys/key-store.js'
 import type { AppEnv } from '../context.js'
 import { errorBody } from '../schemas.js'
 
-const tenant = z.string().min(1).max(256)
+/** A tenant as the engine takes one (no control characters, never `*`): a refusal names the API's field. */
+const tenant = tenantIdSchema
 const keyInfo = z
   .object({
     id: z.string(),

@@ -1,4 +1,5 @@
 import type { Memory, MemoryItem, SearchResult } from '@agentmem/memory'
+import { identifier } from '@agentmem/memory/identifiers'
 import type { Context, Hono } from 'hono'
 import { z } from 'zod'
 import { ServerError, ServerErrorCode, validationFailed } from '../../errors.js'
@@ -13,8 +14,7 @@ import { memoryNotFound } from './memories.js'
  * client's types; platform-only features answer 501 with a JSON error, never a silent no-op.
  */
 
-const id = z.string().min(1).max(256)
-const scopeFields = { user_id: id.optional(), agent_id: id.optional(), run_id: id.optional() }
+const scopeFields = { user_id: identifier.optional(), agent_id: identifier.optional(), run_id: identifier.optional() }
 /** AgentMem's `purge` on Mem0's delete routes: also erase the texts from history (the client passes unknown options through). */
 const purgeFlag = z.enum(['true', 'false']).default('false')
 const filters = z.record(z.string(), z.unknown())
@@ -90,12 +90,14 @@ const listBody = z.strictObject({
   latest_only: z.boolean().optional(),
   show_expired: z.boolean().optional(),
 })
-const updateBody = z.strictObject({
-  text: z.string().optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
-  // The platform re-dates a memory; the engine keeps its own times.
-  timestamp: z.unknown().optional(),
-})
+const updateBody = z
+  .strictObject({
+    text: z.string().optional(),
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    // The platform re-dates a memory; the engine keeps its own times.
+    timestamp: z.unknown().optional(),
+  })
+  .refine((b) => b.text !== undefined || b.metadata !== undefined, 'give text, metadata or both')
 const batchUpdateBody = z.strictObject({
   memories: z
     .array(z.strictObject({ memory_id: z.uuid(), text: z.string() }))
@@ -232,7 +234,7 @@ export function registerMem0Routes(
   })
 
   app.delete('/v1/memories/', async (c) => {
-    const query = z.strictObject({ ...scopeFields, app_id: id.optional(), purge: purgeFlag }).safeParse(c.req.query())
+    const query = z.strictObject({ ...scopeFields, app_id: identifier.optional(), purge: purgeFlag }).safeParse(c.req.query())
     if (!query.success) throw validationFailed(query.error.issues, 'query')
     if (query.data.app_id !== undefined) throw platformFeature('app_id')
     const { deleted } = await memory(c).deleteAll({ ...scopeOf(query.data), purge: query.data.purge === 'true', actor: actor(c) })
