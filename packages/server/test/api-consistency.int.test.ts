@@ -80,6 +80,18 @@ describe('issue 17, item 5: the scope inside filters, and the * wildcard', () =>
         expect.stringMatching(new RegExp(`${field}.*'\\*' is the filter wildcard`)),
       ])
     }
+    // A query parameter given twice is refused on every route (the native list read limit=2&limit=3 as NaN; Mem0 used the first page).
+    for (const [method, path, auth] of [
+      ['GET', '/v1/memories?user_id=u&limit=2&limit=3', {}],
+      ['POST', '/v3/memories/?page=1&page=2', { ...mem0(t), body: { filters: { user_id: 'u' } } }],
+    ] as const) {
+      const res = await t.call(method, path, auth)
+      expect([res.status, res.body.error.code, res.body.error.message], path).toEqual([
+        400,
+        'REQUEST_VALIDATION_FAILED',
+        expect.stringMatching(/(limit|page): given more than once/),
+      ])
+    }
     // A Mem0 update with nothing to change is refused as the native PATCH is.
     const emptyUpdate = await t.call('PUT', '/v1/memories/0190a5b0-0000-7000-8000-000000000000/', { ...mem0(t), body: {} })
     expect([emptyUpdate.status, emptyUpdate.body.error.code, emptyUpdate.body.error.message]).toEqual([

@@ -178,6 +178,15 @@ export function createApp(deps: AppDeps) {
     }
     return next()
   })
+  app.use(async (c, next) => {
+    // A query parameter given twice is refused rather than one of its values used (or read as NaN).
+    // Only a URL with an '&' can repeat one; the dashboard's forms are its own.
+    if (c.req.url.includes('&') && !dashboard.owns(c.req.path)) {
+      const repeated = Object.entries(c.req.queries()).find(([, values]) => values.length > 1)?.[0]
+      if (repeated !== undefined) throw validationFailed([{ path: [repeated], message: 'given more than once' }], 'query')
+    }
+    return next()
+  })
   app.use(timeout(config.requestTimeoutMs, () => new HTTPException(504)))
 
   // POST-only routes say so. Without these, GET /v1/memories/search would reach GET

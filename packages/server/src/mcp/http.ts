@@ -19,9 +19,6 @@ const defaultScopeQuery = z.strictObject({ user_id: identifier.optional(), agent
 export function registerMcpRoute(app: OpenAPIHono<AppEnv>, logger: Logger): void {
   // Other methods are 405 (app.ts): nothing to open or end between stateless calls.
   app.post('/mcp', async (c) => {
-    // A parameter given twice is refused, as on every route, rather than its first value used.
-    const repeated = Object.entries(c.req.queries()).find(([, values]) => values.length > 1)?.[0]
-    if (repeated !== undefined) throw validationFailed([{ path: [repeated], message: 'given more than once' }], 'query')
     const query = defaultScopeQuery.safeParse(c.req.query())
     if (!query.success) throw validationFailed(query.error.issues, 'query')
     const server = createMcpServer({
