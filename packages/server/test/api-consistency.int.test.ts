@@ -332,7 +332,7 @@ describe('issue 17, item 8: Mem0 client flags AgentMem does not support answer 5
     expect([plain.status, texts(plain.body.results)]).toEqual([200, ['I like tea']])
   })
 
-  it('honours fields: each hit holds the fields named (all for none); a Mem0 field AgentMem does not return is 501', async () => {
+  it('honours fields: each hit holds the fields named (all for none); a Mem0 field AgentMem does not return is 501, any other name 400', async () => {
     await using t = await openTestApp(embedder)
     await t.call('POST', '/v1/memories/batch', {
       body: {
@@ -354,6 +354,13 @@ describe('issue 17, item 8: Mem0 client flags AgentMem does not support answer 5
     expect(Object.keys(all[0])).toEqual(Object.keys((await search({})).body.results[0]))
     const lacking = await search({ fields: ['memory', 'hash'] })
     expect([lacking.status, lacking.body.error.code, lacking.body.error.message]).toEqual([501, 'NOT_IMPLEMENTED', expect.stringContaining('fields: hash')])
+    // A name that is no Mem0 field at all is the client's mistake, not a missing feature (it was 501).
+    const unknown = await search({ fields: ['memory', 'nope'] })
+    expect([unknown.status, unknown.body.error.code, unknown.body.error.message]).toEqual([
+      400,
+      'REQUEST_VALIDATION_FAILED',
+      expect.stringContaining('fields: no hit field nope; fields are id, memory,'),
+    ])
     // keyword_search either way: AgentMem's semantic search is hybrid, keywords included.
     const hybrid = (await search({ keyword_search: false })).body.results
     expect(hybrid.map((r: { memory: string }) => r.memory)).toEqual(

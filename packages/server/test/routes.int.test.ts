@@ -292,6 +292,8 @@ describe('native API', () => {
       ['POST', '/v3/memories/add/', { messages: [], user_id: 'u' }, 400, 'REQUEST_VALIDATION_FAILED'],
       ['POST', '/v3/memories/add/', { messages: 'x' }, 400, 'MEMORY_SCOPE_REQUIRED'],
       ['POST', '/v3/memories/add/', { messages: 'x', user_id: 'u', app_id: 'shop' }, 501, 'NOT_IMPLEMENTED'],
+      // Platform accounts, as the client sends them when made with organizationId / projectId (a 400 "unrecognized keys" before).
+      ['POST', '/v3/memories/add/', { messages: 'x', user_id: 'u', org_id: 'o', project_id: 'p' }, 501, 'NOT_IMPLEMENTED'],
       ['POST', '/v3/memories/add/', { messages: 'x', user_id: 'u', custom_categories: [{ food: 'food' }] }, 501, 'NOT_IMPLEMENTED'],
       ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, top_k: 21 }, 400, 'REQUEST_VALIDATION_FAILED'],
       ['POST', '/v3/memories/search/', { query: 'tea', filters: { user_id: 'u' }, rerank: true }, 501, 'MEMORY_RERANKER_NOT_CONFIGURED'],

@@ -25,6 +25,9 @@ const message = z.object({ role: z.enum(messageRoles), content: z.string() })
  * any value but null, or only the values listed. They answer 501, never a 400 that reads like a client bug.
  */
 const unsupported: Record<string, readonly unknown[] | 'any'> = {
+  // The client sends these when made with organizationId / projectId: platform accounts.
+  org_id: 'any',
+  project_id: 'any',
   app_id: 'any',
   custom_categories: 'any',
   custom_instructions: 'any',
@@ -69,6 +72,8 @@ const mem0Fields = [
   'similarity',
   'rerank_score',
 ] as const
+/** Fields of a platform memory that AgentMem does not keep: asking for one is 501; any other name is a 400. */
+const platformOnlyFields = ['hash', 'memory_type', 'expiration_date', 'owner', 'immutable', 'structured_attributes', 'messages', 'event', 'data']
 const searchBody = z.strictObject({
   query: z.string().min(1),
   filters: filters.optional(),
@@ -171,8 +176,11 @@ export function registerMem0Routes(
     const hits = results.map(toMem0)
     // `fields` picks what each hit holds (none named: all); a Mem0 field AgentMem does not return is 501, not silently left out.
     const fields = body.fields?.length ? body.fields : undefined
-    const lacking = fields?.filter((field) => !(mem0Fields as readonly string[]).includes(field))
-    if (lacking?.length) throw platformFeature(`fields: ${lacking.join(', ')}`)
+    const lacking = fields?.filter((field) => !(mem0Fields as readonly string[]).includes(field)) ?? []
+    const unknown = lacking.filter((field) => !platformOnlyFields.includes(field))
+    if (unknown.length)
+      throw validationFailed([{ path: ['fields'], message: `no hit field ${unknown.join(', ')}; fields are ${mem0Fields.join(', ')}` }], 'search request')
+    if (lacking.length) throw platformFeature(`fields: ${lacking.join(', ')}`)
     return c.json({ results: fields ? hits.map((hit) => Object.fromEntries(Object.entries(hit).filter(([key]) => fields.includes(key)))) : hits })
   })
 
