@@ -94,7 +94,7 @@ it("names a faulty line and the file's own field names, and imports nothing from
   expect(lines((await runCli(['list', '--user', 'u', '--data', data])).stdout).map((m) => m['memory'])).toEqual(['null fields'])
 })
 
-it("export refuses to resume another tenant's file, an unwritable --out, and a --data with no store", { timeout: 600_000 }, async () => {
+it("export refuses to resume another tenant's file or one that is no export, an unwritable --out, and a --data with no store", { timeout: 600_000 }, async () => {
   const data = join(root, 'exports')
   expect((await runCli(['add', 'tenant one fact', '--user', 'u', '--tenant', 'one', '--data', data])).code).toBe(0)
   expect((await runCli(['add', 'tenant two fact', '--user', 'u', '--tenant', 'two', '--data', data])).code).toBe(0)
@@ -107,6 +107,14 @@ it("export refuses to resume another tenant's file, an unwritable --out, and a -
   // The same tenant resumes: nothing new to write.
   const again = await runCli(['export', '--tenant', 'one', '--data', data, '--out', file])
   expect([again.code, again.stderr]).toEqual([0, expect.stringContaining('exported 0 memories (resumed after')])
+  // A file that is no export is refused and left untouched (an export was appended to it, or its unterminated last line cut).
+  for (const content of ['{"not":"an export"}\n', 'my notes\nno newline at the end']) {
+    const foreign = join(root, 'foreign.txt')
+    writeFileSync(foreign, content)
+    const run = await runCli(['export', '--tenant', 'one', '--data', data, '--out', foreign])
+    expect([run.code, run.stderr]).toEqual([1, expect.stringContaining('is not an AgentMem export (its last complete line holds no memory id)')])
+    expect(readFileSync(foreign, 'utf8')).toBe(content)
+  }
   // An unwritable path crashed Node with an unhandled stream error.
   const unwritable = await runCli(['export', '--tenant', 'one', '--data', data, '--out', join(root, 'missing-dir', 'x.jsonl')])
   expect([unwritable.code, unwritable.stderr]).toEqual([1, expect.stringMatching(/^agentmem: ENOENT/)])

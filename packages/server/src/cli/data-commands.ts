@@ -97,7 +97,11 @@ export async function listCommand(config: ServerConfig, o: StoreScope & ListFlag
   )
 }
 
-/** The id on the last complete line of an export file; a torn last line (a crash mid-write) is cut off. */
+/**
+ * The id on the last complete line of an export file; a torn last line (a crash mid-write) is cut
+ * off. A file whose last complete line is no export line is refused and left as it is: resuming
+ * appended a whole export to it (or cut its last line).
+ */
 function resumePoint(file: string): string | undefined {
   const size = statSync(file).size
   if (size === 0) return undefined
@@ -107,12 +111,21 @@ function resumePoint(file: string): string | undefined {
     readSync(fd, chunk, 0, chunk.length, size - chunk.length)
     const text = chunk.toString('utf8')
     const end = text.lastIndexOf('\n')
-    if (end < 0) throw new Error(`${file} does not look like an export (no complete line in its last MiB)`)
+    const id = end < 0 ? undefined : exportLineId(text.slice(text.lastIndexOf('\n', end - 1) + 1, end))
+    if (id === undefined) throw new Error(`${file} is not an AgentMem export (its last complete line holds no memory id): give another --out, or remove it`)
     if (end < text.length - 1) truncateSync(file, size - Buffer.byteLength(text.slice(end + 1)))
-    const start = text.lastIndexOf('\n', end - 1) + 1
-    return (JSON.parse(text.slice(start, end)) as { id: string }).id
+    return id
   } finally {
     closeSync(fd)
+  }
+}
+
+function exportLineId(line: string): string | undefined {
+  try {
+    const id = (JSON.parse(line) as { id?: unknown } | null)?.id
+    return typeof id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id) ? id : undefined
+  } catch {
+    return undefined
   }
 }
 
