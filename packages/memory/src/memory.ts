@@ -5,10 +5,11 @@ import { decodeCursor, encodeCursor, fingerprint, queryFingerprint } from './cur
 import { embed } from './embed.js'
 import { type Engine, lead, loadManifest, newWriter, replicaEngine, schemaVersion } from './engine.js'
 import { MemoryError, MemoryErrorCode } from './errors.js'
-import { maxMetadataKeyLength, parseFilters } from './filters.js'
+import { parseFilters } from './filters.js'
 import { type InferenceJob, type InferResult, toJob } from './inference/inference.js'
 import type { LlmUsage } from './inference/llm-client.js'
 import { toItem, withScore } from './items.js'
+import { checkMetadata } from './metadata.js'
 import {
   type AddBatchItem,
   type AddOptions,
@@ -48,12 +49,6 @@ import type { ScopeFilter, StoredMemory } from './store/types.js'
 import { dedupKey } from './text.js'
 import type { AddResult, HistoryEntry, MemoryItem, Metadata, ReembedProgress, SearchResult } from './types.js'
 import type { WriteOp } from './writer.js'
-
-/** Metadata keys that look like identity fields are refused: scope lives in columns, never in metadata. */
-const reservedMetadataKeys = new Set(['tenant_id', 'tenantId', 'user_id', 'userId', 'agent_id', 'agentId', 'run_id', 'runId'])
-const maxMetadataBytes = 64 * 1024
-/** Objects and arrays nested deeper are refused: SQLite's JSON functions stop at 1,000 levels, and no real metadata comes near this. */
-const maxMetadataDepth = 64
 
 /**
  * Long-term memory for agents: scoped add / search / list / update / delete / history.
@@ -741,65 +736,6 @@ interface Draft {
 /** System messages steer the model; they are not facts about the user, so they are not stored. */
 function parseMessages(messages: Message[]): Array<{ role: string; content: string }> {
   return parseWith(z.array(messageSchema), messages, 'messages', MemoryErrorCode.InvalidInput).filter((m) => m.role !== 'system')
-}
-
-/**
- * Metadata as it will be stored: plain JSON within the size and depth limits, keys a filter can
- * name. A lone surrogate cannot be stored as UTF-8: in a value it is replaced (U+FFFD), as in a
- * memory's text; in a key it is refused, since two keys could become one.
- */
-function checkMetadata(metadata: Metadata): Metadata {
-  for (const key of Object.keys(metadata)) {
-    if (key.length === 0 || key.length > maxMetadataKeyLength) {
-      throw invalidInput(`metadata keys must be 1-${maxMetadataKeyLength} characters; ${shortKey(key)} has ${key.length}`)
-    }
-    if (key.includes('\u0000')) throw invalidInput(`metadata key ${shortKey(key)} holds NUL, which no filter can name`)
-    if (reservedMetadataKeys.has(key)) throw invalidInput(`metadata key '${key}' is reserved: scope is set by userId / agentId / runId, never by metadata`)
-  }
-  let json: string
-  try {
-    json = JSON.stringify(metadata)
-  } catch (cause) {
-    throw new MemoryError(MemoryErrorCode.InvalidInput, 'metadata must be JSON-serialisable', { cause })
-  }
-  if (Buffer.byteLength(json) > maxMetadataBytes) throw invalidInput(`metadata is larger than ${maxMetadataBytes} bytes as JSON`)
-  const copy = JSON.parse(json) as Metadata
-  if (nestingDepth(copy) > maxMetadataDepth) throw invalidInput(`metadata is nested more than ${maxMetadataDepth} levels deep`)
-  // JSON.stringify writes a lone surrogate, and only that, as a \ud800-\udfff escape.
-  return /\\ud[89a-f]/.test(json) ? (wellFormed(copy, '') as Metadata) : copy
-}
-
-/** A copy of a JSON value with lone surrogates in strings replaced; one in a key is refused. */
-function wellFormed(value: unknown, path: string): unknown {
-  if (typeof value === 'string') return value.toWellFormed()
-  if (Array.isArray(value)) return value.map((item, i) => wellFormed(item, `${path}[${i}]`))
-  if (typeof value !== 'object' || value === null) return value
-  // fromEntries defines each key, so a nested "__proto__" stays a key, as JSON.parse made it.
-  return Object.fromEntries(
-    Object.entries(value).map(([key, item]) => {
-      const at = path ? `${path}.${key.toWellFormed()}` : key.toWellFormed()
-      if (!key.isWellFormed()) throw invalidInput(`metadata key ${shortKey(at)} holds a lone surrogate (half of a UTF-16 pair), which UTF-8 cannot store`)
-      return [key, wellFormed(item, at)]
-    }),
-  )
-}
-
-/** A key for an error message: quoted, cut to 40 characters. */
-function shortKey(key: string): string {
-  return JSON.stringify(key.length > 40 ? `${key.slice(0, 40)}...` : key)
-}
-
-/** How many objects and arrays deep a JSON value goes (a flat object is 1), without recursion. */
-function nestingDepth(value: unknown): number {
-  let deepest = 0
-  const stack: Array<[unknown, number]> = [[value, 1]]
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop() as [unknown, number]
-    if (typeof node !== 'object' || node === null) continue
-    deepest = Math.max(deepest, depth)
-    for (const child of Object.values(node)) if (typeof child === 'object' && child !== null) stack.push([child, depth + 1])
-  }
-  return deepest
 }
 
 function invalidInput(message: string): MemoryError {

@@ -2,6 +2,7 @@ import { isDeepStrictEqual } from 'node:util'
 import type { Logger } from '@agentmem/embeddings'
 import { uuidv7 } from 'uuidv7'
 import { MemoryError, MemoryErrorCode, storageFailed } from './errors.js'
+import { sortedKeys } from './metadata.js'
 import { inScope } from './search/filter-match.js'
 import { type ResidentCache, type RowImage, scopeKey } from './search/resident-cache.js'
 import type { HistoryPurge, HistoryRecord, MetadataStore, ScopeFilter, StoreChange, StoredMemory, VectorStore } from './store/types.js'
@@ -602,7 +603,7 @@ export class Writer {
           if (existing && !op.keepId) {
             // Said again: its new metadata keys are merged in (UPDATE); nothing new is NONE. Said
             // again after a newer fact superseded it: current again, under its own id (ADD).
-            const metadata = { ...existing.metadata, ...op.memory.metadata }
+            const metadata = sortedKeys({ ...existing.metadata, ...op.memory.metadata })
             const revive = existing.validTo !== null
             const changed = !isDeepStrictEqual(metadata, existing.metadata)
             if (!revive && !changed) {

@@ -2,6 +2,7 @@ import type { Embedder, Logger } from '@agentmem/embeddings'
 import { uuidv7 } from 'uuidv7'
 import { embed } from '../embed.js'
 import { isMemoryError, MemoryError, MemoryErrorCode } from '../errors.js'
+import { sortedKeys } from '../metadata.js'
 import type { MemoryConfig } from '../options.js'
 import type { InferenceJobRecord, MetadataStore, ScopeFilter, StoredMemory, VectorStore } from '../store/types.js'
 import { dedupKey } from '../text.js'
@@ -437,7 +438,7 @@ function memoryOf(scope: ScopeFilter, text: string, vector: Float32Array, metada
     role,
     text,
     dedupKey: dedupKey(scope, text),
-    metadata,
+    metadata: sortedKeys(metadata),
     createdAt: now,
     updatedAt: now,
     validTo: null,
