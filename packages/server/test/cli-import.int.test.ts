@@ -94,7 +94,9 @@ it("names a faulty line and the file's own field names, and imports nothing from
   expect(lines((await runCli(['list', '--user', 'u', '--data', data])).stdout).map((m) => m['memory'])).toEqual(['null fields'])
 })
 
-it("export refuses to resume another tenant's file or one that is no export, an unwritable --out, and a --data with no store", { timeout: 600_000 }, async () => {
+it("export refuses to resume another tenant's file or one that is no export, an unwritable --out, and a --data with no store", {
+  timeout: 600_000,
+}, async () => {
   const data = join(root, 'exports')
   expect((await runCli(['add', 'tenant one fact', '--user', 'u', '--tenant', 'one', '--data', data])).code).toBe(0)
   expect((await runCli(['add', 'tenant two fact', '--user', 'u', '--tenant', 'two', '--data', data])).code).toBe(0)
