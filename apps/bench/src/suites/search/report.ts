@@ -34,7 +34,7 @@ export function searchTargets(result: SearchSuiteResult): Target[] {
     },
     { label: 'HTTP mix errors + non-2xx', measured: mixErrors, goal: '0', met: mixErrors === 0, digits: 0 },
     ...result.inProcess.loads
-      .filter((l) => l.callers === 16)
+      .filter((l) => l.callers === 16 && !l.ranking)
       .map((l) => ({
         label: `in process hybrid search, 16 callers, scopes of ${l.scopeSize.toLocaleString('en')} (searches/s)`,
         measured: l.searchesPerSecond,
@@ -75,7 +75,7 @@ export function searchReport(run: SuiteRun<SearchSuiteResult>): string {
   })
   const inProcessRows = inProcess.loads.map(
     (l) =>
-      `| ${l.scopeSize.toLocaleString('en')} | ${l.scopes} | ${l.callers} | ${fmt(l.searchesPerSecond, 0)} | ${fmt(l.latency.p50Ms, 2)} | ${fmt(l.latency.p99Ms, 2)} | ${fmt(l.cpuUsPerSearch, 0)} | ${fmt(l.meanResults)} | ${l.runs.map((r) => fmt(r, 0)).join(' / ')} |`,
+      `| ${l.scopeSize.toLocaleString('en')} | ${l.scopes} | ${l.callers} | ${l.ranking ? 'without feedback and context' : 'default'} | ${fmt(l.searchesPerSecond, 0)} | ${fmt(l.latency.p50Ms, 2)} | ${fmt(l.latency.p99Ms, 2)} | ${fmt(l.cpuUsPerSearch, 0)} | ${fmt(l.meanResults)} | ${l.runs.map((r) => fmt(r, 0)).join(' / ')} |`,
   )
   const l = (x: LatencyStats) => `${fmt(x.p50Ms, 2)} / ${fmt(x.p95Ms, 2)} / ${fmt(x.p99Ms, 2)}`
   return `${title('Search benchmark', quick)}
@@ -121,10 +121,12 @@ ${bareSection(result)}
 \`Memory\` from @agentmem/memory on one store of ${inProcess.memories.toLocaleString('en')} memories holding scopes of both sizes;
 each search is \`mode: hybrid\`, \`topK: 10\`, in one random scope of the given size, by callers that each await
 one search at a time, ${inProcess.secondsPerRun} s per run. Latencies are per call, in ms; CPU is this process's user + system
-time per search in µs (all threads), median over the runs.
+time per search in µs (all threads), median over the runs. "Without feedback and context" is a second store of the same
+memories opened with \`feedbackWeight: 0, contextWeight: 0\` (plain hybrid: vector and keyword candidates fused), run
+between the others: what the two ranking signals that lifted LoCoMo recall cost a search.
 
-| scope size | scopes | callers | searches/s | p50 ms | p99 ms | CPU µs/search | mean results | each run (searches/s) |
-|---:|---:|---:|---:|---:|---:|---:|---:|---|
+| scope size | scopes | callers | ranking | searches/s | p50 ms | p99 ms | CPU µs/search | mean results | each run (searches/s) |
+|---:|---:|---:|---|---:|---:|---:|---:|---:|---|
 ${inProcessRows.join('\n')}
 
 ### Sequential single adds

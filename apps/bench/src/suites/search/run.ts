@@ -5,7 +5,9 @@
  *    ceiling), hybrid `POST /v1/memories/search` (top 10, one user's scope) at 16 and 1 connections,
  *    then the server mix (1 add : 4 searches) at 16 connections.
  * 2. In process (`Memory` from @agentmem/memory): hybrid search by 16 and 1 concurrent callers on
- *    scopes of 100 and 1,000 memories; then sequential single durable adds.
+ *    scopes of 100 and 1,000 memories, and by 16 on a second store of the same memories ranking
+ *    without feedback and conversation context (what those two cost); then sequential single
+ *    durable adds.
  * 3. A fresh store bulk-loaded with addBatch(1,000): search p50 right after the load vs after
  *    `memory.optimize()`.
  * 4. Calibration: a bare `node:http` server (bare-server.ts) spinning 0 to 400 µs of CPU per request,
@@ -59,6 +61,8 @@ export interface InProcessLoad {
   scopeSize: number
   scopes: number
   callers: number
+  /** `plain`: hybrid without feedback and conversation context (`feedbackWeight` and `contextWeight` 0); absent: the defaults. */
+  ranking?: 'plain'
   /** Searches/s of each repetition; `searchesPerSecond` is their median. */
   runs: number[]
   searchesPerSecond: number
@@ -403,7 +407,9 @@ async function measureInProcess(
       ]
   const seconds = options.quick ? 1 : 5
   const path = join(work, 'in-process')
+  const plainPath = join(work, 'in-process-plain')
   const memory = await Memory.open({ path, embedder })
+  const plain = await Memory.open({ path: plainPath, embedder, feedbackWeight: 0, contextWeight: 0 })
   try {
     let n = 0
     const items = shapes.flatMap((shape) =>
@@ -413,46 +419,54 @@ async function measureInProcess(
       })),
     )
     const fillStart = performance.now()
-    for (let i = 0; i < items.length; i += 1000) await memory.addBatch(items.slice(i, i + 1000))
-    await memory.optimize()
+    for (const store of [memory, plain]) {
+      for (let i = 0; i < items.length; i += 1000) await store.addBatch(items.slice(i, i + 1000))
+      await store.optimize()
+    }
     const memories = items.length
     options.progress.log(
-      `in process: ${memories} memories (${shapes.map((s) => `${s.scopes} scopes of ${s.scopeSize}`).join(', ')}) filled and optimized in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`,
+      `in process: ${memories} memories (${shapes.map((s) => `${s.scopes} scopes of ${s.scopeSize}`).join(', ')}) filled and optimized twice in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`,
     )
 
-    const search = (shape: (typeof shapes)[number]) => async () =>
+    const search = (shape: (typeof shapes)[number], store: Memory) => async () =>
       (
-        await memory.search(queries.next(), {
+        await store.search(queries.next(), {
           userId: `scope${shape.scopeSize}-${Math.floor(Math.random() * shape.scopes)}`,
           mode: 'hybrid',
           topK: 10,
         })
       ).results.length
     // Every scope resident first (as in the HTTP warm-up): the loads measure the steady state.
-    for (const shape of shapes) for (let i = 0; i < shape.scopes; i++) await memory.warm({ userId: `scope${shape.scopeSize}-${i}` })
-    for (const shape of shapes) await closedLoop(16, options.quick ? 0.5 : 2, search(shape))
+    for (const store of [memory, plain]) {
+      for (const shape of shapes) for (let i = 0; i < shape.scopes; i++) await store.warm({ userId: `scope${shape.scopeSize}-${i}` })
+      for (const shape of shapes) await closedLoop(16, options.quick ? 0.5 : 2, search(shape, store))
+    }
 
-    const plan = shapes.flatMap((shape) => [16, 1].map((callers) => ({ shape, callers })))
+    const plan = shapes.flatMap((shape) => [
+      ...[16, 1].map((callers) => ({ shape, callers, ranking: undefined })),
+      { shape, callers: 16, ranking: 'plain' as const },
+    ])
     const collected = plan.map(() => ({ runs: [] as number[], samples: [] as number[], returned: 0, cpuUs: [] as number[] }))
     for (let r = 0; r < options.repetitions; r++) {
-      for (const [i, { shape, callers }] of plan.entries()) {
-        options.progress.step(`in process: scopes of ${shape.scopeSize}, ${callers} caller(s)`)
-        const result = await closedLoop(callers, seconds, search(shape))
+      for (const [i, { shape, callers, ranking }] of plan.entries()) {
+        const label = `scopes of ${shape.scopeSize}, ${callers} caller(s)${ranking ? ', without feedback and context' : ''}`
+        options.progress.step(`in process: ${label}`)
+        const result = await closedLoop(callers, seconds, search(shape, ranking ? plain : memory))
         const into = collected[i] as (typeof collected)[number]
         into.runs.push(result.perSecond)
         into.samples.push(...result.samples)
         into.returned += result.returned
         into.cpuUs.push(result.cpuUsPerCall)
-        options.progress.log(
-          `  scopes of ${shape.scopeSize}, ${callers} caller(s): ${result.perSecond.toFixed(0)} searches/s, ${result.cpuUsPerCall.toFixed(0)} µs CPU each`,
-        )
+        options.progress.log(`  ${label}: ${result.perSecond.toFixed(0)} searches/s, ${result.cpuUsPerCall.toFixed(0)} µs CPU each`)
       }
     }
-    const loads: InProcessLoad[] = plan.map(({ shape, callers }, i) => {
+    await plain.close()
+    const loads: InProcessLoad[] = plan.map(({ shape, callers, ranking }, i) => {
       const c = collected[i] as (typeof collected)[number]
       return {
         ...shape,
         callers,
+        ...(ranking && { ranking }),
         runs: c.runs,
         searchesPerSecond: median(c.runs),
         latency: latencyStats(c.samples),
@@ -491,7 +505,9 @@ async function measureInProcess(
     }
   } finally {
     await memory.close()
+    await plain.close()
     await rm(path, { recursive: true, force: true })
+    await rm(plainPath, { recursive: true, force: true })
   }
 }
 
