@@ -11,18 +11,28 @@ import { committedFolder, formatMarkdown, quickFolder, reportFiles, runJson, wri
 import { readRuns, summaryFiles, summaryPage } from './report/summary.js'
 import { type SuiteName, suiteNames, suites } from './suites/index.js'
 
-const { values, positionals } = parseArgs({
-  allowPositionals: true,
-  options: {
-    quick: { type: 'boolean', default: false },
-    /** Where results go: docs/benchmarks for full runs, apps/bench/results/quick for quick ones. */
-    out: { type: 'string' },
-    /** memory suite: comma-separated store sizes instead of the defaults. */
-    sizes: { type: 'string' },
-    /** locomo suite: a model folder to run besides the offline default (repeatable). */
-    model: { type: 'string', multiple: true, default: [] },
-  },
-})
+const usage = `usage: pnpm bench <${[...suiteNames, 'all'].join('|')}> [--quick] [--out DIR] [--sizes N,N] [--model DIR]\n       pnpm bench summary [--out DIR]\n`
+const parsed = (() => {
+  try {
+    return parseArgs({
+      allowPositionals: true,
+      options: {
+        quick: { type: 'boolean', default: false },
+        /** Where results go: docs/benchmarks for full runs, apps/bench/results/quick for quick ones. */
+        out: { type: 'string' },
+        /** memory suite: comma-separated store sizes instead of the defaults. */
+        sizes: { type: 'string' },
+        /** locomo suite: a model folder to run besides the offline default (repeatable). */
+        model: { type: 'string', multiple: true, default: [] },
+      },
+    })
+  } catch (error) {
+    // An unknown flag (--help included) is a usage line, not a stack trace.
+    process.stderr.write(`${(error as Error).message.split('.')[0]}\n${usage}`)
+    process.exit(2)
+  }
+})()
+const { values, positionals } = parsed
 const out = resolve(values.out ?? (values.quick ? quickFolder : committedFolder))
 if (values.quick && out === committedFolder) {
   process.stderr.write('a --quick run never writes to docs/benchmarks: it would overwrite a full report\n')
@@ -39,7 +49,7 @@ if (command === 'summary') {
 
 const chosen: SuiteName[] = command === 'all' ? suiteNames : suiteNames.filter((name) => name === command)
 if (chosen.length === 0) {
-  process.stderr.write(`usage: pnpm bench <${[...suiteNames, 'all'].join('|')}> [--quick] [--out DIR]\n       pnpm bench summary [--out DIR]\n`)
+  process.stderr.write(usage)
   process.exit(2)
 }
 
