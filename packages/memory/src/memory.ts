@@ -179,7 +179,7 @@ export class Memory implements AsyncDisposable {
    */
   async inferenceJob(id: string): Promise<InferenceJob | null> {
     this.checkOpen()
-    const record = await this.engine.metadata.getJob(this.tenantId, parseId(id))
+    const record = await this.engine.metadata.getJob(this.tenantId, parseId(id).toLowerCase())
     return record ? toJob(record) : null
   }
 
@@ -291,7 +291,23 @@ export class Memory implements AsyncDisposable {
   /** One memory of this tenant, or null. */
   async get(id: string): Promise<MemoryItem | null> {
     this.checkOpen()
-    const memoryId = parseId(id)
+    return this.read(await this.storedId(id))
+  }
+
+  /**
+   * The id a memory is stored under. UUIDs are case-insensitive and memories are stored under
+   * lowercase ids, so an id given in uppercase finds its memory; one a store kept in uppercase
+   * (an import before ids were lowercased) is found as given.
+   */
+  private async storedId(id: unknown): Promise<string> {
+    const given = parseId(id)
+    const lower = given.toLowerCase()
+    if (given === lower) return lower
+    const holds = async (memoryId: string) => (await this.read(memoryId)) !== null || (await this.engine.metadata.hasHistory(this.tenantId, memoryId))
+    return (await holds(lower)) || !(await holds(given)) ? lower : given
+  }
+
+  private async read(memoryId: string): Promise<MemoryItem | null> {
     // A write not yet in LanceDB answers from the writer: no wait for the apply.
     this.engine.writer.healthy()
     let pending = this.engine.writer.pendingRow(memoryId)
@@ -359,7 +375,7 @@ export class Memory implements AsyncDisposable {
    * already in this tenant, or the same text in the same scope, is NONE. Ids are unique across the
    * store, so an id another tenant holds gets a new one; `remapped` lists every item whose id is not
    * the id it has now, with its event (ADD: a new id, or the id in lowercase; NONE: its text was
-   * already stored under another id). An `updatedAt` before its `createdAt` is refused.
+   * already stored under another id). Given an `updatedAt` alone, it is the creation time too.
    */
   async import(items: ImportItem[]): Promise<{ results: AddResult[]; remapped: Array<{ from: string; to: string; event: AddResult['event'] }> }> {
     this.checkOpen()
@@ -367,9 +383,7 @@ export class Memory implements AsyncDisposable {
     if (remote) return remote.result as Awaited<ReturnType<Memory['import']>>
     const parsed = parseWith(z.array(importItemSchema).min(1).max(this.engine.config.maxBatchItems), items, 'import items', MemoryErrorCode.InvalidInput)
     const drafts = parsed.map((item, index) => {
-      if (item.createdAt !== undefined && item.updatedAt !== undefined && Date.parse(item.updatedAt) < Date.parse(item.createdAt)) {
-        throw new MemoryError(MemoryErrorCode.InvalidInput, `items[${index}]: updatedAt is before createdAt`, { details: { index } })
-      }
+      const createdAt = item.createdAt ?? item.updatedAt
       return {
         index,
         scope: this.requireScope(item, 'import'),
@@ -378,7 +392,7 @@ export class Memory implements AsyncDisposable {
         metadata: checkMetadata(item.metadata ?? {}),
         actor: null,
         ...(item.id !== undefined && { id: item.id }),
-        ...(item.createdAt !== undefined && { createdAt: Date.parse(item.createdAt) }),
+        ...(createdAt !== undefined && { createdAt: Date.parse(createdAt) }),
         ...(item.updatedAt !== undefined && { updatedAt: Date.parse(item.updatedAt) }),
         ...(item.validTo && { validTo: Date.parse(item.validTo) }),
       }
@@ -397,7 +411,7 @@ export class Memory implements AsyncDisposable {
     this.checkOpen()
     const remote = await this.onLeader('update', [id, options], (item) => [scopeOfIds(this.tenantId, item as MemoryItem)])
     if (remote) return remote.result as MemoryItem
-    const memoryId = parseId(id)
+    const memoryId = await this.storedId(id)
     const opts = parseWith(updateOptionsSchema, options, 'update options')
     const metadata = opts.metadata === undefined ? undefined : checkMetadata(opts.metadata)
     let text: { text: string; vector: Float32Array } | undefined
@@ -433,7 +447,7 @@ export class Memory implements AsyncDisposable {
     }
     const opts = parseWith(deleteOptionsSchema, options, 'delete options')
     const [result] = await this.engine.writer.submit([
-      { kind: 'delete', tenantId: this.tenantId, id: parseId(id), purge: opts.purge, actor: opts.actor ?? null },
+      { kind: 'delete', tenantId: this.tenantId, id: await this.storedId(id), purge: opts.purge, actor: opts.actor ?? null },
     ])
     if (result instanceof MemoryError) throw result
     if (opts.purge) await this.engine.writer.erase()
@@ -457,7 +471,7 @@ export class Memory implements AsyncDisposable {
 
   async history(id: string): Promise<HistoryEntry[]> {
     this.checkOpen()
-    return this.engine.metadata.history(this.tenantId, parseId(id))
+    return this.engine.metadata.history(this.tenantId, await this.storedId(id))
   }
 
   /** Erases every memory of this tenant and its history. Other tenants are untouched. */

@@ -5,7 +5,7 @@ import { identifier, tenantIdSchema } from './identifiers.js'
 import { LlmClient, llmOptionsSchema } from './inference/llm-client.js'
 import { replicationOptionsSchema } from './replication.js'
 
-/** Keys are checked with the rest of the metadata (memory.ts `checkMetadata`), for one error code and a short message. */
+/** Keys are checked with the rest of the metadata (metadata.ts `checkMetadata`), for one error code and a short message. */
 export const metadataSchema = z.record(z.string(), z.unknown())
 
 const scopeShape = {
@@ -140,8 +140,8 @@ export type UpdateOptions = z.input<typeof updateOptionsSchema>
 export const deleteOptionsSchema = z.strictObject({ purge: z.boolean().default(false), actor: identifier.optional() })
 export type DeleteOptions = z.input<typeof deleteOptionsSchema>
 
-/** UUIDs are case-insensitive (RFC 9562): ids are stored and looked up in lowercase. */
-export const memoryIdSchema = z.uuid().transform((id) => id.toLowerCase())
+/** A memory id as given; lookups resolve its case (`Memory.storedId`). */
+export const memoryIdSchema = z.uuid()
 export { tenantIdSchema }
 
 export const memoryOpenOptionsSchema = z.strictObject({

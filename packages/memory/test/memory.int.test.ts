@@ -5,6 +5,8 @@ import type { Embedder } from '@agentmem/embeddings'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type AddBatchItem, Memory, MemoryError, MemoryErrorCode } from '../src/index.js'
 import { createHashEmbedder } from '../src/testing/index.js'
+import { dedupKey } from '../src/text.js'
+import type { WriteOp } from '../src/writer.js'
 import { type Backend, defaultEmbedder, localBackend, openTemp, sharedBackend, tempStore, useBackend } from './helpers/fixtures.js'
 
 let embedder: Embedder
@@ -224,6 +226,43 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     expect((await memory.history(upper)).map((h) => h.event)).toEqual(['ADD', 'UPDATE'])
     await memory.delete(upper)
     expect(await memory.get(id)).toBeNull()
+    expect((await memory.history(upper)).map((h) => h.event)).toEqual(['ADD', 'UPDATE', 'DELETE'])
+
+    // An id a store kept in uppercase (imports did, before ids were lowercased) is still found as it was stored.
+    const legacy = '01A234FF-0000-7000-8000-0000000000AB'
+    const [vector] = await embedder.embed(['kept in capitals'])
+    const writer = (memory as unknown as { engine: { writer: { submit(ops: WriteOp[]): Promise<unknown[]> } } }).engine.writer
+    const scope = { tenantId: memory.tenantId, userId: 'u1' }
+    await writer.submit([
+      {
+        kind: 'add',
+        keepId: true,
+        actor: null,
+        memory: {
+          ...scope,
+          id: legacy,
+          agentId: null,
+          runId: null,
+          role: null,
+          text: 'kept in capitals',
+          dedupKey: dedupKey(scope, 'kept in capitals'),
+          metadata: {},
+          createdAt: 1,
+          updatedAt: 1,
+          validTo: null,
+          vector: vector as Float32Array,
+        },
+      },
+    ])
+    expect((await memory.get(legacy))?.id).toBe(legacy)
+    expect((await memory.update(legacy, { text: 'kept in CAPITALS' })).id).toBe(legacy)
+    await memory.delete(legacy, { purge: true })
+    expect(await memory.get(legacy)).toBeNull()
+    expect((await memory.history(legacy)).map((h) => [h.event, h.newMemory])).toEqual([
+      ['ADD', null],
+      ['UPDATE', null],
+      ['DELETE', null],
+    ])
   })
 
   it("reads a memory's metadata in one key order from every path: the writer's rows, the resident index and the store", async () => {

@@ -43,7 +43,7 @@ it('issue 17: import keeps ids unless another tenant of the store holds them, an
   expect(kept.stderr).toMatch(/imported 2 new, 0 already present\n/)
 })
 
-it('import stores ids in lowercase, says which lines were already present under other ids, and refuses an update before the creation', {
+it('import stores ids in lowercase, says which lines were already present under other ids, and dates a row given only updated_at', {
   timeout: 600_000,
 }, async () => {
   const data = join(root, 'cases')
@@ -55,7 +55,7 @@ it('import stores ids in lowercase, says which lines were already present under 
     `${[row('kept in lowercase', { id: upper }), row('said once'), row('Said  once', { id: '01a234ff-0000-7000-8000-000000000011' })].join('\n')}\n`,
   )
   const run = await runCli(['import', file, '--data', data])
-  expect(run.stderr).toMatch(/imported 2 new \(1 under new ids\), 1 already present \(1 under other ids\); each changed id is on stdout/)
+  expect(run.stderr).toMatch(/imported 2 new \(1 with their ids in lowercase\), 1 already present \(1 under other ids\); each changed id is on stdout/)
   const listed = lines((await runCli(['list', '--user', 'u', '--data', data])).stdout)
   expect(listed).toHaveLength(2)
   expect(listed.find((m) => m['memory'] === 'kept in lowercase')?.['id']).toBe(upper.toLowerCase())
@@ -64,9 +64,11 @@ it('import stores ids in lowercase, says which lines were already present under 
     { from: upper, to: upper.toLowerCase() },
     { from: '01a234ff-0000-7000-8000-000000000011', to: saidOnce },
   ])
-  writeFileSync(file, `${row('time travel', { created_at: '2026-01-02T00:00:00Z', updated_at: '2026-01-01T00:00:00Z' })}\n`)
-  const refused = await runCli(['import', file, '--data', data])
-  expect([refused.code, refused.stderr]).toEqual([1, expect.stringContaining('in lines 1-1: items[0]: updatedAt is before createdAt')])
+  // Given only updated_at, that is its creation time too (it was the import's time, after its update).
+  writeFileSync(file, `${row('updated only', { updated_at: '2026-01-01T00:00:00.000Z' })}\n`)
+  expect((await runCli(['import', file, '--data', data])).code).toBe(0)
+  const dated = lines((await runCli(['list', '--user', 'u', '--data', data])).stdout).find((m) => m['memory'] === 'updated only')
+  expect([dated?.['created_at'], dated?.['updated_at']]).toEqual(['2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z'])
 })
 
 it("names a faulty line and the file's own field names, and imports nothing from a batch that fails", { timeout: 600_000 }, async () => {

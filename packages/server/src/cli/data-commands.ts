@@ -123,7 +123,8 @@ function resumePoint(file: string): string | undefined {
 function exportLineId(line: string): string | undefined {
   try {
     const id = (JSON.parse(line) as { id?: unknown } | null)?.id
-    return typeof id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(id) ? id : undefined
+    // In either case: a store may hold an id an import kept in uppercase.
+    return typeof id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? id : undefined
   } catch {
     return undefined
   }
@@ -182,7 +183,7 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
   return withMemory(config, o.tenant, async (memory) => {
     const progress = bar('bytes')
     progress.start(statSync(file).size, done.bytes)
-    const counts = { ADD: 0, NONE: 0, newIds: 0, otherIds: 0 }
+    const counts = { ADD: 0, NONE: 0, newIds: 0, lowercased: 0, otherIds: 0 }
     let line = 0
     let bytes = 0
     let batch: ImportItem[] = []
@@ -198,7 +199,7 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
       // Ids another tenant of this store holds cannot be kept: every new id goes to stdout, so references can follow.
       for (const { from, to, event } of remapped) {
         print({ from, to })
-        counts[event === 'ADD' ? 'newIds' : 'otherIds']++
+        counts[event !== 'ADD' ? 'otherIds' : from.toLowerCase() === to ? 'lowercased' : 'newIds']++
       }
       batch = []
       mkdirSync(dirname(checkpoint), { recursive: true })
@@ -218,9 +219,10 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
     progress.stop()
     rmSync(checkpoint, { force: true })
     // A line whose text was already stored is present under that memory's id, not stored anew.
-    const added = `${counts.ADD} new${counts.newIds ? ` (${counts.newIds} under new ids)` : ''}`
+    const notes = [counts.newIds && `${counts.newIds} under new ids`, counts.lowercased && `${counts.lowercased} with their ids in lowercase`].filter(Boolean)
+    const added = `${counts.ADD} new${notes.length ? ` (${notes.join(', ')})` : ''}`
     const present = `${counts.NONE} already present${counts.otherIds ? ` (${counts.otherIds} under other ids)` : ''}`
-    const listed = counts.newIds + counts.otherIds ? '; each changed id is on stdout as {"from","to"}' : ''
+    const listed = counts.newIds + counts.lowercased + counts.otherIds ? '; each changed id is on stdout as {"from","to"}' : ''
     process.stderr.write(`imported ${added}, ${present}${listed}${done.lines ? ` (resumed after line ${done.lines})` : ''}\n`)
   })
 }
