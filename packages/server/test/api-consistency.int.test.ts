@@ -92,6 +92,20 @@ describe('issue 17, item 5: the scope inside filters, and the * wildcard', () =>
         expect.stringMatching(/(limit|page): given more than once/),
       ])
     }
+    const entity = await t.call('DELETE', '/v1/entities/user/%2A/', mem0(t))
+    expect([entity.status, entity.body.error.code, entity.body.error.message]).toEqual([
+      400,
+      'REQUEST_VALIDATION_FAILED',
+      expect.stringMatching(/name.*'\*' is the filter wildcard/),
+    ])
+    // One memory named twice in two cases is given twice: refused before anything changes (the second delete failed after the first).
+    const twice = (await t.call('POST', '/v1/memories', { body: { messages: 'named twice', user_id: 'u' } })).body.results[0].id as string
+    const batch = await t.call('DELETE', '/v1/batch/', { ...mem0(t), body: { memories: [{ memory_id: twice }, { memory_id: twice.toUpperCase() }] } })
+    expect([batch.status, batch.body.error.code]).toEqual([400, 'REQUEST_VALIDATION_FAILED'])
+    expect((await t.call('GET', `/v1/memories/${twice}`)).status).toBe(200)
+    // A timestamp alone is the platform feature it is (501), not an empty update.
+    const redated = await t.call('PUT', `/v1/memories/${twice}/`, { ...mem0(t), body: { timestamp: 1_700_000_000 } })
+    expect([redated.status, redated.body.error.code]).toEqual([501, 'NOT_IMPLEMENTED'])
     // A Mem0 update with nothing to change is refused as the native PATCH is.
     const emptyUpdate = await t.call('PUT', '/v1/memories/0190a5b0-0000-7000-8000-000000000000/', { ...mem0(t), body: {} })
     expect([emptyUpdate.status, emptyUpdate.body.error.code, emptyUpdate.body.error.message]).toEqual([

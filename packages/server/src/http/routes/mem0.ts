@@ -102,7 +102,8 @@ const updateBody = z
     // The platform re-dates a memory; the engine keeps its own times.
     timestamp: z.unknown().optional(),
   })
-  .refine((b) => b.text !== undefined || b.metadata !== undefined, 'give text, metadata or both')
+  // A timestamp alone is the platform feature (501 in the route), not an empty update.
+  .refine((b) => b.text !== undefined || b.metadata !== undefined || b.timestamp != null, 'give text, metadata or both')
 const batchUpdateBody = z.strictObject({
   memories: z
     .array(z.strictObject({ memory_id: z.uuid(), text: z.string() }))
@@ -298,7 +299,13 @@ export function registerMem0Routes(
 
   const deleteEntity = async (c: Context<AppEnv>) => {
     const type = c.req.param('type')
-    const name = c.req.param('name') as string
+    const parsedName = identifier.safeParse(c.req.param('name'))
+    if (!parsedName.success)
+      throw validationFailed(
+        parsedName.error.issues.map((issue) => ({ ...issue, path: ['name'] })),
+        'entity',
+      )
+    const name = parsedName.data
     const scope = type === 'user' ? { userId: name } : type === 'agent' ? { agentId: name } : type === 'run' ? { runId: name } : undefined
     if (!scope) throw type === 'app' ? platformFeature('app entities') : new ServerError(ServerErrorCode.ValidationFailed, `unknown entity type ${type}`)
     const query = z.strictObject({ purge: purgeFlag }).safeParse(c.req.query())
@@ -336,16 +343,18 @@ export function registerMem0Routes(
  * had deleted it.
  */
 async function requireAll(memory: Memory, items: Array<{ memory_id: string }>): Promise<void> {
+  // By the id each one is stored under: the same id in another case is the same memory.
   const seen = new Set<string>()
-  items.forEach((item, i) => {
-    if (seen.has(item.memory_id)) {
+  for (const [i, item] of items.entries()) {
+    const found = await memory.get(item.memory_id)
+    if (!found) throw memoryNotFound(item.memory_id)
+    if (seen.has(found.id)) {
       throw new ServerError(ServerErrorCode.ValidationFailed, `memory_id ${item.memory_id} is given more than once`, {
         details: { issues: [{ path: `memories.${i}.memory_id`, message: 'given more than once' }] },
       })
     }
-    seen.add(item.memory_id)
-  })
-  for (const item of items) if (!(await memory.get(item.memory_id))) throw memoryNotFound(item.memory_id)
+    seen.add(found.id)
+  }
 }
 
 async function parseBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S, what: string): Promise<z.output<S>> {
