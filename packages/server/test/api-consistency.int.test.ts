@@ -290,6 +290,9 @@ describe('issue 17, item 7: validation speaks the HTTP API', () => {
       expect([method, path, res.status, res.body.error.code, res.headers.get('allow')]).toEqual([method, path, 405, 'METHOD_NOT_ALLOWED', allow])
       expect(res.body.error.message).toBe(`${method} ${path} does not exist: this path takes ${allow}`)
     }
+    // A POST-only path names POST alone (its other methods are routes that answer 405 themselves).
+    const options = await t.call('OPTIONS', '/v1/memories/search')
+    expect([options.status, options.headers.get('allow')]).toEqual([405, 'POST'])
     expect((await t.call('GET', '/v1/nothing/here')).body.error.code).toBe('ROUTE_NOT_FOUND')
   })
 })

@@ -33,6 +33,8 @@ import { registerMemoryRoutes } from './routes/memories.js'
 
 /** Routes anyone may call: probes, metrics (no tenant data), the API's own description; replicas' forwarded writes carry their own secret. */
 const publicPaths = new Set(['/health', '/ready', '/metrics', '/openapi.json', '/docs', forwardPath])
+/** Routes that take POST alone; other methods on them are 405 (see createApp). */
+const postOnlyPaths = ['/v1/memories/search', '/v1/memories/batch', '/v3/memories/search/', '/v3/memories/add/', '/mcp']
 /** A successful request slower than this is logged at info (with its route and time), others at debug. */
 const slowRequestMs = 1_000
 
@@ -192,7 +194,7 @@ export function createApp(deps: AppDeps) {
   // POST-only routes say so. Without these, GET /v1/memories/search would reach GET
   // /v1/memories/{id} and read as a bad id; and /mcp is stateless, so it has no event stream to
   // open (GET) and no session to end (DELETE), where the MCP spec's answer is this 405.
-  for (const path of ['/v1/memories/search', '/v1/memories/batch', '/v3/memories/search/', '/v3/memories/add/', '/mcp']) {
+  for (const path of postOnlyPaths) {
     app.on(['GET', 'PUT', 'PATCH', 'DELETE'], path, (c) => {
       throw new ServerError(ServerErrorCode.MethodNotAllowed, `${c.req.method} ${path} does not exist: use POST ${path} with a JSON body`, {
         headers: { allow: 'POST' },
@@ -210,6 +212,8 @@ export function createApp(deps: AppDeps) {
   /** Each route's method and path pattern (`:id` one segment, `*` the rest), read from the app once every route is registered. */
   let routeTable: Array<{ method: string; pattern: RegExp }> | undefined
   function allowedMethods(path: string): string[] {
+    // Their other methods are routes that answer 405, and GET /v1/memories/{id} would match 'search'.
+    if (postOnlyPaths.includes(path)) return ['POST']
     routeTable ??= app.routes
       .filter((route) => route.method !== 'ALL')
       .map((route) => ({
