@@ -71,6 +71,9 @@ describe('parseFilters', () => {
     expect(compile({ created_at: '2024-07-01' })).toBe('(created_at = 1719792000000)')
     expect(compile({ created_at: '2024-07-01T02:00' })).toBe('(created_at = 1719799200000)')
     expect(compile({ created_at: '2024-07-01T02:00:00+02:00' })).toBe('(created_at = 1719792000000)')
+    // PostgreSQL's own form: a space, an offset in hours.
+    expect(compile({ created_at: '2024-07-01 02:00:00+02' })).toBe('(created_at = 1719792000000)')
+    expect(compile({ created_at: '2024-07-01T01:30:00-0030' })).toBe('(created_at = 1719799200000)')
     expect(compile({ created_at: '2024-02-29T00:00:00.123Z' })).toBe('(created_at = 1709164800123)')
     expect(compile({ created_at: { in: ['0001-01-01', -8.64e15] } })).toBe('(created_at IN (-62135596800000, -8640000000000000))')
   })

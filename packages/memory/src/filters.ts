@@ -175,7 +175,7 @@ interface Instant {
   fraction: boolean
 }
 
-const isoTime = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?([Zz]|[+-]\d{2}:?\d{2})?)?$/
+const isoTime = /^(\d{4})-(\d{2})-(\d{2})(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?([Zz]|[+-]\d{2}(?::?\d{2})?)?)?$/
 const timeHint = 'expected an ISO-8601 date or date-time (2026-01-31, 2026-01-31T09:30:00Z; no offset means UTC) or epoch milliseconds as a number'
 
 /** Times are ISO-8601 strings (checked against the calendar) or epoch milliseconds (numbers), within what a Date holds. */
@@ -186,7 +186,7 @@ function timeValue(value: unknown, path: string): Instant {
     instant = { ms, fraction: ms !== value }
   } else if (typeof value === 'string') instant = parseIsoTime(value)
   if (!instant) throw invalid(timeHint, path)
-  if (Math.abs(instant.ms) > maxEpochMs || (instant.fraction && instant.ms + 1 > maxEpochMs)) {
+  if (Math.abs(instant.ms) > maxEpochMs) {
     throw invalid(`a time must lie within ${-maxEpochMs} to ${maxEpochMs} epoch milliseconds (what a date holds)`, path)
   }
   return instant
@@ -201,7 +201,7 @@ function parseIsoTime(text: string): Instant | undefined {
   if (!(month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month) && hour <= 23 && minute <= 59 && second <= 59)) return undefined
   let offsetMinutes = 0
   if (offset && offset.toUpperCase() !== 'Z') {
-    const [hours, minutes] = [Number(offset.slice(1, 3)), Number(offset.slice(-2))]
+    const [hours, minutes] = [Number(offset.slice(1, 3)), offset.length > 3 ? Number(offset.slice(-2)) : 0]
     if (hours > 23 || minutes > 59) return undefined
     offsetMinutes = (offset[0] === '-' ? -1 : 1) * (hours * 60 + minutes)
   }
