@@ -265,26 +265,28 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     ])
   })
 
-  it("reads a memory's metadata in one key order from every path: the writer's rows, the resident index and the store", async () => {
+  it("reads a memory's metadata in one key order from every path: the writer's rows, the resident index, the store and history", async () => {
     await using dir = await tempStore('key-order')
     const first = await Memory.open({ ...dir.location, embedder })
     // Out of order at every level, with keys whose UTF-16 and code point orders differ (U+FF21 and an emoji).
-    const metadata = { zz: 1, a: { y: 1, x: [{ q: 1, p: 2 }] }, '\u{1F600}': 2, '\uff21': 3, B: 4 }
-    const stored = '{"B":4,"a":{"x":[{"p":2,"q":1}],"y":1},"zz":1,"\uff21":3,"\u{1F600}":2}'
+    // "b" before "ab" too, as PostgreSQL's jsonb orders them (shortest first).
+    const metadata = { zz: 1, a: { y: 1, x: [{ q: 1, p: 2 }] }, '\u{1F600}': 2, '\uff21': 3, B: 4, b: 6, ab: 7 }
+    const stored = '{"B":4,"a":{"x":[{"p":2,"q":1}],"y":1},"ab":7,"b":6,"zz":1,"\uff21":3,"\u{1F600}":2}'
     const id = (await first.add('key order', { userId: 'u1', metadata })).results[0]?.id as string
     const orders = async (memory: Memory) => [
       JSON.stringify((await memory.get(id))?.metadata),
       JSON.stringify((await memory.getAll({ userId: 'u1' })).results[0]?.metadata),
       JSON.stringify((await memory.search('key order', { userId: 'u1' })).results[0]?.metadata),
+      JSON.stringify((await memory.history(id)).at(-1)?.metadata),
     ]
-    expect(await orders(first)).toEqual([stored, stored, stored])
+    expect(await orders(first)).toEqual([stored, stored, stored, stored])
     // A merge of new keys (the same text said again) keeps the order too.
     await first.add('key order', { userId: 'u1', metadata: { c: 5 } })
     const merged = stored.replace('"zz":1', '"c":5,"zz":1')
-    expect(await orders(first)).toEqual([merged, merged, merged])
+    expect(await orders(first)).toEqual([merged, merged, merged, merged])
     await first.close()
     const reopened = await Memory.open({ ...dir.location, embedder })
-    expect(await orders(reopened)).toEqual([merged, merged, merged])
+    expect(await orders(reopened)).toEqual([merged, merged, merged, merged])
     await reopened.close()
   })
 

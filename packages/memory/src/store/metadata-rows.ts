@@ -1,4 +1,5 @@
 import { and, type Column, eq, type SQL, sql } from 'drizzle-orm'
+import { sortedKeys } from '../metadata.js'
 import type { HistoryEntry, Metadata } from '../types.js'
 import type { ScopeFilter, StoreChange, StoredMemory } from './types.js'
 
@@ -61,7 +62,8 @@ export function toHistoryEntry(row: HistoryRow): HistoryEntry {
     event: row.event,
     previousMemory: row.previousText,
     newMemory: row.newText,
-    metadata: (row.metadata as Metadata | null) ?? null,
+    // PostgreSQL's jsonb reads keys back shortest first: put them in the order every other read has.
+    metadata: row.metadata ? sortedKeys(row.metadata as Metadata) : null,
     actor: row.actor,
     purged: row.purged,
     createdAt: new Date(row.createdAt).toISOString(),
