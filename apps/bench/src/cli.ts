@@ -27,8 +27,12 @@ const parsed = (() => {
       },
     })
   } catch (error) {
-    // An unknown flag (--help included) is a usage line, not a stack trace.
-    process.stderr.write(`${(error as Error).message.split('.')[0]}\n${usage}`)
+    // --help is the usage line; an unknown flag is its error and the usage, not a stack trace.
+    if (process.argv.includes('--help') || process.argv.includes('-h')) {
+      process.stdout.write(usage)
+      process.exit(0)
+    }
+    process.stderr.write(`${(error as Error).message.split('\n')[0]}\n${usage}`)
     process.exit(2)
   }
 })()

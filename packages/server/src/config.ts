@@ -9,13 +9,10 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.coerce.number().in
  * Every setting of the server, with its default. Sources, later ones winning: the JSON file named
  * by AGENTMEM_CONFIG, AGENTMEM_* environment variables, command-line flags. Parsed once at start.
  */
-/** The data folder when none is given, relative to the working directory. */
-export const defaultDataFolder = '.agentmem'
-
 export const serverConfigSchema = z
   .strictObject({
     /** Data folder: memories (LanceDB + SQLite) and API keys. */
-    data: z.string().min(1).default(defaultDataFolder),
+    data: z.string().min(1).default('.agentmem'),
     /**
      * `postgres://user:password@host:port/database`: metadata (history, journal, jobs) in PostgreSQL
      * instead of the data folder. The password is never logged.
@@ -164,7 +161,6 @@ export function isLoopback(host: string): boolean {
 export function keysCreateCommand(config: ServerConfig): string {
   const command = 'agentmem keys create --tenant NAME'
   if (config.metadataUrl) return `${command} --metadata-url <its metadata URL>`
-  if (config.data === defaultDataFolder) return command
   const folder = resolve(config.data)
   return `${command} --data ${/^[\w./-]+$/.test(folder) ? folder : `'${folder.replaceAll("'", "'\\''")}'`}`
 }

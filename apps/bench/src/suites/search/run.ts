@@ -409,8 +409,9 @@ async function measureInProcess(
   const path = join(work, 'in-process')
   const plainPath = join(work, 'in-process-plain')
   const memory = await Memory.open({ path, embedder })
-  const plain = await Memory.open({ path: plainPath, embedder, feedbackWeight: 0, contextWeight: 0 })
+  let plain: Memory | undefined
   try {
+    plain = await Memory.open({ path: plainPath, embedder, feedbackWeight: 0, contextWeight: 0 })
     let n = 0
     const items = shapes.flatMap((shape) =>
       Array.from({ length: shape.scopeSize * shape.scopes }, (_, i) => ({
@@ -460,6 +461,7 @@ async function measureInProcess(
         options.progress.log(`  ${label}: ${result.perSecond.toFixed(0)} searches/s, ${result.cpuUsPerCall.toFixed(0)} µs CPU each`)
       }
     }
+    // Closed before the adds, which run on the default store alone.
     await plain.close()
     const loads: InProcessLoad[] = plan.map(({ shape, callers, ranking }, i) => {
       const c = collected[i] as (typeof collected)[number]
@@ -505,7 +507,7 @@ async function measureInProcess(
     }
   } finally {
     await memory.close()
-    await plain.close()
+    await plain?.close()
     await rm(path, { recursive: true, force: true })
     await rm(plainPath, { recursive: true, force: true })
   }
