@@ -155,11 +155,11 @@ export function isLoopback(host: string): boolean {
 
 /**
  * The `keys create` line that writes where a server of this configuration reads keys: its data
- * folder (absolute, so the line works from any directory) or its PostgreSQL. Without the folder, a
- * key went to ./.agentmem and the server refused it (401).
+ * folder (absolute, so it names this store from any working directory) or its PostgreSQL.
+ * Without the folder, a key went to ./.agentmem and the server refused it (401).
  */
-export function keysCreateCommand(config: ServerConfig): string {
-  const command = 'agentmem keys create --tenant NAME'
+export function keysCreateCommand(config: ServerConfig, tenant = 'NAME'): string {
+  const command = `agentmem keys create --tenant ${tenant}`
   if (config.metadataUrl) return `${command} --metadata-url <its metadata URL>`
   const folder = resolve(config.data)
   return `${command} --data ${/^[\w./-]+$/.test(folder) ? folder : `'${folder.replaceAll("'", "'\\''")}'`}`

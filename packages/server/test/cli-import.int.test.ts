@@ -112,11 +112,19 @@ it("export refuses to resume another tenant's file or one that is no export, an 
   const again = await runCli(['export', '--tenant', 'one', '--data', data, '--out', file])
   expect([again.code, again.stderr]).toEqual([0, expect.stringContaining('exported 0 memories (resumed after')])
   // A file that is no export is refused and left untouched (an export was appended to it, or its unterminated last line cut).
-  for (const content of ['{"not":"an export"}\n', 'my notes\nno newline at the end']) {
+  const exported = readFileSync(file, 'utf8')
+  for (const content of [
+    '{"not":"an export"}\n',
+    'my notes\nno newline at the end',
+    // Lines with ids this tenant does not know and an unterminated tail: the tail was cut before the refusal.
+    '{"id":"123e4567-e89b-12d3-a456-426614174000","name":"a record"}\n{"id":"223e4567-e89b-12d3-a456-426614174000"}',
+    // This tenant's export followed by text that is no torn export line: it was cut without a word.
+    `${exported}precious unterminated line`,
+  ]) {
     const foreign = join(root, 'foreign.txt')
     writeFileSync(foreign, content)
     const run = await runCli(['export', '--tenant', 'one', '--data', data, '--out', foreign])
-    expect([run.code, run.stderr]).toEqual([1, expect.stringContaining('is not an AgentMem export (its last complete line holds no memory id)')])
+    expect([run.code, run.stderr]).toEqual([1, expect.stringMatching(/is not an AgentMem export|which tenant one does not know/)])
     expect(readFileSync(foreign, 'utf8')).toBe(content)
   }
   // An unwritable path crashed Node with an unhandled stream error.

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { tinyBertShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
 import { afterAll, beforeAll, expect, it } from 'vitest'
@@ -117,7 +117,10 @@ it(
 
       // The first key, for another tenant, says where the keyless data is.
       const created = await runCli(['keys', 'create', '--tenant', 'acme', '--data', data])
-      expect(created.stderr).toMatch(/memories stored before this first key belong to tenant default.*agentmem keys create --tenant default/)
+      // With the store it names (a key made without --data went to ./.agentmem and was refused).
+      expect(created.stderr).toContain(
+        `memories stored before this first key belong to tenant default, which this key does not see; to reach them, create a key for it too: agentmem keys create --tenant default --data ${resolve(data)}\n`,
+      )
       const key = (await runCli(['keys', 'create', '--tenant', 'default', '--data', data])).stdout.trim()
       expect((await runCli(['keys', 'create', '--tenant', 'other', '--data', data])).stderr).not.toMatch(/note:/)
       expect((await fetch(`${url}/v1/memories?user_id=u`)).status).toBe(401)

@@ -98,11 +98,12 @@ export async function listCommand(config: ServerConfig, o: StoreScope & ListFlag
 }
 
 /**
- * The id on the last complete line of an export file; a torn last line (a crash mid-write) is cut
- * off. A file whose last complete line is no export line is refused and left as it is: resuming
- * appended a whole export to it (or cut its last line).
+ * Where an export file resumes: the id on its last complete line, and the length to cut it to when
+ * its last line is torn (a crash mid-write: an unterminated start of an export line). A file whose
+ * last complete line is no export line, or whose unterminated tail is not the start of one, is
+ * refused: resuming appended a whole export to it, or cut its last line.
  */
-function resumePoint(file: string): string | undefined {
+function resumePoint(file: string): { after: string; cutTo: number | undefined } | undefined {
   const size = statSync(file).size
   if (size === 0) return undefined
   const fd = openSync(file, 'r')
@@ -111,10 +112,12 @@ function resumePoint(file: string): string | undefined {
     readSync(fd, chunk, 0, chunk.length, size - chunk.length)
     const text = chunk.toString('utf8')
     const end = text.lastIndexOf('\n')
-    const id = end < 0 ? undefined : exportLineId(text.slice(text.lastIndexOf('\n', end - 1) + 1, end))
-    if (id === undefined) throw new Error(`${file} is not an AgentMem export (its last complete line holds no memory id): give another --out, or remove it`)
-    if (end < text.length - 1) truncateSync(file, size - Buffer.byteLength(text.slice(end + 1)))
-    return id
+    const after = end < 0 ? undefined : exportLineId(text.slice(text.lastIndexOf('\n', end - 1) + 1, end))
+    const tail = text.slice(end + 1)
+    if (after === undefined || !(tail.startsWith('{"id":"') || '{"id":"'.startsWith(tail))) {
+      throw new Error(`${file} is not an AgentMem export (its last complete line holds no memory id, or text follows it): give another --out, or remove it`)
+    }
+    return { after, cutTo: tail === '' ? undefined : size - Buffer.byteLength(tail) }
   } finally {
     closeSync(fd)
   }
@@ -135,13 +138,16 @@ export function exportCommand(config: ServerConfig, o: { tenant: string; out?: s
     config,
     o.tenant,
     async (memory) => {
-      const after = o.out !== undefined && existsSync(o.out) ? resumePoint(o.out) : undefined
+      const resume = o.out !== undefined && existsSync(o.out) ? resumePoint(o.out) : undefined
+      const after = resume?.after
       // Resuming appends after the file's last id: only a file this tenant's export wrote may be resumed.
       if (after !== undefined && (await memory.history(after)).length === 0) {
         throw new Error(
           `${o.out} ends with memory ${after}, which tenant ${o.tenant} does not know (another tenant's export, or a memory purged since): give another --out`,
         )
       }
+      // Only now, once the file is known to be this tenant's export, is its torn last line cut.
+      if (o.out !== undefined && resume?.cutTo !== undefined) truncateSync(o.out, resume.cutTo)
       // Opened before anything is read, so an unwritable path is an error message, not a crash.
       const file = o.out === undefined ? undefined : await open(o.out, 'a')
       const progress = file === undefined ? undefined : bar('memories')

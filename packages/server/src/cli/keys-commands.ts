@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs'
-import type { ServerConfig } from '../config.js'
+import { keysCreateCommand, type ServerConfig } from '../config.js'
 import { dataPaths } from '../data-paths.js'
 import { ServerError, ServerErrorCode } from '../errors.js'
 import { type KeyStore, openKeyStore, toKeyJson } from '../keys/key-store.js'
@@ -30,7 +30,7 @@ export function keysCreate(config: ServerConfig, o: { tenant: string; name?: str
     // Before the first key, loopback clients act as tenant `default`: their memories would look lost behind a key for another tenant.
     if (first && info.tenantId !== 'default' && existsSync(dataPaths(config.data).memory)) {
       process.stderr.write(
-        'note: memories stored before this first key belong to tenant default, which this key does not see; to reach them, create a key for it too: agentmem keys create --tenant default\n',
+        `note: memories stored before this first key belong to tenant default, which this key does not see; to reach them, create a key for it too: ${keysCreateCommand(config, 'default')}\n`,
       )
     }
   })
