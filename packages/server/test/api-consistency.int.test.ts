@@ -106,6 +106,9 @@ describe('issue 17, item 5: the scope inside filters, and the * wildcard', () =>
     // A timestamp alone is the platform feature it is (501), not an empty update.
     const redated = await t.call('PUT', `/v1/memories/${twice}/`, { ...mem0(t), body: { timestamp: 1_700_000_000 } })
     expect([redated.status, redated.body.error.code]).toEqual([501, 'NOT_IMPLEMENTED'])
+    // An array body is the client's mistake (it was 501 "includes", read off Array.prototype).
+    const array = await t.call('POST', '/v3/memories/add/', { ...mem0(t), body: [{ messages: 'x', user_id: 'u' }] })
+    expect([array.status, array.body.error.code]).toEqual([400, 'REQUEST_VALIDATION_FAILED'])
     // A Mem0 update with nothing to change is refused as the native PATCH is.
     const emptyUpdate = await t.call('PUT', '/v1/memories/0190a5b0-0000-7000-8000-000000000000/', { ...mem0(t), body: {} })
     expect([emptyUpdate.status, emptyUpdate.body.error.code, emptyUpdate.body.error.message]).toEqual([

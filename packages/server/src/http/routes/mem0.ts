@@ -366,10 +366,11 @@ async function parseBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S, wha
       details: { issues: [{ path: '', message: 'not JSON' }] },
     })
   }
-  if (typeof raw === 'object' && raw !== null) {
+  // Own fields only: an array body's `includes` is Array.prototype's, not a platform option.
+  if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
     const body = raw as Record<string, unknown>
     const used = Object.entries(unsupported)
-      .filter(([key, values]) => body[key] != null && (values === 'any' || values.includes(body[key])))
+      .filter(([key, values]) => Object.hasOwn(body, key) && body[key] != null && (values === 'any' || values.includes(body[key])))
       .map(([key, values]) => (values === 'any' ? key : `${key}: ${JSON.stringify(body[key])}`))
     if (used.length > 0) throw platformFeature(used.join(', '))
   }
