@@ -52,6 +52,10 @@ export function storageFailed(operation: string, cause: unknown): MemoryError {
   })
 }
 
+export function invalidInput(message: string): MemoryError {
+  return new MemoryError(MemoryErrorCode.InvalidInput, message)
+}
+
 export function storeUnavailable(message: string, cause?: unknown): MemoryError {
   return new MemoryError(MemoryErrorCode.Unavailable, message, { cause })
 }

@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { decodeCursor, encodeCursor, fingerprint, queryFingerprint } from './cursor.js'
 import { embed } from './embed.js'
 import { type Engine, lead, loadManifest, newWriter, replicaEngine, schemaVersion } from './engine.js'
-import { MemoryError, MemoryErrorCode } from './errors.js'
+import { invalidInput, MemoryError, MemoryErrorCode } from './errors.js'
 import { parseFilters } from './filters.js'
 import { type InferenceJob, type InferResult, toJob } from './inference/inference.js'
 import type { LlmUsage } from './inference/llm-client.js'
@@ -750,10 +750,6 @@ interface Draft {
 /** System messages steer the model; they are not facts about the user, so they are not stored. */
 function parseMessages(messages: Message[]): Array<{ role: string; content: string }> {
   return parseWith(z.array(messageSchema), messages, 'messages', MemoryErrorCode.InvalidInput).filter((m) => m.role !== 'system')
-}
-
-function invalidInput(message: string): MemoryError {
-  return new MemoryError(MemoryErrorCode.InvalidInput, message)
 }
 
 function parseId(id: unknown): string {

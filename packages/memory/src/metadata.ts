@@ -1,4 +1,4 @@
-import { MemoryError, MemoryErrorCode } from './errors.js'
+import { invalidInput, MemoryError, MemoryErrorCode } from './errors.js'
 import { maxMetadataKeyLength } from './filters.js'
 import type { Metadata } from './types.js'
 
@@ -97,8 +97,4 @@ function compareCodePoints(a: string, b: string): number {
     return x - y
   }
   return a.length - b.length
-}
-
-function invalidInput(message: string): MemoryError {
-  return new MemoryError(MemoryErrorCode.InvalidInput, message)
 }

@@ -6,6 +6,7 @@ import { createInterface } from 'node:readline'
 import { createEmbedder } from '@agentmem/embeddings'
 import { type ImportItem, importItemSchema, Memory } from '@agentmem/memory'
 import { SingleBar } from 'cli-progress'
+import { z } from 'zod'
 import type { ServerConfig } from '../config.js'
 import { toAddResponseJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
 import { storeLocation } from '../serve.js'
@@ -126,8 +127,8 @@ function resumePoint(file: string): { after: string; cutTo: number | undefined }
 function exportLineId(line: string): string | undefined {
   try {
     const id = (JSON.parse(line) as { id?: unknown } | null)?.id
-    // In either case: a store may hold an id an import kept in uppercase.
-    return typeof id === 'string' && /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(id) ? id : undefined
+    // As import checks ids (either case: a store may hold one an import kept in uppercase).
+    return z.uuid().safeParse(id).success ? (id as string) : undefined
   } catch {
     return undefined
   }
