@@ -50,6 +50,7 @@ export interface AddResult {
 }
 
 export interface HistoryEntry {
+  /** The event's place in its memory's history: 1 for the first, in the order they happened. */
   id: number
   memoryId: string
   event: Exclude<MemoryEvent, 'NONE'>

@@ -74,3 +74,19 @@ it('confines every route to the key tenant, even with the same user ids', async 
   expect((await t.call('GET', '/v1/memories?user_id=shared', { key: t.keyB })).body.results).toHaveLength(2)
   expect((await t.call('GET', `/v1/memories/${idA}`, { key: t.keyA })).status).toBe(404)
 })
+
+it("numbers history events per memory, so their ids say nothing of other tenants' writes", async () => {
+  await using t = await openTestApp(embedder)
+  const add = async (key: string, text: string) =>
+    (await t.call('POST', '/v1/memories', { key, body: { messages: text, user_id: 'u', infer: false } })).body.results[0].id as string
+  const idA = await add(t.keyA, 'tenant A: first note')
+  for (let i = 0; i < 5; i++) await add(t.keyB, `tenant B: busy writing, note ${i}`)
+  expect((await t.call('PATCH', `/v1/memories/${idA}`, { key: t.keyA, body: { text: 'tenant A: edited note' } })).status).toBe(200)
+  const native = (await t.call('GET', `/v1/memories/${idA}/history`, { key: t.keyA })).body.results
+  expect(native.map((e: { id: number; event: string }) => [e.id, e.event])).toEqual([
+    [1, 'ADD'],
+    [2, 'UPDATE'],
+  ])
+  const mem0 = (await t.call('GET', `/v1/memories/${idA}/history/`, { key: t.keyA })).body
+  expect(mem0.map((e: { id: string }) => e.id)).toEqual(['1', '2'])
+})

@@ -55,9 +55,18 @@ export interface HistoryRow {
   createdAt: number
 }
 
-export function toHistoryEntry(row: HistoryRow): HistoryEntry {
+/**
+ * A memory's events as callers get them, from its rows in stored order. An event's id is its
+ * place in its memory's history (1 for the first): the stored id is one counter across every
+ * tenant, whose gaps would tell a tenant how much the others write.
+ */
+export function toHistoryEntries(rows: readonly HistoryRow[]): HistoryEntry[] {
+  return rows.map((row, at) => toHistoryEntry(row, at + 1))
+}
+
+function toHistoryEntry(row: HistoryRow, id: number): HistoryEntry {
   return {
-    id: row.id,
+    id,
     memoryId: row.memoryId,
     event: row.event,
     previousMemory: row.previousText,

@@ -4,7 +4,7 @@ import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
 import { migrate } from 'drizzle-orm/node-postgres/migrator'
 import { isMemoryError, type MemoryError, storageFailed, storeUnavailable } from '../errors.js'
 import type { HistoryEntry } from '../types.js'
-import { decodeChange, encodeChange, historyScope, idsByTenant, overwriteAll, toHistoryEntry } from './metadata-rows.js'
+import { decodeChange, encodeChange, historyScope, idsByTenant, overwriteAll, toHistoryEntries } from './metadata-rows.js'
 import { openPostgresPool } from './postgres-pool.js'
 import { cluster, history, inferenceJobs, journal, manifest } from './postgres-schema.js'
 import type {
@@ -196,7 +196,7 @@ class PostgresMetadataStore implements MetadataStore {
         .from(history)
         .where(and(eq(history.tenantId, tenantId), eq(history.memoryId, memoryId)))
         .orderBy(asc(history.id))
-      return rows.map(toHistoryEntry)
+      return toHistoryEntries(rows)
     })
   }
 

@@ -7,7 +7,7 @@ import { SQLiteAsyncDialect } from 'drizzle-orm/sqlite-core'
 import Database from 'libsql'
 import { storageFailed } from '../errors.js'
 import type { HistoryEntry } from '../types.js'
-import { decodeChange, encodeChange, historyScope, idsByTenant, overwriteAll, toHistoryEntry } from './metadata-rows.js'
+import { decodeChange, encodeChange, historyScope, idsByTenant, overwriteAll, toHistoryEntries } from './metadata-rows.js'
 import { history, inferenceJobs, journal, manifest } from './sqlite-schema.js'
 import type {
   HistoryPurge,
@@ -301,7 +301,7 @@ class SqliteMetadataStore implements MetadataStore {
       .from(history)
       .where(and(eq(history.tenantId, tenantId), eq(history.memoryId, memoryId)))
       .orderBy(asc(history.id))
-    return rows.map(toHistoryEntry)
+    return toHistoryEntries(rows)
   }
 
   async hasHistory(tenantId: string, memoryId: string): Promise<boolean> {
