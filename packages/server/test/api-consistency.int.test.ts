@@ -92,6 +92,30 @@ describe('issue 17, item 5: the scope inside filters, and the * wildcard', () =>
         expect.stringMatching(/(limit|page): given more than once/),
       ])
     }
+    // A parameter a route does not take is refused, not ignored: `?purge=true` on a GET purged nothing without a word.
+    const taken = (await t.call('POST', '/v1/memories', { body: { messages: 'kept as it was', user_id: 'u' } })).body.results[0].id as string
+    const admin = { key: t.adminKey }
+    for (const [method, path, auth] of [
+      ['POST', '/v1/memories?infer=true', { body: { messages: 'not added', user_id: 'u' } }],
+      ['POST', '/v1/memories/batch?infer=true', { body: { items: [{ messages: 'not added', user_id: 'u' }] } }],
+      ['POST', '/v1/memories/search?top_k=3', { body: { query: 'kept', user_id: 'u' } }],
+      ['GET', `/v1/memories/${taken}?purge=true`, {}],
+      ['PATCH', `/v1/memories/${taken}?text=changed`, { body: { text: 'changed' } }],
+      ['GET', `/v1/memories/${taken}/history?limit=1`, {}],
+      ['GET', `/v1/jobs/${taken}?status=done`, {}],
+      ['POST', '/v1/admin/keys?role=admin', { ...admin, body: { tenant: 'nobody' } }],
+      ['DELETE', '/v1/admin/keys/none?force=true', admin],
+      ['POST', '/v1/admin/tenants/nobody/reset?confirm=yes', admin],
+    ] as const) {
+      const res = await t.call(method, path, auth)
+      expect([res.status, res.body.error?.code, res.body.error?.message], path).toEqual([
+        400,
+        'REQUEST_VALIDATION_FAILED',
+        expect.stringMatching(/unrecognized key/i),
+      ])
+    }
+    expect((await t.call('GET', `/v1/memories/${taken}`)).body.memory).toBe('kept as it was')
+    expect((await t.call('GET', '/v1/admin/keys?tenant=nobody', admin)).body.results).toEqual([])
     const entity = await t.call('DELETE', '/v1/entities/user/%2A/', mem0(t))
     expect([entity.status, entity.body.error.code, entity.body.error.message]).toEqual([
       400,

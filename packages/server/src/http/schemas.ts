@@ -107,6 +107,12 @@ export const inferenceJob = z
   })
   .openapi('InferenceJob')
 
+/**
+ * The query of a route that takes none: a parameter there is a mistake (a typo, or an option of
+ * another route) that would otherwise be ignored without a word.
+ */
+export const noQuery = z.strictObject({})
+
 /** `GET /v1/jobs`: a tenant's inference jobs, newest first. */
 export const jobListQuery = z.strictObject({
   status: z.enum(inferenceJobStatuses).optional().openapi({ description: 'Only jobs in this state.' }),

@@ -3,7 +3,7 @@ import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import { ServerError, ServerErrorCode } from '../../errors.js'
 import { type KeyStore, toKeyJson } from '../../keys/key-store.js'
 import type { AppEnv } from '../context.js'
-import { errorBody } from '../schemas.js'
+import { errorBody, noQuery } from '../schemas.js'
 
 /** A tenant as the engine takes one (no control characters, never `*`): a refusal names the API's field. */
 const tenant = tenantIdSchema
@@ -55,6 +55,7 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, keys: KeyStore): v
       summary: 'Create an API key for a tenant; the key is in this response only',
       security,
       request: {
+        query: noQuery,
         body: {
           content: {
             'application/json': {
@@ -79,7 +80,7 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, keys: KeyStore): v
       path: '/v1/admin/keys/{id}',
       summary: 'Revoke an API key',
       security,
-      request: { params: z.object({ id: z.string().min(1).max(64) }) },
+      request: { params: z.object({ id: z.string().min(1).max(64) }), query: noQuery },
       responses: {
         200: { description: 'Revoked', content: { 'application/json': { schema: z.object({ revoked: z.literal(true) }) } } },
         404: { description: 'No such active key', content: { 'application/json': { schema: errorBody } } },
@@ -99,7 +100,7 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, keys: KeyStore): v
       path: '/v1/admin/tenants/{tenant}/reset',
       summary: 'Erase every memory of a tenant and its history (other tenants are untouched)',
       security,
-      request: { params: z.object({ tenant }) },
+      request: { params: z.object({ tenant }), query: noQuery },
       responses: { 200: { description: 'Reset', content: { 'application/json': { schema: z.object({ reset: z.literal(true) }) } } }, ...errors },
     }),
     async (c) => {

@@ -13,6 +13,7 @@ import {
   jobListQuery,
   memoryIdParam,
   memoryItem,
+  noQuery,
   requestSchemas,
   scopeOf,
   searchHit,
@@ -51,7 +52,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
         'If the LLM fails, the messages are stored as given (in `results`), `job.status` is `pending`, and extraction is retried in the background.',
       ].join(' '),
       security,
-      request: { body: { content: { 'application/json': { schema: s.addBody } }, required: true } },
+      request: { query: noQuery, body: { content: { 'application/json': { schema: s.addBody } }, required: true } },
       responses: {
         ...json(z.object({ results: z.array(addResult), job: inferenceJob.optional() }), 'One result per stored text or decided fact'),
         ...errors,
@@ -80,7 +81,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
       path: '/v1/jobs/{id}',
       summary: 'The state of an inference job (from an add with infer)',
       security,
-      request: { params: memoryIdParam },
+      request: { params: memoryIdParam, query: noQuery },
       responses: {
         ...json(inferenceJob, 'The job'),
         ...errors,
@@ -119,7 +120,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
       path: '/v1/memories/batch',
       summary: 'Add many items atomically (all stored or none)',
       security,
-      request: { body: { content: { 'application/json': { schema: s.batchBody } }, required: true } },
+      request: { query: noQuery, body: { content: { 'application/json': { schema: s.batchBody } }, required: true } },
       responses: { ...json(z.object({ results: z.array(addResult.extend({ index: z.number() })) }), 'Results with the index of their item'), ...errors },
     }),
     async (c) => {
@@ -142,7 +143,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
       path: '/v1/memories/search',
       summary: 'Search a scope: hybrid (default), vector or keyword',
       security,
-      request: { body: { content: { 'application/json': { schema: s.searchBody } }, required: true } },
+      request: { query: noQuery, body: { content: { 'application/json': { schema: s.searchBody } }, required: true } },
       responses: { ...json(z.object({ results: z.array(searchHit) }), 'Best first'), ...errors },
     }),
     async (c) => {
@@ -190,7 +191,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
       path: '/v1/memories/{id}',
       summary: 'Get one memory',
       security,
-      request: { params: memoryIdParam },
+      request: { params: memoryIdParam, query: noQuery },
       responses: { ...json(memoryItem, 'The memory'), ...errors, ...notFound },
     }),
     async (c) => {
@@ -206,7 +207,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
       path: '/v1/memories/{id}',
       summary: 'Change the text and/or metadata of a memory',
       security,
-      request: { params: memoryIdParam, body: { content: { 'application/json': { schema: s.updateBody } }, required: true } },
+      request: { params: memoryIdParam, query: noQuery, body: { content: { 'application/json': { schema: s.updateBody } }, required: true } },
       responses: { ...json(memoryItem, 'The updated memory'), ...errors, ...notFound },
     }),
     async (c) => {
@@ -257,7 +258,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
       path: '/v1/memories/{id}/history',
       summary: 'ADD / UPDATE / DELETE events of a memory, oldest first',
       security,
-      request: { params: memoryIdParam },
+      request: { params: memoryIdParam, query: noQuery },
       responses: { ...json(z.object({ results: z.array(historyItem) }), 'Events'), ...errors, ...notFound },
     }),
     async (c) => {
