@@ -1,10 +1,12 @@
 import { z } from 'zod'
 
 /**
+ * The shapes every boundary checks alike, in a module of its own, exported as
+ * `@agentmem/memory/identifiers`, so that a caller checking one (the server's key store) does not
+ * load the engine.
+ *
  * Identifiers: no control characters, bounded, so they are safe in keys, logs and predicates; never
- * `*`, which filters read as Mem0's "any value" (a user named `*` could not be told from it). A
- * module of its own, exported as `@agentmem/memory/identifiers`, so that a caller checking an id
- * (the server's key store) does not load the engine.
+ * `*`, which filters read as Mem0's "any value" (a user named `*` could not be told from it).
  */
 export const identifier = z
   .string()
@@ -14,3 +16,14 @@ export const identifier = z
   .refine((s) => s !== '*', '\'*\' is the filter wildcard (any value), not an id: use filters, e.g. { "agent_id": "*" }')
 
 export const tenantIdSchema = identifier
+
+/**
+ * A JSON object (metadata, filters), taken as given. zod's record rebuilds an object and skips a
+ * "__proto__" key, which JSON.parse makes an own key like any other: metadata given one lost it
+ * without a word, and filters ignored it. What is inside is checked where it is read
+ * (`checkMetadata`, the filter parser). JSON Schema (MCP tools, OpenAPI) reads it as an object.
+ */
+export const jsonObject = z
+  .unknown()
+  .refine((value) => typeof value === 'object' && value !== null && !Array.isArray(value), { error: 'expected a JSON object' })
+  .meta({ type: 'object', additionalProperties: {} }) as unknown as z.ZodType<Record<string, unknown>, Record<string, unknown>>

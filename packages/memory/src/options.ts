@@ -1,12 +1,12 @@
 import type { Embedder, Logger, Reranker } from '@agentmem/embeddings'
 import { z } from 'zod'
 import { MemoryError, MemoryErrorCode } from './errors.js'
-import { identifier, tenantIdSchema } from './identifiers.js'
+import { identifier, jsonObject, tenantIdSchema } from './identifiers.js'
 import { LlmClient, llmOptionsSchema } from './inference/llm-client.js'
 import { replicationOptionsSchema } from './replication.js'
 
 /** Keys are checked with the rest of the metadata (metadata.ts `checkMetadata`), for one error code and a short message. */
-export const metadataSchema = z.record(z.string(), z.unknown())
+export const metadataSchema = jsonObject
 
 const scopeShape = {
   userId: identifier.optional(),
@@ -60,7 +60,7 @@ export const maxRerankCandidates = 200
 export const defaultRerankCandidates = 20
 export const searchOptionsSchema = z.strictObject({
   ...scopeShape,
-  filters: z.record(z.string(), z.unknown()).optional(),
+  filters: jsonObject.optional(),
   topK: z.number().int().min(1).max(maxTopK).default(10),
   threshold: z.number().min(-1).optional(),
   mode: z.enum(searchModes).default('hybrid'),
@@ -88,7 +88,7 @@ export type SearchOptions = z.input<typeof searchOptionsSchema>
 export const maxListLimit = 1000
 export const listOptionsSchema = z.strictObject({
   ...scopeShape,
-  filters: z.record(z.string(), z.unknown()).optional(),
+  filters: jsonObject.optional(),
   limit: z.number().int().min(1).max(maxListLimit).default(100),
   cursor: z.string().max(1024).optional(),
   /** Also memories a newer fact superseded (they carry validTo). */
@@ -98,7 +98,7 @@ export type ListOptions = z.input<typeof listOptionsSchema>
 
 export const countOptionsSchema = z.strictObject({
   ...scopeShape,
-  filters: z.record(z.string(), z.unknown()).optional(),
+  filters: jsonObject.optional(),
   includeSuperseded: z.boolean().default(false),
 })
 export type CountOptions = z.input<typeof countOptionsSchema>

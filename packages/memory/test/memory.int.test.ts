@@ -300,9 +300,12 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     expect((await memory.get(id))?.metadata).toEqual(expected)
     expect((await memory.getAll({ userId: 'u1', filters: { metadata: { lone: '\ufffdx' } } })).results.map((r) => r.id)).toEqual([id])
     expect((await memory.search('surrogates', { userId: 'u1' })).results[0]?.metadata).toEqual(expected)
-    // A nested "__proto__" key (JSON.parse makes it a plain key) stays one.
-    const proto = (await memory.add('a proto key', { userId: 'u1', metadata: JSON.parse('{"outer": {"__proto__": {"x": 1}}}') })).results[0]?.id as string
-    expect(JSON.stringify((await memory.get(proto))?.metadata)).toBe('{"outer":{"__proto__":{"x":1}}}')
+    // A "__proto__" key (JSON.parse makes it a plain key) stays one, nested or not (the options schema dropped a top-level one).
+    const proto = (await memory.add('a proto key', { userId: 'u1', metadata: JSON.parse('{"__proto__": "kept", "outer": {"__proto__": {"x": 1}}}') }))
+      .results[0]?.id as string
+    expect(JSON.stringify((await memory.get(proto))?.metadata)).toBe('{"__proto__":"kept","outer":{"__proto__":{"x":1}}}')
+    expect((await memory.getAll({ userId: 'u1', filters: { 'metadata.__proto__': 'kept' } })).results.map((r) => r.id)).toEqual([proto])
+    await expect(memory.getAll({ userId: 'u1', filters: JSON.parse('{"__proto__": {"eq": 1}}') })).rejects.toMatchObject({ code: 'MEMORY_INVALID_FILTER' })
     for (const [bad, message] of [
       [{ 'k\ud800': 1 }, /metadata key "k\ufffd" holds a lone surrogate/],
       [{ a: { 'k\udc00': 1 } }, /metadata key "a\.k\ufffd" holds a lone surrogate/],

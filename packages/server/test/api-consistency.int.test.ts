@@ -324,6 +324,27 @@ describe('issue 17, item 7: validation speaks the HTTP API', () => {
   })
 })
 
+describe('JSON objects are taken as sent', () => {
+  it('keeps a "__proto__" metadata key on the native and Mem0 routes (zod dropped it), and refuses one in filters', async () => {
+    await using t = await openTestApp(embedder)
+    const proto = '{"__proto__":{"x":1},"a":1}'
+    const native = (await t.call('POST', '/v1/memories', { body: { messages: 'a proto key', user_id: 'u', metadata: JSON.parse(proto) } })).body.results[0]
+      .id as string
+    expect(JSON.stringify((await t.call('GET', `/v1/memories/${native}`)).body.metadata)).toBe(proto)
+    const mem0Added = await t.call('POST', '/v3/memories/add/', {
+      ...mem0(t),
+      body: { messages: 'a proto key via Mem0', user_id: 'u', infer: false, metadata: JSON.parse(proto) },
+    })
+    const mem0Id = mem0Added.body[0].id as string
+    expect(JSON.stringify((await t.call('GET', `/v1/memories/${mem0Id}/`, mem0(t))).body.metadata)).toBe(proto)
+    const patched = await t.call('PATCH', `/v1/memories/${native}`, { body: { metadata: JSON.parse('{"__proto__":{"y":2}}') } })
+    expect(JSON.stringify(patched.body.metadata)).toBe('{"__proto__":{"y":2}}')
+    // A filter that names no field was dropped too, so the search ran unfiltered.
+    const filtered = await t.call('POST', '/v1/memories/search', { body: { query: 'proto', user_id: 'u', filters: JSON.parse('{"__proto__":{"eq":1}}') } })
+    expect([filtered.status, filtered.body.error?.code]).toEqual([400, 'MEMORY_INVALID_FILTER'])
+  })
+})
+
 describe('bodies over a real socket', () => {
   it('a request without a body needs no Content-Type; one with a body needs JSON, whether it has a length or is chunked', async () => {
     await using t = await openTestApp(embedder)

@@ -65,6 +65,18 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
       expect(tool.inputSchema.type).toBe('object')
     }
     expect(tools.find((tool) => tool.name === 'search_memories')?.annotations?.readOnlyHint).toBe(true)
+    // Metadata and filters are JSON objects in the schemas agents read.
+    const properties = (name: string) => tools.find((tool) => tool.name === name)?.inputSchema.properties as Record<string, { type?: string }>
+    expect([properties('add_memory')['metadata']?.type, properties('update_memory')['metadata']?.type, properties('search_memories')['filters']?.type]).toEqual(
+      ['object', 'object', 'object'],
+    )
+  })
+
+  it('keeps a "__proto__" metadata key as data, as the engine does', async () => {
+    await using client = await connect(server.url, t.keyA, '?user_id=mcp-proto')
+    const added = await call(client, 'add_memory', { messages: 'a proto key over MCP', metadata: JSON.parse('{"__proto__": {"x": 1}, "a": 1}') })
+    const id = added.body.results[0].id as string
+    expect(JSON.stringify((await call(client, 'get_memory', { memory_id: id })).body.metadata)).toBe('{"__proto__":{"x":1},"a":1}')
   })
 
   it('adds, searches, lists with a cursor, updates, keeps history, deletes and purges', async () => {

@@ -1,6 +1,6 @@
 import type { HistoryEntry, InferenceJob, InferResult, MemoryItem, SearchResult } from '@agentmem/memory'
 import { inferenceJobStatuses, maxListLimit, maxRerankCandidates, searchModes } from '@agentmem/memory'
-import { identifier } from '@agentmem/memory/identifiers'
+import { identifier, jsonObject } from '@agentmem/memory/identifiers'
 import { z } from '@hono/zod-openapi'
 import type { ServerConfig } from '../config.js'
 
@@ -13,8 +13,9 @@ const scope = {
   agent_id: identifier.optional(),
   run_id: identifier.optional(),
 }
-const metadata = z.record(z.string(), z.unknown()).openapi({ example: { topic: 'home' } })
-const filters = z.record(z.string(), z.unknown()).openapi({
+// Taken as sent (a "__proto__" key too); the engine checks what is inside.
+const metadata = jsonObject.meta({ example: { topic: 'home' } })
+const filters = jsonObject.meta({
   description:
     'Mem0-style filters: `{ field: value }`, operators eq ne gt gte lt lte in nin contains icontains, AND / OR / NOT; fields user_id agent_id run_id role created_at updated_at or `metadata.<key>`.',
   example: { AND: [{ 'metadata.topic': 'home' }, { created_at: { gte: '2026-01-01T00:00:00Z' } }] },

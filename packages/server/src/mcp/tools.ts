@@ -1,5 +1,5 @@
 import type { Memory } from '@agentmem/memory'
-import { identifier } from '@agentmem/memory/identifiers'
+import { identifier, jsonObject } from '@agentmem/memory/identifiers'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import type { Logger } from 'pino'
@@ -33,8 +33,7 @@ const scope = {
   agent_id: identifier.optional().describe('The agent the memories belong to. Defaults to the connection’s agent, if it has one.'),
   run_id: identifier.optional().describe('One conversation or session. Defaults to the connection’s run, if it has one.'),
 }
-const filters = z
-  .record(z.string(), z.unknown())
+const filters = jsonObject
   .optional()
   .describe(
     'Mem0-style filters: {"metadata.topic": "home"}, {"created_at": {"gte": "2026-01-01"}}, operators eq ne gt gte lt lte in nin contains icontains, combined with AND / OR / NOT.',
@@ -80,7 +79,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
         .union([z.string().min(1), z.array(z.strictObject({ role: z.enum(messageRoles), content: z.string() })).min(1)], { error: messagesError })
         .describe('The text to remember, or messages [{role, content}] to remember.'),
       ...scope,
-      metadata: z.record(z.string(), z.unknown()).optional().describe('Any JSON object to store with the memory, usable in filters.'),
+      metadata: jsonObject.optional().describe('Any JSON object to store with the memory, usable in filters.'),
       infer: z.boolean().default(false).describe('Extract and reconcile facts with the configured LLM.'),
     },
     {},
@@ -160,7 +159,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
   tool(
     'update_memory',
     'Correct a memory: new text, new metadata, or both. The previous version stays in its history.',
-    { memory_id: memoryId, text: z.string().min(1).optional(), metadata: z.record(z.string(), z.unknown()).optional() },
+    { memory_id: memoryId, text: z.string().min(1).optional(), metadata: jsonObject.optional() },
     { idempotentHint: true },
     async (args) => {
       if (args.text === undefined && args.metadata === undefined) throw invalid('give text, metadata or both')

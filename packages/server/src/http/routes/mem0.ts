@@ -1,5 +1,5 @@
 import type { Memory, MemoryItem, SearchResult } from '@agentmem/memory'
-import { identifier } from '@agentmem/memory/identifiers'
+import { identifier, jsonObject } from '@agentmem/memory/identifiers'
 import type { Context, Hono } from 'hono'
 import { z } from 'zod'
 import { ServerError, ServerErrorCode, validationFailed } from '../../errors.js'
@@ -17,7 +17,7 @@ import { memoryNotFound } from './memories.js'
 const scopeFields = { user_id: identifier.optional(), agent_id: identifier.optional(), run_id: identifier.optional() }
 /** AgentMem's `purge` on Mem0's delete routes: also erase the texts from history (the client passes unknown options through). */
 const purgeFlag = z.enum(['true', 'false']).default('false')
-const filters = z.record(z.string(), z.unknown())
+const filters = jsonObject
 const message = z.object({ role: z.enum(messageRoles), content: z.string() })
 
 /**
@@ -48,7 +48,7 @@ const unsupported: Record<string, readonly unknown[] | 'any'> = {
 const addBody = z.strictObject({
   messages: z.union([z.string(), z.array(message).min(1)], { error: (issue) => (issue.code === 'invalid_union' ? messagesError : undefined) }),
   ...scopeFields,
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: jsonObject.optional(),
   infer: z.boolean().optional(),
   timestamp: z.number().optional(),
   async_mode: z.boolean().optional(),
@@ -77,7 +77,7 @@ const platformOnlyFields = ['hash', 'memory_type', 'expiration_date', 'owner', '
 const searchBody = z.strictObject({
   query: z.string().min(1),
   filters: filters.optional(),
-  metadata: z.record(z.string(), z.unknown()).optional(),
+  metadata: jsonObject.optional(),
   // No schema maximum: the server's own (maxTopK) is checked in the route, and names the limit that applies.
   top_k: z.number().int().min(1).optional(),
   threshold: z.number().min(-1).max(1).optional(),
@@ -98,7 +98,7 @@ const listBody = z.strictObject({
 const updateBody = z
   .strictObject({
     text: z.string().optional(),
-    metadata: z.record(z.string(), z.unknown()).optional(),
+    metadata: jsonObject.optional(),
     // The platform re-dates a memory; the engine keeps its own times.
     timestamp: z.unknown().optional(),
   })
