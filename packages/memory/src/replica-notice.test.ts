@@ -43,6 +43,12 @@ describe('leader notices', () => {
     expect(decoded.get('c')).toMatchObject({ after: null, before: { id: 'c', tenantId: 't', userId: 'v', agentId: null, runId: null, text: 'gone' } })
   })
 
+  it('carry metadata as stored, a "__proto__" key too (a record schema dropped it from followers\' rows)', () => {
+    const row = { ...memory('p', 'proto'), metadata: JSON.parse('{"__proto__":{"x":1},"a":1}') }
+    const notice = appliedNoticeSchema.parse(JSON.parse(encodeNotice(3, change(new Map([['p', { before: null, after: row }]])))))
+    expect(JSON.stringify(noticeImages(notice.rows ?? []).get('p')?.after?.metadata)).toBe('{"__proto__":{"x":1},"a":1}')
+  })
+
   it('fall back to scopes with texts, then scopes, then tenants, when the images do not fit a notice', () => {
     const big = (n: number, users: number) =>
       new Map<string, RowImage>(

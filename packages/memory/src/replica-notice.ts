@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { jsonObject } from './identifiers.js'
 import { type RowImage, scopeKey } from './search/resident-cache.js'
 import type { StoredMemory } from './store/types.js'
 import type { AppliedChange } from './writer.js'
@@ -23,7 +24,7 @@ const noticeMemorySchema = z.object({
   role: z.string().nullable(),
   text: z.string(),
   dedupKey: z.string(),
-  metadata: z.record(z.string(), z.unknown()),
+  metadata: jsonObject,
   createdAt: z.number(),
   updatedAt: z.number(),
   validTo: z.number().nullable(),
