@@ -240,6 +240,27 @@ describe('issue 17, item 7: validation speaks the HTTP API', () => {
     expect((await t.call('GET', '/v1/memories?user_id=u')).body.results).toEqual([])
   })
 
+  it('refuses an id that is no UUID alike on the native and the Mem0 routes', async () => {
+    await using t = await openTestApp(embedder)
+    for (const [method, path, auth] of [
+      ['GET', '/v1/memories/not-a-uuid', {}],
+      ['GET', '/v1/memories/not-a-uuid/history', {}],
+      ['GET', '/v1/memories/not-a-uuid/', mem0(t)],
+      ['PUT', '/v1/memories/not-a-uuid/', { ...mem0(t), body: { text: 'x' } }],
+      ['DELETE', '/v1/memories/not-a-uuid/', mem0(t)],
+      ['GET', '/v1/memories/not-a-uuid/history/', mem0(t)],
+    ] as const) {
+      const res = await t.call(method, path, auth)
+      expect([method, path, res.status, res.body.error?.code, res.body.error?.message]).toEqual([
+        method,
+        path,
+        400,
+        'REQUEST_VALIDATION_FAILED',
+        'Invalid request param: id: Invalid UUID',
+      ])
+    }
+  })
+
   it('answers 415 to a body that is not JSON, 404 to the history of an unknown id, 405 to GET on a POST route', async () => {
     await using t = await openTestApp(embedder)
     for (const [path, key] of [

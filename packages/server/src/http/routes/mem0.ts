@@ -5,7 +5,7 @@ import { z } from 'zod'
 import { ServerError, ServerErrorCode, validationFailed } from '../../errors.js'
 import { type AppEnv, requestSignal } from '../context.js'
 import { readFilters } from '../filters.js'
-import { entityTypes, messageRoles, messagesError, scopeOf } from '../schemas.js'
+import { entityTypes, memoryIdParam, messageRoles, messagesError, scopeOf } from '../schemas.js'
 import { memoryNotFound } from './memories.js'
 
 /**
@@ -217,15 +217,16 @@ export function registerMem0Routes(
   })
 
   app.get('/v1/memories/:id/', async (c) => {
-    const item = await memory(c).get(c.req.param('id'))
-    if (!item) throw memoryNotFound(c.req.param('id'))
+    const id = memoryIdOf(c)
+    const item = await memory(c).get(id)
+    if (!item) throw memoryNotFound(id)
     return c.json(toMem0(item))
   })
 
   app.put('/v1/memories/:id/', async (c) => {
     const body = await parseBody(c, updateBody, 'update request')
     if (body.timestamp != null) throw platformFeature('timestamp on update')
-    const item = await memory(c).update(c.req.param('id'), {
+    const item = await memory(c).update(memoryIdOf(c), {
       ...(body.text !== undefined && { text: body.text }),
       ...(body.metadata !== undefined && { metadata: body.metadata }),
       actor: actor(c),
@@ -238,7 +239,7 @@ export function registerMem0Routes(
     // purge is ours: client.delete(id, { purge: true }) sends it.
     const query = z.strictObject({ delete_linked: z.enum(['true', 'false']).optional(), purge: purgeFlag }).safeParse(c.req.query())
     if (!query.success) throw validationFailed(query.error.issues, 'query')
-    await memory(c).delete(c.req.param('id'), { purge: query.data.purge === 'true', actor: actor(c) })
+    await memory(c).delete(memoryIdOf(c), { purge: query.data.purge === 'true', actor: actor(c) })
     return c.json({ message: 'Memory deleted successfully!' })
   })
 
@@ -251,7 +252,7 @@ export function registerMem0Routes(
   })
 
   app.get('/v1/memories/:id/history/', async (c) => {
-    const memoryId = c.req.param('id')
+    const memoryId = memoryIdOf(c)
     const [events, current] = await Promise.all([memory(c).history(memoryId), memory(c).get(memoryId)])
     if (events.length === 0) throw memoryNotFound(memoryId)
     return c.json(
@@ -377,6 +378,13 @@ async function parseBody<S extends z.ZodType>(c: Context<AppEnv>, schema: S, wha
   const parsed = schema.safeParse(raw)
   if (!parsed.success) throw validationFailed(parsed.error.issues, what)
   return parsed.data
+}
+
+/** The memory id in the path, checked as the native routes check theirs (it was the engine's MEMORY_INVALID_INPUT). */
+function memoryIdOf(c: Context<AppEnv>): string {
+  const parsed = memoryIdParam.safeParse({ id: c.req.param('id') })
+  if (!parsed.success) throw validationFailed(parsed.error.issues, 'request param')
+  return parsed.data.id
 }
 
 function platformFeature(what: string): ServerError {
