@@ -66,6 +66,12 @@ export const serverConfigSchema = z
     maxTextLength: int(1, 1_000_000).default(10_000),
     /** Largest top_k a search may ask for. */
     maxTopK: int(1, 1000).default(100),
+    /**
+     * Who may read `/metrics`: `admin` (an admin key, or this machine while no key exists) or
+     * `public` (anyone who reaches the port, for a scraper that sends no key). Its totals are the
+     * whole server's (requests by route, memories, LLM tokens), which a tenant key must not see.
+     */
+    metricsAccess: z.enum(['admin', 'public']).default('admin'),
     /** Requests per minute per API key (per client address without keys); 0 turns the limit off. */
     rateLimitPerMinute: int(0).default(600),
     /** A request running longer is answered 504 (a write in flight still completes atomically). */

@@ -40,7 +40,7 @@ describe('native API', () => {
     expect((await t.call('GET', '/v1/memories?user_id=u1&include_superseded=true')).body.results).toHaveLength(2)
     expect((await t.call('GET', `/v1/memories/${old.id}/history`)).body.results.map((h: { event: string }) => h.event)).toEqual(['ADD', 'SUPERSEDE'])
 
-    const metrics = await t.call('GET', '/metrics')
+    const metrics = await t.call('GET', '/metrics', { key: t.adminKey })
     expect(metrics.body).toMatch(/agentmem_llm_calls_total 3/)
     expect(metrics.body).toMatch(/agentmem_llm_prompt_tokens_total [1-9]\d*/)
 

@@ -42,6 +42,8 @@ async function sharedStore() {
     AGENTMEM_METADATA_URL: await postgres.createDatabase(name),
     AGENTMEM_VECTORS_URL: `${bucket}/${name}`,
     AGENTMEM_RATE_LIMIT_PER_MINUTE: '0',
+    // `leads` reads /metrics as a scraper would, with no key.
+    AGENTMEM_METRICS_ACCESS: 'public',
     ...ceph.env(),
   }
   const keyFor = async (tenant: string) => {

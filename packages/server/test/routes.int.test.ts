@@ -256,7 +256,10 @@ describe('native API', () => {
     await t.memory.withTenant('a').warm({ userId: 'u' })
     expect((await t.call('GET', '/health', { key: null })).body).toEqual({ status: 'ok' })
     expect((await t.call('GET', '/ready', { key: null })).body).toEqual({ status: 'ready' })
-    const metrics = await t.call('GET', '/metrics', { key: null })
+    // The whole server's totals: an admin key's to read, not a tenant's.
+    expect((await t.call('GET', '/metrics', { key: null })).status).toBe(401)
+    expect((await t.call('GET', '/metrics')).body.error.code).toBe('FORBIDDEN')
+    const metrics = await t.call('GET', '/metrics', { key: t.adminKey })
     expect(metrics.body).toMatch(/agentmem_http_request_duration_seconds_bucket\{[^}]*route="\/v1\/memories"/)
     expect(metrics.body).toMatch(/agentmem_memories 1/)
     expect(metrics.body).toMatch(/agentmem_embedding_queue_depth 0/)
@@ -275,6 +278,14 @@ describe('native API', () => {
     const html = await docs.text()
     expect(html).not.toMatch(/https?:\/\//)
     expect((await t.app.request('/docs/swagger-ui-bundle.js')).status).toBe(200)
+  })
+
+  it('serves /metrics to anyone with metricsAccess public, for a scraper that sends no key', async () => {
+    await using t = await openTestApp(embedder, { metricsAccess: 'public' })
+    const metrics = await t.call('GET', '/metrics', { key: null })
+    expect([metrics.status, metrics.body]).toEqual([200, expect.stringMatching(/agentmem_memories 0/)])
+    // Only /metrics: the API still needs a key.
+    expect((await t.call('GET', '/v1/memories?user_id=u', { key: null })).status).toBe(401)
   })
 
   it('answers the Mem0 routes with the same envelopes: validation, limits, unknown ids, auth, platform-only features', async () => {

@@ -31,8 +31,8 @@ import { registerDocsRoutes } from './routes/docs.js'
 import { registerMem0Routes } from './routes/mem0.js'
 import { registerMemoryRoutes } from './routes/memories.js'
 
-/** Routes anyone may call: probes, metrics (no tenant data), the API's own description; replicas' forwarded writes carry their own secret. */
-const publicPaths = new Set(['/health', '/ready', '/metrics', '/openapi.json', '/docs', forwardPath])
+/** Routes anyone may call: probes, the API's own description; replicas' forwarded writes carry their own secret. `/metrics` as configured. */
+const publicPaths = new Set(['/health', '/ready', '/openapi.json', '/docs', forwardPath])
 /** Routes that take POST alone; other methods on them are 405 (see createApp). */
 const postOnlyPaths = ['/v1/memories/search', '/v1/memories/batch', '/v3/memories/search/', '/v3/memories/add/', '/mcp']
 /** A successful request slower than this is logged at info (with its route and time), others at debug. */
@@ -104,11 +104,12 @@ export function createApp(deps: AppDeps) {
       return c.json({ status: 'unavailable' }, 503)
     }
   })
-  app.get('/metrics', async (c) => c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType }))
   registerDocsRoutes(app)
 
+  const metricsArePublic = config.metricsAccess === 'public'
   app.use(async (c, next) => {
     if (publicPaths.has(c.req.path) || c.req.path.startsWith('/docs/') || dashboard.isPublic(c.req.path)) return next()
+    if (metricsArePublic && c.req.path === '/metrics') return next()
     if (lifecycle.shuttingDown) throw new ServerError(ServerErrorCode.ShuttingDown, 'The server is shutting down', { headers: { 'retry-after': '5' } })
     // The dashboard authenticates with its session's key, exactly as a client sending that key would.
     const principal = await authenticate(c, dashboard.owns(c.req.path) ? dashboard.authorization(c) : c.req.header('authorization'))
@@ -202,6 +203,13 @@ export function createApp(deps: AppDeps) {
     })
   }
 
+  app.get('/metrics', async (c) => {
+    // The whole server's totals: another tenant's traffic shows in them.
+    if (!metricsArePublic && c.get('principal').role !== 'admin') {
+      throw new ServerError(ServerErrorCode.Forbidden, '/metrics needs an admin key (or metricsAccess: public)')
+    }
+    return c.text(await metrics.registry.metrics(), 200, { 'content-type': metrics.registry.contentType })
+  })
   registerMemoryRoutes(app, config)
   registerAdminRoutes(app, keys)
   registerMem0Routes(app, config)
