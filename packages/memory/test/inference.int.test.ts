@@ -215,6 +215,26 @@ describe('add with infer: true', () => {
     expect(raw?.validTo).toEqual(expect.any(String))
   })
 
+  it('keeps a raw memory current when the recovered job finds the same text as a fact (it superseded itself, hiding it)', async () => {
+    await using store = await openTemp(embedder, { llm: { ...llmOptions(), maxRetries: 0 }, inference: { retryBaseMs: 50 } })
+    const { memory } = store
+    llm.enqueue({ status: 500 })
+    const failed = await memory.add([{ role: 'user', content: 'My name is Zed' }], { userId: 'u1', infer: true })
+    expect(failed.job).toMatchObject({ status: 'pending' })
+    const rawId = failed.results[0]?.id as string
+    // The model copies the message as its fact.
+    llm.enqueue(facts('My name is Zed'))
+    const job = await waitFor(async () => {
+      const j = await memory.inferenceJob(failed.job?.id as string)
+      return j?.status === 'done' ? j : undefined
+    }, 'the job to be retried')
+    expect(job.results?.map((r) => [r.id, r.event])).toEqual([[rawId, 'UPDATE']])
+    const current = (await memory.getAll({ userId: 'u1' })).results
+    expect(current.map((r) => [r.id, r.memory, r.validTo])).toEqual([[rawId, 'My name is Zed', null]])
+    expect(current[0]?.metadata).toMatchObject({ source: { job: failed.job?.id, messages: [0] } })
+    expect((await memory.history(rawId)).map((h) => h.event)).toEqual(['ADD', 'UPDATE'])
+  })
+
   it('gives up after maxAttempts with the input still stored raw and current', async () => {
     await using store = await openTemp(embedder, { llm: { ...llmOptions(), maxRetries: 0 }, inference: { retryBaseMs: 10, maxAttempts: 2 } })
     const failed = await store.memory.add('I was born in 1990', { userId: 'u1', infer: true })

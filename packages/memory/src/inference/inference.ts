@@ -277,7 +277,10 @@ export class Inference {
    */
   private async apply(record: InferenceJobRecord, plan: Planned): Promise<JobResult> {
     const input = record.input as InferInput
-    const raw: WriteOp[] = (record.rawMemoryIds ?? []).map((id) => ({ kind: 'supersede', tenantId: input.scope.tenantId, id, actor: input.actor }))
+    const kept = await this.rawFacts(record, plan)
+    const raw: WriteOp[] = (record.rawMemoryIds ?? [])
+      .filter((id) => !kept.has(id))
+      .map((id) => ({ kind: 'supersede', tenantId: input.scope.tenantId, id, actor: input.actor }))
     const ops = [...plan.ops, ...raw]
     const results: InferResult[] = [...plan.nones]
     const readds: WriteOp[] = []
@@ -297,6 +300,21 @@ export class Inference {
     }
     if (plan.rejected.length > 0) this.deps.logger.warn('memory.inference_rejected', { job: record.id, rejected: plan.rejected })
     return { facts: plan.facts, results, rejected: plan.rejected }
+  }
+
+  /**
+   * The job's raw memories that a fact it adds is the same text as: the add finds the raw memory
+   * (the exact-duplicate check) and writes its provenance there, so that memory is the fact now.
+   * Superseded with the other raw memories, it hid what the user said (a short message the model
+   * copied as a fact, once the LLM recovered from an outage).
+   */
+  private async rawFacts(record: InferenceJobRecord, plan: Planned): Promise<Set<string>> {
+    const factKeys = new Set(plan.ops.flatMap((op) => (op.kind === 'add' ? [op.memory.dedupKey] : [])))
+    const rawIds = record.rawMemoryIds ?? []
+    if (factKeys.size === 0 || rawIds.length === 0) return new Set()
+    await this.deps.settled()
+    const raw = await this.deps.vectors().getByIds((record.input as InferInput).scope.tenantId, rawIds)
+    return new Set(raw.filter((memory) => factKeys.has(memory.dedupKey)).map((memory) => memory.id))
   }
 
   /** Current memories of the scope closest to any of the facts (the job's own raw memories excluded). */
