@@ -6,7 +6,7 @@ import { embed } from './embed.js'
 import { type Engine, lead, loadManifest, newWriter, replicaEngine, schemaVersion } from './engine.js'
 import { invalidInput, MemoryError, MemoryErrorCode } from './errors.js'
 import { parseFilters } from './filters.js'
-import { type InferenceJob, type InferResult, toJob } from './inference/inference.js'
+import { type InferenceJob, type InferResult, provenanceKeys, toJob } from './inference/inference.js'
 import type { LlmUsage } from './inference/llm-client.js'
 import { toItem, withScore } from './items.js'
 import { checkMetadata } from './metadata.js'
@@ -659,6 +659,10 @@ export class Memory implements AsyncDisposable {
     }
     const scope = this.requireScope(options, 'add')
     if (options.memoryType === 'procedural' && options.agentId === undefined) throw invalidInput("memoryType 'procedural' needs an agentId")
+    const taken = provenanceKeys.filter((key) => options.metadata !== undefined && Object.hasOwn(options.metadata, key))
+    if (taken.length > 0) {
+      throw invalidInput(`metadata key '${taken[0]}' is reserved with infer: inference records its provenance there; rename it, or add with infer: false`)
+    }
     const messages = (typeof input === 'string' ? [{ role: 'user', content: input }] : parseMessages(input)).map((m) => ({
       role: m.role,
       content: this.checkText(m.content),

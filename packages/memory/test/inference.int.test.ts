@@ -319,6 +319,21 @@ describe('add with infer: true', () => {
     expect((await store.memory.get(added.results[0]?.id as string))?.metadata).toMatchObject({ memory_type: 'procedural' })
   })
 
+  it("refuses metadata keys inference writes (source, inference_job, memory_type) with infer: true, rather than overwrite the caller's", async () => {
+    await using store = await openTemp(embedder, { llm: llmOptions() })
+    for (const key of ['source', 'inference_job', 'memory_type']) {
+      await expect(store.memory.add('I like tea', { userId: 'u1', infer: true, metadata: { [key]: 'mine' } })).rejects.toMatchObject({
+        code: 'MEMORY_INVALID_INPUT',
+        message: expect.stringContaining(`metadata key '${key}' is reserved with infer`),
+      })
+    }
+    expect(llm.calls).toHaveLength(0)
+    expect((await store.memory.getAll({ userId: 'u1' })).results).toEqual([])
+    // Without infer they are the caller's keys like any other.
+    await store.memory.add('I like tea', { userId: 'u1', metadata: { source: 'email import' } })
+    expect((await store.memory.getAll({ userId: 'u1' })).results[0]?.metadata).toEqual({ source: 'email import' })
+  })
+
   it('without an LLM, infer: true is a typed error and nothing is stored', async () => {
     await using store = await openTemp(embedder)
     await expect(store.memory.add('x', { userId: 'u1', infer: true })).rejects.toMatchObject({ code: 'MEMORY_INFERENCE_NOT_CONFIGURED' })

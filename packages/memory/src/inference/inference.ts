@@ -76,6 +76,13 @@ interface JobResult {
 const maxJobBackoffMs = 3_600_000
 
 /**
+ * Metadata keys inference writes on what it stores: the job of a raw input (`inference_job`), a
+ * fact's job and messages (`source`), a procedure's kind (`memory_type`). An add with infer that
+ * sets one is refused (`Memory.add`): the job would overwrite the caller's value without a word.
+ */
+export const provenanceKeys = ['inference_job', 'source', 'memory_type'] as const
+
+/**
  * Inference mode: extract facts with an LLM, reconcile them with what the scope already holds, and
  * apply the decisions as one atomic write. Every input is a durable job first, so an LLM failure
  * stores the input raw and a background queue retries it; nothing said is ever dropped.
