@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -266,6 +267,35 @@ describe('MCP over stdio (agentmem mcp)', () => {
     const listed = await runCli(['list', '--data', store, '--user', 'alice'])
     expect(listed.code).toBe(0)
     expect(listed.stdout).toContain('Noted!')
+  })
+
+  it('answers the calls in flight when the client closes stdin, before it releases the store', async () => {
+    const store = join(data, 'closing')
+    const { command, args } = cliCommand(['mcp', '--data', store, '--user', 'alice'])
+    const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AGENTMEM_LOG_LEVEL: 'warn' } })
+    let stdout = ''
+    proc.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+    })
+    let stderr = ''
+    proc.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve))
+    const send = (message: Json) => proc.stdin.write(`${JSON.stringify(message)}\n`)
+    send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })
+    send({ jsonrpc: '2.0', method: 'notifications/initialized' })
+    send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'add_memory', arguments: { messages: 'sent just before the client left' } } })
+    // Closed at once: the add has not run yet (the model and the store are still opening).
+    proc.stdin.end()
+    expect(await exited).toBe(0)
+    const answers = stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Json)
+    expect(answers.find((a) => a.id === 2)?.result?.content?.[0]?.text, `${stdout}\n${stderr}`).toContain('"event":"ADD"')
+    const listed = await runCli(['list', '--data', store, '--user', 'alice'])
+    expect(listed.stdout).toContain('sent just before the client left')
   })
 
   it('relays to a running server with --url and a key, confined to the key’s tenant', async () => {

@@ -23,7 +23,11 @@ export async function mcpOnStore(config: ServerConfig, tenant: string, defaults:
       process.stdin.once('end', resolve)
     })
     await server.connect(transport)
+    const answered = trackRequests(transport)
     await closed
+    // A client that sends its last calls and closes stdin at once (a script, a desktop client
+    // quitting) has them run to the end: closing the store under them lost the writes.
+    await answered(config.shutdownTimeoutMs)
     await server.close()
   })
 }
@@ -52,10 +56,42 @@ export async function mcpOverHttp(config: ServerConfig, target: ServerTarget, de
     local.onclose = resolve
     process.stdin.once('end', resolve)
   })
+  const answered = trackRequests(local)
   await remote.start()
   await local.start()
   await closed
+  await answered(config.shutdownTimeoutMs)
   await remote.close()
+}
+
+/**
+ * Counts the requests `transport` has received and not yet answered; the function returned waits
+ * until none is left, or `timeoutMs`. Wraps what the protocol layer (or the relay) set on it.
+ */
+function trackRequests(transport: Transport): (timeoutMs: number) => Promise<void> {
+  let open = 0
+  let drained: (() => void) | undefined
+  const receive = transport.onmessage
+  transport.onmessage = (message, extra) => {
+    if ('method' in message && 'id' in message) open++
+    receive?.(message, extra)
+  }
+  const send = transport.send.bind(transport)
+  transport.send = async (message, options) => {
+    try {
+      await send(message, options)
+    } finally {
+      // A response (or error) answers one request; requests and notifications of our own do not.
+      if ('id' in message && !('method' in message) && --open === 0) drained?.()
+    }
+  }
+  return async (timeoutMs) => {
+    if (open === 0) return
+    await new Promise<void>((resolve) => {
+      drained = resolve
+      setTimeout(resolve, timeoutMs).unref()
+    })
+  }
 }
 
 function relay(local: Transport, remote: Transport, onSendFailed: (message: JSONRPCMessage, error: unknown) => void): void {
