@@ -96,6 +96,14 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
     expect((await call(client, 'search_memories', { query: 'nurse', user_id: 'mcp-bob' })).body.results[0].memory).toBe('I work as a nurse')
     const filtered = await call(client, 'search_memories', { query: 'Lisbon dog tea', filters: { 'metadata.topic': 'home' } })
     expect(filtered.body.results.map((r: Json) => r.id)).toEqual([id])
+    // A scope named in filters, as Mem0-style agents name it, is named too: the default gives way (it was ANDed, finding nothing).
+    expect((await call(client, 'search_memories', { query: 'nurse', filters: { user_id: 'mcp-bob' } })).body.results[0]?.memory).toBe('I work as a nurse')
+    expect((await call(client, 'list_memories', { filters: { AND: [{ user_id: 'mcp-bob' }] } })).body.results.map((r: Json) => r.memory)).toEqual([
+      'I work as a nurse',
+    ])
+    // '*' names no id: the default scope stays, and the filter asks that field be present.
+    const anyUser = await call(client, 'list_memories', { filters: { user_id: '*' } })
+    expect(anyUser.body.results.map((r: Json) => r.memory)).not.toContain('I work as a nurse')
 
     const seen: string[] = []
     let cursor: string | undefined

@@ -47,9 +47,12 @@ const memoryId = z.uuid().describe('A memory id, as returned by add_memory, sear
 export function createMcpServer(ctx: McpToolsContext): McpServer {
   const { memory, defaults, actor } = ctx
   const server = new McpServer({ name: 'agentmem', version: ctx.version })
-  /** The call's scope ids, or the connection's where the call names none at all. */
-  const scopeIds = (args: DefaultScope) => {
-    const named = args.user_id !== undefined || args.agent_id !== undefined || args.run_id !== undefined
+  /**
+   * The call's scope ids, or the connection's where the call names none at all: in its arguments
+   * or as ids in its filters, where Mem0-style agents put them (`*` names no id: the default stays).
+   */
+  const scopeIds = (args: DefaultScope, inFilters: object = {}) => {
+    const named = Object.keys(inFilters).length > 0 || args.user_id !== undefined || args.agent_id !== undefined || args.run_id !== undefined
     return scopeOf(named ? args : defaults)
   }
   const tool = <Shape extends z.ZodRawShape>(
@@ -114,7 +117,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
       const { results } = await memory.search(args.query, {
         signal,
         ...filterScope,
-        ...scopeIds(args),
+        ...scopeIds(args, filterScope),
         ...(parsed && { filters: parsed }),
         topK: args.top_k,
         mode: args.mode,
@@ -140,7 +143,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
       const { scope: filterScope, filters: parsed } = readFilters(args.filters)
       const page = await memory.getAll({
         ...filterScope,
-        ...scopeIds(args),
+        ...scopeIds(args, filterScope),
         ...(parsed && { filters: parsed }),
         limit: args.limit,
         ...(args.cursor !== undefined && { cursor: args.cursor }),
