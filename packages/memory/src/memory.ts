@@ -46,7 +46,7 @@ import { ResidentCache, type ResidentCacheStats } from './search/resident-cache.
 import { searchMemories } from './search/searcher.js'
 import { openStores } from './store/open-stores.js'
 import type { ScopeFilter, StoredMemory } from './store/types.js'
-import { dedupKey } from './text.js'
+import { dedupKey, storable } from './text.js'
 import type { AddResult, HistoryEntry, MemoryItem, Metadata, ReembedProgress, SearchResult } from './types.js'
 import type { WriteOp } from './writer.js'
 
@@ -640,8 +640,8 @@ export class Memory implements AsyncDisposable {
 
   private checkText(text: unknown): string {
     if (typeof text !== 'string') throw invalidInput(`memory text must be a string, got ${text === null ? 'null' : typeof text}`)
-    // A lone surrogate cannot be stored as UTF-8: replaced (U+FFFD) here, so what is answered is what is stored.
-    const trimmed = text.toWellFormed().trim()
+    // Replaced here (U+FFFD) where the stores cannot keep it, so what is answered is what is stored.
+    const trimmed = storable(text).trim()
     if (trimmed.length === 0) throw invalidInput('memory text is empty')
     if (trimmed.length > this.engine.config.maxTextLength) {
       throw invalidInput(`memory text is ${trimmed.length} UTF-16 code units long (an emoji counts 2); the limit is ${this.engine.config.maxTextLength}`)

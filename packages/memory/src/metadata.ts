@@ -1,5 +1,6 @@
 import { invalidInput, MemoryError, MemoryErrorCode } from './errors.js'
 import { maxMetadataKeyLength } from './filters.js'
+import { storable } from './text.js'
 import type { Metadata } from './types.js'
 
 /** Metadata keys that look like identity fields are refused: scope lives in columns, never in metadata. */
@@ -10,8 +11,8 @@ const maxMetadataDepth = 64
 
 /**
  * Metadata as it will be stored: plain JSON within the size and depth limits, keys a filter can
- * name. A lone surrogate cannot be stored as UTF-8: in a value it is replaced (U+FFFD), as in a
- * memory's text; in a key it is refused, since two keys could become one.
+ * name. A lone surrogate or NUL, which the stores cannot keep (text.ts `storable`), is replaced
+ * (U+FFFD) in a value, as in a memory's text, and refused in a key, since two keys could become one.
  */
 export function checkMetadata(metadata: Metadata): Metadata {
   for (const key of Object.keys(metadata)) {
@@ -30,13 +31,13 @@ export function checkMetadata(metadata: Metadata): Metadata {
   if (Buffer.byteLength(json) > maxMetadataBytes) throw invalidInput(`metadata is larger than ${maxMetadataBytes} bytes as JSON`)
   const copy = JSON.parse(json) as Metadata
   if (nestingDepth(copy) > maxMetadataDepth) throw invalidInput(`metadata is nested more than ${maxMetadataDepth} levels deep`)
-  // JSON.stringify writes a lone surrogate, and only that, as a \ud800-\udfff escape.
-  return sortedKeys(/\\ud[89a-f]/.test(json) ? (wellFormed(copy, '') as Metadata) : copy)
+  // JSON.stringify writes a lone surrogate, and only that, as a \ud800-\udfff escape; NUL as \u0000.
+  return sortedKeys(/\\ud[89a-f]|\\u0000/.test(json) ? (wellFormed(copy, '') as Metadata) : copy)
 }
 
-/** A copy of a JSON value with lone surrogates in strings replaced; one in a key is refused. */
+/** A copy of a JSON value with its strings made storable (text.ts); a lone surrogate in a key is refused. */
 function wellFormed(value: unknown, path: string): unknown {
-  if (typeof value === 'string') return value.toWellFormed()
+  if (typeof value === 'string') return storable(value)
   if (Array.isArray(value)) return value.map((item, i) => wellFormed(item, `${path}[${i}]`))
   if (typeof value !== 'object' || value === null) return value
   // fromEntries defines each key, so a nested "__proto__" stays a key, as JSON.parse made it.
@@ -44,6 +45,7 @@ function wellFormed(value: unknown, path: string): unknown {
     Object.entries(value).map(([key, item]) => {
       const at = path ? `${path}.${key.toWellFormed()}` : key.toWellFormed()
       if (!key.isWellFormed()) throw invalidInput(`metadata key ${shortKey(at)} holds a lone surrogate (half of a UTF-16 pair), which UTF-8 cannot store`)
+      if (key.includes('\u0000')) throw invalidInput(`metadata key ${shortKey(at)} holds NUL, which the stores cannot keep`)
       return [key, wellFormed(item, at)]
     }),
   )

@@ -290,6 +290,20 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     await reopened.close()
   })
 
+  it('stores NUL in texts and metadata values as U+FFFD, as lone surrogates (PostgreSQL refused them: a 500; SQLite history cut the text there)', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    const id = (await memory.add('a NUL \u0000 in it', { userId: 'u1', metadata: { v: 'x\u0000y', nested: ['\u0000'] } })).results[0]?.id as string
+    expect(await memory.get(id)).toMatchObject({ memory: 'a NUL \ufffd in it', metadata: { v: 'x\ufffdy', nested: ['\ufffd'] } })
+    await memory.update(id, { text: 'edited \u0000 again' })
+    expect((await memory.history(id)).map((h) => [h.previousMemory, h.newMemory])).toEqual([
+      [null, 'a NUL \ufffd in it'],
+      ['a NUL \ufffd in it', 'edited \ufffd again'],
+    ])
+    expect((await memory.search('edited again', { userId: 'u1' })).results[0]?.id).toBe(id)
+    await expectCode(memory.add('x', { userId: 'u1', metadata: { a: { 'k\u0000': 1 } } }), 'MEMORY_INVALID_INPUT')
+  })
+
   it('stores metadata as given or refuses it: lone surrogates in values replaced as in texts, bad keys named', async () => {
     await using store = await openTemp(embedder)
     const { memory } = store

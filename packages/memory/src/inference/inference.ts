@@ -5,7 +5,7 @@ import { isMemoryError, MemoryError, MemoryErrorCode } from '../errors.js'
 import { sortedKeys } from '../metadata.js'
 import type { MemoryConfig } from '../options.js'
 import type { InferenceJobRecord, MetadataStore, ScopeFilter, StoredMemory, VectorStore } from '../store/types.js'
-import { dedupKey } from '../text.js'
+import { dedupKey, storable } from '../text.js'
 import type { AddResult, Metadata } from '../types.js'
 import type { WriteOp, WriteResult, Writer } from '../writer.js'
 import type { LlmClient, LlmUsage } from './llm-client.js'
@@ -206,7 +206,7 @@ export class Inference {
     const { llm } = this.deps
     if (input.memoryType === 'procedural') {
       const reply = await llm.json({ name: 'procedure', schema: procedureSchema, ...procedurePrompt(input.messages, input.instructions) }, this.closing.signal)
-      const procedure = reply.procedure.toWellFormed()
+      const procedure = storable(reply.procedure)
       const [vector] = await embed(this.deps.embedder(), [procedure])
       const metadata = { ...input.metadata, memory_type: 'procedural', source: { job: record.id } }
       const op: WriteOp = { kind: 'add', actor: input.actor, memory: memoryOf(input.scope, procedure, vector as Float32Array, metadata, null, Date.now()) }
@@ -218,8 +218,8 @@ export class Inference {
       this.closing.signal,
     )
     const facts = extraction.facts
-      // A lone surrogate cannot be stored as UTF-8: replaced here, as for texts added as given, so the answer is what is stored.
-      .map((f) => ({ text: f.text.toWellFormed().trim(), sources: f.sources.filter((s) => s < input.messages.length) }))
+      // What the stores cannot keep is replaced here, as for texts added as given, so the answer is what is stored.
+      .map((f) => ({ text: storable(f.text).trim(), sources: f.sources.filter((s) => s < input.messages.length) }))
       .filter((f) => f.text.length > 0)
     const factVectors =
       facts.length > 0
@@ -443,7 +443,7 @@ export function checkDecisions(
       continue
     }
     if (d.event !== 'NONE') claimed.add(d.memory)
-    steps.set(d.fact, { fact: d.fact, event: d.event, memory: d.memory, text: d.text?.toWellFormed().trim() || null })
+    steps.set(d.fact, { fact: d.fact, event: d.event, memory: d.memory, text: (d.text ? storable(d.text).trim() : '') || null })
   }
   for (let fact = 0; fact < facts; fact++) {
     if (steps.has(fact)) continue
