@@ -318,6 +318,17 @@ describe('dashboard', () => {
     await page.getByRole('button', { name: 'Save' }).click()
     await page.waitForURL(/notice=unchanged/)
     expect((await t.call('GET', `/v1/memories/${lines}`)).body.memory).toBe('Shopping list:\neggs\nmilk')
+    // Nor for a text the page cannot show as stored (CRLF line breaks): editing only the metadata leaves it as it was.
+    for (const text of ['Packing list:\r\ntent\r\nstove']) {
+      const odd = (await t.call('POST', '/v1/memories', { body: { messages: text, user_id: 'alice' } })).body.results[0].id
+      await page.goto(`${server.url}/ui/memories/${odd}`)
+      await page.getByLabel('metadata (JSON object)').fill('{"edited": true}')
+      await page.getByRole('button', { name: 'Save' }).click()
+      await page.waitForURL(/notice=saved/)
+      expect((await t.call('GET', `/v1/memories/${odd}`)).body).toMatchObject({ memory: text, metadata: { edited: true } })
+      const events = (await t.call('GET', `/v1/memories/${odd}/history`)).body.results
+      expect(events.map((e: { new_memory: string }) => e.new_memory)).toEqual([text, text])
+    }
 
     // Bad metadata is refused with the API's message, and nothing changes.
     await page.getByLabel('metadata (JSON object)').fill('[1, 2]')

@@ -194,9 +194,11 @@ export function createDashboard(deps: AppDeps): Dashboard {
     const memory = c.get('memory')
     const current = await memory.get(id)
     if (!current) throw memoryNotFound(id)
-    // The form sends both fields; only what differs is an update (and a history event).
+    // The form sends both fields; only what differs is an update (and a history event). The text
+    // is compared as the page showed it: its textarea turns CR line breaks to LF, and NUL (in rows
+    // stored before the engine replaced it) to U+FFFD.
     const changes = {
-      ...(edit.text !== undefined && edit.text !== current.memory && { text: edit.text }),
+      ...(edit.text !== undefined && edit.text !== asShown(current.memory) && { text: edit.text }),
       ...(edit.metadata !== undefined && JSON.stringify(edit.metadata) !== JSON.stringify(current.metadata) && { metadata: edit.metadata }),
     }
     if (Object.keys(changes).length === 0) return c.redirect(`/ui/memories/${id}?notice=unchanged`, 303)
@@ -336,4 +338,9 @@ export function createDashboard(deps: AppDeps): Dashboard {
 function clientErrorMessage(error: unknown): string {
   if (isCodedError(error) && statusByCode[error.code] < 500) return error instanceof ServerError ? error.message : apiNames(error.message)
   throw error
+}
+
+/** A text as a <textarea> holds it once the HTML parser has read it. */
+function asShown(text: string): string {
+  return text.replace(/\r\n?/g, '\n').replaceAll('\u0000', '\ufffd')
 }
