@@ -397,7 +397,7 @@ export class Memory implements AsyncDisposable {
         ...(item.validTo && { validTo: Date.parse(item.validTo) }),
       }
     })
-    const ops = (await this.buildAdds(drafts)).map((op) => ({ ...op, keepId: true }))
+    const ops = (await this.buildAdds(drafts)).map((op, i) => ({ ...op, keepId: parsed[i]?.id === undefined ? ('byIdOrText' as const) : ('byId' as const) }))
     const results = (await this.engine.writer.submit(ops)) as AddResult[]
     // From the id as given: one in uppercase is stored in lowercase, and listed too.
     const remapped = results.flatMap(({ id, event }, i) => {

@@ -11,8 +11,13 @@ import type { AddResult } from './types.js'
 
 /** A write as the engine hands it to the writer; vectors are computed before (embedding is the slow part). */
 export type WriteOp =
-  /** `keepId` (import): an id already in this tenant means NONE; one taken by another tenant gets a fresh id. */
-  | { kind: 'add'; memory: StoredMemory; actor: string | null; keepId?: boolean }
+  /**
+   * `keepId` (import): a memory already here is left as it is (NONE); an id taken by another
+   * tenant gets a fresh one. `byId`: only a row with the memory's id is it (an export's lines are
+   * distinct memories, even two that say the same), or, when another tenant holds the id, a row
+   * with its text in its scope; `byIdOrText` (a line without an id): a row with its text too.
+   */
+  | { kind: 'add'; memory: StoredMemory; actor: string | null; keepId?: 'byId' | 'byIdOrText' }
   | {
       kind: 'update'
       tenantId: string
@@ -597,7 +602,12 @@ export class Writer {
     for (const op of ops) {
       switch (op.kind) {
         case 'add': {
-          const existingId = op.keepId && state.rows.get(op.memory.id) ? op.memory.id : state.dedup.get(op.memory.dedupKey)
+          const owner = state.owners.get(op.memory.id)
+          const idTaken = owner !== undefined && owner !== op.memory.tenantId
+          // A line keeping its id is only that memory; one whose id another tenant holds is matched
+          // by text too, so that a re-run finds what the first run stored under a fresh id.
+          const byText = op.keepId !== 'byId' || idTaken
+          const existingId = op.keepId && state.rows.get(op.memory.id) ? op.memory.id : byText ? state.dedup.get(op.memory.dedupKey) : undefined
           const found = existingId === undefined ? null : state.rows.get(existingId)
           const existing = found && (found.id === op.memory.id || found.dedupKey === op.memory.dedupKey) ? found : null
           if (existing && !op.keepId) {
@@ -621,8 +631,7 @@ export class Writer {
             results.push({ id: existing.id, memory: existing.text, event: 'NONE' })
             break
           }
-          const owner = state.owners.get(op.memory.id)
-          const memory = owner !== undefined && owner !== op.memory.tenantId ? { ...op.memory, id: uuidv7() } : op.memory
+          const memory = idTaken ? { ...op.memory, id: uuidv7() } : op.memory
           state.rows.set(memory.id, memory)
           state.dedup.set(memory.dedupKey, memory.id)
           record(memory, 'ADD', null, memory.text, op.actor)

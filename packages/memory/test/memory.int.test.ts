@@ -236,7 +236,7 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     await writer.submit([
       {
         kind: 'add',
-        keepId: true,
+        keepId: 'byId',
         actor: null,
         memory: {
           ...scope,
@@ -574,6 +574,36 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     const kept = await fresh.memory.withTenant('b').import(items)
     expect(kept.results.map((r) => r.id)).toEqual(exported.map((m) => m.id))
     expect(kept.remapped).toEqual([])
+  })
+
+  it('imports an export back whole, two memories that say the same included (the second merged into the first, its metadata lost)', async () => {
+    await using source = await openTemp(embedder)
+    const alpha = (await source.memory.add('alpha fact', { userId: 'u1', metadata: { v: 1 } })).results[0]?.id as string
+    const beta = (await source.memory.add('beta fact', { userId: 'u1', metadata: { v: 2, only_b: 'important' } })).results[0]?.id as string
+    // An update does not deduplicate: the scope now holds the same text twice.
+    await source.memory.update(beta, { text: 'Alpha  FACT' })
+    const exported = []
+    for await (const batch of source.memory.exportAll()) exported.push(...batch)
+    const items = exported.map(({ id, memory, metadata, userId, createdAt, updatedAt }) => ({
+      id,
+      memory,
+      metadata,
+      createdAt,
+      updatedAt,
+      userId: userId as string,
+    }))
+    await using target = await openTemp(embedder)
+    const imported = await target.memory.import(items)
+    expect(imported.results.map((r) => [r.id, r.event])).toEqual([
+      [alpha, 'ADD'],
+      [beta, 'ADD'],
+    ])
+    expect(imported.remapped).toEqual([])
+    expect((await target.memory.getAll({ userId: 'u1' })).results).toEqual((await source.memory.getAll({ userId: 'u1' })).results)
+    // Still idempotent by id; a line without an id still finds its text.
+    expect((await target.memory.import(items)).results.map((r) => r.event)).toEqual(['NONE', 'NONE'])
+    const [found] = (await target.memory.import([{ memory: 'alpha fact', userId: 'u1' }])).results
+    expect([found?.event, [alpha, beta].includes(found?.id as string)]).toEqual(['NONE', true])
   })
 
   it('opens a store in one process at a time', async () => {

@@ -176,7 +176,9 @@ dataCommand(
 })
 program
   .command('export')
-  .description("write a tenant's memories as JSON lines; re-running with the same --out resumes (needs the store: stop the server first)")
+  .description(
+    "write a tenant's memories (superseded ones included, deleted ones not) as JSON lines, without their history (`migrate` copies a whole store, history included); re-running with the same --out resumes (needs the store: stop the server first)",
+  )
   .addOption(tenantOption())
   .addOption(dataOption())
   .option('--out <file>', 'output file (default: stdout)')
@@ -187,7 +189,7 @@ program
 program
   .command('import <file>')
   .description(
-    'read JSON lines written by export, keeping ids, times and metadata; an id another tenant of this store holds gets a new id, printed as {"from","to"} on stdout; resumable and idempotent (ids and duplicates are skipped; needs the store: stop the server first)',
+    'read JSON lines written by export, keeping ids, times and metadata (each line with an id is that memory; a line without one that repeats a stored text is that text\'s memory); an id another tenant of this store holds gets a new id, printed as {"from","to"} on stdout; history starts at the import; resumable and idempotent (ids and duplicates are skipped; needs the store: stop the server first)',
   )
   .addOption(tenantOption())
   .addOption(dataOption())
