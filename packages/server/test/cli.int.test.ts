@@ -160,6 +160,10 @@ it(
       [['search', 'q', '--user', 'u', '--mode', 'fuzzy'], /option '--mode <mode>' argument 'fuzzy' is invalid/],
       [['add', 'x', '--user', 'u', '--metadata', '[1]'], /option '--metadata <json>' argument '\[1\]' is invalid. expected a JSON object/],
       [['list', '--user', 'u', '--url', 'ftp://example.com'], /option '--url <url>' argument 'ftp:\/\/example.com' is invalid/],
+      // Scope ids as every surface checks them: an MCP server started with one of these failed every call that named no scope.
+      [['mcp', '--user', '*'], /option '--user <id>' argument '\*' is invalid. '\*' is the filter wildcard/],
+      [['mcp', '--agent', ''], /option '--agent <id>' argument '' is invalid/],
+      [['add', 'x', '--run', 'a\u0007b'], /option '--run <id>' argument .* is invalid. must not contain control characters/],
     ]
     for (const [args, message] of cases) {
       const run = await runCli([...args, '--data', join(root, 'never-created')])

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** @module agentmem: the command-line interface (serve, keys, add, search, list, mcp, export, import, reembed, migrate). */
+import { identifier } from '@agentmem/memory/identifiers'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { loadConfig, type ServerConfigInput } from '../config.js'
 import type { ListFlags, ScopeFlags, SearchFlags } from './output.js'
@@ -35,6 +36,12 @@ const jsonObject = (value: string): Record<string, unknown> => {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError('expected a JSON object.')
   return parsed as Record<string, unknown>
 }
+/** A scope id as every surface takes one (no control characters, never `*`), refused here under its flag's name. */
+const scopeId = (value: string): string => {
+  const parsed = identifier.safeParse(value)
+  if (!parsed.success) throw new InvalidArgumentError(`${parsed.error.issues[0]?.message ?? 'not an id'}.`)
+  return parsed.data
+}
 const httpUrl = (value: string): string => {
   const url = URL.canParse(value) ? new URL(value) : undefined
   if (url?.protocol !== 'http:' && url?.protocol !== 'https:') throw new InvalidArgumentError('expected an http:// or https:// URL.')
@@ -47,9 +54,9 @@ const tenantOption = () => new Option('--tenant <name>', 'tenant to act as').def
 /** add, search, list: on the store, or over HTTP with --url or when a server runs on the data folder. */
 const dataCommand = (c: Command) =>
   c
-    .option('--user <id>', 'user id')
-    .option('--agent <id>', 'agent id')
-    .option('--run <id>', 'run id')
+    .addOption(new Option('--user <id>', 'user id').argParser(scopeId))
+    .addOption(new Option('--agent <id>', 'agent id').argParser(scopeId))
+    .addOption(new Option('--run <id>', 'run id').argParser(scopeId))
     .addOption(new Option('--tenant <name>', 'tenant to act as on the local store (default: default); over HTTP the key decides'))
     .addOption(dataOption())
     .addOption(new Option('--url <url>', 'talk to this server instead of opening the store').env('AGENTMEM_URL').argParser(httpUrl))
