@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -217,6 +218,26 @@ it(
     } finally {
       proc.kill('SIGTERM')
       await new Promise((r) => proc.on('exit', r))
+    }
+  },
+  cliTimeout,
+)
+
+it(
+  'says so when a server breaks off its answer, rather than exit without a word',
+  async () => {
+    // A peer that starts an answer and drops the connection (exit 13, no message, before).
+    const peer = createServer((socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"results')
+      setTimeout(() => socket.destroy(), 50)
+    })
+    await new Promise<void>((resolve) => peer.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = peer.address() as { port: number }
+      const run = await runCli(['search', 'hello', '--user', 'u', '--url', `http://127.0.0.1:${port}`])
+      expect([run.code, run.stderr]).toEqual([1, expect.stringContaining(`the server at http://127.0.0.1:${port} did not finish its answer`)])
+    } finally {
+      peer.close()
     }
   },
   cliTimeout,

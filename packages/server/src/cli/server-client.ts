@@ -64,22 +64,44 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Longer than a server's own request timeout (30 s by default), which answers 504 first. */
+const callTimeoutMs = 60_000
+
+function failure(cause: unknown): string {
+  if (cause instanceof Error && cause.name === 'AbortError') return `no answer within ${callTimeoutMs / 1000} s`
+  return (cause as Error & { cause?: Error }).cause?.message ?? String(cause)
+}
+
 /** One call to the native API; an error answer becomes a ServerResponseError carrying the server's code and message. */
 export async function callServer<T>(target: ServerTarget, request: { method: 'GET' | 'POST'; path: string; body?: unknown }): Promise<T> {
   const headers: Record<string, string> = {}
   if (target.key !== undefined) headers['authorization'] = `Bearer ${target.key}`
   if (request.body !== undefined) headers['content-type'] = 'application/json'
+  // A timer that keeps the process alive: a peer that takes the connection and never answers left
+  // the call pending with nothing else to wait for, and the CLI exited 13 without a word.
+  const abort = new AbortController()
+  const timer = setTimeout(() => abort.abort(), callTimeoutMs)
   let response: Response
+  let text: string
   try {
-    response = await fetch(`${target.url.replace(/\/+$/, '')}${request.path}`, {
-      method: request.method,
-      headers,
-      ...(request.body !== undefined && { body: JSON.stringify(request.body) }),
-    })
-  } catch (cause) {
-    throw new Error(`cannot reach the server at ${target.url}: ${(cause as Error & { cause?: Error }).cause?.message ?? String(cause)}`, { cause })
+    try {
+      response = await fetch(`${target.url.replace(/\/+$/, '')}${request.path}`, {
+        method: request.method,
+        headers,
+        signal: abort.signal,
+        ...(request.body !== undefined && { body: JSON.stringify(request.body) }),
+      })
+    } catch (cause) {
+      throw new Error(`cannot reach the server at ${target.url}: ${failure(cause)}`, { cause })
+    }
+    try {
+      text = await response.text()
+    } catch (cause) {
+      throw new Error(`the server at ${target.url} did not finish its answer: ${failure(cause)}`, { cause })
+    }
+  } finally {
+    clearTimeout(timer)
   }
-  const text = await response.text()
   let body: unknown
   try {
     body = JSON.parse(text)
