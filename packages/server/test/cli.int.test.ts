@@ -36,6 +36,8 @@ it(
       const added = await runCli(['add', text, '--user', 'u1', '--tenant', 't1', '--data', data, '--metadata', '{"source":"cli"}'])
       expect(added.code).toBe(0)
       expect(JSON.parse(added.stdout).results[0]).toMatchObject({ memory: text, event: 'ADD' })
+      // The first add creates the store, and says where (a mistyped --data wrote to a new folder without a word).
+      expect(added.stderr.includes(`creating a new store in ${data}`)).toBe(text === 'I moved to Lisbon in May')
     }
     const search = await runCli(['search', 'which instrument?', '--user', 'u1', '--tenant', 't1', '--data', data, '--top-k', '1'])
     expect(lines(search.stdout).map((r) => r['memory'])).toEqual(['I play the cello'])

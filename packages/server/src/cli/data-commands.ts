@@ -29,9 +29,13 @@ export async function withMemory<T>(
   // A command that only reads must not create a store where a mistyped --data points: the local
   // folder holds the metadata (SQLite) or the vectors unless both live elsewhere (PostgreSQL and
   // object storage, not checked here).
-  if (existing && !(location.metadataUrl && location.vectorsUrl) && !existsSync(location.path as string)) {
+  const local = !(location.metadataUrl && location.vectorsUrl)
+  if (existing && local && !existsSync(location.path as string)) {
     throw new Error(`there is no store in ${config.data} (no ${location.path}); check --data`)
   }
+  // A command that writes creates the store on first use, and says where: a mistyped --data (in a
+  // desktop client's MCP config, say) wrote to a new folder without a word.
+  if (local && !existsSync(location.path as string)) process.stderr.write(`agentmem: creating a new store in ${resolve(config.data)}\n`)
   const embedder = await lazyEmbedder({
     ...(config.model !== undefined && { model: config.model }),
     ...(config.modelPath !== undefined && { modelPath: config.modelPath }),
