@@ -106,10 +106,19 @@ export abstract class CachedKeyStore implements KeyStore {
   }
 }
 
+/**
+ * A tenant a new key may name. One the engine refuses ('', '*', control characters) would make a
+ * key that fails every call; one with spaces around it ('acme ', ' ') is another tenant than it
+ * looks like. Checked only where tenants are named: a key made before for such a tenant still works.
+ */
+const newTenantSchema = tenantIdSchema.refine(
+  (name) => name.trim() === name,
+  'must not start or end with a space: it would name another tenant than it looks like',
+)
+
 /** A new key and its row; the key itself is returned once and never stored. */
 export function newKey(options: { tenantId: string; role?: KeyRole; name?: string }): { key: string; row: KeyRow } {
-  // A tenant the engine refuses ('', '*', control characters) would make a key that fails every call.
-  const tenant = tenantIdSchema.safeParse(options.tenantId)
+  const tenant = newTenantSchema.safeParse(options.tenantId)
   if (!tenant.success)
     throw validationFailed(
       tenant.error.issues.map((issue) => ({ ...issue, path: ['tenant', ...issue.path] })),

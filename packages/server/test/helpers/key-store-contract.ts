@@ -47,9 +47,9 @@ export function runKeyStoreContract(open: (options?: KeyStoreOptions) => Promise
     expect(await store.verify(b.key)).toBeNull()
   })
 
-  it('refuses a tenant the engine would refuse, creating nothing', async () => {
+  it('refuses a tenant the engine would refuse, or one padded with spaces (it looks like another), creating nothing', async () => {
     const store = await openStore()
-    for (const tenantId of ['', '*', 'tab\there']) {
+    for (const tenantId of ['', '*', 'tab\there', ' ', ' acme', 'acme ']) {
       await expect(store.create({ tenantId })).rejects.toMatchObject({ code: 'REQUEST_VALIDATION_FAILED', details: { issues: [{ path: 'tenant' }] } })
     }
     expect(await store.list()).toEqual([])
