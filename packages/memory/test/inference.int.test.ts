@@ -192,7 +192,9 @@ describe('add with infer: true', () => {
   })
 
   it('stores the input raw when the LLM keeps failing (500, 429, timeouts, malformed JSON), then the background queue recovers it', async () => {
-    await using store = await openTemp(embedder, { llm: { ...llmOptions(), timeoutMs: 200 }, inference: { retryBaseMs: 50 } })
+    // The retry comes after the checks below have run (at 50 ms it came first under CI load, found no
+    // scripted answer and failed: a third attempt), and a timeout well above a loaded machine's answer time.
+    await using store = await openTemp(embedder, { llm: { ...llmOptions(), timeoutMs: 1_000 }, inference: { retryBaseMs: 1_000 } })
     const { memory } = store
     llm.enqueue({ status: 500 }, { status: 429, retryAfterSeconds: 0 }, { content: '{"facts": [oops' })
     const failed = await memory.add([{ role: 'user', content: 'My sister Ana lives in Porto' }], { userId: 'u1', infer: true })
@@ -202,7 +204,7 @@ describe('add with infer: true', () => {
     // The raw input is searchable meanwhile.
     expect((await memory.search('sister', { userId: 'u1' })).results[0]?.metadata).toEqual({ inference_job: failed.job?.id })
     // Next attempt: a timeout, then a good answer.
-    llm.enqueue({ delayMs: 1_000, reply: facts('Has a sister named Ana') }, facts('Has a sister named Ana who lives in Porto'))
+    llm.enqueue({ delayMs: 1_500, reply: facts('Has a sister named Ana') }, facts('Has a sister named Ana who lives in Porto'))
     llm.fallback = () => decisions({ fact: 0, event: 'ADD' })
     const job = await waitFor(async () => {
       const j = await memory.inferenceJob(failed.job?.id as string)
