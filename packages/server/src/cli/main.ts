@@ -146,7 +146,7 @@ dataCommand(program.command('add <text>').description('add a memory; prints what
     ),
   )
 dataCommand(program.command('search <query>').description('search a scope; one hit per line, best first'))
-  .option('--top-k <n>', 'results (1-1000)', integer(1, 1000), 10)
+  .option('--top-k <n>', 'results (1-1000 on the store; a server caps it at its maxTopK, 100 by default)', integer(1, 1000), 10)
   .addOption(new Option('--mode <mode>', 'search mode').choices(['hybrid', 'vector', 'keyword']).default('hybrid'))
   .option('--filters <json>', 'Mem0-style filters as a JSON object', jsonObject)
   .action(async (query: string, o: DataFlags & SearchFlags) =>
