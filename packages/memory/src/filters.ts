@@ -96,7 +96,8 @@ function parseObject(input: unknown, path: string, depth: number, counter: Count
 function resolveField(key: string, path: string, metadataOnly: true | undefined): FilterField {
   if (metadataOnly) return metadataField(key, path)
   if (key.startsWith('metadata.')) return metadataField(key.slice('metadata.'.length), path)
-  const column = columnAliases[key]
+  // Own keys only: `constructor` or `__proto__` would read Object.prototype's and pass for a column.
+  const column = Object.hasOwn(columnAliases, key) ? columnAliases[key] : undefined
   if (column) return { kind: 'column', column }
   throw invalid(`unknown field '${key}'. Filterable fields: ${filterableFields}; metadata keys go under { metadata: { '${key}': ... } }`, path)
 }
