@@ -6,7 +6,7 @@ import { embed } from './embed.js'
 import { type Engine, lead, loadManifest, newWriter, replicaEngine, schemaVersion } from './engine.js'
 import { invalidInput, MemoryError, MemoryErrorCode } from './errors.js'
 import { parseFilters } from './filters.js'
-import { type InferenceJob, type InferResult, provenanceKeys, toJob } from './inference/inference.js'
+import { type InferenceJob, type InferResult, toJob } from './inference/inference.js'
 import type { LlmUsage } from './inference/llm-client.js'
 import { toItem, withScore } from './items.js'
 import { checkMetadata } from './metadata.js'
@@ -372,10 +372,12 @@ export class Memory implements AsyncDisposable {
 
   /**
    * Adds exported memories keeping their ids and times, in one group commit. Idempotent: an id
-   * already in this tenant, or the same text in the same scope, is NONE. Ids are unique across the
-   * store, so an id another tenant holds gets a new one; `remapped` lists every item whose id is not
-   * the id it has now, with its event (ADD: a new id, or the id in lowercase; NONE: its text was
-   * already stored under another id). Given an `updatedAt` alone, it is the creation time too.
+   * already in this tenant is NONE; an item without an id is NONE where its scope holds its text.
+   * Ids are unique across the store, so an id another tenant holds gets a new one, and such an
+   * item is matched by its text too (how a re-run finds it; so two such items with one text in one
+   * scope become one memory). `remapped` lists every item whose id is not the id it has now, with
+   * its event (ADD: a new id, or the id in lowercase; NONE: its text was already stored under
+   * another id). Given an `updatedAt` alone, it is the creation time too.
    */
   async import(items: ImportItem[]): Promise<{ results: AddResult[]; remapped: Array<{ from: string; to: string; event: AddResult['event'] }> }> {
     this.checkOpen()
@@ -659,16 +661,13 @@ export class Memory implements AsyncDisposable {
     }
     const scope = this.requireScope(options, 'add')
     if (options.memoryType === 'procedural' && options.agentId === undefined) throw invalidInput("memoryType 'procedural' needs an agentId")
-    const taken = provenanceKeys.filter((key) => options.metadata !== undefined && Object.hasOwn(options.metadata, key))
-    if (taken.length > 0) {
-      throw invalidInput(`metadata key '${taken[0]}' is reserved with infer: inference records its provenance there; rename it, or add with infer: false`)
-    }
     const messages = (typeof input === 'string' ? [{ role: 'user', content: input }] : parseMessages(input)).map((m) => ({
       role: m.role,
       content: this.checkText(m.content),
     }))
     if (messages.length === 0) throw invalidInput('nothing to add: every message was a system message')
-    const instructions = [this.engine.config.inference.instructions, options.instructions].filter(Boolean).join('\n') || undefined
+    // Kept in the job's input (PostgreSQL jsonb): made storable as the messages are.
+    const instructions = storable([this.engine.config.inference.instructions, options.instructions].filter(Boolean).join('\n')) || undefined
     const timestamp = options.timestamp === undefined ? Date.now() : typeof options.timestamp === 'number' ? options.timestamp : Date.parse(options.timestamp)
     return inference.add(
       this.tenantId,

@@ -237,6 +237,19 @@ describe('add with infer: true', () => {
     expect((await memory.history(rawId)).map((h) => h.event)).toEqual(['ADD', 'UPDATE'])
   })
 
+  it('a recovered job leaves alone a memory its input was already stored as (it superseded it as its own raw input)', async () => {
+    await using store = await openTemp(embedder, { llm: { ...llmOptions(), maxRetries: 0 }, inference: { retryBaseMs: 50 } })
+    const { memory } = store
+    const before = (await memory.add('I like tea', { userId: 'u1' })).results[0]?.id as string
+    llm.enqueue({ status: 500 })
+    const failed = await memory.add('I like tea', { userId: 'u1', infer: true })
+    expect(failed.results).toEqual([{ id: before, memory: 'I like tea', event: 'UPDATE' }])
+    llm.enqueue(facts('Likes tea'))
+    llm.fallback = () => decisions({ fact: 0, event: 'ADD' })
+    await waitFor(async () => ((await memory.inferenceJob(failed.job?.id as string))?.status === 'done' ? true : undefined), 'the job to be retried')
+    expect((await memory.getAll({ userId: 'u1' })).results.map((r) => r.memory).sort()).toEqual(['I like tea', 'Likes tea'])
+  })
+
   it('gives up after maxAttempts with the input still stored raw and current', async () => {
     await using store = await openTemp(embedder, { llm: { ...llmOptions(), maxRetries: 0 }, inference: { retryBaseMs: 10, maxAttempts: 2 } })
     const failed = await store.memory.add('I was born in 1990', { userId: 'u1', infer: true })
@@ -321,19 +334,18 @@ describe('add with infer: true', () => {
     expect((await store.memory.get(added.results[0]?.id as string))?.metadata).toMatchObject({ memory_type: 'procedural' })
   })
 
-  it("refuses metadata keys inference writes (source, inference_job, memory_type) with infer: true, rather than overwrite the caller's", async () => {
+  it("keeps the caller's own metadata keys where inference records its provenance (source: the job overwrote it)", async () => {
     await using store = await openTemp(embedder, { llm: llmOptions() })
-    for (const key of ['source', 'inference_job', 'memory_type']) {
-      await expect(store.memory.add('I like tea', { userId: 'u1', infer: true, metadata: { [key]: 'mine' } })).rejects.toMatchObject({
-        code: 'MEMORY_INVALID_INPUT',
-        message: expect.stringContaining(`metadata key '${key}' is reserved with infer`),
-      })
-    }
-    expect(llm.calls).toHaveLength(0)
-    expect((await store.memory.getAll({ userId: 'u1' })).results).toEqual([])
-    // Without infer they are the caller's keys like any other.
-    await store.memory.add('I like tea', { userId: 'u1', metadata: { source: 'email import' } })
-    expect((await store.memory.getAll({ userId: 'u1' })).results[0]?.metadata).toEqual({ source: 'email import' })
+    llm.enqueue(facts('Likes green tea'))
+    const added = await store.memory.add('I like green tea', { userId: 'u1', infer: true, metadata: { source: 'email import', topic: 'drinks' } })
+    expect(added.job?.status).toBe('done')
+    expect((await store.memory.getAll({ userId: 'u1' })).results.map((r) => [r.memory, r.metadata])).toEqual([
+      ['Likes green tea', { source: 'email import', topic: 'drinks' }],
+    ])
+    // Without a key of its own, the fact carries its job and messages there.
+    llm.enqueue(facts('Plays chess'))
+    const job = (await store.memory.add('I play chess', { userId: 'u2', infer: true })).job?.id
+    expect((await store.memory.getAll({ userId: 'u2' })).results[0]?.metadata).toEqual({ source: { job, messages: [0] } })
   })
 
   it('without an LLM, infer: true is a typed error and nothing is stored', async () => {

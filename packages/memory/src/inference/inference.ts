@@ -76,11 +76,14 @@ interface JobResult {
 const maxJobBackoffMs = 3_600_000
 
 /**
- * Metadata keys inference writes on what it stores: the job of a raw input (`inference_job`), a
- * fact's job and messages (`source`), a procedure's kind (`memory_type`). An add with infer that
- * sets one is refused (`Memory.add`): the job would overwrite the caller's value without a word.
+ * What inference stores carries its provenance in metadata: the job of a raw input
+ * (`inference_job`), a fact's job and messages (`source`), a procedure's kind (`memory_type`).
+ * The caller's own metadata wins: a key it sets (`source` is a common one, Mem0 clients send it)
+ * keeps its value, and that memory goes without this part of its provenance. The job overwrote it.
  */
-export const provenanceKeys = ['inference_job', 'source', 'memory_type'] as const
+function withProvenance(metadata: Metadata, provenance: Metadata): Metadata {
+  return { ...provenance, ...metadata }
+}
 
 /**
  * Inference mode: extract facts with an LLM, reconcile them with what the scope already holds, and
@@ -173,7 +176,9 @@ export class Inference {
       let rawMemoryIds = record.rawMemoryIds
       if (!rawMemoryIds) {
         raw = await this.storeRaw(record)
-        rawMemoryIds = raw.map((r) => r.id)
+        // Only what this job stored: a message already stored before (NONE, UPDATE) is another
+        // memory, which the recovered job must not supersede with its raw input.
+        rawMemoryIds = raw.filter((r) => r.event === 'ADD').map((r) => r.id)
       }
       const giveUp = attempts >= this.deps.config.maxAttempts
       const nextAttemptAt = Date.now() + Math.min(maxJobBackoffMs, this.deps.config.retryBaseMs * 2 ** (attempts - 1))
@@ -196,7 +201,7 @@ export class Inference {
     const ops: WriteOp[] = input.messages.map((m, i) => ({
       kind: 'add',
       actor: input.actor,
-      memory: memoryOf(input.scope, m.content, vectors[i] as Float32Array, { ...input.metadata, inference_job: record.id }, m.role, now),
+      memory: memoryOf(input.scope, m.content, vectors[i] as Float32Array, withProvenance(input.metadata, { inference_job: record.id }), m.role, now),
     }))
     return (await this.deps.writer.submit(ops)) as AddResult[]
   }
@@ -208,7 +213,7 @@ export class Inference {
       const reply = await llm.json({ name: 'procedure', schema: procedureSchema, ...procedurePrompt(input.messages, input.instructions) }, this.closing.signal)
       const procedure = storable(reply.procedure)
       const [vector] = await embed(this.deps.embedder(), [procedure])
-      const metadata = { ...input.metadata, memory_type: 'procedural', source: { job: record.id } }
+      const metadata = withProvenance(input.metadata, { memory_type: 'procedural', source: { job: record.id } })
       const op: WriteOp = { kind: 'add', actor: input.actor, memory: memoryOf(input.scope, procedure, vector as Float32Array, metadata, null, Date.now()) }
       return this.inScope(input.scope, async () => this.apply(record, { ops: [op], opFact: [0], nones: [], rejected: [], existing: [], facts: 1 }))
     }
@@ -253,7 +258,7 @@ export class Inference {
       const now = Date.now()
       const addFact = (fact: number): WriteOp => {
         const f = facts[fact] as { text: string; sources: number[] }
-        const metadata = { ...input.metadata, source: { job: record.id, messages: f.sources } }
+        const metadata = withProvenance(input.metadata, { source: { job: record.id, messages: f.sources } })
         return { kind: 'add', actor: input.actor, memory: memoryOf(input.scope, f.text, factVectors[fact] as Float32Array, metadata, null, now) }
       }
       const planned: Planned = { ops: [], opFact: [], nones: [], rejected: plan.rejected, existing, facts: facts.length, addFact }
