@@ -25,5 +25,8 @@ export const tenantIdSchema = identifier
  */
 export const jsonObject = z
   .unknown()
-  .refine((value) => typeof value === 'object' && value !== null && !Array.isArray(value), { error: 'expected a JSON object' })
+  // A plain object, as JSON.parse makes (a Date or a Map would be stored as what JSON makes of it).
+  .refine((value) => typeof value === 'object' && value !== null && [Object.prototype, null].includes(Object.getPrototypeOf(value)), {
+    error: 'expected a JSON object',
+  })
   .meta({ type: 'object', additionalProperties: {} }) as unknown as z.ZodType<Record<string, unknown>, Record<string, unknown>>
