@@ -65,15 +65,20 @@ export async function mcpOverHttp(config: ServerConfig, target: ServerTarget, de
 }
 
 /**
- * Counts the requests `transport` has received and not yet answered; the function returned waits
- * until none is left, or `timeoutMs`. Wraps what the protocol layer (or the relay) set on it.
+ * Tracks the requests `transport` has received and not yet answered (or the client cancelled:
+ * those get no answer); the function returned waits until none is left, or `timeoutMs`. Wraps
+ * what the protocol layer (or the relay) set on it.
  */
 function trackRequests(transport: Transport): (timeoutMs: number) => Promise<void> {
-  let open = 0
+  const open = new Set<string | number>()
   let drained: (() => void) | undefined
+  const settle = (id: unknown) => {
+    if (open.delete(id as string | number) && open.size === 0) drained?.()
+  }
   const receive = transport.onmessage
   transport.onmessage = (message, extra) => {
-    if ('method' in message && 'id' in message) open++
+    if ('method' in message && 'id' in message) open.add(message.id)
+    else if ('method' in message && message.method === 'notifications/cancelled') settle(message.params?.['requestId'])
     receive?.(message, extra)
   }
   const send = transport.send.bind(transport)
@@ -81,12 +86,12 @@ function trackRequests(transport: Transport): (timeoutMs: number) => Promise<voi
     try {
       await send(message, options)
     } finally {
-      // A response (or error) answers one request; requests and notifications of our own do not.
-      if ('id' in message && !('method' in message) && --open === 0) drained?.()
+      // A response (or error) answers its request; requests and notifications of our own do not.
+      if ('id' in message && !('method' in message)) settle(message.id)
     }
   }
   return async (timeoutMs) => {
-    if (open === 0) return
+    if (open.size === 0) return
     await new Promise<void>((resolve) => {
       drained = resolve
       setTimeout(resolve, timeoutMs).unref()
