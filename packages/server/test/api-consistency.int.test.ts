@@ -130,6 +130,15 @@ describe('issue 17, item 5: the scope inside filters, and the * wildcard', () =>
     // A timestamp alone is the platform feature it is (501), not an empty update.
     const redated = await t.call('PUT', `/v1/memories/${twice}/`, { ...mem0(t), body: { timestamp: 1_700_000_000 } })
     expect([redated.status, redated.body.error.code]).toEqual([501, 'NOT_IMPLEMENTED'])
+    // memory_type, as the Mem0 client sends memoryType (it was 400 "Unrecognized key"): procedural needs inference, as natively.
+    const procedural = await t.call('POST', '/v3/memories/add/', { ...mem0(t), body: { messages: 'x', agent_id: 'a', memory_type: 'procedural_memory' } })
+    expect([procedural.status, procedural.body.error.code, procedural.body.error.message]).toEqual([
+      400,
+      'MEMORY_INVALID_INPUT',
+      expect.stringContaining('apply only with infer: true'),
+    ])
+    const unknownType = await t.call('POST', '/v3/memories/add/', { ...mem0(t), body: { messages: 'x', user_id: 'u', memory_type: 'episodic' } })
+    expect([unknownType.status, unknownType.body.error.code]).toEqual([400, 'REQUEST_VALIDATION_FAILED'])
     // An array body is the client's mistake (it was 501 "includes", read off Array.prototype).
     const array = await t.call('POST', '/v3/memories/add/', { ...mem0(t), body: [{ messages: 'x', user_id: 'u' }] })
     expect([array.status, array.body.error.code]).toEqual([400, 'REQUEST_VALIDATION_FAILED'])

@@ -50,6 +50,8 @@ const addBody = z.strictObject({
   ...scopeFields,
   metadata: jsonObject.optional(),
   infer: z.boolean().optional(),
+  // The client's memoryType; `procedural_memory` is Mem0's own name for the procedural kind.
+  memory_type: z.enum(['semantic', 'procedural', 'procedural_memory']).optional(),
   timestamp: z.number().optional(),
   async_mode: z.boolean().optional(),
   output_format: z.string().optional(),
@@ -141,6 +143,8 @@ export function registerMem0Routes(
       ...scopeOf(body),
       ...(body.metadata && { metadata: body.metadata }),
       actor: actor(c),
+      // Procedural needs inference (and an agent): the engine says so when it is off.
+      ...(body.memory_type !== undefined && body.memory_type !== 'semantic' && { memoryType: 'procedural' as const }),
       // Mem0 timestamps are Unix seconds. async_mode is honoured only when asked for: results come back otherwise.
       ...(infer && { infer, async: body.async_mode === true, ...(body.timestamp !== undefined && { timestamp: Math.round(body.timestamp * 1000) }) }),
     })
