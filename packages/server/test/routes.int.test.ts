@@ -256,6 +256,8 @@ describe('native API', () => {
     await t.memory.withTenant('a').warm({ userId: 'u' })
     expect((await t.call('GET', '/health', { key: null })).body).toEqual({ status: 'ok' })
     expect((await t.call('GET', '/ready', { key: null })).body).toEqual({ status: 'ready' })
+    // Asked for by browsers on every dashboard page: no content, no 401 in their console.
+    expect((await t.app.request('/favicon.ico')).status).toBe(204)
     // The whole server's totals: an admin key's to read, not a tenant's.
     expect((await t.call('GET', '/metrics', { key: null })).status).toBe(401)
     expect((await t.call('GET', '/metrics')).body.error.code).toBe('FORBIDDEN')

@@ -32,7 +32,7 @@ import { registerMem0Routes } from './routes/mem0.js'
 import { registerMemoryRoutes } from './routes/memories.js'
 
 /** Routes anyone may call: probes, the API's own description; replicas' forwarded writes carry their own secret. `/metrics` as configured. */
-const publicPaths = new Set(['/health', '/ready', '/openapi.json', '/docs', forwardPath])
+const publicPaths = new Set(['/health', '/ready', '/openapi.json', '/docs', '/favicon.ico', forwardPath])
 /** Routes that take POST alone; other methods on them are 405 (see createApp). */
 const postOnlyPaths = ['/v1/memories/search', '/v1/memories/batch', '/v3/memories/search/', '/v3/memories/add/', '/mcp']
 /** A successful request slower than this is logged at info (with its route and time), others at debug. */
@@ -105,6 +105,8 @@ export function createApp(deps: AppDeps) {
     }
   })
   registerDocsRoutes(app)
+  // Browsers ask for it on every dashboard page; without this, each logged a 401 in the console.
+  app.get('/favicon.ico', (c) => c.body(null, 204))
 
   const metricsArePublic = config.metricsAccess === 'public'
   app.use(async (c, next) => {
