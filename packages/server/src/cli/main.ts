@@ -196,7 +196,7 @@ program
 program
   .command('import <file>')
   .description(
-    'read JSON lines written by export, keeping ids, times and metadata (each line with an id is that memory; a line without one that repeats a stored text is that text\'s memory); an id another tenant of this store holds gets a new id, printed as {"from","to"} on stdout; history starts at the import; resumable and idempotent (ids and duplicates are skipped; needs the store: stop the server first)',
+    'read JSON lines written by export, keeping ids, times and metadata (each line with an id is that memory; a line without one, or whose id another tenant holds, that repeats a stored text is that text\'s memory); an id another tenant of this store holds gets a new id, printed as {"from","to"} on stdout; history starts at the import; resumable and idempotent (ids and duplicates are skipped; needs the store: stop the server first)',
   )
   .addOption(tenantOption())
   .addOption(dataOption())

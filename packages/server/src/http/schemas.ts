@@ -123,7 +123,7 @@ export const jobListQuery = z.strictObject({
 
 export const historyItem = z
   .object({
-    id: z.number(),
+    id: z.number().openapi({ description: "The event's place in its memory's history: 1 for the first." }),
     memory_id: z.string(),
     event: z.enum(['ADD', 'UPDATE', 'DELETE', 'SUPERSEDE']),
     previous_memory: z.string().nullable(),
