@@ -319,6 +319,11 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
       .results[0]?.id as string
     expect(JSON.stringify((await memory.get(proto))?.metadata)).toBe('{"__proto__":"kept","outer":{"__proto__":{"x":1}}}')
     expect((await memory.getAll({ userId: 'u1', filters: { 'metadata.__proto__': 'kept' } })).results.map((r) => r.id)).toEqual([proto])
+    // Metadata and filters are plain objects (a Date was stored as its JSON string, a Map as {}).
+    for (const odd of [new Date(0), new Map([['k', 'v']])]) {
+      await expectCode(memory.add('odd metadata', { userId: 'u1', metadata: odd as unknown as Record<string, unknown> }), 'MEMORY_INVALID_OPTIONS')
+      await expectCode(memory.getAll({ userId: 'u1', filters: odd as unknown as Record<string, unknown> }), 'MEMORY_INVALID_OPTIONS')
+    }
     // Names Object.prototype holds are no columns (they read its members: a 500 from the store, or a silent mismatch).
     for (const field of ['__proto__', 'constructor', 'toString']) {
       for (const filters of [JSON.parse(`{"${field}": {"eq": 1}}`), JSON.parse(`{"${field}": "x"}`)]) {
