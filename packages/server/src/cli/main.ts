@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /** @module agentmem: the command-line interface (serve, keys, add, search, list, mcp, export, import, reembed, migrate). */
-import { identifier } from '@agentmem/memory/identifiers'
+import { identifier, jsonObject } from '@agentmem/memory/identifiers'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { loadConfig, type ServerConfigInput } from '../config.js'
 import type { ListFlags, ScopeFlags, SearchFlags } from './output.js'
@@ -26,14 +26,15 @@ const integer = (min: number, max?: number) => (value: string) => {
   }
   return n
 }
-const jsonObject = (value: string): Record<string, unknown> => {
+/** A flag's JSON text, checked as every surface checks metadata and filters (`jsonObject`). */
+const jsonObjectFlag = (value: string): Record<string, unknown> => {
   let parsed: unknown
   try {
     parsed = JSON.parse(value)
   } catch {
     throw new InvalidArgumentError('expected a JSON object (not valid JSON).')
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new InvalidArgumentError('expected a JSON object.')
+  if (!jsonObject.safeParse(parsed).success) throw new InvalidArgumentError('expected a JSON object.')
   return parsed as Record<string, unknown>
 }
 /** A scope id as every surface takes one (no control characters, never `*`), refused here under its flag's name. */
@@ -137,7 +138,7 @@ keys
   })
 
 dataCommand(program.command('add <text>').description('add a memory; prints what POST /v1/memories answers'))
-  .option('--metadata <json>', 'metadata as a JSON object', jsonObject)
+  .option('--metadata <json>', 'metadata as a JSON object', jsonObjectFlag)
   .action(async (text: string, o: DataFlags & { metadata?: Record<string, unknown> }) =>
     route(
       o,
@@ -148,7 +149,7 @@ dataCommand(program.command('add <text>').description('add a memory; prints what
 dataCommand(program.command('search <query>').description('search a scope; one hit per line, best first'))
   .option('--top-k <n>', 'results (1-1000 on the store; a server caps it at its maxTopK, 100 by default)', integer(1, 1000), 10)
   .addOption(new Option('--mode <mode>', 'search mode').choices(['hybrid', 'vector', 'keyword']).default('hybrid'))
-  .option('--filters <json>', 'Mem0-style filters as a JSON object', jsonObject)
+  .option('--filters <json>', 'Mem0-style filters as a JSON object', jsonObjectFlag)
   .action(async (query: string, o: DataFlags & SearchFlags) =>
     route(
       o,
@@ -157,7 +158,7 @@ dataCommand(program.command('search <query>').description('search a scope; one h
     ),
   )
 dataCommand(program.command('list').description('list a scope as JSON lines, oldest first'))
-  .option('--filters <json>', 'Mem0-style filters as a JSON object', jsonObject)
+  .option('--filters <json>', 'Mem0-style filters as a JSON object', jsonObjectFlag)
   .option('--limit <n>', 'most memories to print (default: all)', integer(1))
   .action(async (o: DataFlags & ListFlags) =>
     route(

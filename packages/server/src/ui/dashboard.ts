@@ -11,7 +11,7 @@ import { readFilters } from '../http/filters.js'
 import { listPage, memoryNotFound } from '../http/routes/memories.js'
 import { scopeOf, toHistoryJson, toJobJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
 import { diskUsage } from './disk-usage.js'
-import { dashboardForms, parseFiltersText } from './forms.js'
+import { asShown, dashboardForms, parseFiltersText } from './forms.js'
 import { csrfTokenMatches, type Session, SessionStore } from './sessions.js'
 import { stylesheet } from './styles.js'
 import { entitiesPage } from './views/entities.js'
@@ -195,8 +195,7 @@ export function createDashboard(deps: AppDeps): Dashboard {
     const current = await memory.get(id)
     if (!current) throw memoryNotFound(id)
     // The form sends both fields; only what differs is an update (and a history event). The text
-    // is compared as the page showed it: its textarea turns CR line breaks to LF, and NUL (in rows
-    // stored before the engine replaced it) to U+FFFD.
+    // is compared as the page showed it (forms.ts `asShown`).
     const changes = {
       ...(edit.text !== undefined && edit.text !== asShown(current.memory) && { text: edit.text }),
       ...(edit.metadata !== undefined && JSON.stringify(edit.metadata) !== JSON.stringify(current.metadata) && { metadata: edit.metadata }),
@@ -338,9 +337,4 @@ export function createDashboard(deps: AppDeps): Dashboard {
 function clientErrorMessage(error: unknown): string {
   if (isCodedError(error) && statusByCode[error.code] < 500) return error instanceof ServerError ? error.message : apiNames(error.message)
   throw error
-}
-
-/** A text as a <textarea> holds it once the HTML parser has read it. */
-function asShown(text: string): string {
-  return text.replace(/\r\n?/g, '\n').replaceAll('\u0000', '\ufffd')
 }

@@ -62,10 +62,7 @@ export function dashboardForms(config: ServerConfig) {
       .strictObject({
         _csrf: z.string(),
         // Browsers send a textarea's line breaks as CRLF: saved as they were, a text would change unedited.
-        text: z
-          .string()
-          .transform((text) => text.replace(/\r\n?/g, '\n'))
-          .optional(),
+        text: z.string().transform(asShown).optional(),
         metadata: jsonObjectText('metadata').optional(),
       })
       .transform(({ _csrf, ...rest }) => rest)
@@ -115,4 +112,13 @@ export function parseFiltersText(text: string | undefined): Record<string, unkno
       'list',
     )
   return parsed.data
+}
+
+/**
+ * A text as a <textarea> holds it once the HTML parser has read it: CR line breaks as LF, and NUL
+ * (in rows stored before the engine replaced it) as U+FFFD. What the edit form sends back, and
+ * what the dashboard compares it with to tell an edit from none.
+ */
+export function asShown(text: string): string {
+  return text.replace(/\r\n?/g, '\n').replaceAll('\u0000', '\ufffd')
 }
