@@ -5,11 +5,16 @@
  */
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import { turnOffPretenuring } from '@agentmem/memory/runtime'
 import { machineHeader } from './harness.js'
 import { createProgress } from './progress.js'
 import { committedFolder, formatMarkdown, quickFolder, reportFiles, runJson, writeFiles } from './report/files.js'
 import { readRuns, summaryFiles, summaryPage } from './report/summary.js'
 import { type SuiteName, suiteNames, suites } from './suites/index.js'
+
+// As the agentmem CLI does, so that in-process engines run as in `agentmem serve` (and every
+// contender in one run alike): see @agentmem/memory's runtime.ts.
+turnOffPretenuring()
 
 const usage = `usage: pnpm bench <${[...suiteNames, 'all'].join('|')}> [--quick] [--out DIR] [--sizes N,N] [--model DIR]\n       pnpm bench summary [--out DIR]\n`
 const parsed = (() => {

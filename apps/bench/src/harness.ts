@@ -88,6 +88,8 @@ export function machineHeader(): Record<string, string | number> {
     transformersJs: pkg('@huggingface/transformers'),
     commit,
     date: new Date().toISOString(),
+    // cli.ts turns it off before any suite runs, as the agentmem CLI does.
+    v8Pretenuring: 'off',
   }
 }
 

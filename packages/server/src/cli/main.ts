@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 /** @module agentmem: the command-line interface (serve, keys, add, search, list, mcp, export, import, reembed, migrate). */
 import { identifier, jsonObject } from '@agentmem/memory/identifiers'
+import { turnOffPretenuring } from '@agentmem/memory/runtime'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { loadConfig, type ServerConfigInput } from '../config.js'
 import type { ListFlags, ScopeFlags, SearchFlags } from './output.js'
 import { type ServerTarget, serverTarget } from './server-client.js'
+
+// Before any command allocates: short-lived search objects must stay young (runtime.ts).
+turnOffPretenuring()
 
 // Commands import what they need when they run: `--help`, `keys` and calls over HTTP never load the store or a model.
 
