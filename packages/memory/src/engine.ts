@@ -4,6 +4,7 @@
  * replication drives.
  */
 import type { Embedder, Logger } from '@agentmem/embeddings'
+import type { Calls } from './calls.js'
 import { MemoryError, MemoryErrorCode } from './errors.js'
 import { Inference } from './inference/inference.js'
 import { LlmClient } from './inference/llm-client.js'
@@ -34,6 +35,8 @@ export interface Engine {
   /** Closes the metadata store and releases the store's ownership. */
   closeStores: () => Promise<void>
   closed: boolean
+  /** Public calls under way: close() waits for them. */
+  calls: Calls
 }
 
 export async function loadManifest(metadata: MetadataStore, embedder: Embedder): Promise<Manifest> {

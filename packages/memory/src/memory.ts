@@ -1,6 +1,7 @@
 import { createEmbedder, type Embedder, noopLogger, type Reranker } from '@agentmem/embeddings'
 import { uuidv7 } from 'uuidv7'
 import { z } from 'zod'
+import { Calls } from './calls.js'
 import { decodeCursor, encodeCursor, fingerprint, queryFingerprint } from './cursor.js'
 import { embed } from './embed.js'
 import { type Engine, lead, loadManifest, newWriter, replicaEngine, schemaVersion } from './engine.js'
@@ -115,6 +116,7 @@ export class Memory implements AsyncDisposable {
         replication,
         closeStores: () => stores.close(),
         closed: false,
+        calls: new Calls(),
       }
       engine.writer.attach(engine.cache)
       if (leading) await lead(engine)
@@ -161,7 +163,7 @@ export class Memory implements AsyncDisposable {
    * retried in the background); `queued` with `async: true`. Follow it with `inferenceJob(id)`.
    */
   async add(input: string | Message[], options: AddOptions): Promise<{ results: InferResult[]; job?: InferenceJob }> {
-    this.checkOpen()
+    using _call = this.call()
     const remote = await this.onLeader('add', [input, options], () => [scopeOfIds(this.tenantId, options)])
     if (remote) return remote.result as { results: InferResult[]; job?: InferenceJob }
     const parsed = parseWith(addOptionsSchema, options, 'add options')
@@ -178,7 +180,7 @@ export class Memory implements AsyncDisposable {
    * the metadata store, so they show on a replica that does not run them, and without an LLM.
    */
   async inferenceJob(id: string): Promise<InferenceJob | null> {
-    this.checkOpen()
+    using _call = this.call()
     const record = await this.engine.metadata.getJob(this.tenantId, parseId(id).toLowerCase())
     return record ? toJob(record) : null
   }
@@ -189,7 +191,7 @@ export class Memory implements AsyncDisposable {
    * so a job retried while someone pages does not move between pages (skipped or shown twice).
    */
   async inferenceJobs(options: JobListOptions = {}): Promise<{ results: InferenceJob[]; nextCursor: string | null }> {
-    this.checkOpen()
+    using _call = this.call()
     const opts = parseWith(jobListOptionsSchema, options, 'inferenceJobs options')
     const query = fingerprint(['inferenceJobs', this.tenantId, opts.status ?? null])
     const beforeId = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, query, 'inferenceJobs for this status')
@@ -201,7 +203,7 @@ export class Memory implements AsyncDisposable {
 
   /** Adds many items in one group commit: all stored, or none. Results carry the item `index`. */
   async addBatch(items: AddBatchItem[]): Promise<{ results: Array<AddResult & { index: number }> }> {
-    this.checkOpen()
+    using _call = this.call()
     const remote = await this.onLeader('addBatch', [items], () => items.map((item) => scopeOfIds(this.tenantId, item)))
     if (remote) return remote.result as { results: Array<AddResult & { index: number }> }
     const parsed = parseWith(z.array(addBatchItemSchema).min(1).max(this.engine.config.maxBatchItems), items, 'addBatch items')
@@ -212,10 +214,10 @@ export class Memory implements AsyncDisposable {
   }
 
   async search(query: string, options: SearchOptions): Promise<{ results: SearchResult[] }> {
-    // Before anything is read or checked: a close() during the wait is then MEMORY_CLOSED.
+    // Counted before the loop's turn: a search made before close() finishes, as every call does.
+    using _call = this.call()
     const turn = loopTurn()
     if (turn) await turn
-    this.checkOpen()
     const opts = parseWith(searchOptionsSchema, options, 'search options')
     if (typeof query !== 'string' || query.trim().length === 0) throw invalidInput('query must be a non-empty string')
     if (query.length > this.engine.config.maxTextLength)
@@ -271,7 +273,7 @@ export class Memory implements AsyncDisposable {
    * when the index is off or the scope is over `resident.maxScopeRows`.
    */
   async warm(scope: ScopeIds): Promise<void> {
-    this.checkOpen()
+    using _call = this.call()
     const ids = this.requireScope(parseWith(scopeSchema, scope, 'warm scope'), 'warm')
     await this.engine.cache.scope(ids, { wait: true })
   }
@@ -282,7 +284,7 @@ export class Memory implements AsyncDisposable {
    * process on the same store. The next search reloads the scope.
    */
   async invalidate(scope: ScopeIds = {}): Promise<void> {
-    this.checkOpen()
+    using _call = this.call()
     const ids = parseWith(scopeSchema, scope, 'invalidate scope')
     await this.engine.vectors.refresh()
     this.engine.cache.invalidate({ tenantId: this.tenantId, userId: ids.userId, agentId: ids.agentId, runId: ids.runId })
@@ -290,7 +292,7 @@ export class Memory implements AsyncDisposable {
 
   /** One memory of this tenant, or null. */
   async get(id: string): Promise<MemoryItem | null> {
-    this.checkOpen()
+    using _call = this.call()
     return this.read(await this.storedId(id))
   }
 
@@ -319,7 +321,7 @@ export class Memory implements AsyncDisposable {
 
   /** Lists a scope in creation order, `limit` at a time; pass `nextCursor` back for the next page until it is null. */
   async getAll(options: ListOptions): Promise<{ results: MemoryItem[]; nextCursor: string | null }> {
-    this.checkOpen()
+    using _call = this.call()
     const opts = parseWith(listOptionsSchema, options, 'getAll options')
     const scope = { ...this.requireScope(opts, 'getAll'), currentOnly: !opts.includeSuperseded }
     await this.readable(scope)
@@ -334,7 +336,7 @@ export class Memory implements AsyncDisposable {
 
   /** How many memories a scope (and filter) holds. */
   async count(options: CountOptions): Promise<number> {
-    this.checkOpen()
+    using _call = this.call()
     const opts = parseWith(countOptionsSchema, options, 'count options')
     const scope = { ...this.requireScope(opts, 'count'), currentOnly: !opts.includeSuperseded }
     await this.readable(scope)
@@ -343,6 +345,7 @@ export class Memory implements AsyncDisposable {
 
   /** Memories in the whole store, every tenant (for metrics). */
   async size(): Promise<number> {
+    using _call = this.call()
     await this.readable()
     return this.engine.vectors.countRows()
   }
@@ -352,6 +355,7 @@ export class Memory implements AsyncDisposable {
    * then runs, each by id, so that pages of it (the Mem0 route's) hold still between calls.
    */
   async entities(): Promise<Array<{ type: 'user' | 'agent' | 'run'; id: string; count: number }>> {
+    using _call = this.call()
     await this.readable()
     const order = { user: 0, agent: 1, run: 2 }
     return (await this.engine.vectors.scopeCounts(this.tenantId)).sort((a, b) => order[a.type] - order[b.type] || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
@@ -359,15 +363,21 @@ export class Memory implements AsyncDisposable {
 
   /** Every memory of this tenant in creation order, `batchSize` at a time; `after` resumes after that id. */
   async *exportAll(options: { after?: string; batchSize?: number } = {}): AsyncIterable<MemoryItem[]> {
-    await this.readable()
     let afterId = options.after === undefined ? undefined : parseId(options.after)
     const batchSize = options.batchSize ?? 1000
     for (;;) {
-      const batch = await this.engine.vectors.list({ tenantId: this.tenantId }, undefined, afterId, batchSize)
+      // Each batch is a call of its own: close() waits for the read under way, not for the reader.
+      const batch = await this.exportBatch(afterId, batchSize)
       if (batch.length === 0) return
       yield batch.map(toItem)
       afterId = batch.at(-1)?.id
     }
+  }
+
+  private async exportBatch(afterId: string | undefined, batchSize: number): Promise<StoredMemory[]> {
+    using _call = this.call()
+    await this.readable()
+    return this.engine.vectors.list({ tenantId: this.tenantId }, undefined, afterId, batchSize)
   }
 
   /**
@@ -380,7 +390,7 @@ export class Memory implements AsyncDisposable {
    * another id). Given an `updatedAt` alone, it is the creation time too.
    */
   async import(items: ImportItem[]): Promise<{ results: AddResult[]; remapped: Array<{ from: string; to: string; event: AddResult['event'] }> }> {
-    this.checkOpen()
+    using _call = this.call()
     const remote = await this.onLeader('import', [items], () => items.map((item) => scopeOfIds(this.tenantId, item)))
     if (remote) return remote.result as Awaited<ReturnType<Memory['import']>>
     const parsed = parseWith(z.array(importItemSchema).min(1).max(this.engine.config.maxBatchItems), items, 'import items', MemoryErrorCode.InvalidInput)
@@ -410,7 +420,7 @@ export class Memory implements AsyncDisposable {
   }
 
   async update(id: string, options: UpdateOptions): Promise<MemoryItem> {
-    this.checkOpen()
+    using _call = this.call()
     const remote = await this.onLeader('update', [id, options], (item) => [scopeOfIds(this.tenantId, item as MemoryItem)])
     if (remote) return remote.result as MemoryItem
     const memoryId = await this.storedId(id)
@@ -441,9 +451,9 @@ export class Memory implements AsyncDisposable {
    * of the store holds them any more.
    */
   async delete(id: string, options: DeleteOptions = {}): Promise<void> {
-    this.checkOpen()
+    using _call = this.call()
     if (!(await this.writesHere())) {
-      const memory = await this.get(id)
+      const memory = await this.read(await this.storedId(id))
       await this.onLeader('delete', [id, options], () => (memory ? [scopeOfIds(this.tenantId, memory)] : []))
       return
     }
@@ -460,7 +470,7 @@ export class Memory implements AsyncDisposable {
    * the texts of every memory of that scope from history, those deleted earlier included.
    */
   async deleteAll(options: ScopeIds & DeleteOptions): Promise<{ deleted: number }> {
-    this.checkOpen()
+    using _call = this.call()
     const remote = await this.onLeader('deleteAll', [options], () => [scopeOfIds(this.tenantId, options)])
     if (remote) return remote.result as { deleted: number }
     const { purge, actor, ...scopeIds } = options ?? {}
@@ -472,13 +482,13 @@ export class Memory implements AsyncDisposable {
   }
 
   async history(id: string): Promise<HistoryEntry[]> {
-    this.checkOpen()
+    using _call = this.call()
     return this.engine.metadata.history(this.tenantId, await this.storedId(id))
   }
 
   /** Erases every memory of this tenant and its history. Other tenants are untouched. */
   async reset(): Promise<void> {
-    this.checkOpen()
+    using _call = this.call()
     if (await this.onLeader('reset', [], () => [{ tenantId: this.tenantId }])) return
     await this.engine.writer.submit([{ kind: 'deleteMatching', scope: { tenantId: this.tenantId }, purge: true, actor: null }])
     await this.engine.writer.exclusive(() => this.engine.metadata.deleteHistory(this.tenantId))
@@ -491,7 +501,7 @@ export class Memory implements AsyncDisposable {
    * table in use. The Memory keeps using `embedder` afterwards (and closes the old one if it owned it).
    */
   async reembed(embedder: Embedder, options: { onProgress?: (progress: ReembedProgress) => void; batchSize?: number } = {}): Promise<void> {
-    this.checkOpen()
+    using _call = this.call()
     if (!(await this.writesHere()))
       throw new MemoryError(MemoryErrorCode.Unavailable, 'Re-embedding runs on the replica that leads the store; stop the others first')
     const engine = this.engine
@@ -535,18 +545,24 @@ export class Memory implements AsyncDisposable {
 
   /** Compacts and refreshes indexes now (it also happens on its own every `maintenanceEveryRows` writes). */
   async optimize(): Promise<void> {
-    this.checkOpen()
+    using _call = this.call()
     if (await this.onLeader('optimize', [], () => [])) return
     await this.engine.writer.exclusive(() => this.engine.writer.maintain())
   }
 
-  /** Finishes queued writes, then releases storage (and the embedder, if this Memory created it). */
+  /**
+   * Refuses new calls (MEMORY_CLOSED), lets the calls made before it finish and queued writes
+   * land, then releases storage (and the embedder, if this Memory created it). LLM calls in flight
+   * are aborted instead: their jobs stay queued for the next open.
+   */
   async close(): Promise<void> {
     const engine = this.engine
     if (engine.closed) return
     engine.closed = true
-    engine.replication?.stop()
     await engine.inference?.stop()
+    // The writer, the stores and (on a follower) the leader's notices are still there for them.
+    await engine.calls.settled()
+    engine.replication?.stop()
     await engine.writer.exclusive(async () => {
       engine.writer.stop()
       engine.vectors.close()
@@ -583,7 +599,7 @@ export class Memory implements AsyncDisposable {
    * behind a maintenance); otherwise once everything is applied.
    */
   async serveForwarded(call: unknown): Promise<ForwardedAnswer> {
-    this.checkOpen()
+    using _call = this.call()
     const { tenantId, method, args } = parseWith(forwardedCallSchema, call, 'forwarded call', MemoryErrorCode.InvalidInput)
     if (!(await this.writesHere())) throw notLeading()
     const memory = this.withTenant(tenantId)
@@ -616,7 +632,6 @@ export class Memory implements AsyncDisposable {
 
   /** Reads see every acknowledged write: they wait for its LanceDB apply if it is still running. */
   private async readable(scope: ScopeFilter = { tenantId: this.tenantId }): Promise<void> {
-    this.checkOpen()
     await this.settled(scope)
   }
 
@@ -631,6 +646,12 @@ export class Memory implements AsyncDisposable {
 
   private checkOpen(): void {
     if (this.engine.closed) throw new MemoryError(MemoryErrorCode.Closed, 'This Memory is closed')
+  }
+
+  /** A public call: refused once close() began, and close() waits for it to return (calls.ts). */
+  private call(): Disposable {
+    this.checkOpen()
+    return this.engine.calls.enter()
   }
 
   private requireScope(ids: ScopeIds, operation: string): ScopeFilter {

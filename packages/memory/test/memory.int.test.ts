@@ -510,6 +510,33 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     await expectCode(memory.add('late', { userId: 'u1' }), MemoryErrorCode.Closed)
   })
 
+  it('lets calls made before close() finish, then refuses new ones and the next export batch', async () => {
+    await using dir = await tempStore('closing')
+    const memory = await Memory.open({ ...dir.location, embedder })
+    await memory.add('warm up', { userId: 'u1' })
+    const exported = memory.exportAll({ batchSize: 1 })[Symbol.asyncIterator]()
+    expect((await exported.next()).value).toHaveLength(1)
+    // None awaited before close(): the adds are still being embedded when it begins.
+    const calls = [
+      ...Array.from({ length: 8 }, (_, i) => memory.add(`fact number ${i} about cats`, { userId: 'u1' })),
+      ...Array.from({ length: 4 }, (_, i) => memory.search(`cats ${i}`, { userId: 'u1' })),
+      memory.getAll({ userId: 'u1' }),
+      memory.count({ userId: 'u1' }),
+      memory.withTenant('other').add('another tenant', { userId: 'u2' }),
+    ]
+    const closing = memory.close()
+    await expectCode(memory.get('00000000-0000-7000-8000-000000000000'), MemoryErrorCode.Closed)
+    const outcomes = await Promise.allSettled(calls)
+    await closing
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => (o as PromiseRejectedResult).reason)).toEqual([])
+    await expectCode(exported.next(), MemoryErrorCode.Closed)
+    // Every add acknowledged before the close is in the store.
+    const reopened = await Memory.open({ ...dir.location, embedder })
+    expect(await reopened.count({ userId: 'u1' })).toBe(9)
+    expect(await reopened.withTenant('other').count({ userId: 'u2' })).toBe(1)
+    await reopened.close()
+  })
+
   it('counts, lists entities, exports a tenant and imports it back keeping ids, idempotently', async () => {
     await using source = await openTemp(embedder)
     const a = source.memory.withTenant('a')
