@@ -24,8 +24,14 @@ export function checkMetadata(metadata: Metadata): Metadata {
   }
   let json: string
   try {
-    json = JSON.stringify(metadata)
+    // JSON.stringify writes Infinity and NaN as null: a number JSON cannot hold (1e400 parses as
+    // Infinity) would be stored as null without a word.
+    json = JSON.stringify(metadata, (key, value) => {
+      if (typeof value === 'number' && !Number.isFinite(value)) throw invalidInput(`metadata value ${shortKey(key)} is ${value}, not a finite number`)
+      return value
+    })
   } catch (cause) {
+    if (cause instanceof MemoryError) throw cause
     throw new MemoryError(MemoryErrorCode.InvalidInput, 'metadata must be JSON-serialisable', { cause })
   }
   if (Buffer.byteLength(json) > maxMetadataBytes) throw invalidInput(`metadata is larger than ${maxMetadataBytes} bytes as JSON`)

@@ -373,6 +373,20 @@ describe('JSON objects are taken as sent', () => {
     const filtered = await t.call('POST', '/v1/memories/search', { body: { query: 'proto', user_id: 'u', filters: JSON.parse('{"__proto__":{"eq":1}}') } })
     expect([filtered.status, filtered.body.error?.code]).toEqual([400, 'MEMORY_INVALID_FILTER'])
   })
+
+  it('refuses a metadata number JSON cannot hold (1e400 parses as Infinity), which was stored as null', async () => {
+    await using t = await openTestApp(embedder)
+    const infinite = '{"messages":"infinite","user_id":"u","metadata":{"n":1e400}}'
+    const nativeAdd = await t.call('POST', '/v1/memories', { body: infinite })
+    const mem0Add = await t.call('POST', '/v3/memories/add/', { ...mem0(t), body: infinite })
+    const stored = await t.call('POST', '/v1/memories', { body: { messages: 'finite', user_id: 'u' } })
+    const patched = await t.call('PATCH', `/v1/memories/${stored.body.results[0].id}`, { body: '{"metadata":{"n":[-1e400]}}' })
+    for (const res of [nativeAdd, mem0Add, patched]) {
+      expect([res.status, res.body.error.code, res.body.error.message]).toEqual([400, 'MEMORY_INVALID_INPUT', expect.stringContaining('not a finite number')])
+    }
+    const listed = (await t.call('GET', '/v1/memories?user_id=u')).body.results
+    expect(listed.map((m: { memory: string; metadata: unknown }) => [m.memory, m.metadata])).toEqual([['finite', {}]])
+  })
 })
 
 describe('bodies over a real socket', () => {
