@@ -152,14 +152,15 @@ export class Writer {
   private stopped = false
   private failure: MemoryError | undefined
   /**
-   * Duplicate keys of rows this writer wrote since the last index refresh (key -> id). Duplicate
+   * Duplicate keys of rows this writer wrote since the last index refresh (key -> ids). Duplicate
    * lookups read the index only (fast) plus this map, instead of scanning the unindexed rows. The
    * store lock makes this writer the only one, open refreshes the index if anything is unindexed,
    * and a maintenance keeps the entries of rows it did not index (see maintain), so the map covers
    * every unindexed row. Entries may be stale (the row was deleted or its text changed); lookups
-   * check the row itself.
+   * check the row itself. A key may name several rows (an update can give a row another's text):
+   * when one is deleted, another still answers.
    */
-  private readonly unindexed = new Map<string, string>()
+  private readonly unindexed = new Map<string, string[]>()
   /** False after a takeover with rows another process left unindexed: duplicate lookups scan them too until maintenance. */
   private indexCoversAll = true
   /** Scopes (duplicate-key prefix: tenant, user, agent, run) of recent adds, oldest first. */
@@ -307,7 +308,7 @@ export class Writer {
     const started = performance.now()
     const purge = options.purge ?? false
     const from = await this.followedVersion()
-    const before = [...this.unindexed]
+    const before = [...this.unindexed].map(([key, ids]) => [key, [...ids]] as const)
     this.maintaining = true
     this.options.onMaintenanceStart?.()
     try {
@@ -321,7 +322,12 @@ export class Writer {
     // it indexed, which the apply rewrites into a new fragment) is still pending: those keep
     // their entries for duplicate checks.
     const notApplied = new Set(this.pending.flatMap((p) => [...p.rows.keys()]))
-    for (const [key, id] of before) if (!notApplied.has(id) && this.unindexed.get(key) === id) this.unindexed.delete(key)
+    for (const [key, ids] of before) {
+      // Ids written during the maintenance were not in `before`: they stay.
+      const left = this.unindexed.get(key)?.filter((id) => notApplied.has(id) || !ids.includes(id))
+      if (left?.length) this.unindexed.set(key, left)
+      else this.unindexed.delete(key)
+    }
     this.indexCoversAll = true
     // A slow one (object storage, a big table) is worth seeing at the default level.
     const took = Math.round(performance.now() - started)
@@ -726,7 +732,11 @@ export class Writer {
       journalMs: ms(planned, performance.now()),
     })
     // Duplicate checks find rows written since the last index refresh here, applied or not.
-    for (const memory of [...change.inserts, ...change.updates]) this.unindexed.set(memory.dedupKey, memory.id)
+    for (const memory of [...change.inserts, ...change.updates]) {
+      const ids = this.unindexed.get(memory.dedupKey)
+      if (!ids) this.unindexed.set(memory.dedupKey, [memory.id])
+      else if (!ids.includes(memory.id)) ids.push(memory.id)
+    }
     return { results, committed: { seq, change, images } }
   }
 
@@ -823,10 +833,9 @@ export class Writer {
         // belong to a row written since the last refresh.
         const indexed = new Set(duplicates.map((d) => d.dedupKey))
         for (const key of wanted.keys) {
-          const id = this.unindexed.get(key)
-          if (id !== undefined && !indexed.has(key)) duplicates.push({ id, dedupKey: key })
+          if (indexed.has(key)) continue
+          for (const id of this.unindexed.get(key) ?? []) duplicates.push({ id, dedupKey: key })
         }
-        for (const d of duplicates) dedup.set(d.dedupKey, d.id)
         const ids = new Set([...wanted.ids, ...duplicates.map((d) => d.id)])
         const fromStore = [...ids].filter((id) => latest(id) === undefined)
         for (const memory of await this.vectors.getByIds(tenantId, fromStore)) stored.set(memory.id, memory)
@@ -834,6 +843,8 @@ export class Writer {
           const memory = latest(id)
           if (memory && memory.tenantId === tenantId) stored.set(id, memory)
         }
+        // The key's holder is a row that still has that text (an unindexed entry may be stale).
+        for (const d of duplicates) if (!dedup.has(d.dedupKey) && stored.get(d.id)?.dedupKey === d.dedupKey) dedup.set(d.dedupKey, d.id)
       }
       for (const op of ops) {
         if (op.kind !== 'deleteMatching') continue

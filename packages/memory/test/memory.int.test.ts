@@ -510,6 +510,22 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     await expectCode(memory.add('late', { userId: 'u1' }), MemoryErrorCode.Closed)
   })
 
+  it('finds the other holder of a text once one of two memories an update made alike is deleted, resident or not', async () => {
+    for (const resident of [true, false]) {
+      await using dir = await tempStore(`alike-${resident}`)
+      const memory = await Memory.open({ ...dir.location, embedder, ...(!resident && { resident: { budgetBytes: 0 } }) })
+      const [a] = (await memory.add('fact gamma', { userId: 'u1' })).results
+      const [b] = (await memory.add('fact delta', { userId: 'u1' })).results
+      if (resident) await memory.warm({ userId: 'u1' })
+      await memory.update(b?.id as string, { text: 'fact gamma' })
+      await memory.delete(b?.id as string)
+      const [again] = (await memory.add('fact gamma', { userId: 'u1' })).results
+      expect([again?.event, again?.id], `resident: ${resident}`).toEqual(['NONE', a?.id])
+      expect((await memory.getAll({ userId: 'u1' })).results.map((m) => m.id)).toEqual([a?.id])
+      await memory.close()
+    }
+  })
+
   it('lets calls made before close() finish, then refuses new ones and the next export batch', async () => {
     await using dir = await tempStore('closing')
     const memory = await Memory.open({ ...dir.location, embedder })

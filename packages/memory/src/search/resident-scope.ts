@@ -97,7 +97,18 @@ export class ResidentScope {
     if (!row) return
     const entry = this.slotted.get(row) as Slotted
     this.rows.delete(id)
-    if (this.byDedupKey.get(row.memory.dedupKey) === id) this.byDedupKey.delete(row.memory.dedupKey)
+    const key = row.memory.dedupKey
+    if (this.byDedupKey.get(key) === id) {
+      this.byDedupKey.delete(key)
+      // Another row may hold the same text (an update or an import made two alike): it answers
+      // the next add's duplicate check, as the store's lookup would find it. Rare, so a scan.
+      for (const other of this.rows.values()) {
+        if (other.memory.dedupKey === key) {
+          this.byDedupKey.set(key, other.memory.id)
+          break
+        }
+      }
+    }
     for (const term of row.counts.terms.keys()) {
       const rows = this.postings.get(term)
       rows?.delete(entry)
