@@ -113,20 +113,30 @@ export const jobListOptionsSchema = z.strictObject({
 export type JobListOptions = z.input<typeof jobListOptionsSchema>
 
 /** A memory as `exportAll` yields it; `id` and times are kept on import when given. */
-export const importItemSchema = z.strictObject({
-  ...scopeShape,
-  id: z
-    .uuid()
-    .transform((id) => id.toLowerCase())
-    .optional(),
-  memory: z.string(),
-  metadata: metadataSchema.optional(),
-  role: z.enum(['user', 'assistant', 'tool']).nullable().optional(),
-  createdAt: z.iso.datetime({ offset: true }).optional(),
-  updatedAt: z.iso.datetime({ offset: true }).optional(),
-  /** Set on superseded memories: they stay superseded. */
-  validTo: z.iso.datetime({ offset: true }).nullable().optional(),
-})
+export const importItemSchema = z
+  .strictObject({
+    ...scopeShape,
+    id: z
+      .uuid()
+      .transform((id) => id.toLowerCase())
+      .optional(),
+    memory: z.string(),
+    metadata: metadataSchema.optional(),
+    role: z.enum(['user', 'assistant', 'tool']).nullable().optional(),
+    createdAt: z.iso.datetime({ offset: true }).optional(),
+    updatedAt: z.iso.datetime({ offset: true }).optional(),
+    /** Set on superseded memories: they stay superseded. */
+    validTo: z.iso.datetime({ offset: true }).nullable().optional(),
+  })
+  // Times out of order were stored as given: a memory updated, or superseded, before it was made.
+  .refine((item) => !item.createdAt || !item.updatedAt || Date.parse(item.updatedAt) >= Date.parse(item.createdAt), {
+    path: ['updatedAt'],
+    message: 'must not be before the creation time',
+  })
+  .refine((item) => !item.createdAt || !item.validTo || Date.parse(item.validTo) >= Date.parse(item.createdAt), {
+    path: ['validTo'],
+    message: 'must not be before the creation time',
+  })
 export type ImportItem = z.input<typeof importItemSchema>
 
 export const scopeSchema = z.strictObject(scopeShape)

@@ -510,6 +510,24 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     await expectCode(memory.add('late', { userId: 'u1' }), MemoryErrorCode.Closed)
   })
 
+  it('refuses an import line updated or superseded before it was created, and imports nothing of its batch', async () => {
+    await using dir = await tempStore('import-times')
+    const memory = await Memory.open({ ...dir.location, embedder })
+    const good = { memory: 'in order', userId: 'u1', createdAt: '2026-01-01T00:00:00Z', updatedAt: '2026-01-02T00:00:00Z' }
+    for (const bad of [
+      { memory: 'updated first', userId: 'u1', createdAt: '2099-01-01T00:00:00Z', updatedAt: '1999-01-01T00:00:00Z' },
+      { memory: 'superseded first', userId: 'u1', createdAt: '2026-01-02T00:00:00Z', validTo: '2026-01-01T00:00:00+02:00' },
+    ]) {
+      await expect(memory.import([good, bad])).rejects.toMatchObject({
+        code: MemoryErrorCode.InvalidInput,
+        message: expect.stringContaining('before the creation time'),
+      })
+    }
+    expect(await memory.count({ userId: 'u1' })).toBe(0)
+    expect((await memory.import([good, { ...good, memory: 'same instant', updatedAt: '2026-01-01T00:00:00Z' }])).results).toHaveLength(2)
+    await memory.close()
+  })
+
   it('finds the other holder of a text once one of two memories an update made alike is deleted, resident or not', async () => {
     for (const resident of [true, false]) {
       await using dir = await tempStore(`alike-${resident}`)
