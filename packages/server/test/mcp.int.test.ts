@@ -277,7 +277,7 @@ describe('MCP over stdio (agentmem mcp)', () => {
     expect(listed.stdout).toContain('Noted!')
   })
 
-  it('answers the calls in flight when the client closes stdin, before it releases the store', async () => {
+  it('answers the calls in flight when the client closes stdin, before it releases the store, and lines that are no JSON-RPC with an error', async () => {
     const store = join(data, 'closing')
     const { command, args } = cliCommand(['mcp', '--data', store, '--user', 'alice'])
     const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AGENTMEM_LOG_LEVEL: 'warn' } })
@@ -294,6 +294,9 @@ describe('MCP over stdio (agentmem mcp)', () => {
     send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })
     send({ jsonrpc: '2.0', method: 'notifications/initialized' })
     send({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'add_memory', arguments: { messages: 'sent just before the client left' } } })
+    // Lines no client should send are answered (with id null), not met with silence.
+    proc.stdin.write('not json at all\n')
+    send({ hello: 'world' })
     // Closed at once: the add has not run yet (the model and the store are still opening).
     proc.stdin.end()
     expect(await exited).toBe(0)
@@ -302,6 +305,7 @@ describe('MCP over stdio (agentmem mcp)', () => {
       .split('\n')
       .map((line) => JSON.parse(line) as Json)
     expect(answers.find((a) => a.id === 2)?.result?.content?.[0]?.text, `${stdout}\n${stderr}`).toContain('"event":"ADD"')
+    expect(answers.filter((a) => a.id === null).map((a) => a.error.code)).toEqual([-32700, -32600])
     const listed = await runCli(['list', '--data', store, '--user', 'alice'])
     expect(listed.stdout).toContain('sent just before the client left')
   })
