@@ -337,16 +337,22 @@ describe('issue 17, item 7: validation speaks the HTTP API', () => {
     expect([get.status, get.body.error.code, get.headers.get('allow')]).toEqual([405, 'METHOD_NOT_ALLOWED', 'POST'])
     expect(get.body.error.message).toMatch(/use POST \/v1\/memories\/search/)
     // Any path that exists under other methods says which (these were 404 "No route").
-    for (const [method, path, allow] of [
-      ['PUT', `/v1/memories/${id}`, 'GET, PATCH, DELETE, HEAD'],
-      ['POST', `/v1/memories/${id}`, 'GET, PATCH, DELETE, HEAD'],
-      ['PATCH', `/v1/memories/${id}/`, 'GET, PUT, DELETE, HEAD'],
-      ['DELETE', `/v1/memories/${id}/history`, 'GET, HEAD'],
+    // A trailing slash added or left out is named (native paths have none, Mem0's v1 paths one).
+    for (const [method, path, allow, twin] of [
+      ['PUT', `/v1/memories/${id}`, 'GET, PATCH, DELETE, HEAD', `/v1/memories/${id}/`],
+      ['POST', `/v1/memories/${id}`, 'GET, PATCH, DELETE, HEAD', undefined],
+      ['PATCH', `/v1/memories/${id}/`, 'GET, PUT, DELETE, HEAD', `/v1/memories/${id}`],
+      ['DELETE', `/v1/memories/${id}/history`, 'GET, HEAD', undefined],
+      ['POST', '/v1/memories/', 'DELETE', '/v1/memories'],
+      ['POST', '/v1/memories/search/', 'GET, PUT, DELETE, HEAD', '/v1/memories/search'],
     ] as const) {
       const res = await t.call(method, path, path.endsWith('/') ? mem0(t) : {})
       expect([method, path, res.status, res.body.error.code, res.headers.get('allow')]).toEqual([method, path, 405, 'METHOD_NOT_ALLOWED', allow])
-      expect(res.body.error.message).toBe(`${method} ${path} does not exist: this path takes ${allow}`)
+      const hint = twin === undefined ? '' : ` (${method} ${twin} is a route)`
+      expect(res.body.error.message).toBe(`${method} ${path} does not exist: this path takes ${allow}${hint}`)
     }
+    const slashed = await t.call('POST', '/v3/memories/add')
+    expect([slashed.status, slashed.body.error.message]).toEqual([404, 'No route POST /v3/memories/add (POST /v3/memories/add/ is a route)'])
     // A POST-only path names POST alone (its other methods are routes that answer 405 themselves).
     const options = await t.call('OPTIONS', '/v1/memories/search')
     expect([options.status, options.headers.get('allow')]).toEqual([405, 'POST'])

@@ -57,11 +57,15 @@ export function createApp(deps: AppDeps) {
   app.onError((error, c) => errorResponse(error, c))
   app.notFound((c) => {
     // A path that exists under other methods is a 405 naming them (PUT /v1/memories/{id} read as "no route").
-    const allow = allowedMethods(c.req.path)
-    if (allow.length === 0) return errorResponse(new ServerError(ServerErrorCode.RouteNotFound, `No route ${c.req.method} ${c.req.path}`), c)
+    const { method, path } = c.req
+    // A trailing slash added or left out is the usual slip: native paths have none, Mem0's v1 paths one.
+    const twin = path.endsWith('/') ? path.slice(0, -1) : `${path}/`
+    const hint = twin !== '' && allowedMethods(twin).includes(method) ? ` (${method} ${twin} is a route)` : ''
+    const allow = allowedMethods(path)
+    if (allow.length === 0) return errorResponse(new ServerError(ServerErrorCode.RouteNotFound, `No route ${method} ${path}${hint}`), c)
     const methods = allow.join(', ')
     return errorResponse(
-      new ServerError(ServerErrorCode.MethodNotAllowed, `${c.req.method} ${c.req.path} does not exist: this path takes ${methods}`, {
+      new ServerError(ServerErrorCode.MethodNotAllowed, `${method} ${path} does not exist: this path takes ${methods}${hint}`, {
         headers: { allow: methods },
       }),
       c,
