@@ -57,6 +57,9 @@ import type { WriteOp } from './writer.js'
  * in SQLite. Every call is confined to this instance's tenant.
  */
 export class Memory implements AsyncDisposable {
+  /** The view a leader runs one forwarded call on (serveForwarded), which counts it already. */
+  private forwarded = false
+
   private constructor(
     private readonly engine: Engine,
     readonly tenantId: string,
@@ -167,7 +170,7 @@ export class Memory implements AsyncDisposable {
     const remote = await this.onLeader('add', [input, options], () => [scopeOfIds(this.tenantId, options)])
     if (remote) return remote.result as { results: InferResult[]; job?: InferenceJob }
     const parsed = parseWith(addOptionsSchema, options, 'add options')
-    if (parsed.infer) return this.inferAdd(input, parsed)
+    if (parsed.infer) return await this.inferAdd(input, parsed)
     if (parsed.async || parsed.timestamp !== undefined || parsed.instructions !== undefined || parsed.memoryType !== 'semantic') {
       throw invalidInput('async, timestamp, instructions and memoryType apply only with infer: true')
     }
@@ -293,7 +296,7 @@ export class Memory implements AsyncDisposable {
   /** One memory of this tenant, or null. */
   async get(id: string): Promise<MemoryItem | null> {
     using _call = this.call()
-    return this.read(await this.storedId(id))
+    return await this.read(await this.storedId(id))
   }
 
   /**
@@ -340,14 +343,14 @@ export class Memory implements AsyncDisposable {
     const opts = parseWith(countOptionsSchema, options, 'count options')
     const scope = { ...this.requireScope(opts, 'count'), currentOnly: !opts.includeSuperseded }
     await this.readable(scope)
-    return this.engine.vectors.count(scope, parseFilters(opts.filters))
+    return await this.engine.vectors.count(scope, parseFilters(opts.filters))
   }
 
   /** Memories in the whole store, every tenant (for metrics). */
   async size(): Promise<number> {
     using _call = this.call()
     await this.readable()
-    return this.engine.vectors.countRows()
+    return await this.engine.vectors.countRows()
   }
 
   /**
@@ -377,7 +380,7 @@ export class Memory implements AsyncDisposable {
   private async exportBatch(afterId: string | undefined, batchSize: number): Promise<StoredMemory[]> {
     using _call = this.call()
     await this.readable()
-    return this.engine.vectors.list({ tenantId: this.tenantId }, undefined, afterId, batchSize)
+    return await this.engine.vectors.list({ tenantId: this.tenantId }, undefined, afterId, batchSize)
   }
 
   /**
@@ -483,7 +486,7 @@ export class Memory implements AsyncDisposable {
 
   async history(id: string): Promise<HistoryEntry[]> {
     using _call = this.call()
-    return this.engine.metadata.history(this.tenantId, await this.storedId(id))
+    return await this.engine.metadata.history(this.tenantId, await this.storedId(id))
   }
 
   /** Erases every memory of this tenant and its history. Other tenants are untouched. */
@@ -553,16 +556,18 @@ export class Memory implements AsyncDisposable {
   /**
    * Refuses new calls (MEMORY_CLOSED), lets the calls made before it finish and queued writes
    * land, then releases storage (and the embedder, if this Memory created it). LLM calls in flight
-   * are aborted instead: their jobs stay queued for the next open.
+   * are aborted instead: an `infer` add waiting for one fails (MEMORY_CLOSED), and `async` jobs
+   * resume at the next open.
    */
   async close(): Promise<void> {
     const engine = this.engine
     if (engine.closed) return
     engine.closed = true
-    await engine.inference?.stop()
-    // The writer, the stores and (on a follower) the leader's notices are still there for them.
-    await engine.calls.settled()
+    // No more checks, so no promotion while calls finish: the leader's notices still arrive.
     engine.replication?.stop()
+    await engine.inference?.stop()
+    // The writer and the stores are still open for them.
+    await engine.calls.settled()
     await engine.writer.exclusive(async () => {
       engine.writer.stop()
       engine.vectors.close()
@@ -603,6 +608,8 @@ export class Memory implements AsyncDisposable {
     const { tenantId, method, args } = parseWith(forwardedCallSchema, call, 'forwarded call', MemoryErrorCode.InvalidInput)
     if (!(await this.writesHere())) throw notLeading()
     const memory = this.withTenant(tenantId)
+    // Counted here already: a close() that began meanwhile lets it finish, as any call made before it.
+    memory.forwarded = true
     const { writer } = this.engine
     const before = writer.lastCommittedSeq
     const result = (await (memory[method] as (...a: unknown[]) => Promise<unknown>).apply(memory, args)) ?? null
@@ -648,9 +655,13 @@ export class Memory implements AsyncDisposable {
     if (this.engine.closed) throw new MemoryError(MemoryErrorCode.Closed, 'This Memory is closed')
   }
 
-  /** A public call: refused once close() began, and close() waits for it to return (calls.ts). */
+  /**
+   * A public call: refused once close() began, and close() waits for it to return (calls.ts). A
+   * counted method returns `await`ed results: `return promise` would end its count (the `using`
+   * block) before the promise settles.
+   */
   private call(): Disposable {
-    this.checkOpen()
+    if (!this.forwarded) this.checkOpen()
     return this.engine.calls.enter()
   }
 

@@ -517,6 +517,8 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     for (const bad of [
       { memory: 'updated first', userId: 'u1', createdAt: '2099-01-01T00:00:00Z', updatedAt: '1999-01-01T00:00:00Z' },
       { memory: 'superseded first', userId: 'u1', createdAt: '2026-01-02T00:00:00Z', validTo: '2026-01-01T00:00:00+02:00' },
+      // Given an updatedAt alone, it is the creation time too.
+      { memory: 'superseded before its only time', userId: 'u1', updatedAt: '2026-01-02T00:00:00Z', validTo: '2026-01-01T00:00:00Z' },
     ]) {
       await expect(memory.import([good, bad])).rejects.toMatchObject({
         code: MemoryErrorCode.InvalidInput,
@@ -547,7 +549,7 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
   it('lets calls made before close() finish, then refuses new ones and the next export batch', async () => {
     await using dir = await tempStore('closing')
     const memory = await Memory.open({ ...dir.location, embedder })
-    await memory.add('warm up', { userId: 'u1' })
+    const [warm] = (await memory.add('warm up', { userId: 'u1' })).results
     const exported = memory.exportAll({ batchSize: 1 })[Symbol.asyncIterator]()
     expect((await exported.next()).value).toHaveLength(1)
     // None awaited before close(): the adds are still being embedded when it begins.
@@ -556,6 +558,10 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
       ...Array.from({ length: 4 }, (_, i) => memory.search(`cats ${i}`, { userId: 'u1' })),
       memory.getAll({ userId: 'u1' }),
       memory.count({ userId: 'u1' }),
+      // These return a promise of their last read: counted until it settles, not until it is made.
+      memory.get(warm?.id as string),
+      memory.history(warm?.id as string),
+      memory.size(),
       memory.withTenant('other').add('another tenant', { userId: 'u2' }),
     ]
     const closing = memory.close()
