@@ -829,13 +829,9 @@ export class Writer {
       owners = await this.vectors.ownersOf(keptIds)
       for (const [tenantId, wanted] of byTenant) {
         const duplicates = wanted.keys.size === 0 ? [] : await this.vectors.findByDedupKeys(tenantId, [...wanted.keys], { indexedOnly: this.indexCoversAll })
-        // An indexed hit is live (deletions apply to indexed rows too); otherwise the key may
-        // belong to a row written since the last refresh.
-        const indexed = new Set(duplicates.map((d) => d.dedupKey))
-        for (const key of wanted.keys) {
-          if (indexed.has(key)) continue
-          for (const id of this.unindexed.get(key) ?? []) duplicates.push({ id, dedupKey: key })
-        }
+        // Rows written since the last refresh may hold a key too, and an indexed hit may be gone
+        // from what is pending (a delete not yet applied): every candidate is checked below.
+        for (const key of wanted.keys) for (const id of this.unindexed.get(key) ?? []) duplicates.push({ id, dedupKey: key })
         const ids = new Set([...wanted.ids, ...duplicates.map((d) => d.id)])
         const fromStore = [...ids].filter((id) => latest(id) === undefined)
         for (const memory of await this.vectors.getByIds(tenantId, fromStore)) stored.set(memory.id, memory)

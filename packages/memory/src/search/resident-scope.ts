@@ -43,6 +43,8 @@ export class ResidentScope {
   private readonly postings = new Map<string, Map<Slotted, number>>()
   /** Duplicate key -> id of the live row with it (an add in this scope checks here). */
   readonly byDedupKey = new Map<string, string>()
+  /** Duplicate key -> how many rows hold it: more than one after an update or an import made two alike. */
+  private readonly dedupHolders = new Map<string, number>()
   private slots: Slotted[] = []
   private readonly slotted = new Map<ResidentRow, Slotted>()
   /**
@@ -66,6 +68,7 @@ export class ResidentScope {
     this.remove(row.memory.id)
     this.rows.set(row.memory.id, row)
     this.byDedupKey.set(row.memory.dedupKey, row.memory.id)
+    this.dedupHolders.set(row.memory.dedupKey, (this.dedupHolders.get(row.memory.dedupKey) ?? 0) + 1)
     const entry: Slotted = { row, slot: this.slots.length }
     for (const [term, tf] of row.counts.terms) {
       let rows = this.postings.get(term)
@@ -98,14 +101,19 @@ export class ResidentScope {
     const entry = this.slotted.get(row) as Slotted
     this.rows.delete(id)
     const key = row.memory.dedupKey
+    const holders = (this.dedupHolders.get(key) ?? 1) - 1
+    if (holders === 0) this.dedupHolders.delete(key)
+    else this.dedupHolders.set(key, holders)
     if (this.byDedupKey.get(key) === id) {
       this.byDedupKey.delete(key)
-      // Another row may hold the same text (an update or an import made two alike): it answers
-      // the next add's duplicate check, as the store's lookup would find it. Rare, so a scan.
-      for (const other of this.rows.values()) {
-        if (other.memory.dedupKey === key) {
-          this.byDedupKey.set(key, other.memory.id)
-          break
+      // Another row holds the same text (an update or an import made two alike): it answers the
+      // next add's duplicate check, as the store's lookup would find it. Rare, so a scan.
+      if (holders > 0) {
+        for (const other of this.rows.values()) {
+          if (other.memory.dedupKey === key) {
+            this.byDedupKey.set(key, other.memory.id)
+            break
+          }
         }
       }
     }
