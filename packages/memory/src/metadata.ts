@@ -26,8 +26,10 @@ export function checkMetadata(metadata: Metadata): Metadata {
   try {
     // JSON.stringify writes Infinity and NaN as null: a number JSON cannot hold (1e400 parses as
     // Infinity) would be stored as null without a word.
-    json = JSON.stringify(metadata, (key, value) => {
-      if (typeof value === 'number' && !Number.isFinite(value)) throw invalidInput(`metadata value ${shortKey(key)} is ${value}, not a finite number`)
+    json = JSON.stringify(metadata, function (this: unknown, key, value) {
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        throw invalidInput(`metadata ${Array.isArray(this) ? 'holds' : `value ${shortKey(key)} is`} ${value}, not a finite number`)
+      }
       return value
     })
   } catch (cause) {

@@ -133,7 +133,8 @@ export const importItemSchema = z
     path: ['updatedAt'],
     message: 'must not be before the creation time',
   })
-  .refine((item) => !item.createdAt || !item.validTo || Date.parse(item.validTo) >= Date.parse(item.createdAt), {
+  // Given an updatedAt alone, it is the creation time too (Memory.import).
+  .refine((item) => !item.validTo || !(item.createdAt ?? item.updatedAt) || Date.parse(item.validTo) >= Date.parse(item.createdAt ?? item.updatedAt ?? ''), {
     path: ['validTo'],
     message: 'must not be before the creation time',
   })
