@@ -2,7 +2,8 @@
  * The public calls under way on one engine (every tenant view of a store shares it), so that
  * `Memory.close()` lets them finish instead of closing the stores under them: an add still being
  * embedded when close() began failed as MEMORY_STORAGE_FAILED, its journal commit on a closed
- * database. A call counts from its start (`using call = calls.enter()`) until it returns.
+ * database. A call counts from its start until it returns (`using _call = this.call()` opens each
+ * public method of Memory).
  */
 export class Calls {
   private running = 0
