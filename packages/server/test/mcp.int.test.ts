@@ -200,6 +200,25 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }),
     })
     expect(badScope.status).toBe(400)
+    // Params that do not fit the method are the client's mistake (-32602, one line naming the field), not a server fault.
+    for (const [params, field] of [
+      [undefined, 'params'],
+      [{ name: 'search_memories', arguments: 'x' }, 'params.arguments'],
+    ] as const) {
+      const answer = await fetch(`${server.url}/mcp`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${t.keyA}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+        body: JSON.stringify({ jsonrpc: '2.0', id: 7, method: 'tools/call', ...(params && { params }) }),
+      })
+      expect([answer.status, await answer.json()]).toEqual([
+        200,
+        {
+          jsonrpc: '2.0',
+          id: 7,
+          error: { code: -32602, message: expect.stringMatching(new RegExp(`^Invalid params for tools/call: ${field}: expected [^\\n]+$`)) },
+        },
+      ])
+    }
     // A default scope given twice, or as the filter wildcard, is refused at connect (it used the first, or failed every call).
     for (const query of ['user_id=alice&user_id=zed', 'user_id=*']) {
       const refused = await fetch(`${server.url}/mcp?${query}`, {
@@ -297,6 +316,7 @@ describe('MCP over stdio (agentmem mcp)', () => {
     // Lines no client should send are answered (with id null), not met with silence.
     proc.stdin.write('not json at all\n')
     send({ hello: 'world' })
+    send({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'list_entities', arguments: [] } })
     // Closed at once: the add has not run yet (the model and the store are still opening).
     proc.stdin.end()
     expect(await exited).toBe(0)
@@ -306,6 +326,10 @@ describe('MCP over stdio (agentmem mcp)', () => {
       .map((line) => JSON.parse(line) as Json)
     expect(answers.find((a) => a.id === 2)?.result?.content?.[0]?.text, `${stdout}\n${stderr}`).toContain('"event":"ADD"')
     expect(answers.filter((a) => a.id === null).map((a) => a.error.code)).toEqual([-32700, -32600])
+    expect(answers.find((a) => a.id === 3)?.error).toEqual({
+      code: -32602,
+      message: 'Invalid params for tools/call: params.arguments: expected record, received array',
+    })
     const listed = await runCli(['list', '--data', store, '--user', 'alice'])
     expect(listed.stdout).toContain('sent just before the client left')
   })

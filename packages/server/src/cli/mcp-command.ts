@@ -5,6 +5,7 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import pino from 'pino'
 import type { ServerConfig } from '../config.js'
 import { createLogger } from '../logger.js'
+import { answerInvalidParams, answerUnreadable } from '../mcp/protocol-errors.js'
 import { createMcpServer, type DefaultScope } from '../mcp/tools.js'
 import { serverVersion } from '../version.js'
 import { withMemory } from './data-commands.js'
@@ -24,6 +25,7 @@ export async function mcpOnStore(config: ServerConfig, tenant: string, defaults:
     })
     await server.connect(transport)
     answerUnreadable(transport)
+    answerInvalidParams(transport)
     const answered = trackRequests(transport)
     await closed
     // A client that sends its last calls and closes stdin at once (a script, a desktop client
@@ -98,22 +100,6 @@ function trackRequests(transport: Transport): (timeoutMs: number) => Promise<voi
       drained = resolve
       setTimeout(resolve, timeoutMs).unref()
     })
-  }
-}
-
-/**
- * Answers a line that is not JSON (-32700) or not a JSON-RPC message (-32600), as JSON-RPC asks
- * and the /mcp route does: the SDK's stdio transport only reports it to `onerror`, so the client
- * waited for an answer that never came. Other errors go on to what was set before.
- */
-function answerUnreadable(transport: Transport): void {
-  const reported = transport.onerror
-  transport.onerror = (error) => {
-    const code = error instanceof SyntaxError ? -32700 : error.name === 'ZodError' ? -32600 : undefined
-    if (code === undefined) return reported?.(error)
-    const message = code === -32700 ? 'Parse error: a line that is not JSON' : 'Invalid Request: not a JSON-RPC 2.0 message'
-    // No id can be read from such a line: JSON-RPC answers it with id null, which the SDK's types do not allow.
-    void transport.send({ jsonrpc: '2.0', id: null, error: { code, message } } as unknown as JSONRPCMessage)
   }
 }
 

@@ -6,6 +6,7 @@ import { z } from 'zod'
 import { validationFailed } from '../errors.js'
 import type { AppEnv } from '../http/context.js'
 import { serverVersion } from '../version.js'
+import { answerInvalidParams } from './protocol-errors.js'
 import { createMcpServer } from './tools.js'
 
 /** `/mcp?user_id=alice`: the scope a connection's tool calls default to, checked as the engine checks ids (no `*`). */
@@ -31,6 +32,7 @@ export function registerMcpRoute(app: OpenAPIHono<AppEnv>, logger: Logger): void
     })
     const transport = new WebStandardStreamableHTTPServerTransport({ enableJsonResponse: true })
     await server.connect(transport)
+    answerInvalidParams(transport)
     try {
       return await transport.handleRequest(c.req.raw)
     } finally {

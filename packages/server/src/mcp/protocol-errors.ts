@@ -1,0 +1,44 @@
+import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
+import { ClientRequestSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
+
+/** The SDK's schema of each request a client may send, by method. */
+const requestSchemas = new Map<string, (typeof ClientRequestSchema.options)[number]>(
+  ClientRequestSchema.options.map((schema) => [schema.shape.method.value, schema]),
+)
+
+/**
+ * Answers a request whose params do not fit its method (`tools/call` without params, or with
+ * `arguments` that is no object) with -32602 Invalid params, naming each field in one line. The
+ * SDK's protocol layer answered -32603 Internal error carrying zod's issue list as pretty-printed
+ * JSON: a server fault, to the client, for its own mistake. Other messages pass on unchanged.
+ */
+export function answerInvalidParams(transport: Transport): void {
+  const receive = transport.onmessage
+  transport.onmessage = (message, extra) => {
+    if ('method' in message && 'id' in message) {
+      const checked = requestSchemas.get(message.method)?.safeParse(message)
+      if (checked?.success === false) {
+        const fields = checked.error.issues.map((issue) => `${issue.path.join('.') || 'request'}: ${issue.message.replace(/^Invalid input: /, '')}`)
+        void transport.send({ jsonrpc: '2.0', id: message.id, error: { code: -32602, message: `Invalid params for ${message.method}: ${fields.join('; ')}` } })
+        return
+      }
+    }
+    receive?.(message, extra)
+  }
+}
+
+/**
+ * Answers a line that is not JSON (-32700) or not a JSON-RPC message (-32600), as JSON-RPC asks
+ * and the /mcp route does: the SDK's stdio transport only reports it to `onerror`, so the client
+ * waited for an answer that never came. Other errors go on to what was set before.
+ */
+export function answerUnreadable(transport: Transport): void {
+  const reported = transport.onerror
+  transport.onerror = (error) => {
+    const code = error instanceof SyntaxError ? -32700 : error.name === 'ZodError' ? -32600 : undefined
+    if (code === undefined) return reported?.(error)
+    const message = code === -32700 ? 'Parse error: a line that is not JSON' : 'Invalid Request: not a JSON-RPC 2.0 message'
+    // No id can be read from such a line: JSON-RPC answers it with id null, which the SDK's types do not allow.
+    void transport.send({ jsonrpc: '2.0', id: null, error: { code, message } } as unknown as JSONRPCMessage)
+  }
+}
