@@ -334,6 +334,19 @@ describe('MCP over stdio (agentmem mcp)', () => {
     expect(listed.stdout).toContain('sent just before the client left')
   })
 
+  it('attaches a second client to a store another process holds: its calls say so, and run once the store is free', async () => {
+    const store = join(data, 'shared')
+    const first = await connectStdio(['--data', store, '--user', 'alice'])
+    expect((await call(first, 'add_memory', { messages: 'I live in Lisbon' })).isError).toBe(false)
+    await using second = await connectStdio(['--data', store, '--user', 'alice'])
+    expect((await second.listTools()).tools).toHaveLength(9)
+    const refused = await call(second, 'search_memories', { query: 'where do I live' })
+    expect(refused.isError).toBe(true)
+    expect(refused.body.error).toMatchObject({ code: 'MEMORY_LOCKED', message: expect.stringContaining(`agentmem serve --data ${store}`) })
+    await first.close()
+    expect((await call(second, 'search_memories', { query: 'where do I live' })).body.results.map((r: Json) => r.memory)).toEqual(['I live in Lisbon'])
+  })
+
   it('relays to a running server with --url and a key, confined to the key’s tenant', async () => {
     const store = join(data, 'served')
     const keyOf = async (tenant: string) => (await runCli(['keys', 'create', '--tenant', tenant, '--data', store])).stdout.trim()

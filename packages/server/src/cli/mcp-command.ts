@@ -1,3 +1,4 @@
+import { isMemoryError, type Memory, MemoryError, MemoryErrorCode } from '@agentmem/memory'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
@@ -14,10 +15,23 @@ import type { ServerTarget } from './server-client.js'
 /** stdout carries the protocol: every log line goes to stderr. */
 const stderrLogger = (config: ServerConfig) => createLogger(config.logLevel, pino.destination(2))
 
-/** Serves the memory tools over stdio on the store itself, as `tenant`, until the client closes stdin. */
+/**
+ * Serves the memory tools over stdio on the store itself, as `tenant`, until the client closes
+ * stdin. While another process holds the store (a second desktop client started its own
+ * `agentmem mcp` on the same folder), the client still attaches: each tool call says why it
+ * cannot run and how to share the store, and the first call after the other process lets go
+ * opens it.
+ */
 export async function mcpOnStore(config: ServerConfig, tenant: string, defaults: DefaultScope): Promise<void> {
-  await withMemory(config, tenant, async (memory) => {
-    const server = createMcpServer({ memory, defaults, logger: stderrLogger(config), version: serverVersion })
+  const store = storeWhenFree(config, tenant)
+  try {
+    await store.get()
+  } catch (error) {
+    if (!isMemoryError(error) || error.code !== MemoryErrorCode.Locked) throw error
+    process.stderr.write(`agentmem: ${error.message}\n`)
+  }
+  try {
+    const server = createMcpServer({ memory: store.get, defaults, logger: stderrLogger(config), version: serverVersion })
     const transport = new StdioServerTransport()
     const closed = new Promise<void>((resolve) => {
       transport.onclose = resolve
@@ -32,7 +46,54 @@ export async function mcpOnStore(config: ServerConfig, tenant: string, defaults:
     // quitting) has them run to the end: closing the store under them lost the writes.
     await answered(config.shutdownTimeoutMs)
     await server.close()
+  } finally {
+    await store.close()
+  }
+}
+
+/**
+ * The store, opened at the first `get` and kept until `close`. An open the lock refused is tried
+ * again at the next `get`, and refused with what to do about it.
+ */
+function storeWhenFree(config: ServerConfig, tenant: string): { get(): Promise<Memory>; close(): Promise<void> } {
+  let opening: Promise<Memory> | undefined
+  let held: Promise<unknown> | undefined
+  let release: () => void = () => {}
+  const released = new Promise<void>((resolve) => {
+    release = resolve
   })
+  return {
+    get: () => {
+      opening ??= new Promise<Memory>((resolve, reject) => {
+        let opened = false
+        held = withMemory(config, tenant, (memory) => {
+          opened = true
+          resolve(memory)
+          return released
+        }).catch((error: unknown) => {
+          if (opened) throw error
+          opening = undefined
+          reject(isMemoryError(error) && error.code === MemoryErrorCode.Locked ? lockedForMcp(error, config.data) : error)
+        })
+      })
+      return opening
+    },
+    close: async () => {
+      release()
+      await held
+    },
+  }
+}
+
+function lockedForMcp(error: MemoryError, data: string): MemoryError {
+  const owner = error.details?.['pid']
+  return new MemoryError(
+    MemoryErrorCode.Locked,
+    `The store in ${data} is open in ${owner === undefined ? 'another process' : `process ${owner}`} (another \`agentmem mcp\`, a command or a server): one process at a time. ` +
+      `To share it between MCP clients, run \`agentmem serve --data ${data}\` and restart them: each \`agentmem mcp\` then relays to the server. ` +
+      'The next call tries again.',
+    error.details ? { details: error.details } : {},
+  )
 }
 
 /**

@@ -17,8 +17,12 @@ export interface DefaultScope {
 }
 
 export interface McpToolsContext {
-  /** The store as the caller's tenant: every tool is confined to it, like every HTTP route. */
-  memory: Memory
+  /**
+   * The store as the caller's tenant: every tool is confined to it, like every HTTP route. A
+   * function is called at each tool call (`agentmem mcp` opens the store once another process
+   * lets go of it); its error is the call's.
+   */
+  memory: Memory | (() => Promise<Memory>)
   defaults: DefaultScope
   /** The API key id, recorded as the actor of history events. */
   actor?: string | undefined
@@ -45,7 +49,7 @@ const memoryId = z.uuid().describe('A memory id, as returned by add_memory, sear
  * and JSON shapes as the native HTTP API (`/v1`), so a memory looks the same on every surface.
  */
 export function createMcpServer(ctx: McpToolsContext): McpServer {
-  const { memory, defaults, actor } = ctx
+  const { defaults, actor } = ctx
   const server = new McpServer({ name: 'agentmem', version: ctx.version })
   /**
    * The call's scope ids, or the connection's where the call names none at all: in its arguments
@@ -60,7 +64,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
     description: string,
     inputSchema: Shape,
     annotations: { readOnlyHint?: boolean; destructiveHint?: boolean; idempotentHint?: boolean },
-    run: (args: z.infer<z.ZodObject<Shape>>, signal: AbortSignal) => Promise<unknown>,
+    run: (args: z.infer<z.ZodObject<Shape>>, memory: Memory, signal: AbortSignal) => Promise<unknown>,
   ) =>
     // Strict, as the HTTP API's bodies: an argument the tool does not know is an error, never ignored.
     server.registerTool(name, { description, inputSchema: z.strictObject(inputSchema), annotations }, (async (
@@ -68,7 +72,8 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
       extra: { signal: AbortSignal },
     ) => {
       try {
-        return reply(await run(args, extra.signal))
+        const memory = typeof ctx.memory === 'function' ? await ctx.memory() : ctx.memory
+        return reply(await run(args, memory, extra.signal))
       } catch (error) {
         return toolError(error, ctx, name)
       }
@@ -86,7 +91,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
       infer: z.boolean().default(false).describe('Extract and reconcile facts with the configured LLM.'),
     },
     {},
-    async (args) => {
+    async (args, memory) => {
       const result = await memory.add(args.messages, {
         ...scopeIds(args),
         ...(args.metadata && { metadata: args.metadata }),
@@ -112,7 +117,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
         .describe("Reorder the best candidates with the server's reranker model (slower, often better); only if the server has one."),
     },
     { readOnlyHint: true },
-    async (args, signal) => {
+    async (args, memory, signal) => {
       const { scope: filterScope, filters: parsed } = readFilters(args.filters)
       const { results } = await memory.search(args.query, {
         signal,
@@ -139,7 +144,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
       include_superseded: z.boolean().default(false).describe('Also memories that a newer fact replaced.'),
     },
     { readOnlyHint: true },
-    async (args) => {
+    async (args, memory) => {
       const { scope: filterScope, filters: parsed } = readFilters(args.filters)
       const page = await memory.getAll({
         ...filterScope,
@@ -153,7 +158,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
     },
   )
 
-  tool('get_memory', 'Read one memory by id.', { memory_id: memoryId }, { readOnlyHint: true }, async (args) => {
+  tool('get_memory', 'Read one memory by id.', { memory_id: memoryId }, { readOnlyHint: true }, async (args, memory) => {
     const item = await memory.get(args.memory_id)
     if (!item) throw memoryNotFound(args.memory_id)
     return toMemoryJson(item)
@@ -164,7 +169,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
     'Correct a memory: new text, new metadata, or both. The previous version stays in its history.',
     { memory_id: memoryId, text: z.string().min(1).optional(), metadata: jsonObject.optional() },
     { idempotentHint: true },
-    async (args) => {
+    async (args, memory) => {
       if (args.text === undefined && args.metadata === undefined) throw invalid('give text, metadata or both')
       const item = await memory.update(args.memory_id, {
         ...(args.text !== undefined && { text: args.text }),
@@ -180,7 +185,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
     'Forget one memory. Its history keeps the text unless purge is true, which erases it everywhere.',
     { memory_id: memoryId, purge: z.boolean().default(false).describe('Also erase the text from the history (cannot be undone).') },
     { destructiveHint: true, idempotentHint: true },
-    async (args) => {
+    async (args, memory) => {
       await memory.delete(args.memory_id, { purge: args.purge, actor })
       return { deleted: true, purged: args.purge }
     },
@@ -196,7 +201,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
       purge: z.boolean().default(false),
     },
     { destructiveHint: true, idempotentHint: true },
-    async (args) => {
+    async (args, memory) => {
       // Only what the call names: a bare call must not wipe the connection's default user.
       const ids = scopeOf(args)
       if (Object.keys(ids).length === 0) throw invalid('name a user_id, agent_id or run_id in the call: delete_all_memories never uses the default scope')
@@ -209,14 +214,14 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
     'How a memory changed over time: added, updated, superseded, deleted.',
     { memory_id: memoryId },
     { readOnlyHint: true },
-    async (args) => {
+    async (args, memory) => {
       const entries = await memory.history(args.memory_id)
       if (entries.length === 0) throw memoryNotFound(args.memory_id)
       return { results: entries.map(toHistoryJson) }
     },
   )
 
-  tool('list_entities', 'The users, agents and runs that have memories, with how many each.', {}, { readOnlyHint: true }, async () => ({
+  tool('list_entities', 'The users, agents and runs that have memories, with how many each.', {}, { readOnlyHint: true }, async (_args, memory) => ({
     results: await memory.entities(),
   }))
 
