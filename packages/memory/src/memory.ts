@@ -683,6 +683,28 @@ export class Memory implements AsyncDisposable {
     return trimmed
   }
 
+  /**
+   * The texts to remember: a string as given (`role`), or each message's content. System messages
+   * steer the model and are not facts about the user; an empty one (an assistant turn that only
+   * called a tool) says nothing: both are skipped, and a list of nothing else is refused (per
+   * item in a batch, where it would otherwise vanish from the results). An error names its message.
+   */
+  private texts(input: string | Message[], role: string | null): Array<{ role: string | null; text: string }> {
+    if (typeof input === 'string') return [{ role, text: this.checkText(input) }]
+    const texts: Array<{ role: string; text: string }> = []
+    parseWith(z.array(messageSchema), input, 'messages', MemoryErrorCode.InvalidInput).forEach((message, index) => {
+      if (message.role === 'system' || storable(message.content).trim().length === 0) return
+      try {
+        texts.push({ role: message.role, text: this.checkText(message.content) })
+      } catch (error) {
+        if (!(error instanceof MemoryError)) throw error
+        throw new MemoryError(error.code, `messages[${index}]: ${error.message}`, { cause: error.cause, details: { ...error.details, message: index } })
+      }
+    })
+    if (texts.length === 0) throw invalidInput('nothing to add: every message was empty or a system message')
+    return texts
+  }
+
   private async inferAdd(input: string | Message[], options: z.output<typeof addOptionsSchema>): Promise<{ results: InferResult[]; job: InferenceJob }> {
     const inference = this.engine.inference
     if (!inference) {
@@ -693,11 +715,7 @@ export class Memory implements AsyncDisposable {
     }
     const scope = this.requireScope(options, 'add')
     if (options.memoryType === 'procedural' && options.agentId === undefined) throw invalidInput("memoryType 'procedural' needs an agentId")
-    const messages = (typeof input === 'string' ? [{ role: 'user', content: input }] : parseMessages(input)).map((m) => ({
-      role: m.role,
-      content: this.checkText(m.content),
-    }))
-    if (messages.length === 0) throw invalidInput('nothing to add: every message was a system message')
+    const messages = this.texts(input, 'user').map((m) => ({ role: m.role as string, content: m.text }))
     // Kept in the job's input (PostgreSQL jsonb): made storable as the messages are.
     const instructions = storable([this.engine.config.inference.instructions, options.instructions].filter(Boolean).join('\n')) || undefined
     const timestamp = options.timestamp === undefined ? Date.now() : typeof options.timestamp === 'number' ? options.timestamp : Date.parse(options.timestamp)
@@ -724,11 +742,8 @@ export class Memory implements AsyncDisposable {
       try {
         const scope = this.requireScope(item, 'add')
         const metadata = checkMetadata(item.metadata ?? {})
-        const messages = typeof item.messages === 'string' ? [{ role: null, content: item.messages }] : parseMessages(item.messages)
-        // Per item: in a batch, an item of system messages alone would otherwise vanish from the results.
-        if (messages.length === 0) throw invalidInput('nothing to add: every message was a system message')
-        for (const message of messages) {
-          drafts.push({ index, scope, text: this.checkText(message.content), role: message.role, metadata, actor: item.actor ?? null })
+        for (const message of this.texts(item.messages, null)) {
+          drafts.push({ index, scope, text: message.text, role: message.role, metadata, actor: item.actor ?? null })
         }
       } catch (error) {
         if (!batch || !(error instanceof MemoryError)) throw error
@@ -780,11 +795,6 @@ interface Draft {
   createdAt?: number
   updatedAt?: number
   validTo?: number
-}
-
-/** System messages steer the model; they are not facts about the user, so they are not stored. */
-function parseMessages(messages: Message[]): Array<{ role: string; content: string }> {
-  return parseWith(z.array(messageSchema), messages, 'messages', MemoryErrorCode.InvalidInput).filter((m) => m.role !== 'system')
 }
 
 function parseId(id: unknown): string {

@@ -198,8 +198,25 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
       .catch((e: unknown) => e)
     expect(systemOnly).toMatchObject({
       code: MemoryErrorCode.InvalidInput,
-      message: 'items[1]: nothing to add: every message was a system message',
+      message: 'items[1]: nothing to add: every message was empty or a system message',
       details: { index: 1 },
+    })
+    // A message too long is named by its place in the list (and its item's in a batch).
+    const tooLong = await memory
+      .addBatch([
+        {
+          messages: [
+            { role: 'user', content: 'fine' },
+            { role: 'assistant', content: 'y'.repeat(51) },
+          ],
+          userId: 'u1',
+        },
+      ])
+      .catch((e: unknown) => e)
+    expect(tooLong).toMatchObject({
+      code: MemoryErrorCode.InvalidInput,
+      message: expect.stringMatching(/^items\[0\]: messages\[1\]: memory text is 51 /),
+      details: { index: 0, message: 1 },
     })
     await expectCode(memory.get('not-a-uuid'), MemoryErrorCode.InvalidInput)
     await expectCode(memory.search('q', { userId: 'u1', topK: 1001 }), MemoryErrorCode.InvalidOptions)
@@ -211,6 +228,17 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     expect((await memory.getAll({ userId: 'u1' })).results).toEqual([])
     expect((await memory.add('deep enough', { userId: 'u1', metadata: nested(64) })).results[0]?.event).toBe('ADD')
     // A lone surrogate is replaced before the write, so the answer is what was stored.
+    // An empty message in a conversation (an assistant turn that only called a tool) says nothing: skipped, as a system message is.
+    const turns = await memory.add(
+      [
+        { role: 'user', content: 'Book the usual table' },
+        { role: 'assistant', content: '' },
+        { role: 'tool', content: ' \n ' },
+        { role: 'assistant', content: 'Booked for 8pm' },
+      ],
+      { userId: 'u1' },
+    )
+    expect(turns.results.map((r) => r.memory)).toEqual(['Book the usual table', 'Booked for 8pm'])
     const added = await memory.add('broken \ud800 pair', { userId: 'u1' })
     expect(added.results[0]?.memory).toBe('broken \ufffd pair')
     expect((await memory.get(added.results[0]?.id as string))?.memory).toBe('broken \ufffd pair')

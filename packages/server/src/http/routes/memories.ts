@@ -47,7 +47,7 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
       path: '/v1/memories',
       summary: 'Add memories from a text or from messages',
       description: [
-        'Each non-system message becomes a memory. The same text twice in one scope is stored once (event NONE).',
+        'Each message becomes a memory, but system messages and empty ones. The same text twice in one scope is stored once (event NONE).',
         'With `infer: true` the configured LLM extracts facts and reconciles them with the scope (ADD, UPDATE, SUPERSEDE, NONE) in one atomic write; `job` says how it went.',
         'If the LLM fails, the messages are stored as given (in `results`), `job.status` is `pending`, and extraction is retried in the background.',
       ].join(' '),
