@@ -110,11 +110,27 @@ const apiNameOf: Record<string, string> = {
   deleteAll: 'delete all',
   addBatch: 'batch add',
 }
-const engineName = new RegExp(`(?<!['"\\w])(${Object.keys(apiNameOf).join('|')})(?!['"\\w])`, 'g')
 
-/** A library's client-error message in the HTTP API's words (`user_id`, not `userId`); quoted text is the client's own and stays. */
-export function apiNames(message: string): string {
-  return message.replace(engineName, (name) => apiNameOf[name] ?? name)
+/** Replaces each of `names`' keys found as a word, outside quotes (quoted text is the client's own and stays). */
+function renamer(names: Record<string, string>): (message: string) => string {
+  const word = new RegExp(`(?<!['"\\w])(${Object.keys(names).join('|')})(?!['"\\w])`, 'g')
+  return (message) => message.replace(word, (name) => names[name] ?? name)
+}
+
+/** A library's client-error message in the HTTP API's words (`user_id`, not `userId`). */
+export const apiNames = renamer(apiNameOf)
+
+const optionFlags = { userId: '--user', agentId: '--agent', runId: '--run', topK: '--top-k' }
+const engineFlags = renamer({ ...optionFlags, user_id: '--user', agent_id: '--agent', run_id: '--run', top_k: '--top-k' })
+const engineOptionFlags = renamer(optionFlags)
+
+/**
+ * A client-error message of the engine or a server in the CLI's words, its flags (`--user`), not
+ * option or field names (`userId`, `user_id`). A filter's message names fields of the filter
+ * JSON, which stay; only the engine's own option names change there.
+ */
+export function flagNames(message: string, code: string): string {
+  return code === 'MEMORY_INVALID_FILTER' ? engineOptionFlags(message) : engineFlags(message)
 }
 
 /** A library's client-error details in the HTTP API's words: each validation issue's `path` (`1.user_id`). */

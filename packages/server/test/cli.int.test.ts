@@ -115,6 +115,11 @@ it(
       overHttp.list = listed.stdout
       overHttp.search = found.stdout
       // Over HTTP the key decides the tenant; a --tenant that could not be honoured is refused.
+      const unscoped = await runCli(['search', 'cello', '--data', data])
+      expect([unscoped.code, unscoped.stderr]).toEqual([
+        1,
+        expect.stringContaining('search needs at least one of --user, --agent or --run (MEMORY_SCOPE_REQUIRED)'),
+      ])
       const tenant = await runCli(['list', '--user', 'u', '--tenant', 't1', '--data', data])
       expect([tenant.code, tenant.stderr]).toEqual([1, expect.stringMatching(/--tenant applies to the local store only/)])
 
@@ -171,6 +176,16 @@ it(
     for (const [args, message] of cases) {
       const run = await runCli([...args, '--data', join(root, 'never-created')])
       expect([args, run.code, run.stderr]).toEqual([args, 1, expect.stringMatching(message)])
+    }
+    // What the engine refuses names the flags too, not its option names (userId); a filter's fields stay.
+    const refused: Array<[string[], string]> = [
+      [['add', 'x'], 'add needs at least one of --user, --agent or --run (MEMORY_SCOPE_REQUIRED)'],
+      [['add', 'x', '--user', 'u', '--metadata', '{"user_id":"z"}'], "metadata key 'user_id' is reserved: scope is set by --user / --agent / --run"],
+      [['list', '--user', 'u', '--filters', '{"foo":1}'], 'Filterable fields: user_id, agent_id, run_id'],
+    ]
+    for (const [args, message] of refused) {
+      const run = await runCli([...args, '--data', join(root, 'flag-words')])
+      expect([args, run.code, run.stderr]).toEqual([args, 1, expect.stringContaining(message)])
     }
   },
   cliTimeout,

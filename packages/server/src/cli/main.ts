@@ -4,6 +4,7 @@ import { identifier, jsonObject } from '@agentmem/memory/identifiers'
 import { turnOffPretenuring } from '@agentmem/memory/runtime'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { loadConfig, type ServerConfigInput } from '../config.js'
+import { flagNames } from '../errors.js'
 import type { ListFlags, ScopeFlags, SearchFlags } from './output.js'
 import { type ServerTarget, serverTarget } from './server-client.js'
 
@@ -73,7 +74,14 @@ type DataFlags = ScopeFlags & { tenant?: string; data?: string; url?: string; ke
 /** Runs a data command over HTTP when there is a server to talk to, else on the store (tenant `default` unless given). */
 async function route(o: DataFlags, http: (server: ServerTarget) => Promise<void>, store: (tenant: string) => Promise<void>): Promise<void> {
   const server = serverTarget(config({ data: o.data }).data, o)
-  await (server ? http(server) : store(o.tenant ?? 'default'))
+  try {
+    await (server ? http(server) : store(o.tenant ?? 'default'))
+  } catch (error) {
+    // The engine's and the server's words for what these commands take as flags.
+    const code = (error as { code?: unknown }).code
+    if (error instanceof Error && typeof code === 'string') error.message = flagNames(error.message, code)
+    throw error
+  }
 }
 
 program
