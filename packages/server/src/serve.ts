@@ -18,8 +18,10 @@ import { createLogger, packageLogger } from './logger.js'
 
 export interface RunningServer {
   url: string
-  /** Active API keys at start; with none, only loopback clients are served. */
+  /** Active API keys at start. */
   keyCount: number
+  /** Whether requests need a key (a key was ever created); if not, only loopback clients are served. */
+  authRequired: boolean
   /** The embedding model's id. */
   model: string
   /** Stops accepting, finishes in-flight requests and queued writes, closes the store and the embedding pool. */
@@ -91,7 +93,8 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
     const limiter = await openRateLimiter(config)
     opened.push(() => limiter?.close?.())
     const keyCount = await keys.activeCount()
-    if (keyCount === 0 && !isLoopback(config.host)) {
+    const authRequired = await keys.authRequired()
+    if (!authRequired && !isLoopback(config.host)) {
       throw new ServerError(
         ServerErrorCode.InvalidConfig,
         `Refusing to listen on ${config.host} without API keys: anyone who can reach it could read every memory. Create a key with \`${keysCreateCommand(config)}\`, or listen on 127.0.0.1.`,
@@ -174,7 +177,7 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
       })()
       return closing
     }
-    return { url, keyCount, model: embedder.modelId, close }
+    return { url, keyCount, authRequired, model: embedder.modelId, close }
   } catch (error) {
     for (const close of opened.reverse()) await close()
     throw error

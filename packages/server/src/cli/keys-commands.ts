@@ -23,7 +23,7 @@ async function withKeys<T>(config: ServerConfig, run: (keys: KeyStore) => Promis
 /** Prints only the key on stdout, so scripts can capture it; the rest goes to stderr. */
 export function keysCreate(config: ServerConfig, o: { tenant: string; name?: string; admin?: boolean }): Promise<void> {
   return withKeys(config, async (keys) => {
-    const first = (await keys.activeCount()) === 0
+    const first = !(await keys.authRequired())
     const { key, info } = await keys.create({ tenantId: o.tenant, role: o.admin ? 'admin' : 'tenant', ...(o.name !== undefined && { name: o.name }) })
     process.stdout.write(`${key}\n`)
     process.stderr.write(`created ${info.role} key ${info.id} for tenant ${info.tenantId}; it is not shown again\n`)
@@ -46,5 +46,7 @@ export function keysRevoke(config: ServerConfig, id: string): Promise<void> {
   return withKeys(config, async (keys) => {
     if (!(await keys.revoke(id))) throw new Error(`no active key ${id}`)
     process.stderr.write(`revoked ${id}\n`)
+    if ((await keys.activeCount()) === 0)
+      process.stderr.write(`note: no active key is left: every request is refused until you create one: ${keysCreateCommand(config)}\n`)
   })
 }

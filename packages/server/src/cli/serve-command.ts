@@ -7,7 +7,7 @@ import { redactUrl, startServer } from '../serve.js'
 export async function serveCommand(config: ServerConfig): Promise<void> {
   const logger = createLogger(config.logLevel)
   const server = await startServer(config, { logger })
-  const { keyCount } = server
+  const { keyCount, authRequired } = server
   const keysCommand = `pnpm ${keysCreateCommand(config)}`
   // One write, so a reader sees the whole banner at once.
   const banner = [
@@ -20,9 +20,11 @@ export async function serveCommand(config: ServerConfig): Promise<void> {
     server.model === STATIC_MODEL_ID
       ? `  model:     ${server.model} (offline default: strong on keywords, weak on meaning; --model all-MiniLM-L6-v2 switches to a transformer model, downloaded once)`
       : `  model:     ${server.model}`,
-    keyCount === 0
+    !authRequired
       ? `  auth:      no API keys yet, so only clients on this machine are served, without a key, as tenant default.\n             Create one with: ${keysCommand}   (then send Authorization: Bearer <key>; --tenant default keeps what is stored so far)`
-      : `  auth:      ${keyCount} API key(s); send Authorization: Bearer <key>. New keys: ${keysCommand}`,
+      : keyCount === 0
+        ? `  auth:      every API key is revoked, so every request is refused until you create one: ${keysCommand}`
+        : `  auth:      ${keyCount} API key(s); send Authorization: Bearer <key>. New keys: ${keysCommand}`,
   ]
   process.stderr.write(`${banner.join('\n')}\n`)
 

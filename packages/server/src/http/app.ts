@@ -244,7 +244,7 @@ export function createApp(deps: AppDeps) {
     return [...methods]
   }
 
-  /** `Bearer <key>` (native) or `Token <key>` (Mem0 clients). Without any key in the store, loopback clients act as the default tenant's admin. */
+  /** `Bearer <key>` (native) or `Token <key>` (Mem0 clients). Until the first key is created, loopback clients act as the default tenant's admin. */
   async function authenticate(c: Context<AppEnv>, header: string | undefined) {
     const challenge = { 'www-authenticate': 'Bearer' }
     if (header !== undefined) {
@@ -258,7 +258,7 @@ export function createApp(deps: AppDeps) {
       if (!principal) throw new ServerError(ServerErrorCode.Unauthorized, 'The API key is invalid or revoked', { headers: challenge })
       return principal
     }
-    if ((await keys.activeCount()) > 0)
+    if (await keys.authRequired())
       throw new ServerError(ServerErrorCode.Unauthorized, 'An API key is required: Authorization: Bearer <key>', { headers: challenge })
     if (!isLoopback(remoteAddress(c))) {
       throw new ServerError(ServerErrorCode.Unauthorized, 'No API keys exist yet, so only this machine is served; create one with `agentmem keys create`', {

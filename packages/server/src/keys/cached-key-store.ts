@@ -18,13 +18,15 @@ export interface KeyRow {
 /** The active keys by hash, as of `version` (the database's change marker). */
 interface ActiveKeys {
   byHash: Map<string, Principal>
+  /** Whether any key was ever created, revoked ones included. */
+  anyCreated: boolean
   version: number
   /** When the check that produced this copy began (performance.now()). */
   checkedAt: number
 }
 
 /**
- * The part of a key store both databases share: `verify` and `activeCount` answer from an
+ * The part of a key store both databases share: `verify`, `activeCount` and `authRequired` answer from an
  * in-memory copy of the active keys (a query per request cost ~100 µs with SQLite, a round trip
  * with PostgreSQL). The database's change marker (`readVersion`) is read at most once per
  * `maxStalenessMs`, and the rows only when it moved. Writes through this instance drop the copy,
@@ -44,7 +46,8 @@ export abstract class CachedKeyStore implements KeyStore {
 
   /** A number that changes whenever any connection commits a key change. */
   protected abstract readVersion(): Promise<number>
-  protected abstract readActive(): Promise<Array<Pick<KeyRow, 'id' | 'tenantId' | 'role' | 'hash'>>>
+  /** Every key, revoked ones included (few: they are made by hand). */
+  protected abstract readKeys(): Promise<Array<Pick<KeyRow, 'id' | 'tenantId' | 'role' | 'hash' | 'revokedAt'>>>
   protected abstract closeDatabase(): Promise<void>
   abstract create(options: { tenantId: string; role?: KeyRole; name?: string }): Promise<{ key: string; info: ApiKeyInfo }>
   abstract list(options?: { tenantId?: string }): Promise<ApiKeyInfo[]>
@@ -59,6 +62,10 @@ export abstract class CachedKeyStore implements KeyStore {
 
   async activeCount(): Promise<number> {
     return (await this.#activeKeys()).byHash.size
+  }
+
+  async authRequired(): Promise<boolean> {
+    return (await this.#activeKeys()).anyCreated
   }
 
   async close(): Promise<void> {
@@ -98,8 +105,9 @@ export abstract class CachedKeyStore implements KeyStore {
     if (previous && previous.version === version) {
       active = { ...previous, checkedAt }
     } else {
-      const rows = await this.readActive()
-      active = { byHash: new Map(rows.map((r) => [r.hash, { tenantId: r.tenantId, role: r.role, keyId: r.id }])), version, checkedAt }
+      const rows = await this.readKeys()
+      const byHash = new Map(rows.filter((r) => r.revokedAt === null).map((r) => [r.hash, { tenantId: r.tenantId, role: r.role, keyId: r.id }]))
+      active = { byHash, anyCreated: rows.length > 0, version, checkedAt }
     }
     if (generation === this.#generation && !this.#closed) this.#active = active
     return active

@@ -31,7 +31,7 @@ export function toKeyJson(info: ApiKeyInfo) {
 
 export interface KeyStoreOptions {
   /**
-   * How old the in-memory copy of the active keys may be before `verify` and `activeCount` ask the
+   * How old the in-memory copy of the keys may be before `verify`, `activeCount` and `authRequired` ask the
    * database whether another connection (the `agentmem keys` CLI, another replica) changed the keys.
    * This bounds how long a key revoked elsewhere keeps working: a call that starts more than this
    * long after the revocation committed refuses the key. Changes made through this instance apply
@@ -41,7 +41,7 @@ export interface KeyStoreOptions {
 }
 
 /**
- * API keys. `verify` and `activeCount` run on every request, so they answer from an in-memory copy
+ * API keys. `verify` and `authRequired` run on every request, so they answer from an in-memory copy
  * of the active keys that is at most `maxStalenessMs` old (see CachedKeyStore). A store that cannot
  * reach its database rejects with `KEYS_UNAVAILABLE` (503) and recovers by itself.
  */
@@ -53,8 +53,14 @@ export interface KeyStore {
   revoke(id: string): Promise<boolean>
   /** The principal of an active key, or null. Reflects other processes' changes within `maxStalenessMs`. */
   verify(key: string): Promise<Principal | null>
-  /** Active keys; with none, the server serves loopback only, without authentication. */
+  /** Active keys. */
   activeCount(): Promise<number>
+  /**
+   * Whether requests need a key: once any key was created, revoked or not. Before the first, the
+   * server serves loopback clients without one. Revoking every key never turns that back on: a
+   * revocation locks the server down, it does not open it.
+   */
+  authRequired(): Promise<boolean>
   /** Every key row as stored, hashes and revoked ones included (`agentmem migrate`). */
   rows(): Promise<KeyRow[]>
   /** Writes key rows as they are, in one transaction; a row with the same id is overwritten. */

@@ -91,9 +91,9 @@ export class PostgresKeyStore extends CachedKeyStore {
     })
   }
 
-  protected readActive() {
+  protected readKeys() {
     return unavailable(() =>
-      this.db.select({ id: apiKeys.id, tenantId: apiKeys.tenantId, role: apiKeys.role, hash: apiKeys.hash }).from(apiKeys).where(isNull(apiKeys.revokedAt)),
+      this.db.select({ id: apiKeys.id, tenantId: apiKeys.tenantId, role: apiKeys.role, hash: apiKeys.hash, revokedAt: apiKeys.revokedAt }).from(apiKeys),
     )
   }
 

@@ -87,8 +87,8 @@ export class SqliteKeyStore extends CachedKeyStore {
     return Number((await this.client.execute('PRAGMA data_version')).rows[0]?.[0])
   }
 
-  protected readActive() {
-    return this.db.select({ id: apiKeys.id, tenantId: apiKeys.tenantId, role: apiKeys.role, hash: apiKeys.hash }).from(apiKeys).where(isNull(apiKeys.revokedAt))
+  protected readKeys() {
+    return this.db.select({ id: apiKeys.id, tenantId: apiKeys.tenantId, role: apiKeys.role, hash: apiKeys.hash, revokedAt: apiKeys.revokedAt }).from(apiKeys)
   }
 
   protected async closeDatabase(): Promise<void> {

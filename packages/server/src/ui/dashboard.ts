@@ -139,7 +139,7 @@ export function createDashboard(deps: AppDeps): Dashboard {
 
   app.get('/login', async (c) => {
     if (sessionOf(c)?.key) return c.redirect('/ui', 303)
-    return c.html(loginPage({ noKeys: (await keys.activeCount()) === 0 }))
+    return c.html(loginPage({ noKeys: !(await keys.authRequired()) }))
   })
   app.post('/login', async (c) => {
     const { key } = forms.login(await form(c))

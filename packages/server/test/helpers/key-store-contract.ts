@@ -57,24 +57,27 @@ export function runKeyStoreContract(open: (options?: KeyStoreOptions) => Promise
 
   it("applies this store's own creations and revocations at once, whatever the staleness bound", async () => {
     const store = await openStore({ maxStalenessMs: 60_000 })
-    expect(await store.activeCount()).toBe(0)
+    expect([await store.activeCount(), await store.authRequired()]).toEqual([0, false])
     const { key, info } = await store.create({ tenantId: 'a', role: 'admin' })
     expect(await store.verify(key)).toEqual({ tenantId: 'a', role: 'admin', keyId: info.id })
-    expect(await store.activeCount()).toBe(1)
+    expect([await store.activeCount(), await store.authRequired()]).toEqual([1, true])
     expect(await store.verify(`${key}x`)).toBeNull()
     await store.revoke(info.id)
     expect(await store.verify(key)).toBeNull()
-    expect(await store.activeCount()).toBe(0)
+    // Revoking the last key never switches authentication off.
+    expect([await store.activeCount(), await store.authRequired()]).toEqual([0, true])
   })
 
   it("sees another instance's revocation and creation at its next check (maxStalenessMs 0: every call)", async () => {
     const server = await openStore({ maxStalenessMs: 0 })
     const cli = await openStore()
+    expect(await server.authRequired()).toBe(false)
     const { key, info } = await cli.create({ tenantId: 'a' })
+    expect(await server.authRequired()).toBe(true)
     expect(await server.verify(key)).toEqual({ tenantId: 'a', role: 'tenant', keyId: info.id })
     await cli.revoke(info.id)
     expect(await server.verify(key)).toBeNull()
-    expect(await server.activeCount()).toBe(0)
+    expect([await server.activeCount(), await server.authRequired()]).toEqual([0, true])
     const created = await cli.create({ tenantId: 'b' })
     expect(await server.verify(created.key)).toMatchObject({ tenantId: 'b' })
     expect(await server.activeCount()).toBe(1)
