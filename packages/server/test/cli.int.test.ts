@@ -83,6 +83,15 @@ it(
       'fact two',
       'fact three',
     ])
+
+    // Another file at the path of an interrupted import starts over: resuming skipped its first lines, never read.
+    writeFileSync(broken, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n{"memory": oops\n`)
+    expect((await runCli(['import', broken, '--tenant', 't8', '--data', target, '--batch', '1'])).code).toBe(1)
+    const others = ['other one', 'other two', 'other three'].map((memory) => JSON.stringify({ memory, user_id: 'u3' }))
+    writeFileSync(broken, `${others.join('\n')}\n`)
+    const other = await runCli(['import', broken, '--tenant', 't8', '--data', target, '--batch', '1'])
+    expect(other.stderr).toContain(`note: ${broken} is not what the interrupted import read (its first 2 lines differ): importing it from the start\n`)
+    expect(other.stderr).toMatch(/imported 3 new, 0 already present\n/)
   },
   cliTimeout,
 )

@@ -190,13 +190,14 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
       .digest('hex')
       .slice(0, 24)}.json`,
   )
-  const done = existsSync(checkpoint) ? (JSON.parse(readFileSync(checkpoint, 'utf8')) as { lines: number; bytes: number }) : { lines: 0, bytes: 0 }
   return withMemory(config, o.tenant, async (memory) => {
+    const done = await importResumePoint(file, checkpoint)
     const progress = bar('bytes')
     progress.start(statSync(file).size, done.bytes)
     const counts = { ADD: 0, NONE: 0, newIds: 0, lowercased: 0, otherIds: 0 }
     let line = 0
     let bytes = 0
+    const read = createHash('sha256')
     let batch: ImportItem[] = []
     let firstLine = 0
     const flush = async () => {
@@ -214,12 +215,13 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
       }
       batch = []
       mkdirSync(dirname(checkpoint), { recursive: true })
-      writeFileSync(checkpoint, JSON.stringify({ lines: line, bytes }))
+      writeFileSync(checkpoint, JSON.stringify({ lines: line, bytes, sha256: read.copy().digest('hex') } satisfies ImportCheckpoint))
       progress.update(bytes)
     }
     for await (const text of createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY })) {
       line++
       bytes += Buffer.byteLength(text) + 1
+      read.update(`${text}\n`)
       if (line <= done.lines || text.trim() === '') continue
       if (batch.length === 0) firstLine = line
       // A byte-order mark (some editors save one) is not part of the first line's JSON.
@@ -236,6 +238,35 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
     const listed = counts.newIds + counts.lowercased + counts.otherIds ? '; each changed id is on stdout as {"from","to"}' : ''
     process.stderr.write(`imported ${added}, ${present}${listed}${done.lines ? ` (resumed after line ${done.lines})` : ''}\n`)
   })
+}
+
+/** Where an interrupted import of a file stopped: its lines read, their bytes, and their sha256 (each line's text and a line feed). */
+interface ImportCheckpoint {
+  lines: number
+  bytes: number
+  sha256?: string
+}
+
+/**
+ * The checkpoint to resume from: none, or the file's own if its first lines are still the ones
+ * that import read. Another file at that path (or the same one edited) starts over, said on
+ * stderr: a re-run is idempotent, where resuming skipped lines the earlier run never read.
+ */
+async function importResumePoint(file: string, checkpoint: string): Promise<ImportCheckpoint> {
+  const start = { lines: 0, bytes: 0 }
+  if (!existsSync(checkpoint)) return start
+  const done = JSON.parse(readFileSync(checkpoint, 'utf8')) as ImportCheckpoint
+  const read = createHash('sha256')
+  let lines = 0
+  const input = createReadStream(file)
+  for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    read.update(`${text}\n`)
+    if (++lines === done.lines) break
+  }
+  input.destroy()
+  if (lines === done.lines && read.digest('hex') === done.sha256) return done
+  process.stderr.write(`note: ${file} is not what the interrupted import read (its first ${done.lines} lines differ): importing it from the start\n`)
+  return start
 }
 
 /** An export line's snake_case fields and the engine's names for them: how a line is read, and how its faults are named. */
