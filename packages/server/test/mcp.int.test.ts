@@ -334,6 +334,28 @@ describe('MCP over stdio (agentmem mcp)', () => {
     expect(listed.stdout).toContain('sent just before the client left')
   })
 
+  it('answers a line over the stdio limit (10 MiB), says why it closes, and exits 1', async () => {
+    const { command, args } = cliCommand(['mcp', '--data', join(data, 'large'), '--user', 'alice'])
+    const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AGENTMEM_LOG_LEVEL: 'warn' } })
+    let stdout = ''
+    proc.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString()
+    })
+    let stderr = ''
+    proc.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString()
+    })
+    const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve))
+    // The server stops reading once past the limit: the rest of the write meets a closed pipe.
+    proc.stdin.on('error', () => {})
+    const huge = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'add_memory', arguments: { messages: 'x'.repeat(11 * 2 ** 20) } } }
+    proc.stdin.write(`${JSON.stringify(huge)}\n`)
+    proc.stdin.end()
+    expect(await exited).toBe(1)
+    expect(JSON.parse(stdout.trim())).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: expect.stringContaining('over 10 MiB') } })
+    expect(stderr).toContain("agentmem: Invalid Request: a message over 10 MiB, the stdio transport's limit")
+  })
+
   it('attaches a second client to a store another process holds: its calls say so, and run once the store is free', async () => {
     const store = join(data, 'shared')
     const first = await connectStdio(['--data', store, '--user', 'alice'])

@@ -38,7 +38,7 @@ export async function mcpOnStore(config: ServerConfig, tenant: string, defaults:
       process.stdin.once('end', resolve)
     })
     await server.connect(transport)
-    answerUnreadable(transport)
+    answerUnreadable(transport, failTooLarge)
     answerInvalidParams(transport)
     const answered = trackRequests(transport)
     await closed
@@ -96,6 +96,12 @@ function lockedForMcp(error: MemoryError, data: string): MemoryError {
   )
 }
 
+/** The SDK closed stdio over a message too large: the client should hear why, and the process fail. */
+function failTooLarge(message: string): void {
+  process.stderr.write(`agentmem: ${message}\n`)
+  process.exitCode = 1
+}
+
 /**
  * Relays stdio to a running server's /mcp: a local MCP client reaches a shared server (and its
  * tenant, through the key) without opening the store. Messages pass through unchanged.
@@ -120,7 +126,7 @@ export async function mcpOverHttp(config: ServerConfig, target: ServerTarget, de
     local.onclose = resolve
     process.stdin.once('end', resolve)
   })
-  answerUnreadable(local)
+  answerUnreadable(local, failTooLarge)
   const answered = trackRequests(local)
   await remote.start()
   await local.start()

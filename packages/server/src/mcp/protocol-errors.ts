@@ -1,3 +1,4 @@
+import { STDIO_DEFAULT_MAX_BUFFER_SIZE } from '@modelcontextprotocol/sdk/shared/stdio.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import { ClientRequestSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 
@@ -30,14 +31,22 @@ export function answerInvalidParams(transport: Transport): void {
 /**
  * Answers a line that is not JSON (-32700) or not a JSON-RPC message (-32600), as JSON-RPC asks
  * and the /mcp route does: the SDK's stdio transport only reports it to `onerror`, so the client
- * waited for an answer that never came. Other errors go on to what was set before.
+ * waited for an answer that never came. So is a line over the stdio transport's limit (10 MiB),
+ * after which the SDK closes the transport: `onTooLarge` hears it, to say so and fail the process
+ * rather than end as if the client had left. Other errors go on to what was set before.
  */
-export function answerUnreadable(transport: Transport): void {
+export function answerUnreadable(transport: Transport, onTooLarge?: (message: string) => void): void {
   const reported = transport.onerror
   transport.onerror = (error) => {
-    const code = error instanceof SyntaxError ? -32700 : error.name === 'ZodError' ? -32600 : undefined
+    const tooLarge = error.message.startsWith('ReadBuffer exceeded maximum size')
+    const code = error instanceof SyntaxError ? -32700 : error.name === 'ZodError' || tooLarge ? -32600 : undefined
     if (code === undefined) return reported?.(error)
-    const message = code === -32700 ? 'Parse error: a line that is not JSON' : 'Invalid Request: not a JSON-RPC 2.0 message'
+    const message = tooLarge
+      ? `Invalid Request: a message over ${STDIO_DEFAULT_MAX_BUFFER_SIZE / 2 ** 20} MiB, the stdio transport's limit; the connection closes`
+      : code === -32700
+        ? 'Parse error: a line that is not JSON'
+        : 'Invalid Request: not a JSON-RPC 2.0 message'
+    if (tooLarge) onTooLarge?.(message)
     // No id can be read from such a line: JSON-RPC answers it with id null, which the SDK's types do not allow.
     void transport.send({ jsonrpc: '2.0', id: null, error: { code, message } } as unknown as JSONRPCMessage)
   }
