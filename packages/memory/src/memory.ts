@@ -489,13 +489,15 @@ export class Memory implements AsyncDisposable {
     return await this.engine.metadata.history(this.tenantId, await this.storedId(id))
   }
 
-  /** Erases every memory of this tenant and its history. Other tenants are untouched. */
-  async reset(): Promise<void> {
+  /** Erases every memory of this tenant and its history; answers how many memories it erased. Other tenants are untouched. */
+  async reset(): Promise<{ deleted: number }> {
     using _call = this.call()
-    if (await this.onLeader('reset', [], () => [{ tenantId: this.tenantId }])) return
-    await this.engine.writer.submit([{ kind: 'deleteMatching', scope: { tenantId: this.tenantId }, purge: true, actor: null }])
+    const remote = await this.onLeader('reset', [], () => [{ tenantId: this.tenantId }])
+    if (remote) return remote.result as { deleted: number }
+    const [result] = await this.engine.writer.submit([{ kind: 'deleteMatching', scope: { tenantId: this.tenantId }, purge: true, actor: null }])
     await this.engine.writer.exclusive(() => this.engine.metadata.deleteHistory(this.tenantId))
     await this.engine.writer.erase()
+    return result as { deleted: number }
   }
 
   /**

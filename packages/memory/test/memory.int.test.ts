@@ -441,8 +441,9 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     expect(await store.memory.deleteAll({ userId: 'u1' })).toEqual({ deleted: 2 })
     expect((await store.memory.getAll({ userId: 'u2' })).results).toHaveLength(1)
     expect((await acme.getAll({ userId: 'u1' })).results).toHaveLength(1)
-    await acme.reset()
+    expect(await acme.reset()).toEqual({ deleted: 1 })
     expect((await acme.getAll({ userId: 'u1' })).results).toHaveLength(0)
+    expect(await acme.reset()).toEqual({ deleted: 0 })
     expect((await store.memory.getAll({ userId: 'u2' })).results).toHaveLength(1)
   })
 

@@ -211,7 +211,11 @@ describe('native API', () => {
     expect((await t.call('DELETE', `/v1/admin/keys/${created.body.id}`, { key: t.adminKey })).status).toBe(404)
     expect((await t.call('GET', '/v1/memories?user_id=u', { key: created.body.key })).status).toBe(401)
 
-    expect((await t.call('POST', '/v1/admin/tenants/a/reset', { key: t.adminKey })).body).toEqual({ reset: true })
+    expect((await t.call('POST', '/v1/admin/tenants/a/reset', { key: t.adminKey })).body).toEqual({ reset: true, deleted: 1 })
+    // Nothing left, or a tenant that never had anything (a typo): the count says so.
+    for (const tenant of ['a', 'no-such-tenant']) {
+      expect((await t.call('POST', `/v1/admin/tenants/${tenant}/reset`, { key: t.adminKey })).body).toEqual({ reset: true, deleted: 0 })
+    }
     expect((await t.call('GET', '/v1/memories?user_id=u')).body.results).toEqual([])
     expect((await t.call('GET', '/v1/memories?user_id=u', { key: t.keyB })).body.results.map((m: { memory: string }) => m.memory)).toEqual(['tenant b fact'])
   })
