@@ -337,6 +337,19 @@ describe('dashboard', () => {
     expect((await refused).status()).toBe(400)
     expect(await page.getByRole('alert').textContent()).toContain('metadata must be a JSON object')
 
+    // Emptying the text box is an empty text, refused as the API refuses one (it saved the metadata alone, "saved").
+    await page.goto(`${server.url}/ui/memories/${ids['running']}`)
+    await page.getByLabel('text').fill('')
+    await page.getByLabel('metadata (JSON object)').fill('{"emptied": true}')
+    const emptied = page.waitForResponse((r) => r.request().method() === 'POST')
+    await page.getByRole('button', { name: 'Save' }).click()
+    expect((await emptied).status()).toBe(400)
+    expect(await page.getByRole('alert').textContent()).toContain('memory text is empty')
+    expect((await t.call('GET', `/v1/memories/${ids['running']}`)).body).toMatchObject({
+      memory: 'Alice runs 12 km every Sunday',
+      metadata: { topic: 'sport', unit: 'km' },
+    })
+
     // Emptying the metadata box clears the metadata (it kept it, "unchanged").
     await page.goto(`${server.url}/ui/memories/${ids['running']}`)
     await page.getByLabel('metadata (JSON object)').fill('')
@@ -395,6 +408,18 @@ describe('dashboard', () => {
     // A wrong token from the right origin.
     const wrong = await context.request.post(url, { form: { ...form, _csrf: `${token}x` }, headers: { origin: server.url }, maxRedirects: 0 })
     expect(wrong.status()).toBe(403)
+    expect((await t.call('GET', `/v1/memories/${ids['tea']}`)).body.memory).toBe('Alice prefers green tea in the morning')
+    // A field given twice is refused, as a repeated query parameter is (its last value was taken).
+    const twice = await context.request.post(url, {
+      data: new URLSearchParams([
+        ['text', 'first'],
+        ['text', 'second'],
+        ['_csrf', token],
+      ]).toString(),
+      headers: { origin: server.url, 'content-type': 'application/x-www-form-urlencoded' },
+      maxRedirects: 0,
+    })
+    expect([twice.status(), await twice.text()]).toEqual([400, expect.stringContaining('The form field text is given more than once')])
     expect((await t.call('GET', `/v1/memories/${ids['tea']}`)).body.memory).toBe('Alice prefers green tea in the morning')
 
     // The control: the same request with the token, from this origin, goes through.
@@ -509,7 +534,8 @@ describe('dashboard', () => {
     const row = page.getByRole('row').filter({ hasText: 'browser test' })
     expect(await row.getByText('active').count()).toBe(1)
 
-    const other = await signIn(key)
+    // Pasted with spaces around it, the key still signs in (the CLI trims AGENTMEM_API_KEY too).
+    const other = await signIn(`  ${key} `)
     expect(await other.page.locator('header').textContent()).toContain('tenant c')
 
     await row.getByRole('link', { name: 'Revoke…' }).click()

@@ -95,12 +95,18 @@ export function createDashboard(deps: AppDeps): Dashboard {
     if (c.get('principal').role !== 'admin') throw new ServerError(ServerErrorCode.Forbidden, 'Key management needs an admin key')
   }
   const form = async (c: Context): Promise<Record<string, unknown>> => {
+    let body: Record<string, unknown>
     try {
-      return await c.req.parseBody()
+      body = await c.req.parseBody({ all: true })
     } catch (cause) {
       // A malformed multipart body is the client's fault: 400, not the 500 of an unknown error.
       throw new ServerError(ServerErrorCode.ValidationFailed, 'The form body could not be read', { cause })
     }
+    // As the API refuses a query parameter given twice: a form field given twice was read as its last value.
+    const twice = Object.keys(body).find((name) => Array.isArray(body[name]))
+    if (twice !== undefined)
+      throw new ServerError(ServerErrorCode.ValidationFailed, `The form field ${twice} is given more than once`, { details: { field: twice } })
+    return body
   }
 
   app.use(async (c, next) => {

@@ -9,9 +9,9 @@ import { jobListQuery, requestSchemas } from '../http/schemas.js'
  * objects), so the limits and messages are the API's.
  */
 
-/** Browsers send every field of a form, empty ones as ''; an empty field means "not given". */
-function given(input: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(input).filter(([, value]) => value !== '' && value !== undefined))
+/** Browsers send every field of a form, empty ones as ''; an empty field means "not given", unless it is one of `kept`. */
+function given(input: Record<string, unknown>, kept: readonly string[] = []): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(input).filter(([name, value]) => value !== undefined && (value !== '' || kept.includes(name))))
 }
 
 const checkbox = z.literal('true').optional()
@@ -35,9 +35,9 @@ export function dashboardForms(config: ServerConfig) {
   const api = requestSchemas(config)
   /** Parses with a schema; failures are the API's REQUEST_VALIDATION_FAILED (400), naming the fields. */
   const read =
-    <T extends z.ZodType>(schema: T, where: string) =>
+    <T extends z.ZodType>(schema: T, where: string, kept: readonly string[] = []) =>
     (input: Record<string, unknown>): z.output<T> => {
-      const parsed = schema.safeParse(given(input))
+      const parsed = schema.safeParse(given(input, kept))
       if (!parsed.success) throw validationFailed(parsed.error.issues, where)
       return parsed.data
     }
@@ -68,10 +68,13 @@ export function dashboardForms(config: ServerConfig) {
       .transform(({ _csrf, ...rest }) => rest)
       .pipe(api.updateBody),
     'edit form',
+    // An emptied text box is an empty text, refused as the API refuses one: dropped, it saved the metadata alone and said "saved".
+    ['text'],
   )
 
   return {
-    login: read(z.strictObject({ key: z.string().min(1).max(512) }), 'sign-in form'),
+    // A key pasted with the line break or spaces around it (as the CLI reads AGENTMEM_API_KEY, trimmed).
+    login: read(z.strictObject({ key: z.string().trim().min(1).max(512) }), 'sign-in form'),
     /** The list page's query string is the API's list query (`GET /v1/memories`) as it is. */
     list: read(api.listQuery, 'list'),
     /** The search page's query string, as the API's search body (`POST /v1/memories/search`) with `explain`. */
