@@ -127,4 +127,11 @@ it('refuses while the source is served, and without a target', { timeout: 120_00
   const noTarget = await runCli(['migrate', '--data', source, '--to-vectors-url', 's3://bucket/x'])
   expect(noTarget.code).toBe(1)
   expect(noTarget.stderr).toMatch(/give --to-data, or both --to-metadata-url and --to-vectors-url.*SERVER_INVALID_CONFIG/)
+  // Onto itself, or from a mistyped --data: refused, and nothing is left behind in either folder.
+  const itself = await runCli(['migrate', '--data', source, '--to-data', `${source}/`])
+  expect([itself.code, itself.stderr]).toEqual([1, expect.stringContaining(`the source and the target are the same store (${source})`)])
+  const typo = join(root, 'typo')
+  const missing = await runCli(['migrate', '--data', typo, '--to-data', join(root, 'typo-target')])
+  expect([missing.code, missing.stderr]).toEqual([1, expect.stringContaining(`there is no store in ${typo}`)])
+  expect([existsSync(typo), existsSync(join(root, 'typo-target'))]).toEqual([false, false])
 })

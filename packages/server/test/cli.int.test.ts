@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -196,6 +196,18 @@ it(
       const run = await runCli([...args, '--data', join(root, 'flag-words')])
       expect([args, run.code, run.stderr]).toEqual([args, 1, expect.stringContaining(message)])
     }
+    // A mistyped --data: listing or revoking keys there is an error that creates nothing; creating a key says where it starts a key store.
+    const typo = join(root, 'keys-typo')
+    for (const args of [
+      ['keys', 'list'],
+      ['keys', 'revoke', 'key_0123'],
+    ]) {
+      const run = await runCli([...args, '--data', typo])
+      expect([args, run.code, run.stderr]).toEqual([args, 1, `agentmem: there are no keys in ${typo} (no ${join(typo, 'server', 'keys.db')}); check --data\n`])
+    }
+    expect(existsSync(typo)).toBe(false)
+    const created = await runCli(['keys', 'create', '--tenant', 'acme', '--data', typo])
+    expect([created.code, created.stderr]).toEqual([0, expect.stringContaining(`agentmem: creating a new key store in ${typo}\n`)])
   },
   cliTimeout,
 )

@@ -1,11 +1,21 @@
 import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { keysCreateCommand, type ServerConfig } from '../config.js'
 import { dataPaths } from '../data-paths.js'
 import { ServerError, ServerErrorCode } from '../errors.js'
 import { type KeyStore, openKeyStore, toKeyJson } from '../keys/key-store.js'
 
-/** The server's key store: the data folder's, or PostgreSQL's with `metadataUrl` (a running server sees changes within 100 ms). */
-async function withKeys<T>(config: ServerConfig, run: (keys: KeyStore) => Promise<T>): Promise<T> {
+/**
+ * The server's key store: the data folder's, or PostgreSQL's with `metadataUrl` (a running server
+ * sees changes within 100 ms). A command that only reads or revokes needs one already there, so a
+ * mistyped --data is an error, not a new empty folder; one that creates a key says where it starts one.
+ */
+async function withKeys<T>(config: ServerConfig, run: (keys: KeyStore) => Promise<T>, { creates = false } = {}): Promise<T> {
+  const file = dataPaths(config.data).keys
+  if (config.metadataUrl === undefined && !existsSync(file)) {
+    if (!creates) throw new Error(`there are no keys in ${resolve(config.data)} (no ${file}); check --data`)
+    process.stderr.write(`agentmem: creating a new key store in ${resolve(config.data)}\n`)
+  }
   try {
     const keys = await openKeyStore(config)
     try {
@@ -22,18 +32,22 @@ async function withKeys<T>(config: ServerConfig, run: (keys: KeyStore) => Promis
 
 /** Prints only the key on stdout, so scripts can capture it; the rest goes to stderr. */
 export function keysCreate(config: ServerConfig, o: { tenant: string; name?: string; admin?: boolean }): Promise<void> {
-  return withKeys(config, async (keys) => {
-    const first = !(await keys.authRequired())
-    const { key, info } = await keys.create({ tenantId: o.tenant, role: o.admin ? 'admin' : 'tenant', ...(o.name !== undefined && { name: o.name }) })
-    process.stdout.write(`${key}\n`)
-    process.stderr.write(`created ${info.role} key ${info.id} for tenant ${info.tenantId}; it is not shown again\n`)
-    // Before the first key, loopback clients act as tenant `default`: their memories would look lost behind a key for another tenant.
-    if (first && info.tenantId !== 'default' && existsSync(dataPaths(config.data).memory)) {
-      process.stderr.write(
-        `note: memories stored before this first key belong to tenant default, which this key does not see; to reach them, create a key for it too: ${keysCreateCommand(config, 'default')}\n`,
-      )
-    }
-  })
+  return withKeys(
+    config,
+    async (keys) => {
+      const first = !(await keys.authRequired())
+      const { key, info } = await keys.create({ tenantId: o.tenant, role: o.admin ? 'admin' : 'tenant', ...(o.name !== undefined && { name: o.name }) })
+      process.stdout.write(`${key}\n`)
+      process.stderr.write(`created ${info.role} key ${info.id} for tenant ${info.tenantId}; it is not shown again\n`)
+      // Before the first key, loopback clients act as tenant `default`: their memories would look lost behind a key for another tenant.
+      if (first && info.tenantId !== 'default' && existsSync(dataPaths(config.data).memory)) {
+        process.stderr.write(
+          `note: memories stored before this first key belong to tenant default, which this key does not see; to reach them, create a key for it too: ${keysCreateCommand(config, 'default')}\n`,
+        )
+      }
+    },
+    { creates: true },
+  )
 }
 
 export function keysList(config: ServerConfig, o: { tenant?: string }): Promise<void> {

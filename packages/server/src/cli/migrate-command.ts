@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { type CopyProgress, copyStore } from '@agentmem/memory'
 import { SingleBar } from 'cli-progress'
 import { z } from 'zod'
@@ -30,6 +32,12 @@ export async function migrateCommand(config: ServerConfig, flags: MigrateFlags):
   const { toData, toMetadataUrl, toVectorsUrl } = parsed.data
   // The target keeps the source's object-store credentials (s3* settings, AWS_*): one set of credentials, as for serving.
   const target: ServerConfig = { ...config, data: toData ?? config.data, metadataUrl: toMetadataUrl, vectorsUrl: toVectorsUrl }
+  if (describe(resolved(config)) === describe(resolved(target))) throw new Error(`the source and the target are the same store (${describe(config)})`)
+  // A mistyped --data must not leave an empty store behind, in either place.
+  const source = storeLocation(config)
+  if (!(source.metadataUrl && source.vectorsUrl) && !existsSync(source.path as string)) {
+    throw new Error(`there is no store in ${resolve(config.data)} (no ${source.path}); check --data`)
+  }
   process.stderr.write(`migrating ${describe(config)} -> ${describe(target)} (no server may run on either meanwhile)\n`)
 
   const abort = new AbortController()
@@ -66,6 +74,11 @@ export async function migrateCommand(config: ServerConfig, flags: MigrateFlags):
   } finally {
     process.off('SIGINT', interrupt)
   }
+}
+
+/** The same location with its folder as an absolute path, to tell two locations apart. */
+function resolved(config: ServerConfig): ServerConfig {
+  return { ...config, data: resolve(config.data) }
 }
 
 /** A store's location for messages: folder and URLs, never a password. */
