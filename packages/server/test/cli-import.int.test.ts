@@ -41,6 +41,11 @@ it('issue 17: import keeps ids unless another tenant of the store holds them, an
   const kept = await runCli(['import', file, '--tenant', 't2', '--data', join(root, 'other')])
   expect([kept.code, kept.stdout]).toEqual([0, ''])
   expect(kept.stderr).toMatch(/imported 2 new, 0 already present\n/)
+  // A line whose id is already here with another text: that memory stays as stored, and the count says so (it read as if the line were there).
+  const edited = join(root, 'edited.jsonl')
+  writeFileSync(edited, `${JSON.stringify({ ...exported[0], memory: 'I moved to Porto in June' })}\n${JSON.stringify(exported[1])}\n`)
+  const differing = await runCli(['import', edited, '--tenant', 't2', '--data', join(root, 'other')])
+  expect(differing.stderr).toMatch(/imported 0 new, 2 already present \(1 with another text than the file's line, kept as stored\)\n/)
 })
 
 it('import stores ids in lowercase, says which lines were already present under other ids, and dates a row given only updated_at', {
@@ -88,6 +93,10 @@ it("names a faulty line and the file's own field names, and imports nothing from
     const run = await runCli(['import', file, '--data', data])
     expect([run.code, run.stderr]).toEqual([1, expect.stringContaining(message)])
   }
+  // A mistyped file name is said before any store is opened, so none is created.
+  const noFile = await runCli(['import', join(root, 'no-such.jsonl'), '--data', join(root, 'never')])
+  expect([noFile.code, noFile.stderr]).toEqual([1, `agentmem: there is no file ${join(root, 'no-such.jsonl')}\n`])
+  expect(existsSync(join(root, 'never'))).toBe(false)
   // Exports write null for absent fields: such a line imports.
   const file = join(root, 'nulls.jsonl')
   // With a byte-order mark, as some editors save files.

@@ -180,6 +180,8 @@ export function exportCommand(config: ServerConfig, o: { tenant: string; out?: s
 export function importCommand(config: ServerConfig, file: string, o: { tenant: string; batch: string }) {
   const batchSize = Number(o.batch)
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new Error('--batch must be an integer from 1 to 10000')
+  // Before the store opens: a mistyped file name must not create a store.
+  if (!existsSync(file)) throw new Error(`there is no file ${file}`)
   // The checkpoint lives in the data folder, keyed by file and tenant: a re-run resumes after the last written batch.
   const checkpoint = join(
     config.data,
@@ -194,7 +196,7 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
     const done = await importResumePoint(file, checkpoint)
     const progress = bar('bytes')
     progress.start(statSync(file).size, done.bytes)
-    const counts = { ADD: 0, NONE: 0, newIds: 0, lowercased: 0, otherIds: 0 }
+    const counts = { ADD: 0, NONE: 0, differing: 0, newIds: 0, lowercased: 0, otherIds: 0 }
     let line = 0
     let bytes = 0
     const read = createHash('sha256')
@@ -207,7 +209,11 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
         if (error instanceof Error) error.message = `in lines ${firstLine}-${line}: ${error.message}`
         throw error
       })
-      for (const r of results) counts[r.event === 'ADD' ? 'ADD' : 'NONE']++
+      for (const [i, r] of results.entries()) {
+        counts[r.event === 'ADD' ? 'ADD' : 'NONE']++
+        // An id already here is that memory, whatever the line says: kept as stored, and counted, so that it is not taken for the line.
+        if (r.event !== 'ADD' && r.memory !== batch[i]?.memory.trim()) counts.differing++
+      }
       // Ids another tenant of this store holds cannot be kept: every new id goes to stdout, so references can follow.
       for (const { from, to, event } of remapped) {
         print({ from, to })
@@ -234,7 +240,11 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
     // A line whose text was already stored is present under that memory's id, not stored anew.
     const notes = [counts.newIds && `${counts.newIds} under new ids`, counts.lowercased && `${counts.lowercased} with their ids in lowercase`].filter(Boolean)
     const added = `${counts.ADD} new${notes.length ? ` (${notes.join(', ')})` : ''}`
-    const present = `${counts.NONE} already present${counts.otherIds ? ` (${counts.otherIds} under other ids)` : ''}`
+    const presentNotes = [
+      counts.otherIds && `${counts.otherIds} under other ids`,
+      counts.differing && `${counts.differing} with another text than the file's line, kept as stored`,
+    ].filter(Boolean)
+    const present = `${counts.NONE} already present${presentNotes.length ? ` (${presentNotes.join('; ')})` : ''}`
     const listed = counts.newIds + counts.lowercased + counts.otherIds ? '; each changed id is on stdout as {"from","to"}' : ''
     process.stderr.write(`imported ${added}, ${present}${listed}${done.lines ? ` (resumed after line ${done.lines})` : ''}\n`)
   })
