@@ -169,7 +169,7 @@ dataCommand(program.command('search <query>').description('search a scope; one h
       async (tenant) => (await import('./data-commands.js')).searchCommand(config({ data: o.data }), query, { ...o, tenant }),
     ),
   )
-dataCommand(program.command('list').description('list a scope as JSON lines, oldest first'))
+dataCommand(program.command('list').description('list a scope as JSON lines, in the order they were added (by id)'))
   .option('--filters <json>', 'Mem0-style filters as a JSON object', jsonObjectFlag)
   .option('--limit <n>', 'most memories to print (default: all)', integer(1))
   .action(async (o: DataFlags & ListFlags) =>
@@ -197,7 +197,7 @@ dataCommand(
 program
   .command('export')
   .description(
-    "write a tenant's memories (superseded ones included, deleted ones not) as JSON lines, without their history (`migrate` copies a whole store, history included); re-running with the same --out resumes (needs the store: stop the server first)",
+    "write a tenant's memories (superseded ones included, deleted ones not) as JSON lines, without their history (`migrate` copies a whole store, history included); re-running with the same --out resumes after its last id (memories changed meanwhile below it are not revisited; a fresh --out is a snapshot; needs the store: stop the server first)",
   )
   .addOption(tenantOption())
   .addOption(dataOption())
