@@ -385,7 +385,16 @@ describe('MCP over stdio (agentmem mcp)', () => {
         await using b = await connectStdio(['--url', url, '--key', keyB, '--user', 'shared'])
         expect((await call(b, 'search_memories', { query: 'launch code' })).body.results).toEqual([])
       }
-      await expect(connectStdio(['--url', url, '--key', 'am_wrong', '--user', 'shared'])).rejects.toThrow()
+      // Refused by the server: its code and message, with the flag that gives a key.
+      await expect(connectStdio(['--url', url, '--key', 'am_wrong', '--user', 'shared'])).rejects.toThrow(
+        /UNAUTHORIZED: The API key is invalid or revoked \(pass --key or set AGENTMEM_API_KEY\)/,
+      )
+      // The server gone: a tool call is a tool error saying so and what to do, not a JSON-RPC failure.
+      await using c = await connectStdio(['--url', url, '--key', keyA, '--user', 'shared'])
+      proc.kill('SIGTERM')
+      await new Promise((resolve) => proc.once('exit', resolve))
+      const gone = await call(c, 'list_entities')
+      expect([gone.isError, gone.body.error.code, gone.body.error.message]).toEqual([true, 'SERVER_UNREACHABLE', expect.stringContaining('does not answer')])
     } finally {
       proc.kill('SIGTERM')
     }

@@ -1,5 +1,5 @@
 import { isMemoryError, type Memory, MemoryError, MemoryErrorCode } from '@agentmem/memory'
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
@@ -115,12 +115,17 @@ export async function mcpOverHttp(config: ServerConfig, target: ServerTarget, de
   const local = new StdioServerTransport()
   const logger = stderrLogger(config)
   relay(local, remote, (message, error) => {
-    logger.error({ err: error, url: url.origin }, 'mcp.relay_failed')
-    // A request the server refused or never got still gets its answer, as a JSON-RPC error.
-    if ('id' in message && 'method' in message) {
-      const hint = /\b401\b|UNAUTHORIZED/.test(String(error)) ? ' (pass --key or set AGENTMEM_API_KEY)' : ''
-      void local.send({ jsonrpc: '2.0', id: message.id, error: { code: -32000, message: `${url.origin}/mcp: ${(error as Error).message}${hint}` } })
-    }
+    const failure = relayFailure(error, url.origin)
+    // A state to fix (a key, a server to start), not a fault of this process: one line, no stack.
+    logger.warn({ url: url.origin, code: failure.code, message: failure.message }, 'mcp.relay_failed')
+    if (!('id' in message && 'method' in message)) return
+    // A request the server refused or never got still gets its answer: a tool call as a tool
+    // error in the API's envelope, as the server's own tool errors; anything else as JSON-RPC's.
+    void local.send(
+      message.method === 'tools/call'
+        ? { jsonrpc: '2.0', id: message.id, result: { isError: true, content: [{ type: 'text', text: JSON.stringify({ error: failure }) }] } }
+        : { jsonrpc: '2.0', id: message.id, error: { code: -32000, message: `${failure.code}: ${failure.message}` } },
+    )
   })
   const closed = new Promise<void>((resolve) => {
     local.onclose = resolve
@@ -167,6 +172,28 @@ function trackRequests(transport: Transport): (timeoutMs: number) => Promise<voi
       drained = resolve
       setTimeout(resolve, timeoutMs).unref()
     })
+  }
+}
+
+/**
+ * Why the relay could not pass a message on, in the API's error envelope: the server's own answer
+ * when it sent one (a 401 says which flag gives the key), else `SERVER_UNREACHABLE`.
+ */
+function relayFailure(error: unknown, origin: string): { code: string; message: string } {
+  if (error instanceof StreamableHTTPError && error.code !== undefined && error.code > 0) {
+    let answered: { code: string; message: string } | undefined
+    try {
+      const envelope = JSON.parse(error.message.slice(error.message.indexOf('{'))) as { error?: { code?: unknown; message?: unknown } }
+      if (typeof envelope.error?.code === 'string' && typeof envelope.error.message === 'string')
+        answered = { code: envelope.error.code, message: envelope.error.message }
+    } catch {}
+    answered ??= { code: 'SERVER_UNREACHABLE', message: `${origin}/mcp answered HTTP ${error.code}` }
+    return error.code === 401 ? { ...answered, message: `${answered.message} (pass --key or set AGENTMEM_API_KEY)` } : answered
+  }
+  const cause = (error as { cause?: { message?: string } }).cause?.message ?? (error as Error).message
+  return {
+    code: 'SERVER_UNREACHABLE',
+    message: `the server at ${origin} does not answer (${cause}): start it again (\`agentmem serve\`) and restart this MCP client, or run \`agentmem mcp\` with no server to open the store itself`,
   }
 }
 
