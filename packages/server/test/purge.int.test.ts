@@ -22,7 +22,8 @@ it('issue 17: the native API purges a memory deleted earlier, and a whole scope'
     ['my PIN is 4321', null],
   ])
   // Purging after a plain delete works (and again: it is idempotent); GET stays 404.
-  for (let i = 0; i < 2; i++) expect(await t.call('DELETE', `/v1/memories/${id}?purge=true`)).toMatchObject({ status: 200, body: { deleted: true } })
+  for (let i = 0; i < 2; i++)
+    expect(await t.call('DELETE', `/v1/memories/${id}?purge=true`)).toMatchObject({ status: 200, body: { deleted: true, purged: true } })
   expect((await t.call('GET', `/v1/memories/${id}`)).status).toBe(404)
   const history = (await t.call('GET', `/v1/memories/${id}/history`)).body.results
   expect(history.map((h: { event: string; purged: boolean }) => [h.event, h.purged])).toEqual([

@@ -75,7 +75,7 @@ describe('native API', () => {
     const updated = await t.call('PATCH', `/v1/memories/${id}`, { body: { text: 'I moved to Porto in June' } })
     expect(updated.body).toMatchObject({ id, memory: 'I moved to Porto in June', metadata: { topic: 'home' } })
 
-    expect((await t.call('DELETE', `/v1/memories/${id}`)).body).toEqual({ deleted: true })
+    expect((await t.call('DELETE', `/v1/memories/${id}`)).body).toEqual({ deleted: true, purged: false })
     expect((await t.call('GET', `/v1/memories/${id}`)).status).toBe(404)
     const history = await t.call('GET', `/v1/memories/${id}/history`)
     expect(

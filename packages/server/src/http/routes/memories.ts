@@ -228,11 +228,13 @@ export function registerMemoryRoutes(app: OpenAPIHono<AppEnv>, config: ServerCon
       summary: 'Delete a memory; purge=true also erases its texts from history and disk, also after a plain delete',
       security,
       request: { params: memoryIdParam, query: s.deleteQuery },
-      responses: { ...json(z.object({ deleted: z.literal(true) }), 'Deleted'), ...errors, ...notFound },
+      responses: { ...json(z.object({ deleted: z.literal(true), purged: z.boolean() }), 'Deleted'), ...errors, ...notFound },
     }),
     async (c) => {
-      await c.get('memory').delete(c.req.valid('param').id, { purge: c.req.valid('query').purge === 'true', actor: actor(c) })
-      return c.json({ deleted: true as const }, 200)
+      const purge = c.req.valid('query').purge === 'true'
+      await c.get('memory').delete(c.req.valid('param').id, { purge, actor: actor(c) })
+      // As MCP's delete_memory answers: whether the texts were erased too.
+      return c.json({ deleted: true as const, purged: purge }, 200)
     },
   )
 
