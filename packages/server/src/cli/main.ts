@@ -254,7 +254,17 @@ try {
   await program.parseAsync()
 } catch (error) {
   const code = (error as { code?: unknown }).code
-  const message = error instanceof Error ? error.message : String(error)
+  const message = code === 'MEMORY_EMBEDDER_MISMATCH' ? modelMismatch(error as { details?: unknown }) : error instanceof Error ? error.message : String(error)
   process.stderr.write(`agentmem: ${typeof code === 'string' ? `${message} (${code})` : message}\n`)
   process.exitCode = 1
+}
+
+/** The engine's model mismatch in the CLI's words: the flags that open the store, and the command that moves it (the engine names `memory.reembed`). */
+function modelMismatch({ details }: { details?: unknown }): string {
+  const { stored, given } = details as { stored: { model: string }; given: { model: string } }
+  return (
+    `this store was built with the model ${stored.model} and was opened with ${given.model}. Open it with the model it was built with ` +
+    `(--model ${stored.model}, or --model-path for a model in a local folder; or AGENTMEM_MODEL / AGENTMEM_MODEL_PATH), or move it to the new model with ` +
+    '`agentmem reembed` (--from-model or --from-model-path for the old one, --model or --model-path for the new one) while no server runs on it'
+  )
 }
