@@ -399,17 +399,23 @@ export class Memory implements AsyncDisposable {
     const parsed = parseWith(z.array(importItemSchema).min(1).max(this.engine.config.maxBatchItems), items, 'import items', MemoryErrorCode.InvalidInput)
     const drafts = parsed.map((item, index) => {
       const createdAt = item.createdAt ?? item.updatedAt
-      return {
-        index,
-        scope: this.requireScope(item, 'import'),
-        text: this.checkText(item.memory),
-        role: item.role ?? null,
-        metadata: checkMetadata(item.metadata ?? {}),
-        actor: null,
-        ...(item.id !== undefined && { id: item.id }),
-        ...(createdAt !== undefined && { createdAt: Date.parse(createdAt) }),
-        ...(item.updatedAt !== undefined && { updatedAt: Date.parse(item.updatedAt) }),
-        ...(item.validTo && { validTo: Date.parse(item.validTo) }),
+      try {
+        return {
+          index,
+          scope: this.requireScope(item, 'import'),
+          text: this.checkText(item.memory),
+          role: item.role ?? null,
+          metadata: checkMetadata(item.metadata ?? {}),
+          actor: null,
+          ...(item.id !== undefined && { id: item.id }),
+          ...(createdAt !== undefined && { createdAt: Date.parse(createdAt) }),
+          ...(item.updatedAt !== undefined && { updatedAt: Date.parse(item.updatedAt) }),
+          ...(item.validTo && { validTo: Date.parse(item.validTo) }),
+        }
+      } catch (error) {
+        // Named by its item, as a batch add names one, so a caller can find the line it read it from.
+        if (!(error instanceof MemoryError)) throw error
+        throw new MemoryError(error.code, `items[${index}]: ${error.message}`, { cause: error.cause, details: { ...error.details, index } })
       }
     })
     const ops = (await this.buildAdds(drafts)).map((op, i) => ({ ...op, keepId: parsed[i]?.id === undefined ? ('byIdOrText' as const) : ('byId' as const) }))

@@ -555,6 +555,12 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
       })
     }
     expect(await memory.count({ userId: 'u1' })).toBe(0)
+    // What the engine checks itself (text, metadata) names the item, as a batch add does.
+    await expect(memory.import([good, { memory: ' ', userId: 'u1' }])).rejects.toMatchObject({
+      code: MemoryErrorCode.InvalidInput,
+      message: 'items[1]: memory text is empty',
+      details: { index: 1 },
+    })
     expect((await memory.import([good, { ...good, memory: 'same instant', updatedAt: '2026-01-01T00:00:00Z' }])).results).toHaveLength(2)
     await memory.close()
   })

@@ -85,7 +85,8 @@ it("names a faulty line and the file's own field names, and imports nothing from
     [['{"memory":"nobody","agent_id":null}'], 'line 1: needs at least one of user_id, agent_id or run_id'],
     [['[1]'], 'line 1 is not a JSON object'],
     [['{"memory":"typo","user_id":"u","metdata":{"secret":1}}'], 'line 1: unknown field "metdata"'],
-    [['{"memory":"fine","user_id":"u"}', JSON.stringify({ memory: 'x'.repeat(20_000), user_id: 'u' })], 'in lines 1-2: memory text is 20000 UTF-16'],
+    // What the engine refuses names the line too, blank lines counted (it named the batch's lines, "in lines 1-3").
+    [['{"memory":"fine","user_id":"u"}', '', JSON.stringify({ memory: 'x'.repeat(20_000), user_id: 'u' })], 'line 3: memory text is 20000 UTF-16'],
   ]
   for (const [rows, message] of cases) {
     const file = join(root, 'faulty.jsonl')

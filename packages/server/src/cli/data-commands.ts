@@ -201,12 +201,19 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
     let bytes = 0
     const read = createHash('sha256')
     let batch: ImportItem[] = []
+    /** The line of each item of the batch (blank lines are skipped). */
+    let batchLines: number[] = []
     let firstLine = 0
     const flush = async () => {
       if (batch.length === 0) return
       // What the engine checks beyond a line's fields (text length, metadata keys) names the batch's lines.
       const { results, remapped } = await memory.import(batch).catch((error: unknown) => {
-        if (error instanceof Error) error.message = `in lines ${firstLine}-${line}: ${error.message}`
+        if (error instanceof Error) {
+          // The engine names the item it refused (`items[i]: `): that is a line of the file.
+          const index = (error as { details?: { index?: unknown } }).details?.index
+          const at = typeof index === 'number' ? batchLines[index] : undefined
+          error.message = at === undefined ? `in lines ${firstLine}-${line}: ${error.message}` : `line ${at}: ${error.message.replace(/^items\[\d+\]: /, '')}`
+        }
         throw error
       })
       for (const [i, r] of results.entries()) {
@@ -220,6 +227,7 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
         counts[event !== 'ADD' ? 'otherIds' : from.toLowerCase() === to ? 'lowercased' : 'newIds']++
       }
       batch = []
+      batchLines = []
       mkdirSync(dirname(checkpoint), { recursive: true })
       writeFileSync(checkpoint, JSON.stringify({ lines: line, bytes, sha256: read.copy().digest('hex') } satisfies ImportCheckpoint))
       progress.update(bytes)
@@ -232,6 +240,7 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
       if (batch.length === 0) firstLine = line
       // A byte-order mark (some editors save one) is not part of the first line's JSON.
       batch.push(toImportItem(line === 1 ? text.replace(/^\uFEFF/, '') : text, line))
+      batchLines.push(line)
       if (batch.length >= batchSize) await flush()
     }
     await flush()
