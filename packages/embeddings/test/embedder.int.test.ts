@@ -191,9 +191,18 @@ describe('model loading errors', () => {
     })
   })
 
+  it('reports an empty folder as MODEL_NOT_FOUND, naming tokenizer.json (not a spec it could not work out)', async () => {
+    await using empty = await tempDir('bare')
+    await expect(createEmbedder({ modelPath: empty.path, progress: false })).rejects.toMatchObject({
+      code: EmbeddingErrorCode.ModelNotFound,
+      details: { folder: empty.path, file: 'tokenizer.json' },
+    })
+  })
+
   it('reports a folder without model.onnx as MODEL_NOT_FOUND', async () => {
     await using empty = await tempDir('empty')
     await writeFile(join(empty.path, 'agentmem.json'), JSON.stringify({ id: 'x', dimensions: 8, maxLength: 8, pooling: 'mean' }))
+    await writeFile(join(empty.path, 'tokenizer.json'), '{}')
     await expect(createEmbedder({ modelPath: empty.path, progress: false })).rejects.toMatchObject({ code: EmbeddingErrorCode.ModelNotFound })
   })
 

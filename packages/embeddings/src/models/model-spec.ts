@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { z } from 'zod'
@@ -60,6 +61,17 @@ const sentenceTransformersPoolingSchema = z.object({
  * overrides, then what `config.json` and sentence-transformers' `1_Pooling/config.json` say.
  */
 export async function readModelSpec(folder: string, overrides: Partial<ModelSpecInput> = {}): Promise<ModelSpec> {
+  // Every model has one: a folder without it is no model folder (an empty or mistyped path), which
+  // the spec's own errors ("dimensions: expected number") did not say.
+  if (!existsSync(join(folder, 'tokenizer.json'))) {
+    throw new EmbeddingError(
+      EmbeddingErrorCode.ModelNotFound,
+      `model file missing: ${join(folder, 'tokenizer.json')} (a model folder has tokenizer.json, config.json and an ONNX file)`,
+      {
+        details: { folder, file: 'tokenizer.json' },
+      },
+    )
+  }
   const own = (await readJson(join(folder, SPEC_FILE))) as Partial<ModelSpecInput> | undefined
   const config = hfConfigSchema.safeParse((await readJson(join(folder, 'config.json'))) ?? {})
   const pooling = sentenceTransformersPoolingSchema.safeParse((await readJson(join(folder, '1_Pooling', 'config.json'))) ?? {})
