@@ -98,10 +98,14 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, keys: KeyStore): v
     createRoute({
       method: 'post',
       path: '/v1/admin/tenants/{tenant}/reset',
-      summary: 'Erase every memory of a tenant and its history (other tenants are untouched); `deleted` counts the memories erased (0 for a tenant that has none, such as a mistyped one)',
+      summary:
+        'Erase every memory of a tenant and its history (other tenants are untouched); `deleted` counts the memories erased (0 for a tenant that has none, such as a mistyped one)',
       security,
       request: { params: z.object({ tenant }), query: noQuery },
-      responses: { 200: { description: 'Reset', content: { 'application/json': { schema: z.object({ reset: z.literal(true), deleted: z.number().int() }) } } }, ...errors },
+      responses: {
+        200: { description: 'Reset', content: { 'application/json': { schema: z.object({ reset: z.literal(true), deleted: z.number().int() }) } } },
+        ...errors,
+      },
     }),
     async (c) => {
       const { deleted } = await c.get('memory').withTenant(c.req.valid('param').tenant).reset()
