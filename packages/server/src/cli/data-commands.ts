@@ -192,8 +192,10 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
       .digest('hex')
       .slice(0, 24)}.json`,
   )
+  // A pipe (`<(zcat …)`, /dev/stdin) cannot be read twice nor resumed: its path names another stream each run.
+  const resumable = statSync(file).isFile()
   return withMemory(config, o.tenant, async (memory) => {
-    const done = await importResumePoint(file, checkpoint)
+    const done = resumable ? await importResumePoint(file, checkpoint) : { lines: 0, bytes: 0 }
     const progress = bar('bytes')
     progress.start(statSync(file).size, done.bytes)
     const counts = { ADD: 0, NONE: 0, differing: 0, newIds: 0, lowercased: 0, otherIds: 0 }
@@ -218,8 +220,9 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
       })
       for (const [i, r] of results.entries()) {
         counts[r.event === 'ADD' ? 'ADD' : 'NONE']++
-        // An id already here is that memory, whatever the line says: kept as stored, and counted, so that it is not taken for the line.
-        if (r.event !== 'ADD' && r.memory !== batch[i]?.memory.trim()) counts.differing++
+        // A line's id already here is that memory, whatever the line says: kept as stored, and counted, so that it is not taken for the line.
+        const item = batch[i]
+        if (r.event !== 'ADD' && item?.id !== undefined && r.id === item.id.toLowerCase() && r.memory !== item.memory.trim()) counts.differing++
       }
       // Ids another tenant of this store holds cannot be kept: every new id goes to stdout, so references can follow.
       for (const { from, to, event } of remapped) {
@@ -228,18 +231,24 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
       }
       batch = []
       batchLines = []
-      mkdirSync(dirname(checkpoint), { recursive: true })
-      writeFileSync(checkpoint, JSON.stringify({ lines: line, bytes, sha256: read.copy().digest('hex') } satisfies ImportCheckpoint))
+      if (resumable) {
+        mkdirSync(dirname(checkpoint), { recursive: true })
+        writeFileSync(checkpoint, JSON.stringify({ lines: line, bytes, sha256: read.copy().digest('hex') } satisfies ImportCheckpoint))
+      }
       progress.update(bytes)
     }
     for await (const text of createInterface({ input: createReadStream(file), crlfDelay: Number.POSITIVE_INFINITY })) {
       line++
       bytes += Buffer.byteLength(text) + 1
-      read.update(`${text}\n`)
-      if (line <= done.lines || text.trim() === '') continue
+      const json = lineJson(text, line)
+      read.update(`${json}\n`)
+      // The lines skipped must still be the ones checked a moment ago (the file may change in between).
+      if (line === done.lines && done.sha256 !== undefined && read.copy().digest('hex') !== done.sha256) {
+        throw new Error(`${file} changed while the import started (its first ${done.lines} lines differ from a moment ago): run it again`)
+      }
+      if (line <= done.lines || json.trim() === '') continue
       if (batch.length === 0) firstLine = line
-      // A byte-order mark (some editors save one) is not part of the first line's JSON.
-      batch.push(toImportItem(line === 1 ? text.replace(/^\uFEFF/, '') : text, line))
+      batch.push(toImportItem(json, line))
       batchLines.push(line)
       if (batch.length >= batchSize) await flush()
     }
@@ -259,7 +268,7 @@ export function importCommand(config: ServerConfig, file: string, o: { tenant: s
   })
 }
 
-/** Where an interrupted import of a file stopped: its lines read, their bytes, and their sha256 (each line's text and a line feed). */
+/** Where an interrupted import of a file stopped: its lines read, their bytes, and their sha256 (each line's JSON and a line feed; none in checkpoints of older versions). */
 interface ImportCheckpoint {
   lines: number
   bytes: number
@@ -275,17 +284,24 @@ async function importResumePoint(file: string, checkpoint: string): Promise<Impo
   const start = { lines: 0, bytes: 0 }
   if (!existsSync(checkpoint)) return start
   const done = JSON.parse(readFileSync(checkpoint, 'utf8')) as ImportCheckpoint
+  // Written before checkpoints held a hash: trusted, as then.
+  if (done.sha256 === undefined) return done
   const read = createHash('sha256')
   let lines = 0
   const input = createReadStream(file)
   for await (const text of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
-    read.update(`${text}\n`)
+    read.update(`${lineJson(text, lines + 1)}\n`)
     if (++lines === done.lines) break
   }
   input.destroy()
   if (lines === done.lines && read.digest('hex') === done.sha256) return done
   process.stderr.write(`note: ${file} is not what the interrupted import read (its first ${done.lines} lines differ): importing it from the start\n`)
   return start
+}
+
+/** A line's JSON: a byte-order mark (some editors save one) is not part of the first line's, nor of what a checkpoint hashes. */
+function lineJson(text: string, line: number): string {
+  return line === 1 ? text.replace(/^\uFEFF/, '') : text
 }
 
 /** An export line's snake_case fields and the engine's names for them: how a line is read, and how its faults are named. */
