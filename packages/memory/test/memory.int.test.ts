@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runInNewContext } from 'node:vm'
@@ -216,7 +217,7 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     expect(tooLong).toMatchObject({
       code: MemoryErrorCode.InvalidInput,
       message: expect.stringMatching(/^items\[0\]: messages\[1\]: memory text is 51 /),
-      details: { index: 0, message: 1 },
+      details: { index: 0, message_index: 1 },
     })
     await expectCode(memory.get('not-a-uuid'), MemoryErrorCode.InvalidInput)
     await expectCode(memory.search('q', { userId: 'u1', topK: 1001 }), MemoryErrorCode.InvalidOptions)
@@ -732,6 +733,15 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     writeFileSync(join(dir.location.path, 'LOCK'), '2147483646')
     const afterCrash = await Memory.open({ ...dir.location, embedder })
     await afterCrash.close()
+    // A lock file still empty (its owner between creating it and writing its pid) is held, not stale:
+    // here another process writes its pid into it a moment later. Taken over at once, two processes held the store.
+    writeFileSync(join(dir.location.path, 'LOCK'), '')
+    const owner = spawn('sh', ['-c', `sleep 0.2; echo $$ > '${join(dir.location.path, 'LOCK')}'; exec sleep 30`], { stdio: 'ignore' })
+    try {
+      await expectCode(Memory.open({ ...dir.location, embedder }), MemoryErrorCode.Locked)
+    } finally {
+      owner.kill('SIGKILL')
+    }
   })
 
   it('opens a folder store whose table a crash left half-created (no committed version)', async () => {
