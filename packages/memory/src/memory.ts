@@ -495,11 +495,14 @@ export class Memory implements AsyncDisposable {
     return await this.engine.metadata.history(this.tenantId, await this.storedId(id))
   }
 
-  /** Erases every memory of this tenant and its history; answers how many memories it erased. Other tenants are untouched. */
-  async reset(): Promise<{ deleted: number }> {
+  /**
+   * Erases every memory of this tenant and its history; answers how many memories it erased (null
+   * when a leader of an earlier version did it, which answered nothing). Other tenants are untouched.
+   */
+  async reset(): Promise<{ deleted: number | null }> {
     using _call = this.call()
     const remote = await this.onLeader('reset', [], () => [{ tenantId: this.tenantId }])
-    if (remote) return remote.result as { deleted: number }
+    if (remote) return (remote.result as { deleted: number } | null) ?? { deleted: null }
     const [result] = await this.engine.writer.submit([{ kind: 'deleteMatching', scope: { tenantId: this.tenantId }, purge: true, actor: null }])
     await this.engine.writer.exclusive(() => this.engine.metadata.deleteHistory(this.tenantId))
     await this.engine.writer.erase()
@@ -706,7 +709,7 @@ export class Memory implements AsyncDisposable {
         texts.push({ role: message.role, text: this.checkText(message.content) })
       } catch (error) {
         if (!(error instanceof MemoryError)) throw error
-        throw new MemoryError(error.code, `messages[${index}]: ${error.message}`, { cause: error.cause, details: { ...error.details, message: index } })
+        throw new MemoryError(error.code, `messages[${index}]: ${error.message}`, { cause: error.cause, details: { ...error.details, message_index: index } })
       }
     })
     if (texts.length === 0) throw invalidInput('nothing to add: every message was empty or a system message')

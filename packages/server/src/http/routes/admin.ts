@@ -99,11 +99,11 @@ export function registerAdminRoutes(app: OpenAPIHono<AppEnv>, keys: KeyStore): v
       method: 'post',
       path: '/v1/admin/tenants/{tenant}/reset',
       summary:
-        'Erase every memory of a tenant and its history (other tenants are untouched); `deleted` counts the memories erased (0 for a tenant that has none, such as a mistyped one)',
+        'Erase every memory of a tenant and its history (other tenants are untouched); `deleted` counts the memories erased (0 for a tenant that has none, such as a mistyped one; null only when a replica of an earlier version did it)',
       security,
       request: { params: z.object({ tenant }), query: noQuery },
       responses: {
-        200: { description: 'Reset', content: { 'application/json': { schema: z.object({ reset: z.literal(true), deleted: z.number().int() }) } } },
+        200: { description: 'Reset', content: { 'application/json': { schema: z.object({ reset: z.literal(true), deleted: z.number().int().nullable() }) } } },
         ...errors,
       },
     }),
