@@ -167,6 +167,11 @@ export function isLoopback(host: string): boolean {
 export function keysCreateCommand(config: ServerConfig, tenant = 'NAME'): string {
   const command = `agentmem keys create --tenant ${tenant}`
   if (config.metadataUrl) return `${command} --metadata-url <its metadata URL>`
-  const folder = resolve(config.data)
-  return `${command} --data ${/^[\w./-]+$/.test(folder) ? folder : `'${folder.replaceAll("'", "'\\''")}'`}`
+  return `${command} --data ${shellPath(config.data)}`
+}
+
+/** A folder as a command line names it from any working directory: absolute, quoted for a POSIX shell when it needs to be. */
+export function shellPath(folder: string): string {
+  const absolute = resolve(folder)
+  return /^[\w./-]+$/.test(absolute) ? absolute : `'${absolute.replaceAll("'", "'\\''")}'`
 }

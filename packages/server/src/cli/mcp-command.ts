@@ -1,10 +1,11 @@
+import { resolve } from 'node:path'
 import { isMemoryError, type Memory, MemoryError, MemoryErrorCode } from '@agentmem/memory'
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 import pino from 'pino'
-import type { ServerConfig } from '../config.js'
+import { type ServerConfig, shellPath } from '../config.js'
 import { createLogger } from '../logger.js'
 import { answerInvalidParams, answerUnreadable } from '../mcp/protocol-errors.js'
 import { createMcpServer, type DefaultScope } from '../mcp/tools.js'
@@ -89,8 +90,8 @@ function lockedForMcp(error: MemoryError, data: string): MemoryError {
   const owner = error.details?.['pid']
   return new MemoryError(
     MemoryErrorCode.Locked,
-    `The store in ${data} is open in ${owner === undefined ? 'another process' : `process ${owner}`} (another \`agentmem mcp\`, a command or a server): one process at a time. ` +
-      `To share it between MCP clients, run \`agentmem serve --data ${data}\` and restart them: each \`agentmem mcp\` then relays to the server. ` +
+    `The store in ${resolve(data)} is open in ${owner === undefined ? 'another process' : `process ${owner}`} (another \`agentmem mcp\`, a command or a server): one process at a time. ` +
+      `To share it between MCP clients, quit them, run \`agentmem serve --data ${shellPath(data)}\`, then start them again: each \`agentmem mcp\` on that folder relays to the server. ` +
       'The next call tries again.',
     error.details ? { details: error.details } : {},
   )

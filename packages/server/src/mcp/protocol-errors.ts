@@ -2,9 +2,11 @@ import { STDIO_DEFAULT_MAX_BUFFER_SIZE } from '@modelcontextprotocol/sdk/shared/
 import type { Transport } from '@modelcontextprotocol/sdk/shared/transport.js'
 import { ClientRequestSchema, type JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js'
 
-/** The SDK's schema of each request a client may send, by method. */
+/** The methods agentmem's MCP server answers; any other is the SDK's -32601 Method not found, whatever its params. */
+const answered = new Set(['initialize', 'ping', 'tools/list', 'tools/call'])
+/** The SDK's schema of each request a client may send that the server answers, by method. */
 const requestSchemas = new Map<string, (typeof ClientRequestSchema.options)[number]>(
-  ClientRequestSchema.options.map((schema) => [schema.shape.method.value, schema]),
+  ClientRequestSchema.options.filter((schema) => answered.has(schema.shape.method.value)).map((schema) => [schema.shape.method.value, schema]),
 )
 
 /**
