@@ -6,7 +6,7 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { loadConfig, type ServerConfigInput } from '../config.js'
 import { flagNames } from '../errors.js'
 import type { ListFlags, ScopeFlags, SearchFlags } from './output.js'
-import { type ServerTarget, serverTarget } from './server-client.js'
+import { ServerResponseError, type ServerTarget, serverTarget } from './server-client.js'
 
 // Before any command allocates: short-lived search objects must stay young (runtime.ts).
 turnOffPretenuring()
@@ -72,14 +72,19 @@ const config = (flags: ServerConfigInput) => loadConfig({ flags })
 
 type DataFlags = ScopeFlags & { tenant?: string; data?: string; url?: string; key?: string }
 /** Runs a data command over HTTP when there is a server to talk to, else on the store (tenant `default` unless given). */
+/** An error of the engine (MemoryError, EmbeddingError), known by its name: importing the classes would load the engine for every command. */
+function isEngineError(error: unknown): error is Error {
+  return error instanceof Error && (error.name === 'MemoryError' || error.name === 'EmbeddingError')
+}
+
 async function route(o: DataFlags, http: (server: ServerTarget) => Promise<void>, store: (tenant: string) => Promise<void>): Promise<void> {
   const server = serverTarget(config({ data: o.data }).data, o)
   try {
     await (server ? http(server) : store(o.tenant ?? 'default'))
   } catch (error) {
-    // The engine's and the server's words for what these commands take as flags.
+    // The engine's and the server's words for what these commands take as flags (not a system error's: its text may hold a path).
     const code = (error as { code?: unknown }).code
-    if (error instanceof Error && typeof code === 'string') error.message = flagNames(error.message, code)
+    if ((error instanceof ServerResponseError || isEngineError(error)) && typeof code === 'string') error.message = flagNames(error.message, code)
     throw error
   }
 }
@@ -169,7 +174,7 @@ dataCommand(program.command('search <query>').description('search a scope; one h
       async (tenant) => (await import('./data-commands.js')).searchCommand(config({ data: o.data }), query, { ...o, tenant }),
     ),
   )
-dataCommand(program.command('list').description('list a scope as JSON lines, in the order they were added (by id)'))
+dataCommand(program.command('list').description('list a scope as JSON lines, in id order (the order they were added; imported ones keep their ids)'))
   .option('--filters <json>', 'Mem0-style filters as a JSON object', jsonObjectFlag)
   .option('--limit <n>', 'most memories to print (default: all)', integer(1))
   .action(async (o: DataFlags & ListFlags) =>
@@ -254,16 +259,20 @@ try {
   await program.parseAsync()
 } catch (error) {
   const code = (error as { code?: unknown }).code
-  const message = code === 'MEMORY_EMBEDDER_MISMATCH' ? modelMismatch(error as { details?: unknown }) : error instanceof Error ? error.message : String(error)
+  const said = error instanceof Error ? error.message : String(error)
+  const message = code === 'MEMORY_EMBEDDER_MISMATCH' ? (modelMismatch(error as { details?: unknown }) ?? said) : said
   process.stderr.write(`agentmem: ${typeof code === 'string' ? `${message} (${code})` : message}\n`)
   process.exitCode = 1
 }
 
 /** The engine's model mismatch in the CLI's words: the flags that open the store, and the command that moves it (the engine names `memory.reembed`). */
-function modelMismatch({ details }: { details?: unknown }): string {
-  const { stored, given } = details as { stored: { model: string }; given: { model: string } }
+function modelMismatch({ details }: { details?: unknown }): string | undefined {
+  const { stored, given } = (details ?? {}) as { stored?: { model: string; dimensions: number }; given?: { model: string; dimensions: number } }
+  if (!stored || !given) return undefined
+  // One id at two sizes (a local folder's spec changed): the sizes tell them apart.
+  const name = (m: { model: string; dimensions: number }) => (stored.model === given.model ? `${m.model} (${m.dimensions} dimensions)` : m.model)
   return (
-    `this store was built with the model ${stored.model} and was opened with ${given.model}. Open it with the model it was built with ` +
+    `this store was built with the model ${name(stored)} and was opened with ${name(given)}. Open it with the model it was built with ` +
     `(--model ${stored.model}, or --model-path for a model in a local folder; or AGENTMEM_MODEL / AGENTMEM_MODEL_PATH), or move it to the new model with ` +
     '`agentmem reembed` (--from-model or --from-model-path for the old one, --model or --model-path for the new one) while no server runs on it'
   )

@@ -135,7 +135,7 @@ export function createMcpServer(ctx: McpToolsContext): McpServer {
 
   tool(
     'list_memories',
-    'List the memories of a scope in the order they were added (by id), a page at a time. Pass next_cursor back as cursor for the next page.',
+    'List the memories of a scope in id order (the order they were added; imported ones keep their ids), a page at a time. Pass next_cursor back as cursor for the next page.',
     {
       ...scope,
       filters,
