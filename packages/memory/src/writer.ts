@@ -584,7 +584,7 @@ export class Writer {
     const results: Array<WriteResult | MemoryError> = []
     const notFound = (id: string) => new MemoryError(MemoryErrorCode.NotFound, `Memory ${id} not found`, { details: { id } })
 
-    const record = (memory: StoredMemory, event: HistoryRecord['event'], previousText: string | null, newText: string | null, actor: string | null) =>
+    const record = (memory: StoredMemory, event: HistoryRecord['event'], previousText: string | null, newText: string | null, actor: string | null, at = now) =>
       events.push({
         tenantId: memory.tenantId,
         memoryId: memory.id,
@@ -596,7 +596,7 @@ export class Writer {
         newText,
         metadata: newText === null ? null : memory.metadata,
         actor,
-        createdAt: now,
+        createdAt: at,
       })
     const remove = (memory: StoredMemory, purging: boolean, actor: string | null) => {
       state.rows.set(memory.id, null)
@@ -640,7 +640,9 @@ export class Writer {
           const memory = idTaken ? { ...op.memory, id: uuidv7() } : op.memory
           state.rows.set(memory.id, memory)
           state.dedup.set(memory.dedupKey, memory.id)
-          record(memory, 'ADD', null, memory.text, op.actor)
+          // A new memory's ADD is dated as the memory (when the add was made, before its group
+          // committed); an imported one's is the import, its creation time being the original's.
+          record(memory, 'ADD', null, memory.text, op.actor, op.keepId ? now : memory.createdAt)
           results.push({ id: memory.id, memory: memory.text, event: 'ADD' })
           break
         }

@@ -87,6 +87,8 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
       ['UPDATE', 'I moved to Lisbon in May', 'I moved to Porto in June', { topic: 'home', year: 2024 }, null],
       ['DELETE', 'I moved to Porto in June', null, null, 'agent-7'],
     ])
+    // The ADD is dated as the memory is (it was its group's commit time, a few ms later), and the UPDATE as its updatedAt.
+    expect([history[0]?.createdAt, history[1]?.createdAt]).toEqual([updated.createdAt, updated.updatedAt])
     await expectCode(memory.delete(id), MemoryErrorCode.NotFound)
     await expectCode(memory.update(id, { metadata: {} }), MemoryErrorCode.NotFound)
   })
