@@ -122,6 +122,14 @@ it("export refuses to resume another tenant's file or one that is no export, an 
   // The same tenant resumes: nothing new to write.
   const again = await runCli(['export', '--tenant', 'one', '--data', data, '--out', file])
   expect([again.code, again.stderr]).toEqual([0, expect.stringContaining('exported 0 memories (resumed after')])
+  expect(again.stderr).not.toContain('note:')
+  // A tenant with nothing at all (a typo, most likely) is said so, not passed off as an empty export.
+  const typo = await runCli(['export', '--tenant', 'on', '--data', data])
+  expect([typo.code, typo.stdout, typo.stderr]).toEqual([
+    0,
+    '',
+    'exported 0 memories\nnote: tenant on has no memories in this store (those stored without an API key are in tenant default)\n',
+  ])
   // A file that is no export is refused and left untouched (an export was appended to it, or its unterminated last line cut).
   const exported = readFileSync(file, 'utf8')
   for (const content of [

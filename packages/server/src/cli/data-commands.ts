@@ -172,6 +172,10 @@ export function exportCommand(config: ServerConfig, o: { tenant: string; out?: s
         await file?.close()
       }
       process.stderr.write(`exported ${written} memories${after ? ` (resumed after ${after})` : ''}\n`)
+      // Nothing at all, not even on a first run: most likely a mistyped --tenant, which would pass for an empty export.
+      if (written === 0 && after === undefined) {
+        process.stderr.write(`note: tenant ${o.tenant} has no memories in this store (those stored without an API key are in tenant default)\n`)
+      }
     },
     { existing: true },
   )
