@@ -8,14 +8,18 @@ import { z } from 'zod'
  * Identifiers: no control characters, bounded, so they are safe in keys, logs and predicates; never
  * `*`, which filters read as Mem0's "any value" (a user named `*` could not be told from it).
  */
-export const identifier = z
-  .string()
-  .min(1)
-  .max(256)
-  .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters')
-  .refine((s) => s !== '*', '\'*\' is the filter wildcard (any value), not an id: use filters, e.g. { "agent_id": "*" }')
+const idOf = (wildcard: string) =>
+  z
+    .string()
+    .min(1)
+    .max(256)
+    .refine((s) => !/\p{Cc}/u.test(s), 'must not contain control characters')
+    .refine((s) => s !== '*', wildcard)
 
-export const tenantIdSchema = identifier
+export const identifier = idOf('\'*\' is the filter wildcard (any value), not an id: use filters, e.g. { "agent_id": "*" }')
+
+/** A tenant: an identifier, whose `*` is refused in its own words (no filter names a tenant). */
+export const tenantIdSchema = idOf("'*' cannot name a tenant: it reads as any value")
 
 /**
  * A JSON object (metadata, filters), taken as given. zod's record rebuilds an object and skips a
