@@ -205,6 +205,9 @@ it(
       const run = await runCli([...args, '--data', typo])
       expect([args, run.code, run.stderr]).toEqual([args, 1, `agentmem: there are no keys in ${typo} (no ${join(typo, 'server', 'keys.db')}); check --data\n`])
     }
+    // A tenant no key may name is refused before a key store is started for it.
+    const star = await runCli(['keys', 'create', '--tenant', '*', '--data', typo])
+    expect([star.code, star.stderr]).toEqual([1, expect.stringContaining("tenant: '*' cannot name a tenant")])
     expect(existsSync(typo)).toBe(false)
     const created = await runCli(['keys', 'create', '--tenant', 'acme', '--data', typo])
     expect([created.code, created.stderr]).toEqual([0, expect.stringContaining(`agentmem: creating a new key store in ${typo}\n`)])

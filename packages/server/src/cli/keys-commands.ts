@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { keysCreateCommand, type ServerConfig } from '../config.js'
 import { dataPaths } from '../data-paths.js'
 import { ServerError, ServerErrorCode } from '../errors.js'
+import { checkNewTenant } from '../keys/cached-key-store.js'
 import { type KeyStore, openKeyStore, toKeyJson } from '../keys/key-store.js'
 
 /**
@@ -31,8 +32,10 @@ async function withKeys<T>(config: ServerConfig, run: (keys: KeyStore) => Promis
 }
 
 /** Prints only the key on stdout, so scripts can capture it; the rest goes to stderr. */
-export function keysCreate(config: ServerConfig, o: { tenant: string; name?: string; admin?: boolean }): Promise<void> {
-  return withKeys(
+export async function keysCreate(config: ServerConfig, o: { tenant: string; name?: string; admin?: boolean }): Promise<void> {
+  // Before a key store is started for it: a refused tenant leaves no empty one behind.
+  checkNewTenant(o.tenant)
+  return await withKeys(
     config,
     async (keys) => {
       const first = !(await keys.authRequired())

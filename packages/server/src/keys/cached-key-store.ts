@@ -124,14 +124,19 @@ const newTenantSchema = tenantIdSchema.refine(
   'must not start or end with a space: it would name another tenant than it looks like',
 )
 
-/** A new key and its row; the key itself is returned once and never stored. */
-export function newKey(options: { tenantId: string; role?: KeyRole; name?: string }): { key: string; row: KeyRow } {
-  const tenant = newTenantSchema.safeParse(options.tenantId)
+/** Refuses a tenant a new key may not name (REQUEST_VALIDATION_FAILED, at `tenant`). */
+export function checkNewTenant(tenantId: string): void {
+  const tenant = newTenantSchema.safeParse(tenantId)
   if (!tenant.success)
     throw validationFailed(
       tenant.error.issues.map((issue) => ({ ...issue, path: ['tenant', ...issue.path] })),
       'key',
     )
+}
+
+/** A new key and its row; the key itself is returned once and never stored. */
+export function newKey(options: { tenantId: string; role?: KeyRole; name?: string }): { key: string; row: KeyRow } {
+  checkNewTenant(options.tenantId)
   const key = `am_${randomBytes(32).toString('base64url')}`
   const row: KeyRow = {
     id: `key_${randomBytes(8).toString('hex')}`,
