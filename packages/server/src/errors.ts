@@ -121,8 +121,8 @@ function renamer(names: Record<string, string>): (message: string) => string {
 export const apiNames = renamer(apiNameOf)
 
 const optionFlags = { userId: '--user', agentId: '--agent', runId: '--run', topK: '--top-k' }
-const engineFlags = renamer({ ...optionFlags, user_id: '--user', agent_id: '--agent', run_id: '--run', top_k: '--top-k' })
-const engineOptionFlags = renamer(optionFlags)
+const optionAndFieldFlags = renamer({ ...optionFlags, user_id: '--user', agent_id: '--agent', run_id: '--run', top_k: '--top-k' })
+const optionFlagsOnly = renamer(optionFlags)
 
 /**
  * A client-error message of the engine or a server in the CLI's words, its flags (`--user`), not
@@ -130,7 +130,7 @@ const engineOptionFlags = renamer(optionFlags)
  * JSON, which stay; only the engine's own option names change there.
  */
 export function flagNames(message: string, code: string): string {
-  return code === 'MEMORY_INVALID_FILTER' ? engineOptionFlags(message) : engineFlags(message)
+  return code === 'MEMORY_INVALID_FILTER' ? optionFlagsOnly(message) : optionAndFieldFlags(message)
 }
 
 /** A library's client-error details in the HTTP API's words: each validation issue's `path` (`1.user_id`). */

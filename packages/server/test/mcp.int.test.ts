@@ -264,6 +264,21 @@ async function connectStdio(args: string[]): Promise<Client & AsyncDisposable> {
   return Object.assign(client, { [Symbol.asyncDispose]: () => client.close() })
 }
 
+/** `agentmem mcp` as a raw process, for lines no SDK client would send: its output so far, and its exit code. */
+function spawnMcp(args: string[]) {
+  const { command, args: argv } = cliCommand(['mcp', ...args])
+  const proc = spawn(command, argv, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AGENTMEM_LOG_LEVEL: 'warn' } })
+  const seen = { stdout: '', stderr: '' }
+  proc.stdout.on('data', (d: Buffer) => {
+    seen.stdout += d.toString()
+  })
+  proc.stderr.on('data', (d: Buffer) => {
+    seen.stderr += d.toString()
+  })
+  const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve))
+  return { proc, output: () => ({ ...seen }), exited }
+}
+
 describe('MCP over stdio (agentmem mcp)', () => {
   let data: string
   beforeAll(async () => {
@@ -298,17 +313,7 @@ describe('MCP over stdio (agentmem mcp)', () => {
 
   it('answers the calls in flight when the client closes stdin, before it releases the store, and lines that are no JSON-RPC with an error', async () => {
     const store = join(data, 'closing')
-    const { command, args } = cliCommand(['mcp', '--data', store, '--user', 'alice'])
-    const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AGENTMEM_LOG_LEVEL: 'warn' } })
-    let stdout = ''
-    proc.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
-    })
-    let stderr = ''
-    proc.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
-    })
-    const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve))
+    const { proc, output, exited } = spawnMcp(['--data', store, '--user', 'alice'])
     const send = (message: Json) => proc.stdin.write(`${JSON.stringify(message)}\n`)
     send({ jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } } })
     send({ jsonrpc: '2.0', method: 'notifications/initialized' })
@@ -320,6 +325,7 @@ describe('MCP over stdio (agentmem mcp)', () => {
     // Closed at once: the add has not run yet (the model and the store are still opening).
     proc.stdin.end()
     expect(await exited).toBe(0)
+    const { stdout, stderr } = output()
     const answers = stdout
       .trim()
       .split('\n')
@@ -335,23 +341,14 @@ describe('MCP over stdio (agentmem mcp)', () => {
   })
 
   it('answers a line over the stdio limit (10 MiB), says why it closes, and exits 1', async () => {
-    const { command, args } = cliCommand(['mcp', '--data', join(data, 'large'), '--user', 'alice'])
-    const proc = spawn(command, args, { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, AGENTMEM_LOG_LEVEL: 'warn' } })
-    let stdout = ''
-    proc.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString()
-    })
-    let stderr = ''
-    proc.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString()
-    })
-    const exited = new Promise<number | null>((resolve) => proc.once('exit', resolve))
+    const { proc, output, exited } = spawnMcp(['--data', join(data, 'large'), '--user', 'alice'])
     // The server stops reading once past the limit: the rest of the write meets a closed pipe.
     proc.stdin.on('error', () => {})
     const huge = { jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'add_memory', arguments: { messages: 'x'.repeat(11 * 2 ** 20) } } }
     proc.stdin.write(`${JSON.stringify(huge)}\n`)
     proc.stdin.end()
     expect(await exited).toBe(1)
+    const { stdout, stderr } = output()
     expect(JSON.parse(stdout.trim())).toEqual({ jsonrpc: '2.0', id: null, error: { code: -32600, message: expect.stringContaining('over 10 MiB') } })
     expect(stderr).toContain("agentmem: Invalid Request: a message over 10 MiB, the stdio transport's limit")
   })

@@ -71,12 +71,12 @@ const dataCommand = (c: Command) =>
 const config = (flags: ServerConfigInput) => loadConfig({ flags })
 
 type DataFlags = ScopeFlags & { tenant?: string; data?: string; url?: string; key?: string }
-/** Runs a data command over HTTP when there is a server to talk to, else on the store (tenant `default` unless given). */
 /** An error of the engine (MemoryError, EmbeddingError), known by its name: importing the classes would load the engine for every command. */
 function isEngineError(error: unknown): error is Error {
   return error instanceof Error && (error.name === 'MemoryError' || error.name === 'EmbeddingError')
 }
 
+/** Runs a data command over HTTP when there is a server to talk to, else on the store (tenant `default` unless given). */
 async function route(o: DataFlags, http: (server: ServerTarget) => Promise<void>, store: (tenant: string) => Promise<void>): Promise<void> {
   const server = serverTarget(config({ data: o.data }).data, o)
   try {
