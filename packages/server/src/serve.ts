@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { availableParallelism } from 'node:os'
 import { dirname } from 'node:path'
 import { createEmbedder, createReranker } from '@agentmem/embeddings'
-import { Memory, type MemoryOpenOptions } from '@agentmem/memory'
+import { Memory } from '@agentmem/memory'
 import { serve } from '@hono/node-server'
 import type { Logger } from 'pino'
 import { isLoopback, keysCreateCommand, type ServerConfig } from './config.js'
@@ -15,6 +15,7 @@ import { type App, createApp } from './http/app.js'
 import { forwardOverHttp } from './http/replica.js'
 import { openKeyStore, openRateLimiter } from './keys/key-store.js'
 import { createLogger, packageLogger } from './logger.js'
+import { memoryOptions, storeLocation } from './store-options.js'
 
 export interface RunningServer {
   url: string
@@ -181,65 +182,5 @@ export async function startServer(config: ServerConfig, options: { logger?: Logg
   } catch (error) {
     for (const close of opened.reverse()) await close()
     throw error
-  }
-}
-
-/**
- * Where the store lives: the data folder, or PostgreSQL and S3-compatible object storage when their
- * URLs are set. The object store's endpoint, region and keys come from settings, else from the
- * standard AWS_* variables; an http:// endpoint (a local Ceph RGW or MinIO) is allowed as such.
- */
-export function storeLocation(
-  config: ServerConfig,
-  env: NodeJS.ProcessEnv = process.env,
-): Pick<MemoryOpenOptions, 'path' | 'metadataUrl' | 'vectorsUrl' | 'storageOptions'> {
-  const endpoint = config.s3Endpoint ?? env['AWS_ENDPOINT_URL_S3'] ?? env['AWS_ENDPOINT_URL']
-  const storageOptions = Object.fromEntries(
-    Object.entries({
-      endpoint,
-      region: config.s3Region ?? env['AWS_REGION'] ?? env['AWS_DEFAULT_REGION'],
-      aws_access_key_id: config.s3AccessKeyId ?? env['AWS_ACCESS_KEY_ID'],
-      aws_secret_access_key: config.s3SecretAccessKey ?? env['AWS_SECRET_ACCESS_KEY'],
-      aws_session_token: env['AWS_SESSION_TOKEN'],
-      allow_http: endpoint?.startsWith('http://') ? 'true' : undefined,
-    }).filter((entry): entry is [string, string] => entry[1] !== undefined && entry[1] !== ''),
-  )
-  return {
-    path: dataPaths(config.data).memory,
-    ...(config.metadataUrl && { metadataUrl: config.metadataUrl }),
-    ...(config.vectorsUrl && { vectorsUrl: config.vectorsUrl, storageOptions }),
-  }
-}
-
-/** A store URL as logs and banners show it: without its password. */
-export function redactUrl(url: string): string {
-  if (!URL.canParse(url)) return url
-  const parsed = new URL(url)
-  if (parsed.password) parsed.password = '***'
-  return parsed.toString()
-}
-
-/** The Memory settings a server config carries: limits, and the LLM for `infer` when one is configured. */
-export function memoryOptions(config: ServerConfig): Partial<MemoryOpenOptions> {
-  return {
-    maxTextLength: config.maxTextLength,
-    maxBatchItems: config.maxBatchItems,
-    resident: { budgetBytes: config.residentBudgetBytes, maxScopeRows: config.residentMaxScopeRows },
-    fillerWeight: config.fillerWeight,
-    feedbackWeight: config.feedbackWeight,
-    contextWeight: config.contextWeight,
-    ...(config.llmBaseUrl &&
-      config.llmModel && {
-        llm: {
-          baseUrl: config.llmBaseUrl,
-          model: config.llmModel,
-          ...(config.llmApiKey && { apiKey: config.llmApiKey }),
-          responseFormat: config.llmResponseFormat,
-          timeoutMs: config.llmTimeoutMs,
-          maxRetries: config.llmMaxRetries,
-          concurrency: config.llmConcurrency,
-        },
-      }),
-    inference: { ...(config.inferenceInstructions && { instructions: config.inferenceInstructions }) },
   }
 }

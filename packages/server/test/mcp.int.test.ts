@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Embedder } from '@agentmem/embeddings'
+import { factsReply, startScriptedLlm } from '@agentmem/memory/testing'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
@@ -253,11 +254,11 @@ describe('MCP over Streamable HTTP (/mcp)', () => {
 })
 
 /** `agentmem mcp ...` as a desktop MCP client starts it: a child process speaking JSON-RPC on stdio. */
-async function connectStdio(args: string[]): Promise<Client & AsyncDisposable> {
+async function connectStdio(args: string[], env: Record<string, string> = {}): Promise<Client & AsyncDisposable> {
   const client = new Client({ name: 'agentmem-test', version: '1.0.0' })
   const transport = new StdioClientTransport({
     ...cliCommand(['mcp', ...args]),
-    env: { ...(process.env as Record<string, string>), AGENTMEM_LOG_LEVEL: 'warn' },
+    env: { ...(process.env as Record<string, string>), AGENTMEM_LOG_LEVEL: 'warn', ...env },
     stderr: 'pipe',
   })
   await client.connect(transport)
@@ -309,6 +310,20 @@ describe('MCP over stdio (agentmem mcp)', () => {
     const listed = await runCli(['list', '--data', store, '--user', 'alice'])
     expect(listed.code).toBe(0)
     expect(listed.stdout).toContain('Noted!')
+  })
+
+  it('opens the store with the configured settings: infer uses the configured LLM', async () => {
+    await using llm = Object.assign(await startScriptedLlm(), { [Symbol.asyncDispose]: () => llm.close() })
+    llm.enqueue(factsReply('Allergic to peanuts'))
+    await using client = await connectStdio(['--data', join(data, 'infer'), '--user', 'alice'], {
+      AGENTMEM_LLM_BASE_URL: llm.baseUrl,
+      AGENTMEM_LLM_MODEL: 'scripted',
+      AGENTMEM_LLM_MAX_RETRIES: '0',
+    })
+    const added = await call(client, 'add_memory', { messages: 'Oh, and I am allergic to peanuts', infer: true })
+    expect(added.isError).toBe(false)
+    expect(added.body.results).toEqual([expect.objectContaining({ memory: 'Allergic to peanuts', event: 'ADD' })])
+    expect(llm.calls).toHaveLength(1)
   })
 
   it('answers the calls in flight when the client closes stdin, before it releases the store, and lines that are no JSON-RPC with an error', async () => {

@@ -9,7 +9,7 @@ import { SingleBar } from 'cli-progress'
 import { z } from 'zod'
 import type { ServerConfig } from '../config.js'
 import { toAddResponseJson, toMemoryJson, toSearchHitJson } from '../http/schemas.js'
-import { storeLocation } from '../serve.js'
+import { memoryOptions, storeLocation } from '../store-options.js'
 import { lazyEmbedder } from './lazy-embedder.js'
 import { type ListFlags, print, printPages, type ScopeFlags, type SearchFlags } from './output.js'
 
@@ -42,7 +42,7 @@ export async function withMemory<T>(
     ...(config.embeddingWorkers !== undefined && { workers: config.embeddingWorkers }),
   })
   try {
-    const memory = await Memory.open({ ...location, embedder, tenantId: tenant, maxTextLength: config.maxTextLength })
+    const memory = await Memory.open({ ...location, embedder, tenantId: tenant, ...memoryOptions(config) })
     try {
       return await run(memory)
     } finally {

@@ -7,7 +7,7 @@ import { type ServerConfig, serverConfigSchema } from '../config.js'
 import { ServerError, ServerErrorCode } from '../errors.js'
 import { copyKeys } from '../keys/copy-keys.js'
 import { openKeyStore } from '../keys/key-store.js'
-import { redactUrl, storeLocation } from '../serve.js'
+import { redactUrl, storeLocation } from '../store-options.js'
 import { print } from './output.js'
 
 const { metadataUrl, vectorsUrl } = serverConfigSchema.shape

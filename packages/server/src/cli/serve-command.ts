@@ -1,7 +1,8 @@
 import { STATIC_MODEL_ID } from '@agentmem/embeddings'
 import { keysCreateCommand, type ServerConfig } from '../config.js'
 import { createLogger } from '../logger.js'
-import { redactUrl, startServer } from '../serve.js'
+import { startServer } from '../serve.js'
+import { redactUrl } from '../store-options.js'
 
 /** Serves until SIGTERM/SIGINT, then shuts down gracefully within `shutdownTimeoutMs`. */
 export async function serveCommand(config: ServerConfig): Promise<void> {

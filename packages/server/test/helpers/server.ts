@@ -8,7 +8,8 @@ import pino from 'pino'
 import { loadConfig, type ServerConfigInput } from '../../src/config.js'
 import { createApp } from '../../src/http/app.js'
 import { KeyStore } from '../../src/keys/key-store.js'
-import { dataPaths, listen as listenOn, memoryOptions } from '../../src/serve.js'
+import { dataPaths, listen as listenOn } from '../../src/serve.js'
+import { memoryOptions } from '../../src/store-options.js'
 
 /** The real offline default model, one pool per test file. */
 export function defaultEmbedder(): Promise<Embedder> {
