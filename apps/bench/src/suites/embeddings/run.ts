@@ -134,7 +134,7 @@ async function int8Fidelity(folder: string, texts: string[]): Promise<NonNullabl
 
 /** Orchestrates: writes the MiniLM-shaped model, runs each contender in its own process, interleaved over repetitions. */
 export async function runEmbeddingsSuite(options: RunOptions): Promise<EmbeddingsSuiteResult> {
-  const count = options.quick ? 200 : 1000
+  const count = options.quick ? 64 : 1000
   const repetitions = options.quick ? 1 : 3
   const work = await mkdtemp(join(tmpdir(), 'agentmem-bench-'))
   try {

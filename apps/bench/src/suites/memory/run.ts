@@ -99,7 +99,8 @@ async function measureAdds(embedder: Embedder, work: string, quick: boolean, pro
 }
 
 async function measureSizes(embedder: Embedder, sizes: number[], work: string, quick: boolean, progress: Progress): Promise<SizeResult[]> {
-  const turns = locomoTurns(6000)
+  // As many turns as the largest store needs, up to all of LoCoMo's: a MiniLM-shaped model embeds ~300 a second here.
+  const turns = locomoTurns(Math.min(6000, Math.max(...sizes)))
   const filler = await precomputed(embedder, turns)
   const path = join(work, `sizes-${embedder.modelId}`)
   const memory = await Memory.open({ path, embedder: filler })

@@ -586,8 +586,8 @@ export async function runSearchSuite(options: RunOptions): Promise<SearchSuiteRe
   const queries = new QueryStream()
   const turns = locomoTurns(6000)
   options.progress.log(`${queries.stats.pool} distinct query texts`)
-  // HTTP: 4 loads and the mix per repetition; the calibration; in process: 4 loads and the adds per repetition; the bulk load.
-  options.progress.total(repetitions * 10 + 2)
+  // HTTP: 4 loads and the mix per repetition; the calibration; in process: 6 loads (2 shapes x 3) and the adds per repetition; the bulk load.
+  options.progress.total(repetitions * 12 + 2)
   // HTTP first and alone: the in-process phases would share the 2 cores with the server.
   const http = await measureHttp(queries, turns, { ...options, repetitions })
   options.progress.log('server stopped')
