@@ -1,37 +1,57 @@
 import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import Database from 'libsql'
 import { MemoryError, MemoryErrorCode } from '../errors.js'
 
 /**
  * One process per store folder: the writer's ordering and the journal's cleanup assume no other
- * process writes the same tables. The lock is a file holding the owner's pid, created exclusively;
- * a lock whose process is gone (a crash) is taken over.
+ * process writes the same tables.
+ *
+ * The lock is SQLite's exclusive lock on `LOCK.db`, an OS file lock: the kernel drops it when its
+ * process dies, so a crash leaves nothing to take over. (A pid file taken over when its process was
+ * gone let two processes starting at once after a crash both take it: each removed the stale file,
+ * the second removing the first's new one.) SQLite also refuses a second connection of the same
+ * process. `LOCK` still holds the owner's pid, for the refusal's message and for versions before
+ * this one, which lock with that file alone: one of them holding the store is respected.
  */
 export function lockFolder(file: string): () => void {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(file, String(process.pid), { flag: 'wx' })
-      return () => rmSync(file, { force: true })
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e
-      const owner = ownerOf(file)
-      if (owner !== undefined && isAlive(owner)) {
-        throw new MemoryError(
-          MemoryErrorCode.Locked,
-          `This store is open in ${owner === process.pid ? 'this process' : `process ${owner}`}; one process at a time (stop the server or use its HTTP API)`,
-          { details: { pid: owner } },
-        )
-      }
-      rmSync(file, { force: true })
-    }
+  const lock = new Database(`${file}.db`, { timeout: 0 })
+  try {
+    // Nothing is ever written to it: no journal, only the lock.
+    lock.exec('PRAGMA journal_mode = OFF; PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE')
+  } catch (e) {
+    lock.close()
+    if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e
+    throw locked(ownerOf(file))
   }
-  throw new MemoryError(MemoryErrorCode.Locked, 'Could not take the store lock; another process keeps taking it')
+  // Ours now; a pid left in LOCK is a crashed owner's, or a live one of an earlier version.
+  const owner = ownerOf(file)
+  if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
+    lock.close()
+    throw locked(owner)
+  }
+  try {
+    writeFileSync(file, String(process.pid))
+  } catch (e) {
+    lock.close()
+    throw e
+  }
+  return () => {
+    rmSync(file, { force: true })
+    lock.close()
+  }
+}
+
+function locked(owner: number | undefined): MemoryError {
+  const where = owner === undefined ? 'another process' : owner === process.pid ? 'this process' : `process ${owner}`
+  return new MemoryError(MemoryErrorCode.Locked, `This store is open in ${where}; one process at a time (stop the server or use its HTTP API)`, {
+    details: { ...(owner !== undefined && { pid: owner }) },
+  })
 }
 
 /**
- * The pid in a lock file. A file just created is empty until its owner writes the pid (create and
- * write are two steps): read as stale at once, a second process starting at the same moment (two
- * desktop clients launching `agentmem mcp`) took the lock too. So an empty file is read again for
- * up to 2 s; one still empty then is left by a crash between the two steps.
+ * The pid in a lock file, if any. An earlier version creates the file empty, then writes its pid
+ * (two steps): an empty file is read again for up to 2 s, so such a process starting at the same
+ * moment is seen; one still empty then was left by a crash between the two steps.
  */
 function ownerOf(file: string): number | undefined {
   const wait = new Int32Array(new SharedArrayBuffer(4))
@@ -40,7 +60,7 @@ function ownerOf(file: string): number | undefined {
     try {
       text = readFileSync(file, 'utf8')
     } catch {
-      return undefined // removed meanwhile: its owner released it
+      return undefined // no file: no owner of an earlier version
     }
     const owner = Number(text)
     if (text.trim() !== '' && Number.isInteger(owner) && owner > 0) return owner
