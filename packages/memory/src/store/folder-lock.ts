@@ -15,30 +15,39 @@ import { MemoryError, MemoryErrorCode } from '../errors.js'
  */
 export function lockFolder(file: string): () => void {
   const lock = new Database(`${file}.db`, { timeout: 0 })
+  held.add(lock)
   try {
     // Nothing is ever written to it: no journal, only the lock.
     lock.exec('PRAGMA journal_mode = OFF; PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE')
   } catch (e) {
-    lock.close()
+    release(lock)
     if ((e as { code?: string }).code !== 'SQLITE_BUSY') throw e
     throw locked(ownerOf(file))
   }
   // Ours now; a pid left in LOCK is a crashed owner's, or a live one of an earlier version.
   const owner = ownerOf(file)
   if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
-    lock.close()
+    release(lock)
     throw locked(owner)
   }
   try {
     writeFileSync(file, String(process.pid))
   } catch (e) {
-    lock.close()
+    release(lock)
     throw e
   }
   return () => {
     rmSync(file, { force: true })
-    lock.close()
+    release(lock)
   }
+}
+
+/** Connections holding a lock, so that none is garbage collected (and its lock dropped) while only a release function refers to it. */
+const held = new Set<Database.Database>()
+
+function release(lock: Database.Database): void {
+  held.delete(lock)
+  lock.close()
 }
 
 function locked(owner: number | undefined): MemoryError {
