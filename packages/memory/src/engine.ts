@@ -110,6 +110,7 @@ export async function lead(engine: Engine, options: { takeover?: boolean } = {})
     if (options.takeover) engine.writer.distrustIndex()
     else await engine.writer.maintain()
   }
+  engine.writer.learnStoredKeys()
   if (config.llm) {
     engine.inference = new Inference({
       llm: config.llm instanceof LlmClient ? config.llm : new LlmClient(config.llm),

@@ -122,6 +122,8 @@ export class Memory implements AsyncDisposable {
         calls: new Calls(),
       }
       engine.writer.attach(engine.cache)
+      // Runs before the vectors close (cleanups run last first): lead's key scan reads them.
+      cleanup.push(() => engine.writer.stopKeyScan())
       if (leading) await lead(engine)
       await replication?.start()
       return new Memory(engine, config.tenantId)
@@ -259,15 +261,17 @@ export class Memory implements AsyncDisposable {
   /**
    * What the engine holds and does: the resident index's memory use against its budget, its
    * hits, loads and evictions, writes acknowledged but not yet in the vector store, and whether
-   * this process writes the store (`single`: it alone opens it; `leader` / `follower`: replicas).
+   * this process writes the store (`single`: it alone opens it; `leader` / `follower`: replicas),
+   * and whether the writer's filter of the store's duplicate keys is filled (adds to a scope not
+   * resident skip the store's duplicate lookup for a new text) or still being filled at open.
    */
-  stats(): { resident: ResidentCacheStats; pendingWrites: number; role: 'single' | 'leader' | 'follower' } {
+  stats(): { resident: ResidentCacheStats; pendingWrites: number; role: 'single' | 'leader' | 'follower'; keyFilter: 'ready' | 'scanning' | 'none' } {
     this.checkOpen()
     const { replication } = this.engine
     const role = replication ? (replication.leading ? 'leader' : 'follower') : 'single'
     // A follower's are the leader's groups it heard of, not applied yet.
     const pendingWrites = this.engine.writer.pendingRows().length + (replication?.commits.rows().length ?? 0)
-    return { resident: this.engine.cache.usage(), pendingWrites, role }
+    return { resident: this.engine.cache.usage(), pendingWrites, role, keyFilter: this.engine.writer.keyFilterState }
   }
 
   /**
@@ -548,7 +552,9 @@ export class Memory implements AsyncDisposable {
       engine.vectors = next
       engine.writer.replaceVectorStore(next)
       engine.cache.clear()
+      await engine.writer.stopKeyScan()
       old.close()
+      engine.writer.learnStoredKeys()
       for (const name of await engine.provider.tableNames()) if (name !== table) await engine.provider.drop(name)
       if (engine.ownsEmbedder) await engine.embedder.close()
       engine.embedder = embedder
@@ -581,6 +587,7 @@ export class Memory implements AsyncDisposable {
     await engine.calls.settled()
     await engine.writer.exclusive(async () => {
       engine.writer.stop()
+      await engine.writer.stopKeyScan()
       engine.vectors.close()
       await engine.closeStores()
       if (engine.ownsEmbedder) await engine.embedder.close()

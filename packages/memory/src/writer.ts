@@ -5,6 +5,7 @@ import { MemoryError, MemoryErrorCode, storageFailed } from './errors.js'
 import { sortedKeys } from './metadata.js'
 import { inScope } from './search/filter-match.js'
 import { type ResidentCache, type RowImage, scopeKey } from './search/resident-cache.js'
+import { KeyFilter } from './store/key-filter.js'
 import type { HistoryPurge, HistoryRecord, MetadataStore, ScopeFilter, StoreChange, StoredMemory, VectorStore } from './store/types.js'
 import { dedupKey } from './text.js'
 import type { AddResult } from './types.js'
@@ -163,6 +164,16 @@ export class Writer {
   private readonly unindexed = new Map<string, string[]>()
   /** False after a takeover with rows another process left unindexed: duplicate lookups scan them too until maintenance. */
   private indexCoversAll = true
+  /**
+   * Every duplicate key the store may hold (see `learnStoredKeys`): an add whose key it has never
+   * seen needs no duplicate lookup. Undefined until the first scan of the store ends.
+   */
+  private storedKeys: KeyFilter | undefined
+  /** The filter a scan is filling, which commits meanwhile also feed. */
+  private learningKeys: KeyFilter | undefined
+  /** Scans started: a scan whose number is not the latest stops and installs nothing. */
+  private keyScans = 0
+  private keyScan: Promise<void> = Promise.resolve()
   /** Scopes (duplicate-key prefix: tenant, user, agent, run) of recent adds, oldest first. */
   private readonly recentScopes = new Set<string>()
   /** An erase queued but not started yet, which a purge committed now can join. */
@@ -549,6 +560,47 @@ export class Writer {
     return Math.min(this.maintenanceNotBefore, this.lastWriteAt + Math.max(quietMaintenanceMs, 2 * this.lastMaintenanceMs))
   }
 
+  /** Where the duplicate-key filter stands: filled and in use, being filled, or none (not the writer, or its scan failed). */
+  get keyFilterState(): 'ready' | 'scanning' | 'none' {
+    return this.storedKeys ? 'ready' : this.learningKeys ? 'scanning' : 'none'
+  }
+
+  /**
+   * Fills a new KeyFilter with every duplicate key in the store, in the background; until it is
+   * done, adds take the duplicate lookup. Call each time this process becomes the store's writer
+   * (after replaying the journal): what another writer added meanwhile is in no filter kept. The
+   * scan sees every row applied before it starts; the keys of rows committed and not applied yet
+   * are in `unindexed`, added at once; every commit from then on adds its own. So no key the store
+   * holds is missing from it. Also called when the filter is full, for a bigger one.
+   */
+  learnStoredKeys(): void {
+    const scan = ++this.keyScans
+    this.storedKeys = undefined
+    this.learningKeys = undefined
+    this.keyScan = (async () => {
+      const filter = new KeyFilter(await this.vectors.countRows())
+      if (scan !== this.keyScans) return
+      this.learningKeys = filter
+      for (const key of this.unindexed.keys()) filter.add(key)
+      for await (const keys of this.vectors.scanDedupKeys()) {
+        if (scan !== this.keyScans) return
+        for (const key of keys) filter.add(key)
+      }
+      if (scan !== this.keyScans) return
+      this.storedKeys = filter
+      this.learningKeys = undefined
+    })().catch((e: unknown) => {
+      if (scan === this.keyScans) this.learningKeys = undefined
+      if (!this.stopped) this.options.logger.warn('memory.key_scan_failed', { error: String(e) })
+    })
+  }
+
+  /** Stops a scan `learnStoredKeys` started and waits for it: call before the vector store it reads closes. */
+  async stopKeyScan(): Promise<void> {
+    this.keyScans++
+    await this.keyScan
+  }
+
   /**
    * Rows this writer did not write are not all indexed (it took over from another process): until
    * the next maintenance, duplicate lookups scan unindexed rows instead of trusting the index.
@@ -738,7 +790,10 @@ export class Writer {
       const ids = this.unindexed.get(memory.dedupKey)
       if (!ids) this.unindexed.set(memory.dedupKey, [memory.id])
       else if (!ids.includes(memory.id)) ids.push(memory.id)
+      this.storedKeys?.add(memory.dedupKey)
+      this.learningKeys?.add(memory.dedupKey)
     }
+    if (this.storedKeys?.full) this.learnStoredKeys()
     return { results, committed: { seq, change, images } }
   }
 
@@ -821,6 +876,8 @@ export class Writer {
           }
         }
         if (op.kind === 'add') {
+          // A key the store never held has no duplicate to look up (keepId adds also check the id).
+          if (!op.keepId && this.storedKeys && !this.storedKeys.mightHold(op.memory.dedupKey)) continue
           tenant(op.memory.tenantId).keys.add(op.memory.dedupKey)
           if (op.keepId) {
             tenant(op.memory.tenantId).ids.add(op.memory.id)

@@ -782,6 +782,43 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
     await second.close()
   })
 
+  it('finds every duplicate in scopes not resident, through its filter of the store’s keys: while the filter is filled at open, and after', async () => {
+    await using dir = await tempStore('key-filter')
+    // No resident scopes: every duplicate check of an add goes through the writer's key filter and the store.
+    const options = { ...dir.location, embedder, resident: { budgetBytes: 0 } }
+    const users = 50
+    const first = await Memory.open(options)
+    await first.addBatch(Array.from({ length: 3000 }, (_, i) => ({ messages: `stored fact ${i}`, userId: `u${i % users}` })))
+    const late = await Promise.all(Array.from({ length: users }, (_, u) => first.add(`late fact ${u}`, { userId: `u${u}` })))
+    await vi.waitFor(() => expect(first.stats().keyFilter).toBe('ready'), { timeout: 20_000, interval: 20 })
+    expect((await first.add('stored fact 7', { userId: 'u7' })).results[0]?.event).toBe('NONE')
+    expect((await first.add('late fact 3', { userId: 'u3' })).results[0]).toMatchObject({ id: late[3]?.results[0]?.id, event: 'NONE' })
+    await first.close()
+
+    // Reopened: adds race the scan that fills the filter, then follow it.
+    const second = await Memory.open(options)
+    const during = await Promise.all(
+      Array.from({ length: users }, async (_, u) => [
+        (await second.add(`stored fact ${u + users}`, { userId: `u${u}` })).results[0]?.event,
+        (await second.add(`new fact ${u}`, { userId: `u${u}` })).results[0]?.event,
+        (await second.add(`new fact ${u}`, { userId: `u${u}` })).results[0]?.event,
+      ]),
+    )
+    expect(during).toEqual(Array.from({ length: users }, () => ['NONE', 'ADD', 'NONE']))
+    await vi.waitFor(() => expect(second.stats().keyFilter).toBe('ready'), { timeout: 20_000, interval: 20 })
+    const after = await Promise.all(
+      Array.from({ length: users }, async (_, u) => [
+        (await second.add(`stored fact ${u + 2 * users}`, { userId: `u${u}` })).results[0]?.event,
+        (await second.add(`late fact ${u}`, { userId: `u${u}` })).results[0]?.event,
+        (await second.add(`new fact ${u}`, { userId: `u${u}` })).results[0]?.event,
+        (await second.add(`newer fact ${u}`, { userId: `u${u}` })).results[0]?.event,
+      ]),
+    )
+    expect(after).toEqual(Array.from({ length: users }, () => ['NONE', 'NONE', 'NONE', 'ADD']))
+    expect(await second.count({ userId: 'u0' })).toBe(3000 / users + 3)
+    await second.close()
+  })
+
   it('runs maintenance the time budget postponed once the store goes quiet', async () => {
     await using dir = await tempStore('deferred')
     const maintained: number[] = []

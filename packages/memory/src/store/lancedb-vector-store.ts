@@ -408,6 +408,16 @@ class LanceVectorStore implements VectorStore {
     }
   }
 
+  async *scanDedupKeys(): AsyncIterable<string[]> {
+    try {
+      for await (const batch of this.table.query().select(['dedup_key'])) {
+        yield (batch.getChild('dedup_key')?.toArray() ?? []) as string[]
+      }
+    } catch (e) {
+      throw storageFailed('scan', e)
+    }
+  }
+
   async version(): Promise<number> {
     try {
       return await this.table.version()

@@ -98,6 +98,8 @@ export interface VectorStore {
   lastId(): Promise<string | undefined>
   /** The texts of a tenant's rows, in batches (for keyword statistics). */
   scanTexts(tenantId: string): AsyncIterable<string[]>
+  /** The duplicate keys of every row of every tenant, in batches (for the writer's KeyFilter). */
+  scanDedupKeys(): AsyncIterable<string[]>
   /** Reads the newest version, with writes made by another process (reads otherwise keep to this process's own); returns its number. */
   refresh(): Promise<number>
   /** The number of the version this process reads (its own writes move it; see refresh). */
