@@ -92,6 +92,12 @@ it(
     const other = await runCli(['import', broken, '--tenant', 't8', '--data', target, '--batch', '1'])
     expect(other.stderr).toContain(`note: ${broken} is not what the interrupted import read (its first 2 lines differ): importing it from the start\n`)
     expect(other.stderr).toMatch(/imported 3 new, 0 already present\n/)
+
+    // A batch as large as --batch allows, over the server's maxBatchItems (1,000 by default), which the CLI does not apply.
+    const big = join(root, 'big.jsonl')
+    writeFileSync(big, `${Array.from({ length: 1500 }, (_, i) => JSON.stringify({ memory: `bulk fact ${i}`, user_id: 'u4' })).join('\n')}\n`)
+    const bulk = await runCli(['import', big, '--tenant', 't7', '--data', target, '--batch', '2000'])
+    expect([bulk.code, bulk.stderr]).toEqual([0, expect.stringMatching(/imported 1500 new, 0 already present\n/)])
   },
   cliTimeout,
 )

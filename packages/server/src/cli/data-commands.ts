@@ -15,15 +15,21 @@ import { type ListFlags, print, printPages, type ScopeFlags, type SearchFlags } 
 
 type StoreScope = ScopeFlags & { tenant: string }
 
+/** The largest `import --batch`. */
+const maxImportBatch = 10_000
+
 /**
  * Opens the store directly (the server must not be running on the same folder: the store is locked
- * to one process). The model starts only if the command embeds something.
+ * to one process), with the server's settings but two: a batch may be as large as `import --batch`
+ * allows, and the LLM is there only for a command that infers (`infer`: with it, opening the store
+ * also resumes queued inference jobs, which a one-shot command would start and abort). The model
+ * starts only if the command embeds something.
  */
 export async function withMemory<T>(
   config: ServerConfig,
   tenant: string,
   run: (memory: Memory) => Promise<T>,
-  { existing = false }: { existing?: boolean } = {},
+  { existing = false, infer = false }: { existing?: boolean; infer?: boolean } = {},
 ): Promise<T> {
   const location = storeLocation(config)
   // A command that only reads must not create a store where a mistyped --data points: the local
@@ -42,7 +48,15 @@ export async function withMemory<T>(
     ...(config.embeddingWorkers !== undefined && { workers: config.embeddingWorkers }),
   })
   try {
-    const memory = await Memory.open({ ...location, embedder, tenantId: tenant, ...memoryOptions(config) })
+    const { llm, ...options } = memoryOptions(config)
+    const memory = await Memory.open({
+      ...location,
+      embedder,
+      tenantId: tenant,
+      ...options,
+      maxBatchItems: Math.max(config.maxBatchItems, maxImportBatch),
+      ...(infer && llm && { llm }),
+    })
     try {
       return await run(memory)
     } finally {
@@ -183,7 +197,7 @@ export function exportCommand(config: ServerConfig, o: { tenant: string; out?: s
 
 export function importCommand(config: ServerConfig, file: string, o: { tenant: string; batch: string }) {
   const batchSize = Number(o.batch)
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) throw new Error('--batch must be an integer from 1 to 10000')
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > maxImportBatch) throw new Error(`--batch must be an integer from 1 to ${maxImportBatch}`)
   // Before the store opens: a mistyped file name must not create a store.
   if (!existsSync(file)) throw new Error(`there is no file ${file}`)
   // The checkpoint lives in the data folder, keyed by file and tenant: a re-run resumes after the last written batch.

@@ -67,11 +67,16 @@ function storeWhenFree(config: ServerConfig, tenant: string): { get(): Promise<M
     get: () => {
       opening ??= new Promise<Memory>((resolve, reject) => {
         let opened = false
-        held = withMemory(config, tenant, (memory) => {
-          opened = true
-          resolve(memory)
-          return released
-        }).catch((error: unknown) => {
+        held = withMemory(
+          config,
+          tenant,
+          (memory) => {
+            opened = true
+            resolve(memory)
+            return released
+          },
+          { infer: true },
+        ).catch((error: unknown) => {
           if (opened) throw error
           opening = undefined
           reject(isMemoryError(error) && error.code === MemoryErrorCode.Locked ? lockedForMcp(error, config.data) : error)
