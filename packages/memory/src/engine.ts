@@ -155,8 +155,10 @@ export function replicaEngine(engine: () => Engine): ReplicaEngine {
       const e = engine()
       await e.vectors.refresh()
       // A fresh writer: the one a follower holds never wrote, and a deposed leader's is stale.
-      e.writer.stop()
+      const deposed = e.writer
+      deposed.stop()
       e.writer = newWriter(e.vectors, e.metadata, e.config, e.logger, e.replication)
+      e.writer.inheritKeyScan(deposed)
       e.writer.attach(e.cache)
       e.cache.clear()
       await lead(e, { takeover: true })
@@ -166,10 +168,12 @@ export function replicaEngine(engine: () => Engine): ReplicaEngine {
     },
     demote() {
       const e = engine()
-      e.writer.fail(notLeading())
+      const deposed = e.writer
+      deposed.fail(notLeading())
       void e.inference?.stop().catch(() => {})
       e.inference = undefined
       e.writer = newWriter(e.vectors, e.metadata, e.config, e.logger, e.replication)
+      e.writer.inheritKeyScan(deposed)
       e.writer.attach(e.cache)
     },
   }

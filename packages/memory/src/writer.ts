@@ -577,7 +577,7 @@ export class Writer {
     const scan = ++this.keyScans
     this.storedKeys = undefined
     this.learningKeys = undefined
-    this.keyScan = (async () => {
+    const running = (async () => {
       const filter = new KeyFilter(await this.vectors.countRows())
       if (scan !== this.keyScans) return
       this.learningKeys = filter
@@ -593,6 +593,13 @@ export class Writer {
       if (scan === this.keyScans) this.learningKeys = undefined
       if (!this.stopped) this.options.logger.warn('memory.key_scan_failed', { error: String(e) })
     })
+    const before = this.keyScan
+    this.keyScan = Promise.all([before, running]).then(() => undefined)
+  }
+
+  /** Takes over the key scan a previous writer of this store may still run, so that `stopKeyScan` also waits for it. */
+  inheritKeyScan(previous: Writer): void {
+    this.keyScan = previous.stopKeyScan()
   }
 
   /** Stops a scan `learnStoredKeys` started and waits for it: call before the vector store it reads closes. */
@@ -620,6 +627,7 @@ export class Writer {
   /** No maintenance after this (the store is closing); call inside `exclusive`. */
   stop(): void {
     this.stopped = true
+    this.keyScans++
     clearTimeout(this.deferred)
   }
 

@@ -7,11 +7,13 @@ import { MemoryError, MemoryErrorCode } from '../errors.js'
  * process writes the same tables.
  *
  * The lock is SQLite's exclusive lock on `LOCK.db`, an OS file lock: the kernel drops it when its
- * process dies, so a crash leaves nothing to take over. (A pid file taken over when its process was
+ * process dies, so processes racing after a crash cannot both take it. (A pid file taken over when its process was
  * gone let two processes starting at once after a crash both take it: each removed the stale file,
  * the second removing the first's new one.) SQLite also refuses a second connection of the same
  * process. `LOCK` still holds the owner's pid, for the refusal's message and for versions before
- * this one, which lock with that file alone: one of them holding the store is respected.
+ * this one, which lock with that file alone: one of them holding the store is respected. So is
+ * any live process whose pid a crashed owner left there, as before (a reused pid keeps the store
+ * locked until `LOCK` is removed).
  */
 export function lockFolder(file: string): () => void {
   const lock = new Database(`${file}.db`, { timeout: 0 })

@@ -47,7 +47,11 @@ const bitsPerKey = 16
 /** Bits set per key: near the best count (bits per key x ln 2 = 11), fewer for speed; ~0.1% false "maybe" at 16 bits a key. */
 const probes = 7
 
-/** Two 32-bit hashes of the key (FNV-1a, and the same walk with MurmurHash2's multiplier); the probes are a + i·b (Kirsch-Mitzenmacher). */
+/**
+ * Two 32-bit hashes of the key (FNV-1a, and the same walk with MurmurHash2's multiplier), each
+ * finished with MurmurHash3's fmix32 so the low bits the probes use are mixed too; the probes are
+ * a + i·b (Kirsch-Mitzenmacher).
+ */
 function hashes(key: string): [number, number] {
   let a = 0x811c9dc5
   let b = 0x050c5d1f
@@ -56,5 +60,11 @@ function hashes(key: string): [number, number] {
     a = Math.imul(a ^ c, 0x01000193)
     b = Math.imul(b ^ c, 0x5bd1e995)
   }
-  return [a >>> 0, (b >>> 0) | 1]
+  return [fmix32(a), fmix32(b) | 1]
+}
+
+function fmix32(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b)
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
 }

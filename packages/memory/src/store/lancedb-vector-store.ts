@@ -411,7 +411,10 @@ class LanceVectorStore implements VectorStore {
   async *scanDedupKeys(): AsyncIterable<string[]> {
     try {
       for await (const batch of this.table.query().select(['dedup_key'])) {
-        yield (batch.getChild('dedup_key')?.toArray() ?? []) as string[]
+        // A missing column must fail the scan: read as no keys, it would tell the writer no text is stored.
+        const keys = batch.getChild('dedup_key')
+        if (!keys) throw new Error('no dedup_key column')
+        yield keys.toArray() as string[]
       }
     } catch (e) {
       throw storageFailed('scan', e)
