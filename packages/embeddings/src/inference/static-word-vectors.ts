@@ -74,7 +74,7 @@ function hasLongWord(text: string): boolean {
  * a LoCoMo question (the tokenizer's ASCII word-level path; ~20 µs through the library),
  * against ~100 µs for a round trip to a worker. The weights are read back from the very
  * `model.onnx` the workers run (the initializers are raw little-endian float32, see
- * `asFloat32`), and the tokenizer is the workers' own `TextTokenizer` with the same
+ * `alignInPlace`), and the tokenizer is the workers' own `TextTokenizer` with the same
  * truncation, so both paths see the same ids and the same weights. The sum and projection
  * are accumulated in float64 (ORT: float32); the vectors agree within 1e-6
  * (test/static-fast-path.int.test.ts: LoCoMo turns, edge cases; every vocabulary word was
@@ -89,7 +89,7 @@ export class StaticWordVectors {
   readonly #tokenizer: TextTokenizer
   readonly #maxLength: number
   readonly #normalize: boolean
-  /** `[vocabSize, dimensions]` float32: the model file's bytes in place (see `asFloat32`). */
+  /** `[vocabSize, dimensions]` float32: the model file's bytes in place (see `alignInPlace`). */
   readonly #table: Float32Array
   /** `[dimensions, dimensions]` row-major: projected[j] = Σ_i sum[i] · projection[i, j]. */
   readonly #projection: Float64Array
@@ -105,7 +105,7 @@ export class StaticWordVectors {
     this.#normalize = spec.normalize
     this.dimensions = weights.dimensions
     this.vocabSize = weights.vocabSize
-    this.#table = asFloat32(weights.table)
+    this.#table = alignInPlace(weights.table)
     this.#projection = weights.projection
     this.#commonComponent = rankOneComplement(weights.projection, weights.dimensions)
     this.#epsilon = weights.epsilon
@@ -176,7 +176,7 @@ export class StaticWordVectors {
   }
 }
 
-/** A file's bytes, in a buffer with 3 bytes to spare after them so `asFloat32` can align a table in place. */
+/** A file's bytes, in a buffer with 3 bytes to spare after them so `alignInPlace` can align a table in place. */
 async function readWithSlack(path: string): Promise<Uint8Array> {
   const handle = await open(path)
   try {
@@ -194,13 +194,14 @@ async function readWithSlack(path: string): Promise<Uint8Array> {
 }
 
 /**
- * A little-endian float32 view as a Float32Array, which sums several times faster than a
- * DataView reads. The table sits wherever protobuf put it in the file; when its bytes are not
- * 4-aligned they are moved up to 3 bytes forward within the file's buffer, which overwrites
- * what follows them (read by then): a copy into a fresh 128 MB buffer took 0.65 s here, the
- * move 0.25 s. Without slack in the buffer (`readWithSlack`), it copies.
+ * A little-endian float32 view of a `readWithSlack` buffer as a Float32Array, which sums several
+ * times faster than a DataView reads. The table sits wherever protobuf put it in the file; when
+ * its bytes are not 4-aligned they are moved up to 3 bytes forward within that buffer, which
+ * overwrites what follows them (read by then) and leaves `view` reading shifted bytes: call it
+ * last. A copy into a fresh 128 MB buffer took 0.65 s here, the move 0.25 s. A buffer with no
+ * room after the table is copied.
  */
-function asFloat32(view: DataView): Float32Array {
+function alignInPlace(view: DataView): Float32Array {
   const count = view.byteLength / 4
   if (endianness() === 'LE') {
     const shift = (4 - (view.byteOffset % 4)) % 4
