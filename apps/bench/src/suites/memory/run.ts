@@ -99,9 +99,9 @@ async function measureAdds(embedder: Embedder, work: string, quick: boolean, pro
 }
 
 async function measureSizes(embedder: Embedder, sizes: number[], work: string, quick: boolean, progress: Progress): Promise<SizeResult[]> {
-  // As many turns as the largest store needs, up to all of LoCoMo's: a MiniLM-shaped model embeds ~300 a second here.
+  // As many turns as the largest store needs, up to all of LoCoMo's, and the queries below: a MiniLM-shaped model embeds ~300 a second here.
   const turns = locomoTurns(Math.min(6000, Math.max(...sizes)))
-  const filler = await precomputed(embedder, turns)
+  const filler = await precomputed(embedder, [...turns, ...locomoTurns(6000).filter((_, i) => i % 29 === 0)])
   const path = join(work, `sizes-${embedder.modelId}`)
   const memory = await Memory.open({ path, embedder: filler })
   const results: SizeResult[] = []
