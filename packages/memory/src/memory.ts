@@ -554,7 +554,8 @@ export class Memory implements AsyncDisposable {
       engine.cache.clear()
       await engine.writer.stopKeyScan()
       old.close()
-      engine.writer.learnStoredKeys()
+      // The keys are the rows', not the vectors': a filled filter stays right; a scan cut short starts again.
+      if (engine.writer.keyFilterState !== 'ready') engine.writer.learnStoredKeys()
       for (const name of await engine.provider.tableNames()) if (name !== table) await engine.provider.drop(name)
       if (engine.ownsEmbedder) await engine.embedder.close()
       engine.embedder = embedder
