@@ -49,6 +49,9 @@ async function loadInline(folder: string, spec: ModelSpec, options: ResolvedEmbe
   return StaticWordVectors.load(folder, spec)
 }
 
+/** How many times the inline allowance (texts and characters) a call may be while no worker is ready: ~3 ms of this thread at most. */
+const startingInlineFactor = 16
+
 class PooledEmbedder implements Embedder {
   readonly modelId: string
   readonly dimensions: number
@@ -122,13 +125,22 @@ class PooledEmbedder implements Embedder {
    * Small calls of a static word-vector model are computed right here, synchronously: a few
    * tens of microseconds, less than a worker round trip. Everything else goes to the
    * workers. Both paths refuse a closed embedder and an aborted signal with the same errors.
+   *
+   * While no worker is ready (they start on the first call too big for this path, and take
+   * seconds), calls up to `startingInlineFactor` times bigger run here too, and start them: a
+   * few milliseconds of this thread rather than seconds of waiting for a worker.
    */
   #compute(inputs: string[], signal: AbortSignal | undefined): Promise<Float32Array[]> {
     const inline = this.#inline
-    if (!inline || inputs.length > this.#options.inlineMaxTexts) return this.#batcher.submit(inputs, signal)
-    if (!fitsInline(inputs, this.#options.inlineMaxChars, (text) => inline.readsInOnePass(text))) return this.#batcher.submit(inputs, signal)
+    if (!inline) return this.#batcher.submit(inputs, signal)
+    const fitsTimes = (factor: number) =>
+      inputs.length <= this.#options.inlineMaxTexts * factor && fitsInline(inputs, this.#options.inlineMaxChars * factor, (text) => inline.readsInOnePass(text))
+    const small = fitsTimes(1)
+    if (!small && (this.#pool.anyReady || !fitsTimes(startingInlineFactor))) return this.#batcher.submit(inputs, signal)
     if (this.#closing) return Promise.reject(closedError('embedder'))
     if (signal?.aborted) return Promise.reject(abortError(signal))
+    // The workers this call would have started.
+    if (!small) this.#pool.spawnAll()
     try {
       return Promise.resolve(inline.embed(inputs))
     } catch (error) {

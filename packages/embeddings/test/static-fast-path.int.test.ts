@@ -133,7 +133,7 @@ describe('the in-process fast path of the offline default model', () => {
     expectSameVectors(viaFast.flat(), viaWorkers.flat(), calls)
   })
 
-  it('sends large calls to the workers: more than 8 texts, more than 256 characters (1,024 of plain ASCII), or a word longer than 24 characters (outside plain ASCII)', async () => {
+  it('sends large calls to the workers once they are ready: more than 8 texts, more than 256 characters (1,024 of plain ASCII), or a word longer than 24 characters (outside plain ASCII)', async () => {
     const sent = async (texts: string[]) => {
       const before = fastLog.batches.length
       const vectors = await fast.embed(texts)
@@ -142,8 +142,15 @@ describe('the in-process fast path of the offline default model', () => {
     }
     const short = Array.from({ length: 9 }, (_, i) => `a short text ${i}`)
     expect(await sent(short.slice(0, 8))).toBe(false)
+    expect(fast.stats().workers).toBe(0)
+    // The first call too big starts the workers; while none is ready, calls up to 16 times the
+    // allowance still run here (a few ms, not seconds of waiting), bigger ones wait for a worker.
+    expect(await sent(short)).toBe(false)
+    expect(fast.stats().workers).toBe(1)
+    expect(await sent(['é '.repeat(2048)])).toBe(false) // 4,096 characters
+    expect(await sent(Array.from({ length: 129 }, (_, i) => `text ${i}`))).toBe(true)
+    // Once a worker is ready, everything beyond the allowance goes to the workers.
     expect(await sent(short)).toBe(true)
-    expect(fast.stats().workers).toBe(1) // started by the first call too big to run inline
     // Plain ASCII, which the offline default's tokenizer reads in one pass, counts a quarter.
     expect(await sent(['x '.repeat(512)])).toBe(false) // 1,024 characters
     expect(await sent(['x '.repeat(512), 'y'])).toBe(true)

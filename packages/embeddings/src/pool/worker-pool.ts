@@ -86,6 +86,17 @@ export class WorkerPool {
     return this.#slots[0]?.readySoloThreads ?? 0
   }
 
+  /** Whether some worker is started and ready to take a batch. */
+  get anyReady(): boolean {
+    return this.#slots.some((slot) => slot?.readySoloThreads !== undefined)
+  }
+
+  /** Spawns every worker not spawned yet, without waiting for them (a deferred pool's lanes otherwise start one batch at a time). */
+  spawnAll(): void {
+    if (this.#closing) return
+    for (let lane = 0; lane < this.#slots.length; lane++) this.#slots[lane] ??= this.#spawn(lane)
+  }
+
   /** Workers spawned so far (all of them once `start` resolved). */
   get started(): number {
     return this.#slots.filter(Boolean).length
