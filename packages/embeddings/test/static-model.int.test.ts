@@ -88,7 +88,8 @@ describe('the offline default model', () => {
         error() {},
       }
       await using e = await createEmbedder({ cacheDir: cache.path, workers: 1, logger, ...options })
-      await e.embed(Array.from({ length: 100 }, (_, i) => `sentence number ${i}`))
+      // More than a fresh embedder runs inline while its workers start (128 texts).
+      await e.embed(Array.from({ length: 200 }, (_, i) => `sentence number ${i}`))
       return Math.max(...batches)
     }
     expect(await sizes({})).toBe(32)
