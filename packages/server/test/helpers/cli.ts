@@ -11,7 +11,8 @@ const built = join(packages, 'server/dist/cli/main.js')
 
 /**
  * Whether dist/ holds every source edit of the server and the packages it runs: each package's
- * last build (its .tsbuildinfo) is newer than every file in its src/. `pnpm test` builds first.
+ * last build (its .tsbuildinfo) is newer than every file in its src/ and than its package.json
+ * and tsconfig.json. `pnpm test` builds first.
  */
 function builtIsCurrent(): boolean {
   const newest = (folder: string): number =>
@@ -21,7 +22,11 @@ function builtIsCurrent(): boolean {
     )
   return ['server', 'memory', 'embeddings'].every((name) => {
     const info = join(packages, name, 'dist/.tsbuildinfo')
-    return existsSync(info) && statSync(info).mtimeMs > newest(join(packages, name, 'src'))
+    const edited = Math.max(
+      newest(join(packages, name, 'src')),
+      ...['package.json', 'tsconfig.json'].map((file) => statSync(join(packages, name, file)).mtimeMs),
+    )
+    return existsSync(info) && statSync(info).mtimeMs > edited
   })
 }
 
