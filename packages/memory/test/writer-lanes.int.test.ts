@@ -16,8 +16,8 @@ import { storedRow, tempDir } from './helpers/fixtures.js'
  * maintenance is held at a gate so the test decides how long it lasts.
  */
 
-/** The store, with `maintain` waiting for `release()` once it has begun. */
-function gatedMaintenance(vectors: VectorStore) {
+/** The store, with `method` (maintain, or apply: a LanceDB write) waiting for `release()` once it has begun. */
+function gated(vectors: VectorStore, method: 'maintain' | 'apply') {
   let began!: () => void
   let release!: () => void
   const started = new Promise<void>((resolve) => {
@@ -26,36 +26,36 @@ function gatedMaintenance(vectors: VectorStore) {
   const gate = new Promise<void>((resolve) => {
     release = resolve
   })
-  let maintenances = 0
+  let calls = 0
   const store = new Proxy(vectors, {
     get(target, key) {
-      if (key === 'maintain') {
-        return async (options: Parameters<VectorStore['maintain']>[0]) => {
-          maintenances++
+      if (key === method) {
+        return async (...args: unknown[]) => {
+          calls++
           began()
           await gate
-          return target.maintain(options)
+          return (target[method] as (...a: unknown[]) => Promise<unknown>).apply(target, args)
         }
       }
       const value = Reflect.get(target, key)
       return typeof value === 'function' ? value.bind(target) : value
     },
   })
-  return { store, started, release, maintenances: () => maintenances }
+  return { store, started, release, calls: () => calls }
 }
 
-/** A writer on a fresh folder store whose maintenance waits at a gate; disposing it releases the gate and closes everything. */
-async function gatedWriter(path: string, due: { maintenanceEveryRows: number; maintenanceEveryCommits: number }) {
+/** A writer on a fresh folder store whose `method` waits at a gate; disposing it releases the gate and closes everything. */
+async function gatedWriter(path: string, due: { maintenanceEveryRows: number; maintenanceEveryCommits: number }, method: 'maintain' | 'apply' = 'maintain') {
   const stores = await openStores({ path })
   const vectors = await stores.provider.open('memories', 3)
-  const gated = gatedMaintenance(vectors)
-  const writer = new Writer(gated.store, stores.metadata, { ...due, annIndexThreshold: 1_000_000, logger: noopLogger })
+  const gate = gated(vectors, method)
+  const writer = new Writer(gate.store, stores.metadata, { ...due, annIndexThreshold: 1_000_000, logger: noopLogger })
   return {
     vectors,
-    gated,
+    gated: gate,
     writer,
     async [Symbol.asyncDispose]() {
-      gated.release()
+      gate.release()
       await writer.exclusive(async () => writer.stop())
       vectors.close()
       await stores.close()
@@ -91,7 +91,7 @@ describe('the writer’s store lane', () => {
     gated.release()
     await writer.settled()
     await writer.exclusive(async () => {}) // the lane is past the maintenance
-    expect(gated.maintenances()).toBeGreaterThanOrEqual(1)
+    expect(gated.calls()).toBeGreaterThanOrEqual(1)
 
     // 'b' was applied after the refresh: not in the index, yet still a duplicate.
     expect(await add('b3', 'second fact')).toMatchObject({ id: 'b', event: 'NONE' })
@@ -163,7 +163,7 @@ describe('the writer’s store lane', () => {
     await new Promise((resolve) => setTimeout(resolve, 2_000))
     gated.release()
     await writer.exclusive(async () => {}) // the lane is past the maintenance
-    expect(gated.maintenances()).toBe(1)
+    expect(gated.calls()).toBe(1)
 
     await add('b', 'second fact')
     await writer.settled() // applied: a maintenance is due again
@@ -172,8 +172,40 @@ describe('the writer’s store lane', () => {
       await new Promise((resolve) => setTimeout(resolve, 1_000))
       await add(id, `fact ${id}`)
     }
-    expect(gated.maintenances()).toBe(1)
+    expect(gated.calls()).toBe(1)
     // Quiet now: it runs about 4 s after the last write, well before the budget's 18 s.
-    await vi.waitFor(() => expect(gated.maintenances()).toBe(2), { timeout: 10_000, interval: 50 })
+    await vi.waitFor(() => expect(gated.calls()).toBe(2), { timeout: 10_000, interval: 50 })
+  })
+
+  it('answers single adds of concurrent callers while a LanceDB write runs; a bulk submission waits for its own write', async () => {
+    const add = (writer: Writer, id: string) => writer.submit([{ kind: 'add', memory: storedRow(id, `fact ${id}`), actor: null }])
+    // 20 callers at once: one group of 20 single adds, more than a small group (16).
+    const callers = (writer: Writer, from: number) => Promise.all(Array.from({ length: 20 }, (_, i) => add(writer, `s${from + i}`)))
+    const never = { maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1_000_000 }
+    {
+      await using dir = await tempDir('lanes-apply')
+      await using lanes = await gatedWriter(dir.path, never, 'apply')
+      await callers(lanes.writer, 0)
+      await within(lanes.gated.started, 10_000, 'the first LanceDB write')
+      // Journaled and answered while that write is held (each group waiting for it held 32 concurrent adds to ~1,400/s).
+      const answered = await within(callers(lanes.writer, 20), 5_000, 'single adds during a LanceDB write')
+      expect(answered.flat()).toHaveLength(20)
+      lanes.gated.release()
+      await lanes.writer.settled()
+      expect((await lanes.vectors.list({ tenantId: 't', userId: 'u' }, undefined, undefined, undefined)).length).toBe(40)
+    }
+    {
+      await using dir = await tempDir('lanes-bulk')
+      await using lanes = await gatedWriter(dir.path, never, 'apply')
+      // One submission of 20: answered once journaled, but the next group waits for its write.
+      const bulk = Array.from({ length: 20 }, (_, i) => ({ kind: 'add' as const, memory: storedRow(`b${i}`, `bulk fact ${i}`), actor: null }))
+      expect(await lanes.writer.submit(bulk)).toHaveLength(20)
+      await within(lanes.gated.started, 10_000, 'the bulk group’s LanceDB write')
+      const next = add(lanes.writer, 'after')
+      const waited = await Promise.race([next.then(() => 'answered'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 300))])
+      expect(waited).toBe('waiting')
+      lanes.gated.release()
+      expect(await within(next, 10_000, 'the add after the bulk group')).toHaveLength(1)
+    }
   })
 })
