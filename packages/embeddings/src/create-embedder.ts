@@ -49,8 +49,8 @@ async function loadInline(folder: string, spec: ModelSpec, options: ResolvedEmbe
   return StaticWordVectors.load(folder, spec)
 }
 
-/** How many times the inline allowance (texts and characters) a call may be while no worker is ready: ~3 ms of this thread at most. */
-const startingInlineFactor = 16
+/** What a call may be to run inline while the workers start (or the inline limits, if bigger): ~3 ms of this thread at worst, measured. */
+const startingInline = { texts: 128, chars: 4096 }
 
 class PooledEmbedder implements Embedder {
   readonly modelId: string
@@ -64,6 +64,8 @@ class PooledEmbedder implements Embedder {
   #cacheHits = 0
   #cacheMisses = 0
   #closing: Promise<void> | undefined
+  /** Set while `#startWorkers` waits for the workers it started. */
+  #starting: Promise<void> | undefined
 
   constructor(spec: ModelSpec, pool: WorkerPool, options: ResolvedEmbedderOptions, inline: StaticWordVectors | undefined) {
     this.modelId = spec.id
@@ -126,25 +128,44 @@ class PooledEmbedder implements Embedder {
    * tens of microseconds, less than a worker round trip. Everything else goes to the
    * workers. Both paths refuse a closed embedder and an aborted signal with the same errors.
    *
-   * While no worker is ready (they start on the first call too big for this path, and take
-   * seconds), calls up to `startingInlineFactor` times bigger run here too, and start them: a
-   * few milliseconds of this thread rather than seconds of waiting for a worker.
+   * The first call too big for this path starts every worker. Until all are ready (seconds),
+   * calls within `startingInline` still run here: a few milliseconds of this thread rather than
+   * seconds of waiting for a worker (the batcher would split a call across lanes, one of them
+   * maybe still starting).
    */
   #compute(inputs: string[], signal: AbortSignal | undefined): Promise<Float32Array[]> {
     const inline = this.#inline
     if (!inline) return this.#batcher.submit(inputs, signal)
-    const fitsTimes = (factor: number) =>
-      inputs.length <= this.#options.inlineMaxTexts * factor && fitsInline(inputs, this.#options.inlineMaxChars * factor, (text) => inline.readsInOnePass(text))
-    const small = fitsTimes(1)
-    if (!small && (this.#pool.anyReady || !fitsTimes(startingInlineFactor))) return this.#batcher.submit(inputs, signal)
+    const fits = (texts: number, chars: number) => inputs.length <= texts && fitsInline(inputs, chars, (text) => inline.readsInOnePass(text))
+    const { inlineMaxTexts, inlineMaxChars } = this.#options
+    const small = fits(inlineMaxTexts, inlineMaxChars)
+    if (!small) {
+      if (!this.#closing) this.#startWorkers()
+      const whileStarting = !this.#pool.allReady && fits(Math.max(inlineMaxTexts, startingInline.texts), Math.max(inlineMaxChars, startingInline.chars))
+      if (!whileStarting) return this.#batcher.submit(inputs, signal)
+    }
     if (this.#closing) return Promise.reject(closedError('embedder'))
     if (signal?.aborted) return Promise.reject(abortError(signal))
-    // The workers this call would have started.
-    if (!small) this.#pool.spawnAll()
     try {
       return Promise.resolve(inline.embed(inputs))
     } catch (error) {
       return Promise.reject(error)
+    }
+  }
+
+  /** Starts every worker not started yet; a failure is logged once here, and met again by the call that needs that worker. */
+  #startWorkers(): void {
+    if (this.#starting || this.#pool.allReady) return
+    const failed = (error: unknown) => this.#options.logger?.warn('embed.workers.start_failed', { reason: (error as Error).message })
+    try {
+      this.#starting = this.#pool
+        .spawnAll()
+        .catch(failed)
+        .finally(() => {
+          this.#starting = undefined
+        })
+    } catch (error) {
+      failed(error)
     }
   }
 

@@ -55,7 +55,7 @@ export const createEmbedderOptionsSchema = z.object({
   /**
    * Static word-vector models (the offline default) embed a call of at most this many texts
    * on the calling thread, in microseconds, instead of a round trip to a worker; bigger calls
-   * go to the workers (until one has started, calls up to 16 times both limits stay here).
+   * go to the workers (until they are all ready, calls of up to 128 texts and 4,096 characters stay here).
    * 0 sends every call to the workers. Default 8. Other models ignore it.
    */
   inlineMaxTexts: z.number().int().nonnegative().max(1024).default(8),

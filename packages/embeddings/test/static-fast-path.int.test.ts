@@ -173,6 +173,18 @@ describe('the in-process fast path of the offline default model', () => {
     expect(order).toEqual(['small', 'bulk'])
   })
 
+  it('starts every worker on the first call too big to run inline; until all are ready, calls of up to 128 texts and 4,096 characters still run inline', async () => {
+    const log = recorder()
+    await using two = await createEmbedder({ workers: 2, progress: false, logger: log.logger })
+    expect(await two.embed(Array.from({ length: 9 }, (_, i) => `a short text ${i}`))).toHaveLength(9)
+    expect(two.stats().workers).toBe(2)
+    expect(await two.embed(Array.from({ length: 128 }, (_, i) => `text ${i}`))).toHaveLength(128)
+    expect(await two.embed(['é '.repeat(2048)])).toHaveLength(1)
+    expect(log.batches).toEqual([]) // all inline
+    expect(await two.embed([`${'é '.repeat(2048)}x`])).toHaveLength(1) // 4,097 characters: waits for a worker
+    expect(log.batches).toEqual([1])
+  })
+
   it('closes an embedder whose workers never started, and refuses calls after', async () => {
     await using idle = await createEmbedder({ workers: 2, progress: false })
     expect(await idle.embed(['one short text'])).toHaveLength(1)

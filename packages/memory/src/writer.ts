@@ -118,6 +118,8 @@ const quietMaintenanceMs = 500
  */
 const applyLingerMs = 100
 const applyAtOnceRows = 2_000
+/** Pending rows past which every group waits for the store (back-pressure): ~25x what 32 concurrent adders journal in one linger. */
+const pendingRowsCap = 8_000
 
 /** Ops per group commit; one submission (an addBatch) is never split. */
 const maxGroupOps = 20_000
@@ -131,8 +133,9 @@ const maxGroupOps = 20_000
  * Two lanes: groups are journaled (and acknowledged) on the chain; the vector store is written
  * on the store lane: merged applies, routine maintenance, exclusive tasks. So a maintenance
  * (seconds on object storage) does not hold small groups (single adds, updates, deletes): they
- * wait in the pending list. Groups that need the store current (a bulk group's back-pressure,
- * scope-wide deletes, imports keeping ids, purges) still wait for it, holding the chain.
+ * wait in the pending list. Groups that need the store current (back-pressure after a bulk
+ * submission or past `pendingRowsCap`, scope-wide deletes, imports keeping ids, purges) still
+ * wait for it, holding the chain.
  */
 export class Writer {
   private queue: Pending[] = []
@@ -404,13 +407,15 @@ export class Writer {
     } catch (error) {
       for (const pending of group) pending.reject(error)
     }
-    // A group holding a bulk submission (an addBatch, an import) waits for its LanceDB write
-    // before the next group starts (as every group did before the applier): its callers already
-    // have their answer, and the next batch's validation and embedding overlap with the write,
-    // while the pending list stays short and the next group's store reads do not race a large
-    // write. Single writes of concurrent callers do not: each group of them waiting for a LanceDB
-    // write (10-15 ms of CPU) held 32 concurrent adds to ~1,400/s.
-    if (group.some((pending) => pending.ops.length > smallGroupOps)) await this.drain()
+    // A group holding a bulk submission (more than 16 ops: an addBatch, an import, an add of a
+    // long conversation) waits for its LanceDB write before the next group starts (as every
+    // group did before the applier): its callers already have their answer, and the next
+    // batch's validation and embedding overlap with the write, while the pending list stays
+    // short and the next group's store reads do not race a large write. Small submissions of
+    // concurrent callers do not: each group of them waiting for a LanceDB write (10-15 ms of
+    // CPU) held 32 concurrent adds to ~1,400/s. They wait only when the pending list outgrows
+    // `pendingRowsCap` (a long maintenance or a slow store), so it stays bounded.
+    if (group.some((pending) => pending.ops.length > smallGroupOps) || this.pendingRowCount >= pendingRowsCap) await this.drain()
   }
 
   private enqueue(committed: { seq: number; change: StoreChange; images: Map<string, RowImage> }): void {

@@ -208,4 +208,20 @@ describe('the writer’s store lane', () => {
       expect(await within(next, 10_000, 'the add after the bulk group')).toHaveLength(1)
     }
   })
+
+  it('holds small submissions back once 8,000 rows wait for the store, until the store catches up', async () => {
+    await using dir = await tempDir('lanes-cap')
+    await using lanes = await gatedWriter(dir.path, { maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1_000_000 }, 'apply')
+    const add = (id: string) => ({ kind: 'add' as const, memory: storedRow(id, `fact ${id}`), actor: null })
+    // 501 small submissions (16 ops each) at once: one group of 8,016 rows, journaled and answered.
+    const small = Array.from({ length: 501 }, (_, s) => lanes.writer.submit(Array.from({ length: 16 }, (_, i) => add(`r${s}-${i}`))))
+    expect((await within(Promise.all(small), 30_000, 'the small submissions')).flat()).toHaveLength(8016)
+    await within(lanes.gated.started, 10_000, 'their LanceDB write')
+    // The pending list is past the cap: the next single add waits for that write.
+    const next = lanes.writer.submit([add('after')])
+    const waited = await Promise.race([next.then(() => 'answered'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 300))])
+    expect(waited).toBe('waiting')
+    lanes.gated.release()
+    expect(await within(next, 30_000, 'the add after the store caught up')).toHaveLength(1)
+  })
 })

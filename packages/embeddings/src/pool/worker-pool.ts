@@ -86,15 +86,19 @@ export class WorkerPool {
     return this.#slots[0]?.readySoloThreads ?? 0
   }
 
-  /** Whether some worker is started and ready to take a batch. */
-  get anyReady(): boolean {
-    return this.#slots.some((slot) => slot?.readySoloThreads !== undefined)
+  /** Whether every worker is started and ready to take a batch (none spawning, none being replaced after a crash). */
+  get allReady(): boolean {
+    return this.#slots.every((slot) => slot?.readySoloThreads !== undefined)
   }
 
-  /** Spawns every worker not spawned yet, without waiting for them (a deferred pool's lanes otherwise start one batch at a time). */
-  spawnAll(): void {
-    if (this.#closing) return
+  /**
+   * Spawns every worker not spawned yet (a deferred pool's lanes otherwise start one batch at a
+   * time); resolves once they are all ready, rejects if one fails to start.
+   */
+  spawnAll(): Promise<void> {
+    if (this.#closing) return Promise.resolve()
     for (let lane = 0; lane < this.#slots.length; lane++) this.#slots[lane] ??= this.#spawn(lane)
+    return Promise.all(this.#slots.map((slot) => slot?.ready)).then(() => undefined)
   }
 
   /** Workers spawned so far (all of them once `start` resolved). */

@@ -11,8 +11,8 @@ const built = join(packages, 'server/dist/cli/main.js')
 
 /**
  * Whether dist/ holds every source edit of the server and the packages it runs: each package's
- * last build (its .tsbuildinfo) is newer than every file in its src/ and than its package.json
- * and tsconfig.json. `pnpm test` builds first.
+ * last build (its .tsbuildinfo) is newer than every file in its src/ and than its tsconfig.json
+ * (which `tsc -b` rebuilds for; a package.json edit it would not build for). `pnpm test` builds first.
  */
 function builtIsCurrent(): boolean {
   const newest = (folder: string): number =>
@@ -22,10 +22,7 @@ function builtIsCurrent(): boolean {
     )
   return ['server', 'memory', 'embeddings'].every((name) => {
     const info = join(packages, name, 'dist/.tsbuildinfo')
-    const edited = Math.max(
-      newest(join(packages, name, 'src')),
-      ...['package.json', 'tsconfig.json'].map((file) => statSync(join(packages, name, file)).mtimeMs),
-    )
+    const edited = Math.max(newest(join(packages, name, 'src')), statSync(join(packages, name, 'tsconfig.json')).mtimeMs)
     return existsSync(info) && statSync(info).mtimeMs > edited
   })
 }
