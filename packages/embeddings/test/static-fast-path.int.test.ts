@@ -143,8 +143,8 @@ describe('the in-process fast path of the offline default model', () => {
     const short = Array.from({ length: 9 }, (_, i) => `a short text ${i}`)
     expect(await sent(short.slice(0, 8))).toBe(false)
     expect(fast.stats().workers).toBe(0)
-    // The first call too big starts the workers; while none is ready, calls up to 16 times the
-    // allowance still run here (a few ms, not seconds of waiting), bigger ones wait for a worker.
+    // The first call too big starts the workers; until they are ready, calls of up to 128 texts
+    // and 4,096 characters still run here (a few ms, not seconds of waiting), bigger ones wait.
     expect(await sent(short)).toBe(false)
     expect(fast.stats().workers).toBe(1)
     expect(await sent(['é '.repeat(2048)])).toBe(false) // 4,096 characters

@@ -63,6 +63,14 @@ async function gatedWriter(path: string, due: { maintenanceEveryRows: number; ma
   }
 }
 
+/** Whether `promise` is still unsettled after `ms`. */
+async function stillWaiting(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  return (await Promise.race([promise.then(() => false), new Promise((resolve) => setTimeout(() => resolve(true), ms))])) as boolean
+}
+
+/** Due settings under which no routine maintenance runs. */
+const noMaintenance = { maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1_000_000 }
+
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms))])
 }
@@ -181,10 +189,9 @@ describe('the writer’s store lane', () => {
     const add = (writer: Writer, id: string) => writer.submit([{ kind: 'add', memory: storedRow(id, `fact ${id}`), actor: null }])
     // 20 callers at once: one group of 20 single adds, more than a small group (16).
     const callers = (writer: Writer, from: number) => Promise.all(Array.from({ length: 20 }, (_, i) => add(writer, `s${from + i}`)))
-    const never = { maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1_000_000 }
     {
       await using dir = await tempDir('lanes-apply')
-      await using lanes = await gatedWriter(dir.path, never, 'apply')
+      await using lanes = await gatedWriter(dir.path, noMaintenance, 'apply')
       await callers(lanes.writer, 0)
       await within(lanes.gated.started, 10_000, 'the first LanceDB write')
       // Journaled and answered while that write is held (each group waiting for it held 32 concurrent adds to ~1,400/s).
@@ -196,14 +203,13 @@ describe('the writer’s store lane', () => {
     }
     {
       await using dir = await tempDir('lanes-bulk')
-      await using lanes = await gatedWriter(dir.path, never, 'apply')
+      await using lanes = await gatedWriter(dir.path, noMaintenance, 'apply')
       // One submission of 20: answered once journaled, but the next group waits for its write.
       const bulk = Array.from({ length: 20 }, (_, i) => ({ kind: 'add' as const, memory: storedRow(`b${i}`, `bulk fact ${i}`), actor: null }))
       expect(await lanes.writer.submit(bulk)).toHaveLength(20)
       await within(lanes.gated.started, 10_000, 'the bulk group’s LanceDB write')
       const next = add(lanes.writer, 'after')
-      const waited = await Promise.race([next.then(() => 'answered'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 300))])
-      expect(waited).toBe('waiting')
+      expect(await stillWaiting(next, 300)).toBe(true)
       lanes.gated.release()
       expect(await within(next, 10_000, 'the add after the bulk group')).toHaveLength(1)
     }
@@ -211,7 +217,7 @@ describe('the writer’s store lane', () => {
 
   it('holds small submissions back once 8,000 rows wait for the store, until the store catches up', async () => {
     await using dir = await tempDir('lanes-cap')
-    await using lanes = await gatedWriter(dir.path, { maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1_000_000 }, 'apply')
+    await using lanes = await gatedWriter(dir.path, noMaintenance, 'apply')
     const add = (id: string) => ({ kind: 'add' as const, memory: storedRow(id, `fact ${id}`), actor: null })
     // 501 small submissions (16 ops each) at once: one group of 8,016 rows, journaled and answered.
     const small = Array.from({ length: 501 }, (_, s) => lanes.writer.submit(Array.from({ length: 16 }, (_, i) => add(`r${s}-${i}`))))
@@ -219,8 +225,7 @@ describe('the writer’s store lane', () => {
     await within(lanes.gated.started, 10_000, 'their LanceDB write')
     // The pending list is past the cap: the next single add waits for that write.
     const next = lanes.writer.submit([add('after')])
-    const waited = await Promise.race([next.then(() => 'answered'), new Promise((resolve) => setTimeout(() => resolve('waiting'), 300))])
-    expect(waited).toBe('waiting')
+    expect(await stillWaiting(next, 300)).toBe(true)
     lanes.gated.release()
     expect(await within(next, 30_000, 'the add after the store caught up')).toHaveLength(1)
   })
