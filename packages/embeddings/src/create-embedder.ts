@@ -51,6 +51,7 @@ async function loadInline(folder: string, spec: ModelSpec, options: ResolvedEmbe
 
 /** What a call may be to run inline while the workers start (or the inline limits, if bigger): ~3 ms of this thread at worst, measured. */
 const startingInline = { texts: 128, chars: 4096 }
+const workerStartDelayMs = 1000
 
 class PooledEmbedder implements Embedder {
   readonly modelId: string
@@ -64,8 +65,9 @@ class PooledEmbedder implements Embedder {
   #cacheHits = 0
   #cacheMisses = 0
   #closing: Promise<void> | undefined
-  /** Set while `#startWorkers` waits for the workers it started. */
+  /** Set from `#startWorkers` until the workers it starts are ready (or failed). */
   #starting: Promise<void> | undefined
+  #startTimer: NodeJS.Timeout | undefined
 
   constructor(spec: ModelSpec, pool: WorkerPool, options: ResolvedEmbedderOptions, inline: StaticWordVectors | undefined) {
     this.modelId = spec.id
@@ -128,7 +130,7 @@ class PooledEmbedder implements Embedder {
    * tens of microseconds, less than a worker round trip. Everything else goes to the
    * workers. Both paths refuse a closed embedder and an aborted signal with the same errors.
    *
-   * The first call too big for this path starts every worker. Until all are ready (seconds),
+   * The first call too big for this path starts every worker (a second later). Until all are ready (seconds),
    * calls within `startingInline` still run here: a few milliseconds of this thread rather than
    * seconds of waiting for a worker (the batcher would split a call across lanes, one of them
    * maybe still starting).
@@ -153,20 +155,27 @@ class PooledEmbedder implements Embedder {
     }
   }
 
-  /** Starts every worker not started yet; a failure is logged once here, and met again by the call that needs that worker. */
+  /**
+   * Starts every worker not started yet, `workerStartDelayMs` from now: a CLI command that embeds
+   * one long text and exits never starts them (closing waits for a worker that is starting, ~7 s
+   * for two here). A failure is logged once, and met again by the call that needs that worker.
+   */
   #startWorkers(): void {
     if (this.#starting || this.#pool.allReady) return
     const failed = (error: unknown) => this.#options.logger?.warn('embed.workers.start_failed', { reason: (error as Error).message })
-    try {
-      this.#starting = this.#pool
-        .spawnAll()
-        .catch(failed)
-        .finally(() => {
-          this.#starting = undefined
-        })
-    } catch (error) {
-      failed(error)
-    }
+    this.#starting = new Promise<void>((resolve) => {
+      this.#startTimer = setTimeout(() => {
+        try {
+          this.#pool.spawnAll().catch(failed).finally(resolve)
+        } catch (error) {
+          failed(error)
+          resolve()
+        }
+      }, workerStartDelayMs)
+      this.#startTimer.unref()
+    }).finally(() => {
+      this.#starting = undefined
+    })
   }
 
   stats(): EmbedderStats {
@@ -182,6 +191,7 @@ class PooledEmbedder implements Embedder {
   }
 
   close(): Promise<void> {
+    clearTimeout(this.#startTimer)
     this.#closing ??= this.#batcher.drain().then(() => this.#pool.close())
     return this.#closing
   }

@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { createEmbedder, type Embedder, EmbeddingErrorCode, ensureStaticModel, readModelSpec } from '../src/index.js'
 import { fitsInline, rankOneComplement, StaticWordVectors } from '../src/inference/static-word-vectors.js'
 import { defaultCacheDir } from '../src/models/cache-dir.js'
@@ -146,7 +146,7 @@ describe('the in-process fast path of the offline default model', () => {
     // The first call too big starts the workers; until they are ready, calls of up to 128 texts
     // and 4,096 characters still run here (a few ms, not seconds of waiting), bigger ones wait.
     expect(await sent(short)).toBe(false)
-    expect(fast.stats().workers).toBe(1)
+    await vi.waitFor(() => expect(fast.stats().workers).toBe(1), { timeout: 5_000, interval: 20 }) // a second later
     expect(await sent(['é '.repeat(2048)])).toBe(false) // 4,096 characters
     expect(await sent(Array.from({ length: 129 }, (_, i) => `text ${i}`))).toBe(true)
     // Once a worker is ready, everything beyond the allowance goes to the workers.
@@ -177,7 +177,7 @@ describe('the in-process fast path of the offline default model', () => {
     const log = recorder()
     await using two = await createEmbedder({ workers: 2, progress: false, logger: log.logger })
     expect(await two.embed(Array.from({ length: 9 }, (_, i) => `a short text ${i}`))).toHaveLength(9)
-    expect(two.stats().workers).toBe(2)
+    await vi.waitFor(() => expect(two.stats().workers).toBe(2), { timeout: 5_000, interval: 20 }) // a second later
     expect(await two.embed(Array.from({ length: 128 }, (_, i) => `text ${i}`))).toHaveLength(128)
     expect(await two.embed(['é '.repeat(2048)])).toHaveLength(1)
     expect(log.batches).toEqual([]) // all inline
@@ -188,6 +188,9 @@ describe('the in-process fast path of the offline default model', () => {
   it('closes an embedder whose workers never started, and refuses calls after', async () => {
     await using idle = await createEmbedder({ workers: 2, progress: false })
     expect(await idle.embed(['one short text'])).toHaveLength(1)
+    // Too big for the inline path, so it starts the workers, but only a second later: a CLI
+    // command that closes before then never pays for them.
+    expect(await idle.embed(Array.from({ length: 9 }, (_, i) => `text ${i}`))).toHaveLength(9)
     expect(idle.stats()).toMatchObject({ workers: 0, busyWorkers: 0 })
     await idle.close()
     await expect(idle.embed(['late'])).rejects.toMatchObject({ code: EmbeddingErrorCode.Closed })
