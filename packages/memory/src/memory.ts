@@ -44,6 +44,7 @@ import { type ForwardedAnswer, type ForwardedMethod, forwardedCallSchema, notLea
 import { loopTurn } from './search/loop-share.js'
 import { rerankDepth, rerankHits } from './search/rerank.js'
 import { ResidentCache, type ResidentCacheStats } from './search/resident-cache.js'
+import type { ResidentScope } from './search/resident-scope.js'
 import { searchMemories } from './search/searcher.js'
 import { openStores } from './store/open-stores.js'
 import type { ScopeFilter, StoredMemory } from './store/types.js'
@@ -236,7 +237,7 @@ export class Memory implements AsyncDisposable {
         vectors: engine.vectors,
         cache: engine.cache,
         settled: (scope) => this.settled(scope),
-        loadsRatherThanWaits: (scope) => engine.writer.settlesAfterMaintenance || engine.replication?.commits.touches(scope) === true,
+        loadsRatherThanWaits: (scope) => this.loadsRatherThanWaits(scope),
         healthy: () => engine.writer.healthy(),
       },
       {
@@ -331,11 +332,14 @@ export class Memory implements AsyncDisposable {
     using _call = this.call()
     const opts = parseWith(listOptionsSchema, options, 'getAll options')
     const scope = { ...this.requireScope(opts, 'getAll'), currentOnly: !opts.includeSuperseded }
-    await this.readable(scope)
     const filter = parseFilters(opts.filters)
     const query = queryFingerprint(scope, filter)
     const afterId = opts.cursor === undefined ? undefined : decodeCursor(opts.cursor, query, 'getAll for this scope and filter')
-    const page = await this.engine.vectors.list(scope, filter, afterId, opts.limit + 1)
+    // A resident scope holds every row with acknowledged writes laid over the store (as for search): no wait for their apply.
+    const resident = await this.residentScope(scope)
+    const page = resident
+      ? resident.list({ filter, currentOnly: scope.currentOnly }, afterId, opts.limit + 1)
+      : await this.readable(scope).then(() => this.engine.vectors.list(scope, filter, afterId, opts.limit + 1))
     const results = page.slice(0, opts.limit).map(toItem)
     const last = results.at(-1)
     return { results, nextCursor: page.length > opts.limit && last ? encodeCursor(last.id, query) : null }
@@ -346,8 +350,28 @@ export class Memory implements AsyncDisposable {
     using _call = this.call()
     const opts = parseWith(countOptionsSchema, options, 'count options')
     const scope = { ...this.requireScope(opts, 'count'), currentOnly: !opts.includeSuperseded }
+    const filter = parseFilters(opts.filters)
+    const resident = await this.residentScope(scope)
+    if (resident) return resident.count({ filter, currentOnly: scope.currentOnly })
     await this.readable(scope)
-    return await this.engine.vectors.count(scope, parseFilters(opts.filters))
+    return await this.engine.vectors.count(scope, filter)
+  }
+
+  /**
+   * The scope's index for a list or a count, when it is resident (once the writer is known
+   * healthy). One that is not is loaded only when the store read would wait behind a maintenance,
+   * as for a search: a list is one store query, cheaper than a load.
+   */
+  private async residentScope(scope: ScopeFilter): Promise<ResidentScope | undefined> {
+    const { cache, writer } = this.engine
+    const resident = cache.resident(scope) ?? (this.loadsRatherThanWaits(scope) ? await cache.scope(scope, { wait: true }) : undefined)
+    if (resident) writer.healthy()
+    return resident
+  }
+
+  /** Whether a store read of the scope could wait long: writes queued behind a maintenance, or a leader's groups not applied here yet. */
+  private loadsRatherThanWaits(scope: ScopeFilter): boolean {
+    return this.engine.writer.settlesAfterMaintenance || this.engine.replication?.commits.touches(scope) === true
   }
 
   /** Memories in the whole store, every tenant (for metrics). */

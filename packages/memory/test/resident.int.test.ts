@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs'
 import type { Embedder } from '@agentmem/embeddings'
 import * as lancedb from '@lancedb/lancedb'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { Memory, type SearchOptions, type SearchResult } from '../src/index.js'
+import { type ListOptions, Memory, type MemoryItem, type SearchOptions, type SearchResult } from '../src/index.js'
 import { defaultEmbedder, holdStore, openTemp, seededRandom, tempDir } from './helpers/fixtures.js'
 
 /**
@@ -62,9 +62,10 @@ afterAll(async () => {
 })
 
 describe('resident index vs store indexes', () => {
-  it('rank LoCoMo questions alike in every mode, with filters, deletes, updates and superseded memories', async () => {
+  it('rank LoCoMo questions alike in every mode and list and count alike, with filters, deletes, updates and superseded memories', async () => {
     await using dir = await tempDir('resident-equivalence')
     const queries: Array<{ query: string; options: SearchOptions }> = []
+    const listings: ListOptions[] = []
     const conversations = locomo.slice(0, 2)
     let memory = await Memory.open({ path: dir.path, embedder })
     try {
@@ -95,6 +96,12 @@ describe('resident index vs store indexes', () => {
           queries.push({ query: question, options: { userId: `c${c}`, topK: 5, mode: 'keyword' } })
           queries.push({ query: question, options: { userId: `c${c}`, topK: 5, mode: 'vector' } })
         }
+        listings.push(
+          { userId: `c${c}` },
+          { userId: `c${c}`, includeSuperseded: true },
+          { userId: `c${c}`, agentId: 'a', filters: { metadata: { speaker } } },
+          { agentId: 'a', filters: { OR: [{ metadata: { session: { gte: 5 } } }, { metadata: { tags: 'x' } }] } },
+        )
         for (const { question } of conversation.qa.slice(40, 50)) {
           queries.push({ query: question, options: { userId: `c${c}`, filters: { metadata: { speaker } } } })
           queries.push({ query: question, options: { userId: `c${c}`, filters: { OR: [{ metadata: { session: { gte: 5 } } }, { metadata: { tags: 'x' } }] } } })
@@ -107,7 +114,24 @@ describe('resident index vs store indexes', () => {
         await warmAll(memory)
         return Promise.all(queries.map(async ({ query, options }) => (await memory.search(query, options)).results))
       }
+      // Lists and counts too: every page of getAll (7 at a time, so cursors land inside the scope) and count.
+      const lists = async () => {
+        await warmAll(memory)
+        const pages: unknown[] = []
+        for (const options of listings) {
+          const listed: MemoryItem[] = []
+          let cursor: string | undefined
+          do {
+            const page = await memory.getAll({ ...options, limit: 7, ...(cursor !== undefined && { cursor }) })
+            listed.push(...page.results)
+            cursor = page.nextCursor ?? undefined
+          } while (cursor !== undefined)
+          pages.push({ listed, count: await memory.count(options) })
+        }
+        return pages
+      }
       const resident = await run()
+      const residentLists = await lists()
       expect(memory.stats().resident.scopes).toBe(5)
       expect(resident.some((r) => r.some((hit) => hit.validTo !== null))).toBe(true)
       await memory.close()
@@ -115,12 +139,16 @@ describe('resident index vs store indexes', () => {
       // The same store with the resident index off: every search reads LanceDB.
       memory = await Memory.open({ path: dir.path, embedder, resident: { budgetBytes: 0 } })
       const store = await run()
+      const storeLists = await lists()
       expect(memory.stats().resident.scopes).toBe(0)
       await memory.close()
 
       // Loaded from the store after a reopen, rather than kept current by writes.
       memory = await Memory.open({ path: dir.path, embedder })
       const reloaded = await run()
+      expect(residentLists).toEqual(storeLists)
+      expect(await lists()).toEqual(storeLists)
+      expect(JSON.stringify(storeLists).length).toBeGreaterThan(20_000)
       let swaps = 0
       queries.forEach(({ query, options }, i) => {
         const label = `${JSON.stringify(options)} ${query}`
@@ -366,6 +394,11 @@ describe('resident index coherence', () => {
         expect(await scopeContents(memory, userId), `round ${round}, ${userId}`).toEqual(expected)
         const current = await memory.search('anything', { userId, mode: 'vector', topK: 1000 })
         expect(current.results.length).toBe([...expected.values()].filter((e) => !e.superseded).length)
+        // Lists and counts read the same resident rows, in id order.
+        const listed = (await memory.getAll({ userId, includeSuperseded: true, limit: 1000 })).results
+        expect(new Map(listed.map((r) => [r.id, { text: r.memory, userId, metadata: r.metadata, superseded: r.validTo !== null }]))).toEqual(expected)
+        expect(listed.map((r) => r.id)).toEqual([...expected.keys()].sort())
+        expect(await memory.count({ userId })).toBe(current.results.length)
       }
     }
     const stats = memory.stats().resident
@@ -416,8 +449,8 @@ describe('resident index coherence', () => {
 
     // Over firstReadLoadRows (250): reading it whole would cost more than a store search.
     await memory.addBatch(Array.from({ length: 260 }, (_, i) => ({ messages: `note ${i} about rowing`, userId: 'z' })))
-    // The count reads the store: a list waits until the batch is applied there.
-    await memory.getAll({ userId: 'z', limit: 1 })
+    // The scope's count reads the store: wait until the batch is applied there.
+    await memory.size()
     const fromStore = await memory.search('rowing', { userId: 'z', topK: 5 })
     expect(memory.stats().resident).toMatchObject({ scopes: 1, loads: 1, storeSearches: 1 })
     await memory.search('rowing', { userId: 'z', topK: 5 })
@@ -461,7 +494,7 @@ describe('resident index coherence', () => {
     await using store = await openTemp(embedder)
     const { memory } = store
     await memory.addBatch(Array.from({ length: 20 }, (_, i) => ({ messages: `fact ${i} about gliding`, userId: 'g' })))
-    await memory.getAll({ userId: 'g', limit: 1 })
+    await memory.size() // waits until the batch is in the store
     const held = holdStore(memory, 'list', { fail: new Error('object store unreachable') })
     try {
       const search = memory.search('gliding', { userId: 'g', topK: 3 })
@@ -500,7 +533,7 @@ describe('resident index coherence', () => {
     await using store = await openTemp(embedder)
     const { memory } = store
     await memory.addBatch(Array.from({ length: 20 }, (_, i) => ({ messages: `tip ${i} about knots`, userId: 'k' })))
-    await memory.getAll({ userId: 'k', limit: 1 })
+    await memory.size() // waits until the batch is in the store
     // Hold the load's read of the scope.
     const held = holdStore(memory, 'list')
     const first = memory.search('knots', { userId: 'k', topK: 3 })
@@ -511,6 +544,23 @@ describe('resident index coherence', () => {
     expect(b.results.map((r) => r.id)).toEqual(a.results.map((r) => r.id))
     expect(a.results).toHaveLength(3)
     expect(memory.stats().resident).toMatchObject({ loads: 1, storeSearches: 0 })
+  })
+
+  it('lists and counts a resident scope without waiting for the store to take an acknowledged add', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    await memory.addBatch(Array.from({ length: 5 }, (_, i) => ({ messages: `walk ${i} by the river`, userId: 'r' })))
+    await memory.warm({ userId: 'r' })
+    const held = holdStore(memory, 'apply')
+    try {
+      const { results } = await memory.add('a walk in the rain', { userId: 'r' })
+      await vi.waitFor(() => expect(held.held()).toBeGreaterThan(0))
+      const listed = await memory.getAll({ userId: 'r', limit: 10 })
+      expect(listed.results.map((r) => r.id)).toContain(results[0]?.id)
+      expect(await memory.count({ userId: 'r' })).toBe(6)
+    } finally {
+      held.release()
+    }
   })
 
   it('sees a write made outside this process after invalidate, not before', async () => {

@@ -212,6 +212,21 @@ export class ResidentCache {
   }
 
   /**
+   * The scope's index if it is resident now, else undefined: no load and no count. A list or a
+   * count reads it when it is there (Memory.getAll), and needs no index to be served otherwise.
+   */
+  resident(scope: ScopeFilter): ResidentScope | undefined {
+    if (!this.enabled) return undefined
+    const key = scopeKey(scope)
+    const slot = this.slots.get(key)
+    if (!slot || slot.buffer) return undefined
+    // Recently used, but not a hit: those count searches (agentmem_resident_hits_total).
+    this.slots.delete(key)
+    this.slots.set(key, slot)
+    return slot.entry
+  }
+
+  /**
    * Whether the scope holds few enough memories to load at once (a count over maxScopeRows is kept,
    * as a load would keep it). A failed count says no: the store search reports the failure.
    */

@@ -54,6 +54,9 @@ export class ResidentScope {
    */
   private threadOrder: StoredMemory[] = []
   private threadOrderSorted = true
+  /** The rows in id order, a list's order (the store's `ORDER BY id`), kept as threadOrder is: ids mostly grow. */
+  private idOrder: StoredMemory[] = []
+  private idOrderSorted = true
   private matrix = new Float32Array(0)
   private dimensions = 0
   bytes = 0
@@ -91,6 +94,9 @@ export class ResidentScope {
     const last = this.threadOrder.at(-1)
     if (last && compareThreadOrder(last, row.memory) > 0) this.threadOrderSorted = false
     this.threadOrder.push(row.memory)
+    const lastId = this.idOrder.at(-1)?.id
+    if (lastId !== undefined && lastId > row.memory.id) this.idOrderSorted = false
+    this.idOrder.push(row.memory)
     this.bytes += row.bytes
     if (row.norm === 0) this.unreadRows++
   }
@@ -133,6 +139,9 @@ export class ResidentScope {
     const order = this.sortedThreadOrder()
     const at = threadPosition(order, row.memory)
     if (order[at]?.id === id) order.splice(at, 1)
+    const byId = this.sortedIdOrder()
+    const place = idPosition(byId, id)
+    if (byId[place]?.id === id) byId.splice(place, 1)
     this.bytes -= row.bytes
   }
 
@@ -144,6 +153,37 @@ export class ResidentScope {
   neighbours(lenders: readonly StoredMemory[], query: ResidentQuery): Map<string, Neighbour<StoredMemory>> {
     const check = query.currentOnly || query.filter !== undefined
     return threadNeighbours(this.sortedThreadOrder(), lenders, (memory) => !check || this.visible(memory, query))
+  }
+
+  /**
+   * Up to `limit` rows a read with this query may return, in id order, after `afterId`: a page of
+   * a list (Memory.getAll) with no store query and no wait for the writes' LanceDB apply.
+   */
+  list(query: ResidentQuery, afterId: string | undefined, limit: number): StoredMemory[] {
+    const order = this.sortedIdOrder()
+    const page: StoredMemory[] = []
+    let at = afterId === undefined ? 0 : idPosition(order, afterId)
+    if (afterId !== undefined && order[at]?.id === afterId) at++
+    for (; at < order.length && page.length < limit; at++) {
+      const memory = order[at] as StoredMemory
+      if (this.visible(memory, query)) page.push(memory)
+    }
+    return page
+  }
+
+  /** How many rows a read with this query may return. */
+  count(query: ResidentQuery): number {
+    let count = 0
+    for (const { memory } of this.rows.values()) if (this.visible(memory, query)) count++
+    return count
+  }
+
+  private sortedIdOrder(): StoredMemory[] {
+    if (!this.idOrderSorted) {
+      this.idOrder.sort(compareIds)
+      this.idOrderSorted = true
+    }
+    return this.idOrder
   }
 
   private sortedThreadOrder(): StoredMemory[] {
@@ -297,6 +337,22 @@ function keywordScratch(slots: number): typeof scratch {
   scratch.stamp = scratch.stamp === 0xffffffff ? 1 : scratch.stamp + 1
   if (scratch.stamp === 1) scratch.stamps.fill(0)
   return scratch
+}
+
+function compareIds(a: StoredMemory, b: StoredMemory): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
+}
+
+/** Where the row with this id is, or would go, in rows sorted by id. */
+function idPosition(order: readonly StoredMemory[], id: string): number {
+  let lo = 0
+  let hi = order.length
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1
+    if ((order[mid] as StoredMemory).id < id) lo = mid + 1
+    else hi = mid
+  }
+  return lo
 }
 
 /** Best first; equal scores in id order, so that every read path breaks ties alike. */
