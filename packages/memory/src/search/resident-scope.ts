@@ -58,6 +58,8 @@ export class ResidentScope {
   private idOrder: StoredMemory[] = []
   private idOrderSorted = true
   private matrix = new Float32Array(0)
+  /** Each slot's vector norm, beside the matrix: the scan divides by it without reading the slot's row. */
+  private norms = new Float64Array(0)
   private dimensions = 0
   bytes = 0
   /**
@@ -83,12 +85,17 @@ export class ResidentScope {
     }
     const vector = row.memory.vector
     if (this.dimensions === 0) this.dimensions = vector.length
-    if ((entry.slot + 1) * this.dimensions > this.matrix.length) {
-      const grown = new Float32Array(Math.max(16, (entry.slot + 1) * 2) * this.dimensions)
+    if (entry.slot >= this.norms.length) {
+      const rows = Math.max(16, (entry.slot + 1) * 2)
+      const grown = new Float32Array(rows * this.dimensions)
       grown.set(this.matrix)
       this.matrix = grown
+      const norms = new Float64Array(rows)
+      norms.set(this.norms)
+      this.norms = norms
     }
     this.matrix.set(vector, entry.slot * this.dimensions)
+    this.norms[entry.slot] = row.norm
     this.slots.push(entry)
     this.slotted.set(row, entry)
     const last = this.threadOrder.at(-1)
@@ -132,6 +139,7 @@ export class ResidentScope {
     if (last !== entry) {
       this.slots[entry.slot] = last
       this.matrix.copyWithin(entry.slot * this.dimensions, last.slot * this.dimensions, (last.slot + 1) * this.dimensions)
+      this.norms[entry.slot] = this.norms[last.slot] as number
       last.slot = entry.slot
     }
     this.slotted.delete(row)
@@ -234,8 +242,9 @@ export class ResidentScope {
     if (slots.length > 0 && vector.length !== this.dimensions) throw new Error(`a ${vector.length}-dimension query against ${this.dimensions}-dimension rows`)
     // Divided in place: the kernel's result is a view valid until its next call, which only comes from another search.
     const similarities = dotProducts(this.matrix, slots.length, this.dimensions, vector)
+    const { norms } = this
     for (let slot = 0; slot < slots.length; slot++) {
-      const denominator = (slots[slot] as Slotted).row.norm * vectorNorm
+      const denominator = (norms[slot] as number) * vectorNorm
       similarities[slot] = denominator > 0 ? (similarities[slot] as number) / denominator : 0
     }
     return similarities
@@ -245,10 +254,15 @@ export class ResidentScope {
     const best = new TopK(k)
     const { slots } = this
     const check = query.currentOnly || query.filter !== undefined
+    let floor = Number.NEGATIVE_INFINITY
     for (let slot = 0; slot < slots.length; slot++) {
+      const score = similarities[slot] as number
+      // Most rows of a big scope stop here, before their row is read (a tie may still enter, by id).
+      if (score < floor) continue
       const row = (slots[slot] as Slotted).row
       if (row.norm === 0 || (check && !this.visible(row.memory, query))) continue
-      best.offer(row.memory, similarities[slot] as number, undefined)
+      best.offer(row.memory, score, undefined)
+      floor = best.floor
     }
     return best.sorted()
   }
@@ -272,8 +286,12 @@ export class ResidentScope {
       }
     }
     const best = new TopK(k)
+    let floor = Number.NEGATIVE_INFINITY
     for (const { row, slot } of touched) {
-      if (this.visible(row.memory, query)) best.offer(row.memory, scratch.scores[slot] as number, similarities?.[slot])
+      const score = scratch.scores[slot] as number
+      if (score < floor || !this.visible(row.memory, query)) continue
+      best.offer(row.memory, score, similarities?.[slot])
+      floor = best.floor
     }
     return best.sorted()
   }
@@ -392,6 +410,11 @@ class TopK {
     // Shifted by hand: splice took nearly all of this method's time.
     for (let i = hits.length; i > lo; i--) hits[i] = hits[i - 1] as ScoredMemory
     hits[lo] = hit
+  }
+
+  /** The score below which a hit cannot enter: the k-th best so far, once there are k. */
+  get floor(): number {
+    return this.hits.length === this.k ? (this.hits[this.k - 1] as ScoredMemory).score : Number.NEGATIVE_INFINITY
   }
 
   sorted(): ScoredMemory[] {
