@@ -359,12 +359,12 @@ export class Memory implements AsyncDisposable {
 
   /**
    * The scope's index for a list or a count, when it is resident (once the writer is known
-   * healthy). One that is not is loaded only when the store read would wait behind a maintenance,
-   * as for a search: a list is one store query, cheaper than a load.
+   * healthy). One that is not is loaded only where the store read could wait long
+   * (`loadsRatherThanWaits`), as for a search: a list is one store query, cheaper than a load.
    */
   private async residentScope(scope: ScopeFilter): Promise<ResidentScope | undefined> {
     const { cache, writer } = this.engine
-    const resident = cache.resident(scope) ?? (this.loadsRatherThanWaits(scope) ? await cache.scope(scope, { wait: true }) : undefined)
+    const resident = cache.resident(scope) ?? (this.loadsRatherThanWaits(scope) ? await cache.scope(scope, { wait: true, admit: true }) : undefined)
     if (resident) writer.healthy()
     return resident
   }

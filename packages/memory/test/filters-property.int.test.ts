@@ -1,8 +1,9 @@
 import type { Embedder } from '@agentmem/embeddings'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseFilters } from '../src/filters.js'
 import type { Memory } from '../src/index.js'
-import { defaultEmbedder, openTemp } from './helpers/fixtures.js'
+import { defaultEmbedder, openTemp, storeOf } from './helpers/fixtures.js'
 
 /**
  * Issue 17: random metadata shapes x random filters, through the real store (getAll and search),
@@ -145,6 +146,7 @@ beforeAll(async () => {
   const shapes = fc.sample(metadataShape, { seed: 17, numRuns: 80 })
   for (const [i, metadata] of shapes.entries()) stored.set(`memory ${i}`, metadata)
   await memory.addBatch([...stored].map(([text, metadata]) => ({ messages: text, metadata, userId: 'p' })))
+  await memory.size() // every write in the store, which the property also reads directly
   // Filter values are mostly values that are stored, so that filters match something.
   const collect = (v: Json): void => {
     if (Array.isArray(v)) for (const e of v) collect(e)
@@ -167,6 +169,9 @@ describe('filters on random metadata shapes', () => {
         expect(listed.sort()).toEqual(expected.sort())
         const searched = (await memory.search('memory', { userId: 'p', filters, topK: 1000, mode: 'vector' })).results.map((r) => r.memory)
         expect(searched.sort()).toEqual(expected)
+        // Both answer from the resident index once the scope is loaded: LanceDB's compiled predicate is asked directly.
+        const compiled = await storeOf(memory).list({ tenantId: memory.tenantId, userId: 'p', currentOnly: true }, parseFilters(filters), undefined, 1000)
+        expect(compiled.map((r) => r.text).sort()).toEqual(expected)
       }),
       { seed: 17, numRuns: 150 },
     )

@@ -1,7 +1,8 @@
 import type { Embedder } from '@agentmem/embeddings'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseFilters } from '../src/filters.js'
 import type { Memory } from '../src/index.js'
-import { defaultEmbedder, openTemp } from './helpers/fixtures.js'
+import { defaultEmbedder, openTemp, storeOf } from './helpers/fixtures.js'
 
 const hostile = [
   "O'Brien",
@@ -46,6 +47,7 @@ beforeAll(async () => {
       { messages: 'odd numbers', metadata: { tags: [2 ** 64, 1e-6, -(2 ** 63) - 4096] } },
     ].map((r) => ({ ...r, userId: 'mixed' })),
   )
+  await memory.size() // every write in the store, which matching() also reads directly
 })
 afterAll(async () => {
   await store[Symbol.asyncDispose]()
@@ -54,9 +56,14 @@ afterAll(async () => {
 
 async function matching(filters: Record<string, unknown>, userId = 'u1'): Promise<string[]> {
   const listed = (await memory.getAll({ userId, filters })).results.map((r) => r.memory).sort()
-  // Search applies the same compiled predicate: both paths must agree.
+  // Once a search loaded the scope, getAll and search both answer from the resident index
+  // (filter-match.ts): LanceDB's compiled predicate is asked directly, and all three must agree.
   const searched = (await memory.search('alpha beta gamma delta hostile', { userId, filters, topK: 100, mode: 'vector' })).results.map((r) => r.memory).sort()
+  const compiled = (await storeOf(memory).list({ tenantId: memory.tenantId, userId, currentOnly: true }, parseFilters(filters), undefined, 1000))
+    .map((r) => r.text)
+    .sort()
   expect(searched).toEqual(listed)
+  expect(compiled).toEqual(listed)
   return listed
 }
 

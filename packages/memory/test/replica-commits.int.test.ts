@@ -118,10 +118,11 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
       const listing = await settledWithin(follower.getAll({ userId: 'bob' }), 5_000)
       if (listing === 'waiting') throw new Error('a list of a resident scope waited for the leader’s LanceDB write')
       expect(listing.results.map((m) => m.id)).toContain(lion)
+      // The count comes first: it is what loads the scope.
+      expect(await settledWithin(follower.count({ userId: 'erin' }), 5_000)).toBe(1)
       const erin = await settledWithin(follower.getAll({ userId: 'erin' }), 5_000)
       if (erin === 'waiting') throw new Error('a list of a scope the commits touch waited for the leader’s LanceDB write')
       expect(erin.results.map((m) => m.id)).toEqual([otter])
-      expect(await follower.count({ userId: 'erin' })).toBe(1)
     } finally {
       gate.release()
     }
@@ -156,7 +157,7 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
     } finally {
       gate.release()
     }
-    await leader.getAll({ userId: 'dana' })
+    await leader.size() // every write in LanceDB
     await addTwice('dana drinks black coffee') // in LanceDB by the answer, perhaps
   })
 
@@ -169,7 +170,7 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
     await expect.poll(async () => (await follower.search('ferret', { userId: 'dave', topK: 1_000 })).results.length, { timeout: 10_000 }).toBe(1_000)
     await follower.search('ferret', { userId: 'dave' }) // read twice: resident from now on
     // A scope-wide delete first waits for the writes before it to reach LanceDB: let them.
-    await leader.getAll({ userId: 'erin' })
+    await leader.size()
     const gate = holdStore(leader, 'apply')
     try {
       expect((await leader.deleteAll({ userId: 'dave' })).deleted).toBe(1_000)

@@ -100,7 +100,9 @@ describe('resident index vs store indexes', () => {
           { userId: `c${c}` },
           { userId: `c${c}`, includeSuperseded: true },
           { userId: `c${c}`, agentId: 'a', filters: { metadata: { speaker } } },
-          { agentId: 'a', filters: { OR: [{ metadata: { session: { gte: 5 } } }, { metadata: { tags: 'x' } }] } },
+          c === 0
+            ? { agentId: 'a', filters: { OR: [{ metadata: { session: { gte: 5 } } }, { metadata: { tags: 'x' } }] } }
+            : { agentId: 'a', includeSuperseded: true, filters: { NOT: { user_id: 'c0' } } },
         )
         for (const { question } of conversation.qa.slice(40, 50)) {
           queries.push({ query: question, options: { userId: `c${c}`, filters: { metadata: { speaker } } } })

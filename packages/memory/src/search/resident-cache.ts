@@ -241,7 +241,7 @@ export class ResidentCache {
     return rows <= Math.min(firstReadLoadRows, this.options.maxScopeRows)
   }
 
-  /** The store serves this read; an add asking for its scope's load (`admit`) is no read. */
+  /** The store serves this read; an add or a list asking for its scope's load (`admit`) is no search. */
   private storeServes(options: { admit?: boolean }): undefined {
     if (!options.admit) this.counters.storeSearches++
     return undefined

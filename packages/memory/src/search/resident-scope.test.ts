@@ -53,6 +53,22 @@ describe('ResidentScope', () => {
     expect(ownDot?.explain.vector.score).toBe(0.25)
   })
 
+  it('lets a row that ties the k-th score in by id, in the vector and the keyword top-k alike', () => {
+    const scope = new ResidentScope()
+    const stats = new CorpusStats()
+    const row = (id: string, vector: number[]) => residentRow({ ...storedRow(id, 'kayak'), vector: Float32Array.from(vector) })
+    for (const r of [row('a', [1, 0]), row('z', [2, 0]), row('m', [0, 1]), row('b', [3, 0])]) {
+      scope.put(r)
+      stats.add(r.counts)
+    }
+    scope.remove('a') // 'b', equal to 'z' in cosine and BM25 with a smaller id, moves to a slot before it
+    scope.put(row('a', [1, 0])) // and 'a', smallest of all, comes last
+    const [vectorHits, keywordHits] = scope.hybridSearch(Float32Array.of(1, 0), 1, stats.weights(['kayak']), all, 1)
+    expect(vectorHits.map((h) => h.memory.id)).toEqual(['a'])
+    expect(keywordHits.map((h) => h.memory.id)).toEqual(['a'])
+    expect(scope.vectorSearch(Float32Array.of(1, 0), 1, all, 2).map((h) => h.memory.id)).toEqual(['a', 'b'])
+  })
+
   it('finds no keyword candidates for a query without terms', () => {
     const scope = new ResidentScope()
     scope.put(residentRow({ ...storedRow('a', 'kayak'), vector: Float32Array.of(1, 0) }))

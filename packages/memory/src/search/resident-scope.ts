@@ -18,8 +18,9 @@ export interface ResidentRow {
 export function residentRow(memory: StoredMemory, counts: TermCounts = countTerms(tokenize(memory.text))): ResidentRow {
   let squares = 0
   for (const x of memory.vector) squares += x * x
-  // An estimate of the heap it holds: the vector, the strings (UTF-16), metadata, term map entries.
-  const bytes = 400 + memory.vector.byteLength + 2 * (memory.text.length + JSON.stringify(memory.metadata).length) + 80 * counts.terms.size
+  // An estimate of the heap it holds: the vector twice (its own array and the scope's matrix), the
+  // slot's norm and place in id order, the strings (UTF-16), metadata, term map entries.
+  const bytes = 416 + 2 * memory.vector.byteLength + 2 * (memory.text.length + JSON.stringify(memory.metadata).length) + 80 * counts.terms.size
   return { memory, counts, norm: Math.sqrt(squares), bytes }
 }
 
@@ -85,7 +86,8 @@ export class ResidentScope {
     }
     const vector = row.memory.vector
     if (this.dimensions === 0) this.dimensions = vector.length
-    if (entry.slot >= this.norms.length) {
+    // By rows and by floats: a first row with no vector leaves the matrix empty (dimensions 0).
+    if (entry.slot >= this.norms.length || (entry.slot + 1) * this.dimensions > this.matrix.length) {
       const rows = Math.max(16, (entry.slot + 1) * 2)
       const grown = new Float32Array(rows * this.dimensions)
       grown.set(this.matrix)
