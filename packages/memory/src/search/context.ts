@@ -52,7 +52,7 @@ export function compareThreadOrder(a: ThreadRow, b: ThreadRow): number {
 }
 
 /** Where `row` is, or would go, in `order` (sorted by compareThreadOrder). */
-export function threadPosition(order: readonly ThreadRow[], row: ThreadRow): number {
+function threadPosition(order: readonly ThreadRow[], row: ThreadRow): number {
   let lo = 0
   let hi = order.length
   while (lo < hi) {

@@ -159,14 +159,13 @@ export class ResidentCache {
    */
   async scope(scope: ScopeFilter, options: { wait?: boolean; admit?: boolean } = {}): Promise<ResidentScope | undefined> {
     if (!this.enabled) return undefined
+    const held = this.resident(scope)
+    if (held) {
+      this.counters.hits++
+      return held
+    }
     const key = scopeKey(scope)
     const slot = this.slots.get(key)
-    if (slot && !slot.buffer) {
-      this.counters.hits++
-      this.slots.delete(key)
-      this.slots.set(key, slot)
-      return slot.entry
-    }
     if (slot?.loading) {
       if (options.wait) return slot.loading
       // A small scope's load costs less than a store search: a read waits for it (an add does not).
@@ -220,7 +219,7 @@ export class ResidentCache {
     const key = scopeKey(scope)
     const slot = this.slots.get(key)
     if (!slot || slot.buffer) return undefined
-    // Recently used, but not a hit: those count searches (agentmem_resident_hits_total).
+    // Recently used. Not counted as a hit here: hits count searches (agentmem_resident_hits_total).
     this.slots.delete(key)
     this.slots.set(key, slot)
     return slot.entry

@@ -1,7 +1,7 @@
 import type { FilterNode } from '../filters.js'
 import type { ScoredMemory, StoredMemory } from '../store/types.js'
 import { countTerms, type QueryWeights, type TermCounts } from './bm25.js'
-import { compareThreadOrder, type Neighbour, threadNeighbours, threadPosition } from './context.js'
+import { compareThreadOrder, type Neighbour, threadNeighbours } from './context.js'
 import { dotProducts, dotsInJs } from './dot-kernel.js'
 import { matchesFilter } from './filter-match.js'
 import { tokenize } from './tokenizer.js'
@@ -48,16 +48,10 @@ export class ResidentScope {
   private readonly dedupHolders = new Map<string, number>()
   private slots: Slotted[] = []
   private readonly slotted = new Map<ResidentRow, Slotted>()
-  /**
-   * The rows in thread order (context.ts). A row is appended, and the array sorted when next read
-   * (rarely more than one row out of place, which sorting handles in about one pass): inserting
-   * each row of a load in place would move half the array every time.
-   */
-  private threadOrder: StoredMemory[] = []
-  private threadOrderSorted = true
-  /** The rows in id order, a list's order (the store's `ORDER BY id`), kept as threadOrder is: ids mostly grow. */
-  private idOrder: StoredMemory[] = []
-  private idOrderSorted = true
+  /** The rows in thread order (context.ts), for context's neighbours. */
+  private readonly threadOrder = new SortedRows(compareThreadOrder)
+  /** The rows in id order, a list's order (the store's `ORDER BY id`). */
+  private readonly idOrder = new SortedRows(compareIds)
   private matrix = new Float32Array(0)
   /** Each slot's vector norm, beside the matrix: the scan divides by it without reading the slot's row. */
   private norms = new Float64Array(0)
@@ -100,11 +94,7 @@ export class ResidentScope {
     this.norms[entry.slot] = row.norm
     this.slots.push(entry)
     this.slotted.set(row, entry)
-    const last = this.threadOrder.at(-1)
-    if (last && compareThreadOrder(last, row.memory) > 0) this.threadOrderSorted = false
     this.threadOrder.push(row.memory)
-    const lastId = this.idOrder.at(-1)?.id
-    if (lastId !== undefined && lastId > row.memory.id) this.idOrderSorted = false
     this.idOrder.push(row.memory)
     this.bytes += row.bytes
     if (row.norm === 0) this.unreadRows++
@@ -146,12 +136,8 @@ export class ResidentScope {
     }
     this.slotted.delete(row)
     if (row.norm === 0) this.unreadRows--
-    const order = this.sortedThreadOrder()
-    const at = threadPosition(order, row.memory)
-    if (order[at]?.id === id) order.splice(at, 1)
-    const byId = this.sortedIdOrder()
-    const place = idPosition(byId, id)
-    if (byId[place]?.id === id) byId.splice(place, 1)
+    this.threadOrder.remove(row.memory)
+    this.idOrder.remove(row.memory)
     this.bytes -= row.bytes
   }
 
@@ -162,7 +148,7 @@ export class ResidentScope {
   /** Each lender's thread neighbours among the rows a read with this query may return (context.ts). */
   neighbours(lenders: readonly StoredMemory[], query: ResidentQuery): Map<string, Neighbour<StoredMemory>> {
     const check = query.currentOnly || query.filter !== undefined
-    return threadNeighbours(this.sortedThreadOrder(), lenders, (memory) => !check || this.visible(memory, query))
+    return threadNeighbours(this.threadOrder.sorted(), lenders, (memory) => !check || this.visible(memory, query))
   }
 
   /**
@@ -170,9 +156,9 @@ export class ResidentScope {
    * a list (Memory.getAll) with no store query and no wait for the writes' LanceDB apply.
    */
   list(query: ResidentQuery, afterId: string | undefined, limit: number): StoredMemory[] {
-    const order = this.sortedIdOrder()
+    const order = this.idOrder.sorted()
     const page: StoredMemory[] = []
-    let at = afterId === undefined ? 0 : idPosition(order, afterId)
+    let at = afterId === undefined ? 0 : this.idOrder.position({ id: afterId } as StoredMemory)
     if (afterId !== undefined && order[at]?.id === afterId) at++
     for (; at < order.length && page.length < limit; at++) {
       const memory = order[at] as StoredMemory
@@ -186,22 +172,6 @@ export class ResidentScope {
     let count = 0
     for (const { memory } of this.rows.values()) if (this.visible(memory, query)) count++
     return count
-  }
-
-  private sortedIdOrder(): StoredMemory[] {
-    if (!this.idOrderSorted) {
-      this.idOrder.sort(compareIds)
-      this.idOrderSorted = true
-    }
-    return this.idOrder
-  }
-
-  private sortedThreadOrder(): StoredMemory[] {
-    if (!this.threadOrderSorted) {
-      this.threadOrder.sort(compareThreadOrder)
-      this.threadOrderSorted = true
-    }
-    return this.threadOrder
   }
 
   /** The `k` rows closest to `vector` by cosine similarity, best first (ties by id). */
@@ -363,16 +333,48 @@ function compareIds(a: StoredMemory, b: StoredMemory): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0
 }
 
-/** Where the row with this id is, or would go, in rows sorted by id. */
-function idPosition(order: readonly StoredMemory[], id: string): number {
-  let lo = 0
-  let hi = order.length
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1
-    if ((order[mid] as StoredMemory).id < id) lo = mid + 1
-    else hi = mid
+/**
+ * A scope's rows in one order. A row is appended, and the array sorted when next read (rows
+ * mostly arrive in order, and sorting a nearly sorted array takes about one pass): inserting each
+ * row of a load in place would move half the array every time.
+ */
+class SortedRows {
+  private rows: StoredMemory[] = []
+  private inOrder = true
+
+  constructor(private readonly compare: (a: StoredMemory, b: StoredMemory) => number) {}
+
+  push(row: StoredMemory): void {
+    const last = this.rows.at(-1)
+    if (last && this.compare(last, row) > 0) this.inOrder = false
+    this.rows.push(row)
   }
-  return lo
+
+  remove(row: StoredMemory): void {
+    const at = this.position(row)
+    if (this.rows[at]?.id === row.id) this.rows.splice(at, 1)
+  }
+
+  sorted(): StoredMemory[] {
+    if (!this.inOrder) {
+      this.rows.sort(this.compare)
+      this.inOrder = true
+    }
+    return this.rows
+  }
+
+  /** Where `probe` is, or would go, in the sorted rows (the fields the order compares suffice). */
+  position(probe: StoredMemory): number {
+    const rows = this.sorted()
+    let lo = 0
+    let hi = rows.length
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (this.compare(rows[mid] as StoredMemory, probe) < 0) lo = mid + 1
+      else hi = mid
+    }
+    return lo
+  }
 }
 
 /** Best first; equal scores in id order, so that every read path breaks ties alike. */
