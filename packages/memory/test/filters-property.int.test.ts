@@ -1,9 +1,8 @@
 import type { Embedder } from '@agentmem/embeddings'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseFilters } from '../src/filters.js'
 import type { Memory } from '../src/index.js'
-import { defaultEmbedder, openTemp, storeOf } from './helpers/fixtures.js'
+import { defaultEmbedder, openTemp, storeMatches } from './helpers/fixtures.js'
 
 /**
  * Issue 17: random metadata shapes x random filters, through the real store (getAll and search),
@@ -170,8 +169,7 @@ describe('filters on random metadata shapes', () => {
         const searched = (await memory.search('memory', { userId: 'p', filters, topK: 1000, mode: 'vector' })).results.map((r) => r.memory)
         expect(searched.sort()).toEqual(expected)
         // Both answer from the resident index once the scope is loaded: LanceDB's compiled predicate is asked directly.
-        const compiled = await storeOf(memory).list({ tenantId: memory.tenantId, userId: 'p', currentOnly: true }, parseFilters(filters), undefined, 1000)
-        expect(compiled.map((r) => r.text).sort()).toEqual(expected)
+        expect(await storeMatches(memory, 'p', filters)).toEqual(expected)
       }),
       { seed: 17, numRuns: 150 },
     )

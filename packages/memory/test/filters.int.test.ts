@@ -1,8 +1,7 @@
 import type { Embedder } from '@agentmem/embeddings'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { parseFilters } from '../src/filters.js'
 import type { Memory } from '../src/index.js'
-import { defaultEmbedder, openTemp, storeOf } from './helpers/fixtures.js'
+import { defaultEmbedder, openTemp, storeMatches } from './helpers/fixtures.js'
 
 const hostile = [
   "O'Brien",
@@ -59,11 +58,8 @@ async function matching(filters: Record<string, unknown>, userId = 'u1'): Promis
   // Once a search loaded the scope, getAll and search both answer from the resident index
   // (filter-match.ts): LanceDB's compiled predicate is asked directly, and all three must agree.
   const searched = (await memory.search('alpha beta gamma delta hostile', { userId, filters, topK: 100, mode: 'vector' })).results.map((r) => r.memory).sort()
-  const compiled = (await storeOf(memory).list({ tenantId: memory.tenantId, userId, currentOnly: true }, parseFilters(filters), undefined, 1000))
-    .map((r) => r.text)
-    .sort()
   expect(searched).toEqual(listed)
-  expect(compiled).toEqual(listed)
+  expect(await storeMatches(memory, userId, filters)).toEqual(listed)
   return listed
 }
 

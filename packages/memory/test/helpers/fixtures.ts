@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url'
 import { createEmbedder, createReranker, type Embedder, type Reranker } from '@agentmem/embeddings'
 import { tinyBertShape, writeRandomBertModel } from '@agentmem/embeddings/testing'
 import { type CephRgwService, type PostgresService, startCephRgw, startPostgres } from '@agentmem/test-services'
+import { parseFilters } from '../../src/filters.js'
 import { Memory, type MemoryOpenOptions } from '../../src/index.js'
 import type { StoredMemory, VectorStore } from '../../src/store/types.js'
 
@@ -121,6 +122,15 @@ export async function openTemp(embedder: Embedder, options: Partial<MemoryOpenOp
 /** The store a Memory reads and writes (tests reach in to hold its calls, as a slow object store or a maintenance would). */
 export function storeOf(memory: Memory): VectorStore {
   return (memory as unknown as { engine: { vectors: VectorStore } }).engine.vectors
+}
+
+/**
+ * The texts of a user's current memories that LanceDB's compiled filter matches, asked of the store
+ * directly: getAll and search of a resident scope answer from the engine's own evaluator instead.
+ */
+export async function storeMatches(memory: Memory, userId: string, filters: unknown): Promise<string[]> {
+  const rows = await storeOf(memory).list({ tenantId: memory.tenantId, userId, currentOnly: true }, parseFilters(filters), undefined, 10_000)
+  return rows.map((row) => row.text).sort()
 }
 
 /**
