@@ -116,7 +116,11 @@ export class Replication {
   /** A re-read failed: what this process holds may be stale, so the next successful check drops everything. */
   private unsure = false
   private lastVersion = -1
-  /** The version the last notice moved the store to: the next one must start there, or changes were missed. */
+  /**
+   * The version the last notice moved the store to (or the one this process re-read when it last
+   * dropped everything): the next notice must start there, or changes were made without one.
+   * Undefined while that is not known (leading, or the connection was lost): the next notice drops everything.
+   */
   private chainedTo: number | undefined
   /** The store's version when the last check found it past the last notice. */
   private behindAtLastCheck: number | undefined
@@ -167,17 +171,20 @@ export class Replication {
         this.engine.logger.warn('memory.replica_connection_lost', { leading: this.cluster.epoch !== undefined })
         this.engine.demote()
         this.dropAll()
+        this.chainedTo = undefined
       },
       reconnected: () => {
         this.engine.logger.info('memory.replica_reconnected', {})
         this.background(async () => {
-          this.chainedTo = undefined
-          await this.engine.refresh()
+          this.chainedTo = await this.engine.refresh()
           this.dropAll()
         })
       },
     })
-    this.lastVersion = await this.engine.refresh()
+    await this.serially(async () => {
+      this.lastVersion = await this.engine.refresh()
+      this.chainedTo = this.lastVersion
+    })
     if (this.options && this.address !== undefined) await this.checkNow()
     this.schedule()
   }
@@ -340,8 +347,8 @@ export class Replication {
       const notice = parsed.success ? parsed.data : undefined
       const { from, to } = notice ?? {}
       // A notice that does not start where the last one ended: changes were made without one (a
-      // new leader's journal replay), so anything held may be stale.
-      const missed = from === undefined || to === undefined || (this.chainedTo !== undefined && from !== this.chainedTo)
+      // new leader's journal replay, a deposed leader's last write), so anything held may be stale.
+      const missed = from === undefined || to === undefined || from !== this.chainedTo
       this.chainedTo = to
       if (!notice || missed || notice.all) {
         this.engine.logger.info('memory.replica_dropped', {
@@ -437,6 +444,8 @@ export class Replication {
         this.engine.logger.info('memory.replica_promoting', { epoch: this.cluster.epoch })
         // The journal's replay writes every group heard of; this process's own writer lays them from now on.
         this.commits.clear()
+        // A leader hears none of its own notices: should it follow again, its chain is unknown.
+        this.chainedTo = undefined
         this.promoting = this.engine.promote()
         try {
           await this.promoting
@@ -464,7 +473,7 @@ export class Replication {
         // that failed: forget everything.
         if ((!quiet && ((version !== this.lastVersion && !heard) || unannounced)) || this.unsure) {
           this.dropAll()
-          if (unannounced) this.chainedTo = undefined
+          this.chainedTo = version
         }
         this.behindAtLastCheck = unannounced || quiet ? undefined : behind
         this.unsure = false

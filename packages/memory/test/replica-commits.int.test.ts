@@ -1,4 +1,6 @@
+import { type Logger, noopLogger } from '@agentmem/embeddings'
 import { type PostgresService, startPostgres } from '@agentmem/test-services'
+import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Memory } from '../src/index.js'
 import { createHashEmbedder } from '../src/testing/index.js'
@@ -20,27 +22,29 @@ afterAll(async () => {
 })
 
 /** A leader and a follower on one store (PostgreSQL + a LanceDB folder); disposing closes both. */
-async function twoReplicas(name: string, checkEveryMs = 1_000) {
+async function twoReplicas(name: string, checkEveryMs = 1_000, leaderOptions: { logger?: Logger; checkEveryMs?: number } = {}) {
   const dir = await tempDir(name)
   const embedder = createHashEmbedder()
   const metadataUrl = await postgres.createDatabase(`${name.replaceAll('-', '_')}_${process.pid}`)
   const replicas = new Map<string, Memory>()
-  const open = async (address: string) => {
+  const open = async (address: string, { logger = noopLogger, checkEveryMs: every = checkEveryMs } = {}) => {
     const memory = await Memory.open({
       path: `${dir.path}/${address}`,
       metadataUrl,
       vectorsUrl: `${dir.path}/vectors`,
       embedder,
-      replication: { address, checkEveryMs, forward: (to, _secret, call) => (replicas.get(to) as Memory).serveForwarded(call) },
+      logger,
+      replication: { address, checkEveryMs: every, forward: (to, _secret, call) => (replicas.get(to) as Memory).serveForwarded(call) },
     })
     replicas.set(address, memory)
     return memory
   }
-  const leader = await open('a')
+  const leader = await open('a', leaderOptions)
   const follower = await open('b')
   return {
     leader,
     follower,
+    metadataUrl,
     async [Symbol.asyncDispose]() {
       await follower.close()
       await leader.close()
@@ -236,6 +240,50 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
       release()
       vectors.maintain = maintain
       await optimizing
+    }
+  })
+
+  it('a deposed leader that follows again does not keep serving what it loaded before the new leader replayed its journal', async () => {
+    const events: string[] = []
+    const logger: Logger = { ...noopLogger, info: (event) => void events.push(event) }
+    // The deposed process's own checks would see the replay's version come with no notice; under
+    // steady writes they always hear notices in between, as here where they never run.
+    await using replicas = await twoReplicas('replica-deposed', 100, { logger, checkEveryMs: 60_000 })
+    const { leader: deposed, follower: next } = replicas
+    await deposed.add('alice keeps bees', { userId: 'alice' })
+    await deposed.getAll({ userId: 'alice' }) // applied
+    // Acknowledged at its commit; its LanceDB write was in flight when the leader lost its lead, and never landed.
+    const lost = holdStore(deposed, 'apply', { fail: new Error('the write in flight when the lead was lost') })
+    const xylophone = (await deposed.add('alice lost her xylophone', { userId: 'alice' })).results[0]?.id as string
+    const replay = holdStore(next, 'apply')
+    try {
+      // PostgreSQL ends the leader's session (a restart or a network cut does): the follower takes over,
+      // and its replay of the journal (which writes the xylophone to LanceDB, with no notice) waits here.
+      const admin = new pg.Client({ connectionString: replicas.metadataUrl })
+      await admin.connect()
+      // The session that holds the leader lock (an advisory lock: its key is in objid).
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND granted AND objid::int = hashtext('agentmem:leader')")
+      await admin.end()
+      await expect.poll(() => replay.held(), { timeout: 10_000 }).toBeGreaterThan(0)
+      lost.release()
+      // The deposed process reconnects as a follower and drops what it held; then it loads alice's
+      // scope from the store, which has no xylophone yet (and no notice of it will ever come).
+      await expect.poll(() => events.includes('memory.replica_reconnected'), { timeout: 10_000 }).toBe(true)
+      const replication = (deposed as unknown as { engine: { replication: { serially(task: () => Promise<void>): Promise<void> } } }).engine.replication
+      await replication.serially(async () => {})
+      await deposed.warm({ userId: 'alice' })
+      replay.release()
+      // The new leader's writes reach the deposed process with notices that start past the replay.
+      await next.add('alice drinks green tea', { userId: 'alice' })
+      await expect
+        .poll(async () => (await deposed.search('green tea', { userId: 'alice' })).results.map((r) => r.memory), { timeout: 10_000 })
+        .toContain('alice drinks green tea')
+      await expect.poll(async () => (await next.getAll({ userId: 'alice' })).results.length, { timeout: 10_000 }).toBe(3)
+      const found = await deposed.search('xylophone', { userId: 'alice' })
+      expect(found.results.map((r) => r.id)).toContain(xylophone)
+    } finally {
+      lost.release()
+      replay.release()
     }
   })
 })
