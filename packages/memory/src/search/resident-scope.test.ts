@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { storedRow } from '../../test/helpers/fixtures.js'
 import { CorpusStats, countTerms } from './bm25.js'
 import { fuseHybrid } from './fusion.js'
-import { ResidentScope, residentRow } from './resident-scope.js'
+import { type ResidentRow, ResidentScope, residentRow } from './resident-scope.js'
 import { tokenize } from './tokenizer.js'
 
 describe('ResidentScope', () => {
@@ -75,5 +75,21 @@ describe('ResidentScope', () => {
     const [vectorHits, keywordHits] = scope.hybridSearch(Float32Array.of(1, 0), 1, new CorpusStats().weights([]), all, 3)
     expect(vectorHits).toHaveLength(1)
     expect(keywordHits).toEqual([])
+  })
+
+  it('lists in id order through removals, rows put back before a read, and rows replaced by a new image', () => {
+    const scope = new ResidentScope()
+    const images = new Map(['c', 'a', 'd', 'b'].map((id) => [id, residentRow({ ...storedRow(id, `note ${id}`), vector: Float32Array.of(1, 0) })]))
+    for (const row of images.values()) scope.put(row)
+    const ids = () => scope.list(all, undefined, 10).map((m) => m.id)
+    expect(ids()).toEqual(['a', 'b', 'c', 'd'])
+    scope.remove('b')
+    scope.put(images.get('b') as ResidentRow) // the same row again, before any read
+    scope.remove('c')
+    expect(ids()).toEqual(['a', 'b', 'd'])
+    scope.put(residentRow({ ...storedRow('a', 'note a, edited'), vector: Float32Array.of(0, 1) }))
+    scope.remove('d')
+    expect(scope.list(all, undefined, 10).map((m) => m.text)).toEqual(['note a, edited', 'note b'])
+    expect(scope.list(all, 'a', 10).map((m) => m.id)).toEqual(['b'])
   })
 })

@@ -119,6 +119,33 @@ export async function openTemp(embedder: Embedder, options: Partial<MemoryOpenOp
   }
 }
 
+/**
+ * Holds `memory`'s maintenances once each has done its work (compaction: new versions, no row
+ * changed), before it ends, until `release()`: writes queue behind it, as behind a maintenance
+ * on object storage.
+ */
+export function holdMaintenance(memory: Memory) {
+  const vectors = storeOf(memory)
+  const maintain = vectors.maintain
+  let open = () => {}
+  const gate = new Promise<void>((resolve) => {
+    open = resolve
+  })
+  let held = false
+  vectors.maintain = async (...args) => {
+    await maintain.apply(vectors, args)
+    held = true
+    await gate
+  }
+  return {
+    held: () => held,
+    release() {
+      open()
+      vectors.maintain = maintain
+    },
+  }
+}
+
 /** The store a Memory reads and writes (tests reach in to hold its calls, as a slow object store or a maintenance would). */
 export function storeOf(memory: Memory): VectorStore {
   return (memory as unknown as { engine: { vectors: VectorStore } }).engine.vectors
