@@ -358,15 +358,12 @@ export class Memory implements AsyncDisposable {
   }
 
   /**
-   * The scope's index for a list or a count, when it is resident and this process writes the
-   * store (once the writer is known healthy). One that is not is loaded only where the store read
-   * would wait behind a maintenance, as for a search: a list is one store query, cheaper than a
-   * load. A follower lists from the store: its resident rows hear the leader's writes through
-   * notices, which a lost connection can miss, and a list is how a caller checks what is stored.
+   * The scope's index for a list or a count, when it is resident (once the writer is known
+   * healthy). One that is not is loaded only where the store read could wait long
+   * (`loadsRatherThanWaits`), as for a search: a list is one store query, cheaper than a load.
    */
   private async residentScope(scope: ScopeFilter): Promise<ResidentScope | undefined> {
-    const { cache, writer, replication } = this.engine
-    if (replication && !replication.leading) return undefined
+    const { cache, writer } = this.engine
     const resident = cache.resident(scope) ?? (this.loadsRatherThanWaits(scope) ? await cache.scope(scope, { wait: true, admit: true }) : undefined)
     if (resident) writer.healthy()
     return resident

@@ -4,7 +4,7 @@ import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Memory } from '../src/index.js'
 import { createHashEmbedder } from '../src/testing/index.js'
-import { holdStore, storeOf, tempDir } from './helpers/fixtures.js'
+import { holdMaintenance, holdStore, storeOf, tempDir } from './helpers/fixtures.js'
 
 /**
  * A write the leader acknowledges reaches followers at its commit, not at its LanceDB write, which
@@ -71,7 +71,7 @@ function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | 'waiting
 }
 
 describe('followers see the leader’s commits before its LanceDB writes', () => {
-  it('search (resident scope or not) and get show a write at once, forwarded writes too; lists wait for its apply; rankings converge after', async () => {
+  it('search, lists and counts (resident scope or not) and get show a write at once, forwarded writes too; rankings converge after', async () => {
     await using replicas = await twoReplicas('replica-commits')
     const { leader, follower } = replicas
     expect([leader.stats().role, follower.stats().role]).toEqual(['leader', 'follower'])
@@ -87,6 +87,7 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
     try {
       const zebra = (await leader.add('alice saw a zebra at the zoo', { userId: 'alice' })).results[0]?.id as string
       const lion = (await leader.add('bob met a lion at the zoo', { userId: 'bob' })).results[0]?.id as string
+      const otter = (await leader.add('erin fed an otter', { userId: 'erin' })).results[0]?.id as string
       await expect.poll(() => gate.held(), { timeout: 5_000 }).toBeGreaterThan(0)
 
       // Resident scope: laid over at once.
@@ -116,12 +117,16 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
       const bulk = await leader.addBatch(Array.from({ length: 300 }, (_, i) => ({ messages: `dave keeps ferret number ${i}`, userId: 'dave' })))
       await expect.poll(async () => (await follower.search('ferret', { userId: 'dave', topK: 300 })).results.length, { timeout: 5_000 }).toBe(300)
       expect((await follower.get(bulk.results[299]?.id as string))?.memory).toBe('dave keeps ferret number 299')
-      // Still not in LanceDB: a list (a store read on a follower) waits for the apply, as before the
-      // resident lists: notices a lost connection missed would leave a follower's resident rows short.
-      const listing = follower.getAll({ userId: 'bob' })
-      expect(await settledWithin(listing, 300)).toBe('waiting')
-      gate.release()
-      expect((await listing).results.map((m) => m.id)).toContain(lion)
+      // Still not in LanceDB: lists and counts show it at once too, from a resident scope, or from
+      // one they load with the commits laid over (as a search does) rather than wait for the apply.
+      const listing = await settledWithin(follower.getAll({ userId: 'bob' }), 5_000)
+      if (listing === 'waiting') throw new Error('a list of a resident scope waited for the leader’s LanceDB write')
+      expect(listing.results.map((m) => m.id)).toContain(lion)
+      // The count comes first: it is what loads the scope.
+      expect(await settledWithin(follower.count({ userId: 'erin' }), 5_000)).toBe(1)
+      const erin = await settledWithin(follower.getAll({ userId: 'erin' }), 5_000)
+      if (erin === 'waiting') throw new Error('a list of a scope the commits touch waited for the leader’s LanceDB write')
+      expect(erin.results.map((m) => m.id)).toEqual([otter])
     } finally {
       gate.release()
     }
@@ -215,30 +220,18 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
     await follower.warm({ userId: 'alice' })
     const loads = follower.stats().resident.loads
 
-    // The maintenance does its work (compaction: new versions, no row changed), then holds before it ends.
     const vectors = storeOf(leader)
-    const maintain = vectors.maintain.bind(vectors)
-    let release = () => {}
-    const gate = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    let maintained = false
-    vectors.maintain = async (...args) => {
-      await maintain(...args)
-      maintained = true
-      await gate
-    }
+    const maintenance = holdMaintenance(leader)
     const before = await vectors.version()
     const optimizing = leader.optimize()
     try {
-      await expect.poll(() => maintained, { timeout: 10_000 }).toBe(true)
+      await expect.poll(() => maintenance.held(), { timeout: 10_000 }).toBe(true)
       expect(await vectors.version()).toBeGreaterThan(before)
       // Several of the follower's checks (every 100 ms) see the moved version with no apply notice.
       await new Promise((resolve) => setTimeout(resolve, 1_000))
       expect(follower.stats().resident).toMatchObject({ scopes: 1, loads })
     } finally {
-      release()
-      vectors.maintain = maintain
+      maintenance.release()
       await optimizing
     }
   })
