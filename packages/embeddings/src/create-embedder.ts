@@ -183,6 +183,7 @@ class PooledEmbedder implements Embedder {
       queued: this.#batcher.queued,
       busyWorkers: this.#batcher.inFlight,
       workers: this.#pool.started,
+      workerStarts: this.#pool.spawns,
       threadsPerWorker: this.#options.threadsPerWorker,
       soloThreads: this.#pool.soloThreads,
       cacheHits: this.#cacheHits,

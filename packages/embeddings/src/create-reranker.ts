@@ -95,6 +95,7 @@ class PooledReranker implements Reranker {
       queued: this.#batcher.queued,
       busyWorkers: this.#batcher.inFlight,
       workers: this.#pool.started,
+      workerStarts: this.#pool.spawns,
       threadsPerWorker: this.#options.threadsPerWorker,
       soloThreads: 0,
     }

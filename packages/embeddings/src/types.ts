@@ -16,6 +16,8 @@ export interface EmbedderStats {
   busyWorkers: number
   /** Workers started: all of them, except that the offline model starts them on the first call too big for its inline path. */
   workers: number
+  /** Worker threads started so far, replacements of crashed ones included: a count that keeps rising means workers keep dying. */
+  workerStarts: number
   threadsPerWorker: number
   /** Threads of worker 0's session for lone texts (see `soloSession`) once it started; 0 for none. */
   soloThreads: number

@@ -159,6 +159,28 @@ describe('createEmbedder with a local model folder', () => {
     })
   })
 
+  it('does not restart without end a worker that cannot load its model: the next batch tries once more, and fails typed', async () => {
+    await using dir = await tempDir('reload')
+    const copy = await writeTinyBert(dir.path)
+    const embedder = await createEmbedder({ modelPath: copy, progress: false, workers: 1, maxBatchSize: 4 })
+    try {
+      await embedder.embed(['before'])
+      expect(embedder.stats().workerStarts).toBe(1)
+      // The model file is replaced under the running embedder; then its worker dies.
+      await writeFile(join(copy, 'onnx/model.onnx'), 'this is not a protobuf')
+      ;(embedder as unknown as { simulateWorkerCrash(lane: number): void }).simulateWorkerCrash(0)
+      await expect(embedder.embed(['after'])).rejects.toMatchObject({ code: EmbeddingErrorCode.ModelLoadFailed })
+      const starts = embedder.stats().workerStarts
+      // Idle, nothing starts: a worker that failed to load is not replaced by another that fails too.
+      await new Promise((resolve) => setTimeout(resolve, 1_500))
+      expect(embedder.stats().workerStarts).toBe(starts)
+      await expect(embedder.embed(['again'])).rejects.toMatchObject({ code: EmbeddingErrorCode.ModelLoadFailed })
+      expect(embedder.stats().workerStarts).toBe(starts + 1)
+    } finally {
+      await embedder.close()
+    }
+  })
+
   it('close() drains in-flight calls, then refuses new ones with CLOSED', async () => {
     const embedder = await createEmbedder({ modelPath: folder, progress: false, workers: 1, maxBatchSize: 4 })
     const busy = embedder.embed(sampleTexts(200))

@@ -36,7 +36,9 @@ interface Slot {
 
 /**
  * A fixed number of model workers (an embedder's or a reranker's). A worker that dies is replaced; what it was running
- * fails with EMBEDDINGS_WORKER_CRASHED (the batcher retries such items once).
+ * fails with EMBEDDINGS_WORKER_CRASHED (the batcher retries such items once). A worker that could not load its model
+ * (the file changed on disk, memory ran out) is not replaced at once, which would load and fail again without end:
+ * its lane's next batch tries once more, and fails with the load's error if it still cannot.
  *
  * `start` spawns them all and fails if one cannot load the model; `deferred` spawns each on
  * its lane's first batch, for an embedder whose calls mostly never reach a worker (the
@@ -49,6 +51,7 @@ export class WorkerPool {
   readonly #slots: (Slot | undefined)[]
   #nextId = 0
   #closing = false
+  #spawns = 0
 
   private constructor(init: WorkerInit, size: number) {
     this.#init = init
@@ -106,6 +109,11 @@ export class WorkerPool {
     return this.#slots.filter(Boolean).length
   }
 
+  /** Worker threads started since the pool was, replacements included: a count that keeps rising means workers keep dying. */
+  get spawns(): number {
+    return this.#spawns
+  }
+
   /**
    * Runs one batch on one worker; resolves to its flat output (see FromWorker's `result`).
    * `solo`: on lane 0's session with every thread of the pool (`WorkerInit.soloThreads`).
@@ -143,6 +151,7 @@ export class WorkerPool {
   #spawn(lane: number): Slot {
     // Only lane 0 holds the second, all-threads session of solo runs.
     const worker = startModelWorker(lane === 0 ? this.#init : { ...this.#init, soloThreads: undefined })
+    this.#spawns++
     const pending = new Map<number, Pending>()
     let markReady!: () => void
     let markFailed!: (error: unknown) => void
@@ -152,6 +161,7 @@ export class WorkerPool {
     })
     ready.catch(() => {}) // observed by run()/start(); never an unhandled rejection
     let alive = true
+    let loaded = false
     const exit = new Promise<void>((resolve) => worker.once('exit', () => resolve()))
     const slot: Slot = {
       worker,
@@ -172,6 +182,7 @@ export class WorkerPool {
     worker.on('message', (message: FromWorker) => {
       switch (message.type) {
         case 'ready':
+          loaded = true
           slot.readySoloThreads = message.soloThreads
           markReady()
           return
@@ -199,7 +210,7 @@ export class WorkerPool {
       markFailed(crash)
       for (const { reject } of pending.values()) reject(this.#closing ? closedError(this.#owner) : crash)
       pending.clear()
-      if (!this.#closing && this.#slots[lane] === slot) this.#slots[lane] = this.#spawn(lane)
+      if (loaded && !this.#closing && this.#slots[lane] === slot) this.#slots[lane] = this.#spawn(lane)
     })
     return slot
   }

@@ -28,7 +28,7 @@ export function createHashEmbedder(options: { dimensions?: number; modelId?: str
       if (closed) throw new Error('embedder closed')
       return texts.map(embedOne)
     },
-    stats: () => ({ queued: 0, busyWorkers: 0, workers: 0, threadsPerWorker: 0, soloThreads: 0, cacheHits: 0, cacheMisses: 0 }),
+    stats: () => ({ queued: 0, busyWorkers: 0, workers: 0, workerStarts: 0, threadsPerWorker: 0, soloThreads: 0, cacheHits: 0, cacheMisses: 0 }),
     async close() {
       closed = true
     },

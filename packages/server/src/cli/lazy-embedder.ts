@@ -8,7 +8,7 @@ export async function lazyEmbedder(options: CreateEmbedderOptions): Promise<Embe
   const { modelId, dimensions } = await describeModel(options)
   let started: Promise<Embedder> | undefined
   let real: Embedder | undefined
-  const idle: EmbedderStats = { queued: 0, busyWorkers: 0, workers: 0, threadsPerWorker: 0, soloThreads: 0, cacheHits: 0, cacheMisses: 0 }
+  const idle: EmbedderStats = { queued: 0, busyWorkers: 0, workers: 0, workerStarts: 0, threadsPerWorker: 0, soloThreads: 0, cacheHits: 0, cacheMisses: 0 }
   const close = async () => {
     if (started) await (await started).close()
   }

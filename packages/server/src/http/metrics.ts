@@ -30,6 +30,14 @@ export function createMetrics(memory: Memory, embedder: Embedder) {
       this.set(embedder.stats().busyWorkers)
     },
   })
+  new Gauge({
+    name: 'agentmem_embedding_worker_starts',
+    help: 'Embedding worker threads started since the server did, replacements of dead ones included: one that keeps rising means workers keep dying.',
+    registers: [registry],
+    collect() {
+      this.set(embedder.stats().workerStarts)
+    },
+  })
   // Only with a reranker (--reranker): its pool, like the embedder's.
   const reranker = memory.reranker
   if (reranker) {
