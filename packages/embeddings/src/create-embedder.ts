@@ -158,7 +158,8 @@ class PooledEmbedder implements Embedder {
   /**
    * Starts every worker not started yet, `workerStartDelayMs` from now: a CLI command that embeds
    * one long text and exits never starts them (closing waits for a worker that is starting, ~7 s
-   * for two here). A failure is logged once, and met again by the call that needs that worker.
+   * for two here). A failure is logged, and met again by the call that needs that worker; a worker
+   * that could not load is tried again by the next start (a call too big for the inline path).
    */
   #startWorkers(): void {
     if (this.#starting || this.#pool.allReady) return

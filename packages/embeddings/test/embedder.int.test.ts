@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createEmbedder, type Embedder, EmbeddingErrorCode, ModelRunner, noopLogger, readModelSpec } from '../src/index.js'
@@ -164,9 +164,10 @@ describe('createEmbedder with a local model folder', () => {
     const copy = await writeTinyBert(dir.path)
     const embedder = await createEmbedder({ modelPath: copy, progress: false, workers: 1, maxBatchSize: 4 })
     try {
-      await embedder.embed(['before'])
+      const [before] = await embedder.embed(['before'])
       expect(embedder.stats().workerStarts).toBe(1)
       // The model file is replaced under the running embedder; then its worker dies.
+      const model = await readFile(join(copy, 'onnx/model.onnx'))
       await writeFile(join(copy, 'onnx/model.onnx'), 'this is not a protobuf')
       ;(embedder as unknown as { simulateWorkerCrash(lane: number): void }).simulateWorkerCrash(0)
       await expect(embedder.embed(['after'])).rejects.toMatchObject({ code: EmbeddingErrorCode.ModelLoadFailed })
@@ -176,6 +177,10 @@ describe('createEmbedder with a local model folder', () => {
       expect(embedder.stats().workerStarts).toBe(starts)
       await expect(embedder.embed(['again'])).rejects.toMatchObject({ code: EmbeddingErrorCode.ModelLoadFailed })
       expect(embedder.stats().workerStarts).toBe(starts + 1)
+      // The model is back: the next batch's load succeeds, and the lane serves again.
+      await writeFile(join(copy, 'onnx/model.onnx'), model)
+      const [after] = await embedder.embed(['before'])
+      expect(Array.from(after as Float32Array)).toEqual(Array.from(before as Float32Array))
     } finally {
       await embedder.close()
     }

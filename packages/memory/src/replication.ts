@@ -119,7 +119,8 @@ export class Replication {
   /**
    * The version the last notice moved the store to (or the one this process re-read when it last
    * dropped everything): the next notice must start there, or changes were made without one.
-   * Undefined while that is not known (leading, or the connection was lost): the next notice drops everything.
+   * Undefined once this process led (it hears none of its own notices) or lost its connection,
+   * until it re-reads the store: the next notice then drops everything.
    */
   private chainedTo: number | undefined
   /** The store's version when the last check found it past the last notice. */

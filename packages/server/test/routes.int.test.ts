@@ -269,7 +269,7 @@ describe('native API', () => {
     expect(metrics.body).toMatch(/agentmem_http_request_duration_seconds_bucket\{[^}]*route="\/v1\/memories"/)
     expect(metrics.body).toMatch(/agentmem_memories 1/)
     expect(metrics.body).toMatch(/agentmem_embedding_queue_depth 0/)
-    expect(metrics.body).toMatch(/^agentmem_embedding_worker_starts \d+$/m)
+    expect(metrics.body).toMatch(/^agentmem_embedding_worker_starts_total \d+$/m)
     // The warmed scope is resident: one scope of one memory, within the default budget.
     expect(metrics.body).toMatch(/agentmem_resident_scopes 1/)
     expect(metrics.body).toMatch(/agentmem_resident_rows 1/)

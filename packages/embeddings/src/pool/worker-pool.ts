@@ -29,6 +29,8 @@ interface Slot {
   ready: Promise<void>
   /** Settles when the thread has ended; asks a live worker to exit cleanly first. */
   readonly exited: Promise<void>
+  /** False once the thread ended: a slot left so could not load its model (a crashed one is replaced at once). */
+  readonly alive: boolean
   pending: Map<number, Pending>
   /** Set once the worker said it is ready: the threads of its solo session (0 for none). */
   readySoloThreads: number | undefined
@@ -100,7 +102,7 @@ export class WorkerPool {
    */
   spawnAll(): Promise<void> {
     if (this.#closing) return Promise.resolve()
-    for (let lane = 0; lane < this.#slots.length; lane++) this.#slots[lane] ??= this.#spawn(lane)
+    for (let lane = 0; lane < this.#slots.length; lane++) if (!this.#slots[lane]?.alive) this.#slots[lane] = this.#spawn(lane)
     return Promise.all(this.#slots.map((slot) => slot?.ready)).then(() => undefined)
   }
 
@@ -168,6 +170,9 @@ export class WorkerPool {
       ready,
       pending,
       readySoloThreads: undefined,
+      get alive() {
+        return alive
+      },
       get exited() {
         // Wait for start-up to settle: a worker must not be stopped inside ORT's session creation.
         if (alive)

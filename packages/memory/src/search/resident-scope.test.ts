@@ -92,4 +92,15 @@ describe('ResidentScope', () => {
     expect(scope.list(all, undefined, 10).map((m) => m.text)).toEqual(['note a, edited', 'note b'])
     expect(scope.list(all, 'a', 10).map((m) => m.id)).toEqual(['b'])
   })
+
+  it('keeps no more than about twice its rows in an order never read, however often they are replaced', () => {
+    const scope = new ResidentScope()
+    const image = (id: string, round: number) => residentRow({ ...storedRow(id, `note ${id} round ${round}`), vector: Float32Array.of(1, 0) })
+    for (let round = 0; round < 10; round++) for (let i = 0; i < 100; i++) scope.put(image(`r${i}`, round))
+    // Searched, never listed: neither order was read.
+    const held = scope as unknown as Record<'idOrder' | 'threadOrder', { rows: unknown[] }>
+    expect(held.idOrder.rows.length).toBeLessThanOrEqual(200)
+    expect(held.threadOrder.rows.length).toBeLessThanOrEqual(200)
+    expect(scope.list(all, undefined, 1_000).map((m) => m.text)).toEqual(Array.from({ length: 100 }, (_, i) => `note r${i} round 9`).sort())
+  })
 })

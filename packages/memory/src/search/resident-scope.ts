@@ -337,8 +337,9 @@ function compareIds(a: StoredMemory, b: StoredMemory): number {
  * A scope's rows in one order. A row is appended, and the array sorted when next read (rows
  * mostly arrive in order, and sorting a nearly sorted array takes about one pass): inserting each
  * row of a load in place would move half the array every time. Removals wait for the next read
- * too, which drops them in one pass: a splice each made emptying a scope quadratic (10,000 rows:
- * 45 ms, 31 ms now, medians of a probe here).
+ * too, which drops them in one pass (a splice each made emptying a scope quadratic, 10,000 rows:
+ * 45 ms, 31 ms now, medians of a probe here), or for half the rows to be removed, as an order
+ * that is never read (a scope searched but not listed) would otherwise keep every removed row.
  */
 class SortedRows {
   private rows: StoredMemory[] = []
@@ -359,19 +360,23 @@ class SortedRows {
   /** `row` must be one of the rows (ResidentScope removes only rows it holds). */
   remove(row: StoredMemory): void {
     this.removed.add(row)
+    if (this.removed.size > 16 && this.removed.size * 2 > this.rows.length) this.dropRemoved()
   }
 
   sorted(): StoredMemory[] {
-    if (this.removed.size > 0) {
-      const { removed } = this
-      this.rows = this.rows.filter((row) => !removed.has(row))
-      removed.clear()
-    }
+    this.dropRemoved()
     if (!this.inOrder) {
       this.rows.sort(this.compare)
       this.inOrder = true
     }
     return this.rows
+  }
+
+  private dropRemoved(): void {
+    if (this.removed.size === 0) return
+    const { removed } = this
+    this.rows = this.rows.filter((row) => !removed.has(row))
+    removed.clear()
   }
 
   /** Where `probe` is, or would go, in the sorted rows (the fields the order compares suffice). */

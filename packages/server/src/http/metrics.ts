@@ -30,12 +30,14 @@ export function createMetrics(memory: Memory, embedder: Embedder) {
       this.set(embedder.stats().busyWorkers)
     },
   })
-  new Gauge({
-    name: 'agentmem_embedding_worker_starts',
+  new Counter({
+    name: 'agentmem_embedding_worker_starts_total',
     help: 'Embedding worker threads started since the server did, replacements of dead ones included: one that keeps rising means workers keep dying.',
     registers: [registry],
     collect() {
-      this.set(embedder.stats().workerStarts)
+      // The pool counts; this mirrors its count.
+      this.reset()
+      this.inc(embedder.stats().workerStarts)
     },
   })
   // Only with a reranker (--reranker): its pool, like the embedder's.
