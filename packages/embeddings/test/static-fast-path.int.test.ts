@@ -234,6 +234,27 @@ describe('which models get the fast path', () => {
     expectSameVectors(viaFast, await workers.embed(texts), texts)
   })
 
+  it('starts a worker that could not load its model again on the next call too big to run inline, once the model is back', async () => {
+    await using dir = await tempDir('static-reload')
+    const folder = await writeTinyStaticModel(dir.path)
+    const log = recorder()
+    await using embedder = await createEmbedder({ modelPath: folder, workers: 1, progress: false, logger: log.logger })
+    const nine = Array.from({ length: 9 }, (_, i) => `alpha beta ${i}`)
+    // The inline path has the model; the file on disk breaks before the worker starts.
+    const model = await readFile(join(folder, 'model.onnx'))
+    await writeFile(join(folder, 'model.onnx'), 'this is not a protobuf')
+    expect(await embedder.embed(nine)).toHaveLength(9) // inline, and starts the worker a second later
+    await vi.waitFor(() => expect(log.events).toContain('embed.workers.start_failed'), { timeout: 10_000, interval: 50 })
+    expect(embedder.stats().workerStarts).toBe(1)
+    await writeFile(join(folder, 'model.onnx'), model)
+    expect(await embedder.embed(nine)).toHaveLength(9)
+    // That lane's worker is started again (no batch had to ask for it) and serves the next big call.
+    await vi.waitFor(() => expect(embedder.stats().workerStarts).toBe(2), { timeout: 10_000, interval: 50 })
+    expect(await embedder.embed([`${'é '.repeat(2048)}x`])).toHaveLength(1) // 4,097 characters: a worker's
+    expect(log.batches).toEqual([1])
+    expect(embedder.stats().workerStarts).toBe(2)
+  })
+
   it('a folder that says static-word-vectors but holds another graph keeps every call on the workers, with a warning', async () => {
     await using dir = await tempDir('static-liar')
     const folder = await writeTinyBert(join(dir.path, 'tiny'))
