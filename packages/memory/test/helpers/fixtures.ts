@@ -119,33 +119,6 @@ export async function openTemp(embedder: Embedder, options: Partial<MemoryOpenOp
   }
 }
 
-/**
- * Holds `memory`'s maintenances once each has done its work (compaction: new versions, no row
- * changed), before it ends, until `release()`: writes queue behind it, as behind a maintenance
- * on object storage.
- */
-export function holdMaintenance(memory: Memory) {
-  const vectors = storeOf(memory)
-  const maintain = vectors.maintain
-  let open = () => {}
-  const gate = new Promise<void>((resolve) => {
-    open = resolve
-  })
-  let held = false
-  vectors.maintain = async (...args) => {
-    await maintain.apply(vectors, args)
-    held = true
-    await gate
-  }
-  return {
-    held: () => held,
-    release() {
-      open()
-      vectors.maintain = maintain
-    },
-  }
-}
-
 /** The store a Memory reads and writes (tests reach in to hold its calls, as a slow object store or a maintenance would). */
 export function storeOf(memory: Memory): VectorStore {
   return (memory as unknown as { engine: { vectors: VectorStore } }).engine.vectors
@@ -162,9 +135,11 @@ export async function storeMatches(memory: Memory, userId: string, filters: unkn
 
 /**
  * Holds every call of one method of `memory`'s store until `release()`, which also puts the method
- * back; with `fail`, the held calls then reject with it instead of running.
+ * back; with `fail`, the held calls then reject with it instead of running. With `after`, each call
+ * runs first and is held before it returns: a maintenance that did its work (new versions, no row
+ * changed) but has not ended, so writes queue behind it as on object storage.
  */
-export function holdStore(memory: Memory, method: 'list' | 'apply', options: { fail?: Error } = {}) {
+export function holdStore(memory: Memory, method: 'list' | 'apply' | 'maintain', options: { fail?: Error; after?: boolean } = {}) {
   const vectors = storeOf(memory)
   const original = vectors[method]
   let open = () => {}
@@ -172,11 +147,13 @@ export function holdStore(memory: Memory, method: 'list' | 'apply', options: { f
     open = resolve
   })
   let held = 0
+  const run = (args: unknown[]) => (original as (...args: unknown[]) => Promise<unknown>).apply(vectors, args)
   const holding = async (...args: unknown[]) => {
+    const ran = options.after ? await run(args) : undefined
     held++
     await gate
     if (options.fail) throw options.fail
-    return (original as (...args: unknown[]) => Promise<unknown>).apply(vectors, args)
+    return options.after ? ran : run(args)
   }
   Object.assign(vectors, { [method]: holding })
   return {
