@@ -193,7 +193,7 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
     await using replicas = await twoReplicas('replica-untold')
     const { leader, follower } = replicas
     await leader.add('alice keeps bees', { userId: 'alice' })
-    await leader.getAll({ userId: 'alice' }) // applied
+    await leader.size() // applied
     // The leader's notices go nowhere, as on a dropped connection: publish reports it.
     const cluster = (leader as unknown as { engine: { replication: { cluster: { publish(notice: string): Promise<boolean> } } } }).engine.replication.cluster
     const publish = cluster.publish.bind(cluster)
@@ -244,7 +244,7 @@ describe('followers see the leader’s commits before its LanceDB writes', () =>
     await using replicas = await twoReplicas('replica-deposed', 100, { logger, checkEveryMs: 60_000 })
     const { leader: deposed, follower: next } = replicas
     await deposed.add('alice keeps bees', { userId: 'alice' })
-    await deposed.getAll({ userId: 'alice' }) // applied
+    await deposed.size() // applied
     // Acknowledged at its commit; its LanceDB write was in flight when the leader lost its lead, and never landed.
     const lost = holdStore(deposed, 'apply', { fail: new Error('the write in flight when the lead was lost') })
     const xylophone = (await deposed.add('alice lost her xylophone', { userId: 'alice' })).results[0]?.id as string
