@@ -323,6 +323,9 @@ export class Memory implements AsyncDisposable {
     let pending = this.engine.writer.pendingRow(memoryId)
     if (pending === undefined) pending = this.engine.replication?.commits.row(memoryId) // null (deleted) must not fall through
     if (pending !== undefined) return pending && pending.tenantId === this.tenantId ? toItem(pending) : null
+    // A resident scope holding it has every acknowledged write laid over it: no store query.
+    const resident = this.engine.cache.row(this.tenantId, memoryId)
+    if (resident) return toItem(resident)
     const [memory] = await this.engine.vectors.getByIds(this.tenantId, [memoryId])
     return memory ? toItem(memory) : null
   }

@@ -323,6 +323,8 @@ describe('resident index coherence', () => {
     const random = seededRandom(13)
     const users = ['u0', 'u1', 'u2']
     const model = new Map<string, Expected>()
+    /** Ids deleted (plain, purged, or by a deleteAll): get finds none of them. */
+    const gone = new Set<string>()
     let n = 0
     /** Ids an op of this round already works on: ops on one id in one round would race in the model. */
     const taken = new Set<string>()
@@ -354,6 +356,7 @@ describe('resident index coherence', () => {
       const id = pick()
       if (!id) return
       model.delete(id)
+      gone.add(id)
       await memory.delete(id, { purge })
     }
     const supersede = async (userId: string) => {
@@ -389,8 +392,20 @@ describe('resident index coherence', () => {
       await Promise.all(ops)
       if (round === 9) {
         await memory.deleteAll({ userId: 'u2' })
-        for (const [id, expected] of model) if (expected.userId === 'u2') model.delete(id)
+        for (const [id, expected] of model) {
+          if (expected.userId !== 'u2') continue
+          model.delete(id)
+          gone.add(id)
+        }
       }
+      // get reads a resident row where a scope holds it (all do here), the store otherwise: alike.
+      for (const [id, expected] of model) {
+        const got = await memory.get(id)
+        expect(got && { text: got.memory, userId: got.userId, metadata: got.metadata, superseded: got.validTo !== null }, `round ${round}, get ${id}`).toEqual(
+          expected,
+        )
+      }
+      for (const id of gone) expect(await memory.get(id), `round ${round}, get deleted ${id}`).toBeNull()
       for (const userId of users) {
         const expected = new Map([...model].filter(([, e]) => e.userId === userId))
         expect(await scopeContents(memory, userId), `round ${round}, ${userId}`).toEqual(expected)
@@ -408,8 +423,10 @@ describe('resident index coherence', () => {
     expect(stats.usedBytes).toBeGreaterThan(0)
 
     // A reset empties this tenant's resident scopes too.
+    const ids = [...model.keys()]
     await memory.reset()
     for (const userId of users) expect((await scopeContents(memory, userId)).size).toBe(0)
+    for (const id of ids) expect(await memory.get(id)).toBeNull()
   })
 
   it('evicts least recently used scopes under a tiny budget and still answers right; a scope over the row limit reads the store', async () => {
@@ -585,10 +602,60 @@ describe('resident index coherence', () => {
     }
   })
 
+  it('answers get from a resident scope with no store query; a row of a scope not held, or evicted, from the store', async () => {
+    await using store = await openTemp(embedder, { resident: { budgetBytes: 60_000, maxScopeRows: 50 } })
+    const { memory } = store
+    const ids = new Map<string, string[]>()
+    for (const userId of ['a', 'b', 'c', 'd']) {
+      const { results } = await memory.addBatch(Array.from({ length: 20 }, (_, i) => ({ messages: `fact ${i} of ${userId}`, userId })))
+      ids.set(
+        userId,
+        results.map((r) => r.id),
+      )
+    }
+    await memory.size() // every row in the store: a get no longer finds them among the writer's pending rows
+    await memory.warm({ userId: 'a' })
+    const [first, second] = ids.get('a') as string[]
+    await memory.update(first as string, { text: 'fact 0 of a, revised' })
+    await memory.size()
+
+    const held = holdStore(memory, 'getByIds')
+    try {
+      // Settled at once, though the store holds every read by id.
+      const gets = [memory.get(first as string), memory.get((second as string).toUpperCase())]
+      let settled = false
+      void Promise.all(gets).finally(() => {
+        settled = true
+      })
+      await vi.waitFor(() => expect(settled).toBe(true))
+      expect((await Promise.all(gets)).map((item) => item?.memory)).toEqual(['fact 0 of a, revised', 'fact 1 of a'])
+      // Another tenant never reads this tenant's resident row: it asks the store, which the tenant filters.
+      const otherTenant = memory.withTenant('other').get(first as string)
+      const notHeld = memory.get(ids.get('b')?.[3] as string)
+      await vi.waitFor(() => expect(held.held()).toBe(2))
+      held.release()
+      expect(await otherTenant).toBeNull()
+      expect((await notHeld)?.memory).toBe('fact 3 of b')
+    } finally {
+      held.release()
+    }
+
+    // Loading the other scopes evicts a (the budget holds about one): its rows come from the store again, still current.
+    for (const userId of ['b', 'c', 'd']) await memory.warm({ userId })
+    expect(memory.stats().resident.evictions).toBeGreaterThan(0)
+    for (const [userId, scopeIds] of ids) {
+      for (const [i, id] of scopeIds.entries())
+        expect((await memory.get(id))?.memory).toBe(userId === 'a' && i === 0 ? 'fact 0 of a, revised' : `fact ${i} of ${userId}`)
+    }
+    await memory.delete(second as string)
+    expect(await memory.get(second as string)).toBeNull()
+  })
+
   it('sees a write made outside this process after invalidate, not before', async () => {
     await using store = await openTemp(embedder)
     const { memory } = store
-    await memory.add('the resident copy knows this', { userId: 'x' })
+    const { results: added } = await memory.add('the resident copy knows this', { userId: 'x' })
+    const id = added[0]?.id as string
     await memory.warm({ userId: 'x' })
     expect((await memory.search('resident copy', { userId: 'x' })).results).toHaveLength(1)
     expect(memory.stats().resident.hits).toBe(1)
@@ -600,9 +667,12 @@ describe('resident index coherence', () => {
     table.close()
 
     expect((await memory.search('written elsewhere replica', { userId: 'x', mode: 'keyword' })).results).toHaveLength(0)
+    // get reads the resident row too: the same view as search until the invalidation.
+    expect((await memory.get(id))?.memory).toBe('the resident copy knows this')
     await memory.invalidate({ userId: 'x' })
     const after = await memory.search('written elsewhere replica', { userId: 'x', mode: 'keyword' })
     expect(after.results.map((r) => r.memory)).toEqual(['written elsewhere by a replica'])
+    expect((await memory.get(id))?.memory).toBe('written elsewhere by a replica')
     expect(memory.stats().resident.invalidations).toBe(1)
   })
 })

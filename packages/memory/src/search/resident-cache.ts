@@ -95,6 +95,11 @@ export function scopeKey(scope: {
   return `${scope.tenantId}\u0000${scope.userId ?? '\u0001'}\u0000${scope.agentId ?? '\u0001'}\u0000${scope.runId ?? '\u0001'}`
 }
 
+/** A row's key in the cache's id index: ids are unique within a tenant (an import may bring its own). */
+function rowKey(tenantId: string, id: string): string {
+  return `${tenantId}\u0000${id}`
+}
+
 /** Every scope key a row belongs to: each non-empty combination of its user, agent and run. */
 function keysOf(memory: StoredMemory): string[] {
   const keys: string[] = []
@@ -120,6 +125,11 @@ function keysOf(memory: StoredMemory): string[] {
  */
 export class ResidentCache {
   private readonly slots = new Map<string, Slot>()
+  /**
+   * Tenant + id -> a resident slot holding that row: any one will do, as every resident scope
+   * holding a row is current. Memory.get reads a row there instead of querying the store.
+   */
+  private readonly holders = new Map<string, Slot>()
   /** Scopes last seen over maxScopeRows, with their row count (kept current by commits). */
   private readonly oversized = new Map<string, number>()
   /**
@@ -223,6 +233,20 @@ export class ResidentCache {
     this.slots.delete(key)
     this.slots.set(key, slot)
     return slot.entry
+  }
+
+  /**
+   * The row with this id if a resident scope holds it (every acknowledged write laid over it, as
+   * for a search), else undefined: the store has it, or not.
+   */
+  row(tenantId: string, id: string): StoredMemory | undefined {
+    const slot = this.holders.get(rowKey(tenantId, id))
+    return slot && this.live(slot) ? slot.entry.rows.get(id)?.memory : undefined
+  }
+
+  /** Resident and still in the cache: a dropped slot stops taking commits, so it is never read. */
+  private live(slot: Slot): boolean {
+    return !slot.buffer && this.slots.get(slot.key) === slot
   }
 
   /**
@@ -373,7 +397,10 @@ export class ResidentCache {
         continue
       }
       this.usedBytes -= slot.entry.bytes
-      for (const id of deletes.ids) slot.entry.remove(id)
+      for (const id of deletes.ids) {
+        slot.entry.remove(id)
+        this.unhold(rowKey(slot.scope.tenantId, id), slot)
+      }
       this.usedBytes += slot.entry.bytes
     }
   }
@@ -434,8 +461,14 @@ export class ResidentCache {
           continue
         }
         this.usedBytes -= slot.entry.bytes
-        if (after) slot.entry.put(resident() as ResidentRow)
-        else slot.entry.remove(id)
+        if (after) {
+          slot.entry.put(resident() as ResidentRow)
+          this.hold(rowKey(memory.tenantId, id), slot)
+        } else {
+          slot.entry.remove(id)
+          // Every scope of the row is among its keys: none holds it once the loop ends.
+          this.unhold(rowKey(memory.tenantId, id), slot)
+        }
         this.usedBytes += slot.entry.bytes
       }
     }
@@ -459,6 +492,7 @@ export class ResidentCache {
   clear(): void {
     this.epoch++
     for (const [key, slot] of this.slots) this.drop(key, slot)
+    this.holders.clear()
     this.oversized.clear()
     this.wide.clear()
     this.tenantStats.clear()
@@ -474,7 +508,30 @@ export class ResidentCache {
 
   private drop(key: string, slot: Slot): void {
     this.slots.delete(key)
-    if (!slot.buffer) this.usedBytes -= slot.entry.bytes
+    if (slot.buffer) return
+    this.usedBytes -= slot.entry.bytes
+    // Rows this slot answered Memory.get for: another resident scope of theirs answers now, if any.
+    for (const [id, { memory }] of slot.entry.rows) {
+      const held = rowKey(memory.tenantId, id)
+      if (this.holders.get(held) !== slot) continue
+      this.holders.delete(held)
+      for (const other of keysOf(memory)) {
+        const next = this.slots.get(other)
+        if (next && !next.buffer && next.entry.rows.has(id)) {
+          this.holders.set(held, next)
+          break
+        }
+      }
+    }
+  }
+
+  private hold(held: string, slot: Slot): void {
+    const current = this.holders.get(held)
+    if (!current || !this.live(current)) this.holders.set(held, slot)
+  }
+
+  private unhold(held: string, slot: Slot): void {
+    if (this.holders.get(held) === slot) this.holders.delete(held)
   }
 
   /**
@@ -514,6 +571,7 @@ export class ResidentCache {
         this.counters.loads++
         this.usedBytes += entry.bytes
         slot.buffer = undefined
+        for (const [id, { memory }] of entry.rows) this.hold(rowKey(memory.tenantId, id), slot)
         this.evict(key)
         return entry
       } finally {

@@ -19,8 +19,9 @@ export function residentRow(memory: StoredMemory, counts: TermCounts = countTerm
   let squares = 0
   for (const x of memory.vector) squares += x * x
   // An estimate of the heap it holds: the vector twice (its own array and the scope's matrix), the
-  // slot's norm and place in id order, the strings (UTF-16), metadata, term map entries.
-  const bytes = 416 + 2 * memory.vector.byteLength + 2 * (memory.text.length + JSON.stringify(memory.metadata).length) + 80 * counts.terms.size
+  // slot's norm and place in id order, its entry in the cache's id index, the strings (UTF-16),
+  // metadata, term map entries.
+  const bytes = 512 + 2 * memory.vector.byteLength + 2 * (memory.text.length + JSON.stringify(memory.metadata).length) + 80 * counts.terms.size
   return { memory, counts, norm: Math.sqrt(squares), bytes }
 }
 

@@ -139,7 +139,7 @@ export async function storeMatches(memory: Memory, userId: string, filters: unkn
  * runs first and is held before it returns: a maintenance that did its work (new versions, no row
  * changed) but has not ended, so writes queue behind it as on object storage.
  */
-export function holdStore(memory: Memory, method: 'list' | 'apply' | 'maintain', options: { fail?: Error; after?: boolean } = {}) {
+export function holdStore(memory: Memory, method: 'list' | 'apply' | 'maintain' | 'getByIds', options: { fail?: Error; after?: boolean } = {}) {
   const vectors = storeOf(memory)
   const original = vectors[method]
   let open = () => {}
