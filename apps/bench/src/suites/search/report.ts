@@ -137,7 +137,21 @@ ${inProcessRows.join('\n')}
 | adds/s | p50 / p95 / p99 ms | CPU µs/add | each run (adds/s) |
 |---:|---:|---:|---|
 | ${fmt(adds.addsPerSecond, 0)} | ${l(adds.latency)} | ${fmt(adds.cpuUsPerAdd, 0)} | ${adds.runs.map((r) => fmt(r, 0)).join(' / ')} |
+${
+  result.gets
+    ? `
+### Reads by id
 
+\`await memory.get(id)\` of random memories of the same store, one caller, ${result.gets[0]?.runs.length ?? 0} runs each: with every
+scope resident (the row is read where a resident scope holds it), then with none (\`invalidate()\`; a get loads
+no scope, so each one is a LanceDB query).
+
+| scope | gets/s | p50 / p95 / p99 ms | each run (gets/s) |
+|---|---:|---:|---|
+${result.gets.map((g) => `| ${g.resident ? 'resident' : 'not resident'} | ${fmt(g.perSecond, 0)} | ${fmt(g.latency.p50Ms, 3)} / ${fmt(g.latency.p95Ms, 3)} / ${fmt(g.latency.p99Ms, 3)} | ${g.runs.map((r) => fmt(r, 0)).join(' / ')} |`).join('\n')}
+`
+    : ''
+}
 ## Search right after a bulk load
 
 A fresh store loaded with \`addBatch\` of ${bulk.batchSize.toLocaleString('en')} (vectors precomputed per LoCoMo turn, so the load

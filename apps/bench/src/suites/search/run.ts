@@ -95,6 +95,8 @@ export interface SearchSuiteResult {
     loads: InProcessLoad[]
   }
   adds: { memoriesBefore: number; perRun: number; runs: number[]; addsPerSecond: number; latency: LatencyStats; cpuUsPerAdd?: number }
+  /** `memory.get(id)` of random memories, one caller, their scope resident and not (absent in runs before it was added). */
+  gets?: Array<{ resident: boolean; runs: number[]; perSecond: number; latency: LatencyStats }>
   bulk: {
     memories: number
     users: number
@@ -404,7 +406,7 @@ async function measureInProcess(
   queries: QueryStream,
   turns: string[],
   options: { quick: boolean; repetitions: number; progress: Progress },
-): Promise<Pick<SearchSuiteResult, 'inProcess' | 'adds'>> {
+): Promise<Pick<SearchSuiteResult, 'inProcess' | 'adds' | 'gets'>> {
   // One store with scopes of both sizes, as a real store mixes them: 100 users of 100 memories
   // (the HTTP store's shape) and 10 of 1,000 (the largest scope the target covers).
   const shapes = options.quick
@@ -431,8 +433,12 @@ async function measureInProcess(
       })),
     )
     const fillStart = performance.now()
+    const ids: string[] = []
     for (const store of [memory, plain]) {
-      for (let i = 0; i < items.length; i += 1000) await store.addBatch(items.slice(i, i + 1000))
+      for (let i = 0; i < items.length; i += 1000) {
+        const { results } = await store.addBatch(items.slice(i, i + 1000))
+        if (store === memory) ids.push(...results.map((r) => r.id))
+      }
       await store.optimize()
     }
     const memories = items.length
@@ -472,8 +478,28 @@ async function measureInProcess(
         options.progress.log(`  ${label}: ${result.perSecond.toFixed(0)} searches/s, ${result.cpuUsPerCall.toFixed(0)} µs CPU each`)
       }
     }
-    // Closed before the adds, which run on the default store alone.
+    // Closed before the gets and adds, which run on the default store alone.
     await plain.close()
+
+    // Reads by id, every scope resident, then none (invalidate drops them; a get loads nothing).
+    const get = async () => ((await memory.get(ids[Math.floor(Math.random() * ids.length)] as string)) ? 1 : 0)
+    const gets: NonNullable<SearchSuiteResult['gets']> = []
+    for (const resident of [true, false]) {
+      if (!resident) await memory.invalidate()
+      const runs: number[] = []
+      const samples: number[] = []
+      for (let r = 0; r < options.repetitions; r++) {
+        options.progress.step(`in process: get by id, scope ${resident ? 'resident' : 'not resident'}`)
+        const result = await closedLoop(1, options.quick ? 0.5 : 2, get)
+        if (result.returned !== result.samples.length) throw new Error(`get found ${result.returned} of ${result.samples.length} memories`)
+        runs.push(result.perSecond)
+        // Not push(...samples): a run of microsecond gets has more samples than a call takes arguments.
+        for (const sample of result.samples) samples.push(sample)
+      }
+      gets.push({ resident, runs, perSecond: median(runs), latency: latencyStats(samples) })
+      options.progress.log(`  get by id, ${resident ? 'resident' : 'store'}: ${median(runs).toFixed(0)}/s`)
+    }
+    for (const shape of shapes) for (let i = 0; i < shape.scopes; i++) await memory.warm({ userId: `scope${shape.scopeSize}-${i}` })
     const loads: InProcessLoad[] = plan.map(({ shape, callers, ranking }, i) => {
       const c = collected[i] as (typeof collected)[number]
       return {
@@ -507,6 +533,7 @@ async function measureInProcess(
     }
     return {
       inProcess: { memories, secondsPerRun: seconds, loads },
+      gets,
       adds: {
         memoriesBefore: memories,
         perRun,
@@ -596,9 +623,19 @@ export async function runSearchSuite(options: RunOptions): Promise<SearchSuiteRe
   const work = await mkdtemp(join(tmpdir(), 'agentmem-bench-search-'))
   const embedder = await createEmbedder({ progress: false })
   try {
-    const { inProcess, adds } = await measureInProcess(embedder, work, queries, turns, { ...options, repetitions })
+    const { inProcess, adds, gets } = await measureInProcess(embedder, work, queries, turns, { ...options, repetitions })
     const bulk = await measureBulk(embedder, work, queries, turns, options)
-    return { repetitions, loadAverage: { start: loadAtStart, end: loadavg()[0] as number }, queries: queries.stats, http, bareHttp, inProcess, adds, bulk }
+    return {
+      repetitions,
+      loadAverage: { start: loadAtStart, end: loadavg()[0] as number },
+      queries: queries.stats,
+      http,
+      bareHttp,
+      inProcess,
+      adds,
+      gets,
+      bulk,
+    }
   } finally {
     await embedder.close()
     await rm(work, { recursive: true, force: true })
