@@ -18,5 +18,7 @@ export { describeModel } from './models/resolve-model.js'
 export { ensureStaticModel, STATIC_MODEL_ID } from './models/static-model.js'
 export type { CreateEmbedderOptions } from './options.js'
 export { createEmbedderOptionsSchema } from './options.js'
+/** A worker thread on a module of the caller's (built JS, or TypeScript source under tsx), with the parent's Node flags. */
+export { startModuleWorker } from './pool/exec-argv.js'
 export type { Embedder, EmbedderStats, EmbedKind, EmbedOptions, Logger, Reranker, RerankerStats, RerankOptions } from './types.js'
 export { noopLogger } from './types.js'

@@ -11,6 +11,7 @@ import { LlmClient } from './inference/llm-client.js'
 import type { MemoryConfig } from './options.js'
 import { notLeading, type ReplicaEngine, type Replication } from './replication.js'
 import type { ResidentCache } from './search/resident-cache.js'
+import type { SearchThread } from './search/search-thread.js'
 import type { Manifest, MetadataStore, VectorStore, VectorStoreProvider } from './store/types.js'
 import { mergeChanges, Writer } from './writer.js'
 
@@ -28,6 +29,10 @@ export interface Engine {
   writer: Writer
   /** The scope-resident index (search/resident-cache.ts), kept current by the writer. */
   cache: ResidentCache
+  /** Searches resident scopes on a second thread (`resident.searchThread`), from a mirror of `cache`. */
+  searchThread: SearchThread | undefined
+  /** Memory.search calls under way (of every tenant's view): the search thread takes searches when there are several. */
+  searchesUnderWay: number
   /** Present when an LLM is configured and this process writes. */
   inference: Inference | undefined
   /** Present when the store is on PostgreSQL: who leads the processes sharing it. */

@@ -45,7 +45,8 @@ import { loopTurn } from './search/loop-share.js'
 import { rerankDepth, rerankHits } from './search/rerank.js'
 import { ResidentCache, type ResidentCacheStats } from './search/resident-cache.js'
 import type { ResidentScope } from './search/resident-scope.js'
-import { searchMemories } from './search/searcher.js'
+import { SearchThread } from './search/search-thread.js'
+import { type SearchHit, type SearchRequest, searchMemories } from './search/searcher.js'
 import { openStores } from './store/open-stores.js'
 import type { ScopeFilter, StoredMemory } from './store/types.js'
 import { dedupKey, storable } from './text.js'
@@ -98,6 +99,8 @@ export class Memory implements AsyncDisposable {
       }
       const vectors = await (stores.cluster ? stores.cluster.exclusively(init) : init())
       cleanup.push(() => vectors.close())
+      const searchThread = config.resident.searchThread && config.resident.budgetBytes > 0 ? new SearchThread(logger) : undefined
+      if (searchThread) cleanup.push(() => searchThread.close())
       const engine: Engine = {
         config,
         logger,
@@ -114,8 +117,15 @@ export class Memory implements AsyncDisposable {
             pending: () => [...engine.writer.pendingRows(), ...(replication?.commits.rows() ?? [])],
             exclusive: (task) => engine.writer.exclusive(() => (replication ? replication.serially(task) : task())),
           },
-          { ...config.resident, logger },
+          {
+            budgetBytes: config.resident.budgetBytes,
+            maxScopeRows: config.resident.maxScopeRows,
+            logger,
+            mirror: searchThread && ((change) => searchThread.tell(change)),
+          },
         ),
+        searchThread,
+        searchesUnderWay: 0,
         inference: undefined,
         replication,
         closeStores: () => stores.close(),
@@ -231,32 +241,61 @@ export class Memory implements AsyncDisposable {
     const { engine } = this
     const depth = rerankDepth(opts.rerank, engine.config.reranker, opts.topK)
     const started = performance.now()
-    const hits = await searchMemories(
-      {
-        embedder: engine.embedder,
-        vectors: engine.vectors,
-        cache: engine.cache,
-        settled: (scope) => this.settled(scope),
-        loadsRatherThanWaits: (scope) => this.loadsRatherThanWaits(scope),
-        healthy: () => engine.writer.healthy(),
-      },
-      {
-        query,
-        scope: { ...this.requireScope(opts, 'search'), currentOnly: !opts.includeSuperseded },
-        filter: parseFilters(opts.filters),
-        mode: opts.mode,
-        topK: Math.max(opts.topK, depth),
-        threshold: opts.threshold,
-        fillerWeight: engine.config.fillerWeight,
-        feedbackWeight: engine.config.feedbackWeight,
-        contextWeight: engine.config.contextWeight,
-        signal: opts.signal,
-      },
-    )
+    const request: SearchRequest = {
+      query,
+      scope: { ...this.requireScope(opts, 'search'), currentOnly: !opts.includeSuperseded },
+      filter: parseFilters(opts.filters),
+      mode: opts.mode,
+      topK: Math.max(opts.topK, depth),
+      threshold: opts.threshold,
+      fillerWeight: engine.config.fillerWeight,
+      feedbackWeight: engine.config.feedbackWeight,
+      contextWeight: engine.config.contextWeight,
+      signal: opts.signal,
+    }
+    engine.searchesUnderWay++
+    let hits: SearchHit[]
+    try {
+      hits =
+        (await this.searchOnThread(request)) ??
+        (await searchMemories(
+          {
+            embedder: engine.embedder,
+            vectors: engine.vectors,
+            cache: engine.cache,
+            settled: (scope) => this.settled(scope),
+            loadsRatherThanWaits: (scope) => this.loadsRatherThanWaits(scope),
+            healthy: () => engine.writer.healthy(),
+          },
+          request,
+        ))
+    } finally {
+      engine.searchesUnderWay--
+    }
     const ranked = engine.config.reranker && depth > 0 ? await rerankHits(engine.config.reranker, query, hits, opts.topK, opts.signal) : hits
     const results = ranked.map((h) => withScore(h.memory, h.score, opts.explain ? h.explain : undefined, h.rerankScore))
     engine.logger.debug('memory.search', { mode: opts.mode, k: opts.topK, results: results.length, ms: Math.round(performance.now() - started) })
     return { results }
+  }
+
+  /**
+   * The search thread's hits (search/search-thread.ts), or undefined when this thread searches: a
+   * search alone is fastest here, with no hand-over; with others under way, or this thread busy
+   * (a loaded server), the thread takes what it can of those whose scope is resident (and, but for
+   * vector search, whose tenant's statistics are counted: the thread's mirror holds them too). The
+   * query is embedded here, once: a search the thread gives back keeps its vector.
+   */
+  private async searchOnThread(request: SearchRequest): Promise<SearchHit[] | undefined> {
+    const { engine } = this
+    const thread = engine.searchThread
+    if (!thread?.free || (engine.searchesUnderWay < 2 && !thread.mainBusy) || request.signal) return undefined
+    if (!engine.cache.resident(request.scope) || (request.mode !== 'vector' && !engine.cache.countedStats(request.scope.tenantId))) return undefined
+    engine.writer.healthy()
+    if (request.mode !== 'keyword') request.vector = (await embed(engine.embedder, [request.query], { kind: 'query' }))[0] as Float32Array
+    const { signal: _none, ...search } = request
+    const hits = await thread.search(search)
+    if (hits) engine.cache.countHit()
+    return hits
   }
 
   /**
@@ -266,13 +305,27 @@ export class Memory implements AsyncDisposable {
    * and whether the writer's filter of the store's duplicate keys is filled (adds to a scope not
    * resident skip the store's duplicate lookup for a new text) or still being filled at open.
    */
-  stats(): { resident: ResidentCacheStats; pendingWrites: number; role: 'single' | 'leader' | 'follower'; keyFilter: 'ready' | 'scanning' | 'none' } {
+  stats(): {
+    resident: ResidentCacheStats
+    pendingWrites: number
+    role: 'single' | 'leader' | 'follower'
+    keyFilter: 'ready' | 'scanning' | 'none'
+    /** Searches the search thread answered and gave back (`resident.searchThread`), and whether it runs. */
+    searchThread: { state: 'running' | 'failed' | 'closed'; searches: number; declined: number } | undefined
+  } {
     this.checkOpen()
     const { replication } = this.engine
     const role = replication ? (replication.leading ? 'leader' : 'follower') : 'single'
     // A follower's are the leader's groups it heard of, not applied yet.
     const pendingWrites = this.engine.writer.pendingRows().length + (replication?.commits.rows().length ?? 0)
-    return { resident: this.engine.cache.usage(), pendingWrites, role, keyFilter: this.engine.writer.keyFilterState }
+    const thread = this.engine.searchThread
+    return {
+      resident: this.engine.cache.usage(),
+      pendingWrites,
+      role,
+      keyFilter: this.engine.writer.keyFilterState,
+      searchThread: thread ? { state: thread.state, searches: thread.searches, declined: thread.declined } : undefined,
+    }
   }
 
   /**
@@ -613,6 +666,7 @@ export class Memory implements AsyncDisposable {
     await engine.inference?.stop()
     // The writer and the stores are still open for them.
     await engine.calls.settled()
+    await engine.searchThread?.close()
     await engine.writer.exclusive(async () => {
       engine.writer.stop()
       await engine.writer.stopKeyScan()

@@ -215,6 +215,8 @@ export const memoryOpenOptionsSchema = z.strictObject({
    * The scope-resident index: searched scopes are held in memory (vectors, keyword index) and kept
    * current by the writer. `budgetBytes` bounds its heap (an estimate; 0 turns it off, and every
    * search reads the store); a scope with more than `maxScopeRows` memories is never loaded whole.
+   * `searchThread` also searches resident scopes on a worker thread holding a copy of them (twice
+   * the memory), while this thread searches too: concurrent searches use a second core.
    */
   resident: z
     .strictObject({
@@ -224,6 +226,7 @@ export const memoryOpenOptionsSchema = z.strictObject({
         .min(0)
         .default(256 * 1024 * 1024),
       maxScopeRows: z.number().int().min(1).max(1_000_000).default(10_000),
+      searchThread: z.boolean().default(false),
     })
     .prefault({}),
   /** The LLM for `add(..., { infer: true })`: any OpenAI-compatible endpoint, or a client to share. */

@@ -317,8 +317,11 @@ async function scopeContents(memory: Memory, userId: string): Promise<Map<string
 }
 
 describe('resident index coherence', () => {
-  it('follows interleaved adds, updates, deletes, purges, supersessions and resets under concurrency, reading its own writes', async () => {
-    await using store = await openTemp(embedder)
+  it.each([
+    ['', false],
+    [', with the search thread answering some of the searches', true],
+  ])('follows interleaved adds, updates, deletes, purges, supersessions and resets under concurrency, reading its own writes%s', async (_, searchThread) => {
+    await using store = await openTemp(embedder, { resident: { searchThread } })
     const { memory } = store
     const random = seededRandom(13)
     const users = ['u0', 'u1', 'u2']
@@ -421,6 +424,7 @@ describe('resident index coherence', () => {
     const stats = memory.stats().resident
     expect(stats.hits).toBeGreaterThan(50)
     expect(stats.usedBytes).toBeGreaterThan(0)
+    if (searchThread) expect(memory.stats().searchThread?.searches).toBeGreaterThan(0)
 
     // A reset empties this tenant's resident scopes too.
     const ids = [...model.keys()]

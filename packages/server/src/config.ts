@@ -88,6 +88,8 @@ export const serverConfigSchema = z
     contextWeight: z.coerce.number().min(0).max(1).default(0.3),
     /** A scope with more memories is searched in LanceDB, never held in memory whole. */
     residentMaxScopeRows: int(1, 1_000_000).default(10_000),
+    /** `on`: searches of resident scopes also run on a second thread holding a copy of them (a second core for concurrent searches, twice the resident memory). */
+    residentSearchThread: z.enum(['on', 'off']).default('off'),
     /** OpenAI-compatible endpoint for `infer` (e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1); unset: no inference. */
     llmBaseUrl: z.url().optional(),
     /** Model name sent to the LLM endpoint; required with llmBaseUrl. */

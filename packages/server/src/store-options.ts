@@ -45,7 +45,7 @@ export function memoryOptions(config: ServerConfig): Partial<MemoryOpenOptions> 
   return {
     maxTextLength: config.maxTextLength,
     maxBatchItems: config.maxBatchItems,
-    resident: { budgetBytes: config.residentBudgetBytes, maxScopeRows: config.residentMaxScopeRows },
+    resident: { budgetBytes: config.residentBudgetBytes, maxScopeRows: config.residentMaxScopeRows, searchThread: config.residentSearchThread === 'on' },
     fillerWeight: config.fillerWeight,
     feedbackWeight: config.feedbackWeight,
     contextWeight: config.contextWeight,

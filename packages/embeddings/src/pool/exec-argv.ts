@@ -50,6 +50,18 @@ export function startWorker(entry: URL | string, options: Omit<WorkerOptions, 'e
   }
 }
 
+/**
+ * A worker running the module at `entry` (`startWorker`). Built, the module is plain JS; run from
+ * TypeScript sources (tests, tsx scripts), it is a .ts file: a one-line bootstrap registers tsx's
+ * loader inside the worker, then imports it.
+ */
+export function startModuleWorker(entry: URL, options: Omit<WorkerOptions, 'execArgv' | 'eval'>): Worker {
+  if (!entry.href.endsWith('.ts')) return startWorker(entry, options)
+  const tsxApi = import.meta.resolve('tsx/esm/api')
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(entry.href)}) })`
+  return startWorker(bootstrap, { ...options, eval: true })
+}
+
 /** Whether an ERR_WORKER_INVALID_EXEC_ARGV names an argument ("... invalid execArgv flags: --a, --b=1"). */
 function refusedFlags(error: unknown): ((arg: string) => boolean) | undefined {
   if ((error as { code?: unknown })?.code !== 'ERR_WORKER_INVALID_EXEC_ARGV') return undefined

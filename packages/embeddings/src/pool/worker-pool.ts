@@ -1,19 +1,14 @@
 import type { Worker } from 'node:worker_threads'
 import { EmbeddingError, EmbeddingErrorCode, isEmbeddingErrorCode } from '../errors.js'
-import { startWorker } from './exec-argv.js'
+import { startModuleWorker } from './exec-argv.js'
 import { closedError } from './micro-batcher.js'
 import type { FromWorker, SerializedError, ToWorker, WorkerInit } from './protocol.js'
 
-// Built, the worker is plain JS. Run from TypeScript sources (tests, tsx scripts), it is a
-// .ts file: a one-line bootstrap registers tsx's loader inside the worker, then imports it.
-const fromSource = import.meta.url.endsWith('.ts')
-const workerUrl = new URL(fromSource ? './embed-worker.ts' : './embed-worker.js', import.meta.url)
+// The worker's module is built beside this one, or runs from its TypeScript source beside it.
+const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './embed-worker.ts' : './embed-worker.js', import.meta.url)
 
 function startModelWorker(workerData: WorkerInit): Worker {
-  if (!fromSource) return startWorker(workerUrl, { workerData })
-  const tsxApi = import.meta.resolve('tsx/esm/api')
-  const bootstrap = `import(${JSON.stringify(tsxApi)}).then((tsx) => { tsx.register(); return import(${JSON.stringify(workerUrl.href)}) })`
-  return startWorker(bootstrap, { eval: true, workerData })
+  return startModuleWorker(workerUrl, { workerData })
 }
 
 /** One batch for a worker: texts to embed, or (query, document) pairs to score. */

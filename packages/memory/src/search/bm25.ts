@@ -48,6 +48,12 @@ export function bm25Scorer({ terms, norm }: QueryWeights): (doc: TermCounts) => 
   }
 }
 
+export interface CorpusStatsSnapshot {
+  documents: number
+  totalLength: number
+  frequencies: ReadonlyMap<string, number>
+}
+
 /** Document count, total length and document frequency of every term over a tenant's memories. */
 export class CorpusStats {
   private documents = 0
@@ -72,6 +78,19 @@ export class CorpusStats {
 
   get size(): number {
     return this.documents
+  }
+
+  /** The counts as plain data (structured-cloneable), for the search thread's mirror (search-thread.ts). */
+  snapshot(): CorpusStatsSnapshot {
+    return { documents: this.documents, totalLength: this.totalLength, frequencies: this.frequencies }
+  }
+
+  static from(snapshot: CorpusStatsSnapshot): CorpusStats {
+    const stats = new CorpusStats()
+    stats.documents = snapshot.documents
+    stats.totalLength = snapshot.totalLength
+    for (const [term, n] of snapshot.frequencies) stats.frequencies.set(term, n)
+    return stats
   }
 
   /** Approximate heap bytes (terms as UTF-16 strings plus map overhead). */

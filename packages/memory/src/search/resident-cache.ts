@@ -1,6 +1,6 @@
 import type { Logger } from '@agentmem/embeddings'
 import type { ScopeFilter, StoredMemory, VectorStore } from '../store/types.js'
-import { CorpusStats, countTerms } from './bm25.js'
+import { CorpusStats, type CorpusStatsSnapshot, countTerms } from './bm25.js'
 import { inScope, scopesOverlap } from './filter-match.js'
 import { type ResidentRow, ResidentScope, residentRow } from './resident-scope.js'
 import { tokenize } from './tokenizer.js'
@@ -38,7 +38,28 @@ export interface ResidentCacheOptions {
   /** A scope with more memories is never loaded whole: the vector store's indexes serve it. */
   maxScopeRows: number
   logger: Logger
+  /** Told every change of what is resident, in order, for a copy on another thread to take (`mirror`; search-thread.ts). */
+  mirror?: ((change: MirroredChange) => void) | undefined
 }
+
+/**
+ * One change of a resident cache, as another cache replays it (`ResidentCache.mirror`): structured-
+ * cloneable, so it crosses to a worker thread. Told in the order they happened, they leave the
+ * copy holding the same scopes, rows and keyword statistics.
+ */
+export type MirroredChange =
+  /** A scope's load ended resident, holding these rows. */
+  | { kind: 'resident'; key: string; scope: ScopeFilter; rows: StoredMemory[] }
+  /** Row images laid over the resident scopes and over the statistics of `stats`' tenants. */
+  | { kind: 'lay'; images: ReadonlyMap<string, RowImage>; stats: string[] }
+  /** Ids removed from these resident scopes (a follower's bulk deletes). */
+  | { kind: 'deletes'; keys: string[]; ids: readonly string[] }
+  | { kind: 'drop'; key: string }
+  | { kind: 'clear' }
+  | { kind: 'stats'; tenantId: string; stats: CorpusStatsSnapshot }
+  | { kind: 'statsDrop'; tenantId: string }
+  /** Texts an apply changed, taken by the statistics of `stats`' tenants (a follower's followedTexts). */
+  | { kind: 'texts'; texts: ReadonlyArray<{ tenantId: string; before: string | null; after: string | null }>; stats: string[] }
 
 export interface ResidentCacheStats {
   budgetBytes: number
@@ -220,6 +241,11 @@ export class ResidentCache {
     return this.storeServes(options)
   }
 
+  /** A search another thread answered from its mirror of a resident scope: a hit as well. */
+  countHit(): void {
+    this.counters.hits++
+  }
+
   /**
    * The scope's index if it is resident now, else undefined: no load and no count. A list or a
    * count reads it when it is there (Memory.getAll), and needs no index to be served otherwise.
@@ -343,7 +369,10 @@ export class ResidentCache {
           const vectors = this.source.vectors()
           const version = await vectors.version()
           for await (const texts of vectors.scanTexts(tenantId)) for (const text of texts) stats.add(countTerms(tokenize(text)))
-          if (epoch === this.epoch) this.tenantStats.set(tenantId, { stats, version })
+          if (epoch === this.epoch) {
+            this.tenantStats.set(tenantId, { stats, version })
+            this.options.mirror?.({ kind: 'stats', tenantId, stats: stats.snapshot() })
+          }
           // Every search of the tenant waits for this: a slow one is worth seeing at the default level.
           const [waitedMs, scanMs] = [Math.round(started - asked), Math.round(performance.now() - started)]
           this.options.logger[waitedMs + scanMs >= 1_000 ? 'info' : 'debug']('memory.stats_counted', { tenantId, memories: stats.size, waitedMs, scanMs })
@@ -390,14 +419,23 @@ export class ResidentCache {
    */
   followedDeletes(deletes: BulkDeletes): void {
     for (const scope of deletes.scopes) for (const key of this.oversized.keys()) if (key.startsWith(`${scope.tenantId}\u0000`)) this.oversized.delete(key)
+    const keys: string[] = []
     for (const slot of this.slots.values()) {
       if (!deletes.scopes.some((scope) => scopesOverlap(scope, slot.scope))) continue
-      if (slot.buffer) {
-        slot.buffer.push(new Map(deletes.ids.map((id) => [id, null])))
-        continue
-      }
+      if (slot.buffer) slot.buffer.push(new Map(deletes.ids.map((id) => [id, null])))
+      else keys.push(slot.key)
+    }
+    this.removeIds(keys, deletes.ids)
+    if (keys.length > 0) this.options.mirror?.({ kind: 'deletes', keys, ids: deletes.ids })
+  }
+
+  /** Removes the ids from these resident scopes. */
+  private removeIds(keys: readonly string[], ids: readonly string[]): void {
+    for (const key of keys) {
+      const slot = this.slots.get(key)
+      if (!slot || slot.buffer) continue
       this.usedBytes -= slot.entry.bytes
-      for (const id of deletes.ids) {
+      for (const id of ids) {
         slot.entry.remove(id)
         this.unhold(rowKey(slot.scope.tenantId, id), slot)
       }
@@ -411,6 +449,12 @@ export class ResidentCache {
    */
   followedTexts(texts: ReadonlyArray<{ tenantId: string; before: string | null; after: string | null }>, from: number, to: number): void {
     const current = this.advanceStats(from, to)
+    this.countTexts(texts, current)
+    if (current.size > 0) this.options.mirror?.({ kind: 'texts', texts, stats: [...current] })
+  }
+
+  /** Changed texts into the statistics of the `current` tenants. */
+  private countTexts(texts: ReadonlyArray<{ tenantId: string; before: string | null; after: string | null }>, current: ReadonlySet<string>): void {
     for (const { tenantId, before, after } of texts) {
       const stats = current.has(tenantId) ? this.tenantStats.get(tenantId)?.stats : undefined
       if (!stats || before === after) continue
@@ -427,13 +471,16 @@ export class ResidentCache {
       if (entry.version === from) {
         entry.version = to
         current.add(tenantId)
-      } else this.tenantStats.delete(tenantId)
+      } else this.dropStats(tenantId)
     }
     return current
   }
 
   /** Lays row images over the resident scopes, and over the statistics `statsOf` gives. */
   private lay(images: ReadonlyMap<string, RowImage>, statsOf: (tenantId: string) => CorpusStats | undefined): void {
+    // What a mirror needs told: the tenants whose statistics took these images, and whether any resident scope did.
+    const counted = this.options.mirror ? new Set<string>() : undefined
+    let laid = false
     for (const [id, { before, after }] of images) {
       const memory = (after ?? before) as StoredMemory
       let row: ResidentRow | undefined
@@ -442,6 +489,7 @@ export class ResidentCache {
         return row
       }
       const stats = statsOf(memory.tenantId)
+      if (stats) counted?.add(memory.tenantId)
       if (stats && before?.text !== after?.text) {
         if (before) stats.remove(countTerms(tokenize(before.text)))
         if (after) stats.add((resident() as ResidentRow).counts)
@@ -460,6 +508,7 @@ export class ResidentCache {
           slot.buffer.push(new Map([[id, after]]))
           continue
         }
+        laid = true
         this.usedBytes -= slot.entry.bytes
         if (after) {
           slot.entry.put(resident() as ResidentRow)
@@ -472,6 +521,7 @@ export class ResidentCache {
         this.usedBytes += slot.entry.bytes
       }
     }
+    if (counted && (laid || counted.size > 0)) this.options.mirror?.({ kind: 'lay', images, stats: [...counted] })
     this.evict()
   }
 
@@ -483,7 +533,7 @@ export class ResidentCache {
   invalidate(scope: ScopeFilter, options: { keepStats?: boolean } = {}): void {
     this.epoch++
     this.counters.invalidations++
-    if (!options.keepStats) this.tenantStats.delete(scope.tenantId)
+    if (!options.keepStats) this.dropStats(scope.tenantId)
     for (const [key, slot] of this.slots) if (scopesOverlap(scope, slot.scope)) this.drop(key, slot)
     for (const key of this.oversized.keys()) if (key.startsWith(`${scope.tenantId}\u0000`)) this.oversized.delete(key)
   }
@@ -496,6 +546,7 @@ export class ResidentCache {
     this.oversized.clear()
     this.wide.clear()
     this.tenantStats.clear()
+    this.options.mirror?.({ kind: 'clear' })
   }
 
   usage(): ResidentCacheStats {
@@ -509,6 +560,7 @@ export class ResidentCache {
   private drop(key: string, slot: Slot): void {
     this.slots.delete(key)
     if (slot.buffer) return
+    this.options.mirror?.({ kind: 'drop', key })
     this.usedBytes -= slot.entry.bytes
     // Rows this slot answered Memory.get for: another resident scope of theirs answers now, if any.
     for (const [id, { memory }] of slot.entry.rows) {
@@ -523,6 +575,66 @@ export class ResidentCache {
         }
       }
     }
+  }
+
+  /** A slot whose rows are all laid: resident from now on, commits go to it directly. */
+  private adopt(slot: Slot): void {
+    slot.buffer = undefined
+    for (const [id, { memory }] of slot.entry.rows) this.hold(rowKey(memory.tenantId, id), slot)
+    this.options.mirror?.({ kind: 'resident', key: slot.key, scope: slot.scope, rows: [...slot.entry.rows.values()].map((row) => row.memory) })
+  }
+
+  private dropStats(tenantId: string): void {
+    if (this.tenantStats.delete(tenantId)) this.options.mirror?.({ kind: 'statsDrop', tenantId })
+  }
+
+  /**
+   * Replays a change another cache told its mirror (`options.mirror`), in order: this cache then
+   * holds what that one holds. A mirror never loads, counts or evicts on its own.
+   */
+  mirror(change: MirroredChange): void {
+    switch (change.kind) {
+      case 'resident': {
+        const existing = this.slots.get(change.key)
+        if (existing) this.drop(change.key, existing)
+        const slot: Slot = { key: change.key, scope: change.scope, entry: new ResidentScope(), buffer: [], loading: undefined, awaited: false }
+        for (const memory of change.rows) slot.entry.put(residentRow(memory))
+        this.slots.set(change.key, slot)
+        this.usedBytes += slot.entry.bytes
+        this.adopt(slot)
+        break
+      }
+      case 'lay': {
+        const counted = new Set(change.stats)
+        this.lay(change.images, (tenantId) => (counted.has(tenantId) ? this.tenantStats.get(tenantId)?.stats : undefined))
+        break
+      }
+      case 'deletes':
+        this.removeIds(change.keys, change.ids)
+        break
+      case 'drop': {
+        const slot = this.slots.get(change.key)
+        if (slot) this.drop(change.key, slot)
+        break
+      }
+      case 'clear':
+        this.clear()
+        break
+      case 'stats':
+        this.tenantStats.set(change.tenantId, { stats: CorpusStats.from(change.stats), version: -1 })
+        break
+      case 'statsDrop':
+        this.dropStats(change.tenantId)
+        break
+      case 'texts':
+        this.countTexts(change.texts, new Set(change.stats))
+        break
+    }
+  }
+
+  /** The keyword statistics of a tenant if counted, else undefined (no scan): what a mirror searches with. */
+  countedStats(tenantId: string): CorpusStats | undefined {
+    return this.tenantStats.get(tenantId)?.stats
   }
 
   private hold(held: string, slot: Slot): void {
@@ -570,8 +682,7 @@ export class ResidentCache {
         if (epoch !== this.epoch || this.slots.get(key) !== slot) return undefined
         this.counters.loads++
         this.usedBytes += entry.bytes
-        slot.buffer = undefined
-        for (const [id, { memory }] of entry.rows) this.hold(rowKey(memory.tenantId, id), slot)
+        this.adopt(slot)
         this.evict(key)
         return entry
       } finally {

@@ -28,6 +28,8 @@ export interface SearchRequest {
   /** Hybrid only: the share of a hit's score its thread neighbours get (context.ts); 0 is none. */
   contextWeight: number
   signal?: AbortSignal | undefined
+  /** The query's embedding if already made (the search thread's searches: the main thread embeds). */
+  vector?: Float32Array | undefined
 }
 
 export interface SearchHit {
@@ -84,7 +86,8 @@ export async function searchMemories(deps: SearchDeps, request: SearchRequest): 
   const [vector, stats] = await Promise.all([
     mode === 'keyword'
       ? undefined
-      : embed(deps.embedder, [request.query], { kind: 'query', ...(request.signal && { signal: request.signal }) }).then(([v]) => v as Float32Array),
+      : (request.vector ??
+        embed(deps.embedder, [request.query], { kind: 'query', ...(request.signal && { signal: request.signal }) }).then(([v]) => v as Float32Array)),
     mode === 'vector' ? undefined : deps.cache.stats(scope.tenantId),
   ])
   // A term the query repeats counts each time, as in the store's full-text search.

@@ -105,6 +105,12 @@ export function createMetrics(memory: Memory, embedder: Embedder) {
   ] as const) {
     runningTotal(registry, name, help, () => memory.stats().resident[key])
   }
+  runningTotal(
+    registry,
+    'agentmem_search_thread_searches_total',
+    'Searches the search thread answered (residentSearchThread on); the others ran on the main thread.',
+    () => memory.stats().searchThread?.searches ?? 0,
+  )
   // LLM usage of inference mode: the client keeps running totals.
   for (const [key, name, help] of [
     ['calls', 'agentmem_llm_calls_total', 'LLM requests sent, retries included.'],
