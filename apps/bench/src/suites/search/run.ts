@@ -65,6 +65,8 @@ export interface InProcessLoad {
   callers: number
   /** `plain`: hybrid without feedback and conversation context (`feedbackWeight` and `contextWeight` 0); absent: the defaults. */
   ranking?: 'plain'
+  /** A third store of the same memories with `resident.searchThread` on (absent in runs before it was added). */
+  searchThread?: true
   /** Searches/s of each repetition; `searchesPerSecond` is their median. */
   runs: number[]
   searchesPerSecond: number
@@ -421,10 +423,13 @@ async function measureInProcess(
   const seconds = options.quick ? 1 : 5
   const path = join(work, 'in-process')
   const plainPath = join(work, 'in-process-plain')
+  const threadedPath = join(work, 'in-process-threaded')
   const memory = await Memory.open({ path, embedder })
   let plain: Memory | undefined
+  let threaded: Memory | undefined
   try {
     plain = await Memory.open({ path: plainPath, embedder, feedbackWeight: 0, contextWeight: 0 })
+    threaded = await Memory.open({ path: threadedPath, embedder, resident: { searchThread: true } })
     let n = 0
     const items = shapes.flatMap((shape) =>
       Array.from({ length: shape.scopeSize * shape.scopes }, (_, i) => ({
@@ -434,7 +439,7 @@ async function measureInProcess(
     )
     const fillStart = performance.now()
     const ids: string[] = []
-    for (const store of [memory, plain]) {
+    for (const store of [memory, plain, threaded]) {
       for (let i = 0; i < items.length; i += 1000) {
         const { results } = await store.addBatch(items.slice(i, i + 1000))
         if (store === memory) ids.push(...results.map((r) => r.id))
@@ -443,7 +448,7 @@ async function measureInProcess(
     }
     const memories = items.length
     options.progress.log(
-      `in process: ${memories} memories (${shapes.map((s) => `${s.scopes} scopes of ${s.scopeSize}`).join(', ')}) filled and optimized twice in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`,
+      `in process: ${memories} memories (${shapes.map((s) => `${s.scopes} scopes of ${s.scopeSize}`).join(', ')}) filled and optimized three times in ${((performance.now() - fillStart) / 1000).toFixed(1)} s`,
     )
 
     const search = (shape: (typeof shapes)[number], store: Memory) => async () =>
@@ -455,21 +460,22 @@ async function measureInProcess(
         })
       ).results.length
     // Every scope resident first (as in the HTTP warm-up): the loads measure the steady state.
-    for (const store of [memory, plain]) {
+    for (const store of [memory, plain, threaded]) {
       for (const shape of shapes) for (let i = 0; i < shape.scopes; i++) await store.warm({ userId: `scope${shape.scopeSize}-${i}` })
       for (const shape of shapes) await closedLoop(16, options.quick ? 0.5 : 2, search(shape, store))
     }
 
     const plan = shapes.flatMap((shape) => [
-      ...[16, 1].map((callers) => ({ shape, callers, ranking: undefined })),
-      { shape, callers: 16, ranking: 'plain' as const },
+      ...[16, 1].map((callers) => ({ shape, callers, ranking: undefined, searchThread: undefined })),
+      { shape, callers: 16, ranking: 'plain' as const, searchThread: undefined },
+      { shape, callers: 16, ranking: undefined, searchThread: true as const },
     ])
     const collected = plan.map(() => ({ runs: [] as number[], samples: [] as number[], returned: 0, cpuUs: [] as number[] }))
     for (let r = 0; r < options.repetitions; r++) {
-      for (const [i, { shape, callers, ranking }] of plan.entries()) {
-        const label = `scopes of ${shape.scopeSize}, ${callers} caller(s)${ranking ? ', without feedback and context' : ''}`
+      for (const [i, { shape, callers, ranking, searchThread }] of plan.entries()) {
+        const label = `scopes of ${shape.scopeSize}, ${callers} caller(s)${ranking ? ', without feedback and context' : ''}${searchThread ? ', search thread on' : ''}`
         options.progress.step(`in process: ${label}`)
-        const result = await closedLoop(callers, seconds, search(shape, ranking ? plain : memory))
+        const result = await closedLoop(callers, seconds, search(shape, ranking ? plain : searchThread ? threaded : memory))
         const into = collected[i] as (typeof collected)[number]
         into.runs.push(result.perSecond)
         into.samples.push(...result.samples)
@@ -480,6 +486,7 @@ async function measureInProcess(
     }
     // Closed before the gets and adds, which run on the default store alone.
     await plain.close()
+    await threaded.close()
 
     // Reads by id, every scope resident, then none (invalidate drops them; a get loads nothing).
     const get = async () => ((await memory.get(ids[Math.floor(Math.random() * ids.length)] as string)) ? 1 : 0)
@@ -500,12 +507,13 @@ async function measureInProcess(
       options.progress.log(`  get by id, ${resident ? 'resident' : 'store'}: ${median(runs).toFixed(0)}/s`)
     }
     for (const shape of shapes) for (let i = 0; i < shape.scopes; i++) await memory.warm({ userId: `scope${shape.scopeSize}-${i}` })
-    const loads: InProcessLoad[] = plan.map(({ shape, callers, ranking }, i) => {
+    const loads: InProcessLoad[] = plan.map(({ shape, callers, ranking, searchThread }, i) => {
       const c = collected[i] as (typeof collected)[number]
       return {
         ...shape,
         callers,
         ...(ranking && { ranking }),
+        ...(searchThread && { searchThread }),
         runs: c.runs,
         searchesPerSecond: median(c.runs),
         latency: latencyStats(c.samples),
@@ -546,8 +554,10 @@ async function measureInProcess(
   } finally {
     await memory.close()
     await plain?.close()
+    await threaded?.close()
     await rm(path, { recursive: true, force: true })
     await rm(plainPath, { recursive: true, force: true })
+    await rm(threadedPath, { recursive: true, force: true })
   }
 }
 
@@ -614,7 +624,7 @@ export async function runSearchSuite(options: RunOptions): Promise<SearchSuiteRe
   const turns = locomoTurns(6000)
   options.progress.log(`${queries.stats.pool} distinct query texts`)
   // HTTP: 4 loads and the mix per repetition; the calibration; in process: 6 loads (2 shapes x 3) and the adds per repetition; the bulk load.
-  options.progress.total(repetitions * 12 + 2)
+  options.progress.total(repetitions * 16 + 2)
   // HTTP first and alone: the in-process phases would share the 2 cores with the server.
   const http = await measureHttp(queries, turns, { ...options, repetitions })
   options.progress.log('server stopped')
