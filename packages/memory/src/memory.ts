@@ -121,7 +121,7 @@ export class Memory implements AsyncDisposable {
             budgetBytes: config.resident.budgetBytes,
             maxScopeRows: config.resident.maxScopeRows,
             logger,
-            mirror: searchThread && ((change) => searchThread.tell(change)),
+            onChange: searchThread && ((change) => searchThread.tell(change)),
           },
         ),
         searchThread,
@@ -292,6 +292,8 @@ export class Memory implements AsyncDisposable {
     if (!engine.cache.resident(request.scope) || (request.mode !== 'vector' && !engine.cache.countedStats(request.scope.tenantId))) return undefined
     engine.writer.healthy()
     if (request.mode !== 'keyword') request.vector = (await embed(engine.embedder, [request.query], { kind: 'query' }))[0] as Float32Array
+    // Others may have taken its places meanwhile.
+    if (!thread.free) return undefined
     const { signal: _none, ...search } = request
     const hits = await thread.search(search)
     if (hits) engine.cache.countHit()
@@ -310,8 +312,8 @@ export class Memory implements AsyncDisposable {
     pendingWrites: number
     role: 'single' | 'leader' | 'follower'
     keyFilter: 'ready' | 'scanning' | 'none'
-    /** Searches the search thread answered and gave back (`resident.searchThread`), and whether it runs. */
-    searchThread: { state: 'running' | 'failed' | 'closed'; searches: number; declined: number } | undefined
+    /** Searches the search thread answered, gave back (scope or statistics not held) or failed (`resident.searchThread`), and whether it runs. */
+    searchThread: { state: 'running' | 'failed' | 'closed'; searches: number; declined: number; failed: number } | undefined
   } {
     this.checkOpen()
     const { replication } = this.engine
@@ -324,7 +326,7 @@ export class Memory implements AsyncDisposable {
       pendingWrites,
       role,
       keyFilter: this.engine.writer.keyFilterState,
-      searchThread: thread ? { state: thread.state, searches: thread.searches, declined: thread.declined } : undefined,
+      searchThread: thread ? { state: thread.state, searches: thread.searches, declined: thread.declined, failed: thread.failed } : undefined,
     }
   }
 

@@ -51,9 +51,9 @@ describe('a resident cache mirrored on another', () => {
           maxScopeRows: 1000,
           logger: noopLogger,
           // Through structured cloning, as postMessage carries them to the thread.
-          mirror: (change) => {
+          onChange: (change) => {
             told.push(change)
-            mirror.mirror(structuredClone(change))
+            mirror.replay(structuredClone(change))
           },
         },
       )

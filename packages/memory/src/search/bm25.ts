@@ -80,7 +80,10 @@ export class CorpusStats {
     return this.documents
   }
 
-  /** The counts as plain data (structured-cloneable), for the search thread's mirror (search-thread.ts). */
+  /**
+   * The counts as structured-cloneable data, for the search thread's mirror (search-thread.ts). It
+   * holds the live map of term counts: post it at once (postMessage copies it then), never later.
+   */
   snapshot(): CorpusStatsSnapshot {
     return { documents: this.documents, totalLength: this.totalLength, frequencies: this.frequencies }
   }

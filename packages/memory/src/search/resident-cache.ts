@@ -38,12 +38,12 @@ export interface ResidentCacheOptions {
   /** A scope with more memories is never loaded whole: the vector store's indexes serve it. */
   maxScopeRows: number
   logger: Logger
-  /** Told every change of what is resident, in order, for a copy on another thread to take (`mirror`; search-thread.ts). */
-  mirror?: ((change: MirroredChange) => void) | undefined
+  /** Told every change of what is resident, in order, for a copy on another thread to replay (`replay`; search-thread.ts). */
+  onChange?: ((change: MirroredChange) => void) | undefined
 }
 
 /**
- * One change of a resident cache, as another cache replays it (`ResidentCache.mirror`): structured-
+ * One change of a resident cache, as another cache replays it (`ResidentCache.replay`): structured-
  * cloneable, so it crosses to a worker thread. Told in the order they happened, they leave the
  * copy holding the same scopes, rows and keyword statistics.
  */
@@ -371,7 +371,7 @@ export class ResidentCache {
           for await (const texts of vectors.scanTexts(tenantId)) for (const text of texts) stats.add(countTerms(tokenize(text)))
           if (epoch === this.epoch) {
             this.tenantStats.set(tenantId, { stats, version })
-            this.options.mirror?.({ kind: 'stats', tenantId, stats: stats.snapshot() })
+            this.options.onChange?.({ kind: 'stats', tenantId, stats: stats.snapshot() })
           }
           // Every search of the tenant waits for this: a slow one is worth seeing at the default level.
           const [waitedMs, scanMs] = [Math.round(started - asked), Math.round(performance.now() - started)]
@@ -426,7 +426,7 @@ export class ResidentCache {
       else keys.push(slot.key)
     }
     this.removeIds(keys, deletes.ids)
-    if (keys.length > 0) this.options.mirror?.({ kind: 'deletes', keys, ids: deletes.ids })
+    if (keys.length > 0) this.options.onChange?.({ kind: 'deletes', keys, ids: deletes.ids })
   }
 
   /** Removes the ids from these resident scopes. */
@@ -450,7 +450,7 @@ export class ResidentCache {
   followedTexts(texts: ReadonlyArray<{ tenantId: string; before: string | null; after: string | null }>, from: number, to: number): void {
     const current = this.advanceStats(from, to)
     this.countTexts(texts, current)
-    if (current.size > 0) this.options.mirror?.({ kind: 'texts', texts, stats: [...current] })
+    if (current.size > 0) this.options.onChange?.({ kind: 'texts', texts, stats: [...current] })
   }
 
   /** Changed texts into the statistics of the `current` tenants. */
@@ -479,7 +479,7 @@ export class ResidentCache {
   /** Lays row images over the resident scopes, and over the statistics `statsOf` gives. */
   private lay(images: ReadonlyMap<string, RowImage>, statsOf: (tenantId: string) => CorpusStats | undefined): void {
     // What a mirror needs told: the tenants whose statistics took these images, and whether any resident scope did.
-    const counted = this.options.mirror ? new Set<string>() : undefined
+    const counted = this.options.onChange ? new Set<string>() : undefined
     let laid = false
     for (const [id, { before, after }] of images) {
       const memory = (after ?? before) as StoredMemory
@@ -521,7 +521,7 @@ export class ResidentCache {
         this.usedBytes += slot.entry.bytes
       }
     }
-    if (counted && (laid || counted.size > 0)) this.options.mirror?.({ kind: 'lay', images, stats: [...counted] })
+    if (counted && (laid || counted.size > 0)) this.options.onChange?.({ kind: 'lay', images, stats: [...counted] })
     this.evict()
   }
 
@@ -546,7 +546,7 @@ export class ResidentCache {
     this.oversized.clear()
     this.wide.clear()
     this.tenantStats.clear()
-    this.options.mirror?.({ kind: 'clear' })
+    this.options.onChange?.({ kind: 'clear' })
   }
 
   usage(): ResidentCacheStats {
@@ -560,7 +560,7 @@ export class ResidentCache {
   private drop(key: string, slot: Slot): void {
     this.slots.delete(key)
     if (slot.buffer) return
-    this.options.mirror?.({ kind: 'drop', key })
+    this.options.onChange?.({ kind: 'drop', key })
     this.usedBytes -= slot.entry.bytes
     // Rows this slot answered Memory.get for: another resident scope of theirs answers now, if any.
     for (const [id, { memory }] of slot.entry.rows) {
@@ -581,24 +581,26 @@ export class ResidentCache {
   private adopt(slot: Slot): void {
     slot.buffer = undefined
     for (const [id, { memory }] of slot.entry.rows) this.hold(rowKey(memory.tenantId, id), slot)
-    this.options.mirror?.({ kind: 'resident', key: slot.key, scope: slot.scope, rows: [...slot.entry.rows.values()].map((row) => row.memory) })
+    this.options.onChange?.({ kind: 'resident', key: slot.key, scope: slot.scope, rows: [...slot.entry.rows.values()].map((row) => row.memory) })
   }
 
   private dropStats(tenantId: string): void {
-    if (this.tenantStats.delete(tenantId)) this.options.mirror?.({ kind: 'statsDrop', tenantId })
+    if (this.tenantStats.delete(tenantId)) this.options.onChange?.({ kind: 'statsDrop', tenantId })
   }
 
   /**
-   * Replays a change another cache told its mirror (`options.mirror`), in order: this cache then
-   * holds what that one holds. A mirror never loads, counts or evicts on its own.
+   * Replays a change another cache told (`options.onChange`), in order: this cache then holds what
+   * that one holds. A mirror never loads, counts or evicts on its own. Each vector is copied out of
+   * the buffer it came in: a row's vector is a view into its embedding batch's or its read's
+   * buffer, and cloning the view carried the whole buffer.
    */
-  mirror(change: MirroredChange): void {
+  replay(change: MirroredChange): void {
     switch (change.kind) {
       case 'resident': {
         const existing = this.slots.get(change.key)
         if (existing) this.drop(change.key, existing)
         const slot: Slot = { key: change.key, scope: change.scope, entry: new ResidentScope(), buffer: [], loading: undefined, awaited: false }
-        for (const memory of change.rows) slot.entry.put(residentRow(memory))
+        for (const memory of change.rows) slot.entry.put(residentRow({ ...memory, vector: memory.vector.slice() }))
         this.slots.set(change.key, slot)
         this.usedBytes += slot.entry.bytes
         this.adopt(slot)
@@ -606,6 +608,7 @@ export class ResidentCache {
       }
       case 'lay': {
         const counted = new Set(change.stats)
+        for (const image of change.images.values()) if (image.after) image.after.vector = image.after.vector.slice()
         this.lay(change.images, (tenantId) => (counted.has(tenantId) ? this.tenantStats.get(tenantId)?.stats : undefined))
         break
       }

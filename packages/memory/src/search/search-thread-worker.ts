@@ -35,8 +35,9 @@ const deps = {
 
 port.on('message', (message: ToSearchThread) => {
   if (message.type === 'change') {
-    // A change that fails to apply leaves the mirror unlike the main thread's cache: end the thread (the main thread then searches alone).
-    mirror.mirror(message.change)
+    // A change that fails to apply leaves the mirror unlike the main thread's cache: the exception
+    // ends this worker, and the main thread then searches alone.
+    mirror.replay(message.change)
     return
   }
   const { id, request } = message

@@ -31,7 +31,7 @@ const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './search-thread-wor
 /**
  * A second thread that searches resident scopes (`resident.searchThread`): a worker holding a
  * mirror of the main thread's resident cache, told every change of it in order (ResidentCache's
- * `mirror` option), so it holds the same rows and statistics. The main thread hands it searches of
+ * `onChange` option), so it holds the same rows and statistics. The main thread hands it searches of
  * scopes resident on both when it has searches of its own under way; the one message channel keeps
  * order, so a search handed over after a write was acknowledged finds it there. Uses the second core
  * a search on one event loop leaves idle, for twice the resident memory. See docs/architecture.md,
@@ -45,13 +45,14 @@ export class SearchThread {
   private loadReadAt = performance.now()
   private busy = false
   state: 'running' | 'failed' | 'closed' = 'running'
-  /** Searches it answered; those it declined or failed the main thread ran. */
+  /** Searches it answered; those it declined or failed, the main thread ran. */
   searches = 0
   declined = 0
+  failed = 0
 
   constructor(private readonly logger: Logger) {
     this.worker = startModuleWorker(workerUrl, {})
-    // A process may exit with the thread idle.
+    // A process may exit with the thread idle, not with searches waiting on it (see search).
     this.worker.unref()
     this.worker.on('message', (message: FromSearchThread) => this.answer(message))
     this.worker.on('error', (error) => this.fail(String(error)))
@@ -81,7 +82,13 @@ export class SearchThread {
 
   /** One change of the main thread's resident cache, told as it happens. */
   tell(change: MirroredChange): void {
-    if (this.state === 'running') this.post({ type: 'change', change })
+    if (this.state !== 'running') return
+    try {
+      this.worker.postMessage({ type: 'change', change } satisfies ToSearchThread)
+    } catch (error) {
+      // A change that cannot be told leaves the mirror behind: it must not answer again.
+      this.fail(`could not be told a change: ${String(error)}`)
+    }
   }
 
   /** The thread's hits, or undefined when the main thread must search (declined, failed, or the thread is gone). */
@@ -89,8 +96,16 @@ export class SearchThread {
     if (this.state !== 'running') return Promise.resolve(undefined)
     const id = this.nextId++
     return new Promise((resolve) => {
+      try {
+        this.worker.postMessage({ type: 'search', id, request } satisfies ToSearchThread)
+      } catch (error) {
+        // Only this search is lost (a request that cannot be cloned): the main thread runs it.
+        this.logger.debug('memory.search_thread_error', { error: String(error) })
+        resolve(undefined)
+        return
+      }
+      if (this.waiting.size === 0) this.worker.ref()
       this.waiting.set(id, resolve)
-      this.post({ type: 'search', id, request })
     })
   }
 
@@ -100,26 +115,22 @@ export class SearchThread {
     await this.worker.terminate()
   }
 
-  private post(message: ToSearchThread): void {
-    try {
-      this.worker.postMessage(message)
-    } catch (error) {
-      // A change that cannot be told leaves the mirror behind: it must not answer again.
-      this.fail(`could not be told a ${message.type}: ${String(error)}`)
-    }
-  }
-
   private answer(message: FromSearchThread): void {
     const resolve = this.waiting.get(message.id)
     if (!resolve) return
     this.waiting.delete(message.id)
+    if (this.waiting.size === 0) this.worker.unref()
     if ('hits' in message) {
       this.searches++
       resolve(message.hits)
       return
     }
-    this.declined++
-    if ('error' in message) this.logger.debug('memory.search_thread_error', { error: message.error })
+    if ('error' in message) {
+      // The main thread runs the search again, and meets the error itself if it is the input's; one
+      // that happens only here doubles every such search's work, so the first is worth a warning.
+      this.logger[this.failed === 0 ? 'warn' : 'debug']('memory.search_thread_error', { error: message.error })
+      this.failed++
+    } else this.declined++
     resolve(undefined)
   }
 
@@ -135,5 +146,6 @@ export class SearchThread {
   private release(): void {
     for (const resolve of this.waiting.values()) resolve(undefined)
     this.waiting.clear()
+    this.worker.unref()
   }
 }
