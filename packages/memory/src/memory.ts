@@ -281,15 +281,22 @@ export class Memory implements AsyncDisposable {
   /**
    * The search thread's hits (search/search-thread.ts), or undefined when this thread searches: a
    * search alone is fastest here, with no hand-over; with others under way, or this thread busy
-   * (a loaded server), the thread takes what it can of those whose scope is resident (and, but for
-   * vector search, whose tenant's statistics are counted: the thread's mirror holds them too). The
-   * query is embedded here, once: a search the thread gives back keeps its vector.
+   * (a loaded server), the thread takes what it can of those whose scope is resident and holds at
+   * least `resident.searchThreadMinRows` memories (and, but for vector search, whose tenant's statistics are
+   * counted: the thread's mirror holds them too). The query is embedded here, once: a search the
+   * thread gives back keeps its vector.
    */
   private async searchOnThread(request: SearchRequest): Promise<SearchHit[] | undefined> {
     const { engine } = this
     const thread = engine.searchThread
     if (!thread?.free || (engine.searchesUnderWay < 2 && !thread.mainBusy) || request.signal) return undefined
-    if (!engine.cache.resident(request.scope) || (request.mode !== 'vector' && !engine.cache.countedStats(request.scope.tenantId))) return undefined
+    const resident = engine.cache.resident(request.scope)
+    if (
+      !resident ||
+      resident.rows.size < engine.config.resident.searchThreadMinRows ||
+      (request.mode !== 'vector' && !engine.cache.countedStats(request.scope.tenantId))
+    )
+      return undefined
     engine.writer.healthy()
     if (request.mode !== 'keyword') request.vector = (await embed(engine.embedder, [request.query], { kind: 'query' }))[0] as Float32Array
     // Others may have taken its places meanwhile.

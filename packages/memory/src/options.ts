@@ -216,7 +216,10 @@ export const memoryOpenOptionsSchema = z.strictObject({
    * current by the writer. `budgetBytes` bounds its heap (an estimate; 0 turns it off, and every
    * search reads the store); a scope with more than `maxScopeRows` memories is never loaded whole.
    * `searchThread` also searches resident scopes on a worker thread holding a copy of them (twice
-   * the memory), while this thread searches too: concurrent searches use a second core.
+   * the memory), while this thread searches too: concurrent searches use a second core. Scopes of
+   * fewer than `searchThreadMinRows` memories stay on this thread: handing a search over costs it
+   * ~60-80 µs (embedding, posting, taking the answer), about what a search of 100 memories costs
+   * in all, so the thread made those slower (docs/benchmarks/search.findings.md).
    */
   resident: z
     .strictObject({
@@ -227,6 +230,7 @@ export const memoryOpenOptionsSchema = z.strictObject({
         .default(256 * 1024 * 1024),
       maxScopeRows: z.number().int().min(1).max(1_000_000).default(10_000),
       searchThread: z.boolean().default(false),
+      searchThreadMinRows: z.number().int().min(1).default(250),
     })
     .prefault({}),
   /** The LLM for `add(..., { infer: true })`: any OpenAI-compatible endpoint, or a client to share. */

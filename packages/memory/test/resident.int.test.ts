@@ -321,7 +321,7 @@ describe('resident index coherence', () => {
     ['', false],
     [', with the search thread answering some of the searches', true],
   ])('follows interleaved adds, updates, deletes, purges, supersessions and resets under concurrency, reading its own writes%s', async (_, searchThread) => {
-    await using store = await openTemp(embedder, { resident: { searchThread } })
+    await using store = await openTemp(embedder, { resident: { searchThread, searchThreadMinRows: 1 } })
     const { memory } = store
     const random = seededRandom(13)
     const users = ['u0', 'u1', 'u2']

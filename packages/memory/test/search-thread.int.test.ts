@@ -124,7 +124,7 @@ describe('searches on the search thread', () => {
   const threadOf = (memory: Memory) => (memory as unknown as { engine: { searchThread: SearchThread } }).engine.searchThread
 
   it('answer what the main thread answers, read their own writes, and leave the main thread to search once it is gone', async () => {
-    await using store = await openTemp(embedder, { resident: { searchThread: true } })
+    await using store = await openTemp(embedder, { resident: { searchThread: true, searchThreadMinRows: 1 } })
     const { memory } = store
     const topics = ['kayaking on the river', 'chess openings', 'sourdough bread', 'a trip to Lisbon', 'learning the violin']
     for (const userId of ['u1', 'u2']) {
