@@ -257,7 +257,7 @@ export class Memory implements AsyncDisposable {
     let hits: SearchHit[]
     try {
       hits =
-        (await this.searchOnThread(request)) ??
+        (engine.searchThread && (await this.searchOnThread(engine.searchThread, request))) ??
         (await searchMemories(
           {
             embedder: engine.embedder,
@@ -286,10 +286,9 @@ export class Memory implements AsyncDisposable {
    * counted: the thread's mirror holds them too). The query is embedded here, once: a search the
    * thread gives back keeps its vector.
    */
-  private async searchOnThread(request: SearchRequest): Promise<SearchHit[] | undefined> {
+  private async searchOnThread(thread: SearchThread, request: SearchRequest): Promise<SearchHit[] | undefined> {
     const { engine } = this
-    const thread = engine.searchThread
-    if (!thread?.free || (engine.searchesUnderWay < 2 && !thread.mainBusy) || request.signal) return undefined
+    if (!thread.free || (engine.searchesUnderWay < 2 && !thread.mainBusy) || request.signal) return undefined
     const resident = engine.cache.resident(request.scope)
     if (
       !resident ||
