@@ -541,8 +541,9 @@ export class ResidentCache {
   /** Drops everything (after a re-embed: every vector changed). */
   clear(): void {
     this.epoch++
-    for (const [key, slot] of this.slots) this.drop(key, slot)
+    // First, so that no drop hands its rows on to a scope about to go too.
     this.holders.clear()
+    for (const [key, slot] of this.slots) this.drop(key, slot)
     this.oversized.clear()
     this.wide.clear()
     this.tenantStats.clear()

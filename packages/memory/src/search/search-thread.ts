@@ -32,10 +32,10 @@ const workerUrl = new URL(import.meta.url.endsWith('.ts') ? './search-thread-wor
  * A second thread that searches resident scopes (`resident.searchThread`): a worker holding a
  * mirror of the main thread's resident cache, told every change of it in order (ResidentCache's
  * `onChange` option), so it holds the same rows and statistics. The main thread hands it searches of
- * scopes resident on both when it has searches of its own under way; the one message channel keeps
- * order, so a search handed over after a write was acknowledged finds it there. Uses the second core
- * a search on one event loop leaves idle, for twice the resident memory. See docs/architecture.md,
- * "The search thread".
+ * big enough resident scopes when several are under way or it is busy (Memory.searchOnThread); the
+ * one message channel keeps order, so a search handed over after a write was acknowledged finds it
+ * there. Uses the second core a search on one event loop leaves idle, for twice the resident
+ * memory. See docs/architecture.md, "The search thread".
  */
 export class SearchThread {
   private readonly worker: Worker
