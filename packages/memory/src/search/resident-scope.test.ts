@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { storedRow } from '../../test/helpers/fixtures.js'
-import { CorpusStats, countTerms } from './bm25.js'
+import { seededRandom } from '../testing/index.js'
+import { bm25Scorer, CorpusStats, countTerms } from './bm25.js'
 import { fuseHybrid } from './fusion.js'
 import { type ResidentRow, ResidentScope, residentRow } from './resident-scope.js'
 import { tokenize } from './tokenizer.js'
@@ -102,5 +103,40 @@ describe('ResidentScope', () => {
     expect(held.idOrder.rows.length).toBeLessThanOrEqual(200)
     expect(held.threadOrder.rows.length).toBeLessThanOrEqual(200)
     expect(scope.list(all, undefined, 1_000).map((m) => m.text)).toEqual(Array.from({ length: 100 }, (_, i) => `note r${i} round 9`).sort())
+  })
+
+  it('scores keywords exactly as BM25 over the rows it holds, through puts, replacements and removals that move slots', () => {
+    const random = seededRandom(7)
+    const words = Array.from({ length: 40 }, (_, i) => `w${i}`)
+    // Some words in most rows, most in few: long postings and short ones.
+    const text = () => Array.from({ length: 1 + Math.floor(random() * 8) }, () => words[Math.floor(random() ** 2 * words.length)]).join(' ')
+    const scope = new ResidentScope()
+    const held = new Map<string, ResidentRow>()
+    for (let step = 0; step < 3_000; step++) {
+      const id = `m${Math.floor(random() * 300)}`
+      if (random() < 0.3) {
+        scope.remove(id)
+        held.delete(id)
+      } else {
+        const row = residentRow({ ...storedRow(id, text()), vector: Float32Array.of(random(), random()) })
+        scope.put(row)
+        held.set(id, row)
+      }
+      if (step % 500 !== 499) continue
+      const stats = new CorpusStats()
+      for (const row of held.values()) stats.add(row.counts)
+      for (let q = 0; q < 20; q++) {
+        const weights = stats.weights(tokenize(text()))
+        const score = bm25Scorer(weights)
+        const expected = [...held.values()]
+          .map((row) => ({ id: row.memory.id, score: score(row.counts) }))
+          .filter((hit) => hit.score > 0)
+          .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1))
+          .slice(0, 10)
+        expect(scope.keywordSearch(weights, all, 10).map((h) => ({ id: h.memory.id, score: h.score }))).toEqual(expected)
+        const memories = [...held.values()].slice(0, 50).map((row) => row.memory)
+        expect(scope.termScores(weights.terms, weights.norm, memories)).toEqual(memories.map((m) => score((held.get(m.id) as ResidentRow).counts)))
+      }
+    }
   })
 })
