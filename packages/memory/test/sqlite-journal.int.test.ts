@@ -1,4 +1,4 @@
-import { realpathSync } from 'node:fs'
+import { realpathSync, statSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -60,6 +60,39 @@ describe('the SQLite journal commit', () => {
       expect(await store.history('t', 'a')).toMatchObject([{ memoryId: 'a', event: 'ADD', newMemory: null, metadata: null, purged: true }])
     } finally {
       await store.close()
+    }
+  })
+
+  it('opens with the WAL grown to the size it reaches between checkpoints, reuses it, and grows it again after a compaction truncates it', async () => {
+    await using dir = await tempDir('sqlite-wal')
+    const file = join(dir.path, 'metadata.db')
+    const walBytes = () => statSync(`${file}-wal`).size
+    const reserved = 1000 * 4096 // SQLite's defaults: wal_autocheckpoint pages of page_size bytes
+    const store = await openSqliteMetadataStore(file)
+    try {
+      const grown = walBytes()
+      expect(grown).toBeGreaterThanOrEqual(reserved)
+      // Commits start over at the file's beginning: the file does not grow.
+      for (let i = 0; i < 20; i++) {
+        store.markApplied(
+          await store.beginChange({ inserts: [storedRow(`m${i}`, `fact ${i}`)], updates: [], deletes: [] }, [event(`m${i}`, `fact ${i}`)], noPurge),
+        )
+      }
+      expect(walBytes()).toBe(grown)
+      await store.compactErased()
+      expect(walBytes()).toBeGreaterThanOrEqual(reserved)
+      expect(await store.history('t', 'm3')).toMatchObject([{ memoryId: 'm3', newMemory: 'fact 3' }])
+    } finally {
+      await store.close()
+    }
+    // The zeros that grew it were deleted as they were committed.
+    const require = createRequire(import.meta.url)
+    const Database = require('libsql')
+    const db = new Database(file)
+    try {
+      expect(db.prepare('SELECT count(*) AS rows FROM wal_reserve').get()).toMatchObject({ rows: 0 })
+    } finally {
+      db.close()
     }
   })
 

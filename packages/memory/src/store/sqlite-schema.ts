@@ -79,3 +79,12 @@ export const inferenceJobs = sqliteTable(
     index('inference_jobs_tenant_status_idx').on(t.tenantId, t.status, t.id),
   ],
 )
+
+/**
+ * Empty but for a moment at open: a row of zeros committed and deleted there grows the WAL file to
+ * the size it reaches between checkpoints (SqliteMetadataStore, `reserveWal`).
+ */
+export const walReserve = sqliteTable('wal_reserve', {
+  id: integer('id').primaryKey(),
+  pad: blob('pad', { mode: 'buffer' }).notNull(),
+})

@@ -1,0 +1,4 @@
+CREATE TABLE `wal_reserve` (
+	`id` integer PRIMARY KEY NOT NULL,
+	`pad` blob NOT NULL
+);
