@@ -52,7 +52,7 @@ function runChild(args: string[], onProgress: (line: string) => void): Promise<M
 
 export async function runMem0Suite(options: RunOptions): Promise<Mem0SuiteResult> {
   ensureBetterSqlite3(options.progress.log)
-  const sizes = options.quick ? [1000] : [1000, 10_000, 100_000]
+  const sizes = options.sizes ?? (options.quick ? [1000] : [1000, 10_000, 100_000])
   const fillBudgetSeconds = options.quick ? 60 : 300
   const work = await mkdtemp(join(tmpdir(), 'agentmem-bench-mem0-'))
   try {
