@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { storedRow } from '../../test/helpers/fixtures.js'
+import type { FilterNode } from '../filters.js'
 import { seededRandom } from '../testing/index.js'
 import { bm25Scorer, CorpusStats, countTerms } from './bm25.js'
+import { matchesFilter } from './filter-match.js'
 import { fuseHybrid } from './fusion.js'
 import { type ResidentRow, ResidentScope, residentRow } from './resident-scope.js'
 import { tokenize } from './tokenizer.js'
@@ -105,20 +107,31 @@ describe('ResidentScope', () => {
     expect(scope.list(all, undefined, 1_000).map((m) => m.text)).toEqual(Array.from({ length: 100 }, (_, i) => `note r${i} round 9`).sort())
   })
 
-  it('scores keywords exactly as BM25 over the rows it holds, through puts, replacements and removals that move slots', () => {
+  it('ranks exactly as plain cosine and BM25 over the rows it holds, through puts, replacements, removals that move slots and emptying', () => {
     const random = seededRandom(7)
     const words = Array.from({ length: 40 }, (_, i) => `w${i}`)
     // Some words in most rows, most in few: long postings and short ones.
     const text = () => Array.from({ length: 1 + Math.floor(random() * 8) }, () => words[Math.floor(random() ** 2 * words.length)]).join(' ')
     const scope = new ResidentScope()
     const held = new Map<string, ResidentRow>()
-    for (let step = 0; step < 3_000; step++) {
+    const current: FilterNode = { kind: 'compare', op: 'eq', field: { kind: 'metadata', key: 'tag' }, value: 'a' }
+    for (let step = 0; step < 4_000; step++) {
       const id = `m${Math.floor(random() * 300)}`
-      if (random() < 0.3) {
+      if (step === 2_000) {
+        // Emptied row by row, then filled again.
+        for (const gone of [...held.keys()]) scope.remove(gone)
+        held.clear()
+      } else if (random() < 0.3) {
         scope.remove(id)
         held.delete(id)
       } else {
-        const row = residentRow({ ...storedRow(id, text()), vector: Float32Array.of(random(), random()) })
+        const memory = {
+          ...storedRow(id, text()),
+          metadata: { tag: random() < 0.5 ? 'a' : 'b' },
+          validTo: random() < 0.2 ? 1 : null,
+          vector: Float32Array.of(random() - 0.5, random() - 0.5, random() - 0.5),
+        }
+        const row = residentRow(memory)
         scope.put(row)
         held.set(id, row)
       }
@@ -126,16 +139,27 @@ describe('ResidentScope', () => {
       const stats = new CorpusStats()
       for (const row of held.values()) stats.add(row.counts)
       for (let q = 0; q < 20; q++) {
+        const query = { filter: q % 2 === 0 ? undefined : current, currentOnly: q % 4 < 2 }
+        const admitted = [...held.values()].filter(
+          (row) => (!query.currentOnly || row.memory.validTo === null) && (query.filter === undefined || matchesFilter(row.memory, query.filter)),
+        )
+        const best = (hits: Array<{ id: string; score: number }>) => hits.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1)).slice(0, 10)
         const weights = stats.weights(tokenize(text()))
-        const score = bm25Scorer(weights)
-        const expected = [...held.values()]
-          .map((row) => ({ id: row.memory.id, score: score(row.counts) }))
-          .filter((hit) => hit.score > 0)
-          .sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : 1))
-          .slice(0, 10)
-        expect(scope.keywordSearch(weights, all, 10).map((h) => ({ id: h.memory.id, score: h.score }))).toEqual(expected)
+        const bm25 = bm25Scorer(weights)
+        const vector = Float32Array.of(random() - 0.5, random() - 0.5, random() - 0.5)
+        const norm = Math.hypot(...vector)
+        const cosine = (row: ResidentRow) =>
+          (row.memory.vector[0] * vector[0] + row.memory.vector[1] * vector[1] + row.memory.vector[2] * vector[2]) / (row.norm * norm)
+        const [vectorHits, keywordHits] = scope.hybridSearch(vector, norm, weights, query, 10)
+        const expectedVector = best(admitted.map((row) => ({ id: row.memory.id, score: cosine(row) })))
+        expect(vectorHits.map((h) => h.memory.id)).toEqual(expectedVector.map((h) => h.id))
+        for (const [i, h] of vectorHits.entries()) expect(h.score).toBeCloseTo((expectedVector[i] as { score: number }).score, 12)
+        const expectedKeyword = best(admitted.map((row) => ({ id: row.memory.id, score: bm25(row.counts) })).filter((hit) => hit.score > 0))
+        expect(keywordHits.map((h) => ({ id: h.memory.id, score: h.score }))).toEqual(expectedKeyword)
+        // Keyword candidates carry the scan's cosine of their own row.
+        for (const h of keywordHits) expect(h.similarity).toBeCloseTo(cosine(held.get(h.memory.id) as ResidentRow), 12)
         const memories = [...held.values()].slice(0, 50).map((row) => row.memory)
-        expect(scope.termScores(weights.terms, weights.norm, memories)).toEqual(memories.map((m) => score((held.get(m.id) as ResidentRow).counts)))
+        expect(scope.termScores(weights.terms, weights.norm, memories)).toEqual(memories.map((m) => bm25((held.get(m.id) as ResidentRow).counts)))
       }
     }
   })

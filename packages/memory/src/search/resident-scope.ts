@@ -41,8 +41,13 @@ export interface ResidentQuery {
  */
 export class ResidentScope {
   readonly rows = new Map<string, ResidentRow>()
-  /** Term -> the slots of this scope's rows holding it, with the term's frequency in each. */
+  /** Term -> the documents (rows, numbered apart from their slots) holding it, with the term's frequency in each. */
   private readonly postings = new Map<string, Postings>()
+  /** Each document's slot; -1 for a removed row's, whose postings stay until `reindex`. */
+  private docSlots = new Int32Array(0)
+  private nextDoc = 0
+  private livePostings = 0
+  private deadPostings = 0
   /** Duplicate key -> id of the live row with it (an add in this scope checks here). */
   readonly byDedupKey = new Map<string, string>()
   /** Duplicate key -> how many rows hold it: more than one after an update or an import made two alike. */
@@ -58,6 +63,10 @@ export class ResidentScope {
   private norms = new Float64Array(0)
   /** Each slot's length in terms, which BM25 reads for every posting. */
   private lengths = new Float64Array(0)
+  /** 1 where a slot's memory is current (no newer fact superseded it): the top-k passes check it without reading the row. */
+  private current = new Uint8Array(0)
+  /** A slot's memory id, which the top-k passes read only to order tied scores. */
+  private readonly idOf = (slot: number): string => (this.slots[slot] as Slotted).row.memory.id
   private dimensions = 0
   bytes = 0
   /**
@@ -72,16 +81,8 @@ export class ResidentScope {
     this.rows.set(row.memory.id, row)
     this.byDedupKey.set(row.memory.dedupKey, row.memory.id)
     this.dedupHolders.set(row.memory.dedupKey, (this.dedupHolders.get(row.memory.dedupKey) ?? 0) + 1)
-    const entry: Slotted = { row, slot: this.slots.length }
-    for (const [term, tf] of row.counts.terms) {
-      let rows = this.postings.get(term)
-      if (!rows) {
-        rows = { slots: [], tfs: [] }
-        this.postings.set(term, rows)
-      }
-      rows.slots.push(entry.slot)
-      rows.tfs.push(tf)
-    }
+    const entry: Slotted = { row, slot: this.slots.length, doc: this.nextDoc++ }
+    this.index(entry)
     const vector = row.memory.vector
     if (this.dimensions === 0) this.dimensions = vector.length
     // By rows and by floats: a first row with no vector leaves the matrix empty (dimensions 0).
@@ -96,10 +97,14 @@ export class ResidentScope {
       const lengths = new Float64Array(rows)
       lengths.set(this.lengths)
       this.lengths = lengths
+      const current = new Uint8Array(rows)
+      current.set(this.current)
+      this.current = current
     }
     this.matrix.set(vector, entry.slot * this.dimensions)
     this.norms[entry.slot] = row.norm
     this.lengths[entry.slot] = row.counts.length
+    this.current[entry.slot] = row.memory.validTo === null ? 1 : 0
     this.slots.push(entry)
     this.slotted.set(row, entry)
     this.threadOrder.push(row.memory)
@@ -130,33 +135,23 @@ export class ResidentScope {
         }
       }
     }
-    // Finding a slot in a term's postings is a pass over them (a scan of small integers): cheaper
-    // to pay on each removal than a map per term on every search (a search reads ~400 postings of
-    // a 1,000-memory scope).
-    for (const term of row.counts.terms.keys()) {
-      const rows = this.postings.get(term) as Postings
-      const at = rows.slots.indexOf(entry.slot)
-      const lastSlot = rows.slots.pop() as number
-      const lastTf = rows.tfs.pop() as number
-      if (at < rows.slots.length) {
-        rows.slots[at] = lastSlot
-        rows.tfs[at] = lastTf
-      }
-      if (rows.slots.length === 0) this.postings.delete(term)
-    }
+    // Its postings stay, read as removed, until they outnumber the live ones: finding each in its
+    // term's list would cost a pass over the list.
+    this.docSlots[entry.doc] = -1
+    this.livePostings -= row.counts.terms.size
+    this.deadPostings += row.counts.terms.size
     const last = this.slots.pop() as Slotted
     if (last !== entry) {
-      // The last row takes the removed row's slot, in the matrix, beside it and in its postings.
+      // The last row takes the removed row's slot, in the matrix and beside it.
       this.slots[entry.slot] = last
       this.matrix.copyWithin(entry.slot * this.dimensions, last.slot * this.dimensions, (last.slot + 1) * this.dimensions)
       this.norms[entry.slot] = this.norms[last.slot] as number
       this.lengths[entry.slot] = this.lengths[last.slot] as number
-      for (const term of last.row.counts.terms.keys()) {
-        const { slots } = this.postings.get(term) as Postings
-        slots[slots.indexOf(last.slot)] = entry.slot
-      }
+      this.current[entry.slot] = this.current[last.slot] as number
       last.slot = entry.slot
+      this.docSlots[last.doc] = last.slot
     }
+    if (this.deadPostings > 64 && this.deadPostings > this.livePostings) this.reindex()
     this.slotted.delete(row)
     if (row.norm === 0) this.unreadRows--
     this.threadOrder.remove(row.memory)
@@ -245,35 +240,74 @@ export class ResidentScope {
     return similarities
   }
 
+  /** Adds a row's postings, under its document number. */
+  private index(entry: Slotted): void {
+    if (entry.doc >= this.docSlots.length) {
+      const grown = new Int32Array(Math.max(64, (entry.doc + 1) * 2))
+      grown.set(this.docSlots)
+      this.docSlots = grown
+    }
+    this.docSlots[entry.doc] = entry.slot
+    for (const [term, tf] of entry.row.counts.terms) {
+      let rows = this.postings.get(term)
+      if (!rows) {
+        rows = { docs: [], tfs: [] }
+        this.postings.set(term, rows)
+      }
+      rows.docs.push(entry.doc)
+      rows.tfs.push(tf)
+    }
+    this.livePostings += entry.row.counts.terms.size
+  }
+
+  /** Rebuilds the postings of the rows held, numbered by slot: emptying a scope row by row costs a pass over what is left each time half goes. */
+  private reindex(): void {
+    this.postings.clear()
+    this.docSlots = new Int32Array(Math.max(64, this.slots.length * 2))
+    this.nextDoc = 0
+    this.livePostings = 0
+    this.deadPostings = 0
+    for (const entry of this.slots) {
+      entry.doc = this.nextDoc++
+      this.index(entry)
+    }
+  }
+
+  /**
+   * Whether a slot's row may be returned to a read with this query, from the arrays beside the
+   * matrix: only a filter reads the row itself.
+   */
+  private admits(slot: number, { currentOnly, filter }: ResidentQuery): boolean {
+    return (!currentOnly || this.current[slot] === 1) && (filter === undefined || matchesFilter((this.slots[slot] as Slotted).row.memory, filter))
+  }
+
   private vectorTop(similarities: Float64Array, query: ResidentQuery, k: number): ScoredMemory[] {
-    const best = new TopK(k)
-    const { slots } = this
-    const check = query.currentOnly || query.filter !== undefined
+    const best = new TopK(k, this.idOf)
+    const { slots, norms } = this
     let floor = Number.NEGATIVE_INFINITY
     for (let slot = 0; slot < slots.length; slot++) {
       const score = similarities[slot] as number
-      // Most rows of a big scope stop here, before their row is read (a tie may still enter, by id).
-      if (score < floor) continue
-      const row = (slots[slot] as Slotted).row
-      if (row.norm === 0 || (check && !this.visible(row.memory, query))) continue
-      best.offer(row.memory, score, undefined)
+      // Most rows of a big scope stop here (a tie may still enter, by id).
+      if (score < floor || norms[slot] === 0 || !this.admits(slot, query)) continue
+      best.offer(slot, score)
       floor = best.floor
     }
-    return best.sorted()
+    return best.hits(slots, undefined)
   }
 
   private keywordTop({ terms, norm }: QueryWeights, query: ResidentQuery, k: number, similarities: Float64Array | undefined): ScoredMemory[] {
     // Scores by slot in a shared scratch array (a search runs start to end in one call): a Map of
     // rows to scores cost more than the BM25 arithmetic on scopes of 1,000.
     const { stamps, scores, stamp } = keywordScratch(this.slots.length)
-    const { lengths } = this
+    const { docSlots, lengths } = this
     const touched: number[] = []
     for (const { term, weight } of terms) {
       const rows = this.postings.get(term)
       if (!rows) continue
-      const { slots, tfs } = rows
-      for (let i = 0; i < slots.length; i++) {
-        const slot = slots[i] as number
+      const { docs, tfs } = rows
+      for (let i = 0; i < docs.length; i++) {
+        const slot = docSlots[docs[i] as number] as number
+        if (slot < 0) continue
         const tf = tfs[i] as number
         if (stamps[slot] !== stamp) {
           stamps[slot] = stamp
@@ -283,17 +317,15 @@ export class ResidentScope {
         scores[slot] = (scores[slot] as number) + (weight * tf) / (tf + norm(lengths[slot] as number))
       }
     }
-    const best = new TopK(k)
+    const best = new TopK(k, this.idOf)
     let floor = Number.NEGATIVE_INFINITY
     for (const slot of touched) {
       const score = scores[slot] as number
-      if (score < floor) continue
-      const { memory } = (this.slots[slot] as Slotted).row
-      if (!this.visible(memory, query)) continue
-      best.offer(memory, score, similarities?.[slot])
+      if (score < floor || !this.admits(slot, query)) continue
+      best.offer(slot, score)
       floor = best.floor
     }
-    return best.sorted()
+    return best.hits(this.slots, similarities)
   }
 
   /**
@@ -309,7 +341,7 @@ export class ResidentScope {
     memories: readonly StoredMemory[],
   ): Array<number | undefined> {
     const { stamp, stamps, scores } = keywordScratch(this.slots.length)
-    const { lengths } = this
+    const { docSlots, lengths } = this
     const held = memories.map((memory) => {
       const row = this.rows.get(memory.id)
       return row?.memory === memory ? this.slotted.get(row) : undefined
@@ -322,12 +354,12 @@ export class ResidentScope {
     for (const { term, weight } of terms) {
       const rows = this.postings.get(term)
       if (!rows) continue
-      if (rows.slots.length <= held.length) {
-        const { slots, tfs } = rows
-        for (let i = 0; i < slots.length; i++) {
-          const slot = slots[i] as number
+      if (rows.docs.length <= held.length) {
+        const { docs, tfs } = rows
+        for (let i = 0; i < docs.length; i++) {
+          const slot = docSlots[docs[i] as number] as number
           const tf = tfs[i] as number
-          if (stamps[slot] === stamp) scores[slot] = (scores[slot] as number) + (weight * tf) / (tf + norm(lengths[slot] as number))
+          if (slot >= 0 && stamps[slot] === stamp) scores[slot] = (scores[slot] as number) + (weight * tf) / (tf + norm(lengths[slot] as number))
         }
       } else {
         for (const entry of held) {
@@ -340,19 +372,23 @@ export class ResidentScope {
   }
 }
 
-/** A row as one scope holds it: where its vector sits in the scope's matrix (rows are shared by the scopes they belong to). */
+/**
+ * A row as one scope holds it: where its vector sits in the scope's matrix (rows are shared by the
+ * scopes they belong to), and the number its postings know it by, which a slot move leaves alone.
+ */
 interface Slotted {
   row: ResidentRow
   slot: number
+  doc: number
 }
 
 /**
- * One term's postings: the slots of the rows holding it and the term's frequency in each, in
- * step. Small-integer arrays rather than a map of rows: iterating a map of row entries cost ~200
- * ns a posting (profiled), most of it reading each entry's objects.
+ * One term's postings: the documents holding it and the term's frequency in each, in step.
+ * Small-integer arrays rather than a map of rows: iterating a map of row entries cost ~200 ns a
+ * posting (profiled), most of it reading each entry's objects.
  */
 interface Postings {
-  slots: number[]
+  docs: number[]
   tfs: number[]
 }
 
@@ -445,41 +481,63 @@ export function top(hits: ScoredMemory[], k: number): ScoredMemory[] {
   return hits.length > k ? hits.slice(0, k) : hits
 }
 
-/** The best `k` of a stream of hits, kept sorted: a hit that cannot enter costs one comparison. */
+/**
+ * The best `k` slots of a stream of scored slots, best first, equal scores in id order (as
+ * `compareHits`): slots and scores in typed arrays, so a slot that cannot enter costs one
+ * comparison, and no row is read but to order a tie, until the hits are made at the end.
+ */
 class TopK {
-  private readonly hits: ScoredMemory[] = []
+  private readonly scores: Float64Array
+  private readonly slots: Int32Array
+  private size = 0
 
-  constructor(private readonly k: number) {}
+  constructor(
+    private readonly k: number,
+    private readonly idOf: (slot: number) => string,
+  ) {
+    this.scores = new Float64Array(k)
+    this.slots = new Int32Array(k)
+  }
 
-  offer(memory: StoredMemory, score: number, similarity: number | undefined): void {
-    const { hits, k } = this
-    if (hits.length === k) {
-      // Most rows of a big scope stop here, with no allocation.
-      const last = hits[k - 1] as ScoredMemory
-      if ((last.score - score || (memory.id < last.memory.id ? -1 : memory.id > last.memory.id ? 1 : 0)) >= 0) return // compareHits, inlined
-    }
-    // One object shape for every hit, similarity or not.
-    const hit = { memory, score, similarity }
-    if (hits.length === k) hits.pop()
+  offer(slot: number, score: number): void {
+    const { k, scores, slots } = this
+    if (this.size === k && !this.ranksBefore(slot, score, k - 1)) return
     // Binary search: a scope of 100 offers most of its rows to a top 30.
     let lo = 0
-    let hi = hits.length
+    let hi = this.size
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (compareHits(hits[mid] as ScoredMemory, hit) < 0) lo = mid + 1
-      else hi = mid
+      if (this.ranksBefore(slot, score, mid)) hi = mid
+      else lo = mid + 1
     }
-    // Shifted by hand: splice took nearly all of this method's time.
-    for (let i = hits.length; i > lo; i--) hits[i] = hits[i - 1] as ScoredMemory
-    hits[lo] = hit
+    for (let i = Math.min(this.size, k - 1); i > lo; i--) {
+      scores[i] = scores[i - 1] as number
+      slots[i] = slots[i - 1] as number
+    }
+    scores[lo] = score
+    slots[lo] = slot
+    if (this.size < k) this.size++
   }
 
-  /** The score below which a hit cannot enter: the k-th best so far, once there are k. */
+  /** Whether `slot` with `score` ranks before the entry at `at`: a higher score, or the same and a smaller id. */
+  private ranksBefore(slot: number, score: number, at: number): boolean {
+    const other = this.scores[at] as number
+    return score > other || (score === other && this.idOf(slot) < this.idOf(this.slots[at] as number))
+  }
+
+  /** The score below which a slot cannot enter: the k-th best so far, once there are k. */
   get floor(): number {
-    return this.hits.length === this.k ? (this.hits[this.k - 1] as ScoredMemory).score : Number.NEGATIVE_INFINITY
+    return this.size === this.k ? (this.scores[this.k - 1] as number) : Number.NEGATIVE_INFINITY
   }
 
-  sorted(): ScoredMemory[] {
-    return this.hits
+  /** The hits, best first; each carries its slot's cosine from `similarities` when given (keyword candidates of a hybrid search). */
+  hits(rows: readonly Slotted[], similarities: Float64Array | undefined): ScoredMemory[] {
+    const hits: ScoredMemory[] = []
+    for (let i = 0; i < this.size; i++) {
+      const slot = this.slots[i] as number
+      // One object shape for every hit, similarity or not.
+      hits.push({ memory: (rows[slot] as Slotted).row.memory, score: this.scores[i] as number, similarity: similarities?.[slot] })
+    }
+    return hits
   }
 }
