@@ -67,9 +67,14 @@ describe('the SQLite journal commit', () => {
     await using dir = await tempDir('sqlite-wal')
     const file = join(dir.path, 'metadata.db')
     const walBytes = () => statSync(`${file}-wal`).size
-    const reserved = 1000 * 4096 // SQLite's defaults: wal_autocheckpoint pages of page_size bytes
     const store = await openSqliteMetadataStore(file)
+    const require = createRequire(import.meta.url)
+    const Database = require('libsql')
+    const db = new Database(file)
     try {
+      // wal_autocheckpoint pages of page_size bytes (SQLite's defaults: 1,000 of 4,096).
+      const reserved = db.prepare('PRAGMA wal_autocheckpoint').get().wal_autocheckpoint * db.prepare('PRAGMA page_size').get().page_size
+      expect(reserved).toBeGreaterThan(0)
       const grown = walBytes()
       expect(grown).toBeGreaterThanOrEqual(reserved)
       // Commits start over at the file's beginning: the file does not grow.
@@ -82,17 +87,11 @@ describe('the SQLite journal commit', () => {
       await store.compactErased()
       expect(walBytes()).toBeGreaterThanOrEqual(reserved)
       expect(await store.history('t', 'm3')).toMatchObject([{ memoryId: 'm3', newMemory: 'fact 3' }])
-    } finally {
-      await store.close()
-    }
-    // The zeros that grew it were deleted as they were committed.
-    const require = createRequire(import.meta.url)
-    const Database = require('libsql')
-    const db = new Database(file)
-    try {
+      // The zeros that grew it were deleted as they were committed.
       expect(db.prepare('SELECT count(*) AS rows FROM wal_reserve').get()).toMatchObject({ rows: 0 })
     } finally {
       db.close()
+      await store.close()
     }
   })
 

@@ -150,8 +150,6 @@ class JournalCommits {
         drizzleDb
           .insert(walReserve)
           .values({ id: 1, pad: sql`zeroblob(${sql.placeholder('bytes')})` })
-          // A row left by a failed deletion is deleted this time.
-          .onConflictDoNothing()
           .toSQL(),
       )
       this.deleteReserve = prepared(drizzleDb.delete(walReserve).toSQL())
@@ -186,12 +184,17 @@ class JournalCommits {
    * over at the file's beginning. A WAL starts empty at every open (and after a purge's
    * truncation), and a commit that grows the file syncs its new size too: a bare commit took
    * 0.54-0.82 ms p50 against 0.29-0.36 in a WAL grown first, and sequential adds, whose floor is
-   * that commit, ran 645-701/s against 768-904 (probes here, docs/benchmarks/search.findings.md).
-   * Costs one ~4 MB write at open; the pages it used go to SQLite's free list for later rows.
-   * Only an optimisation: a failure (a full disk) leaves commits as they were.
+   * that commit, ran 670-784/s against 819-981 (alternated probe, 200 adds after 5 in a fresh store;
+   * docs/benchmarks/mem0.findings.md). Costs one ~4 MB write at open; the pages it used go to
+   * SQLite's free list (as zeros) for later rows. Only an optimisation: a failure (a full disk)
+   * leaves commits as they were.
    */
   reserveWal(): void {
     try {
+      // A row a crash left between the two commits below.
+      run(this.deleteReserve, {})
+      const { journal_mode: mode } = this.db.prepare('PRAGMA journal_mode').get() as { journal_mode: string }
+      if (mode !== 'wal') return
       const size = statSync(`${this.file}-wal`, { throwIfNoEntry: false })?.size ?? 0
       const { page_size: pageSize } = this.db.prepare('PRAGMA page_size').get() as { page_size: number }
       const { wal_autocheckpoint: pages } = this.db.prepare('PRAGMA wal_autocheckpoint').get() as { wal_autocheckpoint: number }
@@ -359,7 +362,8 @@ class SqliteMetadataStore implements MetadataStore {
       // Deleted rows (a plain delete's history is kept, but applied journal entries, which hold
       // texts, are deleted) leave their bytes in free pages. secure_delete would zero them at
       // every commit, which tripled the cost of each synced write (0.5 -> 1.9 ms); a purge is rare
-      // and explicit, so it rewrites the file without free pages instead, then empties the WAL.
+      // and explicit, so it rewrites the file without free pages instead, then empties the WAL
+      // (and grows it again: its zeros then sit in free pages, which holds no text).
       await this.db.run(sql`VACUUM`)
       await this.db.run(sql`PRAGMA wal_checkpoint(TRUNCATE)`)
       this.journal.reserveWal()
