@@ -148,8 +148,7 @@ describe('ResidentScope', () => {
         const bm25 = bm25Scorer(weights)
         const vector = Float32Array.of(random() - 0.5, random() - 0.5, random() - 0.5)
         const norm = Math.hypot(...vector)
-        const cosine = (row: ResidentRow) =>
-          (row.memory.vector[0] * vector[0] + row.memory.vector[1] * vector[1] + row.memory.vector[2] * vector[2]) / (row.norm * norm)
+        const cosine = (row: ResidentRow) => row.memory.vector.reduce((dot, x, i) => dot + x * (vector[i] as number), 0) / (row.norm * norm)
         const [vectorHits, keywordHits] = scope.hybridSearch(vector, norm, weights, query, 10)
         const expectedVector = best(admitted.map((row) => ({ id: row.memory.id, score: cosine(row) })))
         expect(vectorHits.map((h) => h.memory.id)).toEqual(expectedVector.map((h) => h.id))
