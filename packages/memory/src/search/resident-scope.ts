@@ -52,7 +52,7 @@ export class ResidentScope {
   readonly byDedupKey = new Map<string, string>()
   /** Duplicate key -> how many rows hold it: more than one after an update or an import made two alike. */
   private readonly dedupHolders = new Map<string, number>()
-  private slots: Slotted[] = []
+  private readonly slots: Slotted[] = []
   private readonly slotted = new Map<ResidentRow, Slotted>()
   /** The rows in thread order (context.ts), for context's neighbours. */
   private readonly threadOrder = new SortedRows(compareThreadOrder)
@@ -65,8 +65,6 @@ export class ResidentScope {
   private lengths = new Float64Array(0)
   /** 1 where a slot's memory is current (no newer fact superseded it): the top-k passes check it without reading the row. */
   private current = new Uint8Array(0)
-  /** A slot's memory id, which the top-k passes read only to order tied scores. */
-  private readonly idOf = (slot: number): string => (this.slots[slot] as Slotted).row.memory.id
   private dimensions = 0
   bytes = 0
   /**
@@ -88,18 +86,10 @@ export class ResidentScope {
     // By rows and by floats: a first row with no vector leaves the matrix empty (dimensions 0).
     if (entry.slot >= this.norms.length || (entry.slot + 1) * this.dimensions > this.matrix.length) {
       const rows = Math.max(16, (entry.slot + 1) * 2)
-      const grown = new Float32Array(rows * this.dimensions)
-      grown.set(this.matrix)
-      this.matrix = grown
-      const norms = new Float64Array(rows)
-      norms.set(this.norms)
-      this.norms = norms
-      const lengths = new Float64Array(rows)
-      lengths.set(this.lengths)
-      this.lengths = lengths
-      const current = new Uint8Array(rows)
-      current.set(this.current)
-      this.current = current
+      this.matrix = grown(this.matrix, rows * this.dimensions)
+      this.norms = grown(this.norms, rows)
+      this.lengths = grown(this.lengths, rows)
+      this.current = grown(this.current, rows)
     }
     this.matrix.set(vector, entry.slot * this.dimensions)
     this.norms[entry.slot] = row.norm
@@ -242,11 +232,7 @@ export class ResidentScope {
 
   /** Adds a row's postings, under its document number. */
   private index(entry: Slotted): void {
-    if (entry.doc >= this.docSlots.length) {
-      const grown = new Int32Array(Math.max(64, (entry.doc + 1) * 2))
-      grown.set(this.docSlots)
-      this.docSlots = grown
-    }
+    if (entry.doc >= this.docSlots.length) this.docSlots = grown(this.docSlots, Math.max(64, (entry.doc + 1) * 2))
     this.docSlots[entry.doc] = entry.slot
     for (const [term, tf] of entry.row.counts.terms) {
       let rows = this.postings.get(term)
@@ -282,7 +268,7 @@ export class ResidentScope {
   }
 
   private vectorTop(similarities: Float64Array, query: ResidentQuery, k: number): ScoredMemory[] {
-    const best = new TopK(k, this.idOf)
+    const best = new TopK(k, this.slots)
     const { slots, norms } = this
     let floor = Number.NEGATIVE_INFINITY
     for (let slot = 0; slot < slots.length; slot++) {
@@ -292,7 +278,7 @@ export class ResidentScope {
       best.offer(slot, score)
       floor = best.floor
     }
-    return best.hits(slots, undefined)
+    return best.hits(undefined)
   }
 
   private keywordTop({ terms, norm }: QueryWeights, query: ResidentQuery, k: number, similarities: Float64Array | undefined): ScoredMemory[] {
@@ -317,7 +303,7 @@ export class ResidentScope {
         scores[slot] = (scores[slot] as number) + (weight * tf) / (tf + norm(lengths[slot] as number))
       }
     }
-    const best = new TopK(k, this.idOf)
+    const best = new TopK(k, this.slots)
     let floor = Number.NEGATIVE_INFINITY
     for (const slot of touched) {
       const score = scores[slot] as number
@@ -325,7 +311,7 @@ export class ResidentScope {
       best.offer(slot, score)
       floor = best.floor
     }
-    return best.hits(this.slots, similarities)
+    return best.hits(similarities)
   }
 
   /**
@@ -390,6 +376,13 @@ interface Slotted {
 interface Postings {
   docs: number[]
   tfs: number[]
+}
+
+/** A copy of `array` in a new one of `length` elements (a slot array of a scope outgrowing it). */
+function grown<T extends Float32Array | Float64Array | Int32Array | Uint8Array>(array: T, length: number): T {
+  const copy = new (array.constructor as new (length: number) => T)(length)
+  copy.set(array)
+  return copy
 }
 
 /** Keyword scores by slot; a slot's score counts for this search only while its stamp is the current one. */
@@ -493,7 +486,8 @@ class TopK {
 
   constructor(
     private readonly k: number,
-    private readonly idOf: (slot: number) => string,
+    /** The scope's slots, read only to order a tie and to make the hits. */
+    private readonly rows: readonly Slotted[],
   ) {
     this.scores = new Float64Array(k)
     this.slots = new Int32Array(k)
@@ -525,18 +519,22 @@ class TopK {
     return score > other || (score === other && this.idOf(slot) < this.idOf(this.slots[at] as number))
   }
 
+  private idOf(slot: number): string {
+    return (this.rows[slot] as Slotted).row.memory.id
+  }
+
   /** The score below which a slot cannot enter: the k-th best so far, once there are k. */
   get floor(): number {
     return this.size === this.k ? (this.scores[this.k - 1] as number) : Number.NEGATIVE_INFINITY
   }
 
   /** The hits, best first; each carries its slot's cosine from `similarities` when given (keyword candidates of a hybrid search). */
-  hits(rows: readonly Slotted[], similarities: Float64Array | undefined): ScoredMemory[] {
+  hits(similarities: Float64Array | undefined): ScoredMemory[] {
     const hits: ScoredMemory[] = []
     for (let i = 0; i < this.size; i++) {
       const slot = this.slots[i] as number
       // One object shape for every hit, similarity or not.
-      hits.push({ memory: (rows[slot] as Slotted).row.memory, score: this.scores[i] as number, similarity: similarities?.[slot] })
+      hits.push({ memory: (this.rows[slot] as Slotted).row.memory, score: this.scores[i] as number, similarity: similarities?.[slot] })
     }
     return hits
   }
