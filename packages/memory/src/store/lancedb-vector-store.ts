@@ -19,7 +19,7 @@ export async function openLanceProvider(uri: string, storageOptions?: Record<str
         const names = await db.tableNames()
         const table = names.includes(name) ? await openOrRecreate(db, name, dimensions) : await createTable(db, name, dimensions)
         await addMissingColumns(table)
-        return new LanceVectorStore(table, dimensions)
+        return new LanceVectorStore(table, dimensions, await tableEnd(table))
       } catch (e) {
         throw storageFailed('open table', e)
       }
@@ -88,10 +88,45 @@ async function addMissingColumns(table: lancedb.Table): Promise<void> {
   if (!schema.fields.some((f) => f.name === 'valid_to')) await table.addColumns([{ name: 'valid_to', valueSql: 'CAST(NULL AS BIGINT)' }])
 }
 
+/**
+ * The address past every row's (a row address is its fragment's id, shifted 32 bits, plus its
+ * offset in the fragment; a table without stable row ids, as created here, reads it as `_rowid`):
+ * a fragment written later starts there or beyond.
+ */
+async function tableEnd(table: lancedb.Table): Promise<bigint> {
+  const rows = await table.countRows()
+  if (rows === 0) return 0n
+  // A plain scan reads fragments in order, so its last row is in the last fragment. Checked, since
+  // the order is LanceDB's choice: a wrong end would later lay out old rows again (slow, not wrong).
+  const [last] = await table
+    .query()
+    .select(['id'])
+    .withRowId()
+    .offset(rows - 1)
+    .limit(1)
+    .toArray()
+  const after = ((BigInt(last?._rowid ?? 0n) >> 32n) + 1n) << 32n
+  if ((await table.query().where(`_rowaddr >= ${after}`).select(['id']).limit(1).toArray()).length === 0) return after
+  let highest = 0n
+  for await (const batch of table.query().select(['id']).withRowId()) {
+    for (const id of batch.getChild('_rowid')?.toArray() ?? []) if (id > highest) highest = id
+  }
+  return ((highest >> 32n) + 1n) << 32n
+}
+
+/**
+ * Rows per commit when maintenance lays rows out in scope order; each batch is read whole into
+ * memory (~80 MB of 384-dimension rows).
+ */
+const layoutBatchRows = 50_000
+/**
+ * Fewer new rows than this are left in arrival order: rewriting them costs a pass over the whole
+ * table's ids (~0.25 s at 1M rows) for little, as a few rows are as many seeks either way.
+ */
+const layoutMinRows = 1_000
+
 /** How long superseded table versions are kept for reads still using them. */
 const versionRetentionMs = 60_000
-/** Rows per commit when a purge rewrites the table. */
-const purgeBatchRows = 10_000
 
 const rowColumns = [
   'id',
@@ -156,6 +191,8 @@ class LanceVectorStore implements VectorStore {
   constructor(
     private readonly table: lancedb.Table,
     readonly dimensions: number,
+    /** Where rows written since the last maintenance begin; they are in arrival order (see layOutByScope). */
+    private newRowsFrom: bigint,
   ) {
     this.schema = tableSchema(dimensions)
   }
@@ -192,6 +229,75 @@ class LanceVectorStore implements VectorStore {
       validTo,
     ]
     const data = makeData({ type: new Struct(fields), length: memories.length, nullCount: 0, children: children as never })
+    return new Table([new RecordBatch(this.schema, data)])
+  }
+
+  /**
+   * These rows in this order. Arrow JS has no take kernel, and going through row objects cost
+   * ~50 µs a row: this copies each column's bytes (strings, int64s, vectors) in the new order.
+   */
+  private reordered(rows: import('apache-arrow').Table, order: readonly number[]): import('apache-arrow').Table {
+    const { makeData, RecordBatch, Struct, Table } = arrow
+    // Where each output row comes from: which batch of the table, and where in it.
+    const starts = rows.batches.map((batch) => batch.numRows)
+    const batchOf = new Int32Array(order.length)
+    const indexIn = new Int32Array(order.length)
+    order.forEach((row, to) => {
+      let b = 0
+      let index = row
+      while (index >= (starts[b] as number)) index -= starts[b++] as number
+      batchOf[to] = b
+      indexIn[to] = index
+    })
+    const length = order.length
+    const children = this.schema.fields.map((field) => {
+      const chunks = (rows.getChild(field.name) as import('apache-arrow').Vector).data
+      const chunk = (to: number) => chunks[batchOf[to] as number] as import('apache-arrow').Data
+      const valid = new Uint8Array(Math.ceil(length / 8))
+      let nullCount = 0
+      for (let to = 0; to < length; to++) {
+        if (chunk(to).getValid(indexIn[to] as number)) valid[to >> 3] = (valid[to >> 3] as number) | (1 << (to & 7))
+        else nullCount++
+      }
+      const nullBitmap = nullCount > 0 ? valid : undefined
+      if (arrow.DataType.isUtf8(field.type)) {
+        const valueOffsets = new Int32Array(length + 1)
+        for (let to = 0; to < length; to++) {
+          const { valueOffsets: from, offset } = chunk(to)
+          const index = offset + (indexIn[to] as number)
+          valueOffsets[to + 1] = (valueOffsets[to] as number) + (from[index + 1] as number) - (from[index] as number)
+        }
+        const data = new Uint8Array(valueOffsets[length] as number)
+        for (let to = 0; to < length; to++) {
+          const { valueOffsets: from, values, offset } = chunk(to)
+          const index = offset + (indexIn[to] as number)
+          data.set((values as Uint8Array).subarray(from[index], from[index + 1]), valueOffsets[to] as number)
+        }
+        return makeData({ type: field.type, length, nullCount, nullBitmap, valueOffsets, data })
+      }
+      if (arrow.DataType.isInt(field.type)) {
+        const data = new BigInt64Array(length)
+        for (let to = 0; to < length; to++) {
+          const { values, offset } = chunk(to)
+          data[to] = (values as BigInt64Array)[offset + (indexIn[to] as number)] as bigint
+        }
+        return makeData({ type: field.type, length, nullCount, nullBitmap, data })
+      }
+      const floats = new Float32Array(length * this.dimensions)
+      for (let to = 0; to < length; to++) {
+        const { children, offset } = chunk(to)
+        const values = children[0] as import('apache-arrow').Data
+        const first = values.offset + (offset + (indexIn[to] as number)) * this.dimensions
+        floats.set((values.values as Float32Array).subarray(first, first + this.dimensions), to * this.dimensions)
+      }
+      return makeData({
+        type: field.type,
+        length,
+        nullCount: 0,
+        child: makeData({ type: (field.type as import('apache-arrow').FixedSizeList).children[0]?.type, data: floats }),
+      })
+    })
+    const data = makeData({ type: new Struct(this.schema.fields), length, nullCount: 0, children: children as never })
     return new Table([new RecordBatch(this.schema, data)])
   }
 
@@ -456,10 +562,16 @@ class LanceVectorStore implements VectorStore {
       // Compaction merges small fragments and folds new rows into every index (FTS included).
       // Old versions are dropped after a minute (LanceDB's default keeps them a week, which grew
       // a 100k-memory store to 10x its size); a purge drops them all at once.
-      if (options.purge) await this.rewriteAll()
+      if (options.purge) {
+        await this.layOutByScope(0n, { everyRow: true })
+        await this.table.createIndex('text', { config: ftsIndex(), replace: true })
+      } else {
+        await this.layOutByScope(this.newRowsFrom, { everyRow: false })
+      }
       const cleanupOlderThan = new Date(options.purge ? Date.now() : Date.now() - versionRetentionMs)
       await this.table.optimize({ cleanupOlderThan, deleteUnverified: false })
       this.unindexed = 0
+      this.newRowsFrom = await tableEnd(this.table)
       const indices = await this.table.listIndices()
       if (!indices.some((i) => i.columns.includes('vector')) && (await this.table.countRows()) >= options.annIndexThreshold) {
         await this.table.createIndex('vector', { config: lancedb.Index.ivfPq({ distanceType: 'cosine' }) })
@@ -470,16 +582,66 @@ class LanceVectorStore implements VectorStore {
   }
 
   /**
-   * Compaction leaves a fragment whose deleted share is small as it is, deleted rows' bytes
-   * included, and the full-text index keeps their tokens. So a purge rewrites every row (an update
-   * by id, one commit per batch: a crash midway loses nothing), which leaves the old fragments
-   * wholly deleted, and rebuilds the full-text index; the cleanup after it removes the old files.
+   * Rewrites the rows from address `from` on grouped by scope (tenant, user, agent, run), in thread
+   * order within each. Writes land in arrival order, so a scope's rows end up scattered over the
+   * whole table, and reading a scope (a first search, a list) costs a seek per row: at 1M
+   * memories, a first hybrid search of a 1,000-memory scope took 123 ms (p50) with its rows
+   * scattered, 50 with them together. Compaction keeps the order of what it merges, so each
+   * maintenance adds one run (a stretch of adjacent rows) per scope it saw writes for.
+   *
+   * Each batch is an update by id (one commit: a crash midway loses and duplicates nothing) whose
+   * new rows land in the order given; that holds for LanceDB's hash join (`useIndex(false)`), not
+   * for its index lookup, which writes in the old rows' order. `everyRow` (a purge) rewrites every
+   * row, which also leaves no deleted row's bytes in the old fragments; otherwise the rows stay
+   * where they are unless laying them out at least halves their number of runs.
    */
-  private async rewriteAll(): Promise<void> {
-    for await (const batch of this.scan(purgeBatchRows)) {
-      await this.table.mergeInsert('id').whenMatchedUpdateAll().execute(this.toArrow(batch))
+  private async layOutByScope(from: bigint, options: { everyRow: boolean }): Promise<void> {
+    const keys = await this.table
+      .query()
+      .where(`_rowaddr >= ${from}`)
+      .select(['tenant_id', 'user_id', 'agent_id', 'run_id', 'created_at', 'id'])
+      .withRowId()
+      .toArrow()
+    const count = keys.numRows
+    if (count === 0 || (!options.everyRow && count < layoutMinRows)) return
+    const column = (name: string) => keys.getChild(name) as import('apache-arrow').Vector
+    const [tenants, users, agents, runs, ids] = [column('tenant_id'), column('user_id'), column('agent_id'), column('run_id'), column('id')]
+    // Each row's scope as a number, in the order of the scopes' keys.
+    const scopeOf = new Int32Array(count)
+    const scopes = new Map<string, number>()
+    let runsNow = 0
+    for (let i = 0; i < count; i++) {
+      const key = `${tenants.get(i)}\u0000${users.get(i) ?? ''}\u0000${agents.get(i) ?? ''}\u0000${runs.get(i) ?? ''}`
+      const scope = scopes.get(key) ?? scopes.size
+      scopes.set(key, scope)
+      scopeOf[i] = scope
+      if (i === 0 || scopeOf[i - 1] !== scope) runsNow++
     }
-    await this.table.createIndex('text', { config: ftsIndex(), replace: true })
+    if (!options.everyRow && scopes.size * 2 > runsNow) return
+    const rank = new Int32Array(scopes.size)
+    ;[...scopes.keys()].sort().forEach((key, position) => {
+      rank[scopes.get(key) as number] = position
+    })
+    const times = Float64Array.from(column('created_at').toArray() as BigInt64Array, Number)
+    const order = Uint32Array.from({ length: count }, (_, i) => i).sort(
+      (a, b) =>
+        (rank[scopeOf[a] as number] as number) - (rank[scopeOf[b] as number] as number) ||
+        (times[a] as number) - (times[b] as number) ||
+        (ids.get(a) < ids.get(b) ? -1 : 1),
+    )
+    const addresses = column('_rowid').toArray() as BigUint64Array
+    for (let start = 0; start < count; start += layoutBatchRows) {
+      const batch = Array.from(order.subarray(start, start + layoutBatchRows), (i) => addresses[i] as bigint)
+      // A take returns rows in address order: put them back in the batch's.
+      const taken = await this.table.takeRowIds(batch).select(rowColumns).withRowId().toArrow()
+      const takenFrom = taken.getChild('_rowid')?.toArray() as BigUint64Array
+      const position = new Map(Array.from(takenFrom, (address, i) => [address, i] as const))
+      const arrowed = this.reordered(
+        taken,
+        batch.map((address) => position.get(address) as number),
+      )
+      await this.table.mergeInsert('id').useIndex(false).whenMatchedUpdateAll().execute(arrowed)
+    }
   }
 
   close(): void {

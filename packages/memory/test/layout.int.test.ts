@@ -1,0 +1,94 @@
+import { join } from 'node:path'
+import type { Embedder } from '@agentmem/embeddings'
+import * as lancedb from '@lancedb/lancedb'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Memory } from '../src/index.js'
+import { defaultEmbedder, openTemp } from './helpers/fixtures.js'
+
+const users = ['ada', 'bo', 'cy', 'di', 'ed', 'flo']
+const topics = ['hiking in the alps', 'sourdough bread', 'jazz piano', 'chess openings', 'tomato seedlings', 'rust lifetimes']
+
+/** `count` memories written round-robin over the users (and two agents), as many users' traffic arrives. */
+async function addInterleaved(memory: Memory, count: number, from: number): Promise<void> {
+  for (let start = from; start < from + count; start += 300) {
+    await memory.addBatch(
+      Array.from({ length: Math.min(300, from + count - start) }, (_, i) => {
+        const n = start + i
+        return { messages: `note ${n} about ${topics[n % topics.length]}`, userId: users[n % users.length], agentId: n % 12 < 6 ? 'a1' : 'a2', metadata: { n } }
+      }),
+    )
+  }
+}
+
+/** For each user, how many runs of adjacent row addresses its rows make in the table's files. */
+async function runsPerUser(path: string): Promise<Record<string, number>> {
+  const table = await (await lancedb.connect(join(path, 'vectors'))).openTable('memories')
+  const runs: Record<string, number> = {}
+  for (const user of users) {
+    const rows = await table.query().where(`user_id = '${user}'`).select(['id']).withRowId().toArray()
+    const addresses = rows.map((r) => r._rowid as bigint).sort((a, b) => (a < b ? -1 : 1))
+    runs[user] = addresses.filter((address, i) => i === 0 || address !== (addresses[i - 1] as bigint) + 1n).length
+  }
+  table.close()
+  return runs
+}
+
+/** Everything a reader can see of the store, keyed by id. */
+async function snapshot(memory: Memory) {
+  const all = await Promise.all(users.map((userId) => memory.getAll({ userId, limit: 1_000 })))
+  return new Map(all.flatMap((page) => page.results.map((m) => [m.id, [m.memory, m.userId, m.agentId, m.metadata, m.createdAt, m.updatedAt]])))
+}
+
+async function total(memory: Memory): Promise<number> {
+  let sum = 0
+  for (const userId of users) sum += await memory.count({ userId })
+  return sum
+}
+
+describe('maintenance lays rows out by scope', () => {
+  let embedder: Embedder
+  beforeAll(async () => {
+    embedder = await defaultEmbedder()
+  })
+  afterAll(async () => {
+    await embedder.close()
+  })
+
+  it('groups the rows written since the last maintenance by scope, changing no memory', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    await addInterleaved(memory, 1_200, 0)
+    const before = await snapshot(memory)
+    const searchBefore = await memory.search('jazz piano', { userId: 'cy', topK: 20 })
+    // Arrival order: every row of a user sits between other users' rows.
+    expect(Object.values(await runsPerUser(store.path))).toEqual(users.map(() => 200))
+
+    await memory.optimize()
+    expect(await runsPerUser(store.path)).toEqual(Object.fromEntries(users.map((u) => [u, 1])))
+    expect(await snapshot(memory)).toEqual(before)
+    expect(await total(memory)).toBe(1_200)
+    expect(await memory.search('jazz piano', { userId: 'cy', topK: 20 })).toEqual(searchBefore)
+    expect((await memory.getAll({ userId: 'bo', filters: { metadata: { n: { gte: 1_000 } } }, limit: 100 })).results).toHaveLength(33)
+
+    // Rows laid out by an earlier maintenance stay put: the next adds make one more run per scope.
+    await addInterleaved(memory, 1_200, 1_200)
+    await memory.optimize()
+    expect(await runsPerUser(store.path)).toEqual(Object.fromEntries(users.map((u) => [u, 2])))
+    expect(await total(memory)).toBe(2_400)
+    expect((await memory.search('chess openings', { userId: 'di', mode: 'keyword', topK: 500 })).results).toHaveLength(400)
+  })
+
+  it('a purge, which rewrites every row, lays them all out by scope', async () => {
+    await using store = await openTemp(embedder)
+    const { memory } = store
+    // Fewer new rows than a maintenance lays out: they stay in arrival order.
+    await addInterleaved(memory, 600, 0)
+    await memory.optimize()
+    expect(Object.values(await runsPerUser(store.path))).toEqual(users.map(() => 100))
+    const victim = (await memory.getAll({ userId: 'ed', limit: 1 })).results[0]?.id as string
+    await memory.delete(victim, { purge: true })
+    expect(await runsPerUser(store.path)).toEqual(Object.fromEntries(users.map((u) => [u, 1])))
+    expect(await total(memory)).toBe(599)
+    expect((await memory.search('tomato seedlings', { userId: 'ed', mode: 'keyword', topK: 500 })).results).toHaveLength(99)
+  })
+})
