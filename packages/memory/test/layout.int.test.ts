@@ -3,7 +3,9 @@ import type { Embedder } from '@agentmem/embeddings'
 import * as lancedb from '@lancedb/lancedb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Memory } from '../src/index.js'
-import { defaultEmbedder, openTemp } from './helpers/fixtures.js'
+import { openLanceProvider } from '../src/store/lancedb-vector-store.js'
+import type { StoredMemory } from '../src/store/types.js'
+import { type Backend, defaultEmbedder, localBackend, openTemp, type StoreLocation, sharedBackend, tempDir, useBackend } from './helpers/fixtures.js'
 
 const users = ['ada', 'bo', 'cy', 'di', 'ed', 'flo']
 const topics = ['hiking in the alps', 'sourdough bread', 'jazz piano', 'chess openings', 'tomato seedlings', 'rust lifetimes']
@@ -21,8 +23,9 @@ async function addInterleaved(memory: Memory, count: number, from: number): Prom
 }
 
 /** For each user, how many runs of adjacent row addresses its rows make in the table's files. */
-async function runsPerUser(path: string): Promise<Record<string, number>> {
-  const table = await (await lancedb.connect(join(path, 'vectors'))).openTable('memories')
+async function runsPerUser(location: StoreLocation): Promise<Record<string, number>> {
+  const uri = location.vectorsUrl ?? join(location.path, 'vectors')
+  const table = await (await lancedb.connect(uri, location.storageOptions && { storageOptions: location.storageOptions })).openTable('memories')
   const runs: Record<string, number> = {}
   for (const user of users) {
     const rows = await table.query().where(`user_id = '${user}'`).select(['id']).withRowId().toArray()
@@ -45,13 +48,16 @@ async function total(memory: Memory): Promise<number> {
   return sum
 }
 
-describe('maintenance lays rows out by scope', () => {
+// On both backends: the layout reads and writes by row address, which object storage serves differently.
+describe.each<Backend>([localBackend, sharedBackend()])('maintenance lays rows out by scope, on $name', (backend) => {
   let embedder: Embedder
   beforeAll(async () => {
+    useBackend(backend)
     embedder = await defaultEmbedder()
   })
   afterAll(async () => {
-    await embedder.close()
+    useBackend(localBackend)
+    await Promise.all([embedder.close(), backend.stop()])
   })
 
   it('groups the rows written since the last maintenance by scope, changing no memory', async () => {
@@ -61,10 +67,10 @@ describe('maintenance lays rows out by scope', () => {
     const before = await snapshot(memory)
     const searchBefore = await memory.search('jazz piano', { userId: 'cy', topK: 20 })
     // Arrival order: every row of a user sits between other users' rows.
-    expect(Object.values(await runsPerUser(store.path))).toEqual(users.map(() => 200))
+    expect(Object.values(await runsPerUser(store.location))).toEqual(users.map(() => 200))
 
     await memory.optimize()
-    expect(await runsPerUser(store.path)).toEqual(Object.fromEntries(users.map((u) => [u, 1])))
+    expect(await runsPerUser(store.location)).toEqual(Object.fromEntries(users.map((u) => [u, 1])))
     expect(await snapshot(memory)).toEqual(before)
     expect(await total(memory)).toBe(1_200)
     expect(await memory.search('jazz piano', { userId: 'cy', topK: 20 })).toEqual(searchBefore)
@@ -73,7 +79,7 @@ describe('maintenance lays rows out by scope', () => {
     // Rows laid out by an earlier maintenance stay put: the next adds make one more run per scope.
     await addInterleaved(memory, 1_200, 1_200)
     await memory.optimize()
-    expect(await runsPerUser(store.path)).toEqual(Object.fromEntries(users.map((u) => [u, 2])))
+    expect(await runsPerUser(store.location)).toEqual(Object.fromEntries(users.map((u) => [u, 2])))
     expect(await total(memory)).toBe(2_400)
     expect((await memory.search('chess openings', { userId: 'di', mode: 'keyword', topK: 500 })).results).toHaveLength(400)
   })
@@ -84,11 +90,62 @@ describe('maintenance lays rows out by scope', () => {
     // Fewer new rows than a maintenance lays out: they stay in arrival order.
     await addInterleaved(memory, 600, 0)
     await memory.optimize()
-    expect(Object.values(await runsPerUser(store.path))).toEqual(users.map(() => 100))
+    expect(Object.values(await runsPerUser(store.location))).toEqual(users.map(() => 100))
     const victim = (await memory.getAll({ userId: 'ed', limit: 1 })).results[0]?.id as string
     await memory.delete(victim, { purge: true })
-    expect(await runsPerUser(store.path)).toEqual(Object.fromEntries(users.map((u) => [u, 1])))
+    expect(await runsPerUser(store.location)).toEqual(Object.fromEntries(users.map((u) => [u, 1])))
     expect(await total(memory)).toBe(599)
     expect((await memory.search('tomato seedlings', { userId: 'ed', mode: 'keyword', topK: 500 })).results).toHaveLength(99)
+  })
+})
+
+/** Rows as the writer stores them, written round-robin over the users. */
+function storedRows(count: number): StoredMemory[] {
+  return Array.from({ length: count }, (_, n) => ({
+    id: `m-${String(n).padStart(6, '0')}`,
+    tenantId: 'default',
+    userId: users[n % users.length] as string,
+    agentId: n % 3 === 0 ? null : 'a1',
+    runId: null,
+    role: null,
+    text: `note ${n}${'.'.repeat(n % 50)}`,
+    dedupKey: `key-${n}`,
+    metadata: n % 2 === 0 ? {} : { n },
+    createdAt: n,
+    updatedAt: n,
+    validTo: n % 5 === 0 ? n + 1 : null,
+    vector: Float32Array.of(1, n % 7, n / 1000, 1),
+  }))
+}
+
+describe('scope layout in the vector store', () => {
+  it('reorders every column of many rows, over several slices, without changing one', async () => {
+    await using dir = await tempDir('layout')
+    const store = await (await openLanceProvider(join(dir.path, 'vectors'))).open('memories', 4)
+    const rows = storedRows(12_000)
+    await store.apply({ inserts: rows, updates: [], deletes: [] })
+    await store.maintain({ purge: false, annIndexThreshold: 1_000_000 })
+    // Each (user, agent) pair is a scope; a user's scopes sort next to each other.
+    expect(Object.values(await runsPerUser({ path: dir.path }))).toEqual(users.map(() => 1))
+    const stored = []
+    for await (const batch of store.scan(5_000)) stored.push(...batch)
+    expect(stored).toEqual(rows)
+    store.close()
+  })
+
+  it('a store that refreshed onto another process’s writes lays none of them out', async () => {
+    await using dir = await tempDir('layout')
+    const uri = join(dir.path, 'vectors')
+    const [writer, follower] = await Promise.all([openLanceProvider(uri), openLanceProvider(uri)])
+    const ours = await writer.open('memories', 4)
+    const theirs = await follower.open('memories', 4)
+    await ours.apply({ inserts: storedRows(1_200), updates: [], deletes: [] })
+    // The other process's maintenance (its compaction's fragments, the rows it laid out or not)
+    // is not this one's to redo: after a refresh, the first maintenance here only compacts.
+    await theirs.refresh()
+    await theirs.maintain({ purge: false, annIndexThreshold: 1_000_000 })
+    expect(Object.values(await runsPerUser({ path: dir.path }))).toEqual(users.map(() => 200))
+    ours.close()
+    theirs.close()
   })
 })

@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module'
+import { setImmediate as loopTurned } from 'node:timers/promises'
 import * as lancedb from '@lancedb/lancedb'
 import { storageFailed } from '../errors.js'
 import type { FilterNode } from '../filters.js'
@@ -124,6 +125,8 @@ const layoutBatchRows = 50_000
  * table's ids (~0.25 s at 1M rows) for little, as a few rows are as many seeks either way.
  */
 const layoutMinRows = 1_000
+/** Rows of one column reordered between two turns of the event loop (a few ms of work). */
+const layoutSliceRows = 5_000
 
 /** How long superseded table versions are kept for reads still using them. */
 const versionRetentionMs = 60_000
@@ -191,8 +194,8 @@ class LanceVectorStore implements VectorStore {
   constructor(
     private readonly table: lancedb.Table,
     readonly dimensions: number,
-    /** Where rows written since the last maintenance begin; they are in arrival order (see layOutByScope). */
-    private newRowsFrom: bigint,
+    /** Where rows written since the last maintenance begin, in arrival order (see layOutByScope); undefined when not known. */
+    private newRowsFrom: bigint | undefined,
   ) {
     this.schema = tableSchema(dimensions)
   }
@@ -233,15 +236,16 @@ class LanceVectorStore implements VectorStore {
   }
 
   /**
-   * These rows in this order. Arrow JS has no take kernel, and going through row objects cost
+   * These rows in this order, as one batch. Arrow JS has no take kernel, and going through row objects cost
    * ~50 µs a row: this copies each column's bytes (strings, int64s, vectors) in the new order.
    */
-  private reordered(rows: import('apache-arrow').Table, order: readonly number[]): import('apache-arrow').Table {
-    const { makeData, RecordBatch, Struct, Table } = arrow
+  private async reordered(rows: import('apache-arrow').Table, order: readonly number[]): Promise<import('apache-arrow').RecordBatch> {
+    const { makeData, RecordBatch, Struct } = arrow
+    const length = order.length
     // Where each output row comes from: which batch of the table, and where in it.
     const starts = rows.batches.map((batch) => batch.numRows)
-    const batchOf = new Int32Array(order.length)
-    const indexIn = new Int32Array(order.length)
+    const batchOf = new Int32Array(length)
+    const indexIn = new Int32Array(length)
     order.forEach((row, to) => {
       let b = 0
       let index = row
@@ -249,56 +253,58 @@ class LanceVectorStore implements VectorStore {
       batchOf[to] = b
       indexIn[to] = index
     })
-    const length = order.length
-    const children = this.schema.fields.map((field) => {
+    // Searches go on meanwhile: the event loop turns every `layoutSliceRows` rows.
+    const everyRow = async (each: (to: number) => void) => {
+      for (let to = 0; to < length; to++) {
+        each(to)
+        if (to % layoutSliceRows === layoutSliceRows - 1) await loopTurned()
+      }
+    }
+    const children: import('apache-arrow').Data[] = []
+    for (const field of this.schema.fields) {
       const chunks = (rows.getChild(field.name) as import('apache-arrow').Vector).data
       const chunk = (to: number) => chunks[batchOf[to] as number] as import('apache-arrow').Data
       const valid = new Uint8Array(Math.ceil(length / 8))
       let nullCount = 0
-      for (let to = 0; to < length; to++) {
+      await everyRow((to) => {
         if (chunk(to).getValid(indexIn[to] as number)) valid[to >> 3] = (valid[to >> 3] as number) | (1 << (to & 7))
         else nullCount++
-      }
+      })
       const nullBitmap = nullCount > 0 ? valid : undefined
       if (arrow.DataType.isUtf8(field.type)) {
         const valueOffsets = new Int32Array(length + 1)
-        for (let to = 0; to < length; to++) {
+        await everyRow((to) => {
           const { valueOffsets: from, offset } = chunk(to)
           const index = offset + (indexIn[to] as number)
           valueOffsets[to + 1] = (valueOffsets[to] as number) + (from[index + 1] as number) - (from[index] as number)
-        }
+        })
         const data = new Uint8Array(valueOffsets[length] as number)
-        for (let to = 0; to < length; to++) {
+        await everyRow((to) => {
           const { valueOffsets: from, values, offset } = chunk(to)
           const index = offset + (indexIn[to] as number)
           data.set((values as Uint8Array).subarray(from[index], from[index + 1]), valueOffsets[to] as number)
-        }
-        return makeData({ type: field.type, length, nullCount, nullBitmap, valueOffsets, data })
-      }
-      if (arrow.DataType.isInt(field.type)) {
+        })
+        children.push(makeData({ type: field.type, length, nullCount, nullBitmap, valueOffsets, data }))
+      } else if (arrow.DataType.isInt(field.type)) {
         const data = new BigInt64Array(length)
-        for (let to = 0; to < length; to++) {
+        await everyRow((to) => {
           const { values, offset } = chunk(to)
           data[to] = (values as BigInt64Array)[offset + (indexIn[to] as number)] as bigint
-        }
-        return makeData({ type: field.type, length, nullCount, nullBitmap, data })
+        })
+        children.push(makeData({ type: field.type, length, nullCount, nullBitmap, data }))
+      } else {
+        const floats = new Float32Array(length * this.dimensions)
+        await everyRow((to) => {
+          const { children, offset } = chunk(to)
+          const values = children[0] as import('apache-arrow').Data
+          const first = values.offset + (offset + (indexIn[to] as number)) * this.dimensions
+          floats.set((values.values as Float32Array).subarray(first, first + this.dimensions), to * this.dimensions)
+        })
+        const child = makeData({ type: (field.type as import('apache-arrow').FixedSizeList).children[0]?.type, data: floats })
+        children.push(makeData({ type: field.type, length, nullCount: 0, child }))
       }
-      const floats = new Float32Array(length * this.dimensions)
-      for (let to = 0; to < length; to++) {
-        const { children, offset } = chunk(to)
-        const values = children[0] as import('apache-arrow').Data
-        const first = values.offset + (offset + (indexIn[to] as number)) * this.dimensions
-        floats.set((values.values as Float32Array).subarray(first, first + this.dimensions), to * this.dimensions)
-      }
-      return makeData({
-        type: field.type,
-        length,
-        nullCount: 0,
-        child: makeData({ type: (field.type as import('apache-arrow').FixedSizeList).children[0]?.type, data: floats }),
-      })
-    })
-    const data = makeData({ type: new Struct(this.schema.fields), length, nullCount: 0, children: children as never })
-    return new Table([new RecordBatch(this.schema, data)])
+    }
+    return new RecordBatch(this.schema, makeData({ type: new Struct(this.schema.fields), length, nullCount: 0, children: children as never }))
   }
 
   private async rows(where: string, limit?: number, order = false): Promise<StoredMemory[]> {
@@ -537,8 +543,14 @@ class LanceVectorStore implements VectorStore {
 
   async refresh(): Promise<number> {
     try {
+      const before = await this.table.version()
       await this.table.checkoutLatest()
-      return await this.table.version()
+      const after = await this.table.version()
+      // Another process wrote: which of its rows its maintenance laid out is not known here, and
+      // a compaction's fragments are new too. Laying them all out again, once this process leads,
+      // could rewrite the whole table: its first maintenance lays out nothing instead.
+      if (after !== before) this.newRowsFrom = undefined
+      return after
     } catch (e) {
       throw storageFailed('refresh', e)
     }
@@ -565,7 +577,7 @@ class LanceVectorStore implements VectorStore {
       if (options.purge) {
         await this.layOutByScope(0n, { everyRow: true })
         await this.table.createIndex('text', { config: ftsIndex(), replace: true })
-      } else {
+      } else if (this.newRowsFrom !== undefined) {
         await this.layOutByScope(this.newRowsFrom, { everyRow: false })
       }
       const cleanupOlderThan = new Date(options.purge ? Date.now() : Date.now() - versionRetentionMs)
@@ -582,65 +594,73 @@ class LanceVectorStore implements VectorStore {
   }
 
   /**
-   * Rewrites the rows from address `from` on grouped by scope (tenant, user, agent, run), in thread
-   * order within each. Writes land in arrival order, so a scope's rows end up scattered over the
+   * Rewrites the rows from address `from` on grouped by scope (tenant, user, agent, run), in
+   * arrival order within each. Writes land in arrival order, so a scope's rows end up scattered over the
    * whole table, and reading a scope (a first search, a list) costs a seek per row: at 1M
    * memories, a first hybrid search of a 1,000-memory scope took 123 ms (p50) with its rows
    * scattered, 50 with them together. Compaction keeps the order of what it merges, so each
    * maintenance adds one run (a stretch of adjacent rows) per scope it saw writes for.
    *
    * Each batch is an update by id (one commit: a crash midway loses and duplicates nothing) whose
-   * new rows land in the order given; that holds for LanceDB's hash join (`useIndex(false)`), not
-   * for its index lookup, which writes in the old rows' order. `everyRow` (a purge) rewrites every
+   * new rows land in the order given. That holds for LanceDB's hash join (`useIndex(false)`) fed
+   * one Arrow batch (measured up to 100k rows; several batches, or 200k rows, came out
+   * interleaved), not for its index lookup, which writes in the old rows' order. `everyRow` (a purge) rewrites every
    * row, which also leaves no deleted row's bytes in the old fragments; otherwise the rows stay
    * where they are unless laying them out at least halves their number of runs.
    */
   private async layOutByScope(from: bigint, options: { everyRow: boolean }): Promise<void> {
-    const keys = await this.table
-      .query()
-      .where(`_rowaddr >= ${from}`)
-      .select(['tenant_id', 'user_id', 'agent_id', 'run_id', 'created_at', 'id'])
-      .withRowId()
-      .toArrow()
+    const keys = await this.table.query().where(`_rowaddr >= ${from}`).select(['tenant_id', 'user_id', 'agent_id', 'run_id']).withRowId().toArrow()
     const count = keys.numRows
     if (count === 0 || (!options.everyRow && count < layoutMinRows)) return
     const column = (name: string) => keys.getChild(name) as import('apache-arrow').Vector
-    const [tenants, users, agents, runs, ids] = [column('tenant_id'), column('user_id'), column('agent_id'), column('run_id'), column('id')]
-    // Each row's scope as a number, in the order of the scopes' keys.
+    const [tenants, users, agents, runs] = [column('tenant_id'), column('user_id'), column('agent_id'), column('run_id')]
+    // Each row's scope as a number, and how many rows each scope has.
     const scopeOf = new Int32Array(count)
     const scopes = new Map<string, number>()
+    const sizes: number[] = []
     let runsNow = 0
     for (let i = 0; i < count; i++) {
+      // Searches go on meanwhile: no stretch of this work holds the event loop for long.
+      if (i % layoutSliceRows === layoutSliceRows - 1) await loopTurned()
       const key = `${tenants.get(i)}\u0000${users.get(i) ?? ''}\u0000${agents.get(i) ?? ''}\u0000${runs.get(i) ?? ''}`
       const scope = scopes.get(key) ?? scopes.size
       scopes.set(key, scope)
       scopeOf[i] = scope
+      sizes[scope] = (sizes[scope] ?? 0) + 1
       if (i === 0 || scopeOf[i - 1] !== scope) runsNow++
     }
     if (!options.everyRow && scopes.size * 2 > runsNow) return
-    const rank = new Int32Array(scopes.size)
-    ;[...scopes.keys()].sort().forEach((key, position) => {
-      rank[scopes.get(key) as number] = position
-    })
-    const times = Float64Array.from(column('created_at').toArray() as BigInt64Array, Number)
-    const order = Uint32Array.from({ length: count }, (_, i) => i).sort(
-      (a, b) =>
-        (rank[scopeOf[a] as number] as number) - (rank[scopeOf[b] as number] as number) ||
-        (times[a] as number) - (times[b] as number) ||
-        (ids.get(a) < ids.get(b) ? -1 : 1),
-    )
+    // A counting sort: scopes in their keys' order, each scope's rows in arrival (address) order.
+    const next = new Int32Array(scopes.size)
+    let place = 0
+    for (const [, scope] of [...scopes].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      next[scope] = place
+      place += sizes[scope] as number
+    }
     const addresses = column('_rowid').toArray() as BigUint64Array
+    const ordered = new BigUint64Array(count)
+    for (let i = 0; i < count; i++) {
+      const scope = scopeOf[i] as number
+      const at = next[scope] as number
+      ordered[at] = addresses[i] as bigint
+      next[scope] = at + 1
+    }
     for (let start = 0; start < count; start += layoutBatchRows) {
-      const batch = Array.from(order.subarray(start, start + layoutBatchRows), (i) => addresses[i] as bigint)
+      const batch = ordered.subarray(start, start + layoutBatchRows)
       // A take returns rows in address order: put them back in the batch's.
-      const taken = await this.table.takeRowIds(batch).select(rowColumns).withRowId().toArrow()
+      const taken = await this.table.takeRowIds(Array.from(batch)).select(rowColumns).withRowId().toArrow()
       const takenFrom = taken.getChild('_rowid')?.toArray() as BigUint64Array
       const position = new Map(Array.from(takenFrom, (address, i) => [address, i] as const))
-      const arrowed = this.reordered(
+      const reordered = await this.reordered(
         taken,
-        batch.map((address) => position.get(address) as number),
+        Array.from(batch, (address) => position.get(address) as number),
       )
-      await this.table.mergeInsert('id').useIndex(false).whenMatchedUpdateAll().execute(arrowed)
+      // One batch: the merge keeps the order of the rows in a batch, not that of several batches.
+      await this.table
+        .mergeInsert('id')
+        .useIndex(false)
+        .whenMatchedUpdateAll()
+        .execute(new arrow.Table([reordered]))
     }
   }
 
