@@ -71,6 +71,8 @@ describe.each<Backend>([localBackend, sharedBackend()])('maintenance lays rows o
 
     await memory.optimize()
     expect(await runsPerUser(store.location)).toEqual(Object.fromEntries(users.map((u) => [u, 1])))
+    // Read the rewritten rows, not the scopes the reads above made resident.
+    await memory.invalidate()
     expect(await snapshot(memory)).toEqual(before)
     expect(await total(memory)).toBe(1_200)
     expect(await memory.search('jazz piano', { userId: 'cy', topK: 20 })).toEqual(searchBefore)
@@ -105,7 +107,7 @@ function storedRows(count: number): StoredMemory[] {
     id: `m-${String(n).padStart(6, '0')}`,
     tenantId: 'default',
     userId: users[n % users.length] as string,
-    agentId: n % 3 === 0 ? null : 'a1',
+    agentId: n % 12 < 6 ? null : 'a1',
     runId: null,
     role: null,
     text: `note ${n}${'.'.repeat(n % 50)}`,
@@ -145,6 +147,10 @@ describe('scope layout in the vector store', () => {
     await theirs.refresh()
     await theirs.maintain({ purge: false, annIndexThreshold: 1_000_000 })
     expect(Object.values(await runsPerUser({ path: dir.path }))).toEqual(users.map(() => 200))
+    // What it writes itself from then on is laid out: one more run per user.
+    await theirs.apply({ inserts: storedRows(2_400).slice(1_200), updates: [], deletes: [] })
+    await theirs.maintain({ purge: false, annIndexThreshold: 1_000_000 })
+    expect(Object.values(await runsPerUser({ path: dir.path }))).toEqual(users.map(() => 201))
     ours.close()
     theirs.close()
   })

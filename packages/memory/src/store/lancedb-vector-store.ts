@@ -98,7 +98,7 @@ async function tableEnd(table: lancedb.Table): Promise<bigint> {
   const rows = await table.countRows()
   if (rows === 0) return 0n
   // A plain scan reads fragments in order, so its last row is in the last fragment. Checked, since
-  // the order is LanceDB's choice: a wrong end would later lay out old rows again (slow, not wrong).
+  // the order is LanceDB's choice: an end too low would later lay out indexed rows again.
   const [last] = await table
     .query()
     .select(['id'])
@@ -236,25 +236,26 @@ class LanceVectorStore implements VectorStore {
   }
 
   /**
-   * These rows in this order, as one batch. Arrow JS has no take kernel, and going through row objects cost
-   * ~50 µs a row: this copies each column's bytes (strings, int64s, vectors) in the new order.
+   * These rows in this order, as one batch. Arrow JS has no take kernel, and going through row
+   * objects cost ~50 µs a row: this copies each column's bytes (strings, int64s, vectors).
    */
   private async reordered(rows: import('apache-arrow').Table, order: readonly number[]): Promise<import('apache-arrow').RecordBatch> {
     const { makeData, RecordBatch, Struct } = arrow
     const length = order.length
     // Where each output row comes from: which batch of the table, and where in it.
-    const starts = rows.batches.map((batch) => batch.numRows)
+    const sizes = rows.batches.map((batch) => batch.numRows)
     const batchOf = new Int32Array(length)
     const indexIn = new Int32Array(length)
     order.forEach((row, to) => {
       let b = 0
       let index = row
-      while (index >= (starts[b] as number)) index -= starts[b++] as number
+      while (index >= (sizes[b] as number)) index -= sizes[b++] as number
       batchOf[to] = b
       indexIn[to] = index
     })
-    // Searches go on meanwhile: the event loop turns every `layoutSliceRows` rows.
-    const everyRow = async (each: (to: number) => void) => {
+    // Searches go on meanwhile: the event loop turns every `layoutSliceRows` rows. Arrow JS's
+    // buffers of a sliced Data already start at its first row (its offset counts for validity only).
+    const forEachRow = async (each: (to: number) => void) => {
       for (let to = 0; to < length; to++) {
         each(to)
         if (to % layoutSliceRows === layoutSliceRows - 1) await loopTurned()
@@ -264,44 +265,47 @@ class LanceVectorStore implements VectorStore {
     for (const field of this.schema.fields) {
       const chunks = (rows.getChild(field.name) as import('apache-arrow').Vector).data
       const chunk = (to: number) => chunks[batchOf[to] as number] as import('apache-arrow').Data
+      // The copies below know the table's three column types only.
+      if (chunks.some((c) => c.typeId !== field.type.typeId)) throw new Error(`column ${field.name} read as ${chunks[0]?.type}, not ${field.type}`)
+      if (arrow.DataType.isFixedSizeList(field.type)) {
+        // Vectors are never null.
+        const floats = new Float32Array(length * this.dimensions)
+        await forEachRow((to) => {
+          const first = (indexIn[to] as number) * this.dimensions
+          const values = (chunk(to).children[0] as import('apache-arrow').Data).values as Float32Array
+          floats.set(values.subarray(first, first + this.dimensions), to * this.dimensions)
+        })
+        const child = makeData({ type: field.type.children[0]?.type, data: floats })
+        children.push(makeData({ type: field.type, length, nullCount: 0, child }))
+        continue
+      }
       const valid = new Uint8Array(Math.ceil(length / 8))
       let nullCount = 0
-      await everyRow((to) => {
+      await forEachRow((to) => {
         if (chunk(to).getValid(indexIn[to] as number)) valid[to >> 3] = (valid[to >> 3] as number) | (1 << (to & 7))
         else nullCount++
       })
       const nullBitmap = nullCount > 0 ? valid : undefined
       if (arrow.DataType.isUtf8(field.type)) {
         const valueOffsets = new Int32Array(length + 1)
-        await everyRow((to) => {
-          const { valueOffsets: from, offset } = chunk(to)
-          const index = offset + (indexIn[to] as number)
+        await forEachRow((to) => {
+          const { valueOffsets: from } = chunk(to)
+          const index = indexIn[to] as number
           valueOffsets[to + 1] = (valueOffsets[to] as number) + (from[index + 1] as number) - (from[index] as number)
         })
         const data = new Uint8Array(valueOffsets[length] as number)
-        await everyRow((to) => {
-          const { valueOffsets: from, values, offset } = chunk(to)
-          const index = offset + (indexIn[to] as number)
+        await forEachRow((to) => {
+          const { valueOffsets: from, values } = chunk(to)
+          const index = indexIn[to] as number
           data.set((values as Uint8Array).subarray(from[index], from[index + 1]), valueOffsets[to] as number)
         })
         children.push(makeData({ type: field.type, length, nullCount, nullBitmap, valueOffsets, data }))
-      } else if (arrow.DataType.isInt(field.type)) {
+      } else {
         const data = new BigInt64Array(length)
-        await everyRow((to) => {
-          const { values, offset } = chunk(to)
-          data[to] = (values as BigInt64Array)[offset + (indexIn[to] as number)] as bigint
+        await forEachRow((to) => {
+          data[to] = (chunk(to).values as BigInt64Array)[indexIn[to] as number] as bigint
         })
         children.push(makeData({ type: field.type, length, nullCount, nullBitmap, data }))
-      } else {
-        const floats = new Float32Array(length * this.dimensions)
-        await everyRow((to) => {
-          const { children, offset } = chunk(to)
-          const values = children[0] as import('apache-arrow').Data
-          const first = values.offset + (offset + (indexIn[to] as number)) * this.dimensions
-          floats.set((values.values as Float32Array).subarray(first, first + this.dimensions), to * this.dimensions)
-        })
-        const child = makeData({ type: (field.type as import('apache-arrow').FixedSizeList).children[0]?.type, data: floats })
-        children.push(makeData({ type: field.type, length, nullCount: 0, child }))
       }
     }
     return new RecordBatch(this.schema, makeData({ type: new Struct(this.schema.fields), length, nullCount: 0, children: children as never }))
@@ -574,11 +578,17 @@ class LanceVectorStore implements VectorStore {
       // Compaction merges small fragments and folds new rows into every index (FTS included).
       // Old versions are dropped after a minute (LanceDB's default keeps them a week, which grew
       // a 100k-memory store to 10x its size); a purge drops them all at once.
+      // Unknown until this maintenance ends: one that fails after compacting would otherwise
+      // leave an end below the compacted fragments, and the next would move indexed rows, which
+      // the writer's duplicate lookups (index only, plus the rows it wrote since) would miss.
+      const newRowsFrom = this.newRowsFrom
+      this.newRowsFrom = undefined
       if (options.purge) {
         await this.layOutByScope(0n, { everyRow: true })
         await this.table.createIndex('text', { config: ftsIndex(), replace: true })
-      } else if (this.newRowsFrom !== undefined) {
-        await this.layOutByScope(this.newRowsFrom, { everyRow: false })
+      } else if (newRowsFrom !== undefined) {
+        // Only an optimisation: compaction and the index refresh must not wait on it.
+        await this.layOutByScope(newRowsFrom, { everyRow: false }).catch(() => undefined)
       }
       const cleanupOlderThan = new Date(options.purge ? Date.now() : Date.now() - versionRetentionMs)
       await this.table.optimize({ cleanupOlderThan, deleteUnverified: false })
@@ -656,10 +666,12 @@ class LanceVectorStore implements VectorStore {
         Array.from(batch, (address) => position.get(address) as number),
       )
       // One batch: the merge keeps the order of the rows in a batch, not that of several batches.
+      // A row changed since it was read (by a writer that took over while this one was deposed)
+      // keeps its newer image: every change sets updated_at.
       await this.table
         .mergeInsert('id')
         .useIndex(false)
-        .whenMatchedUpdateAll()
+        .whenMatchedUpdateAll({ where: 'target.updated_at = source.updated_at' })
         .execute(new arrow.Table([reordered]))
     }
   }
