@@ -253,8 +253,8 @@ class LanceVectorStore implements VectorStore {
       batchOf[to] = b
       indexIn[to] = index
     })
-    // Searches go on meanwhile: the event loop turns every `layoutSliceRows` rows. Arrow JS's
-    // buffers of a sliced Data already start at its first row (its offset counts for validity only).
+    // Searches go on meanwhile: the event loop turns every `layoutSliceRows` rows. Indexes need no
+    // Data offset: Arrow JS slices the value buffers and offsets itself (the offset is for validity).
     const forEachRow = async (each: (to: number) => void) => {
       for (let to = 0; to < length; to++) {
         each(to)
@@ -605,18 +605,18 @@ class LanceVectorStore implements VectorStore {
 
   /**
    * Rewrites the rows from address `from` on grouped by scope (tenant, user, agent, run), in
-   * arrival order within each. Writes land in arrival order, so a scope's rows end up scattered over the
-   * whole table, and reading a scope (a first search, a list) costs a seek per row: at 1M
-   * memories, a first hybrid search of a 1,000-memory scope took 123 ms (p50) with its rows
+   * arrival order within each. Writes land in arrival order, so a scope's rows end up scattered
+   * over the whole table, and reading a scope (a first search, a list) costs a seek per row: at
+   * 1M memories, a first hybrid search of a 1,000-memory scope took 123 ms (p50) with its rows
    * scattered, 50 with them together. Compaction keeps the order of what it merges, so each
    * maintenance adds one run (a stretch of adjacent rows) per scope it saw writes for.
    *
    * Each batch is an update by id (one commit: a crash midway loses and duplicates nothing) whose
    * new rows land in the order given. That holds for LanceDB's hash join (`useIndex(false)`) fed
    * one Arrow batch (measured up to 100k rows; several batches, or 200k rows, came out
-   * interleaved), not for its index lookup, which writes in the old rows' order. `everyRow` (a purge) rewrites every
-   * row, which also leaves no deleted row's bytes in the old fragments; otherwise the rows stay
-   * where they are unless laying them out at least halves their number of runs.
+   * interleaved), not for its index lookup, which writes in the old rows' order. `everyRow` (a
+   * purge) rewrites every row, which also leaves no deleted row's bytes in the old fragments;
+   * otherwise the rows stay where they are unless laying them out at least halves their runs.
    */
   private async layOutByScope(from: bigint, options: { everyRow: boolean }): Promise<void> {
     const keys = await this.table.query().where(`_rowaddr >= ${from}`).select(['tenant_id', 'user_id', 'agent_id', 'run_id']).withRowId().toArrow()
@@ -633,8 +633,11 @@ class LanceVectorStore implements VectorStore {
       // Searches go on meanwhile: no stretch of this work holds the event loop for long.
       if (i % layoutSliceRows === layoutSliceRows - 1) await loopTurned()
       const key = `${tenants.get(i)}\u0000${users.get(i) ?? ''}\u0000${agents.get(i) ?? ''}\u0000${runs.get(i) ?? ''}`
-      const scope = scopes.get(key) ?? scopes.size
-      scopes.set(key, scope)
+      let scope = scopes.get(key)
+      if (scope === undefined) {
+        scope = scopes.size
+        scopes.set(key, scope)
+      }
       scopeOf[i] = scope
       sizes[scope] = (sizes[scope] ?? 0) + 1
       if (i === 0 || scopeOf[i - 1] !== scope) runsNow++
