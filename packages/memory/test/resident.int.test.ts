@@ -3,7 +3,7 @@ import type { Embedder } from '@agentmem/embeddings'
 import * as lancedb from '@lancedb/lancedb'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type ListOptions, Memory, type MemoryItem, type SearchOptions, type SearchResult } from '../src/index.js'
-import { defaultEmbedder, holdStore, openTemp, seededRandom, tempDir } from './helpers/fixtures.js'
+import { defaultEmbedder, holdStore, openTemp, seededRandom, storeOf, tempDir } from './helpers/fixtures.js'
 
 /**
  * Issue 13: the scope-resident index answers exactly what the store's indexes answer, stays
@@ -163,6 +163,59 @@ describe('resident index vs store indexes', () => {
       // So did feedback (search/feedback.ts): the resident path scores it from its postings, the store path from the texts.
       expect(resident.flat().filter((hit) => hit.explain?.feedback).length).toBeGreaterThan(50)
       console.log(`resident equivalence: ${queries.length} queries, ${resident.flat().length} results, ${swaps} tie swaps`)
+    } finally {
+      await memory.close()
+    }
+  })
+
+  it('rank a small scope read whole for one search (the budget full) as the store path does, keep nothing, and see an add not in the store yet', async () => {
+    await using dir = await tempDir('resident-read-once')
+    const users = ['o0', 'o1', 'o2']
+    const questions = locomo[0]?.qa.slice(0, 6).map((qa) => qa.question) ?? []
+    const run = async (memory: Memory) => {
+      const answers: SearchResult[][] = []
+      // Each scope twice: a third read would load it, in the background.
+      for (const [i, question] of questions.entries()) {
+        answers.push((await memory.search(question, { userId: users[i % users.length] as string, topK: 10, explain: true })).results)
+      }
+      return answers
+    }
+    let memory = await Memory.open({ path: dir.path, embedder })
+    try {
+      const texts = turns(locomo[0] as RawConversation).map((turn) => turn.text)
+      for (const [u, userId] of users.entries()) await memory.addBatch(texts.slice(u * 120, u * 120 + 120).map((messages) => ({ messages, userId })))
+      await memory.addBatch(texts.slice(360, 420).map((messages) => ({ messages, userId: 'filler' })))
+      await memory.warm({ userId: 'filler' })
+      const fillerBytes = memory.stats().resident.usedBytes
+      await memory.close()
+      // A budget the filler's scope fills to 95%: nearly full, so no first read loads a scope to keep it.
+      memory = await Memory.open({ path: dir.path, embedder, resident: { budgetBytes: Math.ceil(fillerBytes / 0.95) } })
+      await memory.warm({ userId: 'filler' })
+      const vectors = storeOf(memory) as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>
+      const calls: Record<string, number> = {}
+      for (const method of ['vectorSearch', 'keywordMatches', 'scopeRows', 'list']) {
+        const original = vectors[method] as (...args: unknown[]) => Promise<unknown>
+        vectors[method] = (...args: unknown[]) => {
+          calls[method] = (calls[method] ?? 0) + 1
+          return original.apply(vectors, args)
+        }
+      }
+      const readOnce = await run(memory)
+      // Every search read its scope whole (a list) and ranked it in memory: none asked the store's indexes.
+      expect(calls).toEqual({ list: questions.length })
+      expect(memory.stats().resident).toMatchObject({ scopes: 1, loads: 1, usedBytes: fillerBytes })
+      // An acknowledged add the writer has not applied to the store yet (it lingers) is found. In
+      // another tenant, whose keyword statistics the comparison below does not read.
+      const other = memory.withTenant('other')
+      await other.add('Zebras graze on the savanna at dawn', { userId: 'o3' })
+      expect((await other.search('zebras savanna', { userId: 'o3' })).results.map((r) => r.memory)).toEqual(['Zebras graze on the savanna at dawn'])
+      expect(calls['list']).toBe(questions.length + 1)
+      await memory.close()
+
+      memory = await Memory.open({ path: dir.path, embedder, resident: { budgetBytes: 0 } })
+      const store = await run(memory)
+      for (const [i, question] of questions.entries()) expectSameRanking(readOnce[i] as SearchResult[], store[i] as SearchResult[], question)
+      expect(store.flat().filter((hit) => hit.explain?.context).length).toBeGreaterThan(0)
     } finally {
       await memory.close()
     }

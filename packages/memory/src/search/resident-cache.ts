@@ -135,6 +135,17 @@ function keysOf(memory: StoredMemory): string[] {
   return keys
 }
 
+/** A scope's rows as the store returned them, then acknowledged writes laid over them in order (whole images; null: deleted). */
+function fill(entry: ResidentScope, scope: ScopeFilter, rows: readonly StoredMemory[], images: ReadonlyArray<ReadonlyMap<string, StoredMemory | null>>): void {
+  for (const memory of rows) entry.put(residentRow(memory))
+  for (const changed of images) {
+    for (const [id, memory] of changed) {
+      if (memory && inScope(memory, scope)) entry.put(residentRow(memory))
+      else if (!memory) entry.remove(id)
+    }
+  }
+}
+
 /**
  * The scope-resident index: scopes that are searched are loaded whole (superseded memories
  * included) and kept current by the writer's commits, which it hears before it acknowledges them,
@@ -181,12 +192,12 @@ export class ResidentCache {
   /**
    * The resident index of a scope, or undefined when the store serves this read. A small scope
    * (`firstReadLoadRows`, counted by one indexed query) is loaded by the read that finds it not
-   * resident, which waits: that costs less than the store search it replaces. A bigger one is
-   * not: loading a scope of 1,000 memories spread over a 1M-row table reads 1,000 scattered rows
-   * (~85 ms, several store searches), so only a scope read again while it is still remembered as
-   * recently read is loaded, in the background (no such read waits for the load unless it asks
-   * to: `wait`, as `Memory.warm` does). With the budget nearly full, no read loads at once: it
-   * would evict a scope that was read more than once.
+   * resident, which waits: that costs less than the store search it replaces. With the budget
+   * nearly full it is read whole for that read only (readOnce): a load would evict a scope read
+   * more than once. A bigger scope is not: loading a scope of 1,000 memories spread over a 1M-row
+   * table reads 1,000 scattered rows (~85 ms, several store searches), so only a scope read again
+   * while it is still remembered as recently read is loaded, in the background (no such read
+   * waits for the load unless it asks to: `wait`, as `Memory.warm` does).
    */
   async scope(scope: ScopeFilter, options: { wait?: boolean; admit?: boolean } = {}): Promise<ResidentScope | undefined> {
     if (!this.enabled) return undefined
@@ -207,9 +218,12 @@ export class ResidentCache {
     // The scope's own rows, superseded ones included, whatever the read asks for.
     const whole = { tenantId: scope.tenantId, userId: scope.userId, agentId: scope.agentId, runId: scope.runId }
     const nearlyFull = () => this.usedBytes >= this.options.budgetBytes * 0.9
-    if (!options.wait && !options.admit && !nearlyFull()) {
+    // Counted by one indexed query: a small scope's read is served by reading it whole, kept or not.
+    let small = false
+    if (!options.wait && !options.admit) {
+      small = await this.small(key, whole)
       // Other loads may have filled the budget during the count.
-      if ((await this.small(key, whole)) && !nearlyFull()) {
+      if (small && !nearlyFull()) {
         this.reads(key)
         // Another read of the scope may have started loading it meanwhile, or finished.
         const now = this.slots.get(key)
@@ -225,19 +239,21 @@ export class ResidentCache {
     // than fit keeps reading the store instead of loading and evicting scopes without end.
     // With the budget full, loads also take at most a fifth of the time (after one of D ms the
     // next waits 4D): a load would evict another scope, and the store serves reads meanwhile.
+    // A small scope not loaded is still read whole for this read, and not kept.
     const wanted = full ? 3 : 2
     const busy = this.backgroundLoads > 0 || (full && performance.now() < this.loadNotBefore)
-    if (!options.wait && ((!options.admit && this.reads(key) < wanted) || busy)) return this.storeServes(options)
-    const loading = this.load(key, whole)
+    if (!options.wait && ((!options.admit && this.reads(key) < wanted) || busy)) return small ? this.orStore(this.readOnce(whole)) : this.storeServes(options)
+    const loading = this.load(key, whole, { awaited: small })
     if (options.wait) return loading
     this.backgroundLoads++
     const started = performance.now()
-    loading
-      .catch((e: unknown) => this.options.logger.warn('memory.resident_load_failed', { error: String(e) }))
-      .finally(() => {
-        this.backgroundLoads--
-        this.loadNotBefore = performance.now() + 4 * (performance.now() - started)
-      })
+    const loaded = loading.finally(() => {
+      this.backgroundLoads--
+      this.loadNotBefore = performance.now() + 4 * (performance.now() - started)
+    })
+    // A small scope's read waits for its load, as its first read would have.
+    if (small) return this.orStore(loaded)
+    loaded.catch((e: unknown) => this.options.logger.warn('memory.resident_load_failed', { error: String(e) }))
     return this.storeServes(options)
   }
 
@@ -670,13 +686,7 @@ export class ResidentCache {
           return undefined
         }
         const entry = slot.entry
-        for (const memory of rows) entry.put(residentRow(memory))
-        for (const images of [...pending, ...(slot.buffer ?? [])]) {
-          for (const [id, memory] of images) {
-            if (memory && inScope(memory, scope)) entry.put(residentRow(memory))
-            else if (!memory) entry.remove(id)
-          }
-        }
+        fill(entry, scope, rows, [...pending, ...(slot.buffer ?? [])])
         // Writes not applied to the store yet (a bulk load) can take a scope over the limit too.
         if (entry.rows.size > this.options.maxScopeRows) {
           if (epoch === this.epoch) this.oversized.set(key, entry.rows.size)
@@ -697,6 +707,23 @@ export class ResidentCache {
     })()
     this.slots.set(key, slot)
     return slot.loading
+  }
+
+  /**
+   * A small scope read whole for one search and not kept, when the budget is nearly full: a load
+   * would evict a scope read more than once, and the read costs less than a store search. Writes
+   * acknowledged and not applied yet are laid over it, as over a load; later ones need not show.
+   * Undefined (the store serves the read) if the scope grew past `limit` rows since its count.
+   */
+  private async readOnce(scope: ScopeFilter): Promise<ResidentScope | undefined> {
+    this.counters.storeSearches++
+    const pending = this.source.pending()
+    const limit = Math.min(firstReadLoadRows, this.options.maxScopeRows)
+    const rows = await this.source.vectors().list(scope, undefined, undefined, limit + 1)
+    if (rows.length > limit) return undefined
+    const entry = new ResidentScope()
+    fill(entry, scope, rows, pending)
+    return entry.rows.size > this.options.maxScopeRows ? undefined : entry
   }
 
   /** Least recently used first, never a scope still loading; `keep` (just loaded) goes last, only if it alone is over budget. */
