@@ -285,6 +285,11 @@ export class Writer {
     return undefined
   }
 
+  /** Before and after images of the groups acknowledged and not in the vector store yet, oldest first. */
+  unappliedImages(): Array<Map<string, RowImage>> {
+    return this.pending.map((p) => p.images)
+  }
+
   /** Row images acknowledged but perhaps not in the vector store yet, oldest first (a snapshot). */
   pendingRows(): Array<Map<string, StoredMemory | null>> {
     return this.pending.map((p) => p.rows)
@@ -301,7 +306,11 @@ export class Writer {
     return run
   }
 
-  private onStoreLane<T>(task: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `task` on the store lane: no vector-store write (apply, maintenance, exclusive task) runs
+   * beside it, while commits go on and wait in `unappliedImages()`.
+   */
+  onStoreLane<T>(task: () => Promise<T>): Promise<T> {
     const run = this.storeLane.then(task)
     this.storeLane = run.catch(() => undefined)
     return run

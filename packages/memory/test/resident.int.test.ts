@@ -486,6 +486,64 @@ describe('resident index coherence', () => {
     for (const id of ids) expect(await memory.get(id)).toBeNull()
   })
 
+  it("counts a tenant's keyword statistics while writes go on, and counts those writes", async () => {
+    await using dir = await tempDir('resident-stats-beside-commits')
+    let memory = await Memory.open({ path: dir.path, embedder })
+    try {
+      const { results } = await memory.addBatch(
+        Array.from({ length: 40 }, (_, i) => ({ messages: `fact ${i} about ${i % 2 ? 'sailing boats' : 'quiet harbours'}`, userId: 'u' })),
+      )
+      await memory.size() // every row in the store
+      // The first search counts the tenant's statistics: hold that scan of its texts.
+      const vectors = storeOf(memory) as unknown as { scanTexts(tenantId: string): AsyncIterable<string[]> }
+      const scanTexts = vectors.scanTexts.bind(vectors)
+      let open = () => {}
+      const gate = new Promise<void>((resolve) => {
+        open = resolve
+      })
+      let scanning = false
+      vectors.scanTexts = async function* (tenantId: string) {
+        scanning = true
+        await gate
+        yield* scanTexts(tenantId)
+      }
+      const first = memory.search('harbours', { userId: 'u', mode: 'keyword', topK: 50 })
+      await vi.waitFor(() => expect(scanning).toBe(true))
+      // Acknowledged while the scan waits (it held every commit before): an add, an update of a
+      // text, a delete, and an add in another scope of the tenant.
+      const writes = Promise.all([
+        memory.add('harbours at night are quiet', { userId: 'u' }),
+        memory.update(results[0]?.id as string, { text: 'fact 0 about windy harbours and harbours again' }),
+        memory.delete(results[2]?.id as string),
+        memory.add('harbours of another user', { userId: 'v' }),
+      ])
+      let acknowledged = false
+      void writes.then(() => {
+        acknowledged = true
+      })
+      await vi.waitFor(() => expect(acknowledged).toBe(true))
+      open()
+      await first
+      const queries = ['harbours', 'quiet harbours', 'sailing boats at night']
+      const ranked = async () => {
+        const answers: string[][] = []
+        for (const query of queries) {
+          const found = await memory.search(query, { userId: 'u', mode: 'keyword', topK: 50 })
+          answers.push(found.results.map((r) => `${r.id} ${r.score.toFixed(6)}`))
+        }
+        return answers
+      }
+      const counted = await ranked()
+      await memory.close()
+      // Reopened, every write is in the store and the statistics are counted from it alone.
+      memory = await Memory.open({ path: dir.path, embedder })
+      expect(await ranked()).toEqual(counted)
+      expect(counted[0]?.length).toBe(20)
+    } finally {
+      await memory.close()
+    }
+  })
+
   it('evicts least recently used scopes under a tiny budget and still answers right; a scope over the row limit reads the store', async () => {
     await using store = await openTemp(embedder, { resident: { budgetBytes: 40_000, maxScopeRows: 25 } })
     const { memory } = store
@@ -713,6 +771,7 @@ describe('resident index coherence', () => {
     const { memory } = store
     const { results: added } = await memory.add('the resident copy knows this', { userId: 'x' })
     const id = added[0]?.id as string
+    await memory.size() // in the store, where the other process's write finds it
     await memory.warm({ userId: 'x' })
     expect((await memory.search('resident copy', { userId: 'x' })).results).toHaveLength(1)
     expect(memory.stats().resident.hits).toBe(1)

@@ -24,6 +24,15 @@ export interface ResidentSource {
    * a replica that follows another's writes, between the re-reads of its notices.
    */
   exclusive<T>(task: () => Promise<T>): Promise<T>
+  /**
+   * The writer's store lane, where no replica follows this store (else undefined): a task run
+   * there sees no vector-store write, while commits go on and wait in `unapplied()`. So at the
+   * task's end `unapplied()` holds every acknowledged group the store it read lacks.
+   */
+  storeLane?: {
+    run<T>(task: () => Promise<T>): Promise<T>
+    unapplied(): ReadonlyArray<ReadonlyMap<string, RowImage>>
+  }
 }
 
 /** A tenant's keyword statistics, and the store version they were counted at (notices from it on are folded in). */
@@ -376,25 +385,36 @@ export class ResidentCache {
     if (!loading) {
       const epoch = this.epoch
       const asked = performance.now()
-      // No commit runs during the scan, and every earlier one is in the store: the scan is exact,
-      // and commits after it update the statistics (see committed).
-      loading = this.source
-        .exclusive(async () => {
-          const started = performance.now()
-          const stats = new CorpusStats()
-          const vectors = this.source.vectors()
-          const version = await vectors.version()
-          for await (const texts of vectors.scanTexts(tenantId)) for (const text of texts) stats.add(countTerms(tokenize(text)))
-          if (epoch === this.epoch) {
-            this.tenantStats.set(tenantId, { stats, version })
-            this.options.onChange?.({ kind: 'stats', tenantId, stats: stats.snapshot() })
+      // The scan reads the store with no write under way. Where a replica follows, no commit runs
+      // during it either and every earlier one is in the store. Otherwise commits go on, and the
+      // groups the store lacks at its end are counted from their images. Either way the scan is
+      // exact, and commits after it update the statistics (see committed): a scan of 1M texts
+      // (12.7 s) held every commit when it was always exclusive.
+      const lane = this.source.storeLane
+      const count = async () => {
+        const started = performance.now()
+        const stats = new CorpusStats()
+        const vectors = this.source.vectors()
+        const version = await vectors.version()
+        for await (const texts of vectors.scanTexts(tenantId)) for (const text of texts) stats.add(countTerms(tokenize(text)))
+        // From here to setting the statistics nothing awaits: no commit falls between the two.
+        for (const images of lane?.unapplied() ?? []) {
+          for (const { before, after } of images.values()) {
+            if ((after ?? before)?.tenantId !== tenantId || before?.text === after?.text) continue
+            if (before) stats.remove(countTerms(tokenize(before.text)))
+            if (after) stats.add(countTerms(tokenize(after.text)))
           }
-          // Every search of the tenant waits for this: a slow one is worth seeing at the default level.
-          const [waitedMs, scanMs] = [Math.round(started - asked), Math.round(performance.now() - started)]
-          this.options.logger[waitedMs + scanMs >= 1_000 ? 'info' : 'debug']('memory.stats_counted', { tenantId, memories: stats.size, waitedMs, scanMs })
-          return stats
-        })
-        .finally(() => this.statsLoading.delete(tenantId))
+        }
+        if (epoch === this.epoch) {
+          this.tenantStats.set(tenantId, { stats, version })
+          this.options.onChange?.({ kind: 'stats', tenantId, stats: stats.snapshot() })
+        }
+        // Every search of the tenant waits for this: a slow one is worth seeing at the default level.
+        const [waitedMs, scanMs] = [Math.round(started - asked), Math.round(performance.now() - started)]
+        this.options.logger[waitedMs + scanMs >= 1_000 ? 'info' : 'debug']('memory.stats_counted', { tenantId, memories: stats.size, waitedMs, scanMs })
+        return stats
+      }
+      loading = (lane ? lane.run(count) : this.source.exclusive(count)).finally(() => this.statsLoading.delete(tenantId))
       this.statsLoading.set(tenantId, loading)
     }
     return loading
