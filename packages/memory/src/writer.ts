@@ -199,6 +199,8 @@ export class Writer {
   private cache: ResidentCache | undefined
   /** A maintenance is running on the store lane. */
   private maintaining = false
+  /** The store lane as a routine maintenance left it when queued: still the lane, nothing is queued behind it (see readAlone). */
+  private routineMaintenance: Promise<unknown> | undefined
 
   constructor(
     private vectors: VectorStore,
@@ -307,10 +309,19 @@ export class Writer {
   }
 
   /**
-   * Runs `task` on the store lane: no vector-store write (apply, maintenance, exclusive task) runs
-   * beside it, while commits go on and wait in `unappliedImages()`.
+   * Runs `task` where no vector-store write changes a row while it runs, commits going on and
+   * waiting in `unappliedImages()`: at once beside a routine maintenance that runs with nothing
+   * queued behind it (a maintenance changes no row; every later store-lane task then waits for
+   * both), else on the store lane.
    */
-  onStoreLane<T>(task: () => Promise<T>): Promise<T> {
+  readAlone<T>(task: () => Promise<T>): Promise<T> {
+    if (!this.maintaining || this.storeLane !== this.routineMaintenance) return this.onStoreLane(task)
+    const run = task()
+    this.storeLane = Promise.all([this.storeLane, run.catch(() => undefined)])
+    return run
+  }
+
+  private onStoreLane<T>(task: () => Promise<T>): Promise<T> {
     const run = this.storeLane.then(task)
     this.storeLane = run.catch(() => undefined)
     return run
@@ -567,6 +578,7 @@ export class Writer {
       void this.onStoreLane(async () => {
         if (!this.stopped && this.maintenanceDue()) await this.maintainQuietly()
       })
+      this.routineMaintenance = this.storeLane
     }, delay)
     this.deferred.unref()
   }

@@ -544,6 +544,33 @@ describe('resident index coherence', () => {
     }
   })
 
+  it("counts a tenant's keyword statistics beside a maintenance under way, not after it, with the writes waiting behind it", async () => {
+    await using dir = await tempDir('resident-stats-beside-maintenance')
+    // The third row makes a maintenance due.
+    let memory = await Memory.open({ path: dir.path, embedder, maintenanceEveryRows: 3, maintenanceEveryCommits: 1_000_000 })
+    try {
+      const maintenance = holdStore(memory, 'maintain', { after: true })
+      try {
+        await memory.addBatch(['quiet harbours at dawn', 'sailing boats', 'harbours and boats'].map((messages) => ({ messages, userId: 'm' })))
+        await vi.waitFor(() => expect(maintenance.held()).toBeGreaterThan(0), { timeout: 10_000 })
+        await memory.add('harbours at night', { userId: 'm' }) // acknowledged, waiting behind the maintenance
+        const searched = memory.search('harbours', { userId: 'm', mode: 'keyword' })
+        const answered = await Promise.race([searched, new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 5_000))])
+        expect(answered).not.toBe('waiting')
+      } finally {
+        maintenance.release()
+      }
+      const scores = async () => (await memory.search('harbours boats', { userId: 'm', mode: 'keyword' })).results.map((r) => `${r.id} ${r.score.toFixed(6)}`)
+      const counted = await scores()
+      expect(counted).toHaveLength(4)
+      await memory.close()
+      memory = await Memory.open({ path: dir.path, embedder })
+      expect(await scores()).toEqual(counted)
+    } finally {
+      await memory.close()
+    }
+  })
+
   it('evicts least recently used scopes under a tiny budget and still answers right; a scope over the row limit reads the store', async () => {
     await using store = await openTemp(embedder, { resident: { budgetBytes: 40_000, maxScopeRows: 25 } })
     const { memory } = store

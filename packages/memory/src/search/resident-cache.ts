@@ -25,9 +25,10 @@ export interface ResidentSource {
    */
   exclusive<T>(task: () => Promise<T>): Promise<T>
   /**
-   * The writer's store lane, where no replica follows this store (else undefined): a task run
-   * there sees no vector-store write, while commits go on and wait in `unapplied()`. So at the
-   * task's end `unapplied()` holds every acknowledged group the store it read lacks.
+   * Where no replica follows this store (else undefined), the writer's `readAlone`: no write
+   * changes a row of the store while a task runs there, and commits go on, waiting in
+   * `unapplied()`. So at the task's end `unapplied()` holds every acknowledged group the store it
+   * read lacks.
    */
   storeLane?: {
     run<T>(task: () => Promise<T>): Promise<T>
@@ -385,7 +386,7 @@ export class ResidentCache {
     if (!loading) {
       const epoch = this.epoch
       const asked = performance.now()
-      // The scan reads the store with no write under way. Where a replica follows, no commit runs
+      // The scan reads the store with no row changing. Where a replica follows, no commit runs
       // during it either and every earlier one is in the store. Otherwise commits go on, and the
       // groups the store lacks at its end are counted from their images. Either way the scan is
       // exact, and commits after it update the statistics (see committed): a scan of 1M texts
