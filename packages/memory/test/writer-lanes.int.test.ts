@@ -159,7 +159,7 @@ describe('the writer’s store lane', () => {
     expect(hits.map((h) => h.memory.id)).toEqual(['c2', 'c1'])
   })
 
-  it('runs a maintenance the time budget postponed once writes stop for twice its last length, not when the budget allows', async () => {
+  it('runs a maintenance the time budget postponed once writes stop for longer than their pauses (at most twice its last length), not when the budget allows', async () => {
     await using dir = await tempDir('lanes-quiet')
     await using lanes = await gatedWriter(dir.path, { maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1 })
     const { gated, writer } = lanes
@@ -175,14 +175,35 @@ describe('the writer’s store lane', () => {
 
     await add('b', 'second fact')
     await writer.settled() // applied: a maintenance is due again
-    // Writes a second apart: more than 500 ms, but less than twice the last maintenance, so not quiet.
+    // Writes a second apart: more than 500 ms, but the writes' own pace (a loader's), so not quiet.
     for (const id of ['c', 'd', 'e']) {
       await new Promise((resolve) => setTimeout(resolve, 1_000))
       await add(id, `fact ${id}`)
     }
     expect(gated.calls()).toBe(1)
-    // Quiet now: it runs about 4 s after the last write, well before the budget's 18 s.
+    // Quiet now: it runs about 3 s after the last write (four times their spacing), well before the budget's 18 s.
     await vi.waitFor(() => expect(gated.calls()).toBe(2), { timeout: 10_000, interval: 50 })
+  })
+
+  it('runs a due maintenance 500 ms after writes that came back to back stop, however long the last one took', async () => {
+    await using dir = await tempDir('lanes-quiet-burst')
+    await using lanes = await gatedWriter(dir.path, { maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1 })
+    const { gated, writer } = lanes
+    const add = (id: string, text: string) => writer.submit([{ kind: 'add', memory: storedRow(id, text, 'u'), actor: null }])
+    await add('a', 'first fact')
+    await writer.settled()
+    await within(gated.started, 10_000, 'the first maintenance')
+    // Held for 2 s: twice its length is 4 s, the budget's wait about 18 s.
+    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    gated.release()
+    await writer.exclusive(async () => {})
+    expect(gated.calls()).toBe(1)
+    // A burst, 20 ms apart (a bulk load), then nothing: the store is quiet once the burst's pace is clearly broken.
+    for (let i = 0; i < 12; i++) {
+      await add(`b${i}`, `burst fact ${i}`)
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
+    await vi.waitFor(() => expect(gated.calls()).toBe(2), { timeout: 3_000, interval: 50 })
   })
 
   it('answers single adds of concurrent callers while a LanceDB write runs; a bulk submission waits for its own write', async () => {
