@@ -116,7 +116,7 @@ export class Memory implements AsyncDisposable {
             // A follower's writer holds nothing: the leader's unapplied groups are the replication's.
             pending: () => [...engine.writer.pendingRows(), ...(replication?.commits.rows() ?? [])],
             exclusive: (task) => engine.writer.exclusive(() => (replication ? replication.serially(task) : task())),
-            storeLane: replication ? undefined : { run: (task) => engine.writer.readAlone(task), unapplied: () => engine.writer.unappliedImages() },
+            writer: replication ? undefined : { readAlone: (task) => engine.writer.readAlone(task), unapplied: () => engine.writer.unappliedImages() },
           },
           {
             budgetBytes: config.resident.budgetBytes,

@@ -98,17 +98,17 @@ export interface WriterOptions {
 const maintenanceBudget = 0.1
 
 /**
- * A store with no write for at least this long gets a due maintenance at once, budget or not: the budget
- * protects a stream of writes, and a quiet store has none, while the rows a bulk load left
- * unindexed and scattered slow every store read until it runs (first searches right after a
- * 100,000-row load measured 2.3x those after a maintenance, and the budget held it back for up to
- * 9x the last one). Quiet means longer than a pause of the writes so far: four times their
- * recent spacing, or twice the last maintenance if that is shorter. So a loader whose writes come
- * seconds apart (a slow embedding model between addBatch calls) does not run every due
+ * A store with no write for at least this long gets a due maintenance at once, budget or not:
+ * the budget protects a stream of writes, and a quiet store has none, while the rows a bulk load
+ * left unindexed and scattered slow every store read until it runs (first searches right after
+ * a 100,000-row load measured 2.3x those after a maintenance, and the budget held it back for up
+ * to 9x the last one). Quiet means longer than a pause of the writes so far: four times their
+ * recent spacing, or twice the last maintenance if that is shorter. So a loader whose writes
+ * come seconds apart (a slow embedding model between addBatch calls) does not run every due
  * maintenance in its gaps (the budget governs: a bulk load stays linear), while writes that came
- * back to back and stopped get theirs after this long. Scaling
- * with the last maintenance alone made a 100,000-row load wait ~7 s for it, its first searches
- * 2.2x slower than after it; 500 ms, 1.0-1.27x (probes of the search suite's bulk phase).
+ * back to back and stopped get theirs after this long. Scaling with the last maintenance alone
+ * made a 100,000-row load wait ~7 s for it, its first searches 2.2x slower than after it; with
+ * the writes' pace, 1.0-1.27x (probes of the search suite's bulk phase).
  */
 const quietMaintenanceMs = 500
 

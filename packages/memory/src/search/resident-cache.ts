@@ -25,13 +25,12 @@ export interface ResidentSource {
    */
   exclusive<T>(task: () => Promise<T>): Promise<T>
   /**
-   * Where no replica follows this store (else undefined), the writer's `readAlone`: no write
-   * changes a row of the store while a task runs there, and commits go on, waiting in
-   * `unapplied()`. So at the task's end `unapplied()` holds every acknowledged group the store it
-   * read lacks.
+   * The writer, where no replica follows this store (else undefined). No write changes a row of
+   * the store while a task given to `readAlone` runs, and commits go on, waiting in `unapplied()`:
+   * so at the task's end `unapplied()` holds every acknowledged group the store it read lacks.
    */
-  storeLane?: {
-    run<T>(task: () => Promise<T>): Promise<T>
+  writer?: {
+    readAlone<T>(task: () => Promise<T>): Promise<T>
     unapplied(): ReadonlyArray<ReadonlyMap<string, RowImage>>
   }
 }
@@ -391,7 +390,7 @@ export class ResidentCache {
       // groups the store lacks at its end are counted from their images. Either way the scan is
       // exact, and commits after it update the statistics (see committed): a scan of 1M texts
       // (12.7 s) held every commit when it was always exclusive.
-      const lane = this.source.storeLane
+      const writer = this.source.writer
       const count = async () => {
         const started = performance.now()
         const stats = new CorpusStats()
@@ -399,7 +398,7 @@ export class ResidentCache {
         const version = await vectors.version()
         for await (const texts of vectors.scanTexts(tenantId)) for (const text of texts) stats.add(countTerms(tokenize(text)))
         // From here to setting the statistics nothing awaits: no commit falls between the two.
-        for (const images of lane?.unapplied() ?? []) {
+        for (const images of writer?.unapplied() ?? []) {
           for (const { before, after } of images.values()) {
             if ((after ?? before)?.tenantId !== tenantId || before?.text === after?.text) continue
             if (before) stats.remove(countTerms(tokenize(before.text)))
@@ -415,7 +414,7 @@ export class ResidentCache {
         this.options.logger[waitedMs + scanMs >= 1_000 ? 'info' : 'debug']('memory.stats_counted', { tenantId, memories: stats.size, waitedMs, scanMs })
         return stats
       }
-      loading = (lane ? lane.run(count) : this.source.exclusive(count)).finally(() => this.statsLoading.delete(tenantId))
+      loading = (writer ? writer.readAlone(count) : this.source.exclusive(count)).finally(() => this.statsLoading.delete(tenantId))
       this.statsLoading.set(tenantId, loading)
     }
     return loading
