@@ -434,9 +434,9 @@ export class Memory implements AsyncDisposable {
     return resident
   }
 
-  /** Whether a store read of the scope could wait long: writes queued behind a maintenance, or a leader's groups not applied here yet. */
+  /** Whether a store read of the scope could wait long: writes queued behind a maintenance or a statistics scan, or a leader's groups not applied here yet. */
   private loadsRatherThanWaits(scope: ScopeFilter): boolean {
-    return this.engine.writer.settlesAfterMaintenance || this.engine.replication?.commits.touches(scope) === true
+    return this.engine.writer.settlesLate || this.engine.replication?.commits.touches(scope) === true
   }
 
   /** Memories in the whole store, every tenant (for metrics). */

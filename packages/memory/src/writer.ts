@@ -102,13 +102,14 @@ const maintenanceBudget = 0.1
  * the budget protects a stream of writes, and a quiet store has none, while the rows a bulk load
  * left unindexed and scattered slow every store read until it runs (first searches right after
  * a 100,000-row load measured 2.3x those after a maintenance, and the budget held it back for up
- * to 9x the last one). Quiet means longer than a pause of the writes so far: four times their
- * recent spacing, or twice the last maintenance if that is shorter. So a loader whose writes
- * come seconds apart (a slow embedding model between addBatch calls) does not run every due
- * maintenance in its gaps (the budget governs: a bulk load stays linear), while writes that came
- * back to back and stopped get theirs after this long. Scaling with the last maintenance alone
- * made a 100,000-row load wait ~7 s for it, its first searches 2.2x slower than after it; with
- * the writes' pace, 1.0-1.27x (probes of the search suite's bulk phase).
+ * to 9x the last one). Quiet means longer than the writes' own pauses: four times the longest
+ * gap between the last 16 group commits, or twice the last maintenance if that is shorter. So a
+ * loader whose writes come seconds apart (a slow embedding model between addBatch calls), or
+ * callers whose writes come in clumps, do not run every due maintenance in their gaps (the
+ * budget governs: a bulk load stays linear), while writes that came back to back and stopped get
+ * theirs after this long. Scaling with the last maintenance alone made a 100,000-row load wait
+ * ~7 s for it, its first searches 2.2x slower than after it; with the writes' pace, 1.0-1.27x
+ * (probes of the search suite's bulk phase).
  */
 const quietMaintenanceMs = 500
 
@@ -153,12 +154,13 @@ export class Writer {
   private maintenanceNotBefore = 0
   /** Timer of a maintenance the budget postponed. */
   private deferred: NodeJS.Timeout | undefined
+  private deferredAt = 0
   /** performance.now() of the last write submitted or committed, and how long the last maintenance took (see quietMaintenanceMs). */
   private lastWriteAt = 0
   private lastMaintenanceMs = 0
-  /** performance.now() of the last submission, and the recent spacing of submissions (a moving average; see quietMaintenanceMs). */
-  private lastSubmitAt = 0
-  private submitGapMs = 0
+  /** performance.now() of the last group commit, and the gaps before the last few (see quietMaintenanceMs). */
+  private lastCommitAt = 0
+  private readonly commitGaps: number[] = []
   private stopped = false
   private failure: MemoryError | undefined
   /**
@@ -205,8 +207,8 @@ export class Writer {
   private cache: ResidentCache | undefined
   /** A maintenance is running on the store lane. */
   private maintaining = false
-  /** The store lane as a routine maintenance left it when queued: still the lane, nothing is queued behind it (see readAlone). */
-  private routineMaintenance: Promise<unknown> | undefined
+  /** Tasks of readAlone running on the store lane. */
+  private laneReads = 0
 
   constructor(
     private vectors: VectorStore,
@@ -217,11 +219,7 @@ export class Writer {
   /** Commits `ops` atomically (in one group); resolves with one result or typed error per op. */
   submit(ops: WriteOp[]): Promise<Array<WriteResult | MemoryError>> {
     if (this.failure) return Promise.reject(this.failure)
-    const now = performance.now()
-    // A gap of over a minute is no loader's pace: capped, so one idle night does not count for days.
-    if (this.lastSubmitAt > 0) this.submitGapMs += (Math.min(now - this.lastSubmitAt, 60_000) - this.submitGapMs) * 0.2
-    this.lastSubmitAt = now
-    this.lastWriteAt = now
+    this.lastWriteAt = performance.now()
     return new Promise((resolve, reject) => {
       this.queue.push({ ops, resolve, reject })
       if (!this.drainScheduled) {
@@ -261,11 +259,12 @@ export class Writer {
   }
 
   /**
-   * Whether `settled()` would wait for a maintenance: writes are pending behind one (seconds on
-   * object storage). A search then loads its scope, which lays them over the store, instead.
+   * Whether `settled()` could wait long: writes are pending behind a maintenance or a readAlone
+   * task (seconds on object storage; a statistics scan of 1M texts takes ~13 s). A search then
+   * loads its scope, which lays them over the store, instead.
    */
-  get settlesAfterMaintenance(): boolean {
-    return this.maintaining && this.pending.length > 0
+  get settlesLate(): boolean {
+    return (this.maintaining || this.laneReads > 0) && this.pending.length > 0
   }
 
   /** Throws the failure that stopped writes, if any (resident reads check this instead of waiting for the store). */
@@ -319,16 +318,19 @@ export class Writer {
   }
 
   /**
-   * Runs `task` where no vector-store write changes a row while it runs, commits going on and
-   * waiting in `unappliedImages()`: at once beside a routine maintenance that runs with nothing
-   * queued behind it (a maintenance changes no row; every later store-lane task then waits for
-   * both), else on the store lane.
+   * Runs `task` on the store lane, where no vector-store write (apply, maintenance, exclusive
+   * task) runs beside it, while commits go on and wait in `unappliedImages()`. Store reads that
+   * would wait for those meanwhile load their scope instead (see settlesLate).
    */
   readAlone<T>(task: () => Promise<T>): Promise<T> {
-    if (!this.maintaining || this.storeLane !== this.routineMaintenance) return this.onStoreLane(task)
-    const run = task()
-    this.storeLane = Promise.all([this.storeLane, run.catch(() => undefined)])
-    return run
+    return this.onStoreLane(async () => {
+      this.laneReads++
+      try {
+        return await task()
+      } finally {
+        this.laneReads--
+      }
+    })
   }
 
   private onStoreLane<T>(task: () => Promise<T>): Promise<T> {
@@ -426,6 +428,7 @@ export class Writer {
       if (this.failure) throw this.failure
       const { results, committed } = await this.commit(group.flatMap((p) => p.ops))
       this.lastWriteAt = performance.now()
+      this.noteCommitGap(this.lastWriteAt)
       // The group is durable once journaled: the resident index hears of it and its callers hear
       // back now; the LanceDB write happens in the applier, overlapping with the next groups.
       if (committed) this.enqueue(committed)
@@ -574,7 +577,13 @@ export class Writer {
    * after a bulk load would keep its unindexed rows (slower searches) until the next write.
    */
   private scheduleMaintenance(delay = Math.max(1, this.maintenanceAt() - performance.now())): void {
-    if (this.deferred || this.stopped) return
+    if (this.stopped) return
+    // A timer set for later is moved earlier: the quiet time shrinks once writes pick up a faster pace.
+    if (this.deferred) {
+      if (performance.now() + delay >= this.deferredAt - 1) return
+      clearTimeout(this.deferred)
+    }
+    this.deferredAt = performance.now() + delay
     this.deferred = setTimeout(() => {
       this.deferred = undefined
       if (this.stopped || !this.maintenanceDue()) return
@@ -588,15 +597,25 @@ export class Writer {
       void this.onStoreLane(async () => {
         if (!this.stopped && this.maintenanceDue()) await this.maintainQuietly()
       })
-      this.routineMaintenance = this.storeLane
     }, delay)
     this.deferred.unref()
   }
 
   /** When routine maintenance may run: once the budget allows, or once the store is quiet. */
   private maintenanceAt(): number {
-    const quietMs = Math.max(quietMaintenanceMs, Math.min(2 * this.lastMaintenanceMs, 4 * this.submitGapMs))
+    const quietMs = Math.max(quietMaintenanceMs, Math.min(2 * this.lastMaintenanceMs, 4 * Math.max(0, ...this.commitGaps)))
     return Math.min(this.maintenanceNotBefore, this.lastWriteAt + quietMs)
+  }
+
+  /**
+   * Keeps the gaps before the last 16 group commits. Groups, not submissions: concurrent callers'
+   * writes share a group, so their gaps are the pauses between clumps, not the ~0 ms within one.
+   */
+  private noteCommitGap(now: number): void {
+    // A gap of over a minute is no loader's pace: capped, so one idle night does not count for days.
+    if (this.lastCommitAt > 0) this.commitGaps.push(Math.min(now - this.lastCommitAt, 60_000))
+    if (this.commitGaps.length > 16) this.commitGaps.shift()
+    this.lastCommitAt = now
   }
 
   /** Where the duplicate-key filter stands: filled and in use, being filled, or none (not the writer, or its scan failed). */

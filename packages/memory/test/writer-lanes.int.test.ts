@@ -127,7 +127,7 @@ describe('the writer’s store lane', () => {
           vectors: gated.store,
           cache,
           settled: () => writer.settled(),
-          loadsRatherThanWaits: () => writer.settlesAfterMaintenance,
+          loadsRatherThanWaits: () => writer.settlesLate,
           healthy: () => writer.healthy(),
         },
         {
@@ -154,7 +154,7 @@ describe('the writer’s store lane', () => {
     await within(gated.started, 10_000, 'routine maintenance')
 
     await add('c2', 'third fact', 'u3') // acknowledged, waiting behind the maintenance
-    expect(writer.settlesAfterMaintenance).toBe(true)
+    expect(writer.settlesLate).toBe(true)
     const hits = await within(search('third', 'u3'), 10_000, 'a search during maintenance')
     expect(hits.map((h) => h.memory.id)).toEqual(['c2', 'c1'])
   })
@@ -198,8 +198,9 @@ describe('the writer’s store lane', () => {
     gated.release()
     await writer.exclusive(async () => {})
     expect(gated.calls()).toBe(1)
-    // A burst, 20 ms apart (a bulk load), then nothing: the store is quiet once the burst's pace is clearly broken.
-    for (let i = 0; i < 12; i++) {
+    // A burst, 20 ms apart (a bulk load), long enough that the pause before it is not among the
+    // last 16 gaps, then nothing: the store is quiet once the burst's pace is clearly broken.
+    for (let i = 0; i < 20; i++) {
       await add(`b${i}`, `burst fact ${i}`)
       await new Promise((resolve) => setTimeout(resolve, 20))
     }

@@ -25,9 +25,9 @@ export interface ResidentSource {
    */
   exclusive<T>(task: () => Promise<T>): Promise<T>
   /**
-   * The writer, where no replica follows this store (else undefined). No write changes a row of
-   * the store while a task given to `readAlone` runs, and commits go on, waiting in `unapplied()`:
-   * so at the task's end `unapplied()` holds every acknowledged group the store it read lacks.
+   * The writer, where no replica follows this store (else undefined). No vector-store write runs
+   * while a task given to `readAlone` runs, and commits go on, waiting in `unapplied()`: so at the
+   * task's end `unapplied()` holds every acknowledged group the store it read lacks.
    */
   writer?: {
     readAlone<T>(task: () => Promise<T>): Promise<T>
@@ -178,6 +178,11 @@ export class ResidentCache {
    * first. A hint, so nothing keeps it current (a scope that shrank is only searched as before).
    */
   private readonly wide = new Map<string, true>()
+  /**
+   * Scopes last counted over firstReadLoadRows, oldest first: with the budget nearly full their
+   * reads go to the store uncounted (a hint, as `wide` is: a scope that shrank is searched as before).
+   */
+  private readonly notSmall = new Map<string, true>()
   private readonly tenantStats = new Map<string, TenantStats>()
   /** Scopes read recently but not resident, with their read counts, oldest first (admission). */
   private readonly recent = new Map<string, number>()
@@ -229,7 +234,7 @@ export class ResidentCache {
     const nearlyFull = () => this.usedBytes >= this.options.budgetBytes * 0.9
     // Counted by one indexed query: a small scope's read is served by reading it whole, kept or not.
     let small = false
-    if (!options.wait && !options.admit) {
+    if (!options.wait && !options.admit && !(nearlyFull() && this.notSmall.has(key))) {
       small = await this.small(key, whole)
       // Other loads may have filled the budget during the count.
       if (small && !nearlyFull()) {
@@ -312,7 +317,13 @@ export class ResidentCache {
       .catch(() => Number.POSITIVE_INFINITY)
     // An invalidation during the count may have dropped what it read.
     if (rows > this.options.maxScopeRows && Number.isFinite(rows) && epoch === this.epoch) this.oversized.set(key, rows)
-    return rows <= Math.min(firstReadLoadRows, this.options.maxScopeRows)
+    const small = rows <= Math.min(firstReadLoadRows, this.options.maxScopeRows)
+    if (small) this.notSmall.delete(key)
+    else if (Number.isFinite(rows)) {
+      this.notSmall.set(key, true)
+      if (this.notSmall.size > recentReadsKept) this.notSmall.delete(this.notSmall.keys().next().value as string)
+    }
+    return small
   }
 
   /** The store serves this read; an add or a list asking for its scope's load (`admit`) is no search. */
@@ -385,7 +396,7 @@ export class ResidentCache {
     if (!loading) {
       const epoch = this.epoch
       const asked = performance.now()
-      // The scan reads the store with no row changing. Where a replica follows, no commit runs
+      // The scan reads the store with no write under way. Where a replica follows, no commit runs
       // during it either and every earlier one is in the store. Otherwise commits go on, and the
       // groups the store lacks at its end are counted from their images. Either way the scan is
       // exact, and commits after it update the statistics (see committed): a scan of 1M texts
@@ -582,6 +593,7 @@ export class ResidentCache {
     for (const [key, slot] of this.slots) this.drop(key, slot)
     this.oversized.clear()
     this.wide.clear()
+    this.notSmall.clear()
     this.tenantStats.clear()
     this.options.onChange?.({ kind: 'clear' })
   }
@@ -736,10 +748,11 @@ export class ResidentCache {
    * Undefined (the store serves the read) if the scope grew past `limit` rows since its count.
    */
   private async readOnce(scope: ScopeFilter): Promise<ResidentScope | undefined> {
-    this.counters.storeSearches++
     const pending = this.source.pending()
     const limit = Math.min(firstReadLoadRows, this.options.maxScopeRows)
     const rows = await this.source.vectors().list(scope, undefined, undefined, limit + 1)
+    // Served by the store, read whole (a failed read is counted by orStore).
+    this.counters.storeSearches++
     if (rows.length > limit) return undefined
     const entry = new ResidentScope()
     fill(entry, scope, rows, pending)
