@@ -152,7 +152,7 @@ export class Writer {
   private commitsSinceMaintenance = 0
   /** performance.now() before which routine maintenance waits (see maintenanceBudget). */
   private maintenanceNotBefore = 0
-  /** Timer of a maintenance the budget postponed. */
+  /** Timer of a maintenance the budget postponed, and when it fires (performance.now()). */
   private deferred: NodeJS.Timeout | undefined
   private deferredAt = 0
   /** performance.now() of the last write submitted or committed, and how long the last maintenance took (see quietMaintenanceMs). */

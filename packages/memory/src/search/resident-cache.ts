@@ -144,6 +144,12 @@ function keysOf(memory: StoredMemory): string[] {
   return keys
 }
 
+/** Adds a key to a hint kept in insertion order, dropping the oldest past `recentReadsKept`. */
+function remember(hint: Map<string, true>, key: string): void {
+  hint.set(key, true)
+  if (hint.size > recentReadsKept) hint.delete(hint.keys().next().value as string)
+}
+
 /** A scope's rows as the store returned them, then acknowledged writes laid over them in order (whole images; null: deleted). */
 function fill(entry: ResidentScope, scope: ScopeFilter, rows: readonly StoredMemory[], images: ReadonlyArray<ReadonlyMap<string, StoredMemory | null>>): void {
   for (const memory of rows) entry.put(residentRow(memory))
@@ -319,10 +325,7 @@ export class ResidentCache {
     if (rows > this.options.maxScopeRows && Number.isFinite(rows) && epoch === this.epoch) this.oversized.set(key, rows)
     const small = rows <= Math.min(firstReadLoadRows, this.options.maxScopeRows)
     if (small) this.notSmall.delete(key)
-    else if (Number.isFinite(rows)) {
-      this.notSmall.set(key, true)
-      if (this.notSmall.size > recentReadsKept) this.notSmall.delete(this.notSmall.keys().next().value as string)
-    }
+    else if (Number.isFinite(rows)) remember(this.notSmall, key)
     return small
   }
 
@@ -361,9 +364,8 @@ export class ResidentCache {
   }
 
   foundWide(scope: ScopeFilter): void {
-    this.wide.set(scopeKey(scope), true)
     // Bounded like the recent reads: forgetting a wide scope costs one slower search of it.
-    if (this.wide.size > recentReadsKept) this.wide.delete(this.wide.keys().next().value as string)
+    remember(this.wide, scopeKey(scope))
   }
 
   get maxScopeRows(): number {

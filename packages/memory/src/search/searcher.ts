@@ -47,8 +47,8 @@ export interface SearchDeps {
   /** Store reads wait for the scope's acknowledged writes to reach the store; resident reads only check the writer is healthy. */
   settled(scope: ScopeFilter): Promise<void>
   /**
-   * Whether `settled(scope)` could wait long: writes queued behind a maintenance or a statistics scan (see
-   * Writer.settlesLate), or, on a follower, the leader's groups not applied yet.
+   * Whether `settled(scope)` could wait long: writes queued behind a maintenance or a statistics
+   * scan (see Writer.settlesLate), or, on a follower, the leader's groups not applied yet.
    */
   loadsRatherThanWaits(scope: ScopeFilter): boolean
   healthy(): void
