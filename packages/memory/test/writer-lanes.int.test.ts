@@ -75,6 +75,29 @@ function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([promise, new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms))])
 }
 
+/**
+ * A writer whose every commit makes a maintenance due, past a first maintenance held for 2 s: the
+ * budget then postpones the next by about 18 s, and twice its length is 4 s.
+ */
+async function afterAMaintenanceOf2s(path: string) {
+  const lanes = await gatedWriter(path, { maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1 })
+  const { gated, writer } = lanes
+  const add = (id: string, text: string) => writer.submit([{ kind: 'add', memory: storedRow(id, text, 'u'), actor: null }])
+  try {
+    await add('a', 'first fact')
+    await writer.settled()
+    await within(gated.started, 10_000, 'the first maintenance')
+    await new Promise((resolve) => setTimeout(resolve, 2_000))
+    gated.release()
+    await writer.exclusive(async () => {}) // the lane is past the maintenance
+    expect(gated.calls()).toBe(1)
+  } catch (e) {
+    await lanes[Symbol.asyncDispose]()
+    throw e
+  }
+  return Object.assign(lanes, { add })
+}
+
 describe('the writer’s store lane', () => {
   it('acknowledges adds while routine maintenance runs, and still finds their duplicates after it', async () => {
     await using dir = await tempDir('lanes')
@@ -161,17 +184,8 @@ describe('the writer’s store lane', () => {
 
   it('runs a maintenance the time budget postponed once writes stop for longer than their pauses (at most twice its last length), not when the budget allows', async () => {
     await using dir = await tempDir('lanes-quiet')
-    await using lanes = await gatedWriter(dir.path, { maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1 })
-    const { gated, writer } = lanes
-    const add = (id: string, text: string) => writer.submit([{ kind: 'add', memory: storedRow(id, text, 'u'), actor: null }])
-    await add('a', 'first fact')
-    await writer.settled()
-    await within(gated.started, 10_000, 'the first maintenance')
-    // Held for 2 s, that maintenance makes the budget postpone the next one by about 18 s.
-    await new Promise((resolve) => setTimeout(resolve, 2_000))
-    gated.release()
-    await writer.exclusive(async () => {}) // the lane is past the maintenance
-    expect(gated.calls()).toBe(1)
+    await using lanes = await afterAMaintenanceOf2s(dir.path)
+    const { gated, writer, add } = lanes
 
     await add('b', 'second fact')
     await writer.settled() // applied: a maintenance is due again
@@ -187,17 +201,8 @@ describe('the writer’s store lane', () => {
 
   it('runs a due maintenance 500 ms after writes that came back to back stop, however long the last one took', async () => {
     await using dir = await tempDir('lanes-quiet-burst')
-    await using lanes = await gatedWriter(dir.path, { maintenanceEveryRows: 1_000_000, maintenanceEveryCommits: 1 })
-    const { gated, writer } = lanes
-    const add = (id: string, text: string) => writer.submit([{ kind: 'add', memory: storedRow(id, text, 'u'), actor: null }])
-    await add('a', 'first fact')
-    await writer.settled()
-    await within(gated.started, 10_000, 'the first maintenance')
-    // Held for 2 s: twice its length is 4 s, the budget's wait about 18 s.
-    await new Promise((resolve) => setTimeout(resolve, 2_000))
-    gated.release()
-    await writer.exclusive(async () => {})
-    expect(gated.calls()).toBe(1)
+    await using lanes = await afterAMaintenanceOf2s(dir.path)
+    const { gated, add } = lanes
     // A burst, 20 ms apart (a bulk load), long enough that the pause before it is not among the
     // last 16 gaps, then nothing: the store is quiet once the burst's pace is clearly broken.
     for (let i = 0; i < 20; i++) {
