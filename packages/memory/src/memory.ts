@@ -1,8 +1,8 @@
 import { createEmbedder, type Embedder, noopLogger, type Reranker } from '@agentmem/embeddings'
-import { uuidv7 } from 'uuidv7'
 import { z } from 'zod'
 import { Calls } from './calls.js'
 import { decodeCursor, encodeCursor, fingerprint, queryFingerprint } from './cursor.js'
+import { addOps, checkText, type Draft, itemError, messageTexts } from './drafts.js'
 import { embed } from './embed.js'
 import { type Engine, lead, loadManifest, newWriter, replicaEngine, schemaVersion } from './engine.js'
 import { invalidInput, MemoryError, MemoryErrorCode } from './errors.js'
@@ -30,7 +30,6 @@ import {
   type Message,
   memoryIdSchema,
   memoryOpenOptionsSchema,
-  messageSchema,
   parseWith,
   type ScopeIds,
   type SearchOptions,
@@ -49,8 +48,8 @@ import { SearchThread } from './search/search-thread.js'
 import { type SearchHit, type SearchRequest, searchMemories } from './search/searcher.js'
 import { openStores } from './store/open-stores.js'
 import type { ScopeFilter, StoredMemory } from './store/types.js'
-import { dedupKey, storable } from './text.js'
-import type { AddResult, HistoryEntry, MemoryItem, Metadata, ReembedProgress, SearchResult } from './types.js'
+import { storable } from './text.js'
+import type { AddResult, HistoryEntry, MemoryItem, ReembedProgress, SearchResult } from './types.js'
 import type { WriteOp } from './writer.js'
 
 /**
@@ -496,7 +495,7 @@ export class Memory implements AsyncDisposable {
         return {
           index,
           scope: this.requireScope(item, 'import'),
-          text: this.checkText(item.memory),
+          text: checkText(item.memory, this.engine.config.maxTextLength),
           role: item.role ?? null,
           metadata: checkMetadata(item.metadata ?? {}),
           actor: null,
@@ -507,11 +506,13 @@ export class Memory implements AsyncDisposable {
         }
       } catch (error) {
         // Named by its item, as a batch add names one, so a caller can find the line it read it from.
-        if (!(error instanceof MemoryError)) throw error
-        throw new MemoryError(error.code, `items[${index}]: ${error.message}`, { cause: error.cause, details: { ...error.details, index } })
+        throw itemError(error, index)
       }
     })
-    const ops = (await this.buildAdds(drafts)).map((op, i) => ({ ...op, keepId: parsed[i]?.id === undefined ? ('byIdOrText' as const) : ('byId' as const) }))
+    const ops = (await addOps(this.engine.embedder, drafts)).map((op, i) => ({
+      ...op,
+      keepId: parsed[i]?.id === undefined ? ('byIdOrText' as const) : ('byId' as const),
+    }))
     const results = (await this.engine.writer.submit(ops)) as AddResult[]
     // From the id as given: one in uppercase is stored in lowercase, and listed too.
     const remapped = results.flatMap(({ id, event }, i) => {
@@ -530,7 +531,7 @@ export class Memory implements AsyncDisposable {
     const metadata = opts.metadata === undefined ? undefined : checkMetadata(opts.metadata)
     let text: { text: string; vector: Float32Array } | undefined
     if (opts.text !== undefined) {
-      const clean = this.checkText(opts.text)
+      const clean = checkText(opts.text, this.engine.config.maxTextLength)
       const [vector] = await embed(this.engine.embedder, [clean])
       text = { text: clean, vector: vector as Float32Array }
     }
@@ -781,39 +782,6 @@ export class Memory implements AsyncDisposable {
     return { tenantId: this.tenantId, userId: ids.userId, agentId: ids.agentId, runId: ids.runId }
   }
 
-  private checkText(text: unknown): string {
-    if (typeof text !== 'string') throw invalidInput(`memory text must be a string, got ${text === null ? 'null' : typeof text}`)
-    // Replaced here (U+FFFD) where the stores cannot keep it, so what is answered is what is stored.
-    const trimmed = storable(text).trim()
-    if (trimmed.length === 0) throw invalidInput('memory text is empty')
-    if (trimmed.length > this.engine.config.maxTextLength) {
-      throw invalidInput(`memory text is ${trimmed.length} UTF-16 code units long (an emoji counts 2); the limit is ${this.engine.config.maxTextLength}`)
-    }
-    return trimmed
-  }
-
-  /**
-   * The texts to remember: a string as given (`role`), or each message's content. System messages
-   * steer the model and are not facts about the user; an empty one (an assistant turn that only
-   * called a tool) says nothing: both are skipped, and a list of nothing else is refused (per
-   * item in a batch, where it would otherwise vanish from the results). An error names its message.
-   */
-  private texts(input: string | Message[], role: string | null): Array<{ role: string | null; text: string }> {
-    if (typeof input === 'string') return [{ role, text: this.checkText(input) }]
-    const texts: Array<{ role: string; text: string }> = []
-    parseWith(z.array(messageSchema), input, 'messages', MemoryErrorCode.InvalidInput).forEach((message, index) => {
-      if (message.role === 'system' || storable(message.content).trim().length === 0) return
-      try {
-        texts.push({ role: message.role, text: this.checkText(message.content) })
-      } catch (error) {
-        if (!(error instanceof MemoryError)) throw error
-        throw new MemoryError(error.code, `messages[${index}]: ${error.message}`, { cause: error.cause, details: { ...error.details, message_index: index } })
-      }
-    })
-    if (texts.length === 0) throw invalidInput('nothing to add: every message was empty or a system message')
-    return texts
-  }
-
   private async inferAdd(input: string | Message[], options: z.output<typeof addOptionsSchema>): Promise<{ results: InferResult[]; job: InferenceJob }> {
     const inference = this.engine.inference
     if (!inference) {
@@ -824,7 +792,7 @@ export class Memory implements AsyncDisposable {
     }
     const scope = this.requireScope(options, 'add')
     if (options.memoryType === 'procedural' && options.agentId === undefined) throw invalidInput("memoryType 'procedural' needs an agentId")
-    const messages = this.texts(input, 'user').map((m) => ({ role: m.role as string, content: m.text }))
+    const messages = messageTexts(input, 'user', this.engine.config.maxTextLength).map((m) => ({ role: m.role as string, content: m.text }))
     // Kept in the job's input (PostgreSQL jsonb): made storable as the messages are.
     const instructions = storable([this.engine.config.inference.instructions, options.instructions].filter(Boolean).join('\n')) || undefined
     const timestamp = options.timestamp === undefined ? Date.now() : typeof options.timestamp === 'number' ? options.timestamp : Date.parse(options.timestamp)
@@ -843,67 +811,26 @@ export class Memory implements AsyncDisposable {
     )
   }
 
-  /** Validates every item, embeds all texts in one call, and builds the add ops. Nothing is written here. */
-  /** `batch`: an item's error names the item (`items[i]: ...`, `details.index`), so a caller can find it. */
+  /**
+   * Validates every item, embeds all texts in one call, and builds the add ops. Nothing is written
+   * here. `batch`: an item's error names the item (`items[i]: ...`, `details.index`), so a caller can find it.
+   */
   private async prepareAdds(items: Array<z.output<typeof addBatchItemSchema>>, batch = false): Promise<Array<WriteOp & { index: number }>> {
     const drafts: Draft[] = []
     items.forEach((item, index) => {
       try {
         const scope = this.requireScope(item, 'add')
         const metadata = checkMetadata(item.metadata ?? {})
-        for (const message of this.texts(item.messages, null)) {
+        for (const message of messageTexts(item.messages, null, this.engine.config.maxTextLength)) {
           drafts.push({ index, scope, text: message.text, role: message.role, metadata, actor: item.actor ?? null })
         }
       } catch (error) {
-        if (!batch || !(error instanceof MemoryError)) throw error
-        throw new MemoryError(error.code, `items[${index}]: ${error.message}`, { cause: error.cause, details: { ...error.details, index } })
+        throw batch ? itemError(error, index) : error
       }
     })
     if (drafts.length > this.engine.config.maxBatchItems) throw invalidInput(`more than ${this.engine.config.maxBatchItems} texts in one call`)
-    return this.buildAdds(drafts)
+    return addOps(this.engine.embedder, drafts)
   }
-
-  private async buildAdds(drafts: Draft[]): Promise<Array<WriteOp & { kind: 'add'; index: number }>> {
-    const vectors = await embed(
-      this.engine.embedder,
-      drafts.map((d) => d.text),
-    )
-    const now = Date.now()
-    return drafts.map((d, i) => ({
-      kind: 'add',
-      index: d.index,
-      actor: d.actor,
-      memory: {
-        id: d.id ?? uuidv7(),
-        tenantId: d.scope.tenantId,
-        userId: d.scope.userId ?? null,
-        agentId: d.scope.agentId ?? null,
-        runId: d.scope.runId ?? null,
-        role: d.role,
-        text: d.text,
-        dedupKey: dedupKey(d.scope, d.text),
-        metadata: d.metadata,
-        createdAt: d.createdAt ?? now,
-        updatedAt: d.updatedAt ?? d.createdAt ?? now,
-        validTo: d.validTo ?? null,
-        vector: vectors[i] as Float32Array,
-      },
-    }))
-  }
-}
-
-/** One text to store, validated, before embedding. */
-interface Draft {
-  index: number
-  scope: ScopeFilter
-  text: string
-  role: string | null
-  metadata: Metadata
-  actor: string | null
-  id?: string
-  createdAt?: number
-  updatedAt?: number
-  validTo?: number
 }
 
 function parseId(id: unknown): string {
