@@ -5,7 +5,7 @@
  */
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { turnOffPretenuring } from '@agentmem/memory/runtime'
+import { turnOffPretenuring, widenStoreComputePool } from '@agentmem/memory/runtime'
 import { machineHeader } from './harness.js'
 import { createProgress } from './progress.js'
 import { committedFolder, formatMarkdown, quickFolder, reportFiles, runJson, writeFiles } from './report/files.js'
@@ -15,6 +15,7 @@ import { type SuiteName, suiteNames, suites } from './suites/index.js'
 // As the agentmem CLI does, so that in-process engines run as in `agentmem serve` (and every
 // contender in one run alike): see @agentmem/memory's runtime.ts.
 turnOffPretenuring()
+widenStoreComputePool()
 
 const usage = `usage: pnpm bench <${[...suiteNames, 'all'].join('|')}> [--quick] [--out DIR] [--sizes N,N] [--model DIR]\n       pnpm bench summary [--out DIR]\n`
 const parsed = (() => {

@@ -36,7 +36,7 @@ export {
   updateOptionsSchema,
 } from './options.js'
 export type { Forward, ForwardedAnswer, ForwardedCall, ReplicationOptions } from './replication.js'
-export { turnOffPretenuring } from './runtime.js'
+export { turnOffPretenuring, widenStoreComputePool } from './runtime.js'
 export { type CopyProgress, type CopyStoreOptions, type CopyStoreResult, copyStore, type StoreCounts } from './store/copy-store.js'
 export type { StoreLocation } from './store/open-stores.js'
 export { openPostgresPool } from './store/postgres-pool.js'

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os'
 import { setFlagsFromString } from 'node:v8'
 
 /**
@@ -13,4 +14,27 @@ import { setFlagsFromString } from 'node:v8'
  */
 export function turnOffPretenuring(): void {
   setFlagsFromString('--no-allocation-site-pretenuring')
+}
+
+/**
+ * Gives LanceDB's pool for CPU work two threads where it would have one on a machine with more
+ * than one core: call it first thing, before the first store call (the `agentmem` CLI does).
+ * LanceDB sizes that pool as the cores minus two it keeps for I/O, at least one, so on a 2-core
+ * machine one thread decodes every read and runs every compaction and index build, and a search's
+ * read right after a bulk load queues behind the maintenance's k-means. With two threads, first
+ * searches during the maintenance after a 100k bulk load took 0.85-0.95x as long (p50, four
+ * alternated pairs of probes) and first searches of a maintained store 0.91-1.0x (three pairs;
+ * docs/benchmarks/search.findings.md). A process setting LanceDB reads once (`LANCE_CPU_THREADS`),
+ * so the library never sets it on its own; a value the user set, or an I/O reservation of their
+ * own (`LANCE_IO_CORE_RESERVATION`), is left as it is.
+ */
+export function widenStoreComputePool(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): void {
+  const threads = storeComputeThreads(env, cores)
+  if (threads !== undefined) env['LANCE_CPU_THREADS'] = String(threads)
+}
+
+/** The `LANCE_CPU_THREADS` widenStoreComputePool sets, or undefined where LanceDB's own size (or the user's) stands. */
+export function storeComputeThreads(env: NodeJS.ProcessEnv, cores: number): number | undefined {
+  if (env['LANCE_CPU_THREADS'] !== undefined || env['LANCE_IO_CORE_RESERVATION'] !== undefined) return undefined
+  return cores >= 2 && cores - 2 < 2 ? 2 : undefined
 }

@@ -1,15 +1,17 @@
 #!/usr/bin/env node
 /** @module agentmem: the command-line interface (serve, keys, add, search, list, mcp, export, import, reembed, migrate). */
 import { identifier, jsonObject } from '@agentmem/memory/identifiers'
-import { turnOffPretenuring } from '@agentmem/memory/runtime'
+import { turnOffPretenuring, widenStoreComputePool } from '@agentmem/memory/runtime'
 import { Command, InvalidArgumentError, Option } from 'commander'
 import { loadConfig, type ServerConfigInput } from '../config.js'
 import { flagNames } from '../errors.js'
 import type { ListFlags, ScopeFlags, SearchFlags } from './output.js'
 import { ServerResponseError, type ServerTarget, serverTarget } from './server-client.js'
 
-// Before any command allocates: short-lived search objects must stay young (runtime.ts).
+// Before any command allocates: short-lived search objects must stay young; before any store call:
+// LanceDB sizes its CPU pool once (runtime.ts).
 turnOffPretenuring()
+widenStoreComputePool()
 
 // Commands import what they need when they run: `--help`, `keys` and calls over HTTP never load the store or a model.
 
