@@ -90,8 +90,8 @@ export function machineHeader(): Record<string, string | number> {
     date: new Date().toISOString(),
     // cli.ts turns it off before any suite runs, as the agentmem CLI does.
     v8Pretenuring: 'off',
-    // What cli.ts left LanceDB's CPU pool at (widenStoreComputePool); unset is LanceDB's own size.
-    lanceCpuThreads: process.env['LANCE_CPU_THREADS'] ?? 'unset',
+    // What sizes LanceDB's CPU pool once cli.ts ran widenStoreComputePool: both unset is LanceDB's own size.
+    lanceEnvironment: ['LANCE_CPU_THREADS', 'LANCE_IO_CORE_RESERVATION'].map((name) => `${name}=${process.env[name] ?? 'unset'}`).join(', '),
   }
 }
 

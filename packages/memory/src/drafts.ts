@@ -1,3 +1,7 @@
+/**
+ * What an add writes, from the caller's input to the writer's ops: texts checked and made
+ * storable, then embedded in one call. Nothing here writes.
+ */
 import type { Embedder } from '@agentmem/embeddings'
 import { uuidv7 } from 'uuidv7'
 import { z } from 'zod'
@@ -8,11 +12,6 @@ import type { ScopeFilter } from './store/types.js'
 import { dedupKey, storable } from './text.js'
 import type { Metadata } from './types.js'
 import type { WriteOp } from './writer.js'
-
-/**
- * What an add writes, from the caller's input to the writer's ops: texts checked and made
- * storable, then embedded in one call. Nothing here writes.
- */
 
 /** One text to store, validated, before embedding. */
 export interface Draft {

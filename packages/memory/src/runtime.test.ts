@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { storeComputeThreads, widenStoreComputePool } from './runtime.js'
+import { cpuQuota, storeComputeThreads, widenStoreComputePool } from './runtime.js'
 
 describe('widenStoreComputePool', () => {
   it('gives LanceDB two CPU threads where its own size would be one, on more than one core', () => {
@@ -19,5 +19,19 @@ describe('widenStoreComputePool', () => {
     const env: NodeJS.ProcessEnv = {}
     widenStoreComputePool(env, 2)
     expect(env).toEqual({ LANCE_CPU_THREADS: '2' })
+  })
+})
+
+describe('cpuQuota', () => {
+  it('reads the CPUs a cgroup v2 cpu.max allows, rounded up, and no limit from max or nothing', () => {
+    expect(['200000 100000\n', '150000 100000', '50000 100000', 'max 100000\n', '', undefined, 'garbage'].map(cpuQuota)).toEqual([
+      2,
+      2,
+      1,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ])
   })
 })

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
 import { setFlagsFromString } from 'node:v8'
 
@@ -28,7 +29,7 @@ export function turnOffPretenuring(): void {
  * so the library never sets it on its own; a value the user set, or an I/O reservation of their
  * own (`LANCE_IO_CORE_RESERVATION`), is left as it is.
  */
-export function widenStoreComputePool(env: NodeJS.ProcessEnv = process.env, cores = availableParallelism()): void {
+export function widenStoreComputePool(env: NodeJS.ProcessEnv = process.env, cores = usableCores()): void {
   const threads = storeComputeThreads(env, cores)
   if (threads !== undefined) env['LANCE_CPU_THREADS'] = String(threads)
 }
@@ -37,4 +38,24 @@ export function widenStoreComputePool(env: NodeJS.ProcessEnv = process.env, core
 export function storeComputeThreads(env: NodeJS.ProcessEnv, cores: number): number | undefined {
   if (env['LANCE_CPU_THREADS'] !== undefined || env['LANCE_IO_CORE_RESERVATION'] !== undefined) return undefined
   return cores >= 2 && cores - 2 < 2 ? 2 : undefined
+}
+
+/**
+ * The cores this process may use as LanceDB counts them: Node's count (CPU affinity) capped by a
+ * cgroup v2 CPU quota, which Node 20 does not read. In a container limited to 2 CPUs on a bigger
+ * host, LanceDB sizes its pool for 2. (cgroup v1 quotas are not read.)
+ */
+function usableCores(): number {
+  let max: string | undefined
+  try {
+    max = readFileSync('/sys/fs/cgroup/cpu.max', 'utf8')
+  } catch {}
+  return Math.min(availableParallelism(), cpuQuota(max) ?? Number.POSITIVE_INFINITY)
+}
+
+/** The CPUs a cgroup v2 `cpu.max` (`<quota> <period>`, or `max <period>`) allows, rounded up; undefined for no limit. */
+export function cpuQuota(cpuMax: string | undefined): number | undefined {
+  const [quota, period] = (cpuMax ?? '').trim().split(/\s+/).map(Number)
+  if (quota === undefined || period === undefined || !(quota > 0) || !(period > 0)) return undefined
+  return Math.ceil(quota / period)
 }
