@@ -293,6 +293,9 @@ it(
 it('README quick start: `pnpm start` serves the embedded default with no configuration', async () => {
   const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
   expect(readme).toContain('npm i -g pnpm@12.21.0 && pnpm install --frozen-lockfile && pnpm start\n')
+  // The README's own example, which the calls below replay.
+  expect(readme).toContain(`-d '{"messages": "I moved to Lisbon in May", "user_id": "alice"}'`)
+  expect(readme).toContain(`-d '{"query": "which city did alice move to?", "user_id": "alice"}'`)
   const repo = fileURLToPath(new URL('../../..', import.meta.url))
   // Own process group, so the signal reaches the server under pnpm and tsx.
   const proc = spawn('pnpm', ['start'], {
@@ -316,7 +319,7 @@ it('README quick start: `pnpm start` serves the embedded default with no configu
     const found = await fetch(`${url}/v1/memories/search`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ query: 'where does alice live?', user_id: 'alice' }),
+      body: JSON.stringify({ query: 'which city did alice move to?', user_id: 'alice' }),
     })
     expect(((await found.json()) as { results: Array<{ memory: string }> }).results[0]?.memory).toBe('I moved to Lisbon in May')
   } finally {
