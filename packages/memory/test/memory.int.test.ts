@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { runInNewContext } from 'node:vm'
 import type { Embedder } from '@agentmem/embeddings'
@@ -8,7 +8,7 @@ import { type AddBatchItem, Memory, MemoryError, MemoryErrorCode } from '../src/
 import { createHashEmbedder } from '../src/testing/index.js'
 import { dedupKey } from '../src/text.js'
 import type { WriteOp } from '../src/writer.js'
-import { type Backend, defaultEmbedder, localBackend, openTemp, sharedBackend, tempStore, useBackend } from './helpers/fixtures.js'
+import { type Backend, defaultEmbedder, localBackend, openTemp, sharedBackend, tempDir, tempStore, useBackend } from './helpers/fixtures.js'
 
 let embedder: Embedder
 beforeAll(async () => {
@@ -837,4 +837,32 @@ describe.each<Backend>([localBackend, sharedBackend()])('Memory on $name, with t
       await memory.close()
     }
   })
+})
+
+it('refuses to open with a LanceDB setting LanceDB would panic on, naming it, and creates nothing', async () => {
+  const embedder = createHashEmbedder()
+  await using dir = await tempDir('lance-env')
+  const path = join(dir.path, 'store')
+  const bad: Array<[string, string]> = [
+    ['LANCE_CPU_THREADS', ''],
+    ['LANCE_CPU_THREADS', '0'],
+    ['LANCE_CPU_THREADS', 'two'],
+    ['LANCE_CPU_THREADS', '99999999999999999999999'],
+    ['LANCE_IO_CORE_RESERVATION', '-1'],
+  ]
+  for (const [name, value] of bad) {
+    const before = process.env[name]
+    process.env[name] = value
+    try {
+      await expect(Memory.open({ path, embedder }), `${name}=${value}`).rejects.toMatchObject({
+        code: MemoryErrorCode.InvalidOptions,
+        message: expect.stringContaining(name),
+        details: { variable: name },
+      })
+    } finally {
+      if (before === undefined) delete process.env[name]
+      else process.env[name] = before
+    }
+  }
+  expect(existsSync(path)).toBe(false)
 })

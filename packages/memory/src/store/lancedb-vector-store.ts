@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module'
 import { setImmediate as loopTurned } from 'node:timers/promises'
 import * as lancedb from '@lancedb/lancedb'
-import { storageFailed } from '../errors.js'
+import { MemoryError, MemoryErrorCode, storageFailed } from '../errors.js'
 import type { FilterNode } from '../filters.js'
 import type { ThreadRow } from '../search/context.js'
 import { compileWhere, inList, literal } from './lancedb-predicate.js'
@@ -10,6 +10,25 @@ import type { ScopeCount, ScopeFilter, ScopeRow, ScoredMemory, StoreChange, Stor
 // LanceDB is CommonJS and checks arrow classes with instanceof, so use the same (CommonJS) copy of
 // apache-arrow it loads; the ESM build would be a second, incompatible set of classes.
 const arrow = createRequire(import.meta.url)('apache-arrow') as typeof import('apache-arrow')
+
+/**
+ * Refuses, by name, a LanceDB setting it would panic on: LanceDB reads these once, at its first
+ * CPU task, and a value it cannot parse (an empty string, 0 threads) failed the store call as
+ * "Panic in async function". Checked before the store is opened.
+ */
+export function checkLanceEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  for (const [name, least] of [
+    ['LANCE_CPU_THREADS', 1],
+    ['LANCE_IO_CORE_RESERVATION', 0],
+  ] as const) {
+    const value = env[name]
+    if (value !== undefined && !(/^\d{1,4}$/.test(value) && Number(value) >= least)) {
+      throw new MemoryError(MemoryErrorCode.InvalidOptions, `${name} must be a whole number from ${least} to 9999; it is ${JSON.stringify(value)}`, {
+        details: { variable: name },
+      })
+    }
+  }
+}
 
 /** The only module that imports LanceDB: memories live in one table per embedding model. */
 export async function openLanceProvider(uri: string, storageOptions?: Record<string, string>): Promise<VectorStoreProvider> {

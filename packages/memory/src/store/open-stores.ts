@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { lockFolder } from './folder-lock.js'
-import { openLanceProvider } from './lancedb-vector-store.js'
+import { checkLanceEnvironment, openLanceProvider } from './lancedb-vector-store.js'
 import type { PostgresCluster } from './postgres-cluster.js'
 import { openSqliteMetadataStore } from './sqlite-metadata-store.js'
 import type { MetadataStore, VectorStoreProvider } from './types.js'
@@ -31,6 +31,7 @@ export interface OpenedStores {
  * store (the folder lock); with PostgreSQL several may share it, one leading (see Memory.open).
  */
 export async function openStores(location: StoreLocation): Promise<OpenedStores> {
+  checkLanceEnvironment()
   mkdirSync(location.path, { recursive: true })
   const unlock = location.metadataUrl ? () => {} : lockFolder(join(location.path, 'LOCK'))
   let metadata: MetadataStore | undefined
